@@ -1,0 +1,312 @@
+//! Frames a stream of XML events into documents: one top-level element each, with declarations,
+//! comments, whitespace and NUL bytes allowed between them, and hands each element's events to
+//! the parser for its format.
+
+use quick_xml::events::Event;
+
+use super::error::{ErrorCode, ProtocolError};
+use super::xml::{XmlEvent, local_name};
+use super::{Document, Format, ParseContext, native, sunspec};
+
+/// A parser for one document format, fed the events of one root element (root start included).
+pub(crate) trait FormatParser: Send {
+    /// The format, so that failures are answered in its dialect.
+    fn format(&self) -> Format;
+    /// The document's sequence number once read, so that a refusal can echo it.
+    fn seq(&self) -> Option<u64> {
+        None
+    }
+    /// One event inside the root element. An error refuses the document; the remaining events
+    /// are still consumed so that the next document is framed correctly.
+    fn event(&mut self, event: XmlEvent<'_>, context: &ParseContext) -> Result<(), ProtocolError>;
+    /// The root element closed.
+    fn finish(self: Box<Self>, context: &ParseContext) -> Result<Document, ProtocolError>;
+}
+
+/// What feeding an event produced.
+#[derive(Debug)]
+pub enum Progress {
+    /// The document is not complete yet (or none has started).
+    Pending,
+    /// A document ended; `format` is `None` when its root element was not recognised.
+    Complete {
+        /// The document, or why it is refused.
+        outcome: Result<Document, ProtocolError>,
+        /// The format, for answering in the right dialect.
+        format: Option<Format>,
+        /// The sequence number, when it could be read (echoed in a refusal).
+        seq: Option<u64>,
+    },
+}
+
+enum State {
+    /// Between documents.
+    Idle,
+    /// Inside a document whose parser has not failed.
+    Parsing(Box<dyn FormatParser>),
+    /// Inside a document already refused; its events are skipped to the end.
+    Failed {
+        error: ProtocolError,
+        format: Option<Format>,
+        seq: Option<u64>,
+    },
+}
+
+/// Turns one connection's XML events into documents.
+pub struct DocumentParser {
+    context: ParseContext,
+    max_depth: usize,
+    depth: usize,
+    state: State,
+}
+
+impl DocumentParser {
+    /// A parser that refuses elements nested deeper than `max_depth`.
+    pub fn new(context: ParseContext, max_depth: usize) -> Self {
+        Self {
+            context,
+            max_depth,
+            depth: 0,
+            state: State::Idle,
+        }
+    }
+
+    /// The context documents are parsed in (updated by the connection after a hello, and with
+    /// the clock before each document).
+    pub fn context_mut(&mut self) -> &mut ParseContext {
+        &mut self.context
+    }
+
+    /// The format of the document under way, when known.
+    pub fn current_format(&self) -> Option<Format> {
+        match &self.state {
+            State::Parsing(parser) => Some(parser.format()),
+            State::Failed { format, .. } => *format,
+            State::Idle => None,
+        }
+    }
+
+    /// True while inside a document.
+    pub fn in_document(&self) -> bool {
+        self.depth > 0
+    }
+
+    /// Feeds one event from the reader. An `Err` means the byte stream itself is unusable
+    /// (DTD, nesting too deep, garbage between documents, bad UTF-8): answer and close.
+    pub fn feed(&mut self, event: &Event<'_>) -> Result<Progress, ProtocolError> {
+        match event {
+            Event::Start(start) => {
+                self.open(start)?;
+                Ok(Progress::Pending)
+            }
+            Event::Empty(start) => {
+                self.open(start)?;
+                Ok(self.close())
+            }
+            Event::End(_) => {
+                if self.depth == 0 {
+                    return Err(ProtocolError::new(
+                        ErrorCode::Malformed,
+                        "closing tag without an open element",
+                    ));
+                }
+                Ok(self.close())
+            }
+            Event::Text(text) => {
+                let text = text.decode().map_err(|_| {
+                    ProtocolError::new(ErrorCode::Malformed, "text is not valid UTF-8")
+                })?;
+                self.text(&text)?;
+                Ok(Progress::Pending)
+            }
+            Event::CData(data) => {
+                let text = std::str::from_utf8(data.as_ref()).map_err(|_| {
+                    ProtocolError::new(ErrorCode::Malformed, "CDATA is not valid UTF-8")
+                })?;
+                self.text(text)?;
+                Ok(Progress::Pending)
+            }
+            Event::GeneralRef(reference) => {
+                let resolved = resolve_reference(reference)?;
+                self.text(&resolved)?;
+                Ok(Progress::Pending)
+            }
+            Event::DocType(_) => Err(ProtocolError::new(
+                ErrorCode::DtdForbidden,
+                "DOCTYPE declarations are not accepted (no DTDs, no entity expansion)",
+            )),
+            Event::Decl(_) | Event::Comment(_) | Event::PI(_) | Event::Eof => Ok(Progress::Pending),
+        }
+    }
+
+    fn open(&mut self, start: &quick_xml::events::BytesStart<'_>) -> Result<(), ProtocolError> {
+        if self.depth >= self.max_depth {
+            return Err(ProtocolError::new(
+                ErrorCode::TooDeep,
+                format!("elements nested deeper than {} levels", self.max_depth),
+            ));
+        }
+        if self.depth == 0 {
+            self.state = match root_parser(start, &self.context) {
+                Ok(parser) => State::Parsing(parser),
+                Err(error) => State::Failed {
+                    error,
+                    format: None,
+                    seq: None,
+                },
+            };
+        }
+        self.depth += 1;
+        self.deliver(XmlEvent::Start(start));
+        Ok(())
+    }
+
+    fn close(&mut self) -> Progress {
+        self.deliver(XmlEvent::End);
+        self.depth -= 1;
+        if self.depth > 0 {
+            return Progress::Pending;
+        }
+        match std::mem::replace(&mut self.state, State::Idle) {
+            State::Parsing(parser) => {
+                let format = Some(parser.format());
+                let seq = parser.seq();
+                Progress::Complete {
+                    outcome: parser.finish(&self.context),
+                    format,
+                    seq,
+                }
+            }
+            State::Failed { error, format, seq } => Progress::Complete {
+                outcome: Err(error),
+                format,
+                seq,
+            },
+            State::Idle => Progress::Pending,
+        }
+    }
+
+    fn text(&mut self, text: &str) -> Result<(), ProtocolError> {
+        if self.depth == 0 {
+            if text.chars().all(|c| c.is_ascii_whitespace() || c == '\0') {
+                return Ok(());
+            }
+            return Err(ProtocolError::new(
+                ErrorCode::Malformed,
+                "unexpected text between documents (only whitespace or NUL may separate them)",
+            ));
+        }
+        self.deliver(XmlEvent::Text(text));
+        Ok(())
+    }
+
+    fn deliver(&mut self, event: XmlEvent<'_>) {
+        if let State::Parsing(parser) = &mut self.state
+            && let Err(error) = parser.event(event, &self.context)
+        {
+            let format = Some(parser.format());
+            let seq = parser.seq();
+            self.state = State::Failed { error, format, seq };
+        }
+    }
+}
+
+fn root_parser(
+    start: &quick_xml::events::BytesStart<'_>,
+    _context: &ParseContext,
+) -> Result<Box<dyn FormatParser>, ProtocolError> {
+    let name = local_name(start)?;
+    if name == "batch" {
+        Ok(Box::new(native::BatchParser::default()))
+    } else if name == "hello" {
+        Ok(Box::new(native::HelloParser::default()))
+    } else if name.eq_ignore_ascii_case("sunSpecData") {
+        Ok(Box::new(sunspec::SunSpecParser::default()))
+    } else {
+        Err(ProtocolError::new(
+            ErrorCode::Invalid,
+            format!(
+                "unknown document <{}>: expected <hello>, <batch> or <sunSpecData>",
+                truncate(&name)
+            ),
+        ))
+    }
+}
+
+fn truncate(name: &str) -> String {
+    name.chars().take(40).collect()
+}
+
+/// Resolves `&lt;`-style predefined entities and character references; nothing else exists here.
+fn resolve_reference(reference: &quick_xml::events::BytesRef<'_>) -> Result<String, ProtocolError> {
+    let name = reference.decode().map_err(|_| {
+        ProtocolError::new(ErrorCode::Malformed, "entity reference is not valid UTF-8")
+    })?;
+    if reference.is_char_ref() {
+        return match reference.resolve_char_ref() {
+            Ok(Some(c)) => Ok(c.to_string()),
+            _ => Err(ProtocolError::new(
+                ErrorCode::Malformed,
+                format!("invalid character reference &{name};"),
+            )),
+        };
+    }
+    quick_xml::escape::resolve_predefined_entity(&name)
+        .map(str::to_owned)
+        .ok_or_else(|| {
+            ProtocolError::new(
+                ErrorCode::Malformed,
+                format!(
+                    "undefined entity &{};: only XML's predefined entities are accepted",
+                    truncate(&name)
+                ),
+            )
+        })
+}
+
+/// Parses one document held in memory (an HTTP body, a test fixture): the first top-level
+/// element is the document; anything after it is ignored.
+pub fn parse_document(
+    bytes: &[u8],
+    context: ParseContext,
+    max_depth: usize,
+) -> (Result<Document, ProtocolError>, Option<Format>) {
+    let mut reader = quick_xml::Reader::from_reader(bytes);
+    reader.config_mut().check_end_names = true;
+    let mut parser = DocumentParser::new(context, max_depth);
+    let mut buf = Vec::new();
+    loop {
+        buf.clear();
+        let format = parser.current_format();
+        let event = match reader.read_event_into(&mut buf) {
+            Ok(Event::Eof) => {
+                let error = if parser.in_document() {
+                    ProtocolError::new(
+                        ErrorCode::Malformed,
+                        "document ends before its root element closes",
+                    )
+                } else {
+                    ProtocolError::new(ErrorCode::Invalid, "no document: the body holds no element")
+                };
+                return (Err(error), format);
+            }
+            Ok(event) => event,
+            Err(e) => {
+                return (
+                    Err(ProtocolError::new(
+                        ErrorCode::Malformed,
+                        format!("XML syntax error: {e}"),
+                    )),
+                    format,
+                );
+            }
+        };
+        match parser.feed(&event) {
+            Ok(Progress::Pending) => {}
+            Ok(Progress::Complete {
+                outcome, format, ..
+            }) => return (outcome, format),
+            Err(error) => return (Err(error), format),
+        }
+    }
+}

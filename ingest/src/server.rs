@@ -1,0 +1,295 @@
+//! Listeners: the shared port, each provider's dedicated port (picked up from the registry while
+//! running), and the SunSpec HTTP endpoint; a cap on open connections; graceful shutdown that
+//! lets every connection finish the document it is reading and answer it.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use heliograph_shared::ProviderSlug;
+use heliograph_shared::store::Store;
+use tokio::io::AsyncWriteExt;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{Mutex, Semaphore};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tracing::{error, info, warn};
+
+use crate::connection::Connection;
+use crate::http;
+use crate::pipeline::{Listener, Pipeline};
+use crate::protocol::{Answer, ErrorCode, ProtocolError};
+use crate::settings::IngestSettings;
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    /// A listener could not be bound.
+    #[error("cannot listen on {address}: {source}")]
+    Bind {
+        /// The address.
+        address: SocketAddr,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// The registry could not be read.
+    #[error(transparent)]
+    Store(#[from] heliograph_shared::store::StoreError),
+}
+
+/// A bound, not yet running, ingest server.
+pub struct IngestServer {
+    settings: Arc<IngestSettings>,
+    pipeline: Arc<Pipeline>,
+    shared: TcpListener,
+    http: Option<TcpListener>,
+    dedicated: Arc<Mutex<HashMap<ProviderSlug, SocketAddr>>>,
+    /// Dedicated listeners bound at start, served once `run` begins.
+    bound_dedicated: Vec<(ProviderSlug, TcpListener)>,
+    connections: Arc<Semaphore>,
+    tasks: TaskTracker,
+}
+
+impl IngestServer {
+    /// Binds the shared and HTTP listeners and every provider's dedicated port.
+    pub async fn bind(
+        settings: IngestSettings,
+        store: Arc<dyn Store>,
+    ) -> Result<Self, ServerError> {
+        let shared = bind(settings.listen).await?;
+        let http = match settings.http_listen {
+            Some(address) => Some(bind(address).await?),
+            None => None,
+        };
+        let pipeline = Arc::new(Pipeline::new(
+            Arc::clone(&store),
+            Duration::from_secs(settings.gateway_cache_secs),
+        ));
+        let dedicated = Arc::new(Mutex::new(HashMap::new()));
+        let bound_dedicated = bind_dedicated(store.as_ref(), &settings, &dedicated).await?;
+        let server = Self {
+            connections: Arc::new(Semaphore::new(settings.max_connections)),
+            settings: Arc::new(settings),
+            pipeline,
+            shared,
+            http,
+            dedicated,
+            bound_dedicated,
+            tasks: TaskTracker::new(),
+        };
+        Ok(server)
+    }
+
+    /// The shared port's address.
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.shared.local_addr()
+    }
+
+    /// The SunSpec HTTP endpoint's address, when enabled.
+    pub fn http_addr(&self) -> Option<SocketAddr> {
+        self.http.as_ref().and_then(|l| l.local_addr().ok())
+    }
+
+    /// Dedicated ports bound so far, by provider.
+    pub async fn dedicated_addrs(&self) -> HashMap<ProviderSlug, SocketAddr> {
+        self.dedicated.lock().await.clone()
+    }
+
+    /// The pipeline (for tests and the embedding process).
+    pub fn pipeline(&self) -> &Arc<Pipeline> {
+        &self.pipeline
+    }
+
+    /// Serves until `shutdown` is cancelled, then waits for open connections to finish their
+    /// current document (bounded by the document timeout).
+    pub async fn run(self, shutdown: CancellationToken) -> Result<(), ServerError> {
+        let context = AcceptContext {
+            settings: Arc::clone(&self.settings),
+            pipeline: Arc::clone(&self.pipeline),
+            connections: Arc::clone(&self.connections),
+            tasks: self.tasks.clone(),
+            shutdown: shutdown.clone(),
+        };
+        self.tasks
+            .spawn(accept_loop(self.shared, Listener::Shared, context.clone()));
+        for (slug, listener) in self.bound_dedicated {
+            self.tasks.spawn(accept_loop(
+                listener,
+                Listener::Dedicated(slug),
+                context.clone(),
+            ));
+        }
+        if let Some(http) = self.http {
+            let app = http::router(Arc::clone(&self.pipeline), Arc::clone(&self.settings));
+            let stop = shutdown.clone();
+            self.tasks.spawn(async move {
+                let served = axum::serve(
+                    http,
+                    app.into_make_service_with_connect_info::<SocketAddr>(),
+                )
+                .with_graceful_shutdown(async move { stop.cancelled().await })
+                .await;
+                if let Err(e) = served {
+                    error!(error = %e, "SunSpec HTTP listener failed");
+                }
+            });
+        }
+        let refresh = Duration::from_secs(self.settings.registry_refresh_secs.max(1));
+        let watcher = RegistryWatch {
+            store: Arc::clone(self.pipeline.store()),
+            settings: Arc::clone(&self.settings),
+            dedicated: Arc::clone(&self.dedicated),
+            context,
+        };
+        loop {
+            tokio::select! {
+                () = shutdown.cancelled() => break,
+                () = tokio::time::sleep(refresh) => {
+                    if let Err(e) = watcher.refresh().await {
+                        warn!(error = %e, "could not re-read the provider registry");
+                    }
+                }
+            }
+        }
+        info!("ingest shutting down: waiting for connections to finish their documents");
+        self.tasks.close();
+        let grace = self.settings.document_timeout() + self.settings.write_timeout();
+        if tokio::time::timeout(grace, self.tasks.wait())
+            .await
+            .is_err()
+        {
+            warn!("some connections did not finish within the shutdown grace period");
+        }
+        Ok(())
+    }
+}
+
+async fn bind(address: SocketAddr) -> Result<TcpListener, ServerError> {
+    TcpListener::bind(address)
+        .await
+        .map_err(|source| ServerError::Bind { address, source })
+}
+
+#[derive(Clone)]
+struct AcceptContext {
+    settings: Arc<IngestSettings>,
+    pipeline: Arc<Pipeline>,
+    connections: Arc<Semaphore>,
+    tasks: TaskTracker,
+    shutdown: CancellationToken,
+}
+
+/// Binds dedicated ports for providers that have one and are not yet listened on.
+struct RegistryWatch {
+    store: Arc<dyn Store>,
+    settings: Arc<IngestSettings>,
+    dedicated: Arc<Mutex<HashMap<ProviderSlug, SocketAddr>>>,
+    context: AcceptContext,
+}
+
+impl RegistryWatch {
+    async fn refresh(&self) -> Result<(), ServerError> {
+        for (slug, listener) in
+            bind_dedicated(self.store.as_ref(), &self.settings, &self.dedicated).await?
+        {
+            self.context.tasks.spawn(accept_loop(
+                listener,
+                Listener::Dedicated(slug),
+                self.context.clone(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Binds the dedicated ports of providers that have one and are not listened on yet.
+async fn bind_dedicated(
+    store: &dyn Store,
+    settings: &IngestSettings,
+    dedicated: &Mutex<HashMap<ProviderSlug, SocketAddr>>,
+) -> Result<Vec<(ProviderSlug, TcpListener)>, ServerError> {
+    let providers = store.providers().await?;
+    let mut known = dedicated.lock().await;
+    let mut bound = Vec::new();
+    for provider in providers {
+        let Some(port) = provider.ingest_port else {
+            continue;
+        };
+        if known.contains_key(&provider.slug) {
+            continue;
+        }
+        let address = SocketAddr::new(settings.dedicated_host, port);
+        match TcpListener::bind(address).await {
+            Ok(listener) => {
+                let local = listener.local_addr().unwrap_or(address);
+                info!(provider = %provider.slug, address = %local, "listening on the provider's dedicated port");
+                known.insert(provider.slug.clone(), local);
+                bound.push((provider.slug, listener));
+            }
+            Err(e) => {
+                warn!(provider = %provider.slug, %address, error = %e, "cannot bind dedicated port")
+            }
+        }
+    }
+    Ok(bound)
+}
+
+async fn accept_loop(listener: TcpListener, kind: Listener, context: AcceptContext) {
+    let mut backoff = Duration::from_millis(5);
+    loop {
+        let accepted = tokio::select! {
+            () = context.shutdown.cancelled() => return,
+            accepted = listener.accept() => accepted,
+        };
+        let (stream, peer) = match accepted {
+            Ok(accepted) => {
+                backoff = Duration::from_millis(5);
+                accepted
+            }
+            Err(e) => {
+                // Out of file descriptors and the like: back off instead of spinning.
+                warn!(error = %e, "accept failed; backing off");
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_secs(1));
+                continue;
+            }
+        };
+        let _ = stream.set_nodelay(true);
+        let Ok(permit) = Arc::clone(&context.connections).try_acquire_owned() else {
+            context
+                .tasks
+                .spawn(refuse_busy(stream, context.settings.max_connections));
+            continue;
+        };
+        let connection = Connection::new(
+            stream,
+            peer,
+            kind.clone(),
+            Arc::clone(&context.pipeline),
+            Arc::clone(&context.settings),
+        );
+        let shutdown = context.shutdown.clone();
+        context.tasks.spawn(async move {
+            let closed = connection.run(shutdown).await;
+            tracing::debug!(%peer, ?closed, "connection closed");
+            drop(permit);
+        });
+    }
+}
+
+async fn refuse_busy(mut stream: TcpStream, limit: usize) {
+    let answer = Answer::refused(
+        None,
+        None,
+        ProtocolError::new(
+            ErrorCode::Busy,
+            format!("server is at its limit of {limit} connections; retry later"),
+        ),
+    );
+    let _ = tokio::time::timeout(
+        Duration::from_secs(1),
+        stream.write_all(answer.to_xml().as_bytes()),
+    )
+    .await;
+}

@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# The whole test suite, with every real dependency set up here and torn down after:
+# formatting and lints, a build, a real Apache Cassandra node (fetched from Maven Central on
+# first use), then every test of the workspace. Cassandra tests fail, not skip, without it.
+#
+#   scripts/test.sh
+#
+# Caches: ~/.m2 (Maven), $HELIOGRAPH_CACHE (default ~/.cache/heliograph: Cassandra jars), and
+# CARGO_TARGET_DIR if set (default ./target).
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+export HELIOGRAPH_CACHE=${HELIOGRAPH_CACHE:-$HOME/.cache/heliograph}
+export CASSANDRA_RUN_DIR=${CASSANDRA_RUN_DIR:-$HELIOGRAPH_CACHE/cassandra-test}
+export CASSANDRA_PORT=${CASSANDRA_PORT:-9042}
+started=$SECONDS
+
+step() { printf '\n==> %s (%ds)\n' "$*" $((SECONDS - started)); }
+
+cleanup() {
+  step "stopping test services"
+  scripts/cassandra.sh stop || true
+}
+trap cleanup EXIT
+
+step "checking formatting and lints"
+cargo fmt --all --check
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+step "building"
+cargo build --workspace --all-targets --locked
+
+step "starting Cassandra"
+scripts/cassandra.sh start 1
+
+step "running the tests"
+export HELIOGRAPH_CASSANDRA=127.0.0.1:$CASSANDRA_PORT
+cargo test --workspace --all-targets --locked 2>&1 | tee "${TMPDIR:-/tmp}/heliograph-test.log"
+status=${PIPESTATUS[0]}
+
+passed=$(grep -Eo 'test result: [A-Z]+\. [0-9]+ passed' "${TMPDIR:-/tmp}/heliograph-test.log" | awk '{s+=$4} END {print s+0}')
+failed=$(grep -Eo '[0-9]+ failed' "${TMPDIR:-/tmp}/heliograph-test.log" | awk '{s+=$1} END {print s+0}')
+cassandra=$(grep -Ec '^test .*cassandra.* \.\.\. ok$' "${TMPDIR:-/tmp}/heliograph-test.log" || true)
+step "done"
+echo "Cassandra-backed tests passed: $cassandra"
+echo "$passed passed, $failed failed"
+exit "$status"

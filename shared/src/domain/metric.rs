@@ -1,0 +1,316 @@
+//! The canonical metrics a reading carries, and the container that holds them with the rest.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use super::units::{Quantity, Unit, UnitError};
+
+/// A metric with a canonical name and unit; everything else a gateway sends is kept as an extra.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Metric {
+    /// AC output power, W (negative on a meter means export).
+    AcPower,
+    /// DC input power, W.
+    DcPower,
+    /// Lifetime energy counter, Wh.
+    Energy,
+    /// AC voltage, V.
+    AcVoltage,
+    /// AC current, A.
+    AcCurrent,
+    /// DC voltage, V.
+    DcVoltage,
+    /// DC current, A.
+    DcCurrent,
+    /// Grid frequency, Hz.
+    Frequency,
+    /// Temperature (cabinet, heat sink, module or ambient), °C.
+    Temperature,
+    /// Irradiance, W/m².
+    Irradiance,
+    /// Lifetime energy imported from the grid, Wh.
+    ImportEnergy,
+    /// Lifetime energy exported to the grid, Wh.
+    ExportEnergy,
+}
+
+impl Metric {
+    /// Every canonical metric, in storage column order.
+    pub const ALL: [Metric; 12] = [
+        Metric::AcPower,
+        Metric::DcPower,
+        Metric::Energy,
+        Metric::AcVoltage,
+        Metric::AcCurrent,
+        Metric::DcVoltage,
+        Metric::DcCurrent,
+        Metric::Frequency,
+        Metric::Temperature,
+        Metric::Irradiance,
+        Metric::ImportEnergy,
+        Metric::ExportEnergy,
+    ];
+
+    /// The canonical name, also the storage column name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Metric::AcPower => "ac_power",
+            Metric::DcPower => "dc_power",
+            Metric::Energy => "energy",
+            Metric::AcVoltage => "ac_voltage",
+            Metric::AcCurrent => "ac_current",
+            Metric::DcVoltage => "dc_voltage",
+            Metric::DcCurrent => "dc_current",
+            Metric::Frequency => "frequency",
+            Metric::Temperature => "temperature",
+            Metric::Irradiance => "irradiance",
+            Metric::ImportEnergy => "import_energy",
+            Metric::ExportEnergy => "export_energy",
+        }
+    }
+
+    /// What the metric measures, and so its canonical unit.
+    pub fn quantity(self) -> Quantity {
+        match self {
+            Metric::AcPower | Metric::DcPower => Quantity::Power,
+            Metric::Energy | Metric::ImportEnergy | Metric::ExportEnergy => Quantity::Energy,
+            Metric::AcVoltage | Metric::DcVoltage => Quantity::Voltage,
+            Metric::AcCurrent | Metric::DcCurrent => Quantity::Current,
+            Metric::Frequency => Quantity::Frequency,
+            Metric::Temperature => Quantity::Temperature,
+            Metric::Irradiance => Quantity::Irradiance,
+        }
+    }
+
+    /// Finds a metric by its canonical name or a common alias, ignoring ASCII case.
+    pub fn from_name(name: &str) -> Option<Metric> {
+        let lower = name.to_ascii_lowercase();
+        let metric = match lower.as_str() {
+            "ac_power" | "pac" | "p_ac" | "power" => Metric::AcPower,
+            "dc_power" | "pdc" | "p_dc" => Metric::DcPower,
+            "energy" | "e_total" | "total_energy" | "energy_total" => Metric::Energy,
+            "ac_voltage" | "uac" | "vac" | "u_ac" => Metric::AcVoltage,
+            "ac_current" | "iac" | "i_ac" => Metric::AcCurrent,
+            "dc_voltage" | "udc" | "vdc" | "u_dc" => Metric::DcVoltage,
+            "dc_current" | "idc" | "i_dc" => Metric::DcCurrent,
+            "frequency" | "freq" | "fac" => Metric::Frequency,
+            "temperature" | "temp" => Metric::Temperature,
+            "irradiance" | "irr" | "ghi" | "poa_irradiance" => Metric::Irradiance,
+            "import_energy" | "energy_import" => Metric::ImportEnergy,
+            "export_energy" | "energy_export" => Metric::ExportEnergy,
+            _ => return None,
+        };
+        Some(metric)
+    }
+
+    /// Converts a value sent with an optional unit (absent means canonical) to the canonical unit.
+    pub fn to_canonical(self, value: f64, unit: Option<&str>) -> Result<f64, UnitError> {
+        match unit {
+            None | Some("") => Ok(value),
+            Some(spelling) => Ok(Unit::parse_for(spelling, self.quantity())?.to_canonical(value)),
+        }
+    }
+
+    fn index(self) -> usize {
+        self as usize
+    }
+}
+
+impl fmt::Display for Metric {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Why a metric value cannot be stored.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum MetricError {
+    /// Not a number at all.
+    #[error("value {0:?} of {1} is not a number")]
+    NotANumber(String, String),
+    /// NaN or infinite.
+    #[error("value of {0} is not finite")]
+    NotFinite(String),
+    /// Finite but beyond any physical plausibility (|v| > 1e12 in canonical units).
+    #[error("value {value} of {metric} is out of range (|value| must be at most 1e12)")]
+    OutOfRange {
+        /// Metric or extra name.
+        metric: String,
+        /// The converted value.
+        value: f64,
+    },
+    /// The unit could not be understood or does not fit the metric.
+    #[error("{metric}: {source}")]
+    Unit {
+        /// Metric or extra name.
+        metric: String,
+        /// The unit problem.
+        source: UnitError,
+    },
+    /// An extra metric's name is empty, too long, or has unprintable characters.
+    #[error("metric name {0:?} is not allowed: use 1-64 printable characters")]
+    BadName(String),
+}
+
+/// Largest magnitude accepted for any value in canonical units.
+pub const MAX_ABS_VALUE: f64 = 1e12;
+
+/// The values of one reading: canonical metrics by slot, plus extras kept under their own names.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Metrics {
+    values: [Option<f64>; 12],
+    /// Metrics that are not canonical, kept as sent (name, with `[unit]` appended when one was given).
+    pub extra: BTreeMap<String, f64>,
+}
+
+impl Metrics {
+    /// The value of a canonical metric.
+    pub fn get(&self, metric: Metric) -> Option<f64> {
+        self.values[metric.index()]
+    }
+
+    /// Sets a canonical metric (already in its canonical unit), checking it is finite and plausible.
+    pub fn set(&mut self, metric: Metric, value: f64) -> Result<(), MetricError> {
+        check_value(metric.name(), value)?;
+        self.values[metric.index()] = Some(value);
+        Ok(())
+    }
+
+    /// Sets a canonical metric without checks; for values read back from the store.
+    pub fn set_unchecked(&mut self, metric: Metric, value: Option<f64>) {
+        self.values[metric.index()] = value;
+    }
+
+    /// Adds a metric by name: canonical names and aliases are converted, others kept as extras.
+    pub fn insert_named(
+        &mut self,
+        name: &str,
+        value: f64,
+        unit: Option<&str>,
+    ) -> Result<(), MetricError> {
+        match Metric::from_name(name) {
+            Some(metric) => {
+                let canonical =
+                    metric
+                        .to_canonical(value, unit)
+                        .map_err(|source| MetricError::Unit {
+                            metric: metric.name().to_owned(),
+                            source,
+                        })?;
+                self.set(metric, canonical)
+            }
+            None => self.insert_extra(name, value, unit),
+        }
+    }
+
+    /// Keeps a non-canonical metric under its name (and unit, if given).
+    pub fn insert_extra(
+        &mut self,
+        name: &str,
+        value: f64,
+        unit: Option<&str>,
+    ) -> Result<(), MetricError> {
+        let printable =
+            |s: &str| !s.is_empty() && s.len() <= 64 && s.chars().all(|c| !c.is_control());
+        if !printable(name) || unit.is_some_and(|u| !u.is_empty() && !printable(u)) {
+            return Err(MetricError::BadName(name.chars().take(64).collect()));
+        }
+        check_value(name, value)?;
+        let key = match unit {
+            Some(u) if !u.is_empty() => format!("{name}[{u}]"),
+            _ => name.to_owned(),
+        };
+        self.extra.insert(key, value);
+        Ok(())
+    }
+
+    /// Canonical metrics that have a value.
+    pub fn iter(&self) -> impl Iterator<Item = (Metric, f64)> + '_ {
+        Metric::ALL
+            .iter()
+            .filter_map(|m| self.get(*m).map(|v| (*m, v)))
+    }
+
+    /// True when neither a canonical metric nor an extra is present.
+    pub fn is_empty(&self) -> bool {
+        self.values.iter().all(Option::is_none) && self.extra.is_empty()
+    }
+}
+
+fn check_value(name: &str, value: f64) -> Result<(), MetricError> {
+    if !value.is_finite() {
+        return Err(MetricError::NotFinite(name.to_owned()));
+    }
+    if value.abs() > MAX_ABS_VALUE {
+        return Err(MetricError::OutOfRange {
+            metric: name.to_owned(),
+            value,
+        });
+    }
+    Ok(())
+}
+
+/// Parses a decimal value as gateways send it (surrounding whitespace allowed).
+pub fn parse_value(metric: &str, text: &str) -> Result<f64, MetricError> {
+    text.trim()
+        .parse::<f64>()
+        .map_err(|_| MetricError::NotANumber(text.chars().take(32).collect(), metric.to_owned()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn named_metrics_are_converted_to_canonical_units() {
+        let mut m = Metrics::default();
+        m.insert_named("ac_power", 1.5, Some("kW")).expect("valid");
+        m.insert_named("Energy", 9876.54, Some("kWh"))
+            .expect("valid");
+        m.insert_named("pac", 1600.0, None)
+            .expect("alias overrides");
+        assert_eq!(m.get(Metric::AcPower), Some(1600.0));
+        assert!((m.get(Metric::Energy).expect("set") - 9_876_540.0).abs() < 1e-6);
+    }
+
+    #[test]
+    fn unknown_metrics_are_kept_as_extras_with_their_unit() {
+        let mut m = Metrics::default();
+        m.insert_named("reactive_power", 120.0, Some("var"))
+            .expect("kept");
+        m.insert_named("insulation", 3.2, None).expect("kept");
+        assert_eq!(m.extra.get("reactive_power[var]"), Some(&120.0));
+        assert_eq!(m.extra.get("insulation"), Some(&3.2));
+    }
+
+    #[test]
+    fn non_finite_and_absurd_values_are_refused() {
+        let mut m = Metrics::default();
+        assert!(matches!(
+            m.insert_named("ac_power", f64::NAN, None),
+            Err(MetricError::NotFinite(_))
+        ));
+        assert!(matches!(
+            m.insert_named("ac_power", f64::INFINITY, None),
+            Err(MetricError::NotFinite(_))
+        ));
+        assert!(matches!(
+            m.insert_named("ac_power", 1e308, None),
+            Err(MetricError::OutOfRange { .. })
+        ));
+        assert!(matches!(
+            m.insert_named("energy", 1.0, Some("kW")),
+            Err(MetricError::Unit { .. })
+        ));
+        assert!(m.is_empty());
+    }
+
+    #[test]
+    fn values_parse_with_whitespace_and_refuse_words() {
+        assert_eq!(parse_value("ac_power", " 12.5\n"), Ok(12.5));
+        assert!(parse_value("ac_power", "twelve").is_err());
+    }
+}

@@ -1,0 +1,204 @@
+//! One device's measurements at one instant: the unit of storage and of idempotency.
+
+use std::fmt;
+
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::ids::{DeviceId, GatewayId};
+use super::metric::Metrics;
+
+/// A reading, keyed by (gateway, device, timestamp): writing it twice stores it once.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Reading {
+    /// The gateway that sent it.
+    pub gateway: GatewayId,
+    /// The device under that gateway.
+    pub device: DeviceId,
+    /// When it was measured, UTC.
+    pub ts: DateTime<Utc>,
+    /// The device's operating state, when reported.
+    pub status: Option<DeviceStatus>,
+    /// The measured values in canonical units.
+    pub metrics: Metrics,
+}
+
+/// A device's operating state, from a native `<status>` or SunSpec's `St` point.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeviceStatus {
+    /// Producing normally (SunSpec MPPT).
+    Producing,
+    /// Producing, but limited (SunSpec THROTTLED).
+    Throttled,
+    /// Starting, shutting down, sleeping or standing by: no fault, no production.
+    Standby,
+    /// Switched off.
+    Off,
+    /// Reporting a fault.
+    Fault,
+    /// A state this server does not interpret, kept verbatim (at most 32 printable characters).
+    Other(String),
+}
+
+impl DeviceStatus {
+    /// Interprets a status word as gateways send it; anything unknown is kept as [`Self::Other`].
+    pub fn from_word(word: &str) -> Self {
+        let w = word.trim();
+        match w.to_ascii_lowercase().as_str() {
+            "ok" | "producing" | "running" | "normal" | "mppt" | "on" => Self::Producing,
+            "throttled" | "limited" | "derating" => Self::Throttled,
+            "standby" | "sleeping" | "starting" | "shutting_down" | "idle" | "night" => {
+                Self::Standby
+            }
+            "off" | "stopped" => Self::Off,
+            "fault" | "error" | "failure" | "alarm" => Self::Fault,
+            _ => Self::Other(w.chars().filter(|c| !c.is_control()).take(32).collect()),
+        }
+    }
+
+    /// Maps SunSpec's operating state enumeration (model 101-103 `St`).
+    pub fn from_sunspec(state: u16) -> Self {
+        match state {
+            1 => Self::Off,
+            2 | 3 | 6 | 8 => Self::Standby,
+            4 => Self::Producing,
+            5 => Self::Throttled,
+            7 => Self::Fault,
+            other => Self::Other(format!("sunspec_{other}")),
+        }
+    }
+
+    /// True when the device says it is broken.
+    pub fn is_fault(&self) -> bool {
+        matches!(self, Self::Fault)
+    }
+
+    /// The stored word.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::Producing => "producing",
+            Self::Throttled => "throttled",
+            Self::Standby => "standby",
+            Self::Off => "off",
+            Self::Fault => "fault",
+            Self::Other(word) => word,
+        }
+    }
+}
+
+impl fmt::Display for DeviceStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Why a single reading is set aside instead of stored.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ReadingError {
+    /// The timestamp is not RFC 3339.
+    #[error("timestamp {0:?} is not RFC 3339 (e.g. 2026-11-22T10:00:00Z)")]
+    BadTimestamp(String),
+    /// Too far in the future for clock skew to explain.
+    #[error("timestamp {0} is in the future")]
+    FutureTimestamp(DateTime<Utc>),
+    /// Older than any plausible measurement.
+    #[error("timestamp {0} is before {1}")]
+    AncientTimestamp(DateTime<Utc>, DateTime<Utc>),
+    /// A value was refused.
+    #[error(transparent)]
+    Metric(#[from] super::metric::MetricError),
+    /// Nothing to store.
+    #[error("reading has no values")]
+    Empty,
+    /// The device id is not valid.
+    #[error(transparent)]
+    Id(#[from] super::ids::IdError),
+}
+
+/// Which timestamps are plausible: not before `earliest`, not later than now + `max_skew`.
+#[derive(Debug, Clone, Copy)]
+pub struct TimestampPolicy {
+    /// Oldest timestamp accepted.
+    pub earliest: DateTime<Utc>,
+    /// How far ahead of the server's clock a gateway's clock may run.
+    pub max_skew: Duration,
+}
+
+impl Default for TimestampPolicy {
+    fn default() -> Self {
+        Self {
+            earliest: Utc
+                .with_ymd_and_hms(2000, 1, 1, 0, 0, 0)
+                .single()
+                .unwrap_or_default(),
+            max_skew: Duration::minutes(10),
+        }
+    }
+}
+
+impl TimestampPolicy {
+    /// Parses an RFC 3339 timestamp and checks it is plausible at `now`.
+    pub fn parse(&self, text: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>, ReadingError> {
+        let ts = DateTime::parse_from_rfc3339(text.trim())
+            .map_err(|_| ReadingError::BadTimestamp(text.chars().take(40).collect()))?
+            .with_timezone(&Utc);
+        self.check(ts, now)
+    }
+
+    /// Checks a timestamp is plausible at `now`.
+    pub fn check(
+        &self,
+        ts: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<DateTime<Utc>, ReadingError> {
+        if ts < self.earliest {
+            return Err(ReadingError::AncientTimestamp(ts, self.earliest));
+        }
+        if ts > now + self.max_skew {
+            return Err(ReadingError::FutureTimestamp(ts));
+        }
+        Ok(ts)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamps_outside_the_plausible_window_are_refused() {
+        let policy = TimestampPolicy::default();
+        let now = Utc
+            .with_ymd_and_hms(2026, 11, 22, 12, 0, 0)
+            .single()
+            .expect("valid date");
+        assert!(policy.parse("2026-11-22T10:00:00Z", now).is_ok());
+        assert!(policy.parse("2026-11-22T11:00:00+01:00", now).is_ok());
+        assert!(matches!(
+            policy.parse("2026-11-22T13:00:00Z", now),
+            Err(ReadingError::FutureTimestamp(_))
+        ));
+        assert!(matches!(
+            policy.parse("1970-01-01T00:00:00Z", now),
+            Err(ReadingError::AncientTimestamp(..))
+        ));
+        assert!(matches!(
+            policy.parse("9999-12-31T23:59:59Z", now),
+            Err(ReadingError::FutureTimestamp(_))
+        ));
+        assert!(matches!(
+            policy.parse("yesterday", now),
+            Err(ReadingError::BadTimestamp(_))
+        ));
+    }
+
+    #[test]
+    fn status_words_and_sunspec_states_map_to_one_vocabulary() {
+        assert_eq!(DeviceStatus::from_word("MPPT"), DeviceStatus::Producing);
+        assert_eq!(DeviceStatus::from_word("Fault"), DeviceStatus::Fault);
+        assert_eq!(DeviceStatus::from_sunspec(7), DeviceStatus::Fault);
+        assert_eq!(DeviceStatus::from_sunspec(4), DeviceStatus::Producing);
+        assert_eq!(DeviceStatus::from_word("grid-lost").as_str(), "grid-lost");
+    }
+}

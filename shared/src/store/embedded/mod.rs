@@ -1,0 +1,288 @@
+//! The embedded backend: SQLite databases under a data directory, `registry.db` for the
+//! installation and `providers/<slug>.db` for each provider, so one provider's data is in a file
+//! that no other provider's handle ever opens.
+
+mod rows;
+mod schema;
+mod tenant;
+mod writer;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use rusqlite::{Connection, OptionalExtension, params};
+
+use self::rows::refused_from_row;
+use self::schema::Schema;
+use self::writer::{Writer, backend};
+use crate::domain::{GatewayId, Provider, ProviderSlug, RefusedGateway};
+use crate::store::{Store, StoreError, TenantStore};
+
+pub use self::tenant::EmbeddedTenant;
+
+/// Jobs queued per database writer before callers wait (back-pressure).
+const WRITER_QUEUE: usize = 4096;
+
+/// The embedded store.
+pub struct EmbeddedStore {
+    data_dir: PathBuf,
+    registry: Arc<Registry>,
+    tenants: tokio::sync::Mutex<HashMap<ProviderSlug, Arc<EmbeddedTenant>>>,
+}
+
+/// The registry database: read connection plus writer.
+pub(crate) struct Registry {
+    reader: Mutex<Connection>,
+    writer: Writer,
+}
+
+impl Registry {
+    pub(crate) async fn read<T, F>(self: &Arc<Self>, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        let this = Arc::clone(self);
+        blocking(move || {
+            let connection = this.reader.lock().map_err(|_| poisoned())?;
+            f(&connection)
+        })
+        .await
+    }
+
+    pub(crate) async fn write<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        self.writer.run(f).await
+    }
+}
+
+pub(crate) fn poisoned() -> StoreError {
+    StoreError::Backend("a database lock was poisoned by an earlier panic".into())
+}
+
+/// Runs blocking SQLite work off the async runtime.
+pub(crate) async fn blocking<T, F>(f: F) -> Result<T, StoreError>
+where
+    T: Send + 'static,
+    F: FnOnce() -> Result<T, StoreError> + Send + 'static,
+{
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| StoreError::Backend(format!("database task failed: {e}")))?
+}
+
+/// Opens a database file with durable settings and its schema migrated.
+fn open_database(path: &Path, schema: Schema) -> Result<(Connection, Connection), StoreError> {
+    let mut writer = Connection::open(path).map_err(|e| backend(&e))?;
+    schema::prepare(&mut writer, schema)?;
+    let reader = Connection::open(path).map_err(|e| backend(&e))?;
+    reader
+        .execute_batch("PRAGMA busy_timeout = 10000; PRAGMA query_only = ON;")
+        .map_err(|e| backend(&e))?;
+    Ok((writer, reader))
+}
+
+impl EmbeddedStore {
+    /// Opens (creating if needed) the store under `data_dir`.
+    pub async fn open(data_dir: &Path) -> Result<Self, StoreError> {
+        let dir = data_dir.to_path_buf();
+        let registry = blocking(move || {
+            std::fs::create_dir_all(dir.join("providers")).map_err(|e| {
+                StoreError::Config(format!(
+                    "cannot create data directory {}: {e}",
+                    dir.display()
+                ))
+            })?;
+            let (writer, reader) = open_database(&dir.join("registry.db"), Schema::Registry)?;
+            Ok(Registry {
+                reader: Mutex::new(reader),
+                writer: Writer::spawn(writer, "registry".into(), 256)?,
+            })
+        })
+        .await?;
+        Ok(Self {
+            data_dir: data_dir.to_path_buf(),
+            registry: Arc::new(registry),
+            tenants: tokio::sync::Mutex::new(HashMap::new()),
+        })
+    }
+
+    fn tenant_path(&self, slug: &ProviderSlug) -> PathBuf {
+        // The slug is `[a-z][a-z0-9_]*`, so it cannot escape the directory.
+        self.data_dir
+            .join("providers")
+            .join(format!("{}.db", slug.as_str()))
+    }
+
+    async fn open_tenant(&self, slug: &ProviderSlug) -> Result<Arc<EmbeddedTenant>, StoreError> {
+        let mut tenants = self.tenants.lock().await;
+        if let Some(tenant) = tenants.get(slug) {
+            return Ok(Arc::clone(tenant));
+        }
+        let path = self.tenant_path(slug);
+        let name = slug.as_str().to_owned();
+        let (writer, reader) = blocking(move || open_database(&path, Schema::Tenant)).await?;
+        let tenant = Arc::new(EmbeddedTenant::new(
+            slug.clone(),
+            Writer::spawn(writer, name, WRITER_QUEUE)?,
+            reader,
+            Arc::clone(&self.registry),
+        ));
+        tenants.insert(slug.clone(), Arc::clone(&tenant));
+        Ok(tenant)
+    }
+}
+
+#[async_trait]
+impl Store for EmbeddedStore {
+    fn backend(&self) -> &'static str {
+        "embedded"
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        self.registry
+            .read(|c| {
+                c.query_row("SELECT 1", [], |_| Ok(()))
+                    .map_err(|e| backend(&e))
+            })
+            .await
+    }
+
+    async fn create_provider(&self, provider: &Provider) -> Result<(), StoreError> {
+        let settings = serde_json::to_string(provider)?;
+        let key = provider.slug.as_str().to_owned();
+        let inserted = self
+            .registry
+            .write(move |c| {
+                c.execute(
+                    "INSERT INTO providers (slug, settings) VALUES (?1, ?2) ON CONFLICT (slug) DO NOTHING",
+                    params![key, settings],
+                )
+                .map_err(|e| backend(&e))
+            })
+            .await?;
+        if inserted == 0 {
+            return Err(StoreError::ProviderExists(provider.slug.clone()));
+        }
+        self.open_tenant(&provider.slug).await.map(|_| ())
+    }
+
+    async fn update_provider(&self, provider: &Provider) -> Result<(), StoreError> {
+        let settings = serde_json::to_string(provider)?;
+        let key = provider.slug.as_str().to_owned();
+        let updated = self
+            .registry
+            .write(move |c| {
+                c.execute(
+                    "UPDATE providers SET settings = ?2 WHERE slug = ?1",
+                    params![key, settings],
+                )
+                .map_err(|e| backend(&e))
+            })
+            .await?;
+        if updated == 1 {
+            Ok(())
+        } else {
+            Err(StoreError::UnknownProvider(provider.slug.clone()))
+        }
+    }
+
+    async fn provider(&self, slug: &ProviderSlug) -> Result<Option<Provider>, StoreError> {
+        let key = slug.as_str().to_owned();
+        self.registry
+            .read(move |c| {
+                let settings: Option<String> = c
+                    .query_row(
+                        "SELECT settings FROM providers WHERE slug = ?1",
+                        [key],
+                        |row| row.get(0),
+                    )
+                    .optional()
+                    .map_err(|e| backend(&e))?;
+                settings
+                    .map(|s| serde_json::from_str(&s).map_err(StoreError::from))
+                    .transpose()
+            })
+            .await
+    }
+
+    async fn providers(&self) -> Result<Vec<Provider>, StoreError> {
+        self.registry
+            .read(|c| {
+                let mut statement = c
+                    .prepare_cached("SELECT settings FROM providers ORDER BY slug")
+                    .map_err(|e| backend(&e))?;
+                let rows = statement
+                    .query_map([], |row| row.get::<_, String>(0))
+                    .map_err(|e| backend(&e))?;
+                rows.map(|row| {
+                    let settings = row.map_err(|e| backend(&e))?;
+                    serde_json::from_str(&settings).map_err(StoreError::from)
+                })
+                .collect()
+            })
+            .await
+    }
+
+    async fn tenant(&self, slug: &ProviderSlug) -> Result<Arc<dyn TenantStore>, StoreError> {
+        if let Some(tenant) = self.tenants.lock().await.get(slug) {
+            return Ok(Arc::clone(tenant) as Arc<dyn TenantStore>);
+        }
+        if self.provider(slug).await?.is_none() {
+            return Err(StoreError::UnknownProvider(slug.clone()));
+        }
+        Ok(self.open_tenant(slug).await? as Arc<dyn TenantStore>)
+    }
+
+    async fn locate_gateway(
+        &self,
+        gateway: &GatewayId,
+    ) -> Result<Option<ProviderSlug>, StoreError> {
+        let key = gateway.as_str().to_owned();
+        self.registry
+            .read(move |c| {
+                let provider: Option<String> = c
+                    .query_row(
+                        "SELECT provider FROM gateway_directory WHERE gateway = ?1",
+                        [key],
+                        |row| row.get(0),
+                    )
+                    .optional()
+                    .map_err(|e| backend(&e))?;
+                provider
+                    .map(|p| ProviderSlug::parse(&p).map_err(StoreError::from))
+                    .transpose()
+            })
+            .await
+    }
+
+    async fn record_unclaimed_gateway(&self, refusal: &RefusedGateway) -> Result<(), StoreError> {
+        let refusal = refusal.clone();
+        self.registry
+            .write(move |c| rows::upsert_refusal(c, "unclaimed_gateways", &refusal))
+            .await
+    }
+
+    async fn unclaimed_gateways(&self, limit: usize) -> Result<Vec<RefusedGateway>, StoreError> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.registry
+            .read(move |c| {
+                let mut statement = c
+                    .prepare_cached(
+                        "SELECT gateway, reason, first_seen, last_seen, attempts, last_address
+                         FROM unclaimed_gateways ORDER BY last_seen DESC LIMIT ?1",
+                    )
+                    .map_err(|e| backend(&e))?;
+                let rows = statement
+                    .query_map([limit], refused_from_row)
+                    .map_err(|e| backend(&e))?;
+                rows.map(|r| r.map_err(|e| backend(&e))?).collect()
+            })
+            .await
+    }
+}

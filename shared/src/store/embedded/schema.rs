@@ -1,0 +1,141 @@
+//! SQLite schemas, versioned: each database records the migrations applied to it.
+
+use rusqlite::Connection;
+
+use super::writer::backend;
+use crate::store::StoreError;
+
+/// Migrations of the registry database, in order.
+const REGISTRY: &[&str] = &["
+    CREATE TABLE providers (
+        slug TEXT PRIMARY KEY,
+        settings TEXT NOT NULL
+    );
+    CREATE TABLE gateway_directory (
+        gateway TEXT PRIMARY KEY,
+        provider TEXT NOT NULL
+    ) WITHOUT ROWID;
+    CREATE TABLE unclaimed_gateways (
+        gateway TEXT PRIMARY KEY,
+        reason TEXT NOT NULL,
+        first_seen INTEGER NOT NULL,
+        last_seen INTEGER NOT NULL,
+        attempts INTEGER NOT NULL,
+        last_address TEXT NOT NULL
+    );
+    CREATE INDEX unclaimed_gateways_by_last_seen ON unclaimed_gateways (last_seen);
+"];
+
+/// Migrations of a provider database, in order.
+const TENANT: &[&str] = &["
+    CREATE TABLE customers (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        emails TEXT NOT NULL,
+        timezone TEXT NOT NULL,
+        active INTEGER NOT NULL
+    );
+    CREATE TABLE gateways (
+        id TEXT PRIMARY KEY,
+        customer TEXT,
+        site_name TEXT NOT NULL,
+        capacity_kwp REAL NOT NULL,
+        token_hash BLOB NOT NULL,
+        previous_token_hash BLOB,
+        previous_token_until INTEGER,
+        last_seen INTEGER,
+        active INTEGER NOT NULL
+    );
+    CREATE TABLE devices (
+        gateway TEXT NOT NULL,
+        id TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        manufacturer TEXT,
+        model TEXT,
+        serial TEXT,
+        last_seen INTEGER,
+        PRIMARY KEY (gateway, id)
+    ) WITHOUT ROWID;
+    CREATE TABLE readings (
+        gateway TEXT NOT NULL,
+        device TEXT NOT NULL,
+        ts INTEGER NOT NULL,
+        status TEXT,
+        ac_power REAL, dc_power REAL, energy REAL, ac_voltage REAL, ac_current REAL,
+        dc_voltage REAL, dc_current REAL, frequency REAL, temperature REAL, irradiance REAL,
+        import_energy REAL, export_energy REAL,
+        extra TEXT,
+        PRIMARY KEY (gateway, device, ts)
+    ) WITHOUT ROWID;
+    CREATE TABLE quarantine (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        gateway TEXT NOT NULL,
+        received_at INTEGER NOT NULL,
+        seq INTEGER,
+        device TEXT NOT NULL,
+        ts TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        content TEXT NOT NULL
+    );
+    CREATE INDEX quarantine_by_received_at ON quarantine (received_at);
+    CREATE TABLE refused_gateways (
+        gateway TEXT PRIMARY KEY,
+        reason TEXT NOT NULL,
+        first_seen INTEGER NOT NULL,
+        last_seen INTEGER NOT NULL,
+        attempts INTEGER NOT NULL,
+        last_address TEXT NOT NULL
+    );
+"];
+
+/// Which schema a database holds.
+#[derive(Clone, Copy)]
+pub(super) enum Schema {
+    Registry,
+    Tenant,
+}
+
+/// Sets durable pragmas and applies missing migrations.
+pub(super) fn prepare(connection: &mut Connection, schema: Schema) -> Result<(), StoreError> {
+    // WAL lets readers run beside the writer; synchronous=FULL syncs the WAL at every commit,
+    // which is what makes a commit durable before the gateway is acknowledged.
+    connection
+        .execute_batch(
+            "PRAGMA journal_mode = WAL;
+             PRAGMA synchronous = FULL;
+             PRAGMA busy_timeout = 10000;
+             PRAGMA foreign_keys = ON;
+             CREATE TABLE IF NOT EXISTS schema_migrations (
+                 version INTEGER PRIMARY KEY,
+                 applied_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))
+             );",
+        )
+        .map_err(|e| backend(&e))?;
+    let migrations = match schema {
+        Schema::Registry => REGISTRY,
+        Schema::Tenant => TENANT,
+    };
+    let applied: i64 = connection
+        .query_row(
+            "SELECT COALESCE(MAX(version), 0) FROM schema_migrations",
+            [],
+            |row| row.get(0),
+        )
+        .map_err(|e| backend(&e))?;
+    for (index, sql) in migrations.iter().enumerate() {
+        let version = i64::try_from(index + 1).unwrap_or(i64::MAX);
+        if version <= applied {
+            continue;
+        }
+        let transaction = connection.transaction().map_err(|e| backend(&e))?;
+        transaction.execute_batch(sql).map_err(|e| backend(&e))?;
+        transaction
+            .execute(
+                "INSERT INTO schema_migrations (version) VALUES (?1)",
+                [version],
+            )
+            .map_err(|e| backend(&e))?;
+        transaction.commit().map_err(|e| backend(&e))?;
+    }
+    Ok(())
+}

@@ -1,0 +1,251 @@
+//! One provider's SQLite database.
+
+use std::ops::Range;
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use rusqlite::{Connection, OptionalExtension, params};
+
+use super::rows::{self, millis};
+use super::writer::{Writer, backend};
+use super::{Registry, blocking, poisoned};
+use crate::domain::{
+    Customer, CustomerId, Device, DeviceId, Gateway, GatewayId, ProviderSlug, QuarantinedReading,
+    Reading, RefusedGateway,
+};
+use crate::store::{StoreError, TenantStore, WriteBatch};
+
+/// A handle on one provider's database.
+pub struct EmbeddedTenant {
+    slug: ProviderSlug,
+    writer: Writer,
+    reader: Arc<Mutex<Connection>>,
+    registry: Arc<Registry>,
+}
+
+impl EmbeddedTenant {
+    pub(super) fn new(
+        slug: ProviderSlug,
+        writer: Writer,
+        reader: Connection,
+        registry: Arc<Registry>,
+    ) -> Self {
+        Self {
+            slug,
+            writer,
+            reader: Arc::new(Mutex::new(reader)),
+            registry,
+        }
+    }
+
+    async fn read<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        let reader = Arc::clone(&self.reader);
+        blocking(move || {
+            let connection = reader.lock().map_err(|_| poisoned())?;
+            f(&connection)
+        })
+        .await
+    }
+
+    /// Runs a query whose rows convert with `convert`, collecting them.
+    async fn query<T, P>(
+        &self,
+        sql: String,
+        params: P,
+        convert: fn(&rusqlite::Row<'_>) -> rusqlite::Result<Result<T, StoreError>>,
+    ) -> Result<Vec<T>, StoreError>
+    where
+        T: Send + 'static,
+        P: rusqlite::Params + Send + 'static,
+    {
+        self.read(move |c| {
+            let mut statement = c.prepare_cached(&sql).map_err(|e| backend(&e))?;
+            let rows = statement
+                .query_map(params, convert)
+                .map_err(|e| backend(&e))?;
+            rows.map(|r| r.map_err(|e| backend(&e))?).collect()
+        })
+        .await
+    }
+}
+
+fn limit(n: usize) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+#[async_trait]
+impl TenantStore for EmbeddedTenant {
+    fn provider(&self) -> &ProviderSlug {
+        &self.slug
+    }
+
+    async fn upsert_customer(&self, customer: &Customer) -> Result<(), StoreError> {
+        let customer = customer.clone();
+        self.writer
+            .run(move |c| rows::upsert_customer(c, &customer))
+            .await
+    }
+
+    async fn customer(&self, id: CustomerId) -> Result<Option<Customer>, StoreError> {
+        let sql =
+            "SELECT id, name, emails, timezone, active FROM customers WHERE id = ?1".to_owned();
+        Ok(self
+            .query(sql, [id.to_string()], rows::customer_from_row)
+            .await?
+            .pop())
+    }
+
+    async fn customers(&self) -> Result<Vec<Customer>, StoreError> {
+        let sql =
+            "SELECT id, name, emails, timezone, active FROM customers ORDER BY name".to_owned();
+        self.query(sql, [], rows::customer_from_row).await
+    }
+
+    async fn create_gateway(&self, gateway: &Gateway) -> Result<(), StoreError> {
+        let id = gateway.id.as_str().to_owned();
+        let provider = self.slug.as_str().to_owned();
+        let owner: String = self
+            .registry
+            .write(move |c| {
+                c.execute(
+                    "INSERT INTO gateway_directory (gateway, provider) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
+                    params![id, provider],
+                )
+                .map_err(|e| backend(&e))?;
+                c.query_row("SELECT provider FROM gateway_directory WHERE gateway = ?1", [id], |row| row.get(0))
+                    .map_err(|e| backend(&e))
+            })
+            .await?;
+        if owner != self.slug.as_str() {
+            return Err(StoreError::GatewayTaken(gateway.id.clone()));
+        }
+        let record = gateway.clone();
+        let inserted = self
+            .writer
+            .run(move |c| rows::write_gateway(c, &record, true))
+            .await?;
+        if inserted == 0 {
+            return Err(StoreError::GatewayExists(gateway.id.clone()));
+        }
+        Ok(())
+    }
+
+    async fn update_gateway(&self, gateway: &Gateway) -> Result<(), StoreError> {
+        let record = gateway.clone();
+        let updated = self
+            .writer
+            .run(move |c| rows::write_gateway(c, &record, false))
+            .await?;
+        if updated == 0 {
+            return Err(StoreError::UnknownGateway(gateway.id.clone()));
+        }
+        Ok(())
+    }
+
+    async fn gateway(&self, id: &GatewayId) -> Result<Option<Gateway>, StoreError> {
+        let sql = format!(
+            "SELECT {} FROM gateways WHERE id = ?1",
+            rows::GATEWAY_COLUMNS
+        );
+        let key = id.as_str().to_owned();
+        self.read(move |c| {
+            c.prepare_cached(&sql)
+                .map_err(|e| backend(&e))?
+                .query_row([key], rows::gateway_from_row)
+                .optional()
+                .map_err(|e| backend(&e))?
+                .transpose()
+        })
+        .await
+    }
+
+    async fn gateways(&self) -> Result<Vec<Gateway>, StoreError> {
+        let sql = format!("SELECT {} FROM gateways ORDER BY id", rows::GATEWAY_COLUMNS);
+        self.query(sql, [], rows::gateway_from_row).await
+    }
+
+    async fn devices(&self, gateway: &GatewayId) -> Result<Vec<Device>, StoreError> {
+        let sql = "SELECT gateway, id, kind, manufacturer, model, serial, last_seen FROM devices
+                   WHERE gateway = ?1 ORDER BY id"
+            .to_owned();
+        self.query(sql, [gateway.as_str().to_owned()], rows::device_from_row)
+            .await
+    }
+
+    async fn write_batch(&self, batch: WriteBatch) -> Result<(), StoreError> {
+        self.writer
+            .run(move |c| {
+                for reading in &batch.readings {
+                    rows::insert_reading(c, reading)?;
+                }
+                for quarantined in &batch.quarantined {
+                    rows::insert_quarantined(c, quarantined)?;
+                }
+                for device in &batch.devices {
+                    rows::upsert_device(c, device)?;
+                }
+                c.prepare_cached(
+                    "UPDATE gateways SET last_seen = MAX(COALESCE(last_seen, 0), ?2) WHERE id = ?1",
+                )
+                .map_err(|e| backend(&e))?
+                .execute(params![batch.gateway.as_str(), millis(batch.received_at)])
+                .map_err(|e| backend(&e))?;
+                Ok(())
+            })
+            .await
+    }
+
+    async fn readings(
+        &self,
+        gateway: &GatewayId,
+        device: &DeviceId,
+        range: Range<DateTime<Utc>>,
+        limit_rows: usize,
+    ) -> Result<Vec<Reading>, StoreError> {
+        let sql = format!(
+            "SELECT {} FROM readings WHERE gateway = ?1 AND device = ?2 AND ts >= ?3 AND ts < ?4
+             ORDER BY ts LIMIT ?5",
+            rows::READING_COLUMNS
+        );
+        let params = (
+            gateway.as_str().to_owned(),
+            device.as_str().to_owned(),
+            millis(range.start),
+            millis(range.end),
+            limit(limit_rows),
+        );
+        self.query(sql, params, rows::reading_from_row).await
+    }
+
+    async fn quarantined(
+        &self,
+        range: Range<DateTime<Utc>>,
+        limit_rows: usize,
+    ) -> Result<Vec<QuarantinedReading>, StoreError> {
+        let sql = "SELECT gateway, received_at, seq, device, ts, reason, content FROM quarantine
+                   WHERE received_at >= ?1 AND received_at < ?2 ORDER BY received_at DESC, id DESC LIMIT ?3"
+            .to_owned();
+        let params = (millis(range.start), millis(range.end), limit(limit_rows));
+        self.query(sql, params, rows::quarantined_from_row).await
+    }
+
+    async fn record_refused_gateway(&self, refusal: &RefusedGateway) -> Result<(), StoreError> {
+        let refusal = refusal.clone();
+        self.writer
+            .run(move |c| rows::upsert_refusal(c, "refused_gateways", &refusal))
+            .await
+    }
+
+    async fn refused_gateways(&self, limit_rows: usize) -> Result<Vec<RefusedGateway>, StoreError> {
+        let sql = "SELECT gateway, reason, first_seen, last_seen, attempts, last_address
+                   FROM refused_gateways ORDER BY last_seen DESC LIMIT ?1"
+            .to_owned();
+        self.query(sql, [limit(limit_rows)], rows::refused_from_row)
+            .await
+    }
+}

@@ -1,0 +1,131 @@
+//! Storage: one trait pair, two real backends.
+//!
+//! [`Store`] is the installation-wide registry (providers, the gateway directory) and hands out
+//! [`TenantStore`] handles. A tenant handle is bound to one provider's namespace (its SQLite
+//! database or its Cassandra keyspace) at construction and has no way to name another, which is
+//! what keeps providers apart.
+
+mod batch;
+// pub mod cassandra;
+mod config;
+pub mod embedded;
+mod error;
+
+use std::ops::Range;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+use crate::domain::{
+    Customer, CustomerId, Device, DeviceId, Gateway, GatewayId, Provider, ProviderSlug,
+    QuarantinedReading, Reading, RefusedGateway,
+};
+
+pub use batch::WriteBatch;
+pub use config::{CassandraSettings, ConsistencySetting, StoreSettings};
+pub use error::StoreError;
+
+/// Installation-wide storage: the provider registry and the gateway directory.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// "embedded" or "cassandra", for logs and health pages.
+    fn backend(&self) -> &'static str;
+
+    /// Checks the store answers.
+    async fn ping(&self) -> Result<(), StoreError>;
+
+    /// Registers a provider and creates its namespace (keyspace or database).
+    async fn create_provider(&self, provider: &Provider) -> Result<(), StoreError>;
+
+    /// Replaces a provider's settings (retention and replication changes are applied to its namespace).
+    async fn update_provider(&self, provider: &Provider) -> Result<(), StoreError>;
+
+    /// One provider.
+    async fn provider(&self, slug: &ProviderSlug) -> Result<Option<Provider>, StoreError>;
+
+    /// Every provider.
+    async fn providers(&self) -> Result<Vec<Provider>, StoreError>;
+
+    /// A handle on one provider's namespace.
+    async fn tenant(&self, slug: &ProviderSlug) -> Result<Arc<dyn TenantStore>, StoreError>;
+
+    /// Which provider a gateway id belongs to.
+    async fn locate_gateway(&self, gateway: &GatewayId)
+    -> Result<Option<ProviderSlug>, StoreError>;
+
+    /// Records a gateway refused on the shared port before any provider could be named.
+    async fn record_unclaimed_gateway(&self, refusal: &RefusedGateway) -> Result<(), StoreError>;
+
+    /// Gateways refused on the shared port whose id no provider owns, most recent first.
+    async fn unclaimed_gateways(&self, limit: usize) -> Result<Vec<RefusedGateway>, StoreError>;
+}
+
+/// One provider's data. Every method reads or writes that provider's namespace only.
+#[async_trait]
+pub trait TenantStore: Send + Sync + 'static {
+    /// The provider this handle is bound to.
+    fn provider(&self) -> &ProviderSlug;
+
+    /// Creates or replaces a customer.
+    async fn upsert_customer(&self, customer: &Customer) -> Result<(), StoreError>;
+
+    /// One customer.
+    async fn customer(&self, id: CustomerId) -> Result<Option<Customer>, StoreError>;
+
+    /// Every customer.
+    async fn customers(&self) -> Result<Vec<Customer>, StoreError>;
+
+    /// Adds a gateway, claiming its id in the installation-wide directory.
+    /// Fails with [`StoreError::GatewayTaken`] if another provider owns the id.
+    async fn create_gateway(&self, gateway: &Gateway) -> Result<(), StoreError>;
+
+    /// Replaces an existing gateway's record (site, customer, token, active flag).
+    async fn update_gateway(&self, gateway: &Gateway) -> Result<(), StoreError>;
+
+    /// One gateway.
+    async fn gateway(&self, id: &GatewayId) -> Result<Option<Gateway>, StoreError>;
+
+    /// Every gateway.
+    async fn gateways(&self) -> Result<Vec<Gateway>, StoreError>;
+
+    /// The devices a gateway has reported.
+    async fn devices(&self, gateway: &GatewayId) -> Result<Vec<Device>, StoreError>;
+
+    /// Stores a document's outcome: readings (idempotently, keyed by gateway, device and
+    /// timestamp), quarantined readings, device descriptions and the gateway's last-seen time.
+    /// Returns only once everything is durable.
+    async fn write_batch(&self, batch: WriteBatch) -> Result<(), StoreError>;
+
+    /// One device's readings with `range.start <= ts < range.end`, oldest first, at most `limit`.
+    async fn readings(
+        &self,
+        gateway: &GatewayId,
+        device: &DeviceId,
+        range: Range<DateTime<Utc>>,
+        limit: usize,
+    ) -> Result<Vec<Reading>, StoreError>;
+
+    /// Quarantined readings received in `range`, newest first, at most `limit`.
+    async fn quarantined(
+        &self,
+        range: Range<DateTime<Utc>>,
+        limit: usize,
+    ) -> Result<Vec<QuarantinedReading>, StoreError>;
+
+    /// Records a refused gateway (unknown id, wrong token, deactivated) for the provider to see.
+    async fn record_refused_gateway(&self, refusal: &RefusedGateway) -> Result<(), StoreError>;
+
+    /// Refused gateways, most recent first.
+    async fn refused_gateways(&self, limit: usize) -> Result<Vec<RefusedGateway>, StoreError>;
+}
+
+/// Opens the store the settings describe, migrating its schema.
+pub async fn open(settings: &StoreSettings) -> Result<Arc<dyn Store>, StoreError> {
+    match settings {
+        StoreSettings::Embedded { data_dir } => {
+            Ok(Arc::new(embedded::EmbeddedStore::open(data_dir).await?))
+        }
+        StoreSettings::Cassandra(_cassandra) => todo!(),
+    }
+}

@@ -1,0 +1,217 @@
+//! The command line: one binary, the role is the command.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// Heliograph: solar plant monitoring for installers and O&M companies.
+#[derive(Debug, Parser)]
+#[command(name = "heliograph", version, about)]
+pub struct Cli {
+    /// Configuration file (TOML); environment variables HELIOGRAPH_<SECTION>__<KEY> override it.
+    #[arg(long, short, global = true, env = "HELIOGRAPH_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// What to run.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Roles and administration commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Everything in one process (ingest and web) on the embedded store by default.
+    Serve(ServeArgs),
+    /// The ingest server alone.
+    Ingest,
+    /// The web panel alone.
+    Web,
+    /// Manage providers (tenants).
+    #[command(subcommand)]
+    Provider(ProviderCommand),
+    /// Manage a provider's customers.
+    #[command(subcommand)]
+    Customer(CustomerCommand),
+    /// Manage a provider's gateways.
+    #[command(subcommand)]
+    Gateway(GatewayCommand),
+    /// Print a device's stored readings (a read-back through the provider's own namespace).
+    Readings(ReadingsArgs),
+    /// Push simulated solar readings from N gateways to an ingest server.
+    Simulate(SimulateArgs),
+}
+
+/// `serve` options.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Create two demo providers with customers and gateways (if missing) and keep simulated
+    /// gateways pushing live data, so the panel shows something at once.
+    #[arg(long)]
+    pub demo: bool,
+}
+
+/// `provider` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum ProviderCommand {
+    /// Register a provider and create its keyspace (or database).
+    Add {
+        /// Slug: [a-z][a-z0-9_]{0,31}; the keyspace is hg_<slug>.
+        slug: String,
+        /// Display name.
+        #[arg(long)]
+        name: String,
+        /// Keyspace replication: simple:N or dc1:N,dc2:M.
+        #[arg(long, default_value = "simple:1")]
+        replication: String,
+        /// A TCP port of its own for gateway ingest.
+        #[arg(long)]
+        ingest_port: Option<u16>,
+        /// Default timezone (IANA name).
+        #[arg(long, default_value = "UTC")]
+        timezone: String,
+        /// Days raw readings are kept (0 keeps them forever).
+        #[arg(long, default_value_t = 730)]
+        retention_days: u32,
+    },
+    /// List providers.
+    List,
+}
+
+/// `customer` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum CustomerCommand {
+    /// Add a customer; prints its id.
+    Add {
+        /// Provider slug.
+        #[arg(long)]
+        provider: String,
+        /// Customer name.
+        #[arg(long)]
+        name: String,
+        /// Email addresses (repeatable).
+        #[arg(long = "email")]
+        emails: Vec<String>,
+        /// Timezone (IANA name); defaults to the provider's.
+        #[arg(long)]
+        timezone: Option<String>,
+    },
+    /// List a provider's customers.
+    List {
+        /// Provider slug.
+        #[arg(long)]
+        provider: String,
+    },
+}
+
+/// `gateway` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum GatewayCommand {
+    /// Add a gateway; prints its token once (only a hash is stored).
+    Add {
+        /// Provider slug.
+        #[arg(long)]
+        provider: String,
+        /// Gateway id (unique across the installation).
+        id: String,
+        /// Site name.
+        #[arg(long)]
+        site: String,
+        /// Installed capacity, kWp.
+        #[arg(long, default_value_t = 10.0)]
+        capacity_kwp: f64,
+        /// Customer id to commission it to.
+        #[arg(long)]
+        customer: Option<String>,
+    },
+    /// Issue a new token; the old one keeps working for the grace period.
+    RotateToken {
+        /// Provider slug.
+        #[arg(long)]
+        provider: String,
+        /// Gateway id.
+        id: String,
+        /// Hours the previous token stays valid.
+        #[arg(long, default_value_t = 24)]
+        grace_hours: i64,
+    },
+    /// List a provider's gateways.
+    List {
+        /// Provider slug.
+        #[arg(long)]
+        provider: String,
+    },
+}
+
+/// `readings` options.
+#[derive(Debug, Args)]
+pub struct ReadingsArgs {
+    /// Provider slug.
+    #[arg(long)]
+    pub provider: String,
+    /// Gateway id.
+    #[arg(long)]
+    pub gateway: String,
+    /// Device id.
+    #[arg(long)]
+    pub device: String,
+    /// Start (RFC 3339), default 24 hours ago.
+    #[arg(long)]
+    pub from: Option<String>,
+    /// End (RFC 3339, exclusive), default now.
+    #[arg(long)]
+    pub to: Option<String>,
+    /// At most this many rows.
+    #[arg(long, default_value_t = 1000)]
+    pub limit: usize,
+    /// Print only the count.
+    #[arg(long)]
+    pub count: bool,
+}
+
+/// `simulate` options.
+#[derive(Debug, Args, Clone)]
+pub struct SimulateArgs {
+    /// Ingest server to push to.
+    #[arg(long, default_value = "127.0.0.1:7700")]
+    pub target: SocketAddr,
+    /// Provider whose gateways are simulated.
+    #[arg(long)]
+    pub provider: String,
+    /// Number of gateways.
+    #[arg(long, default_value_t = 3)]
+    pub gateways: usize,
+    /// Gateway id prefix; ids are <PREFIX>-0001…; defaults to the upper-cased provider slug.
+    #[arg(long)]
+    pub prefix: Option<String>,
+    /// Create the gateways (and a customer) in the store if missing and issue fresh tokens
+    /// (needs the store settings); without it, tokens are read from --tokens.
+    #[arg(long)]
+    pub provision: bool,
+    /// A file of `gateway-id token` lines, written by --provision, read otherwise.
+    #[arg(long)]
+    pub tokens: Option<PathBuf>,
+    /// Simulate history from this many hours ago up to now (backfill), then stop unless --live.
+    #[arg(long, default_value_t = 0.0)]
+    pub history_hours: f64,
+    /// Seconds between readings of one device.
+    #[arg(long, default_value_t = 60)]
+    pub step_secs: u64,
+    /// Readings per document.
+    #[arg(long, default_value_t = 60)]
+    pub batch: usize,
+    /// Keep sending live readings every --step-secs until interrupted (or for --live-secs).
+    #[arg(long)]
+    pub live: bool,
+    /// Stop live mode after this many seconds.
+    #[arg(long)]
+    pub live_secs: Option<u64>,
+    /// Site latitude for the sun's path.
+    #[arg(long, default_value_t = 48.14)]
+    pub latitude: f64,
+    /// Site longitude for the sun's path.
+    #[arg(long, default_value_t = 11.58)]
+    pub longitude: f64,
+    /// Seed for clouds and capacities (same seed, same data).
+    #[arg(long, default_value_t = 7)]
+    pub seed: u64,
+}

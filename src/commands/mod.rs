@@ -1,0 +1,4 @@
+//! What each command does; `main` only dispatches here.
+
+pub mod admin;
+pub mod serve;

@@ -1,0 +1,119 @@
+//! The long-running roles: `serve` (all in one), `ingest`, `web`. Each runs in the foreground,
+//! logs to stdout, and stops cleanly on SIGTERM or SIGINT.
+
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use heliograph_ingest::IngestServer;
+use heliograph_shared::store::{self, Store};
+use heliograph_web::WebServer;
+use tokio_util::sync::CancellationToken;
+use tracing::info;
+
+use crate::cli::ServeArgs;
+use crate::settings::Settings;
+use crate::simulate;
+
+/// Opens the configured store.
+pub async fn open_store(settings: &Settings) -> anyhow::Result<Arc<dyn Store>> {
+    store::open(&settings.store)
+        .await
+        .context("cannot open the store")
+}
+
+/// Cancels the returned token on SIGTERM or SIGINT.
+fn shutdown_on_signals() -> CancellationToken {
+    let token = CancellationToken::new();
+    let trigger = token.clone();
+    tokio::spawn(async move {
+        let interrupt = tokio::signal::ctrl_c();
+        #[cfg(unix)]
+        {
+            let mut terminate =
+                match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                    Ok(signal) => signal,
+                    Err(e) => {
+                        tracing::error!(error = %e, "cannot listen for SIGTERM");
+                        let _ = interrupt.await;
+                        trigger.cancel();
+                        return;
+                    }
+                };
+            tokio::select! {
+                _ = interrupt => info!("SIGINT received, shutting down"),
+                _ = terminate.recv() => info!("SIGTERM received, shutting down"),
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = interrupt.await;
+        }
+        trigger.cancel();
+    });
+    token
+}
+
+/// `heliograph serve`: ingest and web in one process.
+pub async fn serve(settings: Settings, args: ServeArgs) -> anyhow::Result<()> {
+    let store = open_store(&settings).await?;
+    let shutdown = shutdown_on_signals();
+    let ingest = IngestServer::bind(settings.ingest.clone(), Arc::clone(&store)).await?;
+    let web = WebServer::bind(&settings.web, Arc::clone(&store)).await?;
+    info!(
+        backend = store.backend(),
+        ingest = %ingest.local_addr()?,
+        sunspec_http = ?ingest.http_addr(),
+        web = %web.local_addr()?,
+        "heliograph serving"
+    );
+    let demo = if args.demo {
+        let target = loopback(ingest.local_addr()?);
+        Some(tokio::spawn(simulate::demo(
+            Arc::clone(&store),
+            target,
+            shutdown.clone(),
+        )))
+    } else {
+        None
+    };
+    let (ingest_outcome, web_outcome) =
+        tokio::join!(ingest.run(shutdown.clone()), web.run(shutdown.clone()));
+    if let Some(demo) = demo {
+        demo.abort();
+    }
+    ingest_outcome?;
+    web_outcome?;
+    info!("stopped");
+    Ok(())
+}
+
+/// `heliograph ingest`.
+pub async fn ingest(settings: Settings) -> anyhow::Result<()> {
+    let store = open_store(&settings).await?;
+    let shutdown = shutdown_on_signals();
+    let ingest = IngestServer::bind(settings.ingest.clone(), store).await?;
+    info!(ingest = %ingest.local_addr()?, sunspec_http = ?ingest.http_addr(), "ingest serving");
+    ingest.run(shutdown).await?;
+    info!("stopped");
+    Ok(())
+}
+
+/// `heliograph web`.
+pub async fn web(settings: Settings) -> anyhow::Result<()> {
+    let store = open_store(&settings).await?;
+    let shutdown = shutdown_on_signals();
+    let web = WebServer::bind(&settings.web, store).await?;
+    info!(web = %web.local_addr()?, "web serving");
+    web.run(shutdown).await?;
+    info!("stopped");
+    Ok(())
+}
+
+/// A listener bound to 0.0.0.0 is reached on 127.0.0.1 from inside the process.
+fn loopback(address: std::net::SocketAddr) -> std::net::SocketAddr {
+    if address.ip().is_unspecified() {
+        std::net::SocketAddr::from(([127, 0, 0, 1], address.port()))
+    } else {
+        address
+    }
+}

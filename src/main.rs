@@ -1,0 +1,44 @@
+//! The `heliograph` binary: parses the command line and wires the crates together.
+
+mod cli;
+mod commands;
+mod settings;
+mod simulate;
+mod telemetry;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use crate::cli::{Cli, Command};
+use crate::settings::Settings;
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let settings = match Settings::load(cli.config.as_deref()) {
+        Ok(settings) => settings,
+        Err(e) => {
+            eprintln!("heliograph: invalid configuration: {e:#}");
+            return ExitCode::from(78); // EX_CONFIG
+        }
+    };
+    telemetry::init(&settings.log);
+    let outcome = match cli.command {
+        Command::Serve(args) => commands::serve::serve(settings, args).await,
+        Command::Ingest => commands::serve::ingest(settings).await,
+        Command::Web => commands::serve::web(settings).await,
+        Command::Provider(command) => commands::admin::provider(settings, command).await,
+        Command::Customer(command) => commands::admin::customer(settings, command).await,
+        Command::Gateway(command) => commands::admin::gateway(settings, command).await,
+        Command::Readings(args) => commands::admin::readings(settings, args).await,
+        Command::Simulate(args) => simulate::run(settings, args).await,
+    };
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("heliograph: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,100 @@
+//! One configuration loader for every role: built-in defaults, then a TOML file, then
+//! environment variables `HELIOGRAPH_<SECTION>__<KEY>` (e.g. `HELIOGRAPH_INGEST__LISTEN`).
+
+use std::path::Path;
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use heliograph_ingest::IngestSettings;
+use heliograph_shared::store::StoreSettings;
+use heliograph_web::WebSettings;
+use serde::{Deserialize, Serialize};
+
+/// Every setting of the process.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Settings {
+    /// Which store, and how to reach it.
+    pub store: StoreSettings,
+    /// Ingest listeners and limits.
+    pub ingest: IngestSettings,
+    /// The web panel.
+    pub web: WebSettings,
+    /// Logging.
+    pub log: LogSettings,
+}
+
+/// Log format and filter.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct LogSettings {
+    /// `pretty` for people, `json` for Logstash/Loki.
+    pub format: LogFormat,
+    /// An `EnvFilter` directive, e.g. `info,heliograph_ingest=debug`; `RUST_LOG` wins if set.
+    pub filter: String,
+}
+
+impl Default for LogSettings {
+    fn default() -> Self {
+        Self {
+            format: LogFormat::Pretty,
+            filter: "info".to_owned(),
+        }
+    }
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Pretty,
+    /// One JSON object per line.
+    Json,
+}
+
+impl Settings {
+    /// Loads settings: defaults, then `path` if given (it must exist), then the environment.
+    pub fn load(path: Option<&Path>) -> anyhow::Result<Self> {
+        let mut figment = Figment::from(Serialized::defaults(Settings::default()));
+        if let Some(path) = path {
+            anyhow::ensure!(
+                path.exists(),
+                "configuration file {} does not exist",
+                path.display()
+            );
+            figment = figment.merge(Toml::file(path));
+        }
+        figment = figment.merge(Env::prefixed("HELIOGRAPH_").split("__"));
+        Ok(figment.extract()?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    #[allow(clippy::result_large_err)] // figment's Jail API returns its own large error type
+    fn files_override_defaults_and_the_environment_overrides_files() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "heliograph.toml",
+                r#"
+                [store]
+                backend = "cassandra"
+                nodes = ["127.0.0.1:9042"]
+                consistency = "one"
+                [ingest]
+                max_document_bytes = 2048
+                "#,
+            )?;
+            jail.set_env("HELIOGRAPH_INGEST__MAX_DOCUMENT_BYTES", "4096");
+            let settings =
+                Settings::load(Some(Path::new("heliograph.toml"))).expect("valid settings");
+            assert_eq!(settings.ingest.max_document_bytes, 4096);
+            assert!(matches!(settings.store, StoreSettings::Cassandra(_)));
+            Ok(())
+        });
+    }
+}
