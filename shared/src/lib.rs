@@ -3,6 +3,7 @@
 //! configuration types they are built from.
 
 pub mod domain;
+pub mod reports;
 pub mod store;
 
 pub use domain::*;

@@ -1,6 +1,7 @@
 //! Domain types. Every identifier that crosses a boundary is parsed into a type that can only hold
 //! a valid value, so the storage layer never sees an unchecked string.
 
+mod account;
 mod customer;
 mod device;
 mod gateway;
@@ -12,12 +13,13 @@ mod reading;
 mod token;
 mod units;
 
+pub use account::{ApiToken, PasswordDigest, User, Username};
 pub use customer::{Customer, EmailAddress};
 pub use device::{Device, DeviceKind};
 pub use gateway::Gateway;
 pub use ids::{CustomerId, DeviceId, GatewayId, IdError, KeyspaceName, ProviderSlug};
 pub use metric::{MAX_ABS_VALUE, Metric, MetricError, Metrics, parse_value};
-pub use provider::{Provider, Replication, ReplicationError};
+pub use provider::{Preferences, Provider, ReplicationError, Replication, ReportSchedule};
 pub use quarantine::{QuarantinedReading, RefusalReason, RefusedGateway};
 pub use reading::{DeviceStatus, Reading, ReadingError, TimestampPolicy};
 pub use token::{GatewayToken, TokenHash};

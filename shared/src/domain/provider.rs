@@ -22,6 +22,48 @@ pub struct Provider {
     pub timezone: Tz,
     /// How long raw readings are kept, in days (0 keeps them forever).
     pub retention_days: u32,
+    /// The provider's own customizations of panel, reports and alerts.
+    #[serde(default)]
+    pub preferences: Preferences,
+}
+
+/// How often customers get summaries unless they chose otherwise.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReportSchedule {
+    /// Every day.
+    Daily,
+    /// Every week (Monday to Sunday).
+    Weekly,
+    /// Every calendar month.
+    Monthly,
+    /// No periodic summaries.
+    Never,
+}
+
+/// A provider's customizations.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Preferences {
+    /// Name on the panel and in the sender of emails; the display name when empty.
+    pub branding_name: String,
+    /// Default summary schedule for customers.
+    pub report_schedule: ReportSchedule,
+    /// A site is offline after this many minutes without data in daylight.
+    pub offline_after_minutes: u32,
+    /// A site underperforms below this share (percent) of its expected yield.
+    pub underperformance_percent: u8,
+}
+
+impl Default for Preferences {
+    fn default() -> Self {
+        Self {
+            branding_name: String::new(),
+            report_schedule: ReportSchedule::Monthly,
+            offline_after_minutes: 60,
+            underperformance_percent: 60,
+        }
+    }
 }
 
 impl Provider {
@@ -34,7 +76,13 @@ impl Provider {
             ingest_port: None,
             timezone: Tz::UTC,
             retention_days: 730,
+            preferences: Preferences::default(),
         }
+    }
+
+    /// The name customers see: the branding name, else the display name.
+    pub fn brand(&self) -> &str {
+        if self.preferences.branding_name.trim().is_empty() { &self.display_name } else { &self.preferences.branding_name }
     }
 
     /// Retention as a Cassandra TTL in seconds (0 disables expiry).

@@ -7,6 +7,7 @@ use rusqlite::{Connection, Row, params};
 
 use super::writer::backend;
 use crate::domain::{
+    ApiToken, PasswordDigest, User, Username,
     Customer, CustomerId, Device, DeviceId, DeviceKind, DeviceStatus, EmailAddress, Gateway,
     GatewayId, Metric, Metrics, QuarantinedReading, Reading, RefusalReason, RefusedGateway,
     TokenHash,
@@ -326,6 +327,32 @@ pub(super) fn refused_from_row(
             last_seen: from_millis(last_seen)?,
             attempts: u64::try_from(attempts).unwrap_or(0),
             last_address,
+        })
+    })())
+}
+
+pub(super) fn user_from_row(row: &Row<'_>) -> rusqlite::Result<Result<User, StoreError>> {
+    let username: String = row.get(0)?;
+    let display_name: String = row.get(1)?;
+    let password: String = row.get(2)?;
+    let active: bool = row.get(3)?;
+    Ok(Username::parse(&username).map_err(StoreError::Corrupt).map(|username| User {
+        username,
+        display_name,
+        password: PasswordDigest::from_stored(password),
+        active,
+    }))
+}
+
+pub(super) fn api_token_from_row(row: &Row<'_>) -> rusqlite::Result<Result<ApiToken, StoreError>> {
+    let hash: Vec<u8> = row.get(0)?;
+    let name: String = row.get(1)?;
+    let created_at: i64 = row.get(2)?;
+    Ok((|| {
+        Ok(ApiToken {
+            hash: TokenHash::from_bytes(&hash).ok_or_else(|| StoreError::Corrupt("API token hash is not 32 bytes".into()))?,
+            name,
+            created_at: from_millis(created_at)?,
         })
     })())
 }

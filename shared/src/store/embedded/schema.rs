@@ -86,6 +86,18 @@ const TENANT: &[&str] = &["
         attempts INTEGER NOT NULL,
         last_address TEXT NOT NULL
     );
+", "
+    CREATE TABLE users (
+        username TEXT PRIMARY KEY,
+        display_name TEXT NOT NULL,
+        password TEXT NOT NULL,
+        active INTEGER NOT NULL
+    );
+    CREATE TABLE api_tokens (
+        hash BLOB PRIMARY KEY,
+        name TEXT NOT NULL,
+        created_at INTEGER NOT NULL
+    );
 "];
 
 /// Which schema a database holds.

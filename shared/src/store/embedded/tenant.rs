@@ -11,8 +11,8 @@ use super::rows::{self, millis};
 use super::writer::{Writer, backend};
 use super::{Registry, blocking, poisoned};
 use crate::domain::{
-    Customer, CustomerId, Device, DeviceId, Gateway, GatewayId, ProviderSlug, QuarantinedReading,
-    Reading, RefusedGateway,
+    ApiToken, Customer, CustomerId, Device, DeviceId, Gateway, GatewayId, ProviderSlug,
+    QuarantinedReading, Reading, RefusedGateway, TokenHash, User, Username,
 };
 use crate::store::{StoreError, TenantStore, WriteBatch};
 
@@ -246,6 +246,64 @@ impl TenantStore for EmbeddedTenant {
                    FROM refused_gateways ORDER BY last_seen DESC LIMIT ?1"
             .to_owned();
         self.query(sql, [limit(limit_rows)], rows::refused_from_row)
+            .await
+    }
+
+    async fn upsert_user(&self, user: &User) -> Result<(), StoreError> {
+        let user = user.clone();
+        self.writer
+            .run(move |c| {
+                c.prepare_cached(
+                    "INSERT OR REPLACE INTO users (username, display_name, password, active) VALUES (?1, ?2, ?3, ?4)",
+                )
+                .map_err(|e| backend(&e))?
+                .execute(params![user.username.as_str(), user.display_name, user.password.as_str(), user.active])
+                .map_err(|e| backend(&e))?;
+                Ok(())
+            })
+            .await
+    }
+
+    async fn user(&self, username: &Username) -> Result<Option<User>, StoreError> {
+        let sql = "SELECT username, display_name, password, active FROM users WHERE username = ?1".to_owned();
+        Ok(self.query(sql, [username.as_str().to_owned()], rows::user_from_row).await?.pop())
+    }
+
+    async fn users(&self) -> Result<Vec<User>, StoreError> {
+        let sql = "SELECT username, display_name, password, active FROM users ORDER BY username".to_owned();
+        self.query(sql, [], rows::user_from_row).await
+    }
+
+    async fn add_api_token(&self, token: &ApiToken) -> Result<(), StoreError> {
+        let token = token.clone();
+        self.writer
+            .run(move |c| {
+                c.prepare_cached("INSERT OR REPLACE INTO api_tokens (hash, name, created_at) VALUES (?1, ?2, ?3)")
+                    .map_err(|e| backend(&e))?
+                    .execute(params![token.hash.as_bytes().to_vec(), token.name, millis(token.created_at)])
+                    .map_err(|e| backend(&e))?;
+                Ok(())
+            })
+            .await
+    }
+
+    async fn api_token(&self, hash: &TokenHash) -> Result<Option<ApiToken>, StoreError> {
+        let sql = "SELECT hash, name, created_at FROM api_tokens WHERE hash = ?1".to_owned();
+        Ok(self.query(sql, [hash.as_bytes().to_vec()], rows::api_token_from_row).await?.pop())
+    }
+
+    async fn api_tokens(&self) -> Result<Vec<ApiToken>, StoreError> {
+        let sql = "SELECT hash, name, created_at FROM api_tokens ORDER BY created_at".to_owned();
+        self.query(sql, [], rows::api_token_from_row).await
+    }
+
+    async fn revoke_api_token(&self, hash: &TokenHash) -> Result<(), StoreError> {
+        let key = hash.as_bytes().to_vec();
+        self.writer
+            .run(move |c| {
+                c.execute("DELETE FROM api_tokens WHERE hash = ?1", [key]).map_err(|e| backend(&e))?;
+                Ok(())
+            })
             .await
     }
 }
