@@ -356,3 +356,57 @@ pub(super) fn api_token_from_row(row: &Row<'_>) -> rusqlite::Result<Result<ApiTo
         })
     })())
 }
+
+/// Recomputes the hourly rollups that `readings` touch, inside the writer's transaction, so the
+/// rollups are exactly as durable as the readings. A reading near an hour boundary also changes
+/// the neighbouring hour (the segment between them is split at the boundary).
+pub(super) fn refresh_rollups(c: &Connection, readings: &[Reading]) -> Result<(), StoreError> {
+    use std::collections::BTreeSet;
+
+    use chrono::{DurationRound, TimeDelta};
+
+    use crate::reports::rollup::{MAX_INTEGRATION_GAP, hourly_rollups};
+
+    let hour = |ts: DateTime<Utc>| ts.duration_trunc(TimeDelta::hours(1)).unwrap_or(ts);
+    let mut touched = BTreeSet::new();
+    for reading in readings {
+        let h = hour(reading.ts);
+        touched.insert((reading.gateway.as_str(), reading.device.as_str(), h));
+        if reading.ts - h < MAX_INTEGRATION_GAP {
+            touched.insert((reading.gateway.as_str(), reading.device.as_str(), h - TimeDelta::hours(1)));
+        }
+        if h + TimeDelta::hours(1) - reading.ts <= MAX_INTEGRATION_GAP {
+            touched.insert((reading.gateway.as_str(), reading.device.as_str(), h + TimeDelta::hours(1)));
+        }
+    }
+    let select = format!(
+        "SELECT {READING_COLUMNS} FROM readings WHERE gateway = ?1 AND device = ?2 AND ts >= ?3 AND ts < ?4 ORDER BY ts"
+    );
+    let mut query = c.prepare_cached(&select).map_err(|e| backend(&e))?;
+    let mut upsert = c
+        .prepare_cached("INSERT OR REPLACE INTO hourly_rollups (gateway, device, hour, rollup) VALUES (?1, ?2, ?3, ?4)")
+        .map_err(|e| backend(&e))?;
+    let mut delete = c
+        .prepare_cached("DELETE FROM hourly_rollups WHERE gateway = ?1 AND device = ?2 AND hour = ?3")
+        .map_err(|e| backend(&e))?;
+    for (gateway, device, h) in touched {
+        let from = millis(h - MAX_INTEGRATION_GAP);
+        let to = millis(h + TimeDelta::hours(1) + MAX_INTEGRATION_GAP);
+        let window = query
+            .query_map(params![gateway, device, from, to], reading_from_row)
+            .map_err(|e| backend(&e))?
+            .map(|r| r.map_err(|e| backend(&e))?)
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        match hourly_rollups(&window).into_iter().find(|r| r.hour == h) {
+            Some(rollup) => {
+                upsert
+                    .execute(params![gateway, device, millis(h), serde_json::to_string(&rollup)?])
+                    .map_err(|e| backend(&e))?;
+            }
+            None => {
+                delete.execute(params![gateway, device, millis(h)]).map_err(|e| backend(&e))?;
+            }
+        }
+    }
+    Ok(())
+}

@@ -98,6 +98,14 @@ const TENANT: &[&str] = &["
         name TEXT NOT NULL,
         created_at INTEGER NOT NULL
     );
+", "
+    CREATE TABLE hourly_rollups (
+        gateway TEXT NOT NULL,
+        device TEXT NOT NULL,
+        hour INTEGER NOT NULL,
+        rollup TEXT NOT NULL,
+        PRIMARY KEY (gateway, device, hour)
+    ) WITHOUT ROWID;
 "];
 
 /// Which schema a database holds.

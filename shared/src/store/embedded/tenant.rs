@@ -14,6 +14,7 @@ use crate::domain::{
     ApiToken, Customer, CustomerId, Device, DeviceId, Gateway, GatewayId, ProviderSlug,
     QuarantinedReading, Reading, RefusedGateway, TokenHash, User, Username,
 };
+use crate::reports::HourlyRollup;
 use crate::store::{StoreError, TenantStore, WriteBatch};
 
 /// A handle on one provider's database.
@@ -183,6 +184,7 @@ impl TenantStore for EmbeddedTenant {
                 for reading in &batch.readings {
                     rows::insert_reading(c, reading)?;
                 }
+                rows::refresh_rollups(c, &batch.readings)?;
                 for quarantined in &batch.quarantined {
                     rows::insert_quarantined(c, quarantined)?;
                 }
@@ -247,6 +249,26 @@ impl TenantStore for EmbeddedTenant {
             .to_owned();
         self.query(sql, [limit(limit_rows)], rows::refused_from_row)
             .await
+    }
+
+    async fn hourly_rollups(
+        &self,
+        gateway: &GatewayId,
+        device: &DeviceId,
+        range: Range<DateTime<Utc>>,
+    ) -> Result<Vec<HourlyRollup>, StoreError> {
+        let params = (gateway.as_str().to_owned(), device.as_str().to_owned(), millis(range.start), millis(range.end));
+        self.read(move |c| {
+            let mut statement = c
+                .prepare_cached(
+                    "SELECT rollup FROM hourly_rollups WHERE gateway = ?1 AND device = ?2 AND hour >= ?3 AND hour < ?4
+                     ORDER BY hour",
+                )
+                .map_err(|e| backend(&e))?;
+            let rows = statement.query_map(params, |row| row.get::<_, String>(0)).map_err(|e| backend(&e))?;
+            rows.map(|row| Ok(serde_json::from_str(&row.map_err(|e| backend(&e))?)?)).collect()
+        })
+        .await
     }
 
     async fn upsert_user(&self, user: &User) -> Result<(), StoreError> {
