@@ -39,6 +39,8 @@ pub enum Command {
     Readings(ReadingsArgs),
     /// Push simulated solar readings from N gateways to an ingest server.
     Simulate(SimulateArgs),
+    /// Load an ingest server with many gateways and measure throughput and ack latency.
+    Load(crate::loadgen::LoadArgs),
 }
 
 /// `serve` options.

@@ -2,6 +2,7 @@
 
 mod cli;
 mod commands;
+mod loadgen;
 mod settings;
 mod simulate;
 mod telemetry;
@@ -33,6 +34,7 @@ async fn main() -> ExitCode {
         Command::Gateway(command) => commands::admin::gateway(settings, command).await,
         Command::Readings(args) => commands::admin::readings(settings, args).await,
         Command::Simulate(args) => simulate::run(settings, args).await,
+        Command::Load(args) => loadgen::run(settings, args).await,
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

@@ -6,7 +6,9 @@
 use chrono::{DateTime, TimeDelta, TimeZone, Utc};
 use heliograph_shared::reports::hourly_rollups;
 use heliograph_shared::store::{self, StoreSettings, WriteBatch};
-use heliograph_shared::{DeviceId, Gateway, GatewayId, GatewayToken, Metric, Metrics, Provider, ProviderSlug, Reading};
+use heliograph_shared::{
+    DeviceId, Gateway, GatewayId, GatewayToken, Metric, Metrics, Provider, ProviderSlug, Reading,
+};
 
 fn reading(ts: DateTime<Utc>, power: f64, energy: f64) -> Reading {
     let mut metrics = Metrics::default();
@@ -24,9 +26,16 @@ fn reading(ts: DateTime<Utc>, power: f64, energy: f64) -> Reading {
 #[tokio::test]
 async fn embedded_rollups_match_a_fold_of_the_raw_readings_whatever_order_they_arrive_in() {
     let dir = tempfile::tempdir().unwrap();
-    let store = store::open(&StoreSettings::Embedded { data_dir: dir.path().to_path_buf() }).await.unwrap();
+    let store = store::open(&StoreSettings::Embedded {
+        data_dir: dir.path().to_path_buf(),
+    })
+    .await
+    .unwrap();
     let slug = ProviderSlug::parse("acme").unwrap();
-    store.create_provider(&Provider::new(slug.clone(), "Acme")).await.unwrap();
+    store
+        .create_provider(&Provider::new(slug.clone(), "Acme"))
+        .await
+        .unwrap();
     let tenant = store.tenant(&slug).await.unwrap();
     let token = GatewayToken::generate();
     tenant
@@ -48,7 +57,11 @@ async fn embedded_rollups_match_a_fold_of_the_raw_readings_whatever_order_they_a
         .map(|minute| {
             let power = 1000.0 + 10.0 * f64::from(minute % 37);
             // A counter reset two hours in.
-            let energy = if minute < 120 { 50_000.0 + 20.0 * f64::from(minute) } else { 20.0 * f64::from(minute - 120) };
+            let energy = if minute < 120 {
+                50_000.0 + 20.0 * f64::from(minute)
+            } else {
+                20.0 * f64::from(minute - 120)
+            };
             reading(start + TimeDelta::minutes(i64::from(minute)), power, energy)
         })
         .collect();
@@ -75,7 +88,12 @@ async fn embedded_rollups_match_a_fold_of_the_raw_readings_whatever_order_they_a
     for (kept, expected) in kept.iter().zip(&expected) {
         assert_eq!(kept.hour, expected.hour);
         assert_eq!(kept.samples, 60);
-        assert!((kept.power_integral - expected.power_integral).abs() < 1e-6, "{} vs {}", kept.power_integral, expected.power_integral);
+        assert!(
+            (kept.power_integral - expected.power_integral).abs() < 1e-6,
+            "{} vs {}",
+            kept.power_integral,
+            expected.power_integral
+        );
         assert!((kept.energy_gain - expected.energy_gain).abs() < 1e-6);
         assert_eq!(kept.peak_power, expected.peak_power);
     }

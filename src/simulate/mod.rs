@@ -2,7 +2,7 @@
 //! used by the demo, the tests and the benchmarks.
 
 mod client;
-mod provision;
+pub mod provision;
 pub mod solar;
 
 use std::net::SocketAddr;

@@ -10,11 +10,9 @@
 //! </batch>
 //! ```
 
-use std::fmt::Write as _;
-
 use heliograph_shared::{
-    Device, DeviceId, DeviceKind, DeviceStatus, GatewayId, GatewayToken, Metrics, Reading,
-    parse_value,
+    Device, DeviceId, DeviceKind, DeviceStatus, GatewayId, GatewayToken, Metric, MetricError,
+    Metrics, Reading, Unit, parse_value,
 };
 
 use super::answer::RejectedReading;
@@ -81,7 +79,8 @@ impl FormatParser for HelloParser {
     }
 }
 
-/// One `<reading>` being assembled.
+/// One `<reading>` being assembled; its buffers are reused from reading to reading.
+#[derive(Default)]
 struct PendingReading {
     device: String,
     ts: String,
@@ -94,12 +93,20 @@ struct PendingReading {
     content: String,
 }
 
-/// One metric element being read.
+/// One metric element being read; its buffers are reused from value to value.
+#[derive(Default)]
 struct PendingValue {
     name: String,
-    unit: Option<String>,
+    unit: String,
+    has_unit: bool,
     text: String,
     too_long: bool,
+}
+
+impl PendingValue {
+    fn unit(&self) -> Option<&str> {
+        self.has_unit.then_some(self.unit.as_str())
+    }
 }
 
 /// Parses `<batch>` documents.
@@ -108,10 +115,58 @@ pub(crate) struct BatchParser {
     depth: usize,
     document: Option<ReadingsDocument>,
     gateway: Option<GatewayId>,
-    reading: Option<PendingReading>,
-    value: Option<PendingValue>,
+    reading: PendingReading,
+    value: PendingValue,
     count: usize,
     seq: Option<u64>,
+    names: NameCache,
+}
+
+/// What a metric element's name and unit stand for.
+#[derive(Clone, Copy)]
+enum Resolved {
+    /// A canonical metric, with the unit to convert from (none: already canonical).
+    Canonical(Metric, Option<Unit>),
+    /// Kept as an extra under its own name.
+    Extra,
+}
+
+/// Resolves (name, unit) pairs once per document: a gateway repeats the same few for every
+/// reading, and looking them up again each time was the parser's largest cost.
+#[derive(Default)]
+struct NameCache {
+    entries: Vec<(String, Option<String>, Result<Resolved, MetricError>)>,
+}
+
+impl NameCache {
+    const CAPACITY: usize = 64;
+
+    fn resolve(&mut self, name: &str, unit: Option<&str>) -> Result<Resolved, MetricError> {
+        if let Some((_, _, resolved)) = self
+            .entries
+            .iter()
+            .find(|(n, u, _)| n == name && u.as_deref() == unit)
+        {
+            return resolved.clone();
+        }
+        let resolved = match Metric::from_name(name) {
+            Some(metric) => match unit {
+                None | Some("") => Ok(Resolved::Canonical(metric, None)),
+                Some(spelling) => Unit::parse_for(spelling, metric.quantity())
+                    .map(|unit| Resolved::Canonical(metric, Some(unit)))
+                    .map_err(|source| MetricError::Unit {
+                        metric: metric.name().to_owned(),
+                        source,
+                    }),
+            },
+            None => Ok(Resolved::Extra),
+        };
+        if self.entries.len() < Self::CAPACITY {
+            self.entries
+                .push((name.to_owned(), unit.map(str::to_owned), resolved.clone()));
+        }
+        resolved
+    }
 }
 
 impl BatchParser {
@@ -164,34 +219,52 @@ impl BatchParser {
                 ),
             ));
         }
-        let device = attribute(element, "device")?.map(|d| d.into_owned());
-        let ts = attribute(element, "ts")?.map(|t| t.into_owned());
-        let kind = attribute(element, "kind")?.map(|k| k.into_owned());
-        let problem = match (&device, &ts) {
-            (None, _) => Some("<reading> needs a device attribute".to_owned()),
-            (_, None) => Some("<reading> needs a ts attribute".to_owned()),
-            _ => None,
-        };
-        self.reading = Some(PendingReading {
-            device: device.unwrap_or_default(),
-            ts: ts.unwrap_or_default(),
-            kind,
-            metrics: Metrics::default(),
-            status: None,
-            problem,
-            content: String::new(),
-        });
+        let reading = &mut self.reading;
+        reading.device.clear();
+        reading.ts.clear();
+        reading.kind = None;
+        reading.metrics = Metrics::default();
+        reading.status = None;
+        reading.problem = None;
+        reading.content.clear();
+        let (mut has_device, mut has_ts) = (false, false);
+        for attr in element.attributes() {
+            let attr = attr.map_err(|e| {
+                ProtocolError::new(ErrorCode::Malformed, format!("bad attribute: {e}"))
+            })?;
+            let value = attr.unescape_value().map_err(|e| {
+                ProtocolError::new(ErrorCode::Malformed, format!("bad attribute value: {e}"))
+            })?;
+            match attr.key.local_name().as_ref() {
+                b"device" => {
+                    has_device = true;
+                    reading.device.push_str(&value);
+                }
+                b"ts" => {
+                    has_ts = true;
+                    reading.ts.push_str(&value);
+                }
+                b"kind" => reading.kind = Some(value.into_owned()),
+                _ => {}
+            }
+        }
+        if !has_device {
+            reading.problem = Some("<reading> needs a device attribute".to_owned());
+        } else if !has_ts {
+            reading.problem = Some("<reading> needs a ts attribute".to_owned());
+        }
         Ok(())
     }
 
     fn close_value(&mut self) {
-        let (Some(value), Some(reading)) = (self.value.take(), self.reading.as_mut()) else {
-            return;
-        };
+        let (value, reading) = (&self.value, &mut self.reading);
         if reading.content.len() < MAX_QUARANTINE_CONTENT {
-            let _ = write!(reading.content, "{}={}", value.name, value.text.trim());
-            if let Some(unit) = &value.unit {
-                let _ = write!(reading.content, " {unit}");
+            reading.content.push_str(&value.name);
+            reading.content.push('=');
+            reading.content.push_str(value.text.trim());
+            if let Some(unit) = value.unit() {
+                reading.content.push(' ');
+                reading.content.push_str(unit);
             }
             reading.content.push_str("; ");
         }
@@ -210,9 +283,14 @@ impl BatchParser {
             return;
         }
         let outcome = parse_value(&value.name, &value.text).and_then(|number| {
-            reading
-                .metrics
-                .insert_named(&value.name, number, value.unit.as_deref())
+            match self.names.resolve(&value.name, value.unit())? {
+                Resolved::Canonical(metric, unit) => reading
+                    .metrics
+                    .set(metric, unit.map_or(number, |u| u.to_canonical(number))),
+                Resolved::Extra => reading
+                    .metrics
+                    .insert_extra(&value.name, number, value.unit()),
+            }
         });
         if let Err(e) = outcome {
             reading.problem = Some(e.to_string());
@@ -220,14 +298,14 @@ impl BatchParser {
     }
 
     fn close_reading(&mut self, context: &ParseContext) {
-        let (Some(pending), Some(document), Some(gateway)) = (
-            self.reading.take(),
+        let (pending, Some(document), Some(gateway)) = (
+            &mut self.reading,
             self.document.as_mut(),
             self.gateway.as_ref(),
         ) else {
             return;
         };
-        match build_reading(&pending, gateway, context) {
+        match build_reading(pending, gateway, context) {
             Ok((reading, device)) => {
                 if let Some(device) = device
                     && !document.devices.iter().any(|d| d.id == device.id)
@@ -247,7 +325,7 @@ impl BatchParser {
 }
 
 fn build_reading(
-    pending: &PendingReading,
+    pending: &mut PendingReading,
     gateway: &GatewayId,
     context: &ParseContext,
 ) -> Result<(Reading, Option<Device>), String> {
@@ -275,8 +353,8 @@ fn build_reading(
         gateway: gateway.clone(),
         device,
         ts,
-        status: pending.status.clone(),
-        metrics: pending.metrics.clone(),
+        status: pending.status.take(),
+        metrics: std::mem::take(&mut pending.metrics),
     };
     Ok((reading, description))
 }
@@ -307,26 +385,28 @@ impl FormatParser for BatchParser {
                         self.open_reading(element, context)?;
                     }
                     3 => {
-                        let name = local_name(element)?.into_owned();
-                        let unit = attribute(element, "unit")?.map(|u| u.into_owned());
-                        self.value = Some(PendingValue {
-                            name,
-                            unit,
-                            text: String::new(),
-                            too_long: false,
-                        });
+                        let value = &mut self.value;
+                        value.name.clear();
+                        value.name.push_str(&local_name(element)?);
+                        value.unit.clear();
+                        value.has_unit = false;
+                        value.text.clear();
+                        value.too_long = false;
+                        if let Some(unit) = attribute(element, "unit")? {
+                            value.unit.push_str(&unit);
+                            value.has_unit = true;
+                        }
                     }
                     _ => return Err(invalid("metric elements take no child elements")),
                 }
             }
             XmlEvent::Text(text) => match self.depth {
                 3 => {
-                    if let Some(value) = self.value.as_mut() {
-                        if value.text.len() + text.len() > MAX_VALUE_TEXT {
-                            value.too_long = true;
-                        } else {
-                            value.text.push_str(text);
-                        }
+                    let value = &mut self.value;
+                    if value.text.len() + text.len() > MAX_VALUE_TEXT {
+                        value.too_long = true;
+                    } else {
+                        value.text.push_str(text);
                     }
                 }
                 _ if text.trim().is_empty() => {}

@@ -3,9 +3,9 @@
 
 use std::fmt;
 
+use argon2::Argon2;
 use argon2::password_hash::rand_core::OsRng;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
-use argon2::Argon2;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -22,8 +22,14 @@ impl Username {
         let value = value.trim().to_ascii_lowercase();
         let ok = !value.is_empty()
             && value.len() <= 64
-            && value.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '_' | '@' | '-'));
-        if ok { Ok(Self(value)) } else { Err("a user name is 1-64 characters of a-z, 0-9, '.', '_', '@', '-'".into()) }
+            && value.chars().all(|c| {
+                c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '_' | '@' | '-')
+            });
+        if ok {
+            Ok(Self(value))
+        } else {
+            Err("a user name is 1-64 characters of a-z, 0-9, '.', '_', '@', '-'".into())
+        }
     }
 
     /// The name as text.
@@ -69,7 +75,11 @@ impl PasswordDigest {
     /// True when `password` matches (constant-time comparison inside argon2).
     pub fn verify(&self, password: &str) -> bool {
         PasswordHash::new(&self.0)
-            .map(|parsed| Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
+            .map(|parsed| {
+                Argon2::default()
+                    .verify_password(password.as_bytes(), &parsed)
+                    .is_ok()
+            })
             .unwrap_or(false)
     }
 
@@ -129,7 +139,12 @@ mod tests {
 
     #[test]
     fn user_names_are_case_folded_and_limited() {
-        assert_eq!(Username::parse(" Anna.Huber@Acme ").expect("valid").as_str(), "anna.huber@acme");
+        assert_eq!(
+            Username::parse(" Anna.Huber@Acme ")
+                .expect("valid")
+                .as_str(),
+            "anna.huber@acme"
+        );
         assert!(Username::parse("anna huber").is_err());
         assert!(Username::parse("<script>").is_err());
     }

@@ -87,23 +87,53 @@ impl Metric {
 
     /// Finds a metric by its canonical name or a common alias, ignoring ASCII case.
     pub fn from_name(name: &str) -> Option<Metric> {
-        let lower = name.to_ascii_lowercase();
-        let metric = match lower.as_str() {
-            "ac_power" | "pac" | "p_ac" | "power" => Metric::AcPower,
-            "dc_power" | "pdc" | "p_dc" => Metric::DcPower,
-            "energy" | "e_total" | "total_energy" | "energy_total" => Metric::Energy,
-            "ac_voltage" | "uac" | "vac" | "u_ac" => Metric::AcVoltage,
-            "ac_current" | "iac" | "i_ac" => Metric::AcCurrent,
-            "dc_voltage" | "udc" | "vdc" | "u_dc" => Metric::DcVoltage,
-            "dc_current" | "idc" | "i_dc" => Metric::DcCurrent,
-            "frequency" | "freq" | "fac" => Metric::Frequency,
-            "temperature" | "temp" => Metric::Temperature,
-            "irradiance" | "irr" | "ghi" | "poa_irradiance" => Metric::Irradiance,
-            "import_energy" | "energy_import" => Metric::ImportEnergy,
-            "export_energy" | "energy_export" => Metric::ExportEnergy,
-            _ => return None,
-        };
-        Some(metric)
+        const NAMES: [(&str, Metric); 33] = [
+            ("ac_power", Metric::AcPower),
+            ("energy", Metric::Energy),
+            ("ac_voltage", Metric::AcVoltage),
+            ("ac_current", Metric::AcCurrent),
+            ("dc_power", Metric::DcPower),
+            ("dc_voltage", Metric::DcVoltage),
+            ("dc_current", Metric::DcCurrent),
+            ("frequency", Metric::Frequency),
+            ("temperature", Metric::Temperature),
+            ("irradiance", Metric::Irradiance),
+            ("import_energy", Metric::ImportEnergy),
+            ("export_energy", Metric::ExportEnergy),
+            ("pac", Metric::AcPower),
+            ("p_ac", Metric::AcPower),
+            ("power", Metric::AcPower),
+            ("pdc", Metric::DcPower),
+            ("p_dc", Metric::DcPower),
+            ("e_total", Metric::Energy),
+            ("total_energy", Metric::Energy),
+            ("energy_total", Metric::Energy),
+            ("uac", Metric::AcVoltage),
+            ("vac", Metric::AcVoltage),
+            ("u_ac", Metric::AcVoltage),
+            ("iac", Metric::AcCurrent),
+            ("i_ac", Metric::AcCurrent),
+            ("udc", Metric::DcVoltage),
+            ("vdc", Metric::DcVoltage),
+            ("u_dc", Metric::DcVoltage),
+            ("idc", Metric::DcCurrent),
+            ("i_dc", Metric::DcCurrent),
+            ("freq", Metric::Frequency),
+            ("fac", Metric::Frequency),
+            ("temp", Metric::Temperature),
+        ];
+        const MORE: [(&str, Metric); 5] = [
+            ("irr", Metric::Irradiance),
+            ("ghi", Metric::Irradiance),
+            ("poa_irradiance", Metric::Irradiance),
+            ("energy_import", Metric::ImportEnergy),
+            ("energy_export", Metric::ExportEnergy),
+        ];
+        NAMES
+            .iter()
+            .chain(MORE.iter())
+            .find(|(known, _)| known.eq_ignore_ascii_case(name))
+            .map(|(_, metric)| *metric)
     }
 
     /// Converts a value sent with an optional unit (absent means canonical) to the canonical unit.

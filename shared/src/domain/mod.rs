@@ -19,7 +19,7 @@ pub use device::{Device, DeviceKind};
 pub use gateway::Gateway;
 pub use ids::{CustomerId, DeviceId, GatewayId, IdError, KeyspaceName, ProviderSlug};
 pub use metric::{MAX_ABS_VALUE, Metric, MetricError, Metrics, parse_value};
-pub use provider::{Preferences, Provider, ReplicationError, Replication, ReportSchedule};
+pub use provider::{Preferences, Provider, Replication, ReplicationError, ReportSchedule};
 pub use quarantine::{QuarantinedReading, RefusalReason, RefusedGateway};
 pub use reading::{DeviceStatus, Reading, ReadingError, TimestampPolicy};
 pub use token::{GatewayToken, TokenHash};

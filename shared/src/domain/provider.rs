@@ -82,7 +82,11 @@ impl Provider {
 
     /// The name customers see: the branding name, else the display name.
     pub fn brand(&self) -> &str {
-        if self.preferences.branding_name.trim().is_empty() { &self.display_name } else { &self.preferences.branding_name }
+        if self.preferences.branding_name.trim().is_empty() {
+            &self.display_name
+        } else {
+            &self.preferences.branding_name
+        }
     }
 
     /// Retention as a Cassandra TTL in seconds (0 disables expiry).

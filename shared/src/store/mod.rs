@@ -17,11 +17,11 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
-use crate::reports::HourlyRollup;
 use crate::domain::{
     ApiToken, Customer, CustomerId, Device, DeviceId, Gateway, GatewayId, Provider, ProviderSlug,
     QuarantinedReading, Reading, RefusedGateway, TokenHash, User, Username,
 };
+use crate::reports::HourlyRollup;
 
 pub use batch::WriteBatch;
 pub use config::{CassandraSettings, ConsistencySetting, StoreSettings};
@@ -131,7 +131,14 @@ pub trait TenantStore: Send + Sync + 'static {
         range: Range<DateTime<Utc>>,
     ) -> Result<Vec<HourlyRollup>, StoreError> {
         let margin = crate::reports::rollup::MAX_INTEGRATION_GAP;
-        let readings = self.readings(gateway, device, range.start - margin..range.end + margin, usize::MAX).await?;
+        let readings = self
+            .readings(
+                gateway,
+                device,
+                range.start - margin..range.end + margin,
+                usize::MAX,
+            )
+            .await?;
         Ok(crate::reports::hourly_rollups(&readings)
             .into_iter()
             .filter(|rollup| range.contains(&rollup.hour))
@@ -140,37 +147,51 @@ pub trait TenantStore: Send + Sync + 'static {
 
     /// Creates or replaces a panel user.
     async fn upsert_user(&self, _user: &User) -> Result<(), StoreError> {
-        Err(StoreError::Backend("users are not stored by this backend yet".into()))
+        Err(StoreError::Backend(
+            "users are not stored by this backend yet".into(),
+        ))
     }
 
     /// One user.
     async fn user(&self, _username: &Username) -> Result<Option<User>, StoreError> {
-        Err(StoreError::Backend("users are not stored by this backend yet".into()))
+        Err(StoreError::Backend(
+            "users are not stored by this backend yet".into(),
+        ))
     }
 
     /// Every user.
     async fn users(&self) -> Result<Vec<User>, StoreError> {
-        Err(StoreError::Backend("users are not stored by this backend yet".into()))
+        Err(StoreError::Backend(
+            "users are not stored by this backend yet".into(),
+        ))
     }
 
     /// Stores an API token's hash.
     async fn add_api_token(&self, _token: &ApiToken) -> Result<(), StoreError> {
-        Err(StoreError::Backend("API tokens are not stored by this backend yet".into()))
+        Err(StoreError::Backend(
+            "API tokens are not stored by this backend yet".into(),
+        ))
     }
 
     /// Finds an API token by its hash.
     async fn api_token(&self, _hash: &TokenHash) -> Result<Option<ApiToken>, StoreError> {
-        Err(StoreError::Backend("API tokens are not stored by this backend yet".into()))
+        Err(StoreError::Backend(
+            "API tokens are not stored by this backend yet".into(),
+        ))
     }
 
     /// Every API token.
     async fn api_tokens(&self) -> Result<Vec<ApiToken>, StoreError> {
-        Err(StoreError::Backend("API tokens are not stored by this backend yet".into()))
+        Err(StoreError::Backend(
+            "API tokens are not stored by this backend yet".into(),
+        ))
     }
 
     /// Removes an API token.
     async fn revoke_api_token(&self, _hash: &TokenHash) -> Result<(), StoreError> {
-        Err(StoreError::Backend("API tokens are not stored by this backend yet".into()))
+        Err(StoreError::Backend(
+            "API tokens are not stored by this backend yet".into(),
+        ))
     }
 }
 

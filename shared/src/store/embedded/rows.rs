@@ -7,10 +7,9 @@ use rusqlite::{Connection, Row, params};
 
 use super::writer::backend;
 use crate::domain::{
-    ApiToken, PasswordDigest, User, Username,
-    Customer, CustomerId, Device, DeviceId, DeviceKind, DeviceStatus, EmailAddress, Gateway,
-    GatewayId, Metric, Metrics, QuarantinedReading, Reading, RefusalReason, RefusedGateway,
-    TokenHash,
+    ApiToken, Customer, CustomerId, Device, DeviceId, DeviceKind, DeviceStatus, EmailAddress,
+    Gateway, GatewayId, Metric, Metrics, PasswordDigest, QuarantinedReading, Reading,
+    RefusalReason, RefusedGateway, TokenHash, User, Username,
 };
 use crate::store::StoreError;
 
@@ -336,12 +335,14 @@ pub(super) fn user_from_row(row: &Row<'_>) -> rusqlite::Result<Result<User, Stor
     let display_name: String = row.get(1)?;
     let password: String = row.get(2)?;
     let active: bool = row.get(3)?;
-    Ok(Username::parse(&username).map_err(StoreError::Corrupt).map(|username| User {
-        username,
-        display_name,
-        password: PasswordDigest::from_stored(password),
-        active,
-    }))
+    Ok(Username::parse(&username)
+        .map_err(StoreError::Corrupt)
+        .map(|username| User {
+            username,
+            display_name,
+            password: PasswordDigest::from_stored(password),
+            active,
+        }))
 }
 
 pub(super) fn api_token_from_row(row: &Row<'_>) -> rusqlite::Result<Result<ApiToken, StoreError>> {
@@ -350,7 +351,8 @@ pub(super) fn api_token_from_row(row: &Row<'_>) -> rusqlite::Result<Result<ApiTo
     let created_at: i64 = row.get(2)?;
     Ok((|| {
         Ok(ApiToken {
-            hash: TokenHash::from_bytes(&hash).ok_or_else(|| StoreError::Corrupt("API token hash is not 32 bytes".into()))?,
+            hash: TokenHash::from_bytes(&hash)
+                .ok_or_else(|| StoreError::Corrupt("API token hash is not 32 bytes".into()))?,
             name,
             created_at: from_millis(created_at)?,
         })
@@ -373,10 +375,18 @@ pub(super) fn refresh_rollups(c: &Connection, readings: &[Reading]) -> Result<()
         let h = hour(reading.ts);
         touched.insert((reading.gateway.as_str(), reading.device.as_str(), h));
         if reading.ts - h < MAX_INTEGRATION_GAP {
-            touched.insert((reading.gateway.as_str(), reading.device.as_str(), h - TimeDelta::hours(1)));
+            touched.insert((
+                reading.gateway.as_str(),
+                reading.device.as_str(),
+                h - TimeDelta::hours(1),
+            ));
         }
         if h + TimeDelta::hours(1) - reading.ts <= MAX_INTEGRATION_GAP {
-            touched.insert((reading.gateway.as_str(), reading.device.as_str(), h + TimeDelta::hours(1)));
+            touched.insert((
+                reading.gateway.as_str(),
+                reading.device.as_str(),
+                h + TimeDelta::hours(1),
+            ));
         }
     }
     let select = format!(
@@ -387,7 +397,9 @@ pub(super) fn refresh_rollups(c: &Connection, readings: &[Reading]) -> Result<()
         .prepare_cached("INSERT OR REPLACE INTO hourly_rollups (gateway, device, hour, rollup) VALUES (?1, ?2, ?3, ?4)")
         .map_err(|e| backend(&e))?;
     let mut delete = c
-        .prepare_cached("DELETE FROM hourly_rollups WHERE gateway = ?1 AND device = ?2 AND hour = ?3")
+        .prepare_cached(
+            "DELETE FROM hourly_rollups WHERE gateway = ?1 AND device = ?2 AND hour = ?3",
+        )
         .map_err(|e| backend(&e))?;
     for (gateway, device, h) in touched {
         let from = millis(h - MAX_INTEGRATION_GAP);
@@ -400,11 +412,18 @@ pub(super) fn refresh_rollups(c: &Connection, readings: &[Reading]) -> Result<()
         match hourly_rollups(&window).into_iter().find(|r| r.hour == h) {
             Some(rollup) => {
                 upsert
-                    .execute(params![gateway, device, millis(h), serde_json::to_string(&rollup)?])
+                    .execute(params![
+                        gateway,
+                        device,
+                        millis(h),
+                        serde_json::to_string(&rollup)?
+                    ])
                     .map_err(|e| backend(&e))?;
             }
             None => {
-                delete.execute(params![gateway, device, millis(h)]).map_err(|e| backend(&e))?;
+                delete
+                    .execute(params![gateway, device, millis(h)])
+                    .map_err(|e| backend(&e))?;
             }
         }
     }

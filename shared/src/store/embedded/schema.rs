@@ -27,7 +27,8 @@ const REGISTRY: &[&str] = &["
 "];
 
 /// Migrations of a provider database, in order.
-const TENANT: &[&str] = &["
+const TENANT: &[&str] = &[
+    "
     CREATE TABLE customers (
         id TEXT PRIMARY KEY,
         name TEXT NOT NULL,
@@ -86,7 +87,8 @@ const TENANT: &[&str] = &["
         attempts INTEGER NOT NULL,
         last_address TEXT NOT NULL
     );
-", "
+",
+    "
     CREATE TABLE users (
         username TEXT PRIMARY KEY,
         display_name TEXT NOT NULL,
@@ -98,7 +100,8 @@ const TENANT: &[&str] = &["
         name TEXT NOT NULL,
         created_at INTEGER NOT NULL
     );
-", "
+",
+    "
     CREATE TABLE hourly_rollups (
         gateway TEXT NOT NULL,
         device TEXT NOT NULL,
@@ -106,7 +109,8 @@ const TENANT: &[&str] = &["
         rollup TEXT NOT NULL,
         PRIMARY KEY (gateway, device, hour)
     ) WITHOUT ROWID;
-"];
+",
+];
 
 /// Which schema a database holds.
 #[derive(Clone, Copy)]

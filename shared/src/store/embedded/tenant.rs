@@ -257,7 +257,12 @@ impl TenantStore for EmbeddedTenant {
         device: &DeviceId,
         range: Range<DateTime<Utc>>,
     ) -> Result<Vec<HourlyRollup>, StoreError> {
-        let params = (gateway.as_str().to_owned(), device.as_str().to_owned(), millis(range.start), millis(range.end));
+        let params = (
+            gateway.as_str().to_owned(),
+            device.as_str().to_owned(),
+            millis(range.start),
+            millis(range.end),
+        );
         self.read(move |c| {
             let mut statement = c
                 .prepare_cached(
@@ -287,12 +292,17 @@ impl TenantStore for EmbeddedTenant {
     }
 
     async fn user(&self, username: &Username) -> Result<Option<User>, StoreError> {
-        let sql = "SELECT username, display_name, password, active FROM users WHERE username = ?1".to_owned();
-        Ok(self.query(sql, [username.as_str().to_owned()], rows::user_from_row).await?.pop())
+        let sql = "SELECT username, display_name, password, active FROM users WHERE username = ?1"
+            .to_owned();
+        Ok(self
+            .query(sql, [username.as_str().to_owned()], rows::user_from_row)
+            .await?
+            .pop())
     }
 
     async fn users(&self) -> Result<Vec<User>, StoreError> {
-        let sql = "SELECT username, display_name, password, active FROM users ORDER BY username".to_owned();
+        let sql = "SELECT username, display_name, password, active FROM users ORDER BY username"
+            .to_owned();
         self.query(sql, [], rows::user_from_row).await
     }
 
@@ -311,7 +321,10 @@ impl TenantStore for EmbeddedTenant {
 
     async fn api_token(&self, hash: &TokenHash) -> Result<Option<ApiToken>, StoreError> {
         let sql = "SELECT hash, name, created_at FROM api_tokens WHERE hash = ?1".to_owned();
-        Ok(self.query(sql, [hash.as_bytes().to_vec()], rows::api_token_from_row).await?.pop())
+        Ok(self
+            .query(sql, [hash.as_bytes().to_vec()], rows::api_token_from_row)
+            .await?
+            .pop())
     }
 
     async fn api_tokens(&self) -> Result<Vec<ApiToken>, StoreError> {
@@ -323,7 +336,8 @@ impl TenantStore for EmbeddedTenant {
         let key = hash.as_bytes().to_vec();
         self.writer
             .run(move |c| {
-                c.execute("DELETE FROM api_tokens WHERE hash = ?1", [key]).map_err(|e| backend(&e))?;
+                c.execute("DELETE FROM api_tokens WHERE hash = ?1", [key])
+                    .map_err(|e| backend(&e))?;
                 Ok(())
             })
             .await

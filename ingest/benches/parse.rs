@@ -1,0 +1,114 @@
+//! Parse throughput against its baseline, measured in the same run: a bare quick-xml event loop
+//! over the same bytes that does no work with the events. The target is ≥ 0.5 of the baseline.
+
+#![allow(missing_docs, clippy::unwrap_used)]
+
+use std::hint::black_box;
+
+use chrono::{TimeDelta, Utc};
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use heliograph_ingest::protocol::{ParseContext, parse_document};
+use heliograph_shared::{GatewayId, TimestampPolicy};
+
+fn native_document(readings: usize) -> String {
+    let base = Utc::now() - TimeDelta::days(2);
+    let mut text = String::from("<batch gateway=\"GW-0001\" seq=\"42\">");
+    for i in 0..readings {
+        let ts = (base + TimeDelta::minutes(i as i64))
+            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        text.push_str(&format!(
+            "<reading device=\"inv-1\" ts=\"{ts}\"><ac_power unit=\"W\">{}.5</ac_power>\
+             <energy unit=\"kWh\">{}.125</energy><ac_voltage unit=\"V\">230.1</ac_voltage>\
+             <ac_current unit=\"A\">5.2</ac_current><frequency unit=\"Hz\">50.01</frequency>\
+             <temperature unit=\"C\">41.5</temperature><status>producing</status></reading>",
+            1000 + i,
+            9000 + i
+        ));
+    }
+    text.push_str("</batch>");
+    text
+}
+
+fn sunspec_document(records: usize) -> String {
+    let base = Utc::now() - TimeDelta::days(2);
+    let mut text = String::from("<sunSpecData v=\"1\">");
+    for i in 0..records {
+        let t = (base + TimeDelta::minutes(i as i64))
+            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        text.push_str(&format!(
+            "<d lid=\"11:22:33:44:55:66\" man=\"gsc\" mod=\"r300\" sn=\"123456\" t=\"{t}\" cid=\"{i}\">\
+             <m id=\"101\" x=\"1\"><p id=\"A\" sf=\"-2\">3043</p><p id=\"PhVphA\">2216</p><p id=\"V_SF\">-1</p>\
+             <p id=\"W\">{}</p><p id=\"Hz\">60.01</p><p id=\"WH\">{}</p><p id=\"DCA\">14.28</p>\
+             <p id=\"DCV\">469</p><p id=\"DCW\">6805</p><p id=\"TmpCab\">32.94</p><p id=\"St\">4</p></m></d>",
+            6000 + i,
+            126_973 + i
+        ));
+    }
+    text.push_str("</sunSpecData>");
+    text
+}
+
+fn context() -> ParseContext {
+    ParseContext {
+        now: Utc::now(),
+        timestamps: TimestampPolicy::default(),
+        max_readings: 100_000,
+        session_gateway: Some(GatewayId::parse("GW-0001").unwrap()),
+    }
+}
+
+/// The baseline: every event read, none used.
+fn bare_event_loop(bytes: &[u8]) -> usize {
+    let mut reader = quick_xml::Reader::from_reader(bytes);
+    let mut buf = Vec::new();
+    let mut events = 0;
+    loop {
+        buf.clear();
+        match reader.read_event_into(&mut buf) {
+            Ok(quick_xml::events::Event::Eof) | Err(_) => return events,
+            Ok(_) => events += 1,
+        }
+    }
+}
+
+fn parse(c: &mut Criterion) {
+    for (name, document) in [
+        ("native_60", native_document(60)),
+        ("sunspec_60", sunspec_document(60)),
+    ] {
+        let bytes = document.as_bytes();
+        let (outcome, _) = parse_document(bytes, context(), 16);
+        assert!(outcome.is_ok(), "{name} parses: {outcome:?}");
+        let mut group = c.benchmark_group(format!("parse/{name}"));
+        group.throughput(Throughput::Bytes(bytes.len() as u64));
+        group.bench_function("baseline_quick_xml_events", |b| {
+            b.iter(|| bare_event_loop(black_box(bytes)))
+        });
+        group.bench_function("heliograph", |b| {
+            b.iter(|| {
+                let (outcome, _) = parse_document(black_box(bytes), context(), 16);
+                black_box(outcome)
+            })
+        });
+        group.finish();
+    }
+}
+
+fn units(c: &mut Criterion) {
+    let spellings = ["W", "kW", "kWh", "MWh", "V", "mA", "Hz", "°C", "W/m2"];
+    c.bench_function("units/parse_and_convert_9", |b| {
+        b.iter(|| {
+            spellings
+                .iter()
+                .map(|s| {
+                    heliograph_shared::Unit::parse(black_box(s))
+                        .map(|u| u.to_canonical(1.5))
+                        .unwrap_or(0.0)
+                })
+                .sum::<f64>()
+        })
+    });
+}
+
+criterion_group!(benches, parse, units);
+criterion_main!(benches);

@@ -1,0 +1,253 @@
+//! `heliograph load`: a load generator for benchmarks. N gateways on real TCP connections send
+//! pre-built documents (so generating them costs the measurement nothing), keep a window of
+//! documents in flight, wait for every answer, and report readings/s, acks/s and ack latency;
+//! with `--server-pid`, also the server's CPU time and peak RSS from /proc.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use chrono::{TimeDelta, Utc};
+use clap::Args;
+use heliograph_shared::ProviderSlug;
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::net::TcpStream;
+
+use crate::commands::serve::open_store;
+use crate::settings::Settings;
+use crate::simulate::provision;
+
+/// `load` options.
+#[derive(Debug, Args, Clone)]
+pub struct LoadArgs {
+    /// Ingest server to load.
+    #[arg(long, default_value = "127.0.0.1:7700")]
+    pub target: SocketAddr,
+    /// Provider whose gateways send.
+    #[arg(long)]
+    pub provider: String,
+    /// Concurrent gateways (connections).
+    #[arg(long, default_value_t = 64)]
+    pub gateways: usize,
+    /// Readings per document.
+    #[arg(long, default_value_t = 60)]
+    pub batch: usize,
+    /// Documents per gateway.
+    #[arg(long, default_value_t = 100)]
+    pub documents: usize,
+    /// Documents in flight per connection.
+    #[arg(long, default_value_t = 4)]
+    pub window: usize,
+    /// Pause between documents of one gateway, milliseconds (0: as fast as acks allow).
+    #[arg(long, default_value_t = 0)]
+    pub pace_ms: u64,
+    /// Create the gateways in the store first (needs the store settings); else read --tokens.
+    #[arg(long)]
+    pub provision: bool,
+    /// `id token` lines (written by --provision, read otherwise).
+    #[arg(long)]
+    pub tokens: Option<PathBuf>,
+    /// Days back from now of the first reading; readings are one minute apart, so
+    /// documents × batch minutes must end before now (runs with other offsets write other rows).
+    #[arg(long, default_value_t = 30)]
+    pub days_back: i64,
+    /// The server's process id, to report its CPU time and peak RSS.
+    #[arg(long)]
+    pub server_pid: Option<u32>,
+    /// Print the result as one JSON object.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// What one gateway measured.
+struct GatewayRun {
+    latencies: Vec<Duration>,
+    accepted: u64,
+    refused: u64,
+}
+
+/// `heliograph load`.
+pub async fn run(settings: Settings, args: LoadArgs) -> anyhow::Result<()> {
+    let slug = ProviderSlug::parse(&args.provider)?;
+    let prefix = format!("LOAD-{}", provision::default_prefix(&slug));
+    let gateways = if args.provision {
+        let store = open_store(&settings).await?;
+        let gateways =
+            provision::provision(store.as_ref(), &slug, &prefix, args.gateways, 1).await?;
+        if let Some(path) = &args.tokens {
+            provision::write_tokens(path, &gateways)?;
+        }
+        gateways
+    } else {
+        let path = args
+            .tokens
+            .as_ref()
+            .context("give --provision, or --tokens")?;
+        provision::read_tokens(path, args.gateways, 1)?
+    };
+    let cpu_before = args.server_pid.map(server_cpu_seconds).transpose()?;
+    let started = Instant::now();
+    let mut tasks = tokio::task::JoinSet::new();
+    for (index, gateway) in gateways.into_iter().enumerate() {
+        let args = args.clone();
+        tasks.spawn(async move { drive(&args, index, gateway.id.as_str(), &gateway.token).await });
+    }
+    let mut latencies = Vec::new();
+    let (mut accepted, mut refused) = (0u64, 0u64);
+    while let Some(joined) = tasks.join_next().await {
+        let run = joined.context("a load gateway panicked")??;
+        latencies.extend(run.latencies);
+        accepted += run.accepted;
+        refused += run.refused;
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    latencies.sort_unstable();
+    let percentile = |p: f64| -> f64 {
+        if latencies.is_empty() {
+            return 0.0;
+        }
+        let index = ((latencies.len() as f64 - 1.0) * p).round() as usize;
+        latencies[index].as_secs_f64() * 1000.0
+    };
+    let cpu = match (args.server_pid, cpu_before) {
+        (Some(pid), Some(before)) => Some(server_cpu_seconds(pid)? - before),
+        _ => None,
+    };
+    let rss = args.server_pid.map(server_peak_rss_kib).transpose()?;
+    let result = serde_json::json!({
+        "gateways": args.gateways,
+        "batch": args.batch,
+        "documents": latencies.len(),
+        "refused": refused,
+        "readings_acked": accepted,
+        "seconds": elapsed,
+        "readings_per_second": accepted as f64 / elapsed,
+        "acks_per_second": latencies.len() as f64 / elapsed,
+        "ack_ms_p50": percentile(0.50),
+        "ack_ms_p99": percentile(0.99),
+        "ack_ms_max": percentile(1.0),
+        "server_cpu_seconds": cpu,
+        "server_cpu_percent": cpu.map(|c| 100.0 * c / elapsed),
+        "server_peak_rss_mib": rss.map(|kib| kib as f64 / 1024.0),
+    });
+    if args.json {
+        println!("{result}");
+    } else {
+        println!(
+            "{accepted} readings acked in {elapsed:.2} s: {:.0} readings/s, {:.0} acks/s, ack p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms, {refused} refused",
+            accepted as f64 / elapsed,
+            latencies.len() as f64 / elapsed,
+            percentile(0.5),
+            percentile(0.99),
+            percentile(1.0)
+        );
+        if let (Some(cpu), Some(rss)) = (cpu, rss) {
+            println!(
+                "server: {cpu:.2} s CPU ({:.0}%), peak RSS {:.1} MiB",
+                100.0 * cpu / elapsed,
+                rss as f64 / 1024.0
+            );
+        }
+    }
+    anyhow::ensure!(refused == 0, "{refused} documents were refused");
+    Ok(())
+}
+
+/// Builds every document of one gateway up front.
+fn documents(args: &LoadArgs, index: usize) -> Vec<String> {
+    let base = Utc::now() - TimeDelta::days(args.days_back);
+    (0..args.documents)
+        .map(|doc| {
+            let mut text = format!("<batch seq=\"{}\">", doc + 1);
+            for i in 0..args.batch {
+                let n = (doc * args.batch + i) as i64;
+                let ts = (base + TimeDelta::minutes(n))
+                    .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+                let power = 1000.0 + (n % 997) as f64 + index as f64;
+                text.push_str(&format!(
+                    "<reading device=\"inv-1\" ts=\"{ts}\"><ac_power unit=\"W\">{power}</ac_power>\
+                     <energy unit=\"Wh\">{}</energy><ac_voltage unit=\"V\">230.1</ac_voltage>\
+                     <frequency unit=\"Hz\">50.01</frequency></reading>",
+                    1_000_000 + n
+                ));
+            }
+            text.push_str("</batch>\n");
+            text
+        })
+        .collect()
+}
+
+async fn drive(
+    args: &LoadArgs,
+    index: usize,
+    gateway: &str,
+    token: &str,
+) -> anyhow::Result<GatewayRun> {
+    let documents = documents(args, index);
+    let stream = TcpStream::connect(args.target).await?;
+    stream.set_nodelay(true)?;
+    let (read, mut write) = stream.into_split();
+    let mut answers = BufReader::new(read).lines();
+    write
+        .write_all(format!("<hello gateway=\"{gateway}\" token=\"{token}\"/>\n").as_bytes())
+        .await?;
+    let welcome = answers.next_line().await?.context("no answer to hello")?;
+    anyhow::ensure!(welcome.starts_with("<welcome"), "hello refused: {welcome}");
+    let mut run = GatewayRun {
+        latencies: Vec::with_capacity(documents.len()),
+        accepted: 0,
+        refused: 0,
+    };
+    let mut sent_at = std::collections::VecDeque::new();
+    let mut next = 0;
+    while next < documents.len() || !sent_at.is_empty() {
+        while next < documents.len() && sent_at.len() < args.window.max(1) {
+            write.write_all(documents[next].as_bytes()).await?;
+            sent_at.push_back(Instant::now());
+            next += 1;
+            if args.pace_ms > 0 {
+                tokio::time::sleep(Duration::from_millis(args.pace_ms)).await;
+            }
+        }
+        let answer = answers
+            .next_line()
+            .await?
+            .context("server closed the connection")?;
+        let sent = sent_at.pop_front().context("an answer nobody asked for")?;
+        run.latencies.push(sent.elapsed());
+        if answer.starts_with("<ack") {
+            run.accepted += args.batch as u64;
+        } else {
+            run.refused += 1;
+        }
+    }
+    Ok(run)
+}
+
+/// utime + stime of a process, seconds.
+fn server_cpu_seconds(pid: u32) -> anyhow::Result<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
+    let after_name = stat
+        .rsplit_once(") ")
+        .context("unexpected /proc stat format")?
+        .1;
+    let fields: Vec<&str> = after_name.split_whitespace().collect();
+    let ticks: f64 = fields.get(11).context("utime")?.parse::<f64>()?
+        + fields.get(12).context("stime")?.parse::<f64>()?;
+    Ok(ticks / 100.0)
+}
+
+/// Peak resident set size of a process, KiB.
+fn server_peak_rss_kib(pid: u32) -> anyhow::Result<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+    let line = status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))
+        .context("no VmHWM")?;
+    Ok(line
+        .split_whitespace()
+        .nth(1)
+        .context("VmHWM value")?
+        .parse()?)
+}
