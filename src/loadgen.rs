@@ -58,6 +58,13 @@ pub struct LoadArgs {
     /// Print the result as one JSON object.
     #[arg(long)]
     pub json: bool,
+    /// Instead of sending, open this many idle connections, hold them, and report the server's
+    /// resident memory per connection (needs --server-pid and a high `ulimit -n`).
+    #[arg(long)]
+    pub idle: Option<usize>,
+    /// How long idle connections are held, seconds.
+    #[arg(long, default_value_t = 3)]
+    pub hold_secs: u64,
 }
 
 /// What one gateway measured.
@@ -69,6 +76,9 @@ struct GatewayRun {
 
 /// `heliograph load`.
 pub async fn run(settings: Settings, args: LoadArgs) -> anyhow::Result<()> {
+    if let Some(count) = args.idle {
+        return idle(&args, count).await;
+    }
     let slug = ProviderSlug::parse(&args.provider)?;
     let prefix = format!("LOAD-{}", provision::default_prefix(&slug));
     let gateways = if args.provision {
@@ -223,6 +233,49 @@ async fn drive(
         }
     }
     Ok(run)
+}
+
+/// Opens `count` connections that send nothing and measures what they cost the server.
+async fn idle(args: &LoadArgs, count: usize) -> anyhow::Result<()> {
+    let pid = args.server_pid.context("--idle needs --server-pid")?;
+    let before = server_rss_kib(pid)?;
+    let mut connections = Vec::with_capacity(count);
+    for _ in 0..count {
+        connections.push(TcpStream::connect(args.target).await.context("connect (is `ulimit -n` high enough?)")?);
+    }
+    tokio::time::sleep(Duration::from_secs(args.hold_secs)).await;
+    let after = server_rss_kib(pid)?;
+    // Every connection must still be open: a read would return 0 bytes had the server closed it.
+    let mut open = 0;
+    for connection in &connections {
+        let mut probe = [0u8; 1];
+        match connection.try_read(&mut probe) {
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => open += 1,
+            _ => {}
+        }
+    }
+    let per_connection = after.saturating_sub(before) as f64 / count as f64;
+    let result = serde_json::json!({
+        "idle_connections": count,
+        "still_open": open,
+        "server_rss_before_mib": before as f64 / 1024.0,
+        "server_rss_after_mib": after as f64 / 1024.0,
+        "kib_per_connection": per_connection,
+    });
+    if args.json {
+        println!("{result}");
+    } else {
+        println!("{open}/{count} idle connections open; server RSS {before} KiB -> {after} KiB: {per_connection:.2} KiB each");
+    }
+    anyhow::ensure!(open == count, "the server closed {} idle connections early", count - open);
+    Ok(())
+}
+
+/// Current resident set size of a process, KiB.
+fn server_rss_kib(pid: u32) -> anyhow::Result<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:")).context("no VmRSS")?;
+    Ok(line.split_whitespace().nth(1).context("VmRSS value")?.parse()?)
 }
 
 /// utime + stime of a process, seconds.

@@ -1,0 +1,124 @@
+#!/usr/bin/env bash
+# The benchmark suite, both backends, with every baseline measured in the same run; writes the
+# results table to BENCHMARKS.md. Run by hand (it takes a while and loads the machine):
+#
+#   scripts/bench.sh              # everything
+#   RUNS=5 scripts/bench.sh       # more repetitions per load figure (median reported)
+#
+# Cassandra is started the same way the tests start it (scripts/cassandra.sh).
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+RUNS=${RUNS:-3}
+GATEWAYS=${GATEWAYS:-64}
+BATCH=${BATCH:-60}
+DOCUMENTS=${DOCUMENTS:-100}
+export HELIOGRAPH_CACHE=${HELIOGRAPH_CACHE:-$HOME/.cache/heliograph}
+export CASSANDRA_RUN_DIR=${CASSANDRA_RUN_DIR:-$HELIOGRAPH_CACHE/cassandra-bench}
+out=target/bench
+work=$(mktemp -d)
+mkdir -p "$out"
+rm -f "$out"/*.json
+B=target/release/heliograph
+server=""
+
+log() { printf '\n==> %s\n' "$*" >&2; }
+cleanup() {
+  [[ -n "$server" ]] && kill "$server" 2>/dev/null || true
+  scripts/cassandra.sh stop >/dev/null 2>&1 || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+ulimit -n 65536 2>/dev/null || true
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+config() { # config NAME STORE-TOML
+  local ingest http web
+  ingest=$(free_port); http=$(free_port); web=$(free_port)
+  cat > "$work/$1.toml" <<TOML
+$2
+[ingest]
+listen = "127.0.0.1:$ingest"
+http_listen = "127.0.0.1:$http"
+[web]
+listen = "127.0.0.1:$web"
+[log]
+filter = "warn"
+TOML
+  echo "$ingest"
+}
+
+start_ingest() { # start_ingest CONFIG PORT
+  "$B" -c "$1" ingest & server=$!
+  for _ in $(seq 1 100); do
+    (exec 3<>/dev/tcp/127.0.0.1/"$2") 2>/dev/null && return 0
+    sleep 0.1
+  done
+  echo "ingest did not start" >&2; exit 1
+}
+
+stop_ingest() { kill "$server"; wait "$server" 2>/dev/null || true; server=""; }
+
+load() { # load CONFIG PORT TOKENS DAYS-BACK EXTRA... -> JSON line
+  local cfg=$1 port=$2 tokens=$3 days=$4; shift 4
+  "$B" -c "$cfg" load --provider bench --target "127.0.0.1:$port" --tokens "$tokens" \
+    --gateways "$GATEWAYS" --batch "$BATCH" --documents "$DOCUMENTS" --days-back "$days" \
+    --server-pid "$server" --json "$@"
+}
+
+log "criterion: parsing (with its quick-xml baseline), units, report aggregation"
+cargo bench --workspace --bench parse --bench reports -- --warm-up-time 2 --measurement-time 5 >&2
+
+log "building release"
+cargo build --release --locked >&2
+
+# ---- embedded store ----------------------------------------------------------------------------
+log "embedded store: $RUNS runs of $GATEWAYS gateways × $DOCUMENTS documents × $BATCH readings"
+port=$(config embedded "[store]
+backend = \"embedded\"
+data_dir = \"$work/data\"")
+"$B" -c "$work/embedded.toml" provider add bench --name Bench >&2
+"$B" -c "$work/embedded.toml" load --provider bench --gateways "$GATEWAYS" --provision \
+  --tokens "$work/tokens" --documents 0 --target 127.0.0.1:1 >/dev/null 2>&1 || true
+start_ingest "$work/embedded.toml" "$port"
+for run in $(seq 1 "$RUNS"); do
+  load "$work/embedded.toml" "$port" "$work/tokens" $((60 + run * 10)) > "$out/embedded_max_$run.json"
+done
+max=$(python3 - "$out" <<'PY'
+import json, glob, statistics, sys
+print(statistics.median(json.load(open(f))["readings_per_second"] for f in glob.glob(sys.argv[1] + "/embedded_max_*.json")))
+PY
+)
+# Half the maximal load: each gateway paces its documents so the total is max/2 readings/s.
+pace=$(python3 -c "print(max(1, int(1000 * $GATEWAYS * $BATCH / ($max / 2))))")
+log "embedded store: half load (${pace} ms between a gateway's documents) for latency"
+load "$work/embedded.toml" "$port" "$work/tokens" 150 --window 1 --pace-ms "$pace" > "$out/embedded_half.json"
+log "embedded store: 10,000 idle connections"
+"$B" -c "$work/embedded.toml" load --provider bench --target "127.0.0.1:$port" --server-pid "$server" \
+  --idle 10000 --json > "$out/idle.json"
+stop_ingest
+
+# ---- Cassandra ---------------------------------------------------------------------------------
+log "Cassandra: starting one node"
+scripts/cassandra.sh start 1 >&2
+port=$(config cassandra "[store]
+backend = \"cassandra\"
+nodes = [\"127.0.0.1:${CASSANDRA_PORT:-9042}\"]
+registry_keyspace = \"bench_registry\"
+consistency = \"local_quorum\"")
+"$B" -c "$work/cassandra.toml" provider add bench --name Bench >&2
+"$B" -c "$work/cassandra.toml" load --provider bench --gateways "$GATEWAYS" --provision \
+  --tokens "$work/ctokens" --documents 0 --target 127.0.0.1:1 >/dev/null 2>&1 || true
+start_ingest "$work/cassandra.toml" "$port"
+for run in $(seq 1 "$RUNS"); do
+  load "$work/cassandra.toml" "$port" "$work/ctokens" $((60 + run * 10)) > "$out/cassandra_ingest_$run.json"
+  "$B" -c "$work/cassandra.toml" load --provider bench --gateways "$GATEWAYS" --batch "$BATCH" \
+    --documents "$DOCUMENTS" --days-back $((200 + run * 10)) --direct-cassandra --json \
+    > "$out/cassandra_direct_$run.json"
+done
+stop_ingest
+
+log "writing BENCHMARKS.md"
+python3 scripts/bench_report.py "$out" > BENCHMARKS.md
+cat BENCHMARKS.md

@@ -1,0 +1,119 @@
+#!/usr/bin/env python3
+"""Turns the JSON results of scripts/bench.sh and criterion's estimates into BENCHMARKS.md."""
+
+import datetime
+import glob
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+
+out = sys.argv[1]
+root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+criterion = os.path.join(root, "target", "criterion")
+
+
+def estimate(group, bench):
+    """Median time per iteration in seconds, from criterion's estimates."""
+    path = os.path.join(criterion, group, bench, "new", "estimates.json")
+    with open(path) as f:
+        return json.load(f)["median"]["point_estimate"] / 1e9
+
+
+def throughput(group, bench):
+    path = os.path.join(criterion, group, bench, "new", "benchmark.json")
+    with open(path) as f:
+        data = json.load(f)["throughput"]
+    return data.get("Bytes") or data.get("Elements")
+
+
+def runs(pattern):
+    return [json.load(open(f)) for f in sorted(glob.glob(os.path.join(out, pattern)))]
+
+
+def median(values):
+    values = [v for v in values if v is not None]
+    return statistics.median(values) if values else None
+
+
+rows = []
+
+
+def row(what, baseline, measured, target, met):
+    rows.append(f"| {what} | {baseline} | {measured} | {target} | {'✅' if met else '❌'} |")
+
+
+for name in ("native_60", "sunspec_60"):
+    group = f"parse_{name}"
+    try:
+        size = throughput(group, "baseline_quick_xml_events")
+        base = size / estimate(group, "baseline_quick_xml_events") / 1e6
+        ours = size / estimate(group, "heliograph") / 1e6
+    except (OSError, KeyError):
+        continue
+    ratio = ours / base
+    row(f"parse throughput, {name.replace('_', ' ')} readings", f"bare quick-xml event loop {base:.0f} MB/s",
+        f"{ours:.0f} MB/s (**{ratio:.2f}×**)", "≥ 0.5× baseline", ratio >= 0.5)
+
+embedded = runs("embedded_max_*.json")
+if embedded:
+    rps = median(r["readings_per_second"] for r in embedded)
+    cpu = median(r.get("server_cpu_percent") for r in embedded)
+    rss = max(r.get("server_peak_rss_mib") or 0 for r in embedded)
+    row(f"end-to-end ingest, embedded, {embedded[0]['gateways']} gateways × {embedded[0]['batch']}-reading batches",
+        "—", f"**{rps:,.0f} readings/s** acked (median of {len(embedded)}; server CPU {cpu:.0f}%, peak RSS {rss:.0f} MiB)",
+        "≥ 150,000 readings/s", rps >= 150_000)
+
+half = runs("embedded_half.json")
+if half:
+    h = half[0]
+    row("ack latency at half the maximal load, embedded", "—",
+        f"p50 {h['ack_ms_p50']:.1f} ms, **p99 {h['ack_ms_p99']:.1f} ms**, max {h['ack_ms_max']:.1f} ms "
+        f"at {h['readings_per_second']:,.0f} readings/s", "p99 ≤ 20 ms", h["ack_ms_p99"] <= 20)
+
+idle = runs("idle.json")
+if idle:
+    i = idle[0]
+    row("idle gateway connections", "—",
+        f"{i['still_open']:,} held open; **{i['kib_per_connection']:.1f} KiB** of server RSS each",
+        "10,000 open; ≤ 16 KiB each", i["still_open"] >= 10_000 and i["kib_per_connection"] <= 16)
+
+ingest = runs("cassandra_ingest_*.json")
+direct = runs("cassandra_direct_*.json")
+if ingest and direct:
+    through = median(r["readings_per_second"] for r in ingest)
+    straight = median(r["readings_per_second"] for r in direct)
+    ratio = through / straight
+    row("end-to-end ingest, one Cassandra node",
+        f"same rows straight through the scylla driver, prepared, same concurrency: {straight:,.0f} rows/s",
+        f"{through:,.0f} readings/s (**{ratio:.2f}×**)", "≥ 0.7× baseline", ratio >= 0.7)
+
+try:
+    reports = estimate("reports", "hourly_rollups_day_of_minutes")
+    rows.append(f"| report aggregation: a day of 1-minute readings into hourly rollups | — | {reports * 1e6:.0f} µs | — | |")
+except OSError:
+    pass
+
+cpu_model = "unknown"
+try:
+    with open("/proc/cpuinfo") as f:
+        cpu_model = next(l.split(":", 1)[1].strip() for l in f if l.startswith("model name"))
+except (OSError, StopIteration):
+    pass
+rev = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=root).stdout.strip()
+print(f"""# Benchmarks
+
+The latest results of `scripts/bench.sh` (criterion for the hot paths, `heliograph load` over
+real TCP connections for end-to-end figures). Every target is a ratio against a baseline measured
+in the same run, or a figure with its baseline beside it; load figures are medians of several runs.
+Server and load generator share the machine.
+
+- Machine: {os.cpu_count()} cores ({cpu_model}), {round(os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30)} GiB, {platform.system()} {platform.release()}
+- Commit: `{rev}`, {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC
+- Command: `scripts/bench.sh`
+
+| what | baseline (same run) | measured | target | met |
+|---|---|---|---|---|""")
+print("\n".join(rows))
