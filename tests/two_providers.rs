@@ -113,8 +113,10 @@ fn simulate(config: &Path, port: u16, provider: &str, gateways: usize) -> String
 /// Writes a config file for the test and returns its path.
 fn config(dir: &Path, store: &str, ingest: u16, http: u16, web: u16) -> std::path::PathBuf {
     let path = dir.join("heliograph.toml");
+    let spool = dir.join("spool").display().to_string();
     let text = format!(
         "{store}\n[ingest]\nlisten = \"127.0.0.1:{ingest}\"\nhttp_listen = \"127.0.0.1:{http}\"\n\
+         spool_dir = \"{spool}\"\n\
          [web]\nlisten = \"127.0.0.1:{web}\"\n[log]\nfilter = \"warn\"\n"
     );
     std::fs::write(&path, text).expect("writes config");

@@ -12,6 +12,7 @@ pub mod pipeline;
 pub mod protocol;
 pub mod server;
 pub mod settings;
+pub mod spool;
 
 pub use server::{IngestServer, ServerError};
 pub use settings::IngestSettings;

@@ -15,6 +15,7 @@ use heliograph_shared::{
 };
 
 use crate::protocol::{Answer, Credentials, ErrorCode, ProtocolError, ReadingsDocument};
+use crate::spool::{Spool, SpoolError};
 
 /// A gateway whose token was accepted, with a handle on its provider's store.
 #[derive(Clone)]
@@ -59,16 +60,19 @@ const REFUSAL_WRITE_INTERVAL: Duration = Duration::from_secs(60);
 /// Authenticates gateways and stores their documents.
 pub struct Pipeline {
     store: Arc<dyn Store>,
+    spool: Option<Arc<Spool>>,
     cache_ttl: Duration,
     gateways: Mutex<HashMap<GatewayId, CachedGateway>>,
     refusals: Mutex<HashMap<GatewayId, Instant>>,
 }
 
 impl Pipeline {
-    /// A pipeline over `store`, reusing gateway records for `cache_ttl`.
-    pub fn new(store: Arc<dyn Store>, cache_ttl: Duration) -> Self {
+    /// A pipeline over `store`, reusing gateway records for `cache_ttl`, spooling to `spool`
+    /// while the store is unavailable.
+    pub fn new(store: Arc<dyn Store>, cache_ttl: Duration, spool: Option<Arc<Spool>>) -> Self {
         Self {
             store,
+            spool,
             cache_ttl,
             gateways: Mutex::new(HashMap::new()),
             refusals: Mutex::new(HashMap::new()),
@@ -152,11 +156,34 @@ impl Pipeline {
             .collect();
         batch.readings = document.readings;
         batch.devices = document.devices;
-        gateway
-            .tenant
-            .write_batch(batch)
-            .await
-            .map_err(|e| unavailable(&e))?;
+        let Some(spool) = &self.spool else {
+            gateway
+                .tenant
+                .write_batch(batch)
+                .await
+                .map_err(|e| unavailable(&e))?;
+            return Ok(answer);
+        };
+        let provider = gateway.tenant.provider();
+        if !spool.is_empty().await {
+            // Documents spooled earlier are still being replayed: queue behind them, in order.
+            spool
+                .append(provider, batch)
+                .await
+                .map_err(|e| spool_refused(&e))?;
+            return Ok(answer);
+        }
+        match gateway.tenant.write_batch(batch.clone()).await {
+            Ok(()) => {}
+            Err(e) if e.is_unavailable() || matches!(e, StoreError::Backend(_)) => {
+                tracing::warn!(error = %e, provider = %provider, "store unavailable; spooling the document");
+                spool
+                    .append(provider, batch)
+                    .await
+                    .map_err(|e| spool_refused(&e))?;
+            }
+            Err(e) => return Err(unavailable(&e)),
+        }
         Ok(answer)
     }
 
@@ -171,8 +198,21 @@ impl Pipeline {
                 None => return Err(LookupError::Unknown(None)),
             },
         };
-        let tenant = self.store.tenant(&slug).await?;
-        let record = tenant.gateway(id).await?;
+        let found = async {
+            let tenant = self.store.tenant(&slug).await?;
+            let record = tenant.gateway(id).await?;
+            Ok::<_, StoreError>((tenant, record))
+        }
+        .await;
+        let (tenant, record) = match found {
+            Ok(found) => found,
+            Err(e) if e.is_unavailable() => {
+                // During a store outage a record we already know keeps the gateway flowing into
+                // the spool.
+                return self.stale(listener, id).ok_or(LookupError::Store(e));
+            }
+            Err(e) => return Err(e.into()),
+        };
         let mut cache = self
             .gateways
             .lock()
@@ -213,6 +253,24 @@ impl Pipeline {
             Some(record) => Ok((Arc::clone(&entry.tenant), record.clone())),
             None => Err(LookupError::Unknown(Some(Arc::clone(&entry.tenant)))),
         })
+    }
+
+    /// A cached record regardless of age, for use while the store is unavailable.
+    fn stale(&self, listener: &Listener, id: &GatewayId) -> Option<Found> {
+        let cache = self
+            .gateways
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let entry = cache.get(id)?;
+        if let Listener::Dedicated(slug) = listener
+            && entry.tenant.provider() != slug
+        {
+            return None;
+        }
+        entry
+            .record
+            .clone()
+            .map(|record| (Arc::clone(&entry.tenant), record))
     }
 
     /// Records a refusal for the provider to see, at most once a minute per id, so a flood of
@@ -288,6 +346,14 @@ impl From<StoreError> for LookupError {
             other => Self::Store(other),
         }
     }
+}
+
+fn spool_refused(e: &SpoolError) -> ProtocolError {
+    tracing::error!(error = %e, "the spool cannot take the document; refusing it");
+    ProtocolError::new(
+        ErrorCode::Unavailable,
+        "the store cannot take data now; keep it and retry later",
+    )
 }
 
 fn unavailable(e: &StoreError) -> ProtocolError {

@@ -21,6 +21,7 @@ use crate::http;
 use crate::pipeline::{Listener, Pipeline};
 use crate::protocol::{Answer, ErrorCode, ProtocolError};
 use crate::settings::IngestSettings;
+use crate::spool::Spool;
 
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
@@ -36,6 +37,9 @@ pub enum ServerError {
     /// The registry could not be read.
     #[error(transparent)]
     Store(#[from] heliograph_shared::store::StoreError),
+    /// The spool directory cannot be used.
+    #[error("spool: {0}")]
+    Spool(#[from] crate::spool::SpoolError),
 }
 
 /// A bound, not yet running, ingest server.
@@ -47,6 +51,7 @@ pub struct IngestServer {
     dedicated: Arc<Mutex<HashMap<ProviderSlug, SocketAddr>>>,
     /// Dedicated listeners bound at start, served once `run` begins.
     bound_dedicated: Vec<(ProviderSlug, TcpListener)>,
+    spool: Option<Arc<Spool>>,
     connections: Arc<Semaphore>,
     tasks: TaskTracker,
 }
@@ -62,9 +67,14 @@ impl IngestServer {
             Some(address) => Some(bind(address).await?),
             None => None,
         };
+        let spool = match &settings.spool_dir {
+            Some(dir) => Some(Arc::new(Spool::open(dir, settings.spool_max_bytes)?)),
+            None => None,
+        };
         let pipeline = Arc::new(Pipeline::new(
             Arc::clone(&store),
             Duration::from_secs(settings.gateway_cache_secs),
+            spool.clone(),
         ));
         let dedicated = Arc::new(Mutex::new(HashMap::new()));
         let bound_dedicated = bind_dedicated(store.as_ref(), &settings, &dedicated).await?;
@@ -76,6 +86,7 @@ impl IngestServer {
             http,
             dedicated,
             bound_dedicated,
+            spool,
             tasks: TaskTracker::new(),
         };
         Ok(server)
@@ -113,6 +124,11 @@ impl IngestServer {
         };
         self.tasks
             .spawn(accept_loop(self.shared, Listener::Shared, context.clone()));
+        if let Some(spool) = &self.spool {
+            let replay =
+                Arc::clone(spool).replay(Arc::clone(self.pipeline.store()), shutdown.clone());
+            self.tasks.spawn(replay);
+        }
         for (slug, listener) in self.bound_dedicated {
             self.tasks.spawn(accept_loop(
                 listener,

@@ -33,6 +33,11 @@ pub struct IngestSettings {
     pub max_clock_skew_secs: i64,
     /// How often the registry is re-read for new providers' dedicated ports.
     pub registry_refresh_secs: u64,
+    /// Where documents are spooled while the store is unavailable; `None` disables the spool
+    /// (documents are then refused with `unavailable` during an outage).
+    pub spool_dir: Option<std::path::PathBuf>,
+    /// Most bytes the spool may hold; beyond it documents are refused with `unavailable`.
+    pub spool_max_bytes: u64,
     /// How long a looked-up gateway record is reused before it is read again (token rotation and
     /// deactivation take effect within this time).
     pub gateway_cache_secs: u64,
@@ -54,6 +59,8 @@ impl Default for IngestSettings {
             max_clock_skew_secs: 600,
             registry_refresh_secs: 10,
             gateway_cache_secs: 30,
+            spool_dir: Some(std::path::PathBuf::from("spool")),
+            spool_max_bytes: 1024 * 1024 * 1024,
         }
     }
 }

@@ -74,6 +74,7 @@ pub fn test_settings() -> IngestSettings {
         http_listen: Some(SocketAddr::from(([127, 0, 0, 1], 0))),
         dedicated_host: [127, 0, 0, 1].into(),
         registry_refresh_secs: 1,
+        spool_dir: Some(std::env::temp_dir().join(unique("heliograph-test-spool-"))),
         ..IngestSettings::default()
     }
 }

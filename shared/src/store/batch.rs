@@ -6,7 +6,7 @@ use crate::domain::{Device, GatewayId, QuarantinedReading, Reading};
 
 /// A document's writes: committed together on the embedded store (one fsync for many documents),
 /// written concurrently on Cassandra; the ack waits for all of it.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct WriteBatch {
     /// The gateway the document came from; its last-seen time becomes `received_at`.
     pub gateway: GatewayId,

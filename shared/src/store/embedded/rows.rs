@@ -240,7 +240,7 @@ pub(super) fn upsert_customer(c: &Connection, customer: &Customer) -> Result<(),
 
 pub(super) fn insert_quarantined(c: &Connection, q: &QuarantinedReading) -> Result<(), StoreError> {
     c.prepare_cached(
-        "INSERT INTO quarantine (gateway, received_at, seq, device, ts, reason, content)
+        "INSERT OR IGNORE INTO quarantine (gateway, received_at, seq, device, ts, reason, content)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
     )
     .map_err(|e| backend(&e))?
