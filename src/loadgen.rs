@@ -241,7 +241,11 @@ async fn idle(args: &LoadArgs, count: usize) -> anyhow::Result<()> {
     let before = server_rss_kib(pid)?;
     let mut connections = Vec::with_capacity(count);
     for _ in 0..count {
-        connections.push(TcpStream::connect(args.target).await.context("connect (is `ulimit -n` high enough?)")?);
+        connections.push(
+            TcpStream::connect(args.target)
+                .await
+                .context("connect (is `ulimit -n` high enough?)")?,
+        );
     }
     tokio::time::sleep(Duration::from_secs(args.hold_secs)).await;
     let after = server_rss_kib(pid)?;
@@ -265,17 +269,30 @@ async fn idle(args: &LoadArgs, count: usize) -> anyhow::Result<()> {
     if args.json {
         println!("{result}");
     } else {
-        println!("{open}/{count} idle connections open; server RSS {before} KiB -> {after} KiB: {per_connection:.2} KiB each");
+        println!(
+            "{open}/{count} idle connections open; server RSS {before} KiB -> {after} KiB: {per_connection:.2} KiB each"
+        );
     }
-    anyhow::ensure!(open == count, "the server closed {} idle connections early", count - open);
+    anyhow::ensure!(
+        open == count,
+        "the server closed {} idle connections early",
+        count - open
+    );
     Ok(())
 }
 
 /// Current resident set size of a process, KiB.
 fn server_rss_kib(pid: u32) -> anyhow::Result<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
-    let line = status.lines().find(|l| l.starts_with("VmRSS:")).context("no VmRSS")?;
-    Ok(line.split_whitespace().nth(1).context("VmRSS value")?.parse()?)
+    let line = status
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))
+        .context("no VmRSS")?;
+    Ok(line
+        .split_whitespace()
+        .nth(1)
+        .context("VmRSS value")?
+        .parse()?)
 }
 
 /// utime + stime of a process, seconds.

@@ -233,7 +233,7 @@ impl BatchParser {
                 ProtocolError::new(ErrorCode::Malformed, format!("bad attribute: {e}"))
             })?;
             let value = attr.unescape_value().map_err(|e| {
-                ProtocolError::new(ErrorCode::Malformed, format!("bad attribute value: {e}"))
+                ProtocolError::new(ErrorCode::Invalid, format!("bad attribute value: {e}"))
             })?;
             match attr.key.local_name().as_ref() {
                 b"device" => {

@@ -39,8 +39,9 @@ pub fn attribute<'a>(
         let attr = attr
             .map_err(|e| ProtocolError::new(ErrorCode::Malformed, format!("bad attribute: {e}")))?;
         if attr.key.local_name().as_ref() == name.as_bytes() {
+            // Framing is intact whatever the value holds, so this refuses the document only.
             let value = attr.unescape_value().map_err(|e| {
-                ProtocolError::new(ErrorCode::Malformed, format!("attribute {name}: {e}"))
+                ProtocolError::new(ErrorCode::Invalid, format!("attribute {name}: {e}"))
             })?;
             return Ok(Some(value));
         }
