@@ -88,22 +88,18 @@ impl Unit {
         }
     }
 
-    /// Parses a unit spelling such as `W`, `kW`, `kWh`, `MWh`, `mA`, `Hz`, `°C`, `K`, `W/m2`.
+    /// Parses a unit spelling such as `W`, `kW`, `kWh`, `MWh`, `mA`, `Hz`, `°C`, `K`, `W/m2`, or
+    /// a word as SunSpec loggers write it (`Watts`, `Volts`, `Amps`, `Hertz`, `kilowatt-hours`).
     pub fn parse(spelling: &str) -> Result<Self, UnitError> {
         let s = spelling.trim();
         if let Some(unit) = Self::temperature(s).or_else(|| Self::irradiance(s)) {
             return Ok(unit);
         }
-        let (quantity, base_scale, prefix) =
-            Self::split_base(s).ok_or_else(|| UnitError::Unknown(s.chars().take(32).collect()))?;
-        let prefix_scale = match prefix {
-            "" => 1.0,
-            "m" => 1e-3,
-            "k" | "K" => 1e3,
-            "M" => 1e6,
-            "G" => 1e9,
-            _ => return Err(UnitError::Unknown(s.chars().take(32).collect())),
-        };
+        let unknown = || UnitError::Unknown(s.chars().take(32).collect());
+        let (quantity, base_scale, prefix) = Self::split_base(s)
+            .or_else(|| Self::split_word(s))
+            .ok_or_else(unknown)?;
+        let prefix_scale = Self::prefix_scale(prefix).ok_or_else(unknown)?;
         Ok(Self {
             quantity,
             scale: base_scale * prefix_scale,
@@ -157,6 +153,53 @@ impl Unit {
             quantity: Quantity::Irradiance,
             scale: prefix,
             offset: 0.0,
+        })
+    }
+
+    /// The factor of an SI prefix, as a symbol (`k`, `M`, `m`…) or a word (`kilo`, `Mega`…).
+    fn prefix_scale(prefix: &str) -> Option<f64> {
+        match prefix {
+            "" => Some(1.0),
+            "m" => Some(1e-3),
+            "k" | "K" => Some(1e3),
+            "M" => Some(1e6),
+            "G" => Some(1e9),
+            word if word.eq_ignore_ascii_case("milli") => Some(1e-3),
+            word if word.eq_ignore_ascii_case("kilo") => Some(1e3),
+            word if word.eq_ignore_ascii_case("mega") => Some(1e6),
+            word if word.eq_ignore_ascii_case("giga") => Some(1e9),
+            _ => None,
+        }
+    }
+
+    /// Splits `KiloWatt-hours` into (Energy, 1.0, "Kilo"): unit names in words, in any ASCII case,
+    /// as some SunSpec loggers write the `u` attribute (`Watts`, `Volts`, `Amps`, `Hertz`).
+    fn split_word(s: &str) -> Option<(Quantity, f64, &str)> {
+        // Longer words first, so that "watt-hours" is not read as some prefix before "hours".
+        const WORDS: [(&str, Quantity, f64); 17] = [
+            ("watt-hours", Quantity::Energy, 1.0),
+            ("watt hours", Quantity::Energy, 1.0),
+            ("watthours", Quantity::Energy, 1.0),
+            ("watt-hour", Quantity::Energy, 1.0),
+            ("watt hour", Quantity::Energy, 1.0),
+            ("watthour", Quantity::Energy, 1.0),
+            ("joules", Quantity::Energy, 1.0 / 3600.0),
+            ("joule", Quantity::Energy, 1.0 / 3600.0),
+            ("amperes", Quantity::Current, 1.0),
+            ("ampere", Quantity::Current, 1.0),
+            ("hertz", Quantity::Frequency, 1.0),
+            ("watts", Quantity::Power, 1.0),
+            ("volts", Quantity::Voltage, 1.0),
+            ("watt", Quantity::Power, 1.0),
+            ("volt", Quantity::Voltage, 1.0),
+            ("amps", Quantity::Current, 1.0),
+            ("amp", Quantity::Current, 1.0),
+        ];
+        WORDS.iter().find_map(|(word, quantity, scale)| {
+            let cut = s.len().checked_sub(word.len())?;
+            let (prefix, tail) = (s.get(..cut)?, s.get(cut..)?);
+            tail.eq_ignore_ascii_case(word)
+                .then_some((*quantity, *scale, prefix))
         })
     }
 
@@ -221,6 +264,44 @@ mod tests {
         assert!((fahrenheit - 100.0).abs() < 1e-9);
         assert_eq!(convert("W/m2", 800.0), (Quantity::Irradiance, 800.0));
         assert_eq!(convert("kW/m2", 0.8), (Quantity::Irradiance, 800.0));
+    }
+
+    #[test]
+    fn unit_words_as_sunspec_loggers_write_them_convert() {
+        assert_eq!(convert("Watts", 6701.3), (Quantity::Power, 6701.3));
+        assert_eq!(convert("watt", 5.0), (Quantity::Power, 5.0));
+        assert_eq!(convert("kWatts", 1.5), (Quantity::Power, 1500.0));
+        assert_eq!(convert("KiloWatts", 2.0), (Quantity::Power, 2000.0));
+        assert_eq!(convert("Volts", 221.6), (Quantity::Voltage, 221.6));
+        assert_eq!(convert("VOLT", 12.0), (Quantity::Voltage, 12.0));
+        assert_eq!(convert("Amps", 30.43), (Quantity::Current, 30.43));
+        assert_eq!(convert("milliamps", 250.0), (Quantity::Current, 0.25));
+        assert_eq!(convert("Amperes", 3.0), (Quantity::Current, 3.0));
+        assert_eq!(convert("Hertz", 60.01), (Quantity::Frequency, 60.01));
+        assert_eq!(convert("Watt-hours", 7.0), (Quantity::Energy, 7.0));
+        assert_eq!(convert("kilowatt hours", 1.5), (Quantity::Energy, 1500.0));
+        assert_eq!(
+            convert("MegaWattHours", 2.0),
+            (Quantity::Energy, 2_000_000.0)
+        );
+        assert_eq!(convert("Joules", 3600.0), (Quantity::Energy, 1.0));
+    }
+
+    #[test]
+    fn unit_words_with_unknown_prefixes_or_of_the_wrong_quantity_are_refused() {
+        assert!(matches!(Unit::parse("Wattage"), Err(UnitError::Unknown(_))));
+        assert!(matches!(
+            Unit::parse("superwatts"),
+            Err(UnitError::Unknown(_))
+        ));
+        assert!(matches!(
+            Unit::parse("Watts per hour"),
+            Err(UnitError::Unknown(_))
+        ));
+        assert!(matches!(
+            Unit::parse_for("Volts", Quantity::Power),
+            Err(UnitError::WrongQuantity { .. })
+        ));
     }
 
     #[test]
