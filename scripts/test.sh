@@ -30,6 +30,17 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 step "building"
 cargo build --workspace --all-targets --locked
 
+step "fuzzing the XML parsers (${FUZZ_SECONDS:-30} s per target; seeds from fixtures/)"
+command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
+fuzz_target_dir="${CARGO_TARGET_DIR:-$PWD/target}/fuzz"
+for target in parse_document document_stream; do
+  corpus=$(mktemp -d)
+  (cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run -O --target-dir "$fuzz_target_dir" "$target" \
+    "$corpus" ../fixtures/native ../fixtures/sunspec -- \
+    -max_total_time="${FUZZ_SECONDS:-30}" -rss_limit_mb=1024 -max_len=65536 2>&1 | tail -n 2)
+  rm -rf "$corpus"
+done
+
 step "starting Cassandra"
 scripts/cassandra.sh start 1
 
