@@ -83,17 +83,13 @@ pub async fn run(settings: Settings, args: LoadArgs) -> anyhow::Result<()> {
     let prefix = format!("LOAD-{}", provision::default_prefix(&slug));
     let gateways = if args.provision {
         let store = open_store(&settings).await?;
-        let gateways =
-            provision::provision(store.as_ref(), &slug, &prefix, args.gateways, 1).await?;
+        let gateways = provision::provision(store.as_ref(), &slug, &prefix, args.gateways, 1).await?;
         if let Some(path) = &args.tokens {
             provision::write_tokens(path, &gateways)?;
         }
         gateways
     } else {
-        let path = args
-            .tokens
-            .as_ref()
-            .context("give --provision, or --tokens")?;
+        let path = args.tokens.as_ref().context("give --provision, or --tokens")?;
         provision::read_tokens(path, args.gateways, 1)?
     };
     let cpu_before = args.server_pid.map(server_cpu_seconds).transpose()?;
@@ -172,8 +168,7 @@ fn documents(args: &LoadArgs, index: usize) -> Vec<String> {
             let mut text = format!("<batch seq=\"{}\">", doc + 1);
             for i in 0..args.batch {
                 let n = (doc * args.batch + i) as i64;
-                let ts = (base + TimeDelta::minutes(n))
-                    .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+                let ts = (base + TimeDelta::minutes(n)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
                 let power = 1000.0 + (n % 997) as f64 + index as f64;
                 text.push_str(&format!(
                     "<reading device=\"inv-1\" ts=\"{ts}\"><ac_power unit=\"W\">{power}</ac_power>\
@@ -188,27 +183,16 @@ fn documents(args: &LoadArgs, index: usize) -> Vec<String> {
         .collect()
 }
 
-async fn drive(
-    args: &LoadArgs,
-    index: usize,
-    gateway: &str,
-    token: &str,
-) -> anyhow::Result<GatewayRun> {
+async fn drive(args: &LoadArgs, index: usize, gateway: &str, token: &str) -> anyhow::Result<GatewayRun> {
     let documents = documents(args, index);
     let stream = TcpStream::connect(args.target).await?;
     stream.set_nodelay(true)?;
     let (read, mut write) = stream.into_split();
     let mut answers = BufReader::new(read).lines();
-    write
-        .write_all(format!("<hello gateway=\"{gateway}\" token=\"{token}\"/>\n").as_bytes())
-        .await?;
+    write.write_all(format!("<hello gateway=\"{gateway}\" token=\"{token}\"/>\n").as_bytes()).await?;
     let welcome = answers.next_line().await?.context("no answer to hello")?;
     anyhow::ensure!(welcome.starts_with("<welcome"), "hello refused: {welcome}");
-    let mut run = GatewayRun {
-        latencies: Vec::with_capacity(documents.len()),
-        accepted: 0,
-        refused: 0,
-    };
+    let mut run = GatewayRun { latencies: Vec::with_capacity(documents.len()), accepted: 0, refused: 0 };
     let mut sent_at = std::collections::VecDeque::new();
     let mut next = 0;
     while next < documents.len() || !sent_at.is_empty() {
@@ -220,10 +204,7 @@ async fn drive(
                 tokio::time::sleep(Duration::from_millis(args.pace_ms)).await;
             }
         }
-        let answer = answers
-            .next_line()
-            .await?
-            .context("server closed the connection")?;
+        let answer = answers.next_line().await?.context("server closed the connection")?;
         let sent = sent_at.pop_front().context("an answer nobody asked for")?;
         run.latencies.push(sent.elapsed());
         if answer.starts_with("<ack") {
@@ -241,11 +222,8 @@ async fn idle(args: &LoadArgs, count: usize) -> anyhow::Result<()> {
     let before = server_rss_kib(pid)?;
     let mut connections = Vec::with_capacity(count);
     for _ in 0..count {
-        connections.push(
-            TcpStream::connect(args.target)
-                .await
-                .context("connect (is `ulimit -n` high enough?)")?,
-        );
+        connections
+            .push(TcpStream::connect(args.target).await.context("connect (is `ulimit -n` high enough?)")?);
     }
     tokio::time::sleep(Duration::from_secs(args.hold_secs)).await;
     let after = server_rss_kib(pid)?;
@@ -273,51 +251,30 @@ async fn idle(args: &LoadArgs, count: usize) -> anyhow::Result<()> {
             "{open}/{count} idle connections open; server RSS {before} KiB -> {after} KiB: {per_connection:.2} KiB each"
         );
     }
-    anyhow::ensure!(
-        open == count,
-        "the server closed {} idle connections early",
-        count - open
-    );
+    anyhow::ensure!(open == count, "the server closed {} idle connections early", count - open);
     Ok(())
 }
 
 /// Current resident set size of a process, KiB.
 fn server_rss_kib(pid: u32) -> anyhow::Result<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
-    let line = status
-        .lines()
-        .find(|l| l.starts_with("VmRSS:"))
-        .context("no VmRSS")?;
-    Ok(line
-        .split_whitespace()
-        .nth(1)
-        .context("VmRSS value")?
-        .parse()?)
+    let line = status.lines().find(|l| l.starts_with("VmRSS:")).context("no VmRSS")?;
+    Ok(line.split_whitespace().nth(1).context("VmRSS value")?.parse()?)
 }
 
 /// utime + stime of a process, seconds.
 fn server_cpu_seconds(pid: u32) -> anyhow::Result<f64> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
-    let after_name = stat
-        .rsplit_once(") ")
-        .context("unexpected /proc stat format")?
-        .1;
+    let after_name = stat.rsplit_once(") ").context("unexpected /proc stat format")?.1;
     let fields: Vec<&str> = after_name.split_whitespace().collect();
-    let ticks: f64 = fields.get(11).context("utime")?.parse::<f64>()?
-        + fields.get(12).context("stime")?.parse::<f64>()?;
+    let ticks: f64 =
+        fields.get(11).context("utime")?.parse::<f64>()? + fields.get(12).context("stime")?.parse::<f64>()?;
     Ok(ticks / 100.0)
 }
 
 /// Peak resident set size of a process, KiB.
 fn server_peak_rss_kib(pid: u32) -> anyhow::Result<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
-    let line = status
-        .lines()
-        .find(|l| l.starts_with("VmHWM:"))
-        .context("no VmHWM")?;
-    Ok(line
-        .split_whitespace()
-        .nth(1)
-        .context("VmHWM value")?
-        .parse()?)
+    let line = status.lines().find(|l| l.starts_with("VmHWM:")).context("no VmHWM")?;
+    Ok(line.split_whitespace().nth(1).context("VmHWM value")?.parse()?)
 }

@@ -36,10 +36,7 @@ pub struct LogSettings {
 
 impl Default for LogSettings {
     fn default() -> Self {
-        Self {
-            format: LogFormat::Pretty,
-            filter: "info".to_owned(),
-        }
+        Self { format: LogFormat::Pretty, filter: "info".to_owned() }
     }
 }
 
@@ -58,11 +55,7 @@ impl Settings {
     pub fn load(path: Option<&Path>) -> anyhow::Result<Self> {
         let mut figment = Figment::from(Serialized::defaults(Settings::default()));
         if let Some(path) = path {
-            anyhow::ensure!(
-                path.exists(),
-                "configuration file {} does not exist",
-                path.display()
-            );
+            anyhow::ensure!(path.exists(), "configuration file {} does not exist", path.display());
             figment = figment.merge(Toml::file(path));
         }
         figment = figment.merge(Env::prefixed("HELIOGRAPH_").split("__"));
@@ -90,8 +83,7 @@ mod tests {
                 "#,
             )?;
             jail.set_env("HELIOGRAPH_INGEST__MAX_DOCUMENT_BYTES", "4096");
-            let settings =
-                Settings::load(Some(Path::new("heliograph.toml"))).expect("valid settings");
+            let settings = Settings::load(Some(Path::new("heliograph.toml"))).expect("valid settings");
             assert_eq!(settings.ingest.max_document_bytes, 4096);
             assert!(matches!(settings.store, StoreSettings::Cassandra(_)));
             Ok(())

@@ -15,21 +15,12 @@ use common::{cassandra_settings, unique};
 const BIN: &str = env!("CARGO_BIN_EXE_heliograph");
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("addr")
-        .port()
+    std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
 }
 
 /// Runs `heliograph` with the given config and arguments; returns stdout, failing on error.
 fn heliograph(config: &Path, args: &[&str]) -> String {
-    let output = Command::new(BIN)
-        .arg("--config")
-        .arg(config)
-        .args(args)
-        .output()
-        .expect("runs heliograph");
+    let output = Command::new(BIN).arg("--config").arg(config).args(args).output().expect("runs heliograph");
     assert!(
         output.status.success(),
         "heliograph {args:?} failed: {}\n{}",
@@ -59,10 +50,7 @@ fn start(config: &Path, role: &str, ingest_port: u16) -> Running {
         .expect("starts heliograph");
     let deadline = Instant::now() + Duration::from_secs(30);
     while std::net::TcpStream::connect(("127.0.0.1", ingest_port)).is_err() {
-        assert!(
-            Instant::now() < deadline,
-            "{role} did not open its ingest port"
-        );
+        assert!(Instant::now() < deadline, "{role} did not open its ingest port");
         std::thread::sleep(Duration::from_millis(100));
     }
     Running(child)
@@ -124,18 +112,7 @@ fn config(dir: &Path, store: &str, ingest: u16, http: u16, web: u16) -> std::pat
 }
 
 fn exercise_two_providers(config: &Path, role: &str, ingest: u16, alpha: &str, beta: &str) {
-    heliograph(
-        config,
-        &[
-            "provider",
-            "add",
-            alpha,
-            "--name",
-            "Alpha Solar",
-            "--timezone",
-            "Europe/Berlin",
-        ],
-    );
+    heliograph(config, &["provider", "add", alpha, "--name", "Alpha Solar", "--timezone", "Europe/Berlin"]);
     heliograph(config, &["provider", "add", beta, "--name", "Beta O&M"]);
     let _server = start(config, role, ingest);
     let alpha_prefix = alpha.to_ascii_uppercase().replace('_', "-");
@@ -149,10 +126,7 @@ fn exercise_two_providers(config: &Path, role: &str, ingest: u16, alpha: &str, b
     let alpha_gw = format!("{alpha_prefix}-0001");
     let beta_gw = format!("{beta_prefix}-0001");
     let own = count(config, alpha, &alpha_gw, "inv-1");
-    assert!(
-        (170..=182).contains(&own),
-        "alpha's inverter has {own} readings"
-    );
+    assert!((170..=182).contains(&own), "alpha's inverter has {own} readings");
     assert!(count(config, beta, &beta_gw, "inv-1") >= 170);
     // Each provider's handle sees none of the other's readings.
     assert_eq!(count(config, beta, &alpha_gw, "inv-1"), 0);
@@ -163,10 +137,7 @@ fn exercise_two_providers(config: &Path, role: &str, ingest: u16, alpha: &str, b
 fn serve_and_simulate_store_two_providers_apart_on_the_embedded_store() {
     let dir = tempfile::tempdir().expect("tempdir");
     let data = dir.path().join("data");
-    let store = format!(
-        "[store]\nbackend = \"embedded\"\ndata_dir = \"{}\"",
-        data.display()
-    );
+    let store = format!("[store]\nbackend = \"embedded\"\ndata_dir = \"{}\"", data.display());
     let ingest = free_port();
     let config = config(dir.path(), &store, ingest, free_port(), free_port());
     exercise_two_providers(&config, "serve", ingest, "alpha", "beta");
@@ -198,10 +169,7 @@ async fn ingest_and_simulate_store_two_providers_in_their_own_cassandra_keyspace
         .build()
         .await
         .expect("connects to Cassandra");
-    for (slug, own_prefix) in [
-        (&alpha, alpha.to_ascii_uppercase()),
-        (&beta, beta.to_ascii_uppercase()),
-    ] {
+    for (slug, own_prefix) in [(&alpha, alpha.to_ascii_uppercase()), (&beta, beta.to_ascii_uppercase())] {
         let query = format!("SELECT DISTINCT gateway, device, day FROM hg_{slug}.readings");
         let rows = session
             .query_unpaged(query, &[])
@@ -215,10 +183,7 @@ async fn ingest_and_simulate_store_two_providers_in_their_own_cassandra_keyspace
             .expect("rows decode");
         assert!(!rows.is_empty(), "hg_{slug} holds readings");
         for (gateway, _, _) in rows {
-            assert!(
-                gateway.starts_with(&own_prefix.replace('_', "-")),
-                "hg_{slug} holds {gateway}"
-            );
+            assert!(gateway.starts_with(&own_prefix.replace('_', "-")), "hg_{slug} holds {gateway}");
         }
     }
 }

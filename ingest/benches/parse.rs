@@ -14,8 +14,7 @@ fn native_document(readings: usize) -> String {
     let base = Utc::now() - TimeDelta::days(2);
     let mut text = String::from("<batch gateway=\"GW-0001\" seq=\"42\">");
     for i in 0..readings {
-        let ts = (base + TimeDelta::minutes(i as i64))
-            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        let ts = (base + TimeDelta::minutes(i as i64)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
         text.push_str(&format!(
             "<reading device=\"inv-1\" ts=\"{ts}\"><ac_power unit=\"W\">{}.5</ac_power>\
              <energy unit=\"kWh\">{}.125</energy><ac_voltage unit=\"V\">230.1</ac_voltage>\
@@ -33,8 +32,7 @@ fn sunspec_document(records: usize) -> String {
     let base = Utc::now() - TimeDelta::days(2);
     let mut text = String::from("<sunSpecData v=\"1\">");
     for i in 0..records {
-        let t = (base + TimeDelta::minutes(i as i64))
-            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        let t = (base + TimeDelta::minutes(i as i64)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
         text.push_str(&format!(
             "<d lid=\"11:22:33:44:55:66\" man=\"gsc\" mod=\"r300\" sn=\"123456\" t=\"{t}\" cid=\"{i}\">\
              <m id=\"101\" x=\"1\"><p id=\"A\" sf=\"-2\">3043</p><p id=\"PhVphA\">2216</p><p id=\"V_SF\">-1</p>\
@@ -72,18 +70,13 @@ fn bare_event_loop(bytes: &[u8]) -> usize {
 }
 
 fn parse(c: &mut Criterion) {
-    for (name, document) in [
-        ("native_60", native_document(60)),
-        ("sunspec_60", sunspec_document(60)),
-    ] {
+    for (name, document) in [("native_60", native_document(60)), ("sunspec_60", sunspec_document(60))] {
         let bytes = document.as_bytes();
         let (outcome, _) = parse_document(bytes, context(), 16);
         assert!(outcome.is_ok(), "{name} parses: {outcome:?}");
         let mut group = c.benchmark_group(format!("parse/{name}"));
         group.throughput(Throughput::Bytes(bytes.len() as u64));
-        group.bench_function("baseline_quick_xml_events", |b| {
-            b.iter(|| bare_event_loop(black_box(bytes)))
-        });
+        group.bench_function("baseline_quick_xml_events", |b| b.iter(|| bare_event_loop(black_box(bytes))));
         group.bench_function("heliograph", |b| {
             b.iter(|| {
                 let (outcome, _) = parse_document(black_box(bytes), context(), 16);
@@ -101,9 +94,7 @@ fn units(c: &mut Criterion) {
             spellings
                 .iter()
                 .map(|s| {
-                    heliograph_shared::Unit::parse(black_box(s))
-                        .map(|u| u.to_canonical(1.5))
-                        .unwrap_or(0.0)
+                    heliograph_shared::Unit::parse(black_box(s)).map(|u| u.to_canonical(1.5)).unwrap_or(0.0)
                 })
                 .sum::<f64>()
         })

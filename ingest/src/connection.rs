@@ -9,13 +9,12 @@ use chrono::{Duration as ChronoDuration, Utc};
 use heliograph_shared::TimestampPolicy;
 use quick_xml::Reader;
 use quick_xml::events::Event;
-use tokio::io::{
-    AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader, ReadHalf, Take, WriteHalf,
-};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader, ReadHalf, Take, WriteHalf};
 use tokio::time::{Instant, timeout, timeout_at};
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info};
 
+use crate::metrics;
 use crate::pipeline::{AuthenticatedGateway, Listener, Pipeline};
 use crate::protocol::{
     Answer, Document, DocumentParser, ErrorCode, Format, ParseContext, Progress, ProtocolError,
@@ -77,16 +76,7 @@ impl<S: AsyncRead + AsyncWrite + Send + 'static> Connection<S> {
             session_gateway: None,
         };
         let parser = DocumentParser::new(context, settings.max_depth);
-        Self {
-            reader,
-            writer,
-            peer,
-            listener,
-            pipeline,
-            settings,
-            parser,
-            session: None,
-        }
+        Self { reader, writer, peer, listener, pipeline, settings, parser, session: None }
     }
 
     /// Reads documents and answers them until the stream ends, breaks, idles or shutdown begins.
@@ -107,10 +97,7 @@ impl<S: AsyncRead + AsyncWrite + Send + 'static> Connection<S> {
                 Err(_elapsed) if in_document => {
                     let error = ProtocolError::new(
                         ErrorCode::Timeout,
-                        format!(
-                            "document not complete within {} s",
-                            self.settings.document_timeout_secs
-                        ),
+                        format!("document not complete within {} s", self.settings.document_timeout_secs),
                     );
                     return self.refuse_and_close(error).await;
                 }
@@ -120,17 +107,13 @@ impl<S: AsyncRead + AsyncWrite + Send + 'static> Connection<S> {
                 }
                 Ok(Err(quick_xml::Error::Io(_))) => return Closed::Io,
                 Ok(Err(error)) => {
-                    let error = ProtocolError::new(
-                        ErrorCode::Malformed,
-                        format!("XML syntax error: {error}"),
-                    );
+                    let error =
+                        ProtocolError::new(ErrorCode::Malformed, format!("XML syntax error: {error}"));
                     return self.refuse_and_close(error).await;
                 }
                 Ok(Ok(Event::Eof)) if in_document => {
-                    let error = ProtocolError::new(
-                        ErrorCode::Malformed,
-                        "connection ended inside a document",
-                    );
+                    let error =
+                        ProtocolError::new(ErrorCode::Malformed, "connection ended inside a document");
                     return self.refuse_and_close(error).await;
                 }
                 Ok(Ok(Event::Eof)) => return Closed::Eof,
@@ -153,16 +136,14 @@ impl<S: AsyncRead + AsyncWrite + Send + 'static> Connection<S> {
             {
                 return self.refuse_and_close(self.too_large()).await;
             }
-            if let Progress::Complete {
-                outcome,
-                format,
-                seq,
-            } = progress
-            {
+            if let Progress::Complete { outcome, format, seq } = progress {
+                let completed = std::time::Instant::now();
                 let (answer, close) = self.answer(outcome, format, seq).await;
                 if !self.send(&answer).await {
                     return Closed::Io;
                 }
+                let provider = self.session.as_ref().map(|s| s.tenant.provider().as_str().to_owned());
+                metrics::document_answered(provider.as_deref(), &answer, completed.elapsed());
                 if close {
                     return Closed::Refused(ErrorCode::Unauthorized);
                 }
@@ -181,10 +162,7 @@ impl<S: AsyncRead + AsyncWrite + Send + 'static> Connection<S> {
     fn too_large(&self) -> ProtocolError {
         ProtocolError::new(
             ErrorCode::TooLarge,
-            format!(
-                "document exceeds the limit of {} bytes",
-                self.settings.max_document_bytes
-            ),
+            format!("document exceeds the limit of {} bytes", self.settings.max_document_bytes),
         )
     }
 
@@ -198,16 +176,10 @@ impl<S: AsyncRead + AsyncWrite + Send + 'static> Connection<S> {
         match outcome {
             Err(error) => (Answer::refused(format, seq, error), false),
             Ok(Document::Hello(credentials)) => {
-                match self
-                    .pipeline
-                    .authenticate(&self.listener, &credentials, self.peer)
-                    .await
-                {
+                match self.pipeline.authenticate(&self.listener, &credentials, self.peer).await {
                     Ok(gateway) => {
                         self.parser.context_mut().session_gateway = Some(gateway.gateway.clone());
-                        let answer = Answer::Welcome {
-                            gateway: gateway.gateway.clone(),
-                        };
+                        let answer = Answer::Welcome { gateway: gateway.gateway.clone() };
                         self.session = Some(gateway);
                         (answer, false)
                     }
@@ -220,15 +192,12 @@ impl<S: AsyncRead + AsyncWrite + Send + 'static> Connection<S> {
                 let format = document.format;
                 let gateway = match (&document.credentials, &self.session) {
                     (Some(credentials), Some(session))
-                        if credentials.token.is_none()
-                            && credentials.gateway == session.gateway =>
+                        if credentials.token.is_none() && credentials.gateway == session.gateway =>
                     {
                         Ok(session.clone())
                     }
                     (Some(credentials), _) => {
-                        self.pipeline
-                            .authenticate(&self.listener, credentials, self.peer)
-                            .await
+                        self.pipeline.authenticate(&self.listener, credentials, self.peer).await
                     }
                     (None, Some(session)) => Ok(session.clone()),
                     (None, None) => Err(ProtocolError::new(
@@ -257,17 +226,16 @@ impl<S: AsyncRead + AsyncWrite + Send + 'static> Connection<S> {
             self.writer.write_all(bytes.as_bytes()).await?;
             self.writer.flush().await
         };
-        matches!(
-            timeout(self.settings.write_timeout(), write).await,
-            Ok(Ok(()))
-        )
+        matches!(timeout(self.settings.write_timeout(), write).await, Ok(Ok(())))
     }
 
     async fn refuse_and_close(&mut self, error: ProtocolError) -> Closed {
         let code = error.code;
         info!(peer = %self.peer, code = code.as_str(), reason = %error.reason, "closing connection after refusal");
         let format = self.parser.current_format();
-        let _ = self.send(&Answer::refused(format, None, error)).await;
+        let answer = Answer::refused(format, None, error);
+        let _ = self.send(&answer).await;
+        metrics::document_answered(None, &answer, std::time::Duration::ZERO);
         let _ = timeout(self.settings.write_timeout(), self.writer.shutdown()).await;
         Closed::Refused(code)
     }

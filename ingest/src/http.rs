@@ -15,11 +15,10 @@ use axum::routing::{get, post};
 use base64::Engine as _;
 use chrono::Utc;
 use heliograph_shared::TimestampPolicy;
+use metrics_exporter_prometheus::PrometheusHandle;
 
 use crate::pipeline::{Listener, Pipeline, credentials};
-use crate::protocol::{
-    Answer, Document, ErrorCode, Format, ParseContext, ProtocolError, parse_document,
-};
+use crate::protocol::{Answer, Document, ErrorCode, Format, ParseContext, ProtocolError, parse_document};
 use crate::settings::IngestSettings;
 
 #[derive(Clone)]
@@ -28,15 +27,35 @@ struct HttpState {
     settings: Arc<IngestSettings>,
 }
 
-/// The HTTP routes: `POST /sunspec` (also `POST /`), `GET /healthz`.
-pub fn router(pipeline: Arc<Pipeline>, settings: Arc<IngestSettings>) -> Router {
+/// The HTTP routes: `POST /sunspec` (also `POST /`), `GET /healthz`, `GET /readyz` (the store
+/// answers) and `GET /metrics` (Prometheus text, when a recorder is given).
+pub fn router(
+    pipeline: Arc<Pipeline>,
+    settings: Arc<IngestSettings>,
+    metrics: Option<PrometheusHandle>,
+) -> Router {
     let limit = settings.max_document_bytes;
-    Router::new()
+    let ready_store = Arc::clone(pipeline.store());
+    let mut router = Router::new()
         .route("/", post(upload))
         .route("/sunspec", post(upload))
         .route("/healthz", get(|| async { "ok" }))
-        .layer(DefaultBodyLimit::max(limit))
-        .with_state(HttpState { pipeline, settings })
+        .route(
+            "/readyz",
+            get(move || {
+                let store = Arc::clone(&ready_store);
+                async move {
+                    match store.ping().await {
+                        Ok(()) => (StatusCode::OK, "ready"),
+                        Err(_) => (StatusCode::SERVICE_UNAVAILABLE, "store unreachable"),
+                    }
+                }
+            }),
+        );
+    if let Some(handle) = metrics {
+        router = router.route("/metrics", get(move || std::future::ready(handle.render())));
+    }
+    router.layer(DefaultBodyLimit::max(limit)).with_state(HttpState { pipeline, settings })
 }
 
 async fn upload(
@@ -50,10 +69,7 @@ async fn upload(
         Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
             let error = ProtocolError::new(
                 ErrorCode::TooLarge,
-                format!(
-                    "document exceeds the limit of {} bytes",
-                    state.settings.max_document_bytes
-                ),
+                format!("document exceeds the limit of {} bytes", state.settings.max_document_bytes),
             );
             return refusal(Some(Format::SunSpec), error);
         }
@@ -68,11 +84,7 @@ async fn upload(
         Ok(credentials) => credentials,
         Err(error) => return refusal(Some(Format::SunSpec), error),
     };
-    let gateway = match state
-        .pipeline
-        .authenticate(&Listener::Shared, &credentials, peer)
-        .await
-    {
+    let gateway = match state.pipeline.authenticate(&Listener::Shared, &credentials, peer).await {
         Ok(gateway) => gateway,
         Err(error) => return refusal(Some(Format::SunSpec), error),
     };
@@ -89,10 +101,8 @@ async fn upload(
     let document = match outcome {
         Ok(Document::Readings(document)) => document,
         Ok(Document::Hello(_)) => {
-            let error = ProtocolError::new(
-                ErrorCode::Invalid,
-                "a hello is not needed over HTTP: POST the documents",
-            );
+            let error =
+                ProtocolError::new(ErrorCode::Invalid, "a hello is not needed over HTTP: POST the documents");
             return refusal(format, error);
         }
         Err(error) => return refusal(format.or(Some(Format::SunSpec)), error),
@@ -106,20 +116,11 @@ async fn upload(
 
 /// Reads `Authorization: Basic base64(gateway:token)`.
 fn basic_credentials(headers: &HeaderMap) -> Result<crate::protocol::Credentials, ProtocolError> {
-    let missing = || {
-        ProtocolError::new(
-            ErrorCode::Unauthorized,
-            "send Basic authentication: gateway id and token",
-        )
-    };
-    let value = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .ok_or_else(missing)?;
+    let missing =
+        || ProtocolError::new(ErrorCode::Unauthorized, "send Basic authentication: gateway id and token");
+    let value = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).ok_or_else(missing)?;
     let encoded = value.strip_prefix("Basic ").ok_or_else(missing)?;
-    let decoded = base64::engine::general_purpose::STANDARD
-        .decode(encoded.trim())
-        .map_err(|_| missing())?;
+    let decoded = base64::engine::general_purpose::STANDARD.decode(encoded.trim()).map_err(|_| missing())?;
     let decoded = String::from_utf8(decoded).map_err(|_| missing())?;
     let (gateway, token) = decoded.split_once(':').ok_or_else(missing)?;
     credentials(gateway, token)
@@ -130,19 +131,13 @@ fn refusal(format: Option<Format>, error: ProtocolError) -> Response {
     let unauthorized = error.code == ErrorCode::Unauthorized;
     let mut response = xml(status, &Answer::refused(format, None, error));
     if unauthorized {
-        response.headers_mut().insert(
-            header::WWW_AUTHENTICATE,
-            HeaderValue::from_static("Basic realm=\"heliograph\""),
-        );
+        response
+            .headers_mut()
+            .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Basic realm=\"heliograph\""));
     }
     response
 }
 
 fn xml(status: StatusCode, answer: &Answer) -> Response {
-    (
-        status,
-        [(header::CONTENT_TYPE, "application/xml; charset=utf-8")],
-        answer.to_xml(),
-    )
-        .into_response()
+    (status, [(header::CONTENT_TYPE, "application/xml; charset=utf-8")], answer.to_xml()).into_response()
 }

@@ -8,6 +8,7 @@
 
 pub mod connection;
 pub mod http;
+pub mod metrics;
 pub mod pipeline;
 pub mod protocol;
 pub mod server;

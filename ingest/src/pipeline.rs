@@ -10,10 +10,10 @@ use std::time::{Duration, Instant};
 use chrono::Utc;
 use heliograph_shared::store::{Store, StoreError, TenantStore, WriteBatch};
 use heliograph_shared::{
-    Gateway, GatewayId, GatewayToken, ProviderSlug, QuarantinedReading, RefusalReason,
-    RefusedGateway,
+    Gateway, GatewayId, GatewayToken, ProviderSlug, QuarantinedReading, RefusalReason, RefusedGateway,
 };
 
+use crate::metrics;
 use crate::protocol::{Answer, Credentials, ErrorCode, ProtocolError, ReadingsDocument};
 use crate::spool::{Spool, SpoolError};
 
@@ -116,20 +116,12 @@ impl Pipeline {
             Err(LookupError::Store(e)) => return Err(unavailable(&e)),
         };
         if !record.accepts(token, Utc::now()) {
-            let reason = if record.active {
-                RefusalReason::WrongToken
-            } else {
-                RefusalReason::Inactive
-            };
-            self.record_refusal(Some(tenant.as_ref()), &credentials.gateway, reason, peer)
-                .await;
+            let reason = if record.active { RefusalReason::WrongToken } else { RefusalReason::Inactive };
+            self.record_refusal(Some(tenant.as_ref()), &credentials.gateway, reason, peer).await;
             // The same words for every refusal, so ids cannot be probed.
             return Err(refused("unknown gateway or wrong token"));
         }
-        Ok(AuthenticatedGateway {
-            gateway: credentials.gateway.clone(),
-            tenant,
-        })
+        Ok(AuthenticatedGateway { gateway: credentials.gateway.clone(), tenant })
     }
 
     /// Writes a document's readings and quarantined readings; returns the answer once durable.
@@ -156,31 +148,26 @@ impl Pipeline {
             .collect();
         batch.readings = document.readings;
         batch.devices = document.devices;
+        let provider = gateway.tenant.provider();
+        metrics::readings_stored(provider.as_str(), batch.readings.len(), batch.quarantined.len());
+        let started = Instant::now();
         let Some(spool) = &self.spool else {
-            gateway
-                .tenant
-                .write_batch(batch)
-                .await
-                .map_err(|e| unavailable(&e))?;
+            gateway.tenant.write_batch(batch).await.map_err(|e| unavailable(&e))?;
+            metrics::store_write(self.store.backend(), started.elapsed());
             return Ok(answer);
         };
-        let provider = gateway.tenant.provider();
         if !spool.is_empty().await {
             // Documents spooled earlier are still being replayed: queue behind them, in order.
-            spool
-                .append(provider, batch)
-                .await
-                .map_err(|e| spool_refused(&e))?;
+            spool.append(provider, batch).await.map_err(|e| spool_refused(&e))?;
+            metrics::spool_depth(spool.depth_bytes().await);
             return Ok(answer);
         }
         match gateway.tenant.write_batch(batch.clone()).await {
-            Ok(()) => {}
+            Ok(()) => metrics::store_write(self.store.backend(), started.elapsed()),
             Err(e) if e.is_unavailable() || matches!(e, StoreError::Backend(_)) => {
                 tracing::warn!(error = %e, provider = %provider, "store unavailable; spooling the document");
-                spool
-                    .append(provider, batch)
-                    .await
-                    .map_err(|e| spool_refused(&e))?;
+                spool.append(provider, batch).await.map_err(|e| spool_refused(&e))?;
+                metrics::spool_depth(spool.depth_bytes().await);
             }
             Err(e) => return Err(unavailable(&e)),
         }
@@ -213,20 +200,13 @@ impl Pipeline {
             }
             Err(e) => return Err(e.into()),
         };
-        let mut cache = self
-            .gateways
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut cache = self.gateways.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         if cache.len() >= GATEWAY_CACHE_LIMIT {
             cache.clear();
         }
         cache.insert(
             id.clone(),
-            CachedGateway {
-                tenant: Arc::clone(&tenant),
-                record: record.clone(),
-                fetched: Instant::now(),
-            },
+            CachedGateway { tenant: Arc::clone(&tenant), record: record.clone(), fetched: Instant::now() },
         );
         match record {
             Some(record) => Ok((tenant, record)),
@@ -235,10 +215,7 @@ impl Pipeline {
     }
 
     fn cached(&self, listener: &Listener, id: &GatewayId) -> Option<Result<Found, LookupError>> {
-        let cache = self
-            .gateways
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let cache = self.gateways.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let entry = cache.get(id)?;
         if entry.fetched.elapsed() > self.cache_ttl {
             return None;
@@ -257,20 +234,14 @@ impl Pipeline {
 
     /// A cached record regardless of age, for use while the store is unavailable.
     fn stale(&self, listener: &Listener, id: &GatewayId) -> Option<Found> {
-        let cache = self
-            .gateways
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let cache = self.gateways.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let entry = cache.get(id)?;
         if let Listener::Dedicated(slug) = listener
             && entry.tenant.provider() != slug
         {
             return None;
         }
-        entry
-            .record
-            .clone()
-            .map(|record| (Arc::clone(&entry.tenant), record))
+        entry.record.clone().map(|record| (Arc::clone(&entry.tenant), record))
     }
 
     /// Records a refusal for the provider to see, at most once a minute per id, so a flood of
@@ -282,15 +253,10 @@ impl Pipeline {
         reason: RefusalReason,
         peer: SocketAddr,
     ) {
+        metrics::gateway_refused(reason.as_str());
         {
-            let mut log = self
-                .refusals
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            if log
-                .get(gateway)
-                .is_some_and(|at| at.elapsed() < REFUSAL_WRITE_INTERVAL)
-            {
+            let mut log = self.refusals.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            if log.get(gateway).is_some_and(|at| at.elapsed() < REFUSAL_WRITE_INTERVAL) {
                 return;
             }
             if log.len() >= REFUSAL_LOG_LIMIT {
@@ -322,10 +288,7 @@ impl Pipeline {
 
     /// Forgets a cached gateway (after its token was rotated, say).
     pub fn forget(&self, id: &GatewayId) {
-        self.gateways
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .remove(id);
+        self.gateways.lock().unwrap_or_else(std::sync::PoisonError::into_inner).remove(id);
     }
 }
 
@@ -350,26 +313,17 @@ impl From<StoreError> for LookupError {
 
 fn spool_refused(e: &SpoolError) -> ProtocolError {
     tracing::error!(error = %e, "the spool cannot take the document; refusing it");
-    ProtocolError::new(
-        ErrorCode::Unavailable,
-        "the store cannot take data now; keep it and retry later",
-    )
+    ProtocolError::new(ErrorCode::Unavailable, "the store cannot take data now; keep it and retry later")
 }
 
 fn unavailable(e: &StoreError) -> ProtocolError {
     tracing::warn!(error = %e, "store write failed; the gateway keeps its data");
-    ProtocolError::new(
-        ErrorCode::Unavailable,
-        "the store cannot take data now; keep it and retry later",
-    )
+    ProtocolError::new(ErrorCode::Unavailable, "the store cannot take data now; keep it and retry later")
 }
 
 /// Builds credentials from a gateway id and token as presented (HTTP Basic authentication).
 pub fn credentials(gateway: &str, token: &str) -> Result<Credentials, ProtocolError> {
-    let gateway = GatewayId::parse(gateway)
-        .map_err(|e| ProtocolError::new(ErrorCode::Unauthorized, e.to_string()))?;
-    Ok(Credentials {
-        gateway,
-        token: Some(GatewayToken::from_presented(token)),
-    })
+    let gateway =
+        GatewayId::parse(gateway).map_err(|e| ProtocolError::new(ErrorCode::Unauthorized, e.to_string()))?;
+    Ok(Credentials { gateway, token: Some(GatewayToken::from_presented(token)) })
 }

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use heliograph_shared::ProviderSlug;
 use heliograph_shared::store::Store;
+use metrics_exporter_prometheus::PrometheusHandle;
 use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Mutex, Semaphore};
@@ -18,6 +19,7 @@ use tracing::{error, info, warn};
 
 use crate::connection::Connection;
 use crate::http;
+use crate::metrics;
 use crate::pipeline::{Listener, Pipeline};
 use crate::protocol::{Answer, ErrorCode, ProtocolError};
 use crate::settings::IngestSettings;
@@ -52,16 +54,14 @@ pub struct IngestServer {
     /// Dedicated listeners bound at start, served once `run` begins.
     bound_dedicated: Vec<(ProviderSlug, TcpListener)>,
     spool: Option<Arc<Spool>>,
+    metrics: Option<PrometheusHandle>,
     connections: Arc<Semaphore>,
     tasks: TaskTracker,
 }
 
 impl IngestServer {
     /// Binds the shared and HTTP listeners and every provider's dedicated port.
-    pub async fn bind(
-        settings: IngestSettings,
-        store: Arc<dyn Store>,
-    ) -> Result<Self, ServerError> {
+    pub async fn bind(settings: IngestSettings, store: Arc<dyn Store>) -> Result<Self, ServerError> {
         let shared = bind(settings.listen).await?;
         let http = match settings.http_listen {
             Some(address) => Some(bind(address).await?),
@@ -87,9 +87,16 @@ impl IngestServer {
             dedicated,
             bound_dedicated,
             spool,
+            metrics: None,
             tasks: TaskTracker::new(),
         };
         Ok(server)
+    }
+
+    /// Serves `/metrics` from this Prometheus recorder on the HTTP listener.
+    pub fn with_metrics(mut self, handle: PrometheusHandle) -> Self {
+        self.metrics = Some(handle);
+        self
     }
 
     /// The shared port's address.
@@ -122,30 +129,22 @@ impl IngestServer {
             tasks: self.tasks.clone(),
             shutdown: shutdown.clone(),
         };
-        self.tasks
-            .spawn(accept_loop(self.shared, Listener::Shared, context.clone()));
+        self.tasks.spawn(accept_loop(self.shared, Listener::Shared, context.clone()));
         if let Some(spool) = &self.spool {
-            let replay =
-                Arc::clone(spool).replay(Arc::clone(self.pipeline.store()), shutdown.clone());
+            let replay = Arc::clone(spool).replay(Arc::clone(self.pipeline.store()), shutdown.clone());
             self.tasks.spawn(replay);
         }
         for (slug, listener) in self.bound_dedicated {
-            self.tasks.spawn(accept_loop(
-                listener,
-                Listener::Dedicated(slug),
-                context.clone(),
-            ));
+            self.tasks.spawn(accept_loop(listener, Listener::Dedicated(slug), context.clone()));
         }
         if let Some(http) = self.http {
-            let app = http::router(Arc::clone(&self.pipeline), Arc::clone(&self.settings));
+            let app =
+                http::router(Arc::clone(&self.pipeline), Arc::clone(&self.settings), self.metrics.clone());
             let stop = shutdown.clone();
             self.tasks.spawn(async move {
-                let served = axum::serve(
-                    http,
-                    app.into_make_service_with_connect_info::<SocketAddr>(),
-                )
-                .with_graceful_shutdown(async move { stop.cancelled().await })
-                .await;
+                let served = axum::serve(http, app.into_make_service_with_connect_info::<SocketAddr>())
+                    .with_graceful_shutdown(async move { stop.cancelled().await })
+                    .await;
                 if let Err(e) = served {
                     error!(error = %e, "SunSpec HTTP listener failed");
                 }
@@ -171,10 +170,7 @@ impl IngestServer {
         info!("ingest shutting down: waiting for connections to finish their documents");
         self.tasks.close();
         let grace = self.settings.document_timeout() + self.settings.write_timeout();
-        if tokio::time::timeout(grace, self.tasks.wait())
-            .await
-            .is_err()
-        {
+        if tokio::time::timeout(grace, self.tasks.wait()).await.is_err() {
             warn!("some connections did not finish within the shutdown grace period");
         }
         Ok(())
@@ -182,9 +178,7 @@ impl IngestServer {
 }
 
 async fn bind(address: SocketAddr) -> Result<TcpListener, ServerError> {
-    TcpListener::bind(address)
-        .await
-        .map_err(|source| ServerError::Bind { address, source })
+    TcpListener::bind(address).await.map_err(|source| ServerError::Bind { address, source })
 }
 
 #[derive(Clone)]
@@ -206,14 +200,8 @@ struct RegistryWatch {
 
 impl RegistryWatch {
     async fn refresh(&self) -> Result<(), ServerError> {
-        for (slug, listener) in
-            bind_dedicated(self.store.as_ref(), &self.settings, &self.dedicated).await?
-        {
-            self.context.tasks.spawn(accept_loop(
-                listener,
-                Listener::Dedicated(slug),
-                self.context.clone(),
-            ));
+        for (slug, listener) in bind_dedicated(self.store.as_ref(), &self.settings, &self.dedicated).await? {
+            self.context.tasks.spawn(accept_loop(listener, Listener::Dedicated(slug), self.context.clone()));
         }
         Ok(())
     }
@@ -273,9 +261,8 @@ async fn accept_loop(listener: TcpListener, kind: Listener, context: AcceptConte
         };
         let _ = stream.set_nodelay(true);
         let Ok(permit) = Arc::clone(&context.connections).try_acquire_owned() else {
-            context
-                .tasks
-                .spawn(refuse_busy(stream, context.settings.max_connections));
+            metrics::gateway_refused("busy");
+            context.tasks.spawn(refuse_busy(stream, context.settings.max_connections));
             continue;
         };
         let connection = Connection::new(
@@ -286,8 +273,14 @@ async fn accept_loop(listener: TcpListener, kind: Listener, context: AcceptConte
             Arc::clone(&context.settings),
         );
         let shutdown = context.shutdown.clone();
+        let label = match &kind {
+            Listener::Shared => "shared",
+            Listener::Dedicated(_) => "dedicated",
+        };
+        metrics::connection(label, 1.0);
         context.tasks.spawn(async move {
             let closed = connection.run(shutdown).await;
+            metrics::connection(label, -1.0);
             tracing::debug!(%peer, ?closed, "connection closed");
             drop(permit);
         });
@@ -303,9 +296,5 @@ async fn refuse_busy(mut stream: TcpStream, limit: usize) {
             format!("server is at its limit of {limit} connections; retry later"),
         ),
     );
-    let _ = tokio::time::timeout(
-        Duration::from_secs(1),
-        stream.write_all(answer.to_xml().as_bytes()),
-    )
-    .await;
+    let _ = tokio::time::timeout(Duration::from_secs(1), stream.write_all(answer.to_xml().as_bytes())).await;
 }

@@ -79,10 +79,8 @@ impl Spool {
         for entry in fs::read_dir(dir)? {
             let entry = entry?;
             let name = entry.file_name();
-            let Some(n) = name
-                .to_str()
-                .and_then(|n| n.strip_prefix("spool-"))
-                .and_then(|n| n.strip_suffix(".log"))
+            let Some(n) =
+                name.to_str().and_then(|n| n.strip_prefix("spool-")).and_then(|n| n.strip_suffix(".log"))
             else {
                 continue;
             };
@@ -93,19 +91,12 @@ impl Spool {
         }
         segments.sort_unstable();
         if !segments.is_empty() {
-            info!(
-                segments = segments.len(),
-                bytes, "spool holds documents from before; replaying them"
-            );
+            info!(segments = segments.len(), bytes, "spool holds documents from before; replaying them");
         }
         Ok(Self {
             dir: dir.to_path_buf(),
             max_bytes,
-            state: Mutex::new(State {
-                segments,
-                writer: None,
-                bytes,
-            }),
+            state: Mutex::new(State { segments, writer: None, bytes }),
             wake: Notify::new(),
         })
     }
@@ -125,43 +116,24 @@ impl Spool {
     }
 
     /// Appends a document's writes and syncs them to disk; returns once they are durable.
-    pub async fn append(
-        &self,
-        provider: &ProviderSlug,
-        batch: WriteBatch,
-    ) -> Result<(), SpoolError> {
-        let json = serde_json::to_string(&Record {
-            provider: provider.clone(),
-            batch,
-        })?;
-        let line = format!(
-            "{:08x} {} {json}\n",
-            crc32fast::hash(json.as_bytes()),
-            json.len()
-        );
+    pub async fn append(&self, provider: &ProviderSlug, batch: WriteBatch) -> Result<(), SpoolError> {
+        let json = serde_json::to_string(&Record { provider: provider.clone(), batch })?;
+        let line = format!("{:08x} {} {json}\n", crc32fast::hash(json.as_bytes()), json.len());
         let mut state = self.state.lock().await;
         if state.bytes + line.len() as u64 > self.max_bytes {
             return Err(SpoolError::Full(self.max_bytes));
         }
-        let roll = state
-            .writer
-            .as_ref()
-            .is_none_or(|(_, _, size)| *size >= SEGMENT_BYTES);
+        let roll = state.writer.as_ref().is_none_or(|(_, _, size)| *size >= SEGMENT_BYTES);
         if roll {
             let next = state.segments.last().map_or(1, |n| n + 1);
-            let file = OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(self.path(next))?;
+            let file = OpenOptions::new().create(true).append(true).open(self.path(next))?;
             // The new file's directory entry must survive a crash too.
             File::open(&self.dir)?.sync_all()?;
             state.segments.push(next);
             state.writer = Some((next, file, 0));
         }
         let Some((_, file, size)) = state.writer.as_mut() else {
-            return Err(SpoolError::Io(std::io::Error::other(
-                "spool segment missing",
-            )));
+            return Err(SpoolError::Io(std::io::Error::other("spool segment missing")));
         };
         // Blocking I/O under an async lock: one append is one small write and one fsync, and the
         // lock is what keeps records in order.
@@ -222,18 +194,12 @@ impl Spool {
 
     /// Stores the records of `segment` from `offset` on; deletes the segment once every record
     /// in it is stored. Returns the new offset when the segment stays (more may be appended).
-    async fn replay_segment(
-        &self,
-        segment: u64,
-        offset: u64,
-        store: &dyn Store,
-    ) -> Result<Replayed, String> {
+    async fn replay_segment(&self, segment: u64, offset: u64, store: &dyn Store) -> Result<Replayed, String> {
         use std::io::{Seek, SeekFrom};
 
         let path = self.path(segment);
         let mut file = File::open(&path).map_err(|e| e.to_string())?;
-        file.seek(SeekFrom::Start(offset))
-            .map_err(|e| e.to_string())?;
+        file.seek(SeekFrom::Start(offset)).map_err(|e| e.to_string())?;
         let mut reader = BufReader::new(file);
         let mut position = offset;
         let mut line = String::new();
@@ -246,26 +212,15 @@ impl Spool {
             }
             match decode(line.trim_end_matches('\n')) {
                 Some(record) => {
-                    let tenant = store
-                        .tenant(&record.provider)
-                        .await
-                        .map_err(|e| e.to_string())?;
-                    tenant
-                        .write_batch(record.batch)
-                        .await
-                        .map_err(|e| e.to_string())?;
+                    let tenant = store.tenant(&record.provider).await.map_err(|e| e.to_string())?;
+                    tenant.write_batch(record.batch).await.map_err(|e| e.to_string())?;
                 }
-                None => warn!(
-                    segment,
-                    "dropping a corrupt spool record (it was never acknowledged)"
-                ),
+                None => warn!(segment, "dropping a corrupt spool record (it was never acknowledged)"),
             }
             position += read as u64;
         }
         let mut state = self.state.lock().await;
-        let size = fs::metadata(&path)
-            .map(|m| m.len())
-            .map_err(|e| e.to_string())?;
+        let size = fs::metadata(&path).map(|m| m.len()).map_err(|e| e.to_string())?;
         if size != position {
             // Appended to while we read: carry on from here next time.
             return Ok(Replayed::UpTo(position));
@@ -277,11 +232,8 @@ impl Spool {
         fs::remove_file(&path).map_err(|e| e.to_string())?;
         state.segments.retain(|n| *n != segment);
         state.bytes = state.bytes.saturating_sub(size);
-        info!(
-            segment,
-            bytes = size,
-            "spool segment replayed into the store"
-        );
+        crate::metrics::spool_depth(state.bytes);
+        info!(segment, bytes = size, "spool segment replayed into the store");
         Ok(Replayed::Deleted)
     }
 }
@@ -384,9 +336,7 @@ mod tests {
         batch.readings.push(Reading {
             gateway: GatewayId::parse("GW-1").unwrap(),
             device: DeviceId::parse("inv-1").unwrap(),
-            ts: DateTime::parse_from_rfc3339("2026-11-20T10:00:00Z")
-                .unwrap()
-                .with_timezone(&Utc)
+            ts: DateTime::parse_from_rfc3339("2026-11-20T10:00:00Z").unwrap().with_timezone(&Utc)
                 + TimeDelta::minutes(minute),
             status: None,
             metrics,
@@ -396,16 +346,10 @@ mod tests {
 
     async fn embedded() -> (tempfile::TempDir, Arc<dyn Store>, ProviderSlug) {
         let dir = tempfile::tempdir().unwrap();
-        let store = store::open(&StoreSettings::Embedded {
-            data_dir: dir.path().join("data"),
-        })
-        .await
-        .unwrap();
+        let store =
+            store::open(&StoreSettings::Embedded { data_dir: dir.path().join("data") }).await.unwrap();
         let slug = ProviderSlug::parse("acme").unwrap();
-        store
-            .create_provider(&Provider::new(slug.clone(), "Acme"))
-            .await
-            .unwrap();
+        store.create_provider(&Provider::new(slug.clone(), "Acme")).await.unwrap();
         (dir, store, slug)
     }
 
@@ -413,12 +357,7 @@ mod tests {
         let tenant = store.tenant(slug).await.unwrap();
         let range = Utc::now() - TimeDelta::days(3650)..Utc::now() + TimeDelta::days(3650);
         tenant
-            .readings(
-                &GatewayId::parse("GW-1").unwrap(),
-                &DeviceId::parse("inv-1").unwrap(),
-                range,
-                10_000,
-            )
+            .readings(&GatewayId::parse("GW-1").unwrap(), &DeviceId::parse("inv-1").unwrap(), range, 10_000)
             .await
             .unwrap()
             .len()
@@ -447,21 +386,15 @@ mod tests {
         shutdown.cancel();
         replay.await.unwrap();
         assert_eq!(stored(&store, &slug).await, 50);
-        assert_eq!(
-            fs::read_dir(&spool_dir).unwrap().count(),
-            0,
-            "replayed segments are deleted"
-        );
+        assert_eq!(fs::read_dir(&spool_dir).unwrap().count(), 0, "replayed segments are deleted");
     }
 
     #[tokio::test]
     async fn replay_waits_out_an_outage_without_losing_or_duplicating_anything() {
         let (dir, store, slug) = embedded().await;
         let down = Arc::new(AtomicBool::new(true));
-        let outage: Arc<dyn TenantStore> = Arc::new(Outage {
-            inner: store.tenant(&slug).await.unwrap(),
-            down: Arc::clone(&down),
-        });
+        let outage: Arc<dyn TenantStore> =
+            Arc::new(Outage { inner: store.tenant(&slug).await.unwrap(), down: Arc::clone(&down) });
         let spool = Arc::new(Spool::open(&dir.path().join("spool"), 1 << 30).unwrap());
         for minute in 0..20 {
             // What the pipeline does: try the store, spool on failure.
@@ -496,20 +429,11 @@ mod tests {
             appended += 1;
         }
         assert!(appended > 0);
-        assert!(matches!(
-            spool.append(&slug, batch(0)).await,
-            Err(SpoolError::Full(2_000))
-        ));
+        assert!(matches!(spool.append(&slug, batch(0)).await, Err(SpoolError::Full(2_000))));
         // A crash mid-append leaves half a record: it fails its checksum on replay.
-        let segment = fs::read_dir(&spool_dir)
-            .unwrap()
-            .next()
-            .unwrap()
-            .unwrap()
-            .path();
+        let segment = fs::read_dir(&spool_dir).unwrap().next().unwrap().unwrap().path();
         let mut file = OpenOptions::new().append(true).open(&segment).unwrap();
-        file.write_all(b"deadbeef 999 {\"provider\":\"acme\",\"bat\n")
-            .unwrap();
+        file.write_all(b"deadbeef 999 {\"provider\":\"acme\",\"bat\n").unwrap();
         let text = fs::read_to_string(&segment).unwrap();
         let decoded = text.lines().filter(|l| decode(l).is_some()).count();
         assert_eq!(decoded, appended as usize);

@@ -14,14 +14,9 @@ fn day_of_minutes() -> Vec<Reading> {
     (0..1440)
         .map(|minute| {
             let mut metrics = Metrics::default();
-            let power = (f64::from(minute) / 1440.0 * std::f64::consts::PI)
-                .sin()
-                .max(0.0)
-                * 8000.0;
+            let power = (f64::from(minute) / 1440.0 * std::f64::consts::PI).sin().max(0.0) * 8000.0;
             metrics.set(Metric::AcPower, power).unwrap();
-            metrics
-                .set(Metric::Energy, 1e6 + f64::from(minute) * 50.0)
-                .unwrap();
+            metrics.set(Metric::Energy, 1e6 + f64::from(minute) * 50.0).unwrap();
             Reading {
                 gateway: GatewayId::parse("GW-1").unwrap(),
                 device: DeviceId::parse("inv-1").unwrap(),
@@ -37,9 +32,8 @@ fn rollups(c: &mut Criterion) {
     let readings = day_of_minutes();
     let mut group = c.benchmark_group("reports");
     group.throughput(Throughput::Elements(readings.len() as u64));
-    group.bench_function("hourly_rollups_day_of_minutes", |b| {
-        b.iter(|| hourly_rollups(black_box(&readings)))
-    });
+    group
+        .bench_function("hourly_rollups_day_of_minutes", |b| b.iter(|| hourly_rollups(black_box(&readings))));
     group.finish();
 }
 

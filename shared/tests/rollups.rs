@@ -26,16 +26,9 @@ fn reading(ts: DateTime<Utc>, power: f64, energy: f64) -> Reading {
 #[tokio::test]
 async fn embedded_rollups_match_a_fold_of_the_raw_readings_whatever_order_they_arrive_in() {
     let dir = tempfile::tempdir().unwrap();
-    let store = store::open(&StoreSettings::Embedded {
-        data_dir: dir.path().to_path_buf(),
-    })
-    .await
-    .unwrap();
+    let store = store::open(&StoreSettings::Embedded { data_dir: dir.path().to_path_buf() }).await.unwrap();
     let slug = ProviderSlug::parse("acme").unwrap();
-    store
-        .create_provider(&Provider::new(slug.clone(), "Acme"))
-        .await
-        .unwrap();
+    store.create_provider(&Provider::new(slug.clone(), "Acme")).await.unwrap();
     let tenant = store.tenant(&slug).await.unwrap();
     let token = GatewayToken::generate();
     tenant

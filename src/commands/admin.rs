@@ -4,8 +4,8 @@ use anyhow::Context as _;
 use chrono::{DateTime, Duration, Utc};
 use chrono_tz::Tz;
 use heliograph_shared::{
-    Customer, CustomerId, DeviceId, EmailAddress, Gateway, GatewayId, GatewayToken, Provider,
-    ProviderSlug, Replication,
+    Customer, CustomerId, DeviceId, EmailAddress, Gateway, GatewayId, GatewayToken, Provider, ProviderSlug,
+    Replication,
 };
 
 use super::serve::open_store;
@@ -17,41 +17,27 @@ fn slug(value: &str) -> anyhow::Result<ProviderSlug> {
 }
 
 fn timezone(value: &str) -> anyhow::Result<Tz> {
-    value.parse::<Tz>().map_err(|_| {
-        anyhow::anyhow!("unknown timezone {value:?}: use an IANA name such as Europe/Berlin")
-    })
+    value
+        .parse::<Tz>()
+        .map_err(|_| anyhow::anyhow!("unknown timezone {value:?}: use an IANA name such as Europe/Berlin"))
 }
 
 /// `heliograph provider …`.
 pub async fn provider(settings: Settings, command: ProviderCommand) -> anyhow::Result<()> {
     let store = open_store(&settings).await?;
     match command {
-        ProviderCommand::Add {
-            slug: id,
-            name,
-            replication,
-            ingest_port,
-            timezone: tz,
-            retention_days,
-        } => {
+        ProviderCommand::Add { slug: id, name, replication, ingest_port, timezone: tz, retention_days } => {
             let mut provider = Provider::new(slug(&id)?, name);
             provider.replication = Replication::parse(&replication)?;
             provider.ingest_port = ingest_port;
             provider.timezone = timezone(&tz)?;
             provider.retention_days = retention_days;
             store.create_provider(&provider).await?;
-            println!(
-                "provider {} created ({} backend)",
-                provider.slug,
-                store.backend()
-            );
+            println!("provider {} created ({} backend)", provider.slug, store.backend());
         }
         ProviderCommand::List => {
             for p in store.providers().await? {
-                let port = p
-                    .ingest_port
-                    .map(|p| p.to_string())
-                    .unwrap_or_else(|| "-".into());
+                let port = p.ingest_port.map(|p| p.to_string()).unwrap_or_else(|| "-".into());
                 println!(
                     "{}\t{}\tport={}\ttz={}\tretention={}d",
                     p.slug, p.display_name, port, p.timezone, p.retention_days
@@ -66,17 +52,10 @@ pub async fn provider(settings: Settings, command: ProviderCommand) -> anyhow::R
 pub async fn customer(settings: Settings, command: CustomerCommand) -> anyhow::Result<()> {
     let store = open_store(&settings).await?;
     match command {
-        CustomerCommand::Add {
-            provider,
-            name,
-            emails,
-            timezone: tz,
-        } => {
+        CustomerCommand::Add { provider, name, emails, timezone: tz } => {
             let slug = slug(&provider)?;
-            let record = store
-                .provider(&slug)
-                .await?
-                .with_context(|| format!("provider {slug} does not exist"))?;
+            let record =
+                store.provider(&slug).await?.with_context(|| format!("provider {slug} does not exist"))?;
             let emails = emails
                 .iter()
                 .map(|e| EmailAddress::parse(e).map_err(anyhow::Error::msg))
@@ -91,11 +70,7 @@ pub async fn customer(settings: Settings, command: CustomerCommand) -> anyhow::R
                 },
                 active: true,
             };
-            store
-                .tenant(&slug)
-                .await?
-                .upsert_customer(&customer)
-                .await?;
+            store.tenant(&slug).await?.upsert_customer(&customer).await?;
             println!("{}", customer.id);
         }
         CustomerCommand::List { provider } => {
@@ -112,13 +87,7 @@ pub async fn customer(settings: Settings, command: CustomerCommand) -> anyhow::R
 pub async fn gateway(settings: Settings, command: GatewayCommand) -> anyhow::Result<()> {
     let store = open_store(&settings).await?;
     match command {
-        GatewayCommand::Add {
-            provider,
-            id,
-            site,
-            capacity_kwp,
-            customer,
-        } => {
+        GatewayCommand::Add { provider, id, site, capacity_kwp, customer } => {
             anyhow::ensure!(
                 capacity_kwp.is_finite() && capacity_kwp > 0.0,
                 "capacity must be a positive number of kWp"
@@ -136,28 +105,16 @@ pub async fn gateway(settings: Settings, command: GatewayCommand) -> anyhow::Res
                 active: true,
             };
             tenant.create_gateway(&gateway).await?;
-            println!(
-                "gateway {} added; its token (shown once, store it in the gateway):",
-                gateway.id
-            );
+            println!("gateway {} added; its token (shown once, store it in the gateway):", gateway.id);
             println!("{}", token.reveal());
         }
-        GatewayCommand::RotateToken {
-            provider,
-            id,
-            grace_hours,
-        } => {
+        GatewayCommand::RotateToken { provider, id, grace_hours } => {
             let tenant = store.tenant(&slug(&provider)?).await?;
             let id = GatewayId::parse(&id)?;
-            let mut gateway = tenant
-                .gateway(&id)
-                .await?
-                .with_context(|| format!("gateway {id} does not exist"))?;
+            let mut gateway =
+                tenant.gateway(&id).await?.with_context(|| format!("gateway {id} does not exist"))?;
             let token = GatewayToken::generate();
-            gateway.previous_token = Some((
-                gateway.token_hash,
-                Utc::now() + Duration::hours(grace_hours),
-            ));
+            gateway.previous_token = Some((gateway.token_hash, Utc::now() + Duration::hours(grace_hours)));
             gateway.token_hash = token.hash();
             tenant.update_gateway(&gateway).await?;
             println!("new token for {id} (the previous one stays valid for {grace_hours} h):");
@@ -165,14 +122,8 @@ pub async fn gateway(settings: Settings, command: GatewayCommand) -> anyhow::Res
         }
         GatewayCommand::List { provider } => {
             for g in store.tenant(&slug(&provider)?).await?.gateways().await? {
-                let seen = g
-                    .last_seen
-                    .map(|t| t.to_rfc3339())
-                    .unwrap_or_else(|| "never".into());
-                println!(
-                    "{}\t{}\t{} kWp\tlast seen {}",
-                    g.id, g.site_name, g.capacity_kwp, seen
-                );
+                let seen = g.last_seen.map(|t| t.to_rfc3339()).unwrap_or_else(|| "never".into());
+                println!("{}\t{}\t{} kWp\tlast seen {}", g.id, g.site_name, g.capacity_kwp, seen);
             }
         }
     }
@@ -196,31 +147,16 @@ pub async fn readings(settings: Settings, args: ReadingsArgs) -> anyhow::Result<
     let from = instant(args.from.as_deref(), now - Duration::hours(24))?;
     let to = instant(args.to.as_deref(), now + Duration::minutes(1))?;
     let rows = tenant
-        .readings(
-            &GatewayId::parse(&args.gateway)?,
-            &DeviceId::parse(&args.device)?,
-            from..to,
-            args.limit,
-        )
+        .readings(&GatewayId::parse(&args.gateway)?, &DeviceId::parse(&args.device)?, from..to, args.limit)
         .await?;
     if args.count {
         println!("{}", rows.len());
         return Ok(());
     }
     for reading in rows {
-        let values: Vec<String> = reading
-            .metrics
-            .iter()
-            .map(|(m, v)| format!("{m}={v}"))
-            .collect();
+        let values: Vec<String> = reading.metrics.iter().map(|(m, v)| format!("{m}={v}")).collect();
         let status = reading.status.map(|s| s.to_string()).unwrap_or_default();
-        println!(
-            "{}\t{}\t{}\t{}",
-            reading.ts.to_rfc3339(),
-            reading.device,
-            status,
-            values.join(" ")
-        );
+        println!("{}\t{}\t{}\t{}", reading.ts.to_rfc3339(), reading.device, status, values.join(" "));
     }
     Ok(())
 }

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use heliograph_ingest::IngestServer;
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use heliograph_shared::store::{self, Store};
 use heliograph_web::WebServer;
 use tokio_util::sync::CancellationToken;
@@ -14,11 +15,17 @@ use crate::cli::ServeArgs;
 use crate::settings::Settings;
 use crate::simulate;
 
+/// Installs the process-wide Prometheus recorder; its handle renders `/metrics`.
+pub fn metrics_recorder() -> anyhow::Result<PrometheusHandle> {
+    PrometheusBuilder::new()
+        .set_buckets(&heliograph_ingest::metrics::LATENCY_BUCKETS)?
+        .install_recorder()
+        .context("cannot install the metrics recorder")
+}
+
 /// Opens the configured store.
 pub async fn open_store(settings: &Settings) -> anyhow::Result<Arc<dyn Store>> {
-    store::open(&settings.store)
-        .await
-        .context("cannot open the store")
+    store::open(&settings.store).await.context("cannot open the store")
 }
 
 /// Cancels the returned token on SIGTERM or SIGINT.
@@ -29,16 +36,16 @@ fn shutdown_on_signals() -> CancellationToken {
         let interrupt = tokio::signal::ctrl_c();
         #[cfg(unix)]
         {
-            let mut terminate =
-                match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                    Ok(signal) => signal,
-                    Err(e) => {
-                        tracing::error!(error = %e, "cannot listen for SIGTERM");
-                        let _ = interrupt.await;
-                        trigger.cancel();
-                        return;
-                    }
-                };
+            let mut terminate = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            {
+                Ok(signal) => signal,
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot listen for SIGTERM");
+                    let _ = interrupt.await;
+                    trigger.cancel();
+                    return;
+                }
+            };
             tokio::select! {
                 _ = interrupt => info!("SIGINT received, shutting down"),
                 _ = terminate.recv() => info!("SIGTERM received, shutting down"),
@@ -55,9 +62,10 @@ fn shutdown_on_signals() -> CancellationToken {
 
 /// `heliograph serve`: ingest and web in one process.
 pub async fn serve(settings: Settings, args: ServeArgs) -> anyhow::Result<()> {
+    let metrics = metrics_recorder()?;
     let store = open_store(&settings).await?;
     let shutdown = shutdown_on_signals();
-    let ingest = IngestServer::bind(settings.ingest.clone(), Arc::clone(&store)).await?;
+    let ingest = IngestServer::bind(settings.ingest.clone(), Arc::clone(&store)).await?.with_metrics(metrics);
     let web = WebServer::bind(&settings.web, Arc::clone(&store)).await?;
     info!(
         backend = store.backend(),
@@ -68,16 +76,11 @@ pub async fn serve(settings: Settings, args: ServeArgs) -> anyhow::Result<()> {
     );
     let demo = if args.demo {
         let target = loopback(ingest.local_addr()?);
-        Some(tokio::spawn(simulate::demo(
-            Arc::clone(&store),
-            target,
-            shutdown.clone(),
-        )))
+        Some(tokio::spawn(simulate::demo(Arc::clone(&store), target, shutdown.clone())))
     } else {
         None
     };
-    let (ingest_outcome, web_outcome) =
-        tokio::join!(ingest.run(shutdown.clone()), web.run(shutdown.clone()));
+    let (ingest_outcome, web_outcome) = tokio::join!(ingest.run(shutdown.clone()), web.run(shutdown.clone()));
     if let Some(demo) = demo {
         demo.abort();
     }
@@ -89,9 +92,10 @@ pub async fn serve(settings: Settings, args: ServeArgs) -> anyhow::Result<()> {
 
 /// `heliograph ingest`.
 pub async fn ingest(settings: Settings) -> anyhow::Result<()> {
+    let metrics = metrics_recorder()?;
     let store = open_store(&settings).await?;
     let shutdown = shutdown_on_signals();
-    let ingest = IngestServer::bind(settings.ingest.clone(), store).await?;
+    let ingest = IngestServer::bind(settings.ingest.clone(), store).await?.with_metrics(metrics);
     info!(ingest = %ingest.local_addr()?, sunspec_http = ?ingest.http_addr(), "ingest serving");
     ingest.run(shutdown).await?;
     info!("stopped");

@@ -65,9 +65,8 @@ impl GatewayClient {
     ) -> anyhow::Result<Self> {
         gateway.plant.latitude = plan.latitude;
         gateway.plant.longitude = plan.longitude;
-        let stream = TcpStream::connect(target)
-            .await
-            .with_context(|| format!("cannot connect to {target}"))?;
+        let stream =
+            TcpStream::connect(target).await.with_context(|| format!("cannot connect to {target}"))?;
         stream.set_nodelay(true)?;
         let (read, writer) = stream.into_split();
         let mut client = Self {
@@ -80,17 +79,11 @@ impl GatewayClient {
             totals: Totals::default(),
             line: String::new(),
         };
-        let hello = format!(
-            "<hello gateway=\"{}\" token=\"{}\"/>\n",
-            client.gateway.id, client.gateway.token
-        );
+        let hello =
+            format!("<hello gateway=\"{}\" token=\"{}\"/>\n", client.gateway.id, client.gateway.token);
         client.writer.write_all(hello.as_bytes()).await?;
         client.read_answer().await?;
-        anyhow::ensure!(
-            client.totals.refused == 0,
-            "gateway {} was refused at hello",
-            client.gateway.id
-        );
+        anyhow::ensure!(client.totals.refused == 0, "gateway {} was refused at hello", client.gateway.id);
         Ok(client)
     }
 
@@ -117,22 +110,14 @@ impl GatewayClient {
         }
         if self.plan.live {
             let started = tokio::time::Instant::now();
-            let step = self
-                .plan
-                .step
-                .to_std()
-                .unwrap_or(std::time::Duration::from_secs(60));
+            let step = self.plan.step.to_std().unwrap_or(std::time::Duration::from_secs(60));
             let mut ticks = tokio::time::interval(step);
             loop {
                 tokio::select! {
                     () = shutdown.cancelled() => break,
                     _ = ticks.tick() => {}
                 }
-                if self
-                    .plan
-                    .live_for
-                    .is_some_and(|limit| started.elapsed() >= limit)
-                {
+                if self.plan.live_for.is_some_and(|limit| started.elapsed() >= limit) {
                     break;
                 }
                 let now = Utc::now();
@@ -218,11 +203,7 @@ impl GatewayClient {
 }
 
 fn inverter(out: &mut String, stamp: &str, s: &Sample) {
-    let status = if s.ac_power > 0.0 {
-        "producing"
-    } else {
-        "standby"
-    };
+    let status = if s.ac_power > 0.0 { "producing" } else { "standby" };
     out.push_str(&format!(
         "<reading device=\"inv-1\" kind=\"inverter\" ts=\"{stamp}\">\
          <ac_power unit=\"W\">{}</ac_power><dc_power unit=\"W\">{}</dc_power>\

@@ -25,23 +25,17 @@ use crate::settings::Settings;
 /// `heliograph simulate`.
 pub async fn run(settings: Settings, args: SimulateArgs) -> anyhow::Result<()> {
     let slug = ProviderSlug::parse(&args.provider)?;
-    let prefix = args
-        .prefix
-        .clone()
-        .unwrap_or_else(|| provision::default_prefix(&slug));
+    let prefix = args.prefix.clone().unwrap_or_else(|| provision::default_prefix(&slug));
     let gateways = if args.provision {
         let store = open_store(&settings).await?;
-        let gateways =
-            provision::provision(store.as_ref(), &slug, &prefix, args.gateways, args.seed).await?;
+        let gateways = provision::provision(store.as_ref(), &slug, &prefix, args.gateways, args.seed).await?;
         if let Some(path) = &args.tokens {
             provision::write_tokens(path, &gateways)?;
         }
         gateways
     } else {
-        let path = args
-            .tokens
-            .as_ref()
-            .context("give --provision, or --tokens with a file of `id token` lines")?;
+        let path =
+            args.tokens.as_ref().context("give --provision, or --tokens with a file of `id token` lines")?;
         provision::read_tokens(path, args.gateways, args.seed)?
     };
     let shutdown = CancellationToken::new();
@@ -54,18 +48,9 @@ pub async fn run(settings: Settings, args: SimulateArgs) -> anyhow::Result<()> {
     let totals = drive(gateways, args.target, plan, shutdown).await?;
     println!(
         "simulated {} gateways: {} documents sent, {} acknowledged, {} readings accepted, {} rejected, {} refused",
-        args.gateways,
-        totals.documents,
-        totals.acked,
-        totals.accepted,
-        totals.rejected,
-        totals.refused
+        args.gateways, totals.documents, totals.acked, totals.accepted, totals.rejected, totals.refused
     );
-    anyhow::ensure!(
-        totals.refused == 0,
-        "{} documents were refused",
-        totals.refused
-    );
+    anyhow::ensure!(totals.refused == 0, "{} documents were refused", totals.refused);
     Ok(())
 }
 
@@ -92,8 +77,7 @@ impl Plan {
     fn from_args(args: &SimulateArgs) -> Self {
         let step = Duration::seconds(i64::try_from(args.step_secs.max(1)).unwrap_or(60));
         let history_from = (args.history_hours > 0.0).then(|| {
-            let start =
-                Utc::now() - Duration::milliseconds((args.history_hours * 3_600_000.0) as i64);
+            let start = Utc::now() - Duration::milliseconds((args.history_hours * 3_600_000.0) as i64);
             start.duration_trunc(step).unwrap_or(start)
         });
         Self {
@@ -119,12 +103,7 @@ pub async fn drive(
     for gateway in gateways {
         let plan = plan.clone();
         let shutdown = shutdown.clone();
-        tasks.spawn(async move {
-            GatewayClient::connect(target, gateway, plan)
-                .await?
-                .run(shutdown)
-                .await
-        });
+        tasks.spawn(async move { GatewayClient::connect(target, gateway, plan).await?.run(shutdown).await });
     }
     let mut totals = Totals::default();
     while let Some(joined) = tasks.join_next().await {
@@ -140,9 +119,7 @@ pub async fn demo(store: Arc<dyn Store>, target: SocketAddr, shutdown: Cancellat
         let fleets = provision::demo_fleets(store.as_ref()).await?;
         // One plan, so each plant's energy counter runs on from history into live data.
         let plan = Plan {
-            history_from: Some(
-                (Utc::now() - Duration::days(2)).duration_trunc(Duration::minutes(1))?,
-            ),
+            history_from: Some((Utc::now() - Duration::days(2)).duration_trunc(Duration::minutes(1))?),
             step: Duration::minutes(1),
             batch: 240,
             live: true,
@@ -151,10 +128,7 @@ pub async fn demo(store: Arc<dyn Store>, target: SocketAddr, shutdown: Cancellat
             longitude: 11.58,
         };
         let all: Vec<SimulatedGateway> = fleets.into_iter().flatten().collect();
-        info!(
-            gateways = all.len(),
-            "demo: sending two days of history, then live readings every minute"
-        );
+        info!(gateways = all.len(), "demo: sending two days of history, then live readings every minute");
         drive(all, target, plan, shutdown).await?;
         anyhow::Ok(())
     };

@@ -72,11 +72,7 @@ impl SimulatedGateway {
             },
             has_meter: index.is_multiple_of(2),
             has_sensor: index.is_multiple_of(3),
-            meter: Meter {
-                import_wh: 2.0e6 + index as f64 * 1e5,
-                export_wh: 1.0e6,
-                last: None,
-            },
+            meter: Meter { import_wh: 2.0e6 + index as f64 * 1e5, export_wh: 1.0e6, last: None },
         }
     }
 
@@ -90,10 +86,7 @@ impl SimulatedGateway {
 
 /// Capacities between 4 and 40 kWp, varying by site.
 fn capacity(index: usize, seed: u64) -> f64 {
-    let spread = ((index as u64)
-        .wrapping_mul(2_654_435_761)
-        .wrapping_add(seed)
-        % 37) as f64;
+    let spread = ((index as u64).wrapping_mul(2_654_435_761).wrapping_add(seed) % 37) as f64;
     ((4.0 + spread) * 10.0).round() / 10.0
 }
 
@@ -126,10 +119,7 @@ pub async fn provision(
     count: usize,
     seed: u64,
 ) -> anyhow::Result<Vec<SimulatedGateway>> {
-    let provider = store
-        .provider(slug)
-        .await?
-        .with_context(|| format!("provider {slug} does not exist"))?;
+    let provider = store.provider(slug).await?.with_context(|| format!("provider {slug} does not exist"))?;
     let tenant = store.tenant(slug).await?;
     let mut gateways = Vec::with_capacity(count);
     for index in 1..=count {
@@ -139,14 +129,12 @@ pub async fn provision(
         let simulated = SimulatedGateway::new(id.clone(), token.reveal().to_owned(), index, seed);
         match tenant.gateway(&id).await? {
             Some(mut existing) => {
-                existing.previous_token =
-                    Some((existing.token_hash, Utc::now() + Duration::hours(1)));
+                existing.previous_token = Some((existing.token_hash, Utc::now() + Duration::hours(1)));
                 existing.token_hash = token.hash();
                 tenant.update_gateway(&existing).await?;
             }
             None => {
-                let customer =
-                    ensure_customer(tenant.as_ref(), site, provider.timezone, index).await?;
+                let customer = ensure_customer(tenant.as_ref(), site, provider.timezone, index).await?;
                 let gateway = Gateway {
                     id,
                     customer: Some(customer),
@@ -172,18 +160,10 @@ async fn ensure_customer(
     index: usize,
 ) -> anyhow::Result<CustomerId> {
     let name = format!("{site} ({index})");
-    if let Some(existing) = tenant
-        .customers()
-        .await?
-        .into_iter()
-        .find(|c| c.name == name)
-    {
+    if let Some(existing) = tenant.customers().await?.into_iter().find(|c| c.name == name) {
         return Ok(existing.id);
     }
-    let email = format!(
-        "owner{index}@{}.example",
-        tenant.provider().as_str().replace('_', "-")
-    );
+    let email = format!("owner{index}@{}.example", tenant.provider().as_str().replace('_', "-"));
     let customer = Customer {
         id: CustomerId::new_random(),
         name,
@@ -197,10 +177,7 @@ async fn ensure_customer(
 
 /// Writes `id token` lines (mode 0600: they are secrets).
 pub fn write_tokens(path: &Path, gateways: &[SimulatedGateway]) -> anyhow::Result<()> {
-    let text: String = gateways
-        .iter()
-        .map(|g| format!("{} {}\n", g.id, g.token))
-        .collect();
+    let text: String = gateways.iter().map(|g| format!("{} {}\n", g.id, g.token)).collect();
     std::fs::write(path, text).with_context(|| format!("cannot write {}", path.display()))?;
     #[cfg(unix)]
     {
@@ -212,18 +189,11 @@ pub fn write_tokens(path: &Path, gateways: &[SimulatedGateway]) -> anyhow::Resul
 
 /// Reads `id token` lines; uses the first `count`.
 pub fn read_tokens(path: &Path, count: usize, seed: u64) -> anyhow::Result<Vec<SimulatedGateway>> {
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
     let mut gateways = Vec::new();
-    for (index, line) in text
-        .lines()
-        .filter(|l| !l.trim().is_empty())
-        .take(count)
-        .enumerate()
-    {
-        let (id, token) = line
-            .split_once(' ')
-            .with_context(|| format!("line {} is not `id token`", index + 1))?;
+    for (index, line) in text.lines().filter(|l| !l.trim().is_empty()).take(count).enumerate() {
+        let (id, token) =
+            line.split_once(' ').with_context(|| format!("line {} is not `id token`", index + 1))?;
         gateways.push(SimulatedGateway::new(
             GatewayId::parse(id.trim())?,
             token.trim().to_owned(),
@@ -250,9 +220,7 @@ pub async fn demo_fleets(store: &dyn Store) -> anyhow::Result<Vec<Vec<SimulatedG
     for (slug, name, timezone, count) in fleets {
         let slug = ProviderSlug::parse(slug)?;
         let mut provider = Provider::new(slug.clone(), name);
-        provider.timezone = timezone
-            .parse()
-            .map_err(|_| anyhow::anyhow!("bad demo timezone"))?;
+        provider.timezone = timezone.parse().map_err(|_| anyhow::anyhow!("bad demo timezone"))?;
         match store.create_provider(&provider).await {
             Ok(()) | Err(StoreError::ProviderExists(_)) => {}
             Err(e) => return Err(e.into()),

@@ -7,8 +7,7 @@ use chrono::{DateTime, Datelike, Timelike, Utc};
 /// The sun's elevation above the horizon, degrees (NOAA's simplified equations; good to ~1°).
 pub fn sun_elevation(ts: DateTime<Utc>, latitude: f64, longitude: f64) -> f64 {
     let day = f64::from(ts.ordinal0());
-    let hour =
-        f64::from(ts.hour()) + f64::from(ts.minute()) / 60.0 + f64::from(ts.second()) / 3600.0;
+    let hour = f64::from(ts.hour()) + f64::from(ts.minute()) / 60.0 + f64::from(ts.second()) / 3600.0;
     let gamma = 2.0 * std::f64::consts::PI / 365.0 * (day + (hour - 12.0) / 24.0);
     let equation_of_time = 229.18
         * (0.000075 + 0.001868 * gamma.cos()
@@ -23,8 +22,7 @@ pub fn sun_elevation(ts: DateTime<Utc>, latitude: f64, longitude: f64) -> f64 {
     let solar_minutes = hour * 60.0 + equation_of_time + 4.0 * longitude;
     let hour_angle = (solar_minutes / 4.0 - 180.0).to_radians();
     let lat = latitude.to_radians();
-    let cos_zenith =
-        lat.sin() * declination.sin() + lat.cos() * declination.cos() * hour_angle.cos();
+    let cos_zenith = lat.sin() * declination.sin() + lat.cos() * declination.cos() * hour_angle.cos();
     90.0 - cos_zenith.clamp(-1.0, 1.0).acos().to_degrees()
 }
 
@@ -110,11 +108,7 @@ impl Plant {
         self.last = Some(ts);
         let wobble = unit(self.seed ^ ts.timestamp() as u64) - 0.5;
         let ac_voltage = 230.0 + 3.0 * wobble;
-        let dc_voltage = if dc_power > 0.0 {
-            580.0 + 40.0 * sun
-        } else {
-            0.0
-        };
+        let dc_voltage = if dc_power > 0.0 { 580.0 + 40.0 * sun } else { 0.0 };
         Sample {
             ac_power: round(ac_power, 1),
             dc_power: round(dc_power, 1),
@@ -122,16 +116,9 @@ impl Plant {
             ac_voltage: round(ac_voltage, 1),
             ac_current: round(ac_power / ac_voltage, 2),
             dc_voltage: round(dc_voltage, 1),
-            dc_current: if dc_voltage > 0.0 {
-                round(dc_power / dc_voltage, 2)
-            } else {
-                0.0
-            },
+            dc_current: if dc_voltage > 0.0 { round(dc_power / dc_voltage, 2) } else { 0.0 },
             frequency: round(50.0 + 0.04 * wobble, 3),
-            temperature: round(
-                12.0 + 25.0 * sun * cloudiness(self.seed, ts) + 2.0 * wobble,
-                1,
-            ),
+            temperature: round(12.0 + 25.0 * sun * cloudiness(self.seed, ts) + 2.0 * wobble, 1),
             irradiance: round(irradiance, 1),
         }
     }
@@ -149,9 +136,7 @@ mod tests {
     use super::*;
 
     fn at(y: i32, m: u32, d: u32, h: u32) -> DateTime<Utc> {
-        Utc.with_ymd_and_hms(y, m, d, h, 0, 0)
-            .single()
-            .expect("valid time")
+        Utc.with_ymd_and_hms(y, m, d, h, 0, 0).single().expect("valid time")
     }
 
     #[test]
@@ -161,10 +146,7 @@ mod tests {
         assert!((60.0..70.0).contains(&noon), "noon elevation {noon}");
         assert!(sun_elevation(at(2026, 6, 21, 23), 48.14, 11.58) < 0.0);
         let winter = sun_elevation(at(2026, 12, 21, 11), 48.14, 11.58);
-        assert!(
-            (15.0..22.0).contains(&winter),
-            "winter noon elevation {winter}"
-        );
+        assert!((15.0..22.0).contains(&winter), "winter noon elevation {winter}");
     }
 
     #[test]

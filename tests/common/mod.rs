@@ -29,8 +29,7 @@ pub fn cassandra_settings() -> CassandraSettings {
     );
     CassandraSettings {
         nodes: vec![node],
-        registry_keyspace: KeyspaceName::parse(&unique("test_registry_"))
-            .expect("valid keyspace name"),
+        registry_keyspace: KeyspaceName::parse(&unique("test_registry_")).expect("valid keyspace name"),
         consistency: heliograph_shared::store::ConsistencySetting::One,
         ..CassandraSettings::default()
     }
@@ -54,17 +53,11 @@ pub struct TestStore {
 pub async fn open_store(backend: Backend) -> TestStore {
     let dir = tempfile::tempdir().expect("temporary directory");
     let settings = match backend {
-        Backend::Embedded => StoreSettings::Embedded {
-            data_dir: dir.path().join("data"),
-        },
+        Backend::Embedded => StoreSettings::Embedded { data_dir: dir.path().join("data") },
         Backend::Cassandra => StoreSettings::Cassandra(cassandra_settings()),
     };
     let store = store::open(&settings).await.expect("store opens");
-    TestStore {
-        store,
-        settings,
-        dir,
-    }
+    TestStore { store, settings, dir }
 }
 
 /// Settings for a test server on ephemeral loopback ports.
@@ -89,9 +82,7 @@ pub struct TestServer {
 
 impl TestServer {
     pub async fn start(settings: IngestSettings, store: Arc<dyn Store>) -> Self {
-        let server = IngestServer::bind(settings, store)
-            .await
-            .expect("server binds");
+        let server = IngestServer::bind(settings, store).await.expect("server binds");
         let addr = server.local_addr().expect("bound address");
         let http = server.http_addr().expect("http listener");
         let shutdown = CancellationToken::new();
@@ -99,12 +90,7 @@ impl TestServer {
         let task = tokio::spawn(async move {
             server.run(stop).await.expect("server runs");
         });
-        Self {
-            addr,
-            http,
-            shutdown,
-            task,
-        }
+        Self { addr, http, shutdown, task }
     }
 
     pub async fn stop(self) {
@@ -114,18 +100,11 @@ impl TestServer {
 }
 
 /// Creates a provider and returns its handle.
-pub async fn provider(
-    store: &Arc<dyn Store>,
-    slug: &str,
-    port: Option<u16>,
-) -> Arc<dyn TenantStore> {
+pub async fn provider(store: &Arc<dyn Store>, slug: &str, port: Option<u16>) -> Arc<dyn TenantStore> {
     let slug = ProviderSlug::parse(slug).expect("valid slug");
     let mut provider = Provider::new(slug.clone(), format!("Provider {slug}"));
     provider.ingest_port = port;
-    store
-        .create_provider(&provider)
-        .await
-        .expect("provider created");
+    store.create_provider(&provider).await.expect("provider created");
     store.tenant(&slug).await.expect("tenant handle")
 }
 
@@ -142,10 +121,7 @@ pub async fn gateway(tenant: &Arc<dyn TenantStore>, id: &str) -> String {
         last_seen: None,
         active: true,
     };
-    tenant
-        .create_gateway(&gateway)
-        .await
-        .expect("gateway created");
+    tenant.create_gateway(&gateway).await.expect("gateway created");
     token.reveal().to_owned()
 }
 
@@ -159,10 +135,7 @@ impl GatewayConn {
     pub async fn connect(addr: SocketAddr) -> Self {
         let stream = TcpStream::connect(addr).await.expect("connects");
         let (read, writer) = stream.into_split();
-        Self {
-            reader: BufReader::new(read),
-            writer,
-        }
+        Self { reader: BufReader::new(read), writer }
     }
 
     pub async fn send(&mut self, text: impl AsRef<[u8]>) {
@@ -183,18 +156,12 @@ impl GatewayConn {
     /// True if the server closes the connection (EOF) within `within`.
     pub async fn closed_within(&mut self, within: Duration) -> bool {
         let mut line = String::new();
-        matches!(
-            tokio::time::timeout(within, self.reader.read_line(&mut line)).await,
-            Ok(Ok(0)) | Ok(Err(_))
-        )
+        matches!(tokio::time::timeout(within, self.reader.read_line(&mut line)).await, Ok(Ok(0)) | Ok(Err(_)))
     }
 
     pub async fn hello(addr: SocketAddr, gateway: &str, token: &str) -> Self {
         let mut conn = Self::connect(addr).await;
-        conn.send(format!(
-            "<hello gateway=\"{gateway}\" token=\"{token}\"/>\n"
-        ))
-        .await;
+        conn.send(format!("<hello gateway=\"{gateway}\" token=\"{token}\"/>\n")).await;
         let welcome = conn.answer().await;
         assert_eq!(welcome, format!("<welcome gateway=\"{gateway}\"/>"));
         conn
@@ -202,10 +169,7 @@ impl GatewayConn {
 
     /// Closes the sending side (the gateway is done); answers can still be read.
     pub async fn finish_sending(&mut self) {
-        self.writer
-            .shutdown()
-            .await
-            .expect("shuts down the write half");
+        self.writer.shutdown().await.expect("shuts down the write half");
     }
 }
 
@@ -249,14 +213,23 @@ pub async fn http_post(
     .expect("response within 10 s")
     .expect("reads");
     let text = String::from_utf8_lossy(&response).into_owned();
-    let status = text
-        .split(' ')
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .expect("a status line");
-    let body = text
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_owned())
-        .unwrap_or_default();
+    let status = text.split(' ').nth(1).and_then(|s| s.parse().ok()).expect("a status line");
+    let body = text.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()).unwrap_or_default();
+    (status, body)
+}
+
+/// GETs `path`; returns (status, body).
+pub async fn http_get(addr: SocketAddr, path: &str) -> (u16, String) {
+    let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    let mut stream = TcpStream::connect(addr).await.expect("connects");
+    stream.write_all(request.as_bytes()).await.expect("writes");
+    let mut response = Vec::new();
+    tokio::time::timeout(Duration::from_secs(10), tokio::io::AsyncReadExt::read_to_end(&mut stream, &mut response))
+        .await
+        .expect("response within 10 s")
+        .expect("reads");
+    let text = String::from_utf8_lossy(&response).into_owned();
+    let status = text.split(' ').nth(1).and_then(|s| s.parse().ok()).expect("a status line");
+    let body = text.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()).unwrap_or_default();
     (status, body)
 }

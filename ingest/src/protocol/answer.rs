@@ -82,9 +82,9 @@ impl Answer {
             Format::SunSpec if document.records.iter().all(|r| r.failure.is_none()) => {
                 Self::SunSpec(SunSpecResponse::Success)
             }
-            Format::SunSpec => Self::SunSpec(SunSpecResponse::DrFailure {
-                records: document.records.clone(),
-            }),
+            Format::SunSpec => {
+                Self::SunSpec(SunSpecResponse::DrFailure { records: document.records.clone() })
+            }
         }
     }
 
@@ -114,11 +114,7 @@ impl Answer {
             Self::Welcome { gateway } => {
                 write!(out, r#"<welcome gateway="{}"/>"#, escape(gateway.as_str()))
             }
-            Self::Ack {
-                seq,
-                accepted,
-                rejected,
-            } => {
+            Self::Ack { seq, accepted, rejected } => {
                 out.push_str("<ack");
                 write_seq(out, *seq)?;
                 write!(out, r#" accepted="{accepted}""#)?;
@@ -140,12 +136,7 @@ impl Answer {
             Self::Nack { seq, error } => {
                 out.push_str("<nack");
                 write_seq(out, *seq)?;
-                write!(
-                    out,
-                    r#" code="{}" reason="{}"/>"#,
-                    error.code,
-                    escape(&error.reason)
-                )
+                write!(out, r#" code="{}" reason="{}"/>"#, error.code, escape(&error.reason))
             }
             Self::SunSpec(response) => write_sunspec(out, response),
         }
@@ -163,11 +154,7 @@ fn write_sunspec(out: &mut String, response: &SunSpecResponse) -> std::fmt::Resu
     out.push_str("<sunSpecDataResponse>");
     match response {
         SunSpecResponse::Success => out.push_str("<status>SUCCESS</status>"),
-        SunSpecResponse::Failure {
-            code,
-            reason,
-            message,
-        } => write!(
+        SunSpecResponse::Failure { code, reason, message } => write!(
             out,
             "<status>FAILURE</status><code>{code}</code><reason>{}</reason><message>{}</message>",
             escape(reason),
@@ -176,12 +163,7 @@ fn write_sunspec(out: &mut String, response: &SunSpecResponse) -> std::fmt::Resu
         SunSpecResponse::DrFailure { records } => {
             out.push_str("<status>DR_FAILURE</status>");
             for record in records {
-                write!(
-                    out,
-                    r#"<dResult id="{}" t="{}""#,
-                    record.index,
-                    escape(&record.t)
-                )?;
+                write!(out, r#"<dResult id="{}" t="{}""#, record.index, escape(&record.t))?;
                 if let Some(cid) = &record.cid {
                     write!(out, r#" cid="{}""#, escape(cid))?;
                 }

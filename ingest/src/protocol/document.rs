@@ -45,11 +45,7 @@ enum State {
     /// Inside a document whose parser has not failed.
     Parsing(Box<dyn FormatParser>),
     /// Inside a document already refused; its events are skipped to the end.
-    Failed {
-        error: ProtocolError,
-        format: Option<Format>,
-        seq: Option<u64>,
-    },
+    Failed { error: ProtocolError, format: Option<Format>, seq: Option<u64> },
 }
 
 /// Turns one connection's XML events into documents.
@@ -63,12 +59,7 @@ pub struct DocumentParser {
 impl DocumentParser {
     /// A parser that refuses elements nested deeper than `max_depth`.
     pub fn new(context: ParseContext, max_depth: usize) -> Self {
-        Self {
-            context,
-            max_depth,
-            depth: 0,
-            state: State::Idle,
-        }
+        Self { context, max_depth, depth: 0, state: State::Idle }
     }
 
     /// The context documents are parsed in (updated by the connection after a hello, and with
@@ -113,16 +104,15 @@ impl DocumentParser {
                 Ok(self.close())
             }
             Event::Text(text) => {
-                let text = text.decode().map_err(|_| {
-                    ProtocolError::new(ErrorCode::Malformed, "text is not valid UTF-8")
-                })?;
+                let text = text
+                    .decode()
+                    .map_err(|_| ProtocolError::new(ErrorCode::Malformed, "text is not valid UTF-8"))?;
                 self.text(&text)?;
                 Ok(Progress::Pending)
             }
             Event::CData(data) => {
-                let text = std::str::from_utf8(data.as_ref()).map_err(|_| {
-                    ProtocolError::new(ErrorCode::Malformed, "CDATA is not valid UTF-8")
-                })?;
+                let text = std::str::from_utf8(data.as_ref())
+                    .map_err(|_| ProtocolError::new(ErrorCode::Malformed, "CDATA is not valid UTF-8"))?;
                 self.text(text)?;
                 Ok(Progress::Pending)
             }
@@ -149,11 +139,7 @@ impl DocumentParser {
         if self.depth == 0 {
             self.state = match root_parser(start, &self.context) {
                 Ok(parser) => State::Parsing(parser),
-                Err(error) => State::Failed {
-                    error,
-                    format: None,
-                    seq: None,
-                },
+                Err(error) => State::Failed { error, format: None, seq: None },
             };
         }
         self.depth += 1;
@@ -171,17 +157,9 @@ impl DocumentParser {
             State::Parsing(parser) => {
                 let format = Some(parser.format());
                 let seq = parser.seq();
-                Progress::Complete {
-                    outcome: parser.finish(&self.context),
-                    format,
-                    seq,
-                }
+                Progress::Complete { outcome: parser.finish(&self.context), format, seq }
             }
-            State::Failed { error, format, seq } => Progress::Complete {
-                outcome: Err(error),
-                format,
-                seq,
-            },
+            State::Failed { error, format, seq } => Progress::Complete { outcome: Err(error), format, seq },
             State::Idle => Progress::Pending,
         }
     }
@@ -225,10 +203,7 @@ fn root_parser(
     } else {
         Err(ProtocolError::new(
             ErrorCode::Invalid,
-            format!(
-                "unknown document <{}>: expected <hello>, <batch> or <sunSpecData>",
-                truncate(&name)
-            ),
+            format!("unknown document <{}>: expected <hello>, <batch> or <sunSpecData>", truncate(&name)),
         ))
     }
 }
@@ -239,29 +214,23 @@ fn truncate(name: &str) -> String {
 
 /// Resolves `&lt;`-style predefined entities and character references; nothing else exists here.
 fn resolve_reference(reference: &quick_xml::events::BytesRef<'_>) -> Result<String, ProtocolError> {
-    let name = reference.decode().map_err(|_| {
-        ProtocolError::new(ErrorCode::Malformed, "entity reference is not valid UTF-8")
-    })?;
+    let name = reference
+        .decode()
+        .map_err(|_| ProtocolError::new(ErrorCode::Malformed, "entity reference is not valid UTF-8"))?;
     if reference.is_char_ref() {
         return match reference.resolve_char_ref() {
             Ok(Some(c)) => Ok(c.to_string()),
-            _ => Err(ProtocolError::new(
-                ErrorCode::Malformed,
-                format!("invalid character reference &{name};"),
-            )),
+            _ => {
+                Err(ProtocolError::new(ErrorCode::Malformed, format!("invalid character reference &{name};")))
+            }
         };
     }
-    quick_xml::escape::resolve_predefined_entity(&name)
-        .map(str::to_owned)
-        .ok_or_else(|| {
-            ProtocolError::new(
-                ErrorCode::Malformed,
-                format!(
-                    "undefined entity &{};: only XML's predefined entities are accepted",
-                    truncate(&name)
-                ),
-            )
-        })
+    quick_xml::escape::resolve_predefined_entity(&name).map(str::to_owned).ok_or_else(|| {
+        ProtocolError::new(
+            ErrorCode::Malformed,
+            format!("undefined entity &{};: only XML's predefined entities are accepted", truncate(&name)),
+        )
+    })
 }
 
 /// Parses one document held in memory (an HTTP body, a test fixture): the first top-level
@@ -281,10 +250,7 @@ pub fn parse_document(
         let event = match reader.read_event_into(&mut buf) {
             Ok(Event::Eof) => {
                 let error = if parser.in_document() {
-                    ProtocolError::new(
-                        ErrorCode::Malformed,
-                        "document ends before its root element closes",
-                    )
+                    ProtocolError::new(ErrorCode::Malformed, "document ends before its root element closes")
                 } else {
                     ProtocolError::new(ErrorCode::Invalid, "no document: the body holds no element")
                 };
@@ -293,19 +259,14 @@ pub fn parse_document(
             Ok(event) => event,
             Err(e) => {
                 return (
-                    Err(ProtocolError::new(
-                        ErrorCode::Malformed,
-                        format!("XML syntax error: {e}"),
-                    )),
+                    Err(ProtocolError::new(ErrorCode::Malformed, format!("XML syntax error: {e}"))),
                     format,
                 );
             }
         };
         match parser.feed(&event) {
             Ok(Progress::Pending) => {}
-            Ok(Progress::Complete {
-                outcome, format, ..
-            }) => return (outcome, format),
+            Ok(Progress::Complete { outcome, format, .. }) => return (outcome, format),
             Err(error) => return (Err(error), format),
         }
     }

@@ -50,18 +50,13 @@ impl ErrorCode {
     /// True when the byte stream can no longer be trusted to frame documents, so the connection
     /// must close after answering.
     pub fn closes_connection(self) -> bool {
-        matches!(
-            self,
-            Self::Malformed | Self::DtdForbidden | Self::TooDeep | Self::TooLarge | Self::Timeout
-        )
+        matches!(self, Self::Malformed | Self::DtdForbidden | Self::TooDeep | Self::TooLarge | Self::Timeout)
     }
 
     /// The SunSpec Model Data Exchange code for the same refusal.
     pub fn sunspec_code(self) -> &'static str {
         match self {
-            Self::Malformed | Self::Invalid | Self::DtdForbidden | Self::TooDeep => {
-                "INVALID_MESSAGE"
-            }
+            Self::Malformed | Self::Invalid | Self::DtdForbidden | Self::TooDeep => "INVALID_MESSAGE",
             Self::TooLarge | Self::TooManyReadings => "LIMIT_EXCEEDED",
             Self::Unauthorized => "INVALID_CREDENTIALS",
             Self::Unavailable | Self::Timeout | Self::ShuttingDown | Self::Busy => "SERVER_ERROR",

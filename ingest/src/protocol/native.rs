@@ -11,8 +11,8 @@
 //! ```
 
 use heliograph_shared::{
-    Device, DeviceId, DeviceKind, DeviceStatus, GatewayId, GatewayToken, Metric, MetricError,
-    Metrics, Reading, Unit, parse_value,
+    Device, DeviceId, DeviceKind, DeviceStatus, GatewayId, GatewayToken, Metric, MetricError, Metrics,
+    Reading, Unit, parse_value,
 };
 
 use super::answer::RejectedReading;
@@ -60,10 +60,7 @@ impl FormatParser for HelloParser {
                 let gateway = GatewayId::parse(&required(element, "gateway", "hello")?)
                     .map_err(|e| invalid(e.to_string()))?;
                 let token = GatewayToken::from_presented(&required(element, "token", "hello")?);
-                self.credentials = Some(Credentials {
-                    gateway,
-                    token: Some(token),
-                });
+                self.credentials = Some(Credentials { gateway, token: Some(token) });
             }
             XmlEvent::End => self.depth -= 1,
             XmlEvent::Text(text) if text.trim().is_empty() => {}
@@ -73,9 +70,7 @@ impl FormatParser for HelloParser {
     }
 
     fn finish(self: Box<Self>, _context: &ParseContext) -> Result<Document, ProtocolError> {
-        self.credentials
-            .map(Document::Hello)
-            .ok_or_else(|| invalid("empty <hello>"))
+        self.credentials.map(Document::Hello).ok_or_else(|| invalid("empty <hello>"))
     }
 }
 
@@ -142,10 +137,8 @@ impl NameCache {
     const CAPACITY: usize = 64;
 
     fn resolve(&mut self, name: &str, unit: Option<&str>) -> Result<Resolved, MetricError> {
-        if let Some((_, _, resolved)) = self
-            .entries
-            .iter()
-            .find(|(n, u, _)| n == name && u.as_deref() == unit)
+        if let Some((_, _, resolved)) =
+            self.entries.iter().find(|(n, u, _)| n == name && u.as_deref() == unit)
         {
             return resolved.clone();
         }
@@ -154,16 +147,12 @@ impl NameCache {
                 None | Some("") => Ok(Resolved::Canonical(metric, None)),
                 Some(spelling) => Unit::parse_for(spelling, metric.quantity())
                     .map(|unit| Resolved::Canonical(metric, Some(unit)))
-                    .map_err(|source| MetricError::Unit {
-                        metric: metric.name().to_owned(),
-                        source,
-                    }),
+                    .map_err(|source| MetricError::Unit { metric: metric.name().to_owned(), source }),
             },
             None => Ok(Resolved::Extra),
         };
         if self.entries.len() < Self::CAPACITY {
-            self.entries
-                .push((name.to_owned(), unit.map(str::to_owned), resolved.clone()));
+            self.entries.push((name.to_owned(), unit.map(str::to_owned), resolved.clone()));
         }
         resolved
     }
@@ -176,11 +165,7 @@ impl BatchParser {
         context: &ParseContext,
     ) -> Result<(), ProtocolError> {
         let seq = attribute(element, "seq")?
-            .map(|s| {
-                s.trim()
-                    .parse::<u64>()
-                    .map_err(|_| invalid(format!("seq {s:?} is not a whole number")))
-            })
+            .map(|s| s.trim().parse::<u64>().map_err(|_| invalid(format!("seq {s:?} is not a whole number"))))
             .transpose()?;
         self.seq = seq;
         let own = attribute(element, "gateway")?
@@ -197,10 +182,7 @@ impl BatchParser {
             devices: Vec::new(),
             records: Vec::new(),
         });
-        self.gateway = Some(effective_gateway(
-            own.as_ref(),
-            context.session_gateway.as_ref(),
-        )?);
+        self.gateway = Some(effective_gateway(own.as_ref(), context.session_gateway.as_ref())?);
         Ok(())
     }
 
@@ -213,10 +195,7 @@ impl BatchParser {
         if self.count > context.max_readings {
             return Err(ProtocolError::new(
                 ErrorCode::TooManyReadings,
-                format!(
-                    "more than {} readings in one document; split it",
-                    context.max_readings
-                ),
+                format!("more than {} readings in one document; split it", context.max_readings),
             ));
         }
         let reading = &mut self.reading;
@@ -229,12 +208,11 @@ impl BatchParser {
         reading.content.clear();
         let (mut has_device, mut has_ts) = (false, false);
         for attr in element.attributes() {
-            let attr = attr.map_err(|e| {
-                ProtocolError::new(ErrorCode::Malformed, format!("bad attribute: {e}"))
-            })?;
-            let value = attr.unescape_value().map_err(|e| {
-                ProtocolError::new(ErrorCode::Invalid, format!("bad attribute value: {e}"))
-            })?;
+            let attr =
+                attr.map_err(|e| ProtocolError::new(ErrorCode::Malformed, format!("bad attribute: {e}")))?;
+            let value = attr
+                .unescape_value()
+                .map_err(|e| ProtocolError::new(ErrorCode::Invalid, format!("bad attribute value: {e}")))?;
             match attr.key.local_name().as_ref() {
                 b"device" => {
                     has_device = true;
@@ -272,10 +250,8 @@ impl BatchParser {
             return;
         }
         if value.too_long {
-            reading.problem = Some(format!(
-                "value of {} is longer than {MAX_VALUE_TEXT} characters",
-                value.name
-            ));
+            reading.problem =
+                Some(format!("value of {} is longer than {MAX_VALUE_TEXT} characters", value.name));
             return;
         }
         if value.name == "status" {
@@ -284,12 +260,10 @@ impl BatchParser {
         }
         let outcome = parse_value(&value.name, &value.text).and_then(|number| {
             match self.names.resolve(&value.name, value.unit())? {
-                Resolved::Canonical(metric, unit) => reading
-                    .metrics
-                    .set(metric, unit.map_or(number, |u| u.to_canonical(number))),
-                Resolved::Extra => reading
-                    .metrics
-                    .insert_extra(&value.name, number, value.unit()),
+                Resolved::Canonical(metric, unit) => {
+                    reading.metrics.set(metric, unit.map_or(number, |u| u.to_canonical(number)))
+                }
+                Resolved::Extra => reading.metrics.insert_extra(&value.name, number, value.unit()),
             }
         });
         if let Err(e) = outcome {
@@ -298,11 +272,9 @@ impl BatchParser {
     }
 
     fn close_reading(&mut self, context: &ParseContext) {
-        let (pending, Some(document), Some(gateway)) = (
-            &mut self.reading,
-            self.document.as_mut(),
-            self.gateway.as_ref(),
-        ) else {
+        let (pending, Some(document), Some(gateway)) =
+            (&mut self.reading, self.document.as_mut(), self.gateway.as_ref())
+        else {
             return;
         };
         match build_reading(pending, gateway, context) {
@@ -333,10 +305,7 @@ fn build_reading(
         return Err(problem.clone());
     }
     let device = DeviceId::parse(&pending.device).map_err(|e| e.to_string())?;
-    let ts = context
-        .timestamps
-        .parse(&pending.ts, context.now)
-        .map_err(|e| e.to_string())?;
+    let ts = context.timestamps.parse(&pending.ts, context.now).map_err(|e| e.to_string())?;
     if pending.metrics.is_empty() && pending.status.is_none() {
         return Err("reading has no values".to_owned());
     }
@@ -425,8 +394,6 @@ impl FormatParser for BatchParser {
     }
 
     fn finish(self: Box<Self>, _context: &ParseContext) -> Result<Document, ProtocolError> {
-        self.document
-            .map(Document::Readings)
-            .ok_or_else(|| invalid("empty <batch>"))
+        self.document.map(Document::Readings).ok_or_else(|| invalid("empty <batch>"))
     }
 }

@@ -76,43 +76,32 @@ impl SunSpecParser {
         if index > context.max_readings {
             return Err(ProtocolError::new(
                 ErrorCode::TooManyReadings,
-                format!(
-                    "more than {} <d> records in one document; split it",
-                    context.max_readings
-                ),
+                format!("more than {} <d> records in one document; split it", context.max_readings),
             ));
         }
         self.record.open(index, element, context)
     }
 
-    fn open_model(
-        &mut self,
-        element: &quick_xml::events::BytesStart<'_>,
-    ) -> Result<(), ProtocolError> {
+    fn open_model(&mut self, element: &quick_xml::events::BytesStart<'_>) -> Result<(), ProtocolError> {
         self.used = 0;
         self.model_label.clear();
         self.model = None;
         let Some(id) = attribute(element, "id")? else {
             self.model_label.push('?');
-            self.record
-                .refuse("<m> needs an id attribute (its model number)");
+            self.record.refuse("<m> needs an id attribute (its model number)");
             return Ok(());
         };
         self.model_label.extend(id.chars().take(MAX_TEXT));
         match id.trim().parse::<u16>() {
             Ok(model) => self.model = Some(model),
-            Err(_) => self.record.refuse(format!(
-                "model id {:?} is not a SunSpec model number",
-                self.model_label
-            )),
+            Err(_) => {
+                self.record.refuse(format!("model id {:?} is not a SunSpec model number", self.model_label))
+            }
         }
         Ok(())
     }
 
-    fn open_point(
-        &mut self,
-        element: &quick_xml::events::BytesStart<'_>,
-    ) -> Result<(), ProtocolError> {
+    fn open_point(&mut self, element: &quick_xml::events::BytesStart<'_>) -> Result<(), ProtocolError> {
         self.record.points += 1;
         if self.record.points > MAX_POINTS_PER_RECORD {
             return Err(ProtocolError::new(
@@ -145,8 +134,7 @@ impl SunSpecParser {
     }
 
     fn close_record(&mut self) {
-        let (Some(document), Some(gateway)) = (self.document.as_mut(), self.gateway.as_ref())
-        else {
+        let (Some(document), Some(gateway)) = (self.document.as_mut(), self.gateway.as_ref()) else {
             return;
         };
         let Closed { outcome, result } = self.record.close(gateway);
@@ -167,10 +155,7 @@ fn describe(devices: &mut Vec<Device>, device: Device) {
     match devices.iter_mut().find(|d| d.id == device.id) {
         Some(known) => {
             let last_seen = known.last_seen.max(device.last_seen);
-            *known = Device {
-                last_seen,
-                ..device
-            };
+            *known = Device { last_seen, ..device };
         }
         None => devices.push(device),
     }
@@ -208,11 +193,7 @@ impl FormatParser for SunSpecParser {
             }
             XmlEvent::Text(text) => match self.depth {
                 4 => {
-                    if let Some(point) = self
-                        .used
-                        .checked_sub(1)
-                        .and_then(|i| self.points.get_mut(i))
-                    {
+                    if let Some(point) = self.used.checked_sub(1).and_then(|i| self.points.get_mut(i)) {
                         point.push_text(text);
                     }
                 }
@@ -233,8 +214,6 @@ impl FormatParser for SunSpecParser {
     }
 
     fn finish(self: Box<Self>, _context: &ParseContext) -> Result<Document, ProtocolError> {
-        self.document
-            .map(Document::Readings)
-            .ok_or_else(|| invalid("empty <sunSpecData>"))
+        self.document.map(Document::Readings).ok_or_else(|| invalid("empty <sunSpecData>"))
     }
 }

@@ -23,26 +23,20 @@ pub fn local_name<'a>(element: &'a BytesStart<'_>) -> Result<Cow<'a, str>, Proto
     let name = element.local_name();
     match std::str::from_utf8(name.into_inner()) {
         Ok(name) => Ok(Cow::Borrowed(name)),
-        Err(_) => Err(ProtocolError::new(
-            ErrorCode::Malformed,
-            "element name is not UTF-8",
-        )),
+        Err(_) => Err(ProtocolError::new(ErrorCode::Malformed, "element name is not UTF-8")),
     }
 }
 
 /// An attribute's unescaped value, if present. Duplicate or broken attributes are refused.
-pub fn attribute<'a>(
-    element: &'a BytesStart<'_>,
-    name: &str,
-) -> Result<Option<Cow<'a, str>>, ProtocolError> {
+pub fn attribute<'a>(element: &'a BytesStart<'_>, name: &str) -> Result<Option<Cow<'a, str>>, ProtocolError> {
     for attr in element.attributes() {
-        let attr = attr
-            .map_err(|e| ProtocolError::new(ErrorCode::Malformed, format!("bad attribute: {e}")))?;
+        let attr =
+            attr.map_err(|e| ProtocolError::new(ErrorCode::Malformed, format!("bad attribute: {e}")))?;
         if attr.key.local_name().as_ref() == name.as_bytes() {
             // Framing is intact whatever the value holds, so this refuses the document only.
-            let value = attr.unescape_value().map_err(|e| {
-                ProtocolError::new(ErrorCode::Invalid, format!("attribute {name}: {e}"))
-            })?;
+            let value = attr
+                .unescape_value()
+                .map_err(|e| ProtocolError::new(ErrorCode::Invalid, format!("attribute {name}: {e}")))?;
             return Ok(Some(value));
         }
     }

@@ -22,9 +22,9 @@ impl Username {
         let value = value.trim().to_ascii_lowercase();
         let ok = !value.is_empty()
             && value.len() <= 64
-            && value.chars().all(|c| {
-                c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '_' | '@' | '-')
-            });
+            && value
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '_' | '@' | '-'));
         if ok {
             Ok(Self(value))
         } else {
@@ -75,11 +75,7 @@ impl PasswordDigest {
     /// True when `password` matches (constant-time comparison inside argon2).
     pub fn verify(&self, password: &str) -> bool {
         PasswordHash::new(&self.0)
-            .map(|parsed| {
-                Argon2::default()
-                    .verify_password(password.as_bytes(), &parsed)
-                    .is_ok()
-            })
+            .map(|parsed| Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
             .unwrap_or(false)
     }
 
@@ -139,12 +135,7 @@ mod tests {
 
     #[test]
     fn user_names_are_case_folded_and_limited() {
-        assert_eq!(
-            Username::parse(" Anna.Huber@Acme ")
-                .expect("valid")
-                .as_str(),
-            "anna.huber@acme"
-        );
+        assert_eq!(Username::parse(" Anna.Huber@Acme ").expect("valid").as_str(), "anna.huber@acme");
         assert!(Username::parse("anna huber").is_err());
         assert!(Username::parse("<script>").is_err());
     }

@@ -17,14 +17,10 @@ impl EmailAddress {
         let ok = value.len() <= 254
             && value.split('@').count() == 2
             && value.split('@').all(|part| !part.is_empty())
-            && value.chars().all(|c| {
-                !c.is_whitespace() && !c.is_control() && !matches!(c, '<' | '>' | ',' | ';' | '"')
-            });
-        if ok {
-            Ok(Self(value.to_owned()))
-        } else {
-            Err(format!("{value:?} is not an email address"))
-        }
+            && value
+                .chars()
+                .all(|c| !c.is_whitespace() && !c.is_control() && !matches!(c, '<' | '>' | ',' | ';' | '"'));
+        if ok { Ok(Self(value.to_owned())) } else { Err(format!("{value:?} is not an email address")) }
     }
 
     /// The address as text.

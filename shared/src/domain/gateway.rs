@@ -31,10 +31,8 @@ impl Gateway {
     /// True when `token` is the current one, or the previous one within its grace period.
     pub fn accepts(&self, token: &GatewayToken, now: DateTime<Utc>) -> bool {
         let current = self.token_hash.verify(token);
-        let previous = self
-            .previous_token
-            .as_ref()
-            .is_some_and(|(hash, until)| now < *until && hash.verify(token));
+        let previous =
+            self.previous_token.as_ref().is_some_and(|(hash, until)| now < *until && hash.verify(token));
         self.active && (current | previous)
     }
 }

@@ -131,10 +131,7 @@ macro_rules! device_like_id {
                 if valid_device_like(value) {
                     Ok(Self(value.to_owned()))
                 } else {
-                    Err(IdError::Device {
-                        kind: $kind,
-                        value: truncated(value),
-                    })
+                    Err(IdError::Device { kind: $kind, value: truncated(value) })
                 }
             }
 
@@ -146,16 +143,8 @@ macro_rules! device_like_id {
     };
 }
 
-device_like_id!(
-    GatewayId,
-    "gateway",
-    "A gateway's id, unique across the installation."
-);
-device_like_id!(
-    DeviceId,
-    "device",
-    "A device's id, unique under its gateway."
-);
+device_like_id!(GatewayId, "gateway", "A gateway's id, unique across the installation.");
+device_like_id!(DeviceId, "device", "A device's id, unique under its gateway.");
 
 /// A customer's id.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -171,9 +160,7 @@ impl CustomerId {
 impl FromStr for CustomerId {
     type Err = IdError;
     fn from_str(value: &str) -> Result<Self, IdError> {
-        uuid::Uuid::parse_str(value)
-            .map(Self)
-            .map_err(|_| IdError::Customer(truncated(value)))
+        uuid::Uuid::parse_str(value).map(Self).map_err(|_| IdError::Customer(truncated(value)))
     }
 }
 
@@ -251,15 +238,7 @@ mod tests {
     fn gateway_ids_refuse_markup_and_control_characters() {
         assert!(GatewayId::parse("GW-0001").is_ok());
         assert!(GatewayId::parse("sn:1234.a_b").is_ok());
-        for bad in [
-            "",
-            "-GW",
-            "GW 1",
-            "<script>",
-            "GW\u{0}",
-            "a'b",
-            &"x".repeat(65),
-        ] {
+        for bad in ["", "-GW", "GW 1", "<script>", "GW\u{0}", "a'b", &"x".repeat(65)] {
             assert!(GatewayId::parse(bad).is_err(), "{bad:?}");
         }
     }

@@ -215,21 +215,12 @@ impl Metrics {
     }
 
     /// Adds a metric by name: canonical names and aliases are converted, others kept as extras.
-    pub fn insert_named(
-        &mut self,
-        name: &str,
-        value: f64,
-        unit: Option<&str>,
-    ) -> Result<(), MetricError> {
+    pub fn insert_named(&mut self, name: &str, value: f64, unit: Option<&str>) -> Result<(), MetricError> {
         match Metric::from_name(name) {
             Some(metric) => {
-                let canonical =
-                    metric
-                        .to_canonical(value, unit)
-                        .map_err(|source| MetricError::Unit {
-                            metric: metric.name().to_owned(),
-                            source,
-                        })?;
+                let canonical = metric
+                    .to_canonical(value, unit)
+                    .map_err(|source| MetricError::Unit { metric: metric.name().to_owned(), source })?;
                 self.set(metric, canonical)
             }
             None => self.insert_extra(name, value, unit),
@@ -237,14 +228,8 @@ impl Metrics {
     }
 
     /// Keeps a non-canonical metric under its name (and unit, if given).
-    pub fn insert_extra(
-        &mut self,
-        name: &str,
-        value: f64,
-        unit: Option<&str>,
-    ) -> Result<(), MetricError> {
-        let printable =
-            |s: &str| !s.is_empty() && s.len() <= 64 && s.chars().all(|c| !c.is_control());
+    pub fn insert_extra(&mut self, name: &str, value: f64, unit: Option<&str>) -> Result<(), MetricError> {
+        let printable = |s: &str| !s.is_empty() && s.len() <= 64 && s.chars().all(|c| !c.is_control());
         if !printable(name) || unit.is_some_and(|u| !u.is_empty() && !printable(u)) {
             return Err(MetricError::BadName(name.chars().take(64).collect()));
         }
@@ -259,9 +244,7 @@ impl Metrics {
 
     /// Canonical metrics that have a value.
     pub fn iter(&self) -> impl Iterator<Item = (Metric, f64)> + '_ {
-        Metric::ALL
-            .iter()
-            .filter_map(|m| self.get(*m).map(|v| (*m, v)))
+        Metric::ALL.iter().filter_map(|m| self.get(*m).map(|v| (*m, v)))
     }
 
     /// True when neither a canonical metric nor an extra is present.
@@ -275,10 +258,7 @@ fn check_value(name: &str, value: f64) -> Result<(), MetricError> {
         return Err(MetricError::NotFinite(name.to_owned()));
     }
     if value.abs() > MAX_ABS_VALUE {
-        return Err(MetricError::OutOfRange {
-            metric: name.to_owned(),
-            value,
-        });
+        return Err(MetricError::OutOfRange { metric: name.to_owned(), value });
     }
     Ok(())
 }
@@ -298,10 +278,8 @@ mod tests {
     fn named_metrics_are_converted_to_canonical_units() {
         let mut m = Metrics::default();
         m.insert_named("ac_power", 1.5, Some("kW")).expect("valid");
-        m.insert_named("Energy", 9876.54, Some("kWh"))
-            .expect("valid");
-        m.insert_named("pac", 1600.0, None)
-            .expect("alias overrides");
+        m.insert_named("Energy", 9876.54, Some("kWh")).expect("valid");
+        m.insert_named("pac", 1600.0, None).expect("alias overrides");
         assert_eq!(m.get(Metric::AcPower), Some(1600.0));
         assert!((m.get(Metric::Energy).expect("set") - 9_876_540.0).abs() < 1e-6);
     }
@@ -309,8 +287,7 @@ mod tests {
     #[test]
     fn unknown_metrics_are_kept_as_extras_with_their_unit() {
         let mut m = Metrics::default();
-        m.insert_named("reactive_power", 120.0, Some("var"))
-            .expect("kept");
+        m.insert_named("reactive_power", 120.0, Some("var")).expect("kept");
         m.insert_named("insulation", 3.2, None).expect("kept");
         assert_eq!(m.extra.get("reactive_power[var]"), Some(&120.0));
         assert_eq!(m.extra.get("insulation"), Some(&3.2));
@@ -319,22 +296,10 @@ mod tests {
     #[test]
     fn non_finite_and_absurd_values_are_refused() {
         let mut m = Metrics::default();
-        assert!(matches!(
-            m.insert_named("ac_power", f64::NAN, None),
-            Err(MetricError::NotFinite(_))
-        ));
-        assert!(matches!(
-            m.insert_named("ac_power", f64::INFINITY, None),
-            Err(MetricError::NotFinite(_))
-        ));
-        assert!(matches!(
-            m.insert_named("ac_power", 1e308, None),
-            Err(MetricError::OutOfRange { .. })
-        ));
-        assert!(matches!(
-            m.insert_named("energy", 1.0, Some("kW")),
-            Err(MetricError::Unit { .. })
-        ));
+        assert!(matches!(m.insert_named("ac_power", f64::NAN, None), Err(MetricError::NotFinite(_))));
+        assert!(matches!(m.insert_named("ac_power", f64::INFINITY, None), Err(MetricError::NotFinite(_))));
+        assert!(matches!(m.insert_named("ac_power", 1e308, None), Err(MetricError::OutOfRange { .. })));
+        assert!(matches!(m.insert_named("energy", 1.0, Some("kW")), Err(MetricError::Unit { .. })));
         assert!(m.is_empty());
     }
 

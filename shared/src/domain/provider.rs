@@ -158,11 +158,7 @@ impl Replication {
     /// Checks factors and data centre names.
     pub fn validate(&self) -> Result<(), ReplicationError> {
         let check_factor = |f: u8| {
-            if (1..=9).contains(&f) {
-                Ok(())
-            } else {
-                Err(ReplicationError::Factor(f))
-            }
+            if (1..=9).contains(&f) { Ok(()) } else { Err(ReplicationError::Factor(f)) }
         };
         match self {
             Self::Simple { factor } => check_factor(*factor),
@@ -173,9 +169,7 @@ impl Replication {
                 for (dc, factor) in data_centres {
                     let ok = !dc.is_empty()
                         && dc.len() <= 48
-                        && dc
-                            .chars()
-                            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+                        && dc.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
                     if !ok {
                         return Err(ReplicationError::DataCentre(dc.chars().take(64).collect()));
                     }
@@ -195,10 +189,7 @@ impl Replication {
                 format!("{{'class': 'SimpleStrategy', 'replication_factor': {factor}}}")
             }
             Self::NetworkTopology { data_centres } => {
-                let dcs: Vec<String> = data_centres
-                    .iter()
-                    .map(|(dc, f)| format!("'{dc}': {f}"))
-                    .collect();
+                let dcs: Vec<String> = data_centres.iter().map(|(dc, f)| format!("'{dc}': {f}")).collect();
                 format!("{{'class': 'NetworkTopologyStrategy', {}}}", dcs.join(", "))
             }
         })

@@ -48,9 +48,7 @@ impl DeviceStatus {
         match w.to_ascii_lowercase().as_str() {
             "ok" | "producing" | "running" | "normal" | "mppt" | "on" => Self::Producing,
             "throttled" | "limited" | "derating" => Self::Throttled,
-            "standby" | "sleeping" | "starting" | "shutting_down" | "idle" | "night" => {
-                Self::Standby
-            }
+            "standby" | "sleeping" | "starting" | "shutting_down" | "idle" | "night" => Self::Standby,
             "off" | "stopped" => Self::Off,
             "fault" | "error" | "failure" | "alarm" => Self::Fault,
             _ => Self::Other(w.chars().filter(|c| !c.is_control()).take(32).collect()),
@@ -128,10 +126,7 @@ pub struct TimestampPolicy {
 impl Default for TimestampPolicy {
     fn default() -> Self {
         Self {
-            earliest: Utc
-                .with_ymd_and_hms(2000, 1, 1, 0, 0, 0)
-                .single()
-                .unwrap_or_default(),
+            earliest: Utc.with_ymd_and_hms(2000, 1, 1, 0, 0, 0).single().unwrap_or_default(),
             max_skew: Duration::minutes(10),
         }
     }
@@ -147,11 +142,7 @@ impl TimestampPolicy {
     }
 
     /// Checks a timestamp is plausible at `now`.
-    pub fn check(
-        &self,
-        ts: DateTime<Utc>,
-        now: DateTime<Utc>,
-    ) -> Result<DateTime<Utc>, ReadingError> {
+    pub fn check(&self, ts: DateTime<Utc>, now: DateTime<Utc>) -> Result<DateTime<Utc>, ReadingError> {
         if ts < self.earliest {
             return Err(ReadingError::AncientTimestamp(ts, self.earliest));
         }
@@ -169,28 +160,13 @@ mod tests {
     #[test]
     fn timestamps_outside_the_plausible_window_are_refused() {
         let policy = TimestampPolicy::default();
-        let now = Utc
-            .with_ymd_and_hms(2026, 11, 22, 12, 0, 0)
-            .single()
-            .expect("valid date");
+        let now = Utc.with_ymd_and_hms(2026, 11, 22, 12, 0, 0).single().expect("valid date");
         assert!(policy.parse("2026-11-22T10:00:00Z", now).is_ok());
         assert!(policy.parse("2026-11-22T11:00:00+01:00", now).is_ok());
-        assert!(matches!(
-            policy.parse("2026-11-22T13:00:00Z", now),
-            Err(ReadingError::FutureTimestamp(_))
-        ));
-        assert!(matches!(
-            policy.parse("1970-01-01T00:00:00Z", now),
-            Err(ReadingError::AncientTimestamp(..))
-        ));
-        assert!(matches!(
-            policy.parse("9999-12-31T23:59:59Z", now),
-            Err(ReadingError::FutureTimestamp(_))
-        ));
-        assert!(matches!(
-            policy.parse("yesterday", now),
-            Err(ReadingError::BadTimestamp(_))
-        ));
+        assert!(matches!(policy.parse("2026-11-22T13:00:00Z", now), Err(ReadingError::FutureTimestamp(_))));
+        assert!(matches!(policy.parse("1970-01-01T00:00:00Z", now), Err(ReadingError::AncientTimestamp(..))));
+        assert!(matches!(policy.parse("9999-12-31T23:59:59Z", now), Err(ReadingError::FutureTimestamp(_))));
+        assert!(matches!(policy.parse("yesterday", now), Err(ReadingError::BadTimestamp(_))));
     }
 
     #[test]

@@ -81,11 +81,7 @@ pub struct Unit {
 impl Unit {
     /// The canonical unit of a quantity.
     pub fn canonical(quantity: Quantity) -> Self {
-        Self {
-            quantity,
-            scale: 1.0,
-            offset: 0.0,
-        }
+        Self { quantity, scale: 1.0, offset: 0.0 }
     }
 
     /// Parses a unit spelling such as `W`, `kW`, `kWh`, `MWh`, `mA`, `Hz`, `°C`, `K`, `W/m2`, or
@@ -96,15 +92,10 @@ impl Unit {
             return Ok(unit);
         }
         let unknown = || UnitError::Unknown(s.chars().take(32).collect());
-        let (quantity, base_scale, prefix) = Self::split_base(s)
-            .or_else(|| Self::split_word(s))
-            .ok_or_else(unknown)?;
+        let (quantity, base_scale, prefix) =
+            Self::split_base(s).or_else(|| Self::split_word(s)).ok_or_else(unknown)?;
         let prefix_scale = Self::prefix_scale(prefix).ok_or_else(unknown)?;
-        Ok(Self {
-            quantity,
-            scale: base_scale * prefix_scale,
-            offset: 0.0,
-        })
+        Ok(Self { quantity, scale: base_scale * prefix_scale, offset: 0.0 })
     }
 
     /// Parses a unit and checks that it measures `expected`.
@@ -133,11 +124,7 @@ impl Unit {
             "°F" | "degF" | "fahrenheit" | "Fahrenheit" | "℉" => (5.0 / 9.0, -32.0 * 5.0 / 9.0),
             _ => return None,
         };
-        Some(Self {
-            quantity: Quantity::Temperature,
-            scale,
-            offset,
-        })
+        Some(Self { quantity: Quantity::Temperature, scale, offset })
     }
 
     fn irradiance(s: &str) -> Option<Self> {
@@ -145,11 +132,7 @@ impl Unit {
             Some(rest) => (1e3, rest),
             None => (1.0, s),
         };
-        matches!(
-            rest,
-            "W/m2" | "W/m²" | "W/m^2" | "Wm-2" | "W.m-2" | "W/sqm" | "w/m2"
-        )
-        .then_some(Self {
+        matches!(rest, "W/m2" | "W/m²" | "W/m^2" | "Wm-2" | "W.m-2" | "W/sqm" | "w/m2").then_some(Self {
             quantity: Quantity::Irradiance,
             scale: prefix,
             offset: 0.0,
@@ -198,8 +181,7 @@ impl Unit {
         WORDS.iter().find_map(|(word, quantity, scale)| {
             let cut = s.len().checked_sub(word.len())?;
             let (prefix, tail) = (s.get(..cut)?, s.get(cut..)?);
-            tail.eq_ignore_ascii_case(word)
-                .then_some((*quantity, *scale, prefix))
+            tail.eq_ignore_ascii_case(word).then_some((*quantity, *scale, prefix))
         })
     }
 
@@ -222,8 +204,7 @@ impl Unit {
             ("A", Quantity::Current, 1.0),
         ];
         BASES.iter().find_map(|(symbol, quantity, scale)| {
-            s.strip_suffix(symbol)
-                .map(|prefix| (*quantity, *scale, prefix))
+            s.strip_suffix(symbol).map(|prefix| (*quantity, *scale, prefix))
         })
     }
 }
@@ -280,41 +261,23 @@ mod tests {
         assert_eq!(convert("Hertz", 60.01), (Quantity::Frequency, 60.01));
         assert_eq!(convert("Watt-hours", 7.0), (Quantity::Energy, 7.0));
         assert_eq!(convert("kilowatt hours", 1.5), (Quantity::Energy, 1500.0));
-        assert_eq!(
-            convert("MegaWattHours", 2.0),
-            (Quantity::Energy, 2_000_000.0)
-        );
+        assert_eq!(convert("MegaWattHours", 2.0), (Quantity::Energy, 2_000_000.0));
         assert_eq!(convert("Joules", 3600.0), (Quantity::Energy, 1.0));
     }
 
     #[test]
     fn unit_words_with_unknown_prefixes_or_of_the_wrong_quantity_are_refused() {
         assert!(matches!(Unit::parse("Wattage"), Err(UnitError::Unknown(_))));
-        assert!(matches!(
-            Unit::parse("superwatts"),
-            Err(UnitError::Unknown(_))
-        ));
-        assert!(matches!(
-            Unit::parse("Watts per hour"),
-            Err(UnitError::Unknown(_))
-        ));
-        assert!(matches!(
-            Unit::parse_for("Volts", Quantity::Power),
-            Err(UnitError::WrongQuantity { .. })
-        ));
+        assert!(matches!(Unit::parse("superwatts"), Err(UnitError::Unknown(_))));
+        assert!(matches!(Unit::parse("Watts per hour"), Err(UnitError::Unknown(_))));
+        assert!(matches!(Unit::parse_for("Volts", Quantity::Power), Err(UnitError::WrongQuantity { .. })));
     }
 
     #[test]
     fn unknown_units_and_wrong_quantities_are_refused_with_a_reason() {
-        assert!(matches!(
-            Unit::parse("furlongs"),
-            Err(UnitError::Unknown(_))
-        ));
+        assert!(matches!(Unit::parse("furlongs"), Err(UnitError::Unknown(_))));
         assert!(matches!(Unit::parse("xW"), Err(UnitError::Unknown(_))));
         let err = Unit::parse_for("kWh", Quantity::Power).expect_err("energy is not power");
-        assert_eq!(
-            err.to_string(),
-            "unit \"kWh\" measures energy, expected power (canonical W)"
-        );
+        assert_eq!(err.to_string(), "unit \"kWh\" measures energy, expected power (canonical W)");
     }
 }

@@ -85,11 +85,7 @@ impl Counter {
 
 /// The energy a counter step stands for: the increase, or after a reset the new value.
 pub fn step(previous: f64, current: f64) -> f64 {
-    if current >= previous {
-        current - previous
-    } else {
-        current.max(0.0)
-    }
+    if current >= previous { current - previous } else { current.max(0.0) }
 }
 
 /// Folds one device's readings (sorted by time, any span) into hourly rollups, in order.
@@ -156,13 +152,8 @@ fn fold_hour(
     let mut faults = 0;
     // Integration starts from the previous hour's last reading, clipped to this hour's start,
     // so an hour's integral covers the hour and nothing else.
-    let mut last_point = previous.map(|p| {
-        (
-            p.ts,
-            p.metrics.get(Metric::AcPower),
-            p.metrics.get(Metric::Irradiance),
-        )
-    });
+    let mut last_point =
+        previous.map(|p| (p.ts, p.metrics.get(Metric::AcPower), p.metrics.get(Metric::Irradiance)));
     for reading in readings {
         let m = &reading.metrics;
         energy.push(m.get(Metric::Energy));
@@ -181,12 +172,7 @@ fn fold_hour(
         }
         if let Some((at, previous_power, previous_irradiance)) = last_point {
             power_integral += segment((at, previous_power), (reading.ts, power), hour, hour_end);
-            insolation += segment(
-                (at, previous_irradiance),
-                (reading.ts, irradiance),
-                hour,
-                hour_end,
-            );
+            insolation += segment((at, previous_irradiance), (reading.ts, irradiance), hour, hour_end);
         }
         last_point = Some((reading.ts, power, irradiance));
     }
@@ -194,18 +180,8 @@ fn fold_hour(
     if let (Some(next), Some((at, power, irradiance))) = (next, last_point) {
         // The segment to the next hour's first reading, up to this hour's end.
         let m = &next.metrics;
-        power_integral += segment(
-            (at, power),
-            (next.ts, m.get(Metric::AcPower)),
-            hour,
-            hour_end,
-        );
-        insolation += segment(
-            (at, irradiance),
-            (next.ts, m.get(Metric::Irradiance)),
-            hour,
-            hour_end,
-        );
+        power_integral += segment((at, power), (next.ts, m.get(Metric::AcPower)), hour, hour_end);
+        insolation += segment((at, irradiance), (next.ts, m.get(Metric::Irradiance)), hour, hour_end);
     }
     HourlyRollup {
         gateway: first.gateway.clone(),
@@ -250,10 +226,7 @@ mod tests {
         Reading {
             gateway: GatewayId::parse("GW").expect("valid"),
             device: DeviceId::parse("inv").expect("valid"),
-            ts: Utc
-                .with_ymd_and_hms(2026, 6, 1, 10, 0, 0)
-                .single()
-                .expect("valid")
+            ts: Utc.with_ymd_and_hms(2026, 6, 1, 10, 0, 0).single().expect("valid")
                 + TimeDelta::minutes(minute),
             status: None,
             metrics,
@@ -271,14 +244,8 @@ mod tests {
         ]);
         assert_eq!(rollups.len(), 2);
         assert_eq!(rollups[0].energy_gain, 500.0 + 20.0);
-        assert_eq!(
-            (rollups[0].energy_first, rollups[0].energy_last),
-            (Some(1000.0), Some(20.0))
-        );
-        assert_eq!(
-            rollups[1].energy_gain, 0.0,
-            "one reading in the hour: no step inside it"
-        );
+        assert_eq!((rollups[0].energy_first, rollups[0].energy_last), (Some(1000.0), Some(20.0)));
+        assert_eq!(rollups[1].energy_gain, 0.0, "one reading in the hour: no step inside it");
         assert_eq!(rollups[1].energy_first, Some(220.0));
     }
 
@@ -301,20 +268,9 @@ mod tests {
     fn a_segment_crossing_the_hour_is_split_at_the_hour() {
         // 10:54 0 W -> 11:06 1200 W: power at 11:00 is 600 W. 10:54-11:00: 300 W avg × 0.1 h = 30 Wh;
         // 11:00-11:06: 900 W avg × 0.1 h = 90 Wh. Together the 120 Wh of the whole segment.
-        let rollups = hourly_rollups(&[
-            reading(54, Some(0.0), None),
-            reading(66, Some(1200.0), None),
-        ]);
+        let rollups = hourly_rollups(&[reading(54, Some(0.0), None), reading(66, Some(1200.0), None)]);
         assert_eq!(rollups.len(), 2);
-        assert!(
-            (rollups[0].power_integral - 30.0).abs() < 1e-9,
-            "{}",
-            rollups[0].power_integral
-        );
-        assert!(
-            (rollups[1].power_integral - 90.0).abs() < 1e-9,
-            "{}",
-            rollups[1].power_integral
-        );
+        assert!((rollups[0].power_integral - 30.0).abs() < 1e-9, "{}", rollups[0].power_integral);
+        assert!((rollups[1].power_integral - 90.0).abs() < 1e-9, "{}", rollups[1].power_integral);
     }
 }

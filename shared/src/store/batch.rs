@@ -23,12 +23,6 @@ pub struct WriteBatch {
 impl WriteBatch {
     /// An empty batch for a gateway.
     pub fn new(gateway: GatewayId, received_at: DateTime<Utc>) -> Self {
-        Self {
-            gateway,
-            received_at,
-            readings: Vec::new(),
-            quarantined: Vec::new(),
-            devices: Vec::new(),
-        }
+        Self { gateway, received_at, readings: Vec::new(), quarantined: Vec::new(), devices: Vec::new() }
     }
 }

@@ -21,9 +21,7 @@ pub enum StoreSettings {
 
 impl Default for StoreSettings {
     fn default() -> Self {
-        Self::Embedded {
-            data_dir: PathBuf::from("data"),
-        }
+        Self::Embedded { data_dir: PathBuf::from("data") }
     }
 }
 

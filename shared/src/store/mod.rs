@@ -52,8 +52,7 @@ pub trait Store: Send + Sync + 'static {
     async fn tenant(&self, slug: &ProviderSlug) -> Result<Arc<dyn TenantStore>, StoreError>;
 
     /// Which provider a gateway id belongs to.
-    async fn locate_gateway(&self, gateway: &GatewayId)
-    -> Result<Option<ProviderSlug>, StoreError>;
+    async fn locate_gateway(&self, gateway: &GatewayId) -> Result<Option<ProviderSlug>, StoreError>;
 
     /// Records a gateway refused on the shared port before any provider could be named.
     async fn record_unclaimed_gateway(&self, refusal: &RefusedGateway) -> Result<(), StoreError>;
@@ -131,14 +130,8 @@ pub trait TenantStore: Send + Sync + 'static {
         range: Range<DateTime<Utc>>,
     ) -> Result<Vec<HourlyRollup>, StoreError> {
         let margin = crate::reports::rollup::MAX_INTEGRATION_GAP;
-        let readings = self
-            .readings(
-                gateway,
-                device,
-                range.start - margin..range.end + margin,
-                usize::MAX,
-            )
-            .await?;
+        let readings =
+            self.readings(gateway, device, range.start - margin..range.end + margin, usize::MAX).await?;
         Ok(crate::reports::hourly_rollups(&readings)
             .into_iter()
             .filter(|rollup| range.contains(&rollup.hour))
@@ -147,60 +140,44 @@ pub trait TenantStore: Send + Sync + 'static {
 
     /// Creates or replaces a panel user.
     async fn upsert_user(&self, _user: &User) -> Result<(), StoreError> {
-        Err(StoreError::Backend(
-            "users are not stored by this backend yet".into(),
-        ))
+        Err(StoreError::Backend("users are not stored by this backend yet".into()))
     }
 
     /// One user.
     async fn user(&self, _username: &Username) -> Result<Option<User>, StoreError> {
-        Err(StoreError::Backend(
-            "users are not stored by this backend yet".into(),
-        ))
+        Err(StoreError::Backend("users are not stored by this backend yet".into()))
     }
 
     /// Every user.
     async fn users(&self) -> Result<Vec<User>, StoreError> {
-        Err(StoreError::Backend(
-            "users are not stored by this backend yet".into(),
-        ))
+        Err(StoreError::Backend("users are not stored by this backend yet".into()))
     }
 
     /// Stores an API token's hash.
     async fn add_api_token(&self, _token: &ApiToken) -> Result<(), StoreError> {
-        Err(StoreError::Backend(
-            "API tokens are not stored by this backend yet".into(),
-        ))
+        Err(StoreError::Backend("API tokens are not stored by this backend yet".into()))
     }
 
     /// Finds an API token by its hash.
     async fn api_token(&self, _hash: &TokenHash) -> Result<Option<ApiToken>, StoreError> {
-        Err(StoreError::Backend(
-            "API tokens are not stored by this backend yet".into(),
-        ))
+        Err(StoreError::Backend("API tokens are not stored by this backend yet".into()))
     }
 
     /// Every API token.
     async fn api_tokens(&self) -> Result<Vec<ApiToken>, StoreError> {
-        Err(StoreError::Backend(
-            "API tokens are not stored by this backend yet".into(),
-        ))
+        Err(StoreError::Backend("API tokens are not stored by this backend yet".into()))
     }
 
     /// Removes an API token.
     async fn revoke_api_token(&self, _hash: &TokenHash) -> Result<(), StoreError> {
-        Err(StoreError::Backend(
-            "API tokens are not stored by this backend yet".into(),
-        ))
+        Err(StoreError::Backend("API tokens are not stored by this backend yet".into()))
     }
 }
 
 /// Opens the store the settings describe, migrating its schema.
 pub async fn open(settings: &StoreSettings) -> Result<Arc<dyn Store>, StoreError> {
     match settings {
-        StoreSettings::Embedded { data_dir } => {
-            Ok(Arc::new(embedded::EmbeddedStore::open(data_dir).await?))
-        }
+        StoreSettings::Embedded { data_dir } => Ok(Arc::new(embedded::EmbeddedStore::open(data_dir).await?)),
         StoreSettings::Cassandra(_cassandra) => todo!(),
     }
 }

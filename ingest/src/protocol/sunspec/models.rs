@@ -140,9 +140,7 @@ impl Family {
                 "TmpCab" | "TmpSnk" | "TmpTrns" | "TmpOt" => ScaleFactorPoint::Shared("Tmp_SF"),
                 _ => ScaleFactorPoint::Own,
             },
-            Self::Meter => {
-                meter_group(point).map_or(ScaleFactorPoint::Own, ScaleFactorPoint::Shared)
-            }
+            Self::Meter => meter_group(point).map_or(ScaleFactorPoint::Own, ScaleFactorPoint::Shared),
             _ => ScaleFactorPoint::Own,
         }
     }
@@ -229,11 +227,8 @@ impl Family {
 /// instantaneous values by their quantity with an optional phase (`WphB` → `W_SF`).
 fn meter_group(point: &str) -> Option<&'static str> {
     // Longer prefixes first: `TotVArh` before `TotVAh`, `VAR` before `VA`.
-    const TOTALS: [(&str, &str); 3] = [
-        ("TotVArh", "TotVArh_SF"),
-        ("TotVAh", "TotVAh_SF"),
-        ("TotWh", "TotWh_SF"),
-    ];
+    const TOTALS: [(&str, &str); 3] =
+        [("TotVArh", "TotVArh_SF"), ("TotVAh", "TotVAh_SF"), ("TotWh", "TotWh_SF")];
     const PHASED: [(&str, &str); 7] = [
         ("PhV", "V_SF"),
         ("PPV", "V_SF"),
@@ -243,26 +238,17 @@ fn meter_group(point: &str) -> Option<&'static str> {
         ("W", "W_SF"),
         ("A", "A_SF"),
     ];
-    let total = TOTALS
-        .iter()
-        .find(|(prefix, _)| point.starts_with(prefix))
-        .map(|(_, sf)| *sf);
+    let total = TOTALS.iter().find(|(prefix, _)| point.starts_with(prefix)).map(|(_, sf)| *sf);
     total.or_else(|| {
-        PHASED.iter().find_map(|(prefix, sf)| {
-            point
-                .strip_prefix(prefix)
-                .filter(|phase| is_phase(phase))
-                .map(|_| *sf)
-        })
+        PHASED
+            .iter()
+            .find_map(|(prefix, sf)| point.strip_prefix(prefix).filter(|phase| is_phase(phase)).map(|_| *sf))
     })
 }
 
 /// `""`, `phA`, `PhB`, `phAB`…: the phase suffixes of meter points.
 fn is_phase(suffix: &str) -> bool {
-    let Some(phases) = suffix
-        .strip_prefix("ph")
-        .or_else(|| suffix.strip_prefix("Ph"))
-    else {
+    let Some(phases) = suffix.strip_prefix("ph").or_else(|| suffix.strip_prefix("Ph")) else {
         return suffix.is_empty();
     };
     (1..=2).contains(&phases.len()) && phases.chars().all(|c| matches!(c, 'A' | 'B' | 'C'))
@@ -276,18 +262,9 @@ mod tests {
     fn inverter_points_share_the_scale_factors_the_models_define() {
         let inverter = Family::of(101);
         assert_eq!(inverter, Family::Inverter);
-        assert_eq!(
-            inverter.scale_factor_point("PhVphB"),
-            ScaleFactorPoint::Shared("V_SF")
-        );
-        assert_eq!(
-            inverter.scale_factor_point("AphC"),
-            ScaleFactorPoint::Shared("A_SF")
-        );
-        assert_eq!(
-            inverter.scale_factor_point("TmpSnk"),
-            ScaleFactorPoint::Shared("Tmp_SF")
-        );
+        assert_eq!(inverter.scale_factor_point("PhVphB"), ScaleFactorPoint::Shared("V_SF"));
+        assert_eq!(inverter.scale_factor_point("AphC"), ScaleFactorPoint::Shared("A_SF"));
+        assert_eq!(inverter.scale_factor_point("TmpSnk"), ScaleFactorPoint::Shared("Tmp_SF"));
         assert_eq!(inverter.scale_factor_point("WH"), ScaleFactorPoint::Own);
     }
 
@@ -297,10 +274,7 @@ mod tests {
         let shared = |point| meter.scale_factor_point(point);
         assert_eq!(shared("TotWhExpPhB"), ScaleFactorPoint::Shared("TotWh_SF"));
         assert_eq!(shared("TotVAhImp"), ScaleFactorPoint::Shared("TotVAh_SF"));
-        assert_eq!(
-            shared("TotVArhImpQ2PhA"),
-            ScaleFactorPoint::Shared("TotVArh_SF")
-        );
+        assert_eq!(shared("TotVArhImpQ2PhA"), ScaleFactorPoint::Shared("TotVArh_SF"));
         assert_eq!(shared("VARphA"), ScaleFactorPoint::Shared("VAR_SF"));
         assert_eq!(shared("VAphB"), ScaleFactorPoint::Shared("VA_SF"));
         assert_eq!(shared("PhVphAB"), ScaleFactorPoint::Shared("V_SF"));
@@ -313,39 +287,18 @@ mod tests {
 
     #[test]
     fn models_describe_the_device_kind_with_inverters_first() {
-        assert_eq!(
-            Family::of(113).device_kind(),
-            Some((0, DeviceKind::Inverter))
-        );
+        assert_eq!(Family::of(113).device_kind(), Some((0, DeviceKind::Inverter)));
         assert_eq!(Family::of(214).device_kind(), Some((1, DeviceKind::Meter)));
-        assert_eq!(
-            Family::of(160).device_kind(),
-            Some((2, DeviceKind::StringMonitor))
-        );
-        assert_eq!(
-            Family::of(307).device_kind(),
-            Some((3, DeviceKind::IrradianceSensor))
-        );
+        assert_eq!(Family::of(160).device_kind(), Some((2, DeviceKind::StringMonitor)));
+        assert_eq!(Family::of(307).device_kind(), Some((3, DeviceKind::IrradianceSensor)));
         assert_eq!(Family::of(1).device_kind(), None);
         assert_eq!(Family::of(64_000).device_kind(), None);
     }
 
     #[test]
     fn alternatives_for_one_metric_are_ranked() {
-        assert_eq!(
-            Family::Inverter.role("TmpOt"),
-            Role::Metric {
-                metric: Metric::Temperature,
-                rank: 2
-            }
-        );
-        assert_eq!(
-            Family::Meter.role("PhV"),
-            Role::Metric {
-                metric: Metric::AcVoltage,
-                rank: 0
-            }
-        );
+        assert_eq!(Family::Inverter.role("TmpOt"), Role::Metric { metric: Metric::Temperature, rank: 2 });
+        assert_eq!(Family::Meter.role("PhV"), Role::Metric { metric: Metric::AcVoltage, rank: 0 });
         assert_eq!(Family::Inverter.role("V_SF"), Role::ScaleFactor);
         assert_eq!(Family::Unknown.role("W"), Role::Extra);
     }

@@ -6,8 +6,7 @@ use std::fmt::Write as _;
 
 use chrono::{DateTime, Utc};
 use heliograph_shared::{
-    Device, DeviceId, DeviceKind, DeviceStatus, GatewayId, Metric, Metrics, Reading, Unit,
-    parse_value,
+    Device, DeviceId, DeviceKind, DeviceStatus, GatewayId, Metric, Metrics, Reading, Unit, parse_value,
 };
 use quick_xml::events::BytesStart;
 
@@ -45,10 +44,7 @@ pub(super) struct Point {
 impl Point {
     /// Reads a `<p>` start tag into this (reused) point; a problem is returned, not raised, as
     /// it refuses only the record.
-    pub(super) fn open(
-        &mut self,
-        element: &BytesStart<'_>,
-    ) -> Result<Option<String>, ProtocolError> {
+    pub(super) fn open(&mut self, element: &BytesStart<'_>) -> Result<Option<String>, ProtocolError> {
         self.id.clear();
         self.repeat = None;
         self.sf = None;
@@ -61,10 +57,7 @@ impl Point {
                 has_id = true;
                 if value.len() > MAX_TEXT {
                     problem.get_or_insert_with(|| {
-                        format!(
-                            "point id {:?}… is longer than {MAX_TEXT} characters",
-                            bounded(&value)
-                        )
+                        format!("point id {:?}… is longer than {MAX_TEXT} characters", bounded(&value))
                     });
                 } else {
                     self.id.push_str(&value);
@@ -177,14 +170,7 @@ impl Record {
         content.clear();
         name.clear();
         candidates.clear();
-        *self = Self {
-            index,
-            content,
-            name,
-            candidates,
-            scale_factors,
-            ..Self::default()
-        };
+        *self = Self { index, content, name, candidates, scale_factors, ..Self::default() };
         each_attribute(element, |key, value| match key {
             b"t" => {
                 match context.timestamps.parse(&value, context.now) {
@@ -259,11 +245,9 @@ impl Record {
             return;
         }
         self.scale_factors.clear();
-        self.scale_factors
-            .extend((0..points.len()).filter(|&i| points[i].id.ends_with("_SF")));
+        self.scale_factors.extend((0..points.len()).filter(|&i| points[i].id.ends_with("_SF")));
         // Stable: the first of duplicated scale factors is found first.
-        self.scale_factors
-            .sort_by(|&a, &b| points[a].id.cmp(&points[b].id));
+        self.scale_factors.sort_by(|&a, &b| points[a].id.cmp(&points[b].id));
         for (order, point) in points.iter().enumerate() {
             if let Err(reason) = self.add_point(model, family, (position, order), point, points) {
                 self.refuse(reason);
@@ -287,10 +271,7 @@ impl Record {
             let _ = write!(self.name, ".{repeat}");
         }
         if point.too_long {
-            return Err(format!(
-                "value of {} is longer than {MAX_TEXT} characters",
-                self.name
-            ));
+            return Err(format!("value of {} is longer than {MAX_TEXT} characters", self.name));
         }
         let text = point.text.trim();
         let role = family.role(&point.id);
@@ -305,18 +286,14 @@ impl Record {
                 }
             }
             Role::Status => {
-                let status = sunspec_status(text).ok_or_else(|| {
-                    format!("{} {text:?} is not a SunSpec operating state", self.name)
-                })?;
+                let status = sunspec_status(text)
+                    .ok_or_else(|| format!("{} {text:?} is not a SunSpec operating state", self.name))?;
                 self.status.get_or_insert(status);
             }
             Role::Metric { metric, rank } => {
                 let number = parse_value(&self.name, text).map_err(|e| e.to_string())?;
                 let scaled = self.scaled(number, point, family, points)?;
-                let unit = point
-                    .unit
-                    .as_deref()
-                    .and_then(|u| Unit::parse_for(u, metric.quantity()).ok());
+                let unit = point.unit.as_deref().and_then(|u| Unit::parse_for(u, metric.quantity()).ok());
                 self.candidates.push(Candidate {
                     metric,
                     precedence: (position, rank, point.repeat.unwrap_or(0), order),
@@ -350,19 +327,11 @@ impl Record {
         if self.metrics.extra.contains_key(&self.name) {
             return Ok(());
         }
-        self.metrics
-            .insert_extra(&self.name, value, None)
-            .map_err(|e| e.to_string())
+        self.metrics.insert_extra(&self.name, value, None).map_err(|e| e.to_string())
     }
 
     /// Applies the point's scale factor: its `sf` attribute, else its sibling `*_SF` point.
-    fn scaled(
-        &self,
-        number: f64,
-        point: &Point,
-        family: Family,
-        points: &[Point],
-    ) -> Result<f64, String> {
+    fn scaled(&self, number: f64, point: &Point, family: Family, points: &[Point]) -> Result<f64, String> {
         let (source, text) = match &point.sf {
             Some(sf) => (Cow::Borrowed("sf"), sf.as_str()),
             None => {
@@ -371,9 +340,7 @@ impl Record {
                     ScaleFactorPoint::Own => Cow::Owned(format!("{}_SF", point.id)),
                 };
                 // The first of duplicated scale factors (the sort kept document order).
-                let at = self
-                    .scale_factors
-                    .partition_point(|&i| points[i].id.as_str() < sibling.as_ref());
+                let at = self.scale_factors.partition_point(|&i| points[i].id.as_str() < sibling.as_ref());
                 match self.scale_factors.get(at).map(|&i| &points[i]) {
                     Some(found) if found.id == *sibling => (sibling, found.text.trim()),
                     _ => return Ok(number),
@@ -394,18 +361,13 @@ impl Record {
     /// Ends the record: picks the canonical metrics, and builds the reading or the refusal.
     pub(super) fn close(&mut self, gateway: &GatewayId) -> Closed {
         let device = self.device_id();
-        let result = self
-            .build(gateway, &device)
-            .map_err(|reason| RejectedReading {
-                device: device.as_str().to_owned(),
-                ts: self.t.clone().unwrap_or_default(),
-                reason,
-                content: self.quarantine_content(),
-            });
-        let failure = result
-            .as_ref()
-            .err()
-            .map(|rejected| (REFUSED, rejected.reason.clone()));
+        let result = self.build(gateway, &device).map_err(|reason| RejectedReading {
+            device: device.as_str().to_owned(),
+            ts: self.t.clone().unwrap_or_default(),
+            reason,
+            content: self.quarantine_content(),
+        });
+        let failure = result.as_ref().err().map(|rejected| (REFUSED, rejected.reason.clone()));
         Closed {
             outcome: RecordOutcome {
                 index: self.index,
@@ -419,22 +381,13 @@ impl Record {
 
     /// The `sn` attribute, else the common model's `SN`, else `lid`, else `d<index>`.
     fn device_id(&self) -> DeviceId {
-        self.sn
-            .as_ref()
-            .or(self.common_sn.as_ref())
-            .or(self.lid.as_ref())
-            .cloned()
-            .unwrap_or_else(|| {
-                DeviceId::parse(&format!("d{}", self.index))
-                    .expect("\"d\" followed by a number is a valid device id")
-            })
+        self.sn.as_ref().or(self.common_sn.as_ref()).or(self.lid.as_ref()).cloned().unwrap_or_else(|| {
+            DeviceId::parse(&format!("d{}", self.index))
+                .expect("\"d\" followed by a number is a valid device id")
+        })
     }
 
-    fn build(
-        &mut self,
-        gateway: &GatewayId,
-        device: &DeviceId,
-    ) -> Result<(Reading, Device), String> {
+    fn build(&mut self, gateway: &GatewayId, device: &DeviceId) -> Result<(Reading, Device), String> {
         if let Some(problem) = &self.problem {
             return Err(problem.clone());
         }
@@ -506,12 +459,12 @@ fn each_attribute(
     mut f: impl FnMut(&[u8], Cow<'_, str>),
 ) -> Result<(), ProtocolError> {
     for attr in element.attributes() {
-        let attr = attr
-            .map_err(|e| ProtocolError::new(ErrorCode::Malformed, format!("bad attribute: {e}")))?;
+        let attr =
+            attr.map_err(|e| ProtocolError::new(ErrorCode::Malformed, format!("bad attribute: {e}")))?;
         // Framing is intact whatever the value holds, so this refuses the document only.
-        let value = attr.unescape_value().map_err(|e| {
-            ProtocolError::new(ErrorCode::Invalid, format!("bad attribute value: {e}"))
-        })?;
+        let value = attr
+            .unescape_value()
+            .map_err(|e| ProtocolError::new(ErrorCode::Invalid, format!("bad attribute value: {e}")))?;
         f(attr.key.local_name().as_ref(), value);
     }
     Ok(())
@@ -524,12 +477,7 @@ fn bounded(value: &str) -> String {
 
 /// A description (manufacturer, model, serial): trimmed, printable, bounded; empty is none.
 fn description(value: &str) -> Option<String> {
-    let text: String = value
-        .trim()
-        .chars()
-        .filter(|c| !c.is_control())
-        .take(MAX_TEXT)
-        .collect();
+    let text: String = value.trim().chars().filter(|c| !c.is_control()).take(MAX_TEXT).collect();
     (!text.is_empty()).then_some(text)
 }
 
@@ -563,9 +511,5 @@ fn parse_scale_factor(text: &str) -> Option<i32> {
 
 /// `number × 10^sf`, dividing for negative factors so that `3043 × 10^-2` is exactly `30.43`.
 fn scale(number: f64, sf: i32) -> f64 {
-    if sf < 0 {
-        number / 10f64.powi(-sf)
-    } else {
-        number * 10f64.powi(sf)
-    }
+    if sf < 0 { number / 10f64.powi(-sf) } else { number * 10f64.powi(sf) }
 }

@@ -8,8 +8,8 @@ use heliograph_shared::{
 use quick_xml::events::Event;
 
 use crate::protocol::{
-    Answer, Document, DocumentParser, ErrorCode, Format, ParseContext, ProtocolError,
-    ReadingsDocument, RecordOutcome, SunSpecResponse,
+    Answer, Document, DocumentParser, ErrorCode, Format, ParseContext, ProtocolError, ReadingsDocument,
+    RecordOutcome, SunSpecResponse,
 };
 
 const GOSUNSPEC_V_SF: &str =
@@ -18,8 +18,7 @@ const SPEC_PAGE_10: &str =
     include_str!("../../../../fixtures/sunspec/sunspec_sdx_spec_page10_inverter101.xml");
 const POWERONE_ENVIRO: &str =
     include_str!("../../../../fixtures/sunspec/sunspec_jdblair_powerone_enviro_302_303_307.xml");
-const VERIS_METER: &str =
-    include_str!("../../../../fixtures/sunspec/sunspec_jdblair_veris_e51_meter202.xml");
+const VERIS_METER: &str = include_str!("../../../../fixtures/sunspec/sunspec_jdblair_veris_e51_meter202.xml");
 const PYSUNSPEC_MINIMAL: &str =
     include_str!("../../../../fixtures/sunspec/sunspec_pysunspec_minimal_model1.xml");
 const RESPONSE_SUCCESS: &str =
@@ -30,18 +29,13 @@ const RESPONSE_DR_FAILURE: &str =
     include_str!("../../../../fixtures/sunspec/sunspec_response_jdblair_dr_failure.xml");
 
 fn at(text: &str) -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339(text)
-        .expect("test timestamps are RFC 3339")
-        .with_timezone(&Utc)
+    DateTime::parse_from_rfc3339(text).expect("test timestamps are RFC 3339").with_timezone(&Utc)
 }
 
 /// A context whose clock is after every sample's date.
 fn context() -> ParseContext {
     ParseContext {
-        now: Utc
-            .with_ymd_and_hms(2014, 1, 1, 0, 0, 0)
-            .single()
-            .expect("valid date"),
+        now: Utc.with_ymd_and_hms(2014, 1, 1, 0, 0, 0).single().expect("valid date"),
         timestamps: TimestampPolicy::default(),
         max_readings: 100,
         session_gateway: Some(GatewayId::parse("LOGGER-1").expect("valid gateway id")),
@@ -56,17 +50,9 @@ fn parse_in(xml: &str, context: ParseContext) -> Result<Document, ProtocolError>
     let mut buf = Vec::new();
     loop {
         buf.clear();
-        let event = reader
-            .read_event_into(&mut buf)
-            .expect("test documents are well-formed");
-        assert!(
-            !matches!(event, Event::Eof),
-            "the document ended before its root element closed"
-        );
-        if let crate::protocol::Progress::Complete {
-            outcome, format, ..
-        } = parser.feed(&event)?
-        {
+        let event = reader.read_event_into(&mut buf).expect("test documents are well-formed");
+        assert!(!matches!(event, Event::Eof), "the document ended before its root element closed");
+        if let crate::protocol::Progress::Complete { outcome, format, .. } = parser.feed(&event)? {
             assert_eq!(format, Some(Format::SunSpec));
             return outcome;
         }
@@ -102,10 +88,7 @@ fn only_device(document: &ReadingsDocument) -> &Device {
 #[track_caller]
 fn assert_close(actual: Option<f64>, expected: f64) {
     let actual = actual.unwrap_or(f64::NAN);
-    assert!(
-        (actual - expected).abs() <= 1e-9 * expected.abs().max(1.0),
-        "{actual} != {expected}"
-    );
+    assert!((actual - expected).abs() <= 1e-9 * expected.abs().max(1.0), "{actual} != {expected}");
 }
 
 #[track_caller]
@@ -115,9 +98,7 @@ fn assert_extra(metrics: &Metrics, name: &str, expected: f64) {
 
 /// A document of one record at a recent time, with the given models.
 fn record(models: &str) -> String {
-    format!(
-        "<sunSpecData v=\"1\"><d sn=\"INV1\" t=\"2013-06-01T12:00:00Z\">{models}</d></sunSpecData>"
-    )
+    format!("<sunSpecData v=\"1\"><d sn=\"INV1\" t=\"2013-06-01T12:00:00Z\">{models}</d></sunSpecData>")
 }
 
 /// The ac_power, dc_power… every inverter sample has, hand-computed from the raw points.
@@ -141,11 +122,7 @@ fn assert_spec_inverter(document: &ReadingsDocument) {
     assert!(m.extra.is_empty(), "{:?}", m.extra);
     let device = only_device(document);
     assert_eq!(
-        (
-            device.kind,
-            device.manufacturer.as_deref(),
-            device.model.as_deref()
-        ),
+        (device.kind, device.manufacturer.as_deref(), device.model.as_deref()),
         (DeviceKind::Inverter, Some("gsc"), Some("r300"))
     );
     assert_eq!(device.serial.as_deref(), Some("123456"));
@@ -179,11 +156,7 @@ fn a_v_sf_point_after_the_voltage_it_scales_still_scales_it() {
 fn the_powerone_met_station_maps_irradiance_and_module_temperature_and_keeps_the_rest() {
     let document = parse(POWERONE_ENVIRO);
     let reading = only_reading(&document);
-    assert_eq!(
-        reading.device.as_str(),
-        "d1",
-        "no sn, SN \"?\" is no device id, no lid"
-    );
+    assert_eq!(reading.device.as_str(), "d1", "no sn, SN \"?\" is no device id, no lid");
     assert_eq!(reading.ts, at("2012-04-11T06:10:56Z"));
     assert_eq!(reading.status, None);
     let m = &reading.metrics;
@@ -195,12 +168,7 @@ fn the_powerone_met_station_maps_irradiance_and_module_temperature_and_keeps_the
     assert_extra(m, "307.WndSpd", 0.0);
     assert_extra(m, "307.WndDir", 112.0);
     assert_extra(m, "1.DA", 60.0);
-    assert_eq!(
-        m.extra.len(),
-        6,
-        "Opt and Vr are text, POAI.1 and TmpBOM.1 are canonical: {:?}",
-        m.extra
-    );
+    assert_eq!(m.extra.len(), 6, "Opt and Vr are text, POAI.1 and TmpBOM.1 are canonical: {:?}", m.extra);
     let device = only_device(&document);
     assert_eq!(device.kind, DeviceKind::IrradianceSensor);
     assert_eq!(device.manufacturer.as_deref(), Some("Power-One"));
@@ -246,10 +214,7 @@ fn pysunspecs_minimal_document_keeps_unknown_common_points_as_extras() {
     assert_extra(&reading.metrics, "1.P2", 24.0);
     let device = only_device(&document);
     assert_eq!(device.kind, DeviceKind::Other);
-    assert_eq!(
-        (device.manufacturer.as_deref(), device.model.as_deref()),
-        (Some("Man"), Some("Mod"))
-    );
+    assert_eq!((device.manufacturer.as_deref(), device.model.as_deref()), (Some("Man"), Some("Mod")));
     assert_eq!(document.records[0].cid, None);
 }
 
@@ -280,18 +245,12 @@ fn a_partly_refused_document_starts_like_the_jdblair_dr_failure_response() {
                   <dResult id=\"1\" t=\"2011-05-12T09:21:49\" cid=\"2\"><status>FAILURE</status>";
     assert!(theirs.starts_with(common), "{theirs}");
     assert!(answer.starts_with(common), "{answer}");
-    assert!(
-        answer.contains("<code>INVALID_MESSAGE</code><message>timestamp"),
-        "{answer}"
-    );
+    assert!(answer.contains("<code>INVALID_MESSAGE</code><message>timestamp"), "{answer}");
 }
 
 /// A response sample without its source comment.
 fn body(sample: &str) -> &str {
-    sample
-        .rsplit_once("-->")
-        .map_or(sample, |(_, body)| body)
-        .trim()
+    sample.rsplit_once("-->").map_or(sample, |(_, body)| body).trim()
 }
 
 fn element_names(xml: &str) -> Vec<String> {
@@ -315,27 +274,17 @@ fn a_record_with_a_bad_timestamp_is_refused_alone_and_answered_in_a_dr_failure()
          <d sn=\"INV9\" t=\"2013-06-01T12:00:00Z\"><m id=\"101\"><p id=\"W\" sf=\"1\">20</p></m></d>\
          </sunSpecData>",
     );
-    let devices: Vec<&str> = document
-        .readings
-        .iter()
-        .map(|r| r.device.as_str())
-        .collect();
+    let devices: Vec<&str> = document.readings.iter().map(|r| r.device.as_str()).collect();
     assert_eq!(devices, ["INV7", "INV9"]);
     assert_close(document.readings[1].metrics.get(Metric::AcPower), 200.0);
     let reason = "timestamp \"never\" is not RFC 3339 (e.g. 2026-11-22T10:00:00Z)";
     assert_eq!(document.rejected.len(), 1);
     let rejected = &document.rejected[0];
-    assert_eq!(
-        (rejected.device.as_str(), rejected.ts.as_str()),
-        ("INV8", "never")
-    );
+    assert_eq!((rejected.device.as_str(), rejected.ts.as_str()), ("INV8", "never"));
     assert_eq!(rejected.reason, reason);
     assert_eq!(rejected.content, "101.W=100; 101.St=4");
     let failures: Vec<_> = document.records.iter().map(|r| r.failure.clone()).collect();
-    assert_eq!(
-        failures,
-        [None, Some(("INVALID_MESSAGE", reason.to_owned())), None]
-    );
+    assert_eq!(failures, [None, Some(("INVALID_MESSAGE", reason.to_owned())), None]);
     assert_eq!(
         Answer::stored(&document).to_xml(),
         "<sunSpecDataResponse><status>DR_FAILURE</status>\
@@ -355,15 +304,8 @@ fn missing_and_implausible_timestamps_refuse_their_record() {
          <d sn=\"C\" t=\"1999-12-31T23:59:59Z\"><m id=\"101\"><p id=\"W\">1</p></m></d></sunSpecData>",
     );
     assert!(document.readings.is_empty());
-    assert!(
-        document.devices.is_empty(),
-        "refused records describe nothing"
-    );
-    let reasons: Vec<&str> = document
-        .rejected
-        .iter()
-        .map(|r| r.reason.as_str())
-        .collect();
+    assert!(document.devices.is_empty(), "refused records describe nothing");
+    let reasons: Vec<&str> = document.rejected.iter().map(|r| r.reason.as_str()).collect();
     assert_eq!(reasons[0], "<d> needs a t attribute (its timestamp)");
     assert!(reasons[1].contains("in the future"), "{}", reasons[1]);
     assert!(reasons[2].contains("is before"), "{}", reasons[2]);
@@ -380,11 +322,7 @@ fn a_nan_point_refuses_its_record_whether_canonical_or_extra() {
          </sunSpecData>",
     );
     assert!(document.readings.is_empty());
-    let reasons: Vec<&str> = document
-        .rejected
-        .iter()
-        .map(|r| r.reason.as_str())
-        .collect();
+    let reasons: Vec<&str> = document.rejected.iter().map(|r| r.reason.as_str()).collect();
     assert_eq!(
         reasons,
         [
@@ -398,13 +336,8 @@ fn a_nan_point_refuses_its_record_whether_canonical_or_extra() {
 
 #[test]
 fn words_where_a_model_defines_a_number_refuse_the_record() {
-    let document = parse(&record(
-        "<m id=\"101\"><p id=\"W\">100</p><p id=\"VA\">lots</p></m>",
-    ));
-    assert_eq!(
-        document.rejected[0].reason,
-        "value \"lots\" of 101.VA is not a number"
-    );
+    let document = parse(&record("<m id=\"101\"><p id=\"W\">100</p><p id=\"VA\">lots</p></m>"));
+    assert_eq!(document.rejected[0].reason, "value \"lots\" of 101.VA is not a number");
 }
 
 #[test]
@@ -419,11 +352,7 @@ fn unknown_models_keep_their_numbers_as_extras_and_ignore_their_text() {
     assert_extra(m, "64001.Bar.3", 4.0);
     assert_extra(m, "64001.Pwr", 700.0);
     assert_eq!(m.extra.len(), 3, "{:?}", m.extra);
-    assert_eq!(
-        m.iter().count(),
-        0,
-        "no canonical metric from an unknown model"
-    );
+    assert_eq!(m.iter().count(), 0, "no canonical metric from an unknown model");
     assert_eq!(only_device(&document).kind, DeviceKind::Other);
 }
 
@@ -445,16 +374,11 @@ fn mppt_modules_are_kept_per_repeat_and_their_power_sums_into_dc_power() {
     assert_extra(m, "160.DCW.2", 1890.0);
     assert_extra(m, "160.ID.2", 2.0);
     assert_extra(m, "160.N", 2.0);
-    assert!(
-        !m.extra
-            .keys()
-            .any(|k| k.contains("IDStr") || k.ends_with("_SF"))
-    );
+    assert!(!m.extra.keys().any(|k| k.contains("IDStr") || k.ends_with("_SF")));
     assert_eq!(only_device(&document).kind, DeviceKind::StringMonitor);
 
-    let with_inverter = parse(&record(&format!(
-        "<m id=\"103\"><p id=\"DCW\">3700</p><p id=\"W\">3600</p></m>{mppt}"
-    )));
+    let with_inverter =
+        parse(&record(&format!("<m id=\"103\"><p id=\"DCW\">3700</p><p id=\"W\">3600</p></m>{mppt}")));
     let reading = only_reading(&with_inverter);
     assert_close(reading.metrics.get(Metric::DcPower), 3700.0);
     assert_eq!(only_device(&with_inverter).kind, DeviceKind::Inverter);
@@ -500,21 +424,13 @@ fn scale_factors_outside_minus_ten_to_ten_or_not_whole_refuse_the_record() {
         let document = parse(&record(models));
         assert!(document.readings.is_empty(), "{models}");
         assert!(
-            document.rejected[0]
-                .reason
-                .contains("is not a whole number from -10 to 10"),
+            document.rejected[0].reason.contains("is not a whole number from -10 to 10"),
             "{}",
             document.rejected[0].reason
         );
     }
-    let unused = parse(&record(
-        "<m id=\"101\"><p id=\"W\">5</p><p id=\"VA_SF\">-32768</p></m>",
-    ));
-    assert_eq!(
-        unused.readings.len(),
-        1,
-        "an unused scale factor is harmless"
-    );
+    let unused = parse(&record("<m id=\"101\"><p id=\"W\">5</p><p id=\"VA_SF\">-32768</p></m>"));
+    assert_eq!(unused.readings.len(), 1, "an unused scale factor is harmless");
 }
 
 #[test]
@@ -526,11 +442,7 @@ fn several_models_merge_into_one_reading_the_first_model_winning_a_metric() {
          <m id=\"303\"><p id=\"TmpBOM\" x=\"1\">55</p></m>",
     ));
     let reading = only_reading(&document);
-    assert_eq!(
-        reading.device.as_str(),
-        "INV1",
-        "the sn attribute comes first"
-    );
+    assert_eq!(reading.device.as_str(), "INV1", "the sn attribute comes first");
     let m = &reading.metrics;
     assert_close(m.get(Metric::AcPower), 4000.0);
     assert_extra(m, "203.W", -1200.0);
@@ -552,11 +464,7 @@ fn device_ids_fall_back_from_sn_to_the_common_serial_to_lid_to_the_record_index(
          <d lid=\"not a lid\" t=\"2013-06-01T12:00:00Z\"><m id=\"101\"><p id=\"W\">1</p></m></d>\
          </sunSpecData>",
     );
-    let devices: Vec<&str> = document
-        .readings
-        .iter()
-        .map(|r| r.device.as_str())
-        .collect();
+    let devices: Vec<&str> = document.readings.iter().map(|r| r.device.as_str()).collect();
     assert_eq!(devices, ["AB-12", "11:22:33:44:55:66", "d3"]);
     assert_eq!(document.devices[0].serial.as_deref(), Some("bad serial"));
 }
@@ -570,10 +478,7 @@ fn one_device_description_per_device_last_seen_at_its_latest_record() {
          </sunSpecData>",
     );
     assert_eq!(document.readings.len(), 2);
-    assert_eq!(
-        only_device(&document).last_seen,
-        Some(at("2013-06-01T12:05:00Z"))
-    );
+    assert_eq!(only_device(&document).last_seen, Some(at("2013-06-01T12:05:00Z")));
 }
 
 #[test]
@@ -581,18 +486,12 @@ fn status_accepts_sunspec_state_names_and_refuses_impossible_numbers() {
     let named = parse(&record("<m id=\"101\"><p id=\"St\">THROTTLED</p></m>"));
     assert_eq!(only_reading(&named).status, Some(DeviceStatus::Throttled));
     let impossible = parse(&record("<m id=\"101\"><p id=\"St\">-1</p></m>"));
-    assert_eq!(
-        impossible.rejected[0].reason,
-        "101.St \"-1\" is not a SunSpec operating state"
-    );
+    assert_eq!(impossible.rejected[0].reason, "101.St \"-1\" is not a SunSpec operating state");
 }
 
 #[test]
 fn a_missing_session_gateway_refuses_the_document_as_unauthorized() {
-    let context = ParseContext {
-        session_gateway: None,
-        ..context()
-    };
+    let context = ParseContext { session_gateway: None, ..context() };
     let error = parse_in(SPEC_PAGE_10, context).expect_err("no hello, no gateway");
     assert_eq!(error.code, ErrorCode::Unauthorized);
 }
@@ -601,19 +500,13 @@ fn a_missing_session_gateway_refuses_the_document_as_unauthorized() {
 fn an_empty_upload_is_valid_and_stores_nothing() {
     let document = parse("<sunSpecData v=\"1\"/>");
     assert!(document.readings.is_empty() && document.records.is_empty());
-    assert_eq!(
-        Answer::stored(&document),
-        Answer::SunSpec(SunSpecResponse::Success)
-    );
+    assert_eq!(Answer::stored(&document), Answer::SunSpec(SunSpecResponse::Success));
     assert!(parse("<sunspecdata>\n</sunspecdata>").records.is_empty());
 }
 
 #[test]
 fn more_records_than_allowed_refuse_the_document() {
-    let context = ParseContext {
-        max_readings: 2,
-        ..context()
-    };
+    let context = ParseContext { max_readings: 2, ..context() };
     let d = "<d t=\"2013-06-01T12:00:00Z\"><m id=\"101\"><p id=\"W\">1</p></m></d>";
     let error = parse_in(&format!("<sunSpecData>{d}{d}{d}</sunSpecData>"), context)
         .expect_err("three records, two allowed");
@@ -625,32 +518,18 @@ fn more_than_4096_points_in_a_record_refuse_the_document() {
     let points = "<p id=\"Foo\">1</p>".repeat(4097);
     let error = refusal(&record(&format!("<m id=\"64001\">{points}</m>")));
     assert_eq!(error.code, ErrorCode::TooManyReadings);
-    let fits = parse(&record(&format!(
-        "<m id=\"64001\">{}</m>",
-        "<p id=\"Foo\">1</p>".repeat(4096)
-    )));
+    let fits = parse(&record(&format!("<m id=\"64001\">{}</m>", "<p id=\"Foo\">1</p>".repeat(4096))));
     assert_eq!(fits.readings.len(), 1);
 }
 
 #[test]
 fn long_values_and_ids_refuse_the_record_and_the_quarantine_content_is_bounded() {
-    let long_value = parse(&record(&format!(
-        "<m id=\"101\"><p id=\"W\">{}</p></m>",
-        "1".repeat(65)
-    )));
-    assert_eq!(
-        long_value.rejected[0].reason,
-        "value of 101.W is longer than 64 characters"
-    );
-    let long_id = parse(&record(&format!(
-        "<m id=\"101\"><p id=\"{}\">1</p></m>",
-        "W".repeat(65)
-    )));
+    let long_value = parse(&record(&format!("<m id=\"101\"><p id=\"W\">{}</p></m>", "1".repeat(65))));
+    assert_eq!(long_value.rejected[0].reason, "value of 101.W is longer than 64 characters");
+    let long_id = parse(&record(&format!("<m id=\"101\"><p id=\"{}\">1</p></m>", "W".repeat(65))));
     assert!(long_id.rejected[0].reason.starts_with("point id"));
     let many = "<p id=\"PointWithALongName\" x=\"1234\">123456789.123</p>".repeat(200);
-    let bad = parse(&format!(
-        "<sunSpecData><d t=\"never\"><m id=\"64001\">{many}</m></d></sunSpecData>"
-    ));
+    let bad = parse(&format!("<sunSpecData><d t=\"never\"><m id=\"64001\">{many}</m></d></sunSpecData>"));
     let content = &bad.rejected[0].content;
     assert!(content.len() <= 1024, "{}", content.len());
     assert!(content.starts_with("64001.PointWithALongName.1234=123456789.123; "));
@@ -659,19 +538,10 @@ fn long_values_and_ids_refuse_the_record_and_the_quarantine_content_is_bounded()
 #[test]
 fn model_and_point_attributes_must_be_usable() {
     for (models, reason) in [
-        (
-            "<m><p id=\"W\">1</p></m>",
-            "<m> needs an id attribute (its model number)",
-        ),
-        (
-            "<m id=\"inverter\"><p id=\"W\">1</p></m>",
-            "model id \"inverter\" is not a SunSpec model number",
-        ),
+        ("<m><p id=\"W\">1</p></m>", "<m> needs an id attribute (its model number)"),
+        ("<m id=\"inverter\"><p id=\"W\">1</p></m>", "model id \"inverter\" is not a SunSpec model number"),
         ("<m id=\"101\"><p>1</p></m>", "<p> needs an id attribute"),
-        (
-            "<m id=\"101\"><p id=\"W\" x=\"one\">1</p></m>",
-            "repeat index x=\"one\" is not a whole number",
-        ),
+        ("<m id=\"101\"><p id=\"W\" x=\"one\">1</p></m>", "repeat index x=\"one\" is not a whole number"),
         ("<m id=\"101\"></m>", "record has no values"),
     ] {
         let document = parse(&record(models));

@@ -81,9 +81,7 @@ fn open_database(path: &Path, schema: Schema) -> Result<(Connection, Connection)
     let mut writer = Connection::open(path).map_err(|e| backend(&e))?;
     schema::prepare(&mut writer, schema)?;
     let reader = Connection::open(path).map_err(|e| backend(&e))?;
-    reader
-        .execute_batch("PRAGMA busy_timeout = 10000; PRAGMA query_only = ON;")
-        .map_err(|e| backend(&e))?;
+    reader.execute_batch("PRAGMA busy_timeout = 10000; PRAGMA query_only = ON;").map_err(|e| backend(&e))?;
     Ok((writer, reader))
 }
 
@@ -93,10 +91,7 @@ impl EmbeddedStore {
         let dir = data_dir.to_path_buf();
         let registry = blocking(move || {
             std::fs::create_dir_all(dir.join("providers")).map_err(|e| {
-                StoreError::Config(format!(
-                    "cannot create data directory {}: {e}",
-                    dir.display()
-                ))
+                StoreError::Config(format!("cannot create data directory {}: {e}", dir.display()))
             })?;
             let (writer, reader) = open_database(&dir.join("registry.db"), Schema::Registry)?;
             Ok(Registry {
@@ -114,9 +109,7 @@ impl EmbeddedStore {
 
     fn tenant_path(&self, slug: &ProviderSlug) -> PathBuf {
         // The slug is `[a-z][a-z0-9_]*`, so it cannot escape the directory.
-        self.data_dir
-            .join("providers")
-            .join(format!("{}.db", slug.as_str()))
+        self.data_dir.join("providers").join(format!("{}.db", slug.as_str()))
     }
 
     async fn open_tenant(&self, slug: &ProviderSlug) -> Result<Arc<EmbeddedTenant>, StoreError> {
@@ -145,12 +138,7 @@ impl Store for EmbeddedStore {
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
-        self.registry
-            .read(|c| {
-                c.query_row("SELECT 1", [], |_| Ok(()))
-                    .map_err(|e| backend(&e))
-            })
-            .await
+        self.registry.read(|c| c.query_row("SELECT 1", [], |_| Ok(())).map_err(|e| backend(&e))).await
     }
 
     async fn create_provider(&self, provider: &Provider) -> Result<(), StoreError> {
@@ -178,18 +166,11 @@ impl Store for EmbeddedStore {
         let updated = self
             .registry
             .write(move |c| {
-                c.execute(
-                    "UPDATE providers SET settings = ?2 WHERE slug = ?1",
-                    params![key, settings],
-                )
-                .map_err(|e| backend(&e))
+                c.execute("UPDATE providers SET settings = ?2 WHERE slug = ?1", params![key, settings])
+                    .map_err(|e| backend(&e))
             })
             .await?;
-        if updated == 1 {
-            Ok(())
-        } else {
-            Err(StoreError::UnknownProvider(provider.slug.clone()))
-        }
+        if updated == 1 { Ok(()) } else { Err(StoreError::UnknownProvider(provider.slug.clone())) }
     }
 
     async fn provider(&self, slug: &ProviderSlug) -> Result<Option<Provider>, StoreError> {
@@ -197,16 +178,10 @@ impl Store for EmbeddedStore {
         self.registry
             .read(move |c| {
                 let settings: Option<String> = c
-                    .query_row(
-                        "SELECT settings FROM providers WHERE slug = ?1",
-                        [key],
-                        |row| row.get(0),
-                    )
+                    .query_row("SELECT settings FROM providers WHERE slug = ?1", [key], |row| row.get(0))
                     .optional()
                     .map_err(|e| backend(&e))?;
-                settings
-                    .map(|s| serde_json::from_str(&s).map_err(StoreError::from))
-                    .transpose()
+                settings.map(|s| serde_json::from_str(&s).map_err(StoreError::from)).transpose()
             })
             .await
     }
@@ -217,9 +192,7 @@ impl Store for EmbeddedStore {
                 let mut statement = c
                     .prepare_cached("SELECT settings FROM providers ORDER BY slug")
                     .map_err(|e| backend(&e))?;
-                let rows = statement
-                    .query_map([], |row| row.get::<_, String>(0))
-                    .map_err(|e| backend(&e))?;
+                let rows = statement.query_map([], |row| row.get::<_, String>(0)).map_err(|e| backend(&e))?;
                 rows.map(|row| {
                     let settings = row.map_err(|e| backend(&e))?;
                     serde_json::from_str(&settings).map_err(StoreError::from)
@@ -239,33 +212,24 @@ impl Store for EmbeddedStore {
         Ok(self.open_tenant(slug).await? as Arc<dyn TenantStore>)
     }
 
-    async fn locate_gateway(
-        &self,
-        gateway: &GatewayId,
-    ) -> Result<Option<ProviderSlug>, StoreError> {
+    async fn locate_gateway(&self, gateway: &GatewayId) -> Result<Option<ProviderSlug>, StoreError> {
         let key = gateway.as_str().to_owned();
         self.registry
             .read(move |c| {
                 let provider: Option<String> = c
-                    .query_row(
-                        "SELECT provider FROM gateway_directory WHERE gateway = ?1",
-                        [key],
-                        |row| row.get(0),
-                    )
+                    .query_row("SELECT provider FROM gateway_directory WHERE gateway = ?1", [key], |row| {
+                        row.get(0)
+                    })
                     .optional()
                     .map_err(|e| backend(&e))?;
-                provider
-                    .map(|p| ProviderSlug::parse(&p).map_err(StoreError::from))
-                    .transpose()
+                provider.map(|p| ProviderSlug::parse(&p).map_err(StoreError::from)).transpose()
             })
             .await
     }
 
     async fn record_unclaimed_gateway(&self, refusal: &RefusedGateway) -> Result<(), StoreError> {
         let refusal = refusal.clone();
-        self.registry
-            .write(move |c| rows::upsert_refusal(c, "unclaimed_gateways", &refusal))
-            .await
+        self.registry.write(move |c| rows::upsert_refusal(c, "unclaimed_gateways", &refusal)).await
     }
 
     async fn unclaimed_gateways(&self, limit: usize) -> Result<Vec<RefusedGateway>, StoreError> {
@@ -278,9 +242,7 @@ impl Store for EmbeddedStore {
                          FROM unclaimed_gateways ORDER BY last_seen DESC LIMIT ?1",
                     )
                     .map_err(|e| backend(&e))?;
-                let rows = statement
-                    .query_map([limit], refused_from_row)
-                    .map_err(|e| backend(&e))?;
+                let rows = statement.query_map([limit], refused_from_row).map_err(|e| backend(&e))?;
                 rows.map(|r| r.map_err(|e| backend(&e))?).collect()
             })
             .await

@@ -7,9 +7,9 @@ use rusqlite::{Connection, Row, params};
 
 use super::writer::backend;
 use crate::domain::{
-    ApiToken, Customer, CustomerId, Device, DeviceId, DeviceKind, DeviceStatus, EmailAddress,
-    Gateway, GatewayId, Metric, Metrics, PasswordDigest, QuarantinedReading, Reading,
-    RefusalReason, RefusedGateway, TokenHash, User, Username,
+    ApiToken, Customer, CustomerId, Device, DeviceId, DeviceKind, DeviceStatus, EmailAddress, Gateway,
+    GatewayId, Metric, Metrics, PasswordDigest, QuarantinedReading, Reading, RefusalReason, RefusedGateway,
+    TokenHash, User, Username,
 };
 use crate::store::StoreError;
 
@@ -25,8 +25,7 @@ pub(super) fn from_millis(ms: i64) -> Result<DateTime<Utc>, StoreError> {
 }
 
 /// The column list of `readings` after the key, in [`Metric::ALL`] order.
-pub(super) const READING_INSERT: &str =
-    "INSERT OR REPLACE INTO readings (gateway, device, ts, status,
+pub(super) const READING_INSERT: &str = "INSERT OR REPLACE INTO readings (gateway, device, ts, status,
     ac_power, dc_power, energy, ac_voltage, ac_current, dc_voltage, dc_current, frequency,
     temperature, irradiance, import_energy, export_energy, extra)
     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)";
@@ -34,11 +33,7 @@ pub(super) const READING_INSERT: &str =
 pub(super) fn insert_reading(c: &Connection, reading: &Reading) -> Result<(), StoreError> {
     let mut statement = c.prepare_cached(READING_INSERT).map_err(|e| backend(&e))?;
     let m = &reading.metrics;
-    let extra = if m.extra.is_empty() {
-        None
-    } else {
-        Some(serde_json::to_string(&m.extra)?)
-    };
+    let extra = if m.extra.is_empty() { None } else { Some(serde_json::to_string(&m.extra)?) };
     statement
         .execute(params![
             reading.gateway.as_str(),
@@ -139,11 +134,7 @@ pub(super) fn device_from_row(row: &Row<'_>) -> rusqlite::Result<Result<Device, 
     })())
 }
 
-pub(super) fn write_gateway(
-    c: &Connection,
-    gateway: &Gateway,
-    insert: bool,
-) -> Result<usize, StoreError> {
+pub(super) fn write_gateway(c: &Connection, gateway: &Gateway, insert: bool) -> Result<usize, StoreError> {
     let sql = if insert {
         "INSERT INTO gateways (id, customer, site_name, capacity_kwp, token_hash, previous_token_hash,
             previous_token_until, last_seen, active) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
@@ -233,7 +224,13 @@ pub(super) fn upsert_customer(c: &Connection, customer: &Customer) -> Result<(),
         "INSERT OR REPLACE INTO customers (id, name, emails, timezone, active) VALUES (?1, ?2, ?3, ?4, ?5)",
     )
     .map_err(|e| backend(&e))?
-    .execute(params![customer.id.to_string(), customer.name, emails, customer.timezone.name(), customer.active])
+    .execute(params![
+        customer.id.to_string(),
+        customer.name,
+        emails,
+        customer.timezone.name(),
+        customer.active
+    ])
     .map_err(|e| backend(&e))?;
     Ok(())
 }
@@ -308,9 +305,7 @@ pub(super) fn upsert_refusal(
     Ok(())
 }
 
-pub(super) fn refused_from_row(
-    row: &Row<'_>,
-) -> rusqlite::Result<Result<RefusedGateway, StoreError>> {
+pub(super) fn refused_from_row(row: &Row<'_>) -> rusqlite::Result<Result<RefusedGateway, StoreError>> {
     let gateway: String = row.get(0)?;
     let reason: String = row.get(1)?;
     let first_seen: i64 = row.get(2)?;
@@ -335,14 +330,12 @@ pub(super) fn user_from_row(row: &Row<'_>) -> rusqlite::Result<Result<User, Stor
     let display_name: String = row.get(1)?;
     let password: String = row.get(2)?;
     let active: bool = row.get(3)?;
-    Ok(Username::parse(&username)
-        .map_err(StoreError::Corrupt)
-        .map(|username| User {
-            username,
-            display_name,
-            password: PasswordDigest::from_stored(password),
-            active,
-        }))
+    Ok(Username::parse(&username).map_err(StoreError::Corrupt).map(|username| User {
+        username,
+        display_name,
+        password: PasswordDigest::from_stored(password),
+        active,
+    }))
 }
 
 pub(super) fn api_token_from_row(row: &Row<'_>) -> rusqlite::Result<Result<ApiToken, StoreError>> {
@@ -375,18 +368,10 @@ pub(super) fn refresh_rollups(c: &Connection, readings: &[Reading]) -> Result<()
         let h = hour(reading.ts);
         touched.insert((reading.gateway.as_str(), reading.device.as_str(), h));
         if reading.ts - h < MAX_INTEGRATION_GAP {
-            touched.insert((
-                reading.gateway.as_str(),
-                reading.device.as_str(),
-                h - TimeDelta::hours(1),
-            ));
+            touched.insert((reading.gateway.as_str(), reading.device.as_str(), h - TimeDelta::hours(1)));
         }
         if h + TimeDelta::hours(1) - reading.ts <= MAX_INTEGRATION_GAP {
-            touched.insert((
-                reading.gateway.as_str(),
-                reading.device.as_str(),
-                h + TimeDelta::hours(1),
-            ));
+            touched.insert((reading.gateway.as_str(), reading.device.as_str(), h + TimeDelta::hours(1)));
         }
     }
     let select = format!(
@@ -394,12 +379,12 @@ pub(super) fn refresh_rollups(c: &Connection, readings: &[Reading]) -> Result<()
     );
     let mut query = c.prepare_cached(&select).map_err(|e| backend(&e))?;
     let mut upsert = c
-        .prepare_cached("INSERT OR REPLACE INTO hourly_rollups (gateway, device, hour, rollup) VALUES (?1, ?2, ?3, ?4)")
+        .prepare_cached(
+            "INSERT OR REPLACE INTO hourly_rollups (gateway, device, hour, rollup) VALUES (?1, ?2, ?3, ?4)",
+        )
         .map_err(|e| backend(&e))?;
     let mut delete = c
-        .prepare_cached(
-            "DELETE FROM hourly_rollups WHERE gateway = ?1 AND device = ?2 AND hour = ?3",
-        )
+        .prepare_cached("DELETE FROM hourly_rollups WHERE gateway = ?1 AND device = ?2 AND hour = ?3")
         .map_err(|e| backend(&e))?;
     for (gateway, device, h) in touched {
         let from = millis(h - MAX_INTEGRATION_GAP);
@@ -412,18 +397,11 @@ pub(super) fn refresh_rollups(c: &Connection, readings: &[Reading]) -> Result<()
         match hourly_rollups(&window).into_iter().find(|r| r.hour == h) {
             Some(rollup) => {
                 upsert
-                    .execute(params![
-                        gateway,
-                        device,
-                        millis(h),
-                        serde_json::to_string(&rollup)?
-                    ])
+                    .execute(params![gateway, device, millis(h), serde_json::to_string(&rollup)?])
                     .map_err(|e| backend(&e))?;
             }
             None => {
-                delete
-                    .execute(params![gateway, device, millis(h)])
-                    .map_err(|e| backend(&e))?;
+                delete.execute(params![gateway, device, millis(h)]).map_err(|e| backend(&e))?;
             }
         }
     }

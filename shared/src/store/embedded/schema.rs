@@ -140,11 +140,7 @@ pub(super) fn prepare(connection: &mut Connection, schema: Schema) -> Result<(),
         Schema::Tenant => TENANT,
     };
     let applied: i64 = connection
-        .query_row(
-            "SELECT COALESCE(MAX(version), 0) FROM schema_migrations",
-            [],
-            |row| row.get(0),
-        )
+        .query_row("SELECT COALESCE(MAX(version), 0) FROM schema_migrations", [], |row| row.get(0))
         .map_err(|e| backend(&e))?;
     for (index, sql) in migrations.iter().enumerate() {
         let version = i64::try_from(index + 1).unwrap_or(i64::MAX);
@@ -154,10 +150,7 @@ pub(super) fn prepare(connection: &mut Connection, schema: Schema) -> Result<(),
         let transaction = connection.transaction().map_err(|e| backend(&e))?;
         transaction.execute_batch(sql).map_err(|e| backend(&e))?;
         transaction
-            .execute(
-                "INSERT INTO schema_migrations (version) VALUES (?1)",
-                [version],
-            )
+            .execute("INSERT INTO schema_migrations (version) VALUES (?1)", [version])
             .map_err(|e| backend(&e))?;
         transaction.commit().map_err(|e| backend(&e))?;
     }

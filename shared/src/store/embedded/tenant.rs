@@ -11,8 +11,8 @@ use super::rows::{self, millis};
 use super::writer::{Writer, backend};
 use super::{Registry, blocking, poisoned};
 use crate::domain::{
-    ApiToken, Customer, CustomerId, Device, DeviceId, Gateway, GatewayId, ProviderSlug,
-    QuarantinedReading, Reading, RefusedGateway, TokenHash, User, Username,
+    ApiToken, Customer, CustomerId, Device, DeviceId, Gateway, GatewayId, ProviderSlug, QuarantinedReading,
+    Reading, RefusedGateway, TokenHash, User, Username,
 };
 use crate::reports::HourlyRollup;
 use crate::store::{StoreError, TenantStore, WriteBatch};
@@ -32,12 +32,7 @@ impl EmbeddedTenant {
         reader: Connection,
         registry: Arc<Registry>,
     ) -> Self {
-        Self {
-            slug,
-            writer,
-            reader: Arc::new(Mutex::new(reader)),
-            registry,
-        }
+        Self { slug, writer, reader: Arc::new(Mutex::new(reader)), registry }
     }
 
     async fn read<T, F>(&self, f: F) -> Result<T, StoreError>
@@ -66,9 +61,7 @@ impl EmbeddedTenant {
     {
         self.read(move |c| {
             let mut statement = c.prepare_cached(&sql).map_err(|e| backend(&e))?;
-            let rows = statement
-                .query_map(params, convert)
-                .map_err(|e| backend(&e))?;
+            let rows = statement.query_map(params, convert).map_err(|e| backend(&e))?;
             rows.map(|r| r.map_err(|e| backend(&e))?).collect()
         })
         .await
@@ -87,23 +80,16 @@ impl TenantStore for EmbeddedTenant {
 
     async fn upsert_customer(&self, customer: &Customer) -> Result<(), StoreError> {
         let customer = customer.clone();
-        self.writer
-            .run(move |c| rows::upsert_customer(c, &customer))
-            .await
+        self.writer.run(move |c| rows::upsert_customer(c, &customer)).await
     }
 
     async fn customer(&self, id: CustomerId) -> Result<Option<Customer>, StoreError> {
-        let sql =
-            "SELECT id, name, emails, timezone, active FROM customers WHERE id = ?1".to_owned();
-        Ok(self
-            .query(sql, [id.to_string()], rows::customer_from_row)
-            .await?
-            .pop())
+        let sql = "SELECT id, name, emails, timezone, active FROM customers WHERE id = ?1".to_owned();
+        Ok(self.query(sql, [id.to_string()], rows::customer_from_row).await?.pop())
     }
 
     async fn customers(&self) -> Result<Vec<Customer>, StoreError> {
-        let sql =
-            "SELECT id, name, emails, timezone, active FROM customers ORDER BY name".to_owned();
+        let sql = "SELECT id, name, emails, timezone, active FROM customers ORDER BY name".to_owned();
         self.query(sql, [], rows::customer_from_row).await
     }
 
@@ -126,10 +112,7 @@ impl TenantStore for EmbeddedTenant {
             return Err(StoreError::GatewayTaken(gateway.id.clone()));
         }
         let record = gateway.clone();
-        let inserted = self
-            .writer
-            .run(move |c| rows::write_gateway(c, &record, true))
-            .await?;
+        let inserted = self.writer.run(move |c| rows::write_gateway(c, &record, true)).await?;
         if inserted == 0 {
             return Err(StoreError::GatewayExists(gateway.id.clone()));
         }
@@ -138,10 +121,7 @@ impl TenantStore for EmbeddedTenant {
 
     async fn update_gateway(&self, gateway: &Gateway) -> Result<(), StoreError> {
         let record = gateway.clone();
-        let updated = self
-            .writer
-            .run(move |c| rows::write_gateway(c, &record, false))
-            .await?;
+        let updated = self.writer.run(move |c| rows::write_gateway(c, &record, false)).await?;
         if updated == 0 {
             return Err(StoreError::UnknownGateway(gateway.id.clone()));
         }
@@ -149,10 +129,7 @@ impl TenantStore for EmbeddedTenant {
     }
 
     async fn gateway(&self, id: &GatewayId) -> Result<Option<Gateway>, StoreError> {
-        let sql = format!(
-            "SELECT {} FROM gateways WHERE id = ?1",
-            rows::GATEWAY_COLUMNS
-        );
+        let sql = format!("SELECT {} FROM gateways WHERE id = ?1", rows::GATEWAY_COLUMNS);
         let key = id.as_str().to_owned();
         self.read(move |c| {
             c.prepare_cached(&sql)
@@ -174,8 +151,7 @@ impl TenantStore for EmbeddedTenant {
         let sql = "SELECT gateway, id, kind, manufacturer, model, serial, last_seen FROM devices
                    WHERE gateway = ?1 ORDER BY id"
             .to_owned();
-        self.query(sql, [gateway.as_str().to_owned()], rows::device_from_row)
-            .await
+        self.query(sql, [gateway.as_str().to_owned()], rows::device_from_row).await
     }
 
     async fn write_batch(&self, batch: WriteBatch) -> Result<(), StoreError> {
@@ -238,17 +214,14 @@ impl TenantStore for EmbeddedTenant {
 
     async fn record_refused_gateway(&self, refusal: &RefusedGateway) -> Result<(), StoreError> {
         let refusal = refusal.clone();
-        self.writer
-            .run(move |c| rows::upsert_refusal(c, "refused_gateways", &refusal))
-            .await
+        self.writer.run(move |c| rows::upsert_refusal(c, "refused_gateways", &refusal)).await
     }
 
     async fn refused_gateways(&self, limit_rows: usize) -> Result<Vec<RefusedGateway>, StoreError> {
         let sql = "SELECT gateway, reason, first_seen, last_seen, attempts, last_address
                    FROM refused_gateways ORDER BY last_seen DESC LIMIT ?1"
             .to_owned();
-        self.query(sql, [limit(limit_rows)], rows::refused_from_row)
-            .await
+        self.query(sql, [limit(limit_rows)], rows::refused_from_row).await
     }
 
     async fn hourly_rollups(
@@ -257,12 +230,8 @@ impl TenantStore for EmbeddedTenant {
         device: &DeviceId,
         range: Range<DateTime<Utc>>,
     ) -> Result<Vec<HourlyRollup>, StoreError> {
-        let params = (
-            gateway.as_str().to_owned(),
-            device.as_str().to_owned(),
-            millis(range.start),
-            millis(range.end),
-        );
+        let params =
+            (gateway.as_str().to_owned(), device.as_str().to_owned(), millis(range.start), millis(range.end));
         self.read(move |c| {
             let mut statement = c
                 .prepare_cached(
@@ -292,17 +261,12 @@ impl TenantStore for EmbeddedTenant {
     }
 
     async fn user(&self, username: &Username) -> Result<Option<User>, StoreError> {
-        let sql = "SELECT username, display_name, password, active FROM users WHERE username = ?1"
-            .to_owned();
-        Ok(self
-            .query(sql, [username.as_str().to_owned()], rows::user_from_row)
-            .await?
-            .pop())
+        let sql = "SELECT username, display_name, password, active FROM users WHERE username = ?1".to_owned();
+        Ok(self.query(sql, [username.as_str().to_owned()], rows::user_from_row).await?.pop())
     }
 
     async fn users(&self) -> Result<Vec<User>, StoreError> {
-        let sql = "SELECT username, display_name, password, active FROM users ORDER BY username"
-            .to_owned();
+        let sql = "SELECT username, display_name, password, active FROM users ORDER BY username".to_owned();
         self.query(sql, [], rows::user_from_row).await
     }
 
@@ -310,10 +274,12 @@ impl TenantStore for EmbeddedTenant {
         let token = token.clone();
         self.writer
             .run(move |c| {
-                c.prepare_cached("INSERT OR REPLACE INTO api_tokens (hash, name, created_at) VALUES (?1, ?2, ?3)")
-                    .map_err(|e| backend(&e))?
-                    .execute(params![token.hash.as_bytes().to_vec(), token.name, millis(token.created_at)])
-                    .map_err(|e| backend(&e))?;
+                c.prepare_cached(
+                    "INSERT OR REPLACE INTO api_tokens (hash, name, created_at) VALUES (?1, ?2, ?3)",
+                )
+                .map_err(|e| backend(&e))?
+                .execute(params![token.hash.as_bytes().to_vec(), token.name, millis(token.created_at)])
+                .map_err(|e| backend(&e))?;
                 Ok(())
             })
             .await
@@ -321,10 +287,7 @@ impl TenantStore for EmbeddedTenant {
 
     async fn api_token(&self, hash: &TokenHash) -> Result<Option<ApiToken>, StoreError> {
         let sql = "SELECT hash, name, created_at FROM api_tokens WHERE hash = ?1".to_owned();
-        Ok(self
-            .query(sql, [hash.as_bytes().to_vec()], rows::api_token_from_row)
-            .await?
-            .pop())
+        Ok(self.query(sql, [hash.as_bytes().to_vec()], rows::api_token_from_row).await?.pop())
     }
 
     async fn api_tokens(&self) -> Result<Vec<ApiToken>, StoreError> {
@@ -336,8 +299,7 @@ impl TenantStore for EmbeddedTenant {
         let key = hash.as_bytes().to_vec();
         self.writer
             .run(move |c| {
-                c.execute("DELETE FROM api_tokens WHERE hash = ?1", [key])
-                    .map_err(|e| backend(&e))?;
+                c.execute("DELETE FROM api_tokens WHERE hash = ?1", [key]).map_err(|e| backend(&e))?;
                 Ok(())
             })
             .await

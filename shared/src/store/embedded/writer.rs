@@ -31,11 +31,7 @@ const MAX_JOBS_PER_COMMIT: usize = 512;
 
 impl Writer {
     /// Starts the writer thread that owns `connection`; it ends when the last handle is dropped.
-    pub(super) fn spawn(
-        connection: Connection,
-        name: String,
-        queue: usize,
-    ) -> Result<Self, StoreError> {
+    pub(super) fn spawn(connection: Connection, name: String, queue: usize) -> Result<Self, StoreError> {
         let (requests, receiver) = mpsc::channel(queue);
         thread::Builder::new()
             .name(format!("sqlite-writer-{name}"))
@@ -63,12 +59,10 @@ impl Writer {
             .send(Request { job, done })
             .await
             .map_err(|_| StoreError::Unavailable("database writer has stopped".into()))?;
-        outcome.await.map_err(|_| {
-            StoreError::Unavailable("database writer stopped before committing".into())
-        })??;
-        value_rx
+        outcome
             .await
-            .map_err(|_| StoreError::Backend("database writer lost a committed result".into()))
+            .map_err(|_| StoreError::Unavailable("database writer stopped before committing".into()))??;
+        value_rx.await.map_err(|_| StoreError::Backend("database writer lost a committed result".into()))
     }
 }
 

@@ -1,0 +1,90 @@
+//! `/metrics` on a real `heliograph ingest` process: the counters an operator alerts on move
+//! when documents are accepted, quarantined and refused.
+
+#![allow(clippy::unwrap_used)] // a test that cannot unwrap has already failed
+
+mod common;
+
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{GatewayConn, minutes_ago, reading};
+
+const BIN: &str = env!("CARGO_BIN_EXE_heliograph");
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+fn run(config: &std::path::Path, args: &[&str]) -> String {
+    let output = Command::new(BIN).arg("--config").arg(config).args(args).output().unwrap();
+    assert!(output.status.success(), "{args:?}: {}", String::from_utf8_lossy(&output.stderr));
+    String::from_utf8(output.stdout).unwrap()
+}
+
+async fn scrape(port: u16) -> String {
+    let (status, body) = common::http_get(std::net::SocketAddr::from(([127, 0, 0, 1], port)), "/metrics").await;
+    assert_eq!(status, 200);
+    body
+}
+
+#[tokio::test]
+async fn ingest_metrics_count_accepted_quarantined_and_refused_documents() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ingest, http) = (free_port(), free_port());
+    let config = dir.path().join("heliograph.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[store]\nbackend = \"embedded\"\ndata_dir = \"{}\"\n[ingest]\nlisten = \"127.0.0.1:{ingest}\"\n\
+             http_listen = \"127.0.0.1:{http}\"\nspool_dir = \"{}\"\n[log]\nfilter = \"warn\"\n",
+            dir.path().join("data").display(),
+            dir.path().join("spool").display()
+        ),
+    )
+    .unwrap();
+    run(&config, &["provider", "add", "acme", "--name", "Acme"]);
+    let added = run(&config, &["gateway", "add", "--provider", "acme", "GW-1", "--site", "Roof"]);
+    let token = added.lines().nth(1).unwrap().trim().to_owned();
+    let mut server = Command::new(BIN)
+        .arg("--config")
+        .arg(&config)
+        .arg("ingest")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while std::net::TcpStream::connect(("127.0.0.1", ingest)).is_err() {
+        assert!(Instant::now() < deadline, "ingest did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], ingest));
+    let mut conn = GatewayConn::hello(addr, "GW-1", &token).await;
+    let ts = minutes_ago(1);
+    conn.send(format!(
+        "<batch seq=\"1\">{}<reading device=\"inv-2\" ts=\"{ts}\"><ac_power>NaN</ac_power></reading></batch>\n",
+        reading("inv-1", &ts, 5.0, 1.0)
+    ))
+    .await;
+    assert!(conn.answer().await.starts_with("<ack seq=\"1\" accepted=\"1\" rejected=\"1\">"));
+    conn.send("<batch seq=\"x\"/>\n").await;
+    assert!(conn.answer().await.contains("code=\"invalid\""));
+
+    let metrics = scrape(http).await;
+    let _ = server.kill();
+    let _ = server.wait();
+    for expected in [
+        r#"heliograph_ingest_documents_total{provider="acme",format="native",outcome="accepted"} 1"#,
+        r#"heliograph_ingest_documents_total{provider="acme",format="native",outcome="invalid"} 1"#,
+        r#"heliograph_ingest_readings_total{provider="acme",outcome="accepted"} 1"#,
+        r#"heliograph_ingest_readings_total{provider="acme",outcome="quarantined"} 1"#,
+        r#"heliograph_ingest_connections_total{listener="shared"}"#,
+        "heliograph_ingest_connections_open 1",
+        "heliograph_ingest_ack_seconds_bucket",
+        r#"heliograph_store_write_seconds_count{backend="embedded"} 1"#,
+    ] {
+        assert!(metrics.contains(expected), "missing {expected:?} in\n{metrics}");
+    }
+    assert!(!metrics.contains(&token), "metrics never carry secrets");
+}
