@@ -13,16 +13,19 @@ RUN cargo build --release --locked --bin heliograph
 
 FROM debian:bookworm-slim
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends ca-certificates=20230311+deb12u1 curl=7.88.1-10+deb12u14 \
+    && apt-get install -y --no-install-recommends ca-certificates=20250419~deb12u2 curl=7.88.1-10+deb12u15 \
     && rm -rf /var/lib/apt/lists/* \
-    && useradd --system --uid 10001 --home-dir /var/lib/heliograph --create-home heliograph
+    && groupadd --system --gid 10001 heliograph \
+    && useradd --system --uid 10001 --gid 10001 --home-dir /var/lib/heliograph --create-home heliograph
 COPY --from=build /src/target/release/heliograph /usr/local/bin/heliograph
-USER heliograph
+USER 10001:10001
 WORKDIR /var/lib/heliograph
 ENV HELIOGRAPH_STORE__DATA_DIR=/var/lib/heliograph/data
 VOLUME ["/var/lib/heliograph"]
 EXPOSE 7700 7780 8080
+# Checks the web listener of `serve`/`web`; the compose file and the Kubernetes manifests give the
+# ingest role its own check on port 7780.
 HEALTHCHECK --interval=30s --timeout=3s --start-period=20s \
-    CMD curl -fsS http://127.0.0.1:8080/healthz || exit 1
+    CMD ["curl", "-fsS", "http://127.0.0.1:8080/healthz"]
 ENTRYPOINT ["heliograph"]
 CMD ["serve"]

