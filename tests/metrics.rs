@@ -23,7 +23,8 @@ fn run(config: &std::path::Path, args: &[&str]) -> String {
 }
 
 async fn scrape(port: u16) -> String {
-    let (status, body) = common::http_get(std::net::SocketAddr::from(([127, 0, 0, 1], port)), "/metrics").await;
+    let (status, body) =
+        common::http_get(std::net::SocketAddr::from(([127, 0, 0, 1], port)), "/metrics").await;
     assert_eq!(status, 200);
     body
 }

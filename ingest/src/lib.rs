@@ -14,6 +14,7 @@ pub mod protocol;
 pub mod server;
 pub mod settings;
 pub mod spool;
+pub mod tls;
 
 pub use server::{IngestServer, ServerError};
 pub use settings::IngestSettings;

@@ -13,11 +13,12 @@ use metrics_exporter_prometheus::PrometheusHandle;
 use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Mutex, Semaphore};
+use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{error, info, warn};
 
-use crate::connection::Connection;
+use crate::connection::{Closed, Connection};
 use crate::http;
 use crate::metrics;
 use crate::pipeline::{Listener, Pipeline};
@@ -39,6 +40,9 @@ pub enum ServerError {
     /// The registry could not be read.
     #[error(transparent)]
     Store(#[from] heliograph_shared::store::StoreError),
+    /// TLS could not be set up.
+    #[error(transparent)]
+    Tls(#[from] crate::tls::TlsError),
     /// The spool directory cannot be used.
     #[error("spool: {0}")]
     Spool(#[from] crate::spool::SpoolError),
@@ -55,6 +59,7 @@ pub struct IngestServer {
     bound_dedicated: Vec<(ProviderSlug, TcpListener)>,
     spool: Option<Arc<Spool>>,
     metrics: Option<PrometheusHandle>,
+    tls: Option<TlsAcceptor>,
     connections: Arc<Semaphore>,
     tasks: TaskTracker,
 }
@@ -76,6 +81,7 @@ impl IngestServer {
             Duration::from_secs(settings.gateway_cache_secs),
             spool.clone(),
         ));
+        let tls = settings.tls.as_ref().map(crate::tls::acceptor).transpose()?;
         let dedicated = Arc::new(Mutex::new(HashMap::new()));
         let bound_dedicated = bind_dedicated(store.as_ref(), &settings, &dedicated).await?;
         let server = Self {
@@ -88,6 +94,7 @@ impl IngestServer {
             bound_dedicated,
             spool,
             metrics: None,
+            tls,
             tasks: TaskTracker::new(),
         };
         Ok(server)
@@ -123,6 +130,7 @@ impl IngestServer {
     /// current document (bounded by the document timeout).
     pub async fn run(self, shutdown: CancellationToken) -> Result<(), ServerError> {
         let context = AcceptContext {
+            tls: self.tls.clone(),
             settings: Arc::clone(&self.settings),
             pipeline: Arc::clone(&self.pipeline),
             connections: Arc::clone(&self.connections),
@@ -183,6 +191,7 @@ async fn bind(address: SocketAddr) -> Result<TcpListener, ServerError> {
 
 #[derive(Clone)]
 struct AcceptContext {
+    tls: Option<TlsAcceptor>,
     settings: Arc<IngestSettings>,
     pipeline: Arc<Pipeline>,
     connections: Arc<Semaphore>,
@@ -265,21 +274,35 @@ async fn accept_loop(listener: TcpListener, kind: Listener, context: AcceptConte
             context.tasks.spawn(refuse_busy(stream, context.settings.max_connections));
             continue;
         };
-        let connection = Connection::new(
-            stream,
-            peer,
-            kind.clone(),
-            Arc::clone(&context.pipeline),
-            Arc::clone(&context.settings),
-        );
-        let shutdown = context.shutdown.clone();
         let label = match &kind {
             Listener::Shared => "shared",
             Listener::Dedicated(_) => "dedicated",
         };
         metrics::connection(label, 1.0);
+        let (pipeline, settings, shutdown, tls) = (
+            Arc::clone(&context.pipeline),
+            Arc::clone(&context.settings),
+            context.shutdown.clone(),
+            context.tls.clone(),
+        );
+        let kind = kind.clone();
         context.tasks.spawn(async move {
-            let closed = connection.run(shutdown).await;
+            let closed = match tls {
+                None => Connection::new(stream, peer, kind, pipeline, settings).run(shutdown).await,
+                Some(acceptor) => {
+                    // A handshake must finish within the document timeout, like any slow sender.
+                    match tokio::time::timeout(settings.document_timeout(), acceptor.accept(stream)).await {
+                        Ok(Ok(tls_stream)) => {
+                            Connection::new(tls_stream, peer, kind, pipeline, settings).run(shutdown).await
+                        }
+                        Ok(Err(e)) => {
+                            tracing::debug!(%peer, error = %e, "TLS handshake failed");
+                            Closed::Io
+                        }
+                        Err(_) => Closed::Idle,
+                    }
+                }
+            };
             metrics::connection(label, -1.0);
             tracing::debug!(%peer, ?closed, "connection closed");
             drop(permit);

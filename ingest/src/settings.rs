@@ -33,6 +33,8 @@ pub struct IngestSettings {
     pub max_clock_skew_secs: i64,
     /// How often the registry is re-read for new providers' dedicated ports.
     pub registry_refresh_secs: u64,
+    /// TLS for the gateway TCP listeners (shared and dedicated); `None` serves plain TCP.
+    pub tls: Option<TlsSettings>,
     /// Where documents are spooled while the store is unavailable; `None` disables the spool
     /// (documents are then refused with `unavailable` during an outage).
     pub spool_dir: Option<std::path::PathBuf>,
@@ -59,6 +61,7 @@ impl Default for IngestSettings {
             max_clock_skew_secs: 600,
             registry_refresh_secs: 10,
             gateway_cache_secs: 30,
+            tls: None,
             spool_dir: Some(std::path::PathBuf::from("spool")),
             spool_max_bytes: 1024 * 1024 * 1024,
         }
@@ -80,4 +83,13 @@ impl IngestSettings {
     pub fn write_timeout(&self) -> Duration {
         Duration::from_secs(self.write_timeout_secs)
     }
+}
+
+/// PEM files for the ingest listeners' TLS.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TlsSettings {
+    /// Certificate chain, PEM.
+    pub cert_path: std::path::PathBuf,
+    /// Private key, PEM (PKCS#8, PKCS#1 or SEC1).
+    pub key_path: std::path::PathBuf,
 }

@@ -153,10 +153,14 @@ impl GatewayConn {
         line.trim_end().to_owned()
     }
 
-    /// True if the server closes the connection (EOF) within `within`.
+    /// True if the server closes the connection (EOF) within `within`, after sending nothing
+    /// but what is read and discarded here.
     pub async fn closed_within(&mut self, within: Duration) -> bool {
-        let mut line = String::new();
-        matches!(tokio::time::timeout(within, self.reader.read_line(&mut line)).await, Ok(Ok(0)) | Ok(Err(_)))
+        let read_to_end = async {
+            let mut rest = Vec::new();
+            tokio::io::AsyncReadExt::read_to_end(&mut self.reader, &mut rest).await
+        };
+        matches!(tokio::time::timeout(within, read_to_end).await, Ok(_))
     }
 
     pub async fn hello(addr: SocketAddr, gateway: &str, token: &str) -> Self {
@@ -224,10 +228,13 @@ pub async fn http_get(addr: SocketAddr, path: &str) -> (u16, String) {
     let mut stream = TcpStream::connect(addr).await.expect("connects");
     stream.write_all(request.as_bytes()).await.expect("writes");
     let mut response = Vec::new();
-    tokio::time::timeout(Duration::from_secs(10), tokio::io::AsyncReadExt::read_to_end(&mut stream, &mut response))
-        .await
-        .expect("response within 10 s")
-        .expect("reads");
+    tokio::time::timeout(
+        Duration::from_secs(10),
+        tokio::io::AsyncReadExt::read_to_end(&mut stream, &mut response),
+    )
+    .await
+    .expect("response within 10 s")
+    .expect("reads");
     let text = String::from_utf8_lossy(&response).into_owned();
     let status = text.split(' ').nth(1).and_then(|s| s.parse().ok()).expect("a status line");
     let body = text.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()).unwrap_or_default();
