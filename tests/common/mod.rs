@@ -160,7 +160,7 @@ impl GatewayConn {
             let mut rest = Vec::new();
             tokio::io::AsyncReadExt::read_to_end(&mut self.reader, &mut rest).await
         };
-        matches!(tokio::time::timeout(within, read_to_end).await, Ok(_))
+        tokio::time::timeout(within, read_to_end).await.is_ok()
     }
 
     pub async fn hello(addr: SocketAddr, gateway: &str, token: &str) -> Self {
