@@ -6,7 +6,7 @@
 //! what keeps providers apart.
 
 mod batch;
-// pub mod cassandra;
+pub mod cassandra;
 mod config;
 pub mod embedded;
 mod error;
@@ -18,7 +18,8 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use crate::domain::{
-    ApiToken, Customer, CustomerId, Device, DeviceId, Gateway, GatewayId, Provider, ProviderSlug,
+    Alert, ApiToken, Claim, ClaimOwner, ClaimRequest, Customer, CustomerId, Delivery, DeliveryKey,
+    DeliveryOutcome, Device, DeviceId, Gateway, GatewayId, MailPreferences, Provider, ProviderSlug,
     QuarantinedReading, Reading, RefusedGateway, TokenHash, User, Username,
 };
 use crate::reports::HourlyRollup;
@@ -172,12 +173,102 @@ pub trait TenantStore: Send + Sync + 'static {
     async fn revoke_api_token(&self, _hash: &TokenHash) -> Result<(), StoreError> {
         Err(StoreError::Backend("API tokens are not stored by this backend yet".into()))
     }
+
+    /// Claims a mail delivery durably before it is sent (see [`Claim`]): a first claim inserts
+    /// the key only if it does not exist; an expired lease, a due retry or `force` takes it over.
+    async fn claim_delivery(&self, _request: &ClaimRequest) -> Result<Claim, StoreError> {
+        Err(not_yet("mail deliveries"))
+    }
+
+    /// Records how the owner's attempt ended; false when the claim is no longer the owner's
+    /// (its lease ran out and someone else took it over).
+    async fn finish_delivery(
+        &self,
+        _key: &DeliveryKey,
+        _owner: &ClaimOwner,
+        _outcome: &DeliveryOutcome,
+        _now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        Err(not_yet("mail deliveries"))
+    }
+
+    /// One delivery.
+    async fn delivery(&self, _key: &DeliveryKey) -> Result<Option<Delivery>, StoreError> {
+        Err(not_yet("mail deliveries"))
+    }
+
+    /// Deliveries to retry at `now`: failed ones whose next attempt is due and claims whose
+    /// lease has run out, oldest first, at most `limit`.
+    async fn deliveries_due(&self, _now: DateTime<Utc>, _limit: usize) -> Result<Vec<Delivery>, StoreError> {
+        Err(not_yet("mail deliveries"))
+    }
+
+    /// Opens an alert unless one of the same kind is already open for the same site and device;
+    /// true when this call opened it.
+    async fn open_alert(&self, _alert: &Alert) -> Result<bool, StoreError> {
+        Err(not_yet("alerts"))
+    }
+
+    /// Clears an open alert; true when this call cleared it.
+    async fn clear_alert(&self, _alert: &Alert, _at: DateTime<Utc>) -> Result<bool, StoreError> {
+        Err(not_yet("alerts"))
+    }
+
+    /// Every open alert, oldest first.
+    async fn open_alerts(&self) -> Result<Vec<Alert>, StoreError> {
+        Err(not_yet("alerts"))
+    }
+
+    /// A customer's alerts open at any time in `range` (opened before its end, not cleared
+    /// before its start), oldest first.
+    async fn customer_alerts(
+        &self,
+        _customer: CustomerId,
+        _range: Range<DateTime<Utc>>,
+    ) -> Result<Vec<Alert>, StoreError> {
+        Err(not_yet("alerts"))
+    }
+
+    /// Customers with alert openings or clearings that no notice has taken yet.
+    async fn customers_with_pending_notices(&self) -> Result<Vec<CustomerId>, StoreError> {
+        Err(not_yet("alerts"))
+    }
+
+    /// Assigns the customer's untaken openings and clearings to the notice `topic` and returns
+    /// every alert that notice covers (also those assigned to it by an earlier attempt).
+    async fn take_alert_notices(
+        &self,
+        _customer: CustomerId,
+        _topic: &str,
+    ) -> Result<Vec<Alert>, StoreError> {
+        Err(not_yet("alerts"))
+    }
+
+    /// A customer's mail choices (the defaults when never set).
+    async fn mail_preferences(&self, _customer: CustomerId) -> Result<MailPreferences, StoreError> {
+        Err(not_yet("mail preferences"))
+    }
+
+    /// Replaces a customer's mail choices.
+    async fn set_mail_preferences(
+        &self,
+        _customer: CustomerId,
+        _preferences: &MailPreferences,
+    ) -> Result<(), StoreError> {
+        Err(not_yet("mail preferences"))
+    }
+}
+
+fn not_yet(what: &str) -> StoreError {
+    StoreError::Backend(format!("{what} are not stored by this backend yet"))
 }
 
 /// Opens the store the settings describe, migrating its schema.
 pub async fn open(settings: &StoreSettings) -> Result<Arc<dyn Store>, StoreError> {
     match settings {
         StoreSettings::Embedded { data_dir } => Ok(Arc::new(embedded::EmbeddedStore::open(data_dir).await?)),
-        StoreSettings::Cassandra(_cassandra) => todo!(),
+        StoreSettings::Cassandra(cassandra) => {
+            Ok(Arc::new(cassandra::CassandraStore::connect(cassandra).await?))
+        }
     }
 }

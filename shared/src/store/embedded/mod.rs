@@ -2,6 +2,7 @@
 //! installation and `providers/<slug>.db` for each provider, so one provider's data is in a file
 //! that no other provider's handle ever opens.
 
+mod mail;
 mod rows;
 mod schema;
 mod tenant;

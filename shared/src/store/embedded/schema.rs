@@ -110,6 +110,42 @@ const TENANT: &[&str] = &[
         PRIMARY KEY (gateway, device, hour)
     ) WITHOUT ROWID;
 ",
+    "
+    CREATE TABLE deliveries (
+        customer TEXT NOT NULL,
+        topic TEXT NOT NULL,
+        state TEXT NOT NULL,
+        owner TEXT NOT NULL,
+        lease_until INTEGER NOT NULL,
+        attempts INTEGER NOT NULL,
+        next_attempt_at INTEGER,
+        last_error TEXT,
+        updated_at INTEGER NOT NULL,
+        sent_at INTEGER,
+        PRIMARY KEY (customer, topic)
+    ) WITHOUT ROWID;
+    CREATE INDEX deliveries_by_state ON deliveries (state, next_attempt_at);
+    CREATE TABLE alerts (
+        id TEXT PRIMARY KEY,
+        kind TEXT NOT NULL,
+        gateway TEXT NOT NULL,
+        device TEXT NOT NULL,
+        customer TEXT,
+        opened_at INTEGER NOT NULL,
+        cleared_at INTEGER,
+        detail TEXT NOT NULL,
+        open_notice TEXT,
+        clear_notice TEXT
+    );
+    CREATE UNIQUE INDEX alerts_one_open ON alerts (kind, gateway, device) WHERE cleared_at IS NULL;
+    CREATE INDEX alerts_by_customer ON alerts (customer, opened_at);
+    CREATE TABLE mail_preferences (
+        customer TEXT PRIMARY KEY,
+        schedule TEXT,
+        unsubscribed_summaries INTEGER NOT NULL,
+        unsubscribed_alerts INTEGER NOT NULL
+    );
+",
 ];
 
 /// Which schema a database holds.

@@ -7,11 +7,13 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, params};
 
+use super::mail;
 use super::rows::{self, millis};
 use super::writer::{Writer, backend};
 use super::{Registry, blocking, poisoned};
 use crate::domain::{
-    ApiToken, Customer, CustomerId, Device, DeviceId, Gateway, GatewayId, ProviderSlug, QuarantinedReading,
+    Alert, ApiToken, Claim, ClaimOwner, ClaimRequest, Customer, CustomerId, Delivery, DeliveryKey,
+    DeliveryOutcome, Device, DeviceId, Gateway, GatewayId, MailPreferences, ProviderSlug, QuarantinedReading,
     Reading, RefusedGateway, TokenHash, User, Username,
 };
 use crate::reports::HourlyRollup;
@@ -303,5 +305,79 @@ impl TenantStore for EmbeddedTenant {
                 Ok(())
             })
             .await
+    }
+
+    async fn claim_delivery(&self, request: &ClaimRequest) -> Result<Claim, StoreError> {
+        let request = request.clone();
+        self.writer.run(move |c| mail::claim(c, &request)).await
+    }
+
+    async fn finish_delivery(
+        &self,
+        key: &DeliveryKey,
+        owner: &ClaimOwner,
+        outcome: &DeliveryOutcome,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let (key, owner, outcome) = (key.clone(), owner.clone(), outcome.clone());
+        self.writer.run(move |c| mail::finish(c, &key, &owner, &outcome, now)).await
+    }
+
+    async fn delivery(&self, key: &DeliveryKey) -> Result<Option<Delivery>, StoreError> {
+        let key = key.clone();
+        self.read(move |c| mail::delivery(c, &key)).await
+    }
+
+    async fn deliveries_due(
+        &self,
+        now: DateTime<Utc>,
+        limit_rows: usize,
+    ) -> Result<Vec<Delivery>, StoreError> {
+        let limit_rows = limit(limit_rows);
+        self.read(move |c| mail::due(c, now, limit_rows)).await
+    }
+
+    async fn open_alert(&self, alert: &Alert) -> Result<bool, StoreError> {
+        let alert = alert.clone();
+        self.writer.run(move |c| mail::open_alert(c, &alert)).await
+    }
+
+    async fn clear_alert(&self, alert: &Alert, at: DateTime<Utc>) -> Result<bool, StoreError> {
+        let id = alert.id;
+        self.writer.run(move |c| mail::clear_alert(c, id, at)).await
+    }
+
+    async fn open_alerts(&self) -> Result<Vec<Alert>, StoreError> {
+        self.read(mail::open_alerts).await
+    }
+
+    async fn customer_alerts(
+        &self,
+        customer: CustomerId,
+        range: Range<DateTime<Utc>>,
+    ) -> Result<Vec<Alert>, StoreError> {
+        self.read(move |c| mail::customer_alerts(c, customer, range)).await
+    }
+
+    async fn customers_with_pending_notices(&self) -> Result<Vec<CustomerId>, StoreError> {
+        self.read(mail::customers_with_pending_notices).await
+    }
+
+    async fn take_alert_notices(&self, customer: CustomerId, topic: &str) -> Result<Vec<Alert>, StoreError> {
+        let topic = topic.to_owned();
+        self.writer.run(move |c| mail::take_alert_notices(c, customer, &topic)).await
+    }
+
+    async fn mail_preferences(&self, customer: CustomerId) -> Result<MailPreferences, StoreError> {
+        self.read(move |c| mail::mail_preferences(c, customer)).await
+    }
+
+    async fn set_mail_preferences(
+        &self,
+        customer: CustomerId,
+        preferences: &MailPreferences,
+    ) -> Result<(), StoreError> {
+        let preferences = preferences.clone();
+        self.writer.run(move |c| mail::set_mail_preferences(c, customer, &preferences)).await
     }
 }

@@ -1,0 +1,262 @@
+//! One provider's keyspace. The handle's statements are prepared against that keyspace alone,
+//! so it has no way to read or write another provider's tables.
+
+use std::ops::Range;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use chrono::{DateTime, TimeDelta, Utc};
+use futures::{StreamExt, stream};
+use scylla::client::session::Session;
+
+use super::error::ResultExt;
+use super::query::{self, Conditional};
+use super::rows::{self, CustomerRow, DeviceRow, GatewayRow, QuarantineRow, ReadingRow};
+use super::statements::TenantStatements;
+use super::{Registry, keys, mail, refusals, write};
+use crate::domain::{
+    Alert, Claim, ClaimOwner, ClaimRequest, Customer, CustomerId, Delivery, DeliveryKey, DeliveryOutcome,
+    Device, DeviceId, Gateway, GatewayId, MailPreferences, ProviderSlug, QuarantinedReading, Reading,
+    RefusedGateway,
+};
+use crate::store::{StoreError, TenantStore, WriteBatch};
+
+/// Day partitions read concurrently, ahead of the one being consumed.
+const READ_AHEAD_DAYS: usize = 8;
+
+/// How far ahead of this server's clock another server's receipt times may be.
+const RECEIPT_CLOCK_MARGIN: TimeDelta = TimeDelta::days(2);
+
+/// A handle on one provider's keyspace.
+pub struct CassandraTenant {
+    slug: ProviderSlug,
+    statements: TenantStatements,
+    registry: Arc<Registry>,
+}
+
+impl CassandraTenant {
+    pub(super) fn new(slug: ProviderSlug, statements: TenantStatements, registry: Arc<Registry>) -> Self {
+        Self { slug, statements, registry }
+    }
+
+    fn session(&self) -> &Session {
+        &self.registry.session
+    }
+
+    async fn gateway_row(&self, id: &GatewayId) -> Result<Option<Gateway>, StoreError> {
+        let row: Option<GatewayRow> =
+            query::first_row(self.session(), &self.statements.gateway, (id.as_str(),)).await?;
+        Ok(row.map(GatewayRow::into_gateway).transpose()?.flatten())
+    }
+}
+
+/// A row limit as a CQL `LIMIT` value.
+fn cql_limit(limit: usize) -> i32 {
+    i32::try_from(limit).unwrap_or(i32::MAX)
+}
+
+#[async_trait]
+impl TenantStore for CassandraTenant {
+    fn provider(&self) -> &ProviderSlug {
+        &self.slug
+    }
+
+    async fn upsert_customer(&self, customer: &Customer) -> Result<(), StoreError> {
+        let values = rows::customer_values(customer);
+        self.session().execute_unpaged(&self.statements.upsert_customer, values).await.store()?;
+        Ok(())
+    }
+
+    async fn customer(&self, id: CustomerId) -> Result<Option<Customer>, StoreError> {
+        let row: Option<CustomerRow> =
+            query::first_row(self.session(), &self.statements.customer, (id.0,)).await?;
+        row.map(Customer::try_from).transpose()
+    }
+
+    async fn customers(&self) -> Result<Vec<Customer>, StoreError> {
+        let rows: Vec<CustomerRow> = query::all_rows(self.session(), &self.statements.customers, ()).await?;
+        let mut customers: Vec<Customer> = rows::convert(rows)?;
+        customers.sort_by(|a, b| a.name.cmp(&b.name).then_with(|| a.id.cmp(&b.id)));
+        Ok(customers)
+    }
+
+    async fn create_gateway(&self, gateway: &Gateway) -> Result<(), StoreError> {
+        let owner = self.registry.claim_gateway(&gateway.id, &self.slug).await?;
+        if owner != self.slug {
+            return Err(StoreError::GatewayTaken(gateway.id.clone()));
+        }
+        let values = rows::gateway_values(gateway);
+        let answer = Conditional::execute(self.session(), &self.statements.insert_gateway, values).await?;
+        if answer.applied() {
+            return Ok(());
+        }
+        if answer.has("token_hash") {
+            return Err(StoreError::GatewayExists(gateway.id.clone()));
+        }
+        // The row holds only a last-seen time (see `GatewayRow`): there is no gateway yet.
+        self.session().execute_unpaged(&self.statements.replace_gateway, values).await.store()?;
+        Ok(())
+    }
+
+    async fn update_gateway(&self, gateway: &Gateway) -> Result<(), StoreError> {
+        if self.gateway_row(&gateway.id).await?.is_none() {
+            return Err(StoreError::UnknownGateway(gateway.id.clone()));
+        }
+        let values = rows::gateway_values(gateway);
+        self.session().execute_unpaged(&self.statements.replace_gateway, values).await.store()?;
+        Ok(())
+    }
+
+    async fn gateway(&self, id: &GatewayId) -> Result<Option<Gateway>, StoreError> {
+        self.gateway_row(id).await
+    }
+
+    async fn gateways(&self) -> Result<Vec<Gateway>, StoreError> {
+        let rows: Vec<GatewayRow> = query::all_rows(self.session(), &self.statements.gateways, ()).await?;
+        let mut gateways = Vec::with_capacity(rows.len());
+        for row in rows {
+            gateways.extend(row.into_gateway()?);
+        }
+        gateways.sort_by(|a, b| a.id.cmp(&b.id));
+        Ok(gateways)
+    }
+
+    async fn devices(&self, gateway: &GatewayId) -> Result<Vec<Device>, StoreError> {
+        let rows: Vec<DeviceRow> =
+            query::all_rows(self.session(), &self.statements.devices, (gateway.as_str(),)).await?;
+        rows::convert(rows)
+    }
+
+    async fn write_batch(&self, batch: WriteBatch) -> Result<(), StoreError> {
+        write::write_batch(self.session(), &self.statements, &batch).await
+    }
+
+    async fn readings(
+        &self,
+        gateway: &GatewayId,
+        device: &DeviceId,
+        range: Range<DateTime<Utc>>,
+        limit: usize,
+    ) -> Result<Vec<Reading>, StoreError> {
+        let mut readings = Vec::new();
+        if limit == 0 {
+            return Ok(readings);
+        }
+        let (gateway, device) = (gateway.as_str(), device.as_str());
+        let mut days = stream::iter(keys::days(&range))
+            .map(|day| {
+                let values = (gateway, device, day, range.start, range.end, cql_limit(limit));
+                query::all_rows::<ReadingRow>(self.session(), &self.statements.readings, values)
+            })
+            .buffered(READ_AHEAD_DAYS);
+        while let Some(rows) = days.next().await {
+            for row in rows? {
+                readings.push(Reading::try_from(row)?);
+                if readings.len() == limit {
+                    return Ok(readings);
+                }
+            }
+        }
+        Ok(readings)
+    }
+
+    async fn quarantined(
+        &self,
+        range: Range<DateTime<Utc>>,
+        limit: usize,
+    ) -> Result<Vec<QuarantinedReading>, StoreError> {
+        let mut quarantined = Vec::new();
+        if limit == 0 {
+            return Ok(quarantined);
+        }
+        // Receipt times come from servers' clocks, so no partition lies beyond today (give or take).
+        let latest = keys::day(Utc::now() + RECEIPT_CLOCK_MARGIN);
+        let days = keys::days(&range);
+        let days = *days.start()..=(*days.end()).min(latest);
+        let mut days = stream::iter(days.rev())
+            .map(|day| {
+                let values = (day, range.start, range.end, cql_limit(limit));
+                query::all_rows::<QuarantineRow>(self.session(), &self.statements.quarantined, values)
+            })
+            .buffered(READ_AHEAD_DAYS);
+        while let Some(rows) = days.next().await {
+            for row in rows? {
+                quarantined.push(QuarantinedReading::try_from(row)?);
+                if quarantined.len() == limit {
+                    return Ok(quarantined);
+                }
+            }
+        }
+        Ok(quarantined)
+    }
+
+    async fn record_refused_gateway(&self, refusal: &RefusedGateway) -> Result<(), StoreError> {
+        refusals::record(self.session(), &self.statements.refused, refusal).await
+    }
+
+    async fn refused_gateways(&self, limit: usize) -> Result<Vec<RefusedGateway>, StoreError> {
+        refusals::most_recent(self.session(), &self.statements.refused, limit).await
+    }
+
+    async fn claim_delivery(&self, request: &ClaimRequest) -> Result<Claim, StoreError> {
+        mail::claim(self.session(), &self.statements.mail, request).await
+    }
+
+    async fn finish_delivery(
+        &self,
+        key: &DeliveryKey,
+        owner: &ClaimOwner,
+        outcome: &DeliveryOutcome,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        mail::finish(self.session(), &self.statements.mail, key, owner, outcome, now).await
+    }
+
+    async fn delivery(&self, key: &DeliveryKey) -> Result<Option<Delivery>, StoreError> {
+        mail::delivery(self.session(), &self.statements.mail, key).await
+    }
+
+    async fn deliveries_due(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<Delivery>, StoreError> {
+        mail::due(self.session(), &self.statements.mail, now, limit).await
+    }
+
+    async fn open_alert(&self, alert: &Alert) -> Result<bool, StoreError> {
+        mail::open_alert(self.session(), &self.statements.mail, alert).await
+    }
+
+    async fn clear_alert(&self, alert: &Alert, at: DateTime<Utc>) -> Result<bool, StoreError> {
+        mail::clear_alert(self.session(), &self.statements.mail, alert, at).await
+    }
+
+    async fn open_alerts(&self) -> Result<Vec<Alert>, StoreError> {
+        mail::open_alerts(self.session(), &self.statements.mail).await
+    }
+
+    async fn customer_alerts(
+        &self,
+        customer: CustomerId,
+        range: Range<DateTime<Utc>>,
+    ) -> Result<Vec<Alert>, StoreError> {
+        mail::customer_alerts(self.session(), &self.statements.mail, customer, range).await
+    }
+
+    async fn customers_with_pending_notices(&self) -> Result<Vec<CustomerId>, StoreError> {
+        mail::customers_with_pending_notices(self.session(), &self.statements.mail).await
+    }
+
+    async fn take_alert_notices(&self, customer: CustomerId, topic: &str) -> Result<Vec<Alert>, StoreError> {
+        mail::take_alert_notices(self.session(), &self.statements.mail, customer, topic).await
+    }
+
+    async fn mail_preferences(&self, customer: CustomerId) -> Result<MailPreferences, StoreError> {
+        mail::preferences(self.session(), &self.statements.mail, customer).await
+    }
+
+    async fn set_mail_preferences(
+        &self,
+        customer: CustomerId,
+        preferences: &MailPreferences,
+    ) -> Result<(), StoreError> {
+        mail::set_preferences(self.session(), &self.statements.mail, customer, preferences).await
+    }
+}

@@ -1,0 +1,143 @@
+//! A document's writes: readings grouped by partition (gateway, device, day) into unlogged
+//! batches, quarantined readings by day, devices by gateway, and the gateway's last-seen time,
+//! all sent concurrently (bounded). The call returns once every write is acknowledged at the
+//! configured consistency. Every write is idempotent, so a retried document changes nothing.
+
+use std::collections::BTreeMap;
+
+use futures::future::BoxFuture;
+use futures::{FutureExt, StreamExt, TryStreamExt, stream};
+use scylla::client::session::Session;
+use scylla::serialize::row::SerializeRow;
+use scylla::statement::prepared::PreparedStatement;
+
+use super::error::ResultExt;
+use super::keys;
+use super::query::{MAX_BATCH_ROWS, write_partition};
+use super::rows::{self, ReadingValues};
+use super::statements::TenantStatements;
+use crate::domain::Device;
+use crate::store::{StoreError, WriteBatch};
+
+/// Writes of one document in flight at once.
+const MAX_CONCURRENT_WRITES: usize = 32;
+
+type Write<'a> = BoxFuture<'a, Result<(), StoreError>>;
+
+/// Stores `batch`; see the module documentation.
+pub(super) async fn write_batch(
+    session: &Session,
+    statements: &TenantStatements,
+    batch: &WriteBatch,
+) -> Result<(), StoreError> {
+    // A reading repeated in the document counts once, as its last occurrence (as a replace
+    // would): two writes of one cell in one batch would otherwise be resolved by value.
+    let mut readings: BTreeMap<(&str, &str, i32), BTreeMap<i64, ReadingValues<'_>>> = BTreeMap::new();
+    for reading in &batch.readings {
+        readings
+            .entry((reading.gateway.as_str(), reading.device.as_str(), keys::day(reading.ts)))
+            .or_default()
+            .insert(reading.ts.timestamp_millis(), ReadingValues::new(reading));
+    }
+    let readings: Vec<Vec<ReadingValues<'_>>> =
+        readings.into_values().map(|partition| partition.into_values().collect()).collect();
+
+    let mut quarantine: BTreeMap<i32, Vec<rows::QuarantineValues<'_>>> = BTreeMap::new();
+    for (index, quarantined) in batch.quarantined.iter().enumerate() {
+        let values = rows::quarantine_values(quarantined, index)?;
+        quarantine.entry(values.0).or_default().push(values);
+    }
+
+    let mut devices: BTreeMap<(&str, &str), Device> = BTreeMap::new();
+    for device in &batch.devices {
+        devices
+            .entry((device.gateway.as_str(), device.id.as_str()))
+            .and_modify(|known| merge_device(known, device))
+            .or_insert_with(|| device.clone());
+    }
+    let mut device_partitions: BTreeMap<&str, Vec<rows::DeviceValues<'_>>> = BTreeMap::new();
+    for ((gateway, _), device) in &devices {
+        device_partitions.entry(gateway).or_default().push(rows::device_values(device));
+    }
+
+    let mut writes: Vec<Write<'_>> = Vec::new();
+    for partition in &readings {
+        push_partition(&mut writes, session, &statements.upsert_reading, partition);
+    }
+    for partition in quarantine.values() {
+        push_partition(&mut writes, session, &statements.insert_quarantined, partition);
+    }
+    for partition in device_partitions.values() {
+        push_partition(&mut writes, session, &statements.upsert_device, partition);
+    }
+    let touch = (batch.received_at, batch.gateway.as_str());
+    writes.push(
+        async move { session.execute_unpaged(&statements.touch_gateway, touch).await.store().map(drop) }
+            .boxed(),
+    );
+
+    stream::iter(writes).buffer_unordered(MAX_CONCURRENT_WRITES).try_collect::<Vec<()>>().await.map(drop)
+}
+
+/// Queues the writes of one partition's rows, [`MAX_BATCH_ROWS`] per batch.
+fn push_partition<'a, V: SerializeRow + Sync>(
+    writes: &mut Vec<Write<'a>>,
+    session: &'a Session,
+    statement: &'a PreparedStatement,
+    rows: &'a [V],
+) {
+    for chunk in rows.chunks(MAX_BATCH_ROWS) {
+        writes.push(write_partition(session, statement, chunk).boxed());
+    }
+}
+
+/// What two descriptions of one device in one document add up to, as two upserts would leave it.
+fn merge_device(known: &mut Device, later: &Device) {
+    known.kind = later.kind;
+    for (field, value) in [
+        (&mut known.manufacturer, &later.manufacturer),
+        (&mut known.model, &later.model),
+        (&mut known.serial, &later.serial),
+    ] {
+        if value.is_some() {
+            field.clone_from(value);
+        }
+    }
+    known.last_seen = known.last_seen.max(later.last_seen);
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::{TimeZone, Utc};
+
+    use super::*;
+    use crate::domain::{DeviceId, DeviceKind, GatewayId};
+
+    #[test]
+    fn a_device_described_twice_in_a_document_keeps_every_detail_either_description_gave() {
+        let t = |minute| Utc.with_ymd_and_hms(2026, 6, 1, 12, minute, 0).single().expect("valid date");
+        let mut known = Device {
+            gateway: GatewayId::parse("GW-1").expect("valid id"),
+            id: DeviceId::parse("inv-1").expect("valid id"),
+            kind: DeviceKind::Other,
+            manufacturer: Some("Fronius".into()),
+            model: Some("Symo".into()),
+            serial: None,
+            last_seen: Some(t(5)),
+        };
+        let later = Device {
+            kind: DeviceKind::Inverter,
+            manufacturer: None,
+            model: Some("Symo 10".into()),
+            serial: Some("SN-1".into()),
+            last_seen: Some(t(1)),
+            ..known.clone()
+        };
+        merge_device(&mut known, &later);
+        assert_eq!(known.kind, DeviceKind::Inverter);
+        assert_eq!(known.manufacturer.as_deref(), Some("Fronius"));
+        assert_eq!(known.model.as_deref(), Some("Symo 10"));
+        assert_eq!(known.serial.as_deref(), Some("SN-1"));
+        assert_eq!(known.last_seen, Some(t(5)));
+    }
+}

@@ -1,0 +1,949 @@
+//! One behaviour, two backends: every test here runs against the embedded store (SQLite in a
+//! temporary directory) and against Cassandra (the node named by `HELIOGRAPH_CASSANDRA`, in
+//! keyspaces of the test's own), through the `Store` and `TenantStore` traits only.
+//!
+//! The Cassandra tests fail, and do not skip, when `HELIOGRAPH_CASSANDRA` is unset or the node
+//! does not answer: `scripts/test.sh` starts one, or set it to a node such as `127.0.0.1:9042`.
+
+#![allow(clippy::unwrap_used)] // a test that cannot unwrap has already failed
+
+use std::any::Any;
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, TimeDelta, TimeZone, Utc};
+use futures::FutureExt;
+use futures::future::join_all;
+use heliograph_shared::reports::hourly_rollups;
+use heliograph_shared::store::{
+    self, CassandraSettings, ConsistencySetting, Store, StoreError, StoreSettings, TenantStore, WriteBatch,
+};
+use heliograph_shared::{
+    Customer, CustomerId, Device, DeviceId, DeviceKind, DeviceStatus, EmailAddress, Gateway, GatewayId,
+    GatewayToken, KeyspaceName, Metric, Metrics, Provider, ProviderSlug, QuarantinedReading, Reading,
+    RefusalReason, RefusedGateway,
+};
+
+// ---------------------------------------------------------------------------------------------
+// Fixtures: a store per test, on either backend.
+
+/// Which backend a test runs on.
+#[derive(Clone, Copy)]
+enum Backend {
+    Embedded,
+    Cassandra,
+}
+
+/// A fresh store for one test, and what it takes to reopen and clean it up.
+struct Fixture {
+    store: Arc<dyn Store>,
+    settings: StoreSettings,
+    /// Suffix of every provider slug and keyspace this test creates, so tests share a node.
+    token: String,
+    _dir: tempfile::TempDir,
+}
+
+fn cassandra_node() -> String {
+    std::env::var("HELIOGRAPH_CASSANDRA").unwrap_or_else(|_| {
+        panic!(
+            "HELIOGRAPH_CASSANDRA is not set: the Cassandra conformance tests need a node. Run \
+             scripts/test.sh (it starts one), or start one with `scripts/cassandra.sh start` and set \
+             HELIOGRAPH_CASSANDRA=127.0.0.1:9042"
+        )
+    })
+}
+
+impl Fixture {
+    async fn new(backend: Backend) -> Self {
+        let token = format!("{:08x}", rand::random::<u32>());
+        let dir = tempfile::tempdir().unwrap();
+        let settings = match backend {
+            Backend::Embedded => StoreSettings::Embedded { data_dir: dir.path().join("data") },
+            Backend::Cassandra => StoreSettings::Cassandra(CassandraSettings {
+                nodes: vec![cassandra_node()],
+                registry_keyspace: KeyspaceName::parse(&format!("conf_{token}")).unwrap(),
+                consistency: ConsistencySetting::One,
+                request_timeout_ms: 20_000,
+                ..CassandraSettings::default()
+            }),
+        };
+        let store = open(&settings).await;
+        Self { store, settings, token, _dir: dir }
+    }
+
+    /// A provider slug unique to this test.
+    fn slug(&self, name: &str) -> ProviderSlug {
+        ProviderSlug::parse(&format!("{name}_{}", self.token)).unwrap()
+    }
+
+    /// Registers a provider and returns its handle.
+    async fn provider(&self, name: &str) -> Arc<dyn TenantStore> {
+        let slug = self.slug(name);
+        self.store.create_provider(&Provider::new(slug.clone(), name)).await.unwrap();
+        self.store.tenant(&slug).await.unwrap()
+    }
+
+    /// Registers a provider and a gateway of it, and returns the provider's handle.
+    async fn provider_with_gateway(&self, name: &str, gateway: &str) -> Arc<dyn TenantStore> {
+        let tenant = self.provider(name).await;
+        tenant.create_gateway(&gateway_record(gateway)).await.unwrap();
+        tenant
+    }
+
+    /// Drops what the test created on Cassandra, then reports the test's outcome.
+    async fn finish(self, outcome: Result<(), Box<dyn Any + Send>>) {
+        if let StoreSettings::Cassandra(settings) = &self.settings {
+            drop_keyspaces(&settings.nodes[0], &self.token).await;
+        }
+        if let Err(panic) = outcome {
+            std::panic::resume_unwind(panic);
+        }
+    }
+}
+
+async fn open(settings: &StoreSettings) -> Arc<dyn Store> {
+    match store::open(settings).await {
+        Ok(store) => store,
+        Err(e) => match settings {
+            StoreSettings::Cassandra(c) => panic!(
+                "cannot use the Cassandra node at {:?} (HELIOGRAPH_CASSANDRA): {e}. Start one with \
+                 `scripts/cassandra.sh start` or point HELIOGRAPH_CASSANDRA at a reachable node",
+                c.nodes
+            ),
+            StoreSettings::Embedded { .. } => panic!("cannot open the embedded store: {e}"),
+        },
+    }
+}
+
+/// Drops the registry and provider keyspaces whose names end with the test's token.
+async fn drop_keyspaces(node: &str, token: &str) {
+    use scylla::client::session_builder::SessionBuilder;
+    use scylla::statement::Statement;
+
+    let session = SessionBuilder::new().known_node(node).build().await.unwrap();
+    let names: Vec<(String,)> = session
+        .query_unpaged("SELECT keyspace_name FROM system_schema.keyspaces", ())
+        .await
+        .unwrap()
+        .into_rows_result()
+        .unwrap()
+        .rows::<(String,)>()
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    let suffix = format!("_{token}");
+    for (name,) in names.into_iter().filter(|(name,)| name.ends_with(&suffix)) {
+        let mut statement = Statement::new(format!("DROP KEYSPACE IF EXISTS {name}"));
+        statement.set_request_timeout(Some(Duration::from_secs(120)));
+        session.query_unpaged(statement, ()).await.unwrap();
+    }
+}
+
+/// Instantiates each named test for both backends: `embedded::name` and `cassandra::name`.
+macro_rules! conformance {
+    ($($test:ident),* $(,)?) => {
+        mod embedded {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $test() {
+                    super::run(super::Backend::Embedded, |f| Box::pin(super::$test(f))).await;
+                }
+            )*
+        }
+        mod cassandra {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $test() {
+                    super::run(super::Backend::Cassandra, |f| Box::pin(super::$test(f))).await;
+                }
+            )*
+        }
+    };
+}
+
+type TestFuture<'a> = std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send + 'a>>;
+
+async fn run(backend: Backend, test: impl for<'a> FnOnce(&'a Fixture) -> TestFuture<'a>) {
+    let fixture = Fixture::new(backend).await;
+    let outcome = AssertUnwindSafe(test(&fixture)).catch_unwind().await;
+    fixture.finish(outcome).await;
+}
+
+conformance!(
+    providers_are_registered_once_read_listed_and_updated,
+    readings_keep_every_metric_status_and_extra_across_utc_midnight,
+    rewriting_a_reading_keeps_one_row_with_the_last_values,
+    reading_ranges_include_the_start_exclude_the_end_and_honour_the_limit,
+    a_document_with_hundreds_of_readings_for_several_devices_is_stored_whole,
+    hourly_rollups_equal_a_fold_of_the_raw_readings,
+    customers_are_replaced_whole_and_listed_by_name,
+    gateways_are_created_read_replaced_and_listed_by_id,
+    a_gateway_id_belongs_to_one_provider_across_the_installation,
+    a_batch_marks_its_gateway_seen_and_creates_no_gateway_of_its_own,
+    devices_are_upserted_keeping_details_a_later_document_leaves_out,
+    quarantined_readings_come_back_newest_first_within_the_range,
+    refused_gateways_count_every_attempt_and_come_back_most_recent_first,
+    unclaimed_gateways_count_every_attempt_and_come_back_most_recent_first,
+    a_providers_handle_never_sees_another_providers_data,
+    reopening_the_store_keeps_providers_and_their_data,
+);
+
+// ---------------------------------------------------------------------------------------------
+// Test data.
+
+fn at(y: i32, mo: u32, d: u32, h: u32, mi: u32, s: u32) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(y, mo, d, h, mi, s).single().unwrap()
+}
+
+fn gw(id: &str) -> GatewayId {
+    GatewayId::parse(id).unwrap()
+}
+
+fn dev(id: &str) -> DeviceId {
+    DeviceId::parse(id).unwrap()
+}
+
+fn gateway_record(id: &str) -> Gateway {
+    Gateway {
+        id: gw(id),
+        customer: None,
+        site_name: format!("Site {id}"),
+        capacity_kwp: 9.9,
+        token_hash: GatewayToken::generate().hash(),
+        previous_token: None,
+        last_seen: None,
+        active: true,
+    }
+}
+
+/// A reading with every canonical metric, a status and two extras, all derived from `seed`.
+fn full_reading(gateway: &str, device: &str, ts: DateTime<Utc>, seed: f64) -> Reading {
+    let mut metrics = Metrics::default();
+    for (i, metric) in Metric::ALL.iter().enumerate() {
+        let i = u32::try_from(i).unwrap();
+        metrics.set(*metric, seed * 10.0 + f64::from(i) + 0.25).unwrap();
+    }
+    metrics.insert_extra("string_1_current", seed + 0.5, Some("A")).unwrap();
+    metrics.insert_extra("fan_speed", -seed, None).unwrap();
+    Reading {
+        gateway: gw(gateway),
+        device: dev(device),
+        ts,
+        status: Some(if seed > 2.0 {
+            DeviceStatus::Other("grid-lost".into())
+        } else {
+            DeviceStatus::Producing
+        }),
+        metrics,
+    }
+}
+
+fn power_reading(gateway: &str, device: &str, ts: DateTime<Utc>, power: f64) -> Reading {
+    let mut metrics = Metrics::default();
+    metrics.set(Metric::AcPower, power).unwrap();
+    Reading { gateway: gw(gateway), device: dev(device), ts, status: None, metrics }
+}
+
+fn batch(gateway: &str, received_at: DateTime<Utc>, readings: Vec<Reading>) -> WriteBatch {
+    let mut batch = WriteBatch::new(gw(gateway), received_at);
+    batch.readings = readings;
+    batch
+}
+
+fn quarantined(
+    gateway: &str,
+    received_at: DateTime<Utc>,
+    seq: Option<u64>,
+    reason: &str,
+) -> QuarantinedReading {
+    QuarantinedReading {
+        gateway: gw(gateway),
+        received_at,
+        seq,
+        device: "inv 1".into(),
+        ts: "yesterday".into(),
+        reason: reason.into(),
+        content: format!("<reading reason=\"{reason}\"/>"),
+    }
+}
+
+fn refusal(
+    gateway: &str,
+    reason: RefusalReason,
+    seen: DateTime<Utc>,
+    attempts: u64,
+    address: &str,
+) -> RefusedGateway {
+    RefusedGateway {
+        gateway: gw(gateway),
+        reason,
+        first_seen: seen,
+        last_seen: seen,
+        attempts,
+        last_address: address.into(),
+    }
+}
+
+fn customer(name: &str, emails: &[&str], timezone: chrono_tz::Tz) -> Customer {
+    Customer {
+        id: CustomerId::new_random(),
+        name: name.into(),
+        emails: emails.iter().map(|e| EmailAddress::parse(e).unwrap()).collect(),
+        timezone,
+        active: true,
+    }
+}
+
+/// Every reading of a device on 2026-06-01 and 2026-06-02, as the store holds them.
+async fn all_readings(tenant: &dyn TenantStore, gateway: &str, device: &str) -> Vec<Reading> {
+    let range = at(2026, 5, 31, 0, 0, 0)..at(2026, 6, 4, 0, 0, 0);
+    tenant.readings(&gw(gateway), &dev(device), range, usize::MAX).await.unwrap()
+}
+
+// ---------------------------------------------------------------------------------------------
+// The tests.
+
+async fn providers_are_registered_once_read_listed_and_updated(f: &Fixture) {
+    f.store.ping().await.unwrap();
+    let acme = Provider::new(f.slug("acme"), "Acme Solar");
+    let sunny = Provider::new(f.slug("sunny"), "Sunny O&M");
+    f.store.create_provider(&sunny).await.unwrap();
+    f.store.create_provider(&acme).await.unwrap();
+
+    let again = Provider::new(acme.slug.clone(), "Someone else");
+    assert!(
+        matches!(f.store.create_provider(&again).await, Err(StoreError::ProviderExists(s)) if s == acme.slug)
+    );
+
+    assert_eq!(f.store.provider(&acme.slug).await.unwrap(), Some(acme.clone()));
+    assert_eq!(f.store.provider(&f.slug("nobody")).await.unwrap(), None);
+    assert_eq!(f.store.providers().await.unwrap(), vec![acme.clone(), sunny.clone()], "listed by slug");
+
+    let mut updated = acme.clone();
+    updated.display_name = "Acme Solar GmbH".into();
+    updated.retention_days = 30;
+    updated.ingest_port = Some(7001);
+    updated.timezone = chrono_tz::Europe::Berlin;
+    f.store.update_provider(&updated).await.unwrap();
+    assert_eq!(f.store.provider(&acme.slug).await.unwrap(), Some(updated.clone()));
+    assert_eq!(f.store.providers().await.unwrap(), vec![updated, sunny]);
+
+    let unknown = Provider::new(f.slug("nobody"), "Nobody");
+    assert!(matches!(f.store.update_provider(&unknown).await, Err(StoreError::UnknownProvider(_))));
+    assert!(matches!(f.store.tenant(&unknown.slug).await, Err(StoreError::UnknownProvider(_))));
+    assert_eq!(f.store.tenant(&acme.slug).await.unwrap().provider(), &acme.slug);
+}
+
+async fn readings_keep_every_metric_status_and_extra_across_utc_midnight(f: &Fixture) {
+    let tenant = f.provider_with_gateway("acme", "GW-1").await;
+    let written = vec![
+        full_reading("GW-1", "inv-1", at(2026, 6, 1, 23, 58, 0), 1.0),
+        full_reading("GW-1", "inv-1", at(2026, 6, 1, 23, 59, 59) + TimeDelta::milliseconds(999), 2.0),
+        full_reading("GW-1", "inv-1", at(2026, 6, 2, 0, 0, 0), 3.0),
+        full_reading("GW-1", "inv-1", at(2026, 6, 2, 0, 1, 0), 4.0),
+    ];
+    let status_only = Reading {
+        status: Some(DeviceStatus::Fault),
+        metrics: Metrics::default(),
+        ..power_reading("GW-1", "inv-1", at(2026, 6, 2, 0, 2, 0), 0.0)
+    };
+    let mut all = written.clone();
+    all.push(status_only);
+    // Sent out of order, with another device's reading in between.
+    let mut sent = all.clone();
+    sent.reverse();
+    sent.insert(2, power_reading("GW-1", "inv-2", at(2026, 6, 1, 23, 59, 0), 5.0));
+    tenant.write_batch(batch("GW-1", at(2026, 6, 2, 0, 5, 0), sent)).await.unwrap();
+
+    assert_eq!(all_readings(tenant.as_ref(), "GW-1", "inv-1").await, all, "oldest first, every value kept");
+    assert_eq!(all_readings(tenant.as_ref(), "GW-1", "inv-2").await.len(), 1);
+    assert!(all_readings(tenant.as_ref(), "GW-1", "inv-3").await.is_empty());
+
+    let after_midnight = at(2026, 6, 2, 0, 0, 0)..at(2026, 6, 3, 0, 0, 0);
+    let second_day = tenant.readings(&gw("GW-1"), &dev("inv-1"), after_midnight, 100).await.unwrap();
+    assert_eq!(second_day, all[2..].to_vec());
+}
+
+async fn rewriting_a_reading_keeps_one_row_with_the_last_values(f: &Fixture) {
+    let tenant = f.provider_with_gateway("acme", "GW-1").await;
+    let ts = at(2026, 6, 1, 12, 0, 0);
+    let first = full_reading("GW-1", "inv-1", ts, 1.0);
+    let second = full_reading("GW-1", "inv-1", ts, 7.0);
+    tenant.write_batch(batch("GW-1", ts, vec![first.clone()])).await.unwrap();
+    tenant.write_batch(batch("GW-1", ts, vec![first.clone()])).await.unwrap();
+    assert_eq!(all_readings(tenant.as_ref(), "GW-1", "inv-1").await, vec![first], "a resend is stored once");
+
+    tenant.write_batch(batch("GW-1", ts, vec![second.clone()])).await.unwrap();
+    assert_eq!(all_readings(tenant.as_ref(), "GW-1", "inv-1").await, vec![second], "the last write wins");
+
+    // The same key twice in one document: its last occurrence is what is stored.
+    let (third, fourth) = (full_reading("GW-1", "inv-1", ts, 8.0), full_reading("GW-1", "inv-1", ts, 3.0));
+    tenant.write_batch(batch("GW-1", ts, vec![third, fourth.clone()])).await.unwrap();
+    assert_eq!(all_readings(tenant.as_ref(), "GW-1", "inv-1").await, vec![fourth]);
+}
+
+async fn reading_ranges_include_the_start_exclude_the_end_and_honour_the_limit(f: &Fixture) {
+    let tenant = f.provider_with_gateway("acme", "GW-1").await;
+    // Every 10 minutes from 22:00 on June 1st to 02:00 on June 3rd: three day partitions.
+    let start = at(2026, 6, 1, 22, 0, 0);
+    let readings: Vec<Reading> = (0..=168)
+        .map(|i| {
+            power_reading(
+                "GW-1",
+                "inv-1",
+                start + TimeDelta::minutes(10 * i),
+                f64::from(i32::try_from(i).unwrap()),
+            )
+        })
+        .collect();
+    tenant.write_batch(batch("GW-1", at(2026, 6, 3, 2, 0, 0), readings.clone())).await.unwrap();
+    let query = |range: std::ops::Range<DateTime<Utc>>, limit: usize| {
+        let tenant = Arc::clone(&tenant);
+        async move { tenant.readings(&gw("GW-1"), &dev("inv-1"), range, limit).await.unwrap() }
+    };
+
+    assert_eq!(
+        query(start..start + TimeDelta::minutes(30), 100).await,
+        readings[0..3].to_vec(),
+        "start in, end out"
+    );
+    let midnight = at(2026, 6, 2, 0, 0, 0);
+    assert_eq!(query(midnight - TimeDelta::minutes(20)..midnight, 100).await, readings[10..12].to_vec());
+    assert_eq!(query(midnight..midnight + TimeDelta::milliseconds(1), 100).await, readings[12..13].to_vec());
+    assert_eq!(query(start..start + TimeDelta::days(3), 5).await, readings[0..5].to_vec(), "the oldest five");
+    assert_eq!(
+        query(midnight - TimeDelta::minutes(30)..midnight + TimeDelta::days(2), 150).await,
+        readings[9..159].to_vec(),
+        "a limit across partitions"
+    );
+    assert_eq!(query(start..start + TimeDelta::days(3), usize::MAX).await, readings);
+    assert!(query(start..start, 100).await.is_empty(), "an empty range");
+    assert!(query(midnight..start, 100).await.is_empty(), "a reversed range");
+    assert!(query(start..start + TimeDelta::days(3), 0).await.is_empty(), "a zero limit");
+}
+
+async fn a_document_with_hundreds_of_readings_for_several_devices_is_stored_whole(f: &Fixture) {
+    let tenant = f.provider_with_gateway("acme", "GW-1").await;
+    let start = at(2026, 6, 1, 19, 0, 0);
+    let devices = ["inv-1", "inv-2", "meter-1"];
+    let mut readings = Vec::new();
+    for (d, device) in devices.iter().enumerate() {
+        for second in 0..350 {
+            let power = f64::from(u32::try_from(d * 1000 + second).unwrap());
+            readings.push(power_reading(
+                "GW-1",
+                device,
+                start + TimeDelta::seconds(i64::try_from(second).unwrap() * 60),
+                power,
+            ));
+        }
+    }
+    tenant.write_batch(batch("GW-1", start, readings.clone())).await.unwrap();
+    for (d, device) in devices.iter().enumerate() {
+        let expected = readings[d * 350..(d + 1) * 350].to_vec();
+        assert_eq!(all_readings(tenant.as_ref(), "GW-1", device).await, expected, "{device}");
+    }
+}
+
+async fn hourly_rollups_equal_a_fold_of_the_raw_readings(f: &Fixture) {
+    let tenant = f.provider_with_gateway("acme", "GW-1").await;
+    let start = at(2026, 6, 1, 22, 0, 0);
+    let readings: Vec<Reading> = (0..240)
+        .map(|minute| {
+            let mut reading = power_reading(
+                "GW-1",
+                "inv-1",
+                start + TimeDelta::minutes(minute),
+                1000.0 + 10.0 * f64::from(i32::try_from(minute % 37).unwrap()),
+            );
+            reading
+                .metrics
+                .set(Metric::Energy, 50_000.0 + 20.0 * f64::from(i32::try_from(minute).unwrap()))
+                .unwrap();
+            reading
+        })
+        .collect();
+    // In two documents, the second one first.
+    tenant.write_batch(batch("GW-1", start, readings[120..].to_vec())).await.unwrap();
+    tenant.write_batch(batch("GW-1", start, readings[..120].to_vec())).await.unwrap();
+    let range = at(2026, 6, 1, 23, 0, 0)..at(2026, 6, 2, 1, 0, 0);
+    let expected: Vec<_> =
+        hourly_rollups(&readings).into_iter().filter(|r| range.contains(&r.hour)).collect();
+    assert_eq!(expected.len(), 2);
+    assert_eq!(tenant.hourly_rollups(&gw("GW-1"), &dev("inv-1"), range).await.unwrap(), expected);
+}
+
+async fn customers_are_replaced_whole_and_listed_by_name(f: &Fixture) {
+    let tenant = f.provider("acme").await;
+    let zed = customer("Zed", &["zed@example.com"], chrono_tz::Europe::Vienna);
+    let mut anna =
+        customer("Anna", &["anna@example.com", "billing@anna.example"], chrono_tz::America::New_York);
+    tenant.upsert_customer(&zed).await.unwrap();
+    tenant.upsert_customer(&anna).await.unwrap();
+    assert_eq!(tenant.customer(anna.id).await.unwrap(), Some(anna.clone()));
+    assert_eq!(tenant.customers().await.unwrap(), vec![anna.clone(), zed.clone()], "listed by name");
+
+    anna.name = "Anna B.".into();
+    anna.emails.clear();
+    anna.active = false;
+    anna.timezone = chrono_tz::UTC;
+    tenant.upsert_customer(&anna).await.unwrap();
+    assert_eq!(tenant.customer(anna.id).await.unwrap(), Some(anna.clone()));
+    assert_eq!(tenant.customers().await.unwrap(), vec![anna, zed]);
+    assert_eq!(tenant.customer(CustomerId::new_random()).await.unwrap(), None);
+}
+
+async fn gateways_are_created_read_replaced_and_listed_by_id(f: &Fixture) {
+    let tenant = f.provider("acme").await;
+    let owner = customer("Owner", &["owner@example.com"], chrono_tz::UTC);
+    tenant.upsert_customer(&owner).await.unwrap();
+    let b = gateway_record("GW-B");
+    let mut a = Gateway {
+        customer: Some(owner.id),
+        previous_token: Some((GatewayToken::generate().hash(), at(2026, 7, 1, 0, 0, 0))),
+        last_seen: Some(at(2026, 6, 1, 8, 0, 0)),
+        ..gateway_record("GW-A")
+    };
+    tenant.create_gateway(&b).await.unwrap();
+    tenant.create_gateway(&a).await.unwrap();
+    assert_eq!(tenant.gateway(&a.id).await.unwrap(), Some(a.clone()));
+    assert_eq!(tenant.gateways().await.unwrap(), vec![a.clone(), b.clone()], "listed by id");
+
+    assert!(matches!(tenant.create_gateway(&a).await, Err(StoreError::GatewayExists(id)) if id == a.id));
+
+    a.token_hash = GatewayToken::generate().hash();
+    a.previous_token = None;
+    a.customer = None;
+    a.site_name = "Roof, east".into();
+    a.capacity_kwp = 12.5;
+    a.active = false;
+    tenant.update_gateway(&a).await.unwrap();
+    assert_eq!(tenant.gateway(&a.id).await.unwrap(), Some(a.clone()));
+    assert_eq!(tenant.gateways().await.unwrap(), vec![a, b]);
+
+    let ghost = gateway_record("GW-GHOST");
+    assert!(
+        matches!(tenant.update_gateway(&ghost).await, Err(StoreError::UnknownGateway(id)) if id == ghost.id)
+    );
+    assert_eq!(tenant.gateway(&ghost.id).await.unwrap(), None);
+}
+
+async fn a_gateway_id_belongs_to_one_provider_across_the_installation(f: &Fixture) {
+    let acme = f.provider_with_gateway("acme", "GW-1").await;
+    let sunny = f.provider("sunny").await;
+    let taken = sunny.create_gateway(&gateway_record("GW-1")).await;
+    assert!(matches!(&taken, Err(StoreError::GatewayTaken(id)) if *id == gw("GW-1")), "{taken:?}");
+    assert_eq!(sunny.gateway(&gw("GW-1")).await.unwrap(), None);
+    assert!(sunny.gateways().await.unwrap().is_empty());
+    assert!(matches!(
+        sunny.update_gateway(&gateway_record("GW-1")).await,
+        Err(StoreError::UnknownGateway(_))
+    ));
+
+    assert_eq!(f.store.locate_gateway(&gw("GW-1")).await.unwrap(), Some(acme.provider().clone()));
+    assert_eq!(f.store.locate_gateway(&gw("GW-2")).await.unwrap(), None);
+    sunny.create_gateway(&gateway_record("GW-2")).await.unwrap();
+    assert_eq!(f.store.locate_gateway(&gw("GW-2")).await.unwrap(), Some(sunny.provider().clone()));
+    assert!(matches!(acme.create_gateway(&gateway_record("GW-2")).await, Err(StoreError::GatewayTaken(_))));
+}
+
+async fn a_batch_marks_its_gateway_seen_and_creates_no_gateway_of_its_own(f: &Fixture) {
+    let tenant = f.provider_with_gateway("acme", "GW-1").await;
+    let first = at(2026, 6, 1, 12, 0, 0);
+    tenant.write_batch(WriteBatch::new(gw("GW-1"), first)).await.unwrap();
+    assert_eq!(tenant.gateway(&gw("GW-1")).await.unwrap().unwrap().last_seen, Some(first));
+    let later = first + TimeDelta::minutes(5);
+    tenant.write_batch(batch("GW-1", later, vec![power_reading("GW-1", "inv-1", first, 1.0)])).await.unwrap();
+    assert_eq!(tenant.gateway(&gw("GW-1")).await.unwrap().unwrap().last_seen, Some(later));
+
+    // A batch for an id with no gateway record stores its readings but makes no gateway.
+    tenant.write_batch(batch("GW-9", later, vec![power_reading("GW-9", "inv-1", first, 1.0)])).await.unwrap();
+    assert_eq!(tenant.gateway(&gw("GW-9")).await.unwrap(), None);
+    assert_eq!(tenant.gateways().await.unwrap().len(), 1);
+    assert!(matches!(
+        tenant.update_gateway(&gateway_record("GW-9")).await,
+        Err(StoreError::UnknownGateway(_))
+    ));
+    // ... and the id can still be created, as new.
+    let nine = gateway_record("GW-9");
+    tenant.create_gateway(&nine).await.unwrap();
+    assert_eq!(tenant.gateway(&nine.id).await.unwrap(), Some(nine));
+}
+
+async fn devices_are_upserted_keeping_details_a_later_document_leaves_out(f: &Fixture) {
+    let tenant = f.provider_with_gateway("acme", "GW-1").await;
+    tenant.create_gateway(&gateway_record("GW-2")).await.unwrap();
+    let (t1, t2) = (at(2026, 6, 1, 12, 0, 0), at(2026, 6, 1, 12, 5, 0));
+    let inverter = Device {
+        gateway: gw("GW-1"),
+        id: dev("inv-1"),
+        kind: DeviceKind::Inverter,
+        manufacturer: Some("Fronius".into()),
+        model: Some("Symo 10".into()),
+        serial: Some("SN-1".into()),
+        last_seen: Some(t1),
+    };
+    let meter = Device {
+        gateway: gw("GW-1"),
+        id: dev("meter-1"),
+        kind: DeviceKind::Meter,
+        manufacturer: None,
+        model: None,
+        serial: None,
+        last_seen: None,
+    };
+    let mut first = WriteBatch::new(gw("GW-1"), t1);
+    first.devices = vec![meter.clone(), inverter.clone()];
+    tenant.write_batch(first).await.unwrap();
+    assert_eq!(tenant.devices(&gw("GW-1")).await.unwrap(), vec![inverter.clone(), meter.clone()], "by id");
+
+    let mut second = WriteBatch::new(gw("GW-1"), t2);
+    second.devices = vec![Device {
+        manufacturer: None,
+        model: Some("Symo 10.0-3-M".into()),
+        serial: None,
+        last_seen: Some(t2),
+        ..inverter.clone()
+    }];
+    tenant.write_batch(second).await.unwrap();
+    let expected = Device { model: Some("Symo 10.0-3-M".into()), last_seen: Some(t2), ..inverter };
+    assert_eq!(tenant.devices(&gw("GW-1")).await.unwrap(), vec![expected, meter]);
+    assert!(tenant.devices(&gw("GW-2")).await.unwrap().is_empty());
+}
+
+async fn quarantined_readings_come_back_newest_first_within_the_range(f: &Fixture) {
+    let tenant = f.provider_with_gateway("acme", "GW-1").await;
+    let t0 = at(2026, 6, 1, 23, 59, 0);
+    let t1 = t0 + TimeDelta::seconds(30);
+    let t2 = at(2026, 6, 2, 0, 0, 30);
+    let mut first = WriteBatch::new(gw("GW-1"), t0);
+    first.quarantined =
+        vec![quarantined("GW-1", t0, Some(7), "bad unit"), quarantined("GW-1", t0, Some(7), "not a number")];
+    let mut second = WriteBatch::new(gw("GW-1"), t1);
+    second.quarantined = vec![quarantined("GW-1", t1, None, "future timestamp")];
+    let mut third = WriteBatch::new(gw("GW-1"), t2);
+    third.quarantined = vec![quarantined("GW-1", t2, Some(u64::from(u32::MAX) + 1), "empty")];
+    for batch in [first.clone(), second.clone(), third.clone()] {
+        tenant.write_batch(batch).await.unwrap();
+    }
+    let newest_first = vec![
+        third.quarantined[0].clone(),
+        second.quarantined[0].clone(),
+        first.quarantined[1].clone(),
+        first.quarantined[0].clone(),
+    ];
+    let day = at(2026, 6, 1, 0, 0, 0)..at(2026, 6, 3, 0, 0, 0);
+    assert_eq!(tenant.quarantined(day.clone(), 100).await.unwrap(), newest_first);
+    assert_eq!(tenant.quarantined(day.clone(), 2).await.unwrap(), newest_first[..2].to_vec());
+    assert_eq!(tenant.quarantined(t0..t2, 100).await.unwrap(), newest_first[1..].to_vec(), "end excluded");
+    assert_eq!(
+        tenant.quarantined(t1..t2 + TimeDelta::milliseconds(1), 100).await.unwrap(),
+        newest_first[..2].to_vec(),
+        "start included"
+    );
+    assert!(tenant.quarantined(day.clone(), 0).await.unwrap().is_empty());
+    assert!(
+        tenant.quarantined(at(2026, 6, 3, 0, 0, 0)..at(2026, 6, 4, 0, 0, 0), 100).await.unwrap().is_empty()
+    );
+}
+
+async fn refused_gateways_count_every_attempt_and_come_back_most_recent_first(f: &Fixture) {
+    let tenant = f.provider("acme").await;
+    let t = at(2026, 6, 1, 12, 0, 0);
+    tenant
+        .record_refused_gateway(&refusal("GW-X", RefusalReason::UnknownGateway, t, 1, "10.0.0.1"))
+        .await
+        .unwrap();
+    tenant
+        .record_refused_gateway(&refusal(
+            "GW-Y",
+            RefusalReason::Inactive,
+            t + TimeDelta::minutes(1),
+            1,
+            "10.0.0.2",
+        ))
+        .await
+        .unwrap();
+    tenant
+        .record_refused_gateway(&refusal(
+            "GW-X",
+            RefusalReason::WrongToken,
+            t + TimeDelta::minutes(2),
+            2,
+            "10.0.0.3",
+        ))
+        .await
+        .unwrap();
+    let x = RefusedGateway {
+        first_seen: t,
+        attempts: 3,
+        ..refusal("GW-X", RefusalReason::WrongToken, t + TimeDelta::minutes(2), 0, "10.0.0.3")
+    };
+    let y = refusal("GW-Y", RefusalReason::Inactive, t + TimeDelta::minutes(1), 1, "10.0.0.2");
+    assert_eq!(tenant.refused_gateways(10).await.unwrap(), vec![x.clone(), y]);
+    assert_eq!(tenant.refused_gateways(1).await.unwrap(), vec![x]);
+
+    // Refusals recorded at once from several places are all counted.
+    let z = refusal("GW-Z", RefusalReason::WrongToken, t - TimeDelta::minutes(1), 1, "10.0.0.4");
+    let results = join_all((0..8).map(|_| tenant.record_refused_gateway(&z))).await;
+    assert!(results.iter().all(Result::is_ok), "{results:?}");
+    let refused = tenant.refused_gateways(10).await.unwrap();
+    assert_eq!(refused.last().map(|r| (r.gateway.as_str(), r.attempts)), Some(("GW-Z", 8)));
+}
+
+async fn unclaimed_gateways_count_every_attempt_and_come_back_most_recent_first(f: &Fixture) {
+    let t = at(2026, 6, 1, 12, 0, 0);
+    f.store
+        .record_unclaimed_gateway(&refusal("GW-X", RefusalReason::UnknownGateway, t, 1, "10.0.0.1"))
+        .await
+        .unwrap();
+    f.store
+        .record_unclaimed_gateway(&refusal(
+            "GW-Y",
+            RefusalReason::UnknownGateway,
+            t + TimeDelta::minutes(1),
+            1,
+            "10.0.0.2",
+        ))
+        .await
+        .unwrap();
+    // An older report arriving late: counted, but the last-seen time stays the later one.
+    f.store
+        .record_unclaimed_gateway(&refusal(
+            "GW-X",
+            RefusalReason::UnknownGateway,
+            t - TimeDelta::hours(1),
+            4,
+            "10.0.0.9",
+        ))
+        .await
+        .unwrap();
+    f.store
+        .record_unclaimed_gateway(&refusal(
+            "GW-X",
+            RefusalReason::UnknownGateway,
+            t + TimeDelta::minutes(2),
+            1,
+            "10.0.0.3",
+        ))
+        .await
+        .unwrap();
+    let x = RefusedGateway {
+        first_seen: t,
+        attempts: 6,
+        ..refusal("GW-X", RefusalReason::UnknownGateway, t + TimeDelta::minutes(2), 0, "10.0.0.3")
+    };
+    let y = refusal("GW-Y", RefusalReason::UnknownGateway, t + TimeDelta::minutes(1), 1, "10.0.0.2");
+    assert_eq!(f.store.unclaimed_gateways(10).await.unwrap(), vec![x.clone(), y]);
+    assert_eq!(f.store.unclaimed_gateways(1).await.unwrap(), vec![x]);
+    assert!(f.store.unclaimed_gateways(0).await.unwrap().is_empty());
+
+    let acme = f.provider("acme").await;
+    assert!(
+        acme.refused_gateways(10).await.unwrap().is_empty(),
+        "the shared port's refusals are no provider's"
+    );
+}
+
+async fn a_providers_handle_never_sees_another_providers_data(f: &Fixture) {
+    let acme = f.provider_with_gateway("acme", "GW-A").await;
+    let sunny = f.provider_with_gateway("sunny", "GW-S").await;
+    let t = at(2026, 6, 1, 12, 0, 0);
+    acme.upsert_customer(&customer("Acme's customer", &["a@example.com"], chrono_tz::UTC)).await.unwrap();
+    let mut document = batch("GW-A", t, vec![full_reading("GW-A", "inv-1", t, 1.0)]);
+    document.quarantined = vec![quarantined("GW-A", t, Some(1), "bad unit")];
+    document.devices = vec![Device {
+        gateway: gw("GW-A"),
+        id: dev("inv-1"),
+        kind: DeviceKind::Inverter,
+        manufacturer: None,
+        model: None,
+        serial: None,
+        last_seen: Some(t),
+    }];
+    acme.write_batch(document).await.unwrap();
+    acme.record_refused_gateway(&refusal("GW-BAD", RefusalReason::WrongToken, t, 1, "10.0.0.1"))
+        .await
+        .unwrap();
+
+    let day = at(2026, 6, 1, 0, 0, 0)..at(2026, 6, 2, 0, 0, 0);
+    assert!(sunny.customers().await.unwrap().is_empty());
+    assert_eq!(sunny.gateways().await.unwrap().iter().map(|g| g.id.as_str()).collect::<Vec<_>>(), ["GW-S"]);
+    assert_eq!(sunny.gateway(&gw("GW-A")).await.unwrap(), None);
+    assert!(sunny.readings(&gw("GW-A"), &dev("inv-1"), day.clone(), 100).await.unwrap().is_empty());
+    assert!(sunny.devices(&gw("GW-A")).await.unwrap().is_empty());
+    assert!(sunny.quarantined(day.clone(), 100).await.unwrap().is_empty());
+    assert!(sunny.refused_gateways(100).await.unwrap().is_empty());
+
+    // Even a write naming acme's gateway lands in sunny's own namespace, and acme's stays as it was.
+    sunny.write_batch(batch("GW-A", t, vec![power_reading("GW-A", "inv-1", t, 999.0)])).await.unwrap();
+    assert_eq!(
+        acme.readings(&gw("GW-A"), &dev("inv-1"), day.clone(), 100).await.unwrap(),
+        vec![full_reading("GW-A", "inv-1", t, 1.0)]
+    );
+    assert_eq!(
+        sunny.readings(&gw("GW-A"), &dev("inv-1"), day, 100).await.unwrap(),
+        vec![power_reading("GW-A", "inv-1", t, 999.0)]
+    );
+    assert_eq!(acme.customers().await.unwrap().len(), 1);
+    assert_eq!(acme.gateways().await.unwrap().iter().map(|g| g.id.as_str()).collect::<Vec<_>>(), ["GW-A"]);
+    assert_eq!(acme.gateway(&gw("GW-A")).await.unwrap().unwrap().last_seen, Some(t));
+}
+
+async fn reopening_the_store_keeps_providers_and_their_data(f: &Fixture) {
+    let tenant = f.provider_with_gateway("acme", "GW-1").await;
+    let anna = customer("Anna", &["anna@example.com"], chrono_tz::UTC);
+    tenant.upsert_customer(&anna).await.unwrap();
+    let reading = full_reading("GW-1", "inv-1", at(2026, 6, 1, 12, 0, 0), 1.0);
+    tenant.write_batch(batch("GW-1", at(2026, 6, 1, 12, 0, 0), vec![reading.clone()])).await.unwrap();
+
+    let reopened = open(&f.settings).await;
+    let slug = f.slug("acme");
+    assert_eq!(
+        reopened.providers().await.unwrap().iter().map(|p| p.slug.clone()).collect::<Vec<_>>(),
+        vec![slug.clone()]
+    );
+    let again = reopened.tenant(&slug).await.unwrap();
+    assert_eq!(again.customers().await.unwrap(), vec![anna]);
+    assert_eq!(all_readings(again.as_ref(), "GW-1", "inv-1").await, vec![reading]);
+    assert_eq!(reopened.locate_gateway(&gw("GW-1")).await.unwrap(), Some(slug));
+}
+
+// ---------------------------------------------------------------------------------------------
+// What only Cassandra has: keyspaces, table options, partitions and recorded schema versions,
+// read straight from the node.
+
+mod cassandra_layout {
+    use scylla::client::session::Session;
+    use scylla::client::session_builder::SessionBuilder;
+
+    use super::*;
+
+    async fn raw_session() -> Session {
+        SessionBuilder::new().known_node(cassandra_node()).build().await.unwrap()
+    }
+
+    async fn ttl(session: &Session, keyspace: &str, table: &str) -> i32 {
+        let (ttl,): (i32,) = session
+            .query_unpaged(
+                "SELECT default_time_to_live FROM system_schema.tables WHERE keyspace_name = ? AND table_name = ?",
+                (keyspace, table),
+            )
+            .await
+            .unwrap()
+            .into_rows_result()
+            .unwrap()
+            .single_row()
+            .unwrap();
+        ttl
+    }
+
+    async fn replication_class(session: &Session, keyspace: &str) -> String {
+        let (replication,): (std::collections::HashMap<String, String>,) = session
+            .query_unpaged(
+                "SELECT replication FROM system_schema.keyspaces WHERE keyspace_name = ?",
+                (keyspace,),
+            )
+            .await
+            .unwrap()
+            .into_rows_result()
+            .unwrap()
+            .single_row()
+            .unwrap();
+        replication["class"].clone()
+    }
+
+    /// The schema versions recorded for `keyspace`, with when each was applied.
+    async fn versions(session: &Session, registry: &str, keyspace: &str) -> Vec<(i32, DateTime<Utc>)> {
+        session
+            .query_unpaged(
+                format!(
+                    "SELECT version, applied_at FROM {registry}.schema_migrations WHERE keyspace_name = ?"
+                ),
+                (keyspace,),
+            )
+            .await
+            .unwrap()
+            .into_rows_result()
+            .unwrap()
+            .rows::<(i32, DateTime<Utc>)>()
+            .unwrap()
+            .map(Result::unwrap)
+            .collect()
+    }
+
+    /// Versions 1, 2, ... with none missing.
+    fn assert_complete(versions: &[(i32, DateTime<Utc>)]) {
+        let numbers: Vec<i32> = versions.iter().map(|(v, _)| *v).collect();
+        let expected: Vec<i32> = (1..=i32::try_from(numbers.len()).unwrap()).collect();
+        assert_eq!(numbers, expected);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_provider_keyspace_has_its_replication_retention_day_partitions_and_recorded_schema() {
+        super::run(super::Backend::Cassandra, |f| Box::pin(layout(f))).await;
+    }
+
+    async fn layout(f: &Fixture) {
+        let session = raw_session().await;
+        let StoreSettings::Cassandra(settings) = &f.settings else { unreachable!("a Cassandra fixture") };
+        let registry = settings.registry_keyspace.as_str();
+        let mut provider = Provider::new(f.slug("acme"), "Acme");
+        provider.retention_days = 30;
+        f.store.create_provider(&provider).await.unwrap();
+        let keyspace = provider.slug.keyspace();
+        let keyspace = keyspace.as_str();
+        assert_eq!(
+            replication_class(&session, keyspace).await,
+            "org.apache.cassandra.locator.SimpleStrategy"
+        );
+        assert_eq!(ttl(&session, keyspace, "readings").await, 30 * 86_400);
+        assert_eq!(ttl(&session, keyspace, "quarantine").await, 30 * 86_400);
+        assert_eq!(ttl(&session, keyspace, "customers").await, 0, "only readings and quarantine expire");
+
+        let tenant = f.store.tenant(&provider.slug).await.unwrap();
+        tenant.create_gateway(&gateway_record("GW-1")).await.unwrap();
+        let readings = vec![
+            power_reading("GW-1", "inv-1", at(2026, 6, 1, 23, 59, 0), 1.0),
+            power_reading("GW-1", "inv-1", at(2026, 6, 2, 0, 0, 0), 2.0),
+        ];
+        tenant.write_batch(batch("GW-1", at(2026, 6, 2, 0, 1, 0), readings)).await.unwrap();
+        let mut partitions: Vec<(String, String, i32)> = session
+            .query_unpaged(format!("SELECT DISTINCT gateway, device, day FROM {keyspace}.readings"), ())
+            .await
+            .unwrap()
+            .into_rows_result()
+            .unwrap()
+            .rows()
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        partitions.sort();
+        let expected = [
+            ("GW-1".to_owned(), "inv-1".to_owned(), 20_605),
+            ("GW-1".to_owned(), "inv-1".to_owned(), 20_606),
+        ];
+        assert_eq!(partitions, expected, "one partition per device and UTC day");
+
+        // The test node's data centre is SimpleSnitch's `datacenter1`.
+        provider.retention_days = 60;
+        provider.replication = heliograph_shared::Replication::parse("datacenter1:1").unwrap();
+        f.store.update_provider(&provider).await.unwrap();
+        assert_eq!(
+            replication_class(&session, keyspace).await,
+            "org.apache.cassandra.locator.NetworkTopologyStrategy"
+        );
+        assert_eq!(ttl(&session, keyspace, "readings").await, 60 * 86_400);
+        assert_eq!(ttl(&session, keyspace, "quarantine").await, 60 * 86_400);
+
+        let registry_versions = versions(&session, registry, registry).await;
+        let tenant_versions = versions(&session, registry, keyspace).await;
+        assert_complete(&registry_versions);
+        assert_complete(&tenant_versions);
+        let reopened = open(&f.settings).await;
+        reopened.tenant(&provider.slug).await.unwrap();
+        assert_eq!(versions(&session, registry, registry).await, registry_versions, "none applied again");
+        assert_eq!(versions(&session, registry, keyspace).await, tenant_versions, "none applied again");
+    }
+}
