@@ -20,12 +20,14 @@ pub struct Cli {
 /// Roles and administration commands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Everything in one process (ingest and web) on the embedded store by default.
+    /// Everything in one process (ingest, web and mailer) on the embedded store by default.
     Serve(ServeArgs),
     /// The ingest server alone.
     Ingest,
     /// The web panel alone.
     Web,
+    /// The mailer: runs the summary and alert scheduler, or sends one summary on demand.
+    Mailer(MailerArgs),
     /// Manage providers (tenants).
     #[command(subcommand)]
     Provider(ProviderCommand),
@@ -35,6 +37,9 @@ pub enum Command {
     /// Manage a provider's gateways.
     #[command(subcommand)]
     Gateway(GatewayCommand),
+    /// Manage a provider's panel users.
+    #[command(subcommand)]
+    User(UserCommand),
     /// Print a device's stored readings (a read-back through the provider's own namespace).
     Readings(ReadingsArgs),
     /// Push simulated solar readings from N gateways to an ingest server.
@@ -50,6 +55,46 @@ pub struct ServeArgs {
     /// gateways pushing live data, so the panel shows something at once.
     #[arg(long)]
     pub demo: bool,
+}
+
+/// `mailer` options.
+#[derive(Debug, Args)]
+pub struct MailerArgs {
+    /// Without a subcommand, the scheduler runs until SIGTERM or SIGINT.
+    #[command(subcommand)]
+    pub command: Option<MailerCommand>,
+}
+
+/// `mailer` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum MailerCommand {
+    /// Send (or resend) one customer's summary of one period now.
+    SendNow {
+        /// Provider slug.
+        #[arg(long)]
+        provider: String,
+        /// Customer id.
+        #[arg(long)]
+        customer: String,
+        /// 2026-03-29 (a day), 2026-W13 (an ISO week) or 2026-03 (a month), in the customer's timezone.
+        #[arg(long)]
+        period: String,
+    },
+    /// Render one customer's summary of one period to an HTML file without sending it.
+    Preview {
+        /// Provider slug.
+        #[arg(long)]
+        provider: String,
+        /// Customer id.
+        #[arg(long)]
+        customer: String,
+        /// 2026-03-29, 2026-W13 or 2026-03.
+        #[arg(long)]
+        period: String,
+        /// Where to write the HTML (the plain text goes beside it, as .txt).
+        #[arg(long, default_value = "summary.html")]
+        out: PathBuf,
+    },
 }
 
 /// `provider` subcommands.
@@ -137,6 +182,32 @@ pub enum GatewayCommand {
         grace_hours: i64,
     },
     /// List a provider's gateways.
+    List {
+        /// Provider slug.
+        #[arg(long)]
+        provider: String,
+    },
+}
+
+/// `user` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Add a panel user to a provider. The password is read from stdin (--password-stdin) or
+    /// from HELIOGRAPH_PASSWORD, never from the command line.
+    Add {
+        /// Provider slug.
+        #[arg(long)]
+        provider: String,
+        /// Login name: 1-64 characters of a-z, 0-9, '.', '_', '@', '-'.
+        username: String,
+        /// Name shown in the panel.
+        #[arg(long)]
+        display_name: String,
+        /// Read the password from the first line of stdin.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// List a provider's users.
     List {
         /// Provider slug.
         #[arg(long)]

@@ -4,12 +4,12 @@ use anyhow::Context as _;
 use chrono::{DateTime, Duration, Utc};
 use chrono_tz::Tz;
 use heliograph_shared::{
-    Customer, CustomerId, DeviceId, EmailAddress, Gateway, GatewayId, GatewayToken, Provider, ProviderSlug,
-    Replication,
+    Customer, CustomerId, DeviceId, EmailAddress, Gateway, GatewayId, GatewayToken, PasswordDigest, Provider,
+    ProviderSlug, Replication, User, Username,
 };
 
 use super::serve::open_store;
-use crate::cli::{CustomerCommand, GatewayCommand, ProviderCommand, ReadingsArgs};
+use crate::cli::{CustomerCommand, GatewayCommand, ProviderCommand, ReadingsArgs, UserCommand};
 use crate::settings::Settings;
 
 fn slug(value: &str) -> anyhow::Result<ProviderSlug> {
@@ -124,6 +124,64 @@ pub async fn gateway(settings: Settings, command: GatewayCommand) -> anyhow::Res
             for g in store.tenant(&slug(&provider)?).await?.gateways().await? {
                 let seen = g.last_seen.map(|t| t.to_rfc3339()).unwrap_or_else(|| "never".into());
                 println!("{}\t{}\t{} kWp\tlast seen {}", g.id, g.site_name, g.capacity_kwp, seen);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Passwords shorter than this are refused.
+const MIN_PASSWORD_CHARS: usize = 8;
+
+/// The new user's password: the first line of stdin, or HELIOGRAPH_PASSWORD.
+fn read_password(from_stdin: bool) -> anyhow::Result<String> {
+    let password = if from_stdin {
+        let mut line = String::new();
+        std::io::stdin().read_line(&mut line).context("cannot read the password from stdin")?;
+        line.trim_end_matches(['\r', '\n']).to_owned()
+    } else {
+        std::env::var("HELIOGRAPH_PASSWORD")
+            .map_err(|_| anyhow::anyhow!("give --password-stdin, or set HELIOGRAPH_PASSWORD"))?
+    };
+    anyhow::ensure!(
+        password.chars().count() >= MIN_PASSWORD_CHARS,
+        "the password must be at least {MIN_PASSWORD_CHARS} characters"
+    );
+    Ok(password)
+}
+
+/// `heliograph user …`.
+pub async fn user(settings: Settings, command: UserCommand) -> anyhow::Result<()> {
+    match command {
+        UserCommand::Add { provider, username, display_name, password_stdin } => {
+            let slug = slug(&provider)?;
+            let username = Username::parse(&username).map_err(anyhow::Error::msg)?;
+            let password = read_password(password_stdin)?;
+            let store = open_store(&settings).await?;
+            store.provider(&slug).await?.with_context(|| format!("provider {slug} does not exist"))?;
+            let tenant = store.tenant(&slug).await?;
+            anyhow::ensure!(
+                tenant.user(&username).await?.is_none(),
+                "user {username} already exists at {slug}"
+            );
+            let digest = tokio::task::spawn_blocking(move || PasswordDigest::hash(&password))
+                .await?
+                .map_err(anyhow::Error::msg)?;
+            tenant
+                .upsert_user(&User {
+                    username: username.clone(),
+                    display_name,
+                    password: digest,
+                    active: true,
+                })
+                .await?;
+            println!("user {username} added to {slug}");
+        }
+        UserCommand::List { provider } => {
+            let store = open_store(&settings).await?;
+            for u in store.tenant(&slug(&provider)?).await?.users().await? {
+                let state = if u.active { "active" } else { "deactivated" };
+                println!("{}\t{}\t{state}", u.username, u.display_name);
             }
         }
     }

@@ -117,6 +117,13 @@ pub async fn drive(
 pub async fn demo(store: Arc<dyn Store>, target: SocketAddr, shutdown: CancellationToken) {
     let outcome = async {
         let fleets = provision::demo_fleets(store.as_ref()).await?;
+        let (user, password) = provision::DEMO_LOGIN;
+        info!(
+            providers = provision::DEMO_PROVIDERS.join(", "),
+            user,
+            password,
+            "demo: log in to the panel with provider sunrise (or voltwerk), user {user}, password {password}"
+        );
         // One plan, so each plant's energy counter runs on from history into live data.
         let plan = Plan {
             history_from: Some((Utc::now() - Duration::days(2)).duration_trunc(Duration::minutes(1))?),

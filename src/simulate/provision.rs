@@ -8,7 +8,8 @@ use chrono::{DateTime, Duration, Timelike, Utc};
 use chrono_tz::Tz;
 use heliograph_shared::store::{Store, StoreError, TenantStore};
 use heliograph_shared::{
-    Customer, CustomerId, EmailAddress, Gateway, GatewayId, GatewayToken, Provider, ProviderSlug,
+    Customer, CustomerId, EmailAddress, Gateway, GatewayId, GatewayToken, PasswordDigest, Provider,
+    ProviderSlug, User, Username,
 };
 
 use super::solar::Plant;
@@ -210,11 +211,31 @@ pub fn read_tokens(path: &Path, count: usize, seed: u64) -> anyhow::Result<Vec<S
     Ok(gateways)
 }
 
-/// The demo's two providers and their fleets (created when missing, re-keyed otherwise).
+/// The demo's panel user at every demo provider, and its password (printed at start-up).
+pub const DEMO_LOGIN: (&str, &str) = ("demo", "demo");
+
+/// The demo providers' slugs.
+pub const DEMO_PROVIDERS: [&str; 2] = ["sunrise", "voltwerk"];
+
+/// Creates the demo user at a provider unless it exists.
+async fn ensure_demo_user(tenant: &dyn TenantStore) -> anyhow::Result<()> {
+    let username = Username::parse(DEMO_LOGIN.0).map_err(anyhow::Error::msg)?;
+    if tenant.user(&username).await?.is_some() {
+        return Ok(());
+    }
+    let password = tokio::task::spawn_blocking(|| PasswordDigest::hash(DEMO_LOGIN.1))
+        .await?
+        .map_err(anyhow::Error::msg)?;
+    tenant.upsert_user(&User { username, display_name: "Demo user".into(), password, active: true }).await?;
+    Ok(())
+}
+
+/// The demo's two providers and their fleets (created when missing, re-keyed otherwise), each
+/// with the demo panel user.
 pub async fn demo_fleets(store: &dyn Store) -> anyhow::Result<Vec<Vec<SimulatedGateway>>> {
     let fleets = [
-        ("sunrise", "Sunrise Solar Installers", "Europe/Berlin", 4),
-        ("voltwerk", "Voltwerk O&M", "Europe/Vienna", 3),
+        (DEMO_PROVIDERS[0], "Sunrise Solar Installers", "Europe/Berlin", 4),
+        (DEMO_PROVIDERS[1], "Voltwerk O&M", "Europe/Vienna", 3),
     ];
     let mut out = Vec::new();
     for (slug, name, timezone, count) in fleets {
@@ -225,6 +246,7 @@ pub async fn demo_fleets(store: &dyn Store) -> anyhow::Result<Vec<Vec<SimulatedG
             Ok(()) | Err(StoreError::ProviderExists(_)) => {}
             Err(e) => return Err(e.into()),
         }
+        ensure_demo_user(store.tenant(&slug).await?.as_ref()).await?;
         out.push(provision(store, &slug, &default_prefix(&slug), count, 11).await?);
     }
     Ok(out)

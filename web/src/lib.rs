@@ -1,19 +1,34 @@
 //! Heliograph's web process: the provider's admin panel and report API (axum + askama).
+//!
+//! Layers: [`auth`] decides who is asking and for which provider, `pages` and `api` answer with
+//! data reached only through that provider's namespace, [`charts`] and [`mod@format`] draw and write
+//! what reports computed (in `heliograph_shared::reports`), and `error` maps every failure to
+//! one response.
 
+mod api;
+mod assets;
+pub mod auth;
+pub mod charts;
+mod error;
+pub mod format;
+mod pages;
+mod routes;
+mod security;
 mod settings;
+mod state;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::State;
-use axum::http::StatusCode;
-use axum::routing::get;
 use heliograph_shared::store::Store;
+
+use crate::state::AppState;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-pub use settings::WebSettings;
+pub use security::CONTENT_SECURITY_POLICY;
+pub use settings::{SessionSecret, WebSettings};
 
 /// Why the web server could not run.
 #[derive(Debug, thiserror::Error)]
@@ -31,11 +46,6 @@ pub enum WebError {
     Serve(std::io::Error),
 }
 
-#[derive(Clone)]
-struct AppState {
-    store: Arc<dyn Store>,
-}
-
 /// A bound web server.
 pub struct WebServer {
     listener: TcpListener,
@@ -45,17 +55,10 @@ pub struct WebServer {
 impl WebServer {
     /// Binds the listener and builds the routes.
     pub async fn bind(settings: &WebSettings, store: Arc<dyn Store>) -> Result<Self, WebError> {
-        let listener =
-            TcpListener::bind(settings.listen)
-                .await
-                .map_err(|source| WebError::Bind {
-                    address: settings.listen,
-                    source,
-                })?;
-        let router = Router::new()
-            .route("/healthz", get(|| async { "ok" }))
-            .route("/readyz", get(ready))
-            .with_state(AppState { store });
+        let listener = TcpListener::bind(settings.listen)
+            .await
+            .map_err(|source| WebError::Bind { address: settings.listen, source })?;
+        let router = routes::router(AppState::new(settings, store));
         Ok(Self { listener, router })
     }
 
@@ -66,16 +69,9 @@ impl WebServer {
 
     /// Serves until `shutdown` is cancelled.
     pub async fn run(self, shutdown: CancellationToken) -> Result<(), WebError> {
-        axum::serve(self.listener, self.router)
+        axum::serve(self.listener, self.router.into_make_service_with_connect_info::<SocketAddr>())
             .with_graceful_shutdown(async move { shutdown.cancelled().await })
             .await
             .map_err(WebError::Serve)
-    }
-}
-
-async fn ready(State(state): State<AppState>) -> (StatusCode, &'static str) {
-    match state.store.ping().await {
-        Ok(()) => (StatusCode::OK, "ready"),
-        Err(_) => (StatusCode::SERVICE_UNAVAILABLE, "store unreachable"),
     }
 }

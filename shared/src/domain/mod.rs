@@ -2,7 +2,9 @@
 //! a valid value, so the storage layer never sees an unchecked string.
 
 mod account;
+mod alert;
 mod customer;
+mod delivery;
 mod device;
 mod gateway;
 mod ids;
@@ -12,9 +14,14 @@ mod quarantine;
 mod reading;
 mod token;
 mod units;
+mod unsubscribe;
 
 pub use account::{ApiToken, PasswordDigest, User, Username};
+pub use alert::{Alert, AlertKind, MailPreferences};
 pub use customer::{Customer, EmailAddress};
+pub use delivery::{
+    Claim, ClaimOwner, ClaimRequest, Delivery, DeliveryKey, DeliveryKeyError, DeliveryOutcome, DeliveryState,
+};
 pub use device::{Device, DeviceKind};
 pub use gateway::Gateway;
 pub use ids::{CustomerId, DeviceId, GatewayId, IdError, KeyspaceName, ProviderSlug};
@@ -24,3 +31,4 @@ pub use quarantine::{QuarantinedReading, RefusalReason, RefusedGateway};
 pub use reading::{DeviceStatus, Reading, ReadingError, TimestampPolicy};
 pub use token::{GatewayToken, TokenHash};
 pub use units::{Quantity, Unit, UnitError};
+pub use unsubscribe::{Unsubscribe, UnsubscribeError, UnsubscribeKey, UnsubscribeScope};

@@ -1,9 +1,22 @@
 //! Report computation, one implementation for the web panel, the API and the mailer.
 //!
 //! Raw readings are folded into hourly rollups ([`rollup`]); every period report (day, month,
-//! year, any range) is computed from those rollups, so a year view reads 24 × 365 rows per
-//! device, never a year of one-minute readings.
+//! year, any range) is computed from those rollups ([`site`]), so a year view reads 24 × 365 rows
+//! per device, never a year of one-minute readings. Only the day view's power curve reads raw
+//! readings ([`curve`]). Periods are read in the site's own timezone ([`period`]).
 
+pub mod csv;
+pub mod curve;
+pub mod energy;
+pub mod load;
+pub mod period;
 pub mod rollup;
+pub mod site;
+pub mod status;
 
+pub use curve::{CurvePoint, DeviceCurve};
+pub use load::{SiteSnapshot, day_curves, device_rollups, site_report, site_snapshot, site_timezone};
+pub use period::{Bucket, Period, PeriodError, Resolution};
 pub use rollup::{HourlyRollup, hourly_rollups};
+pub use site::{BucketReport, DeviceRollups, EnergyFlows, Peak, SiteFacts, SiteReport};
+pub use status::SiteStatus;

@@ -1,0 +1,116 @@
+//! Alerts about a customer's plants: opened by the mailer's monitor, cleared when the condition
+//! passes, notified once on each change, and kept so that the panel can show them.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::ids::{CustomerId, DeviceId, GatewayId};
+
+/// What an alert is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AlertKind {
+    /// No data from the site for the provider's threshold during daylight.
+    SiteOffline,
+    /// A device reports a fault status.
+    DeviceFault,
+    /// The site produced far less than its own recent days or its peers on the same day.
+    Underperformance,
+}
+
+impl AlertKind {
+    /// The stored word.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::SiteOffline => "site_offline",
+            Self::DeviceFault => "device_fault",
+            Self::Underperformance => "underperformance",
+        }
+    }
+
+    /// Reads a stored word.
+    pub fn from_word(word: &str) -> Option<Self> {
+        match word {
+            "site_offline" => Some(Self::SiteOffline),
+            "device_fault" => Some(Self::DeviceFault),
+            "underperformance" => Some(Self::Underperformance),
+            _ => None,
+        }
+    }
+}
+
+/// One alert, open or cleared. At most one alert per (kind, gateway, device) is open at a time.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Alert {
+    /// Id.
+    pub id: uuid::Uuid,
+    /// What it is about.
+    pub kind: AlertKind,
+    /// The site.
+    pub gateway: GatewayId,
+    /// The device, for device alerts.
+    pub device: Option<DeviceId>,
+    /// The customer the site belonged to when the alert opened.
+    pub customer: Option<CustomerId>,
+    /// When the condition was detected.
+    pub opened_at: DateTime<Utc>,
+    /// When it passed.
+    pub cleared_at: Option<DateTime<Utc>>,
+    /// A sentence for people ("no data since 09:40", "produced 31 % of its recent median").
+    pub detail: String,
+    /// The delivery topic that notified the opening, once one has taken it.
+    pub open_notice: Option<String>,
+    /// The delivery topic that notified the clearing, once one has taken it.
+    pub clear_notice: Option<String>,
+}
+
+impl Alert {
+    /// A new open alert.
+    pub fn open(
+        kind: AlertKind,
+        gateway: GatewayId,
+        device: Option<DeviceId>,
+        customer: Option<CustomerId>,
+        opened_at: DateTime<Utc>,
+        detail: String,
+    ) -> Self {
+        Self {
+            id: uuid::Uuid::new_v4(),
+            kind,
+            gateway,
+            device,
+            customer,
+            opened_at,
+            cleared_at: None,
+            detail,
+            open_notice: None,
+            clear_notice: None,
+        }
+    }
+
+    /// True while not cleared.
+    pub fn is_open(&self) -> bool {
+        self.cleared_at.is_none()
+    }
+}
+
+/// A customer's mail choices; the defaults apply until the customer or provider changes them.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct MailPreferences {
+    /// The customer's own summary schedule; the provider's default when `None`.
+    pub schedule: Option<super::ReportSchedule>,
+    /// The customer unsubscribed from periodic summaries.
+    pub unsubscribed_summaries: bool,
+    /// The customer unsubscribed from alert emails.
+    pub unsubscribed_alerts: bool,
+}
+
+impl MailPreferences {
+    /// Records an unsubscribe (from a verified link, see [`super::UnsubscribeKey::verify`]).
+    pub fn unsubscribe(&mut self, scope: super::UnsubscribeScope) {
+        match scope {
+            super::UnsubscribeScope::Summaries => self.unsubscribed_summaries = true,
+            super::UnsubscribeScope::Alerts => self.unsubscribed_alerts = true,
+        }
+    }
+}

@@ -1,0 +1,210 @@
+//! A mail delivery's identity and state: what lets each summary and alert digest go out once.
+//!
+//! A sender first claims a [`DeliveryKey`] durably (with an owner and a lease), then sends, then
+//! records the outcome. A second sender finds the claim and stays away; a crashed sender's claim
+//! is taken over when its lease runs out; a failed send is retried after its backoff.
+
+use chrono::{DateTime, TimeDelta, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::ids::CustomerId;
+
+/// Why a delivery key or owner is refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DeliveryKeyError {
+    /// The topic or owner is empty, too long or has characters outside `[A-Za-z0-9._:+-]`.
+    #[error(
+        "{what} {value:?} is not allowed: use 1-96 characters of letters, digits, '.', '_', ':', '+' or '-'"
+    )]
+    Invalid {
+        /// "topic" or "owner".
+        what: &'static str,
+        /// The offending value, truncated.
+        value: String,
+    },
+}
+
+fn checked(what: &'static str, value: &str) -> Result<String, DeliveryKeyError> {
+    let ok = !value.is_empty()
+        && value.len() <= 96
+        && value.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | ':' | '+' | '-'));
+    if ok {
+        Ok(value.to_owned())
+    } else {
+        Err(DeliveryKeyError::Invalid { what, value: value.chars().take(96).collect() })
+    }
+}
+
+/// One message's identity: a customer and a topic such as `summary:month:2026-03`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct DeliveryKey {
+    /// The recipient customer.
+    pub customer: CustomerId,
+    topic: String,
+}
+
+impl DeliveryKey {
+    /// A key for `customer` and `topic` (`[A-Za-z0-9._:+-]{1,96}`).
+    pub fn new(customer: CustomerId, topic: &str) -> Result<Self, DeliveryKeyError> {
+        Ok(Self { customer, topic: checked("topic", topic)? })
+    }
+
+    /// The topic.
+    pub fn topic(&self) -> &str {
+        &self.topic
+    }
+}
+
+impl std::fmt::Display for DeliveryKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.customer, self.topic)
+    }
+}
+
+/// Who holds a claim: one id per mailer process (`[A-Za-z0-9._:+-]{1,96}`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct ClaimOwner(String);
+
+impl ClaimOwner {
+    /// Parses an owner id.
+    pub fn parse(value: &str) -> Result<Self, DeliveryKeyError> {
+        Ok(Self(checked("owner", value)?))
+    }
+
+    /// A fresh owner id for this process: `prefix-<random>`.
+    pub fn unique(prefix: &str) -> Self {
+        let prefix: String =
+            prefix.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '-').take(40).collect();
+        Self(format!("{prefix}-{}", uuid::Uuid::new_v4().simple()))
+    }
+
+    /// The id as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for ClaimOwner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Where a delivery stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeliveryState {
+    /// Someone holds it and is sending (until the lease runs out).
+    Claimed,
+    /// The mail server accepted it.
+    Sent,
+    /// The last attempt failed for a reason that may pass; retried at `next_attempt_at`.
+    Failed,
+    /// The mail server refused it for good (e.g. unknown mailbox); not retried.
+    Rejected,
+}
+
+impl DeliveryState {
+    /// The stored word.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Claimed => "claimed",
+            Self::Sent => "sent",
+            Self::Failed => "failed",
+            Self::Rejected => "rejected",
+        }
+    }
+
+    /// Reads a stored word.
+    pub fn from_word(word: &str) -> Option<Self> {
+        match word {
+            "claimed" => Some(Self::Claimed),
+            "sent" => Some(Self::Sent),
+            "failed" => Some(Self::Failed),
+            "rejected" => Some(Self::Rejected),
+            _ => None,
+        }
+    }
+}
+
+/// A delivery as stored.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Delivery {
+    /// Its identity.
+    pub key: DeliveryKey,
+    /// Where it stands.
+    pub state: DeliveryState,
+    /// The last claimer.
+    pub owner: ClaimOwner,
+    /// Until when the claim holds.
+    pub lease_until: DateTime<Utc>,
+    /// Attempts so far (claims granted).
+    pub attempts: u32,
+    /// When a failed delivery may be tried again.
+    pub next_attempt_at: Option<DateTime<Utc>>,
+    /// The last failure, for operators.
+    pub last_error: Option<String>,
+    /// When the mail server accepted it.
+    pub sent_at: Option<DateTime<Utc>>,
+}
+
+/// A request to claim a delivery.
+#[derive(Debug, Clone)]
+pub struct ClaimRequest {
+    /// What to claim.
+    pub key: DeliveryKey,
+    /// Who claims.
+    pub owner: ClaimOwner,
+    /// The claimer's clock.
+    pub now: DateTime<Utc>,
+    /// How long the claim holds without an outcome before others may take it over.
+    pub lease: TimeDelta,
+    /// Claim even a delivery already sent, failed-but-not-due or rejected (a resend on demand);
+    /// a live claim of another owner is still respected.
+    pub force: bool,
+}
+
+/// The answer to a claim.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Claim {
+    /// The claimer holds it now and should send; this is attempt number `attempt`.
+    Granted {
+        /// 1 for the first attempt.
+        attempt: u32,
+    },
+    /// Already sent; nothing to do.
+    AlreadySent,
+    /// Another owner holds a live claim.
+    HeldByOther {
+        /// The holder.
+        owner: ClaimOwner,
+        /// When its lease ends.
+        until: DateTime<Utc>,
+    },
+    /// Failed before; its next attempt is not due yet.
+    NotDue {
+        /// When it is.
+        at: DateTime<Utc>,
+    },
+    /// Refused for good by the mail server.
+    Rejected,
+}
+
+/// How an attempt ended.
+#[derive(Debug, Clone, PartialEq)]
+pub enum DeliveryOutcome {
+    /// Accepted by the mail server.
+    Sent,
+    /// Failed; try again at `retry_at`.
+    Failed {
+        /// What went wrong.
+        error: String,
+        /// When to try again.
+        retry_at: DateTime<Utc>,
+    },
+    /// Refused for good.
+    Rejected {
+        /// What the server said.
+        error: String,
+    },
+}

@@ -1,0 +1,125 @@
+//! What reports read from a provider's store: each device's hourly rollups for the period and
+//! the [`MAX_COUNTER_GAP`] before it (for counter continuity), and raw readings only for the
+//! day view's curve. The web panel, the API and the mailer all come through here.
+
+use std::ops::Range;
+
+use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
+use chrono_tz::Tz;
+use futures::future::try_join_all;
+
+use super::curve::{CurveBuilder, DeviceCurve};
+use super::energy::MAX_COUNTER_GAP;
+use super::period::{Period, local_date};
+use super::site::{DeviceRollups, SiteFacts, SiteReport};
+use super::status::{SiteStatus, current_power, site_status};
+use crate::domain::{Customer, Device, DeviceId, DeviceKind, Gateway, GatewayId, Provider};
+use crate::store::{StoreError, TenantStore};
+
+/// Raw readings read per request while building a day curve.
+const CURVE_PAGE: usize = 10_000;
+
+/// A site's timezone: its customer's, else its provider's.
+pub fn site_timezone(customer: Option<&Customer>, provider: &Provider) -> Tz {
+    customer.map_or(provider.timezone, |c| c.timezone)
+}
+
+/// Every device's rollups for the hours starting in `range`, plus the history before it that
+/// counter continuity needs. One request per device, run concurrently.
+pub async fn device_rollups(
+    tenant: &dyn TenantStore,
+    gateway: &GatewayId,
+    devices: &[Device],
+    range: Range<DateTime<Utc>>,
+) -> Result<Vec<DeviceRollups>, StoreError> {
+    let from = range.start - MAX_COUNTER_GAP;
+    try_join_all(devices.iter().map(|device| async {
+        let rollups = tenant.hourly_rollups(gateway, &device.id, from..range.end).await?;
+        Ok::<_, StoreError>(DeviceRollups { device: device.id.clone(), kind: device.kind, rollups })
+    }))
+    .await
+}
+
+/// A site's report for `period`.
+pub async fn site_report(
+    tenant: &dyn TenantStore,
+    gateway: &Gateway,
+    devices: &[Device],
+    timezone: Tz,
+    period: Period,
+    now: DateTime<Utc>,
+) -> Result<SiteReport, StoreError> {
+    let rollups = device_rollups(tenant, &gateway.id, devices, period.bounds(timezone)).await?;
+    let site = SiteFacts { capacity_kwp: gateway.capacity_kwp, timezone };
+    Ok(SiteReport::compute(site, &rollups, period, now))
+}
+
+/// A site at a glance: today's report, its state and its current power.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SiteSnapshot {
+    /// Today's report (local day).
+    pub today: SiteReport,
+    /// Online, offline or in fault.
+    pub status: SiteStatus,
+    /// Producers' current AC power, W.
+    pub current_power: Option<f64>,
+}
+
+/// Today's report, state and current power of a site, from one read of today's rollups.
+/// `faulty` lists devices with an open fault alert.
+pub async fn site_snapshot(
+    tenant: &dyn TenantStore,
+    gateway: &Gateway,
+    devices: &[Device],
+    timezone: Tz,
+    faulty: &[DeviceId],
+    now: DateTime<Utc>,
+    offline_after: TimeDelta,
+) -> Result<SiteSnapshot, StoreError> {
+    let period = Period::Day { date: local_date(timezone, now) };
+    let rollups = device_rollups(tenant, &gateway.id, devices, period.bounds(timezone)).await?;
+    let site = SiteFacts { capacity_kwp: gateway.capacity_kwp, timezone };
+    Ok(SiteSnapshot {
+        today: SiteReport::compute(site, &rollups, period, now),
+        status: site_status(gateway, &rollups, faulty, now, offline_after),
+        current_power: current_power(&rollups, now, offline_after),
+    })
+}
+
+/// True for devices whose AC power belongs on the power chart (not sensors or string monitors).
+pub fn has_power_curve(kind: DeviceKind) -> bool {
+    matches!(kind, DeviceKind::Inverter | DeviceKind::Meter | DeviceKind::Other)
+}
+
+/// The power curves of a local day, one per device with power readings, from raw readings.
+pub async fn day_curves(
+    tenant: &dyn TenantStore,
+    gateway: &GatewayId,
+    devices: &[Device],
+    date: NaiveDate,
+    timezone: Tz,
+) -> Result<Vec<DeviceCurve>, StoreError> {
+    let bounds = Period::Day { date }.bounds(timezone);
+    let curves = try_join_all(devices.iter().filter(|d| has_power_curve(d.kind)).map(|device| {
+        let bounds = bounds.clone();
+        async move {
+            let mut builder = CurveBuilder::default();
+            let mut from = bounds.start;
+            loop {
+                let page = tenant.readings(gateway, &device.id, from..bounds.end, CURVE_PAGE).await?;
+                builder.extend(&page);
+                match page.last() {
+                    Some(last) if page.len() == CURVE_PAGE => from = last.ts + TimeDelta::milliseconds(1),
+                    _ => break,
+                }
+            }
+            Ok::<_, StoreError>(DeviceCurve {
+                device: device.id.clone(),
+                kind: device.kind,
+                points: builder.finish(),
+            })
+        }
+    }))
+    .await?;
+    Ok(curves.into_iter().filter(|c| !c.points.is_empty()).collect())
+}

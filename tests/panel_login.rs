@@ -1,0 +1,167 @@
+//! The binary as an operator uses it for the panel: `heliograph user add` reads a password from
+//! stdin or the environment and that user logs in to `heliograph web`; `heliograph serve --demo`
+//! lets anyone log in as sunrise / demo / demo, as the README says.
+
+#![allow(clippy::unwrap_used)] // a test that cannot unwrap has already failed
+
+use std::io::Write as _;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_heliograph");
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
+}
+
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A config with the embedded store in `dir` and every listener on a free loopback port;
+/// returns its path and the web port.
+fn config(dir: &Path) -> (std::path::PathBuf, u16) {
+    let (ingest, http, web) = (free_port(), free_port(), free_port());
+    let path = dir.join("heliograph.toml");
+    let data = dir.join("data").display().to_string();
+    let spool = dir.join("spool").display().to_string();
+    let outbox = dir.join("outbox").display().to_string();
+    let text = format!(
+        "[store]\nbackend = \"embedded\"\ndata_dir = \"{data}\"\n\
+         [ingest]\nlisten = \"127.0.0.1:{ingest}\"\nhttp_listen = \"127.0.0.1:{http}\"\nspool_dir = \"{spool}\"\n\
+         [web]\nlisten = \"127.0.0.1:{web}\"\n[mailer]\noutbox_dir = \"{outbox}\"\n[log]\nfilter = \"warn\"\n"
+    );
+    std::fs::write(&path, text).unwrap();
+    (path, web)
+}
+
+/// Runs `heliograph` with `stdin` and extra environment; returns (success, stdout + stderr).
+fn heliograph(config: &Path, args: &[&str], stdin: &str, env: &[(&str, &str)]) -> (bool, String) {
+    let mut child = Command::new(BIN)
+        .arg("--config")
+        .arg(config)
+        .args(args)
+        .env_remove("HELIOGRAPH_PASSWORD")
+        .envs(env.iter().copied())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+    let output = child.wait_with_output().unwrap();
+    let text =
+        format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+    (output.status.success(), text)
+}
+
+fn start(config: &Path, args: &[&str], web: u16) -> Running {
+    let child = Command::new(BIN)
+        .arg("--config")
+        .arg(config)
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while std::net::TcpStream::connect(("127.0.0.1", web)).is_err() {
+        assert!(Instant::now() < deadline, "{args:?} did not open the web port");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    Running(child)
+}
+
+fn cookie(response: &reqwest::Response, name: &str) -> Option<String> {
+    response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with(&format!("{name}=")))
+        .and_then(|v| v.split(';').next())
+        .map(str::to_owned)
+}
+
+/// Logs in through the form; the session cookie on success.
+async fn log_in(web: u16, provider: &str, user: &str, password: &str) -> Option<String> {
+    let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let base = format!("http://127.0.0.1:{web}");
+    let form = http.get(format!("{base}/login")).send().await.ok()?;
+    let login_cookie = cookie(&form, "hg_login")?;
+    let html = form.text().await.ok()?;
+    let at = html.find(r#"name="csrf" value=""#)? + r#"name="csrf" value=""#.len();
+    let token = html[at..].split('"').next()?.to_owned();
+    let answer = http
+        .post(format!("{base}/login"))
+        .header("cookie", login_cookie)
+        .form(&[("csrf", token.as_str()), ("provider", provider), ("username", user), ("password", password)])
+        .send()
+        .await
+        .ok()?;
+    if answer.status() != 303 {
+        return None;
+    }
+    cookie(&answer, "hg_session")
+}
+
+#[tokio::test]
+async fn a_user_added_from_the_command_line_logs_in_to_the_panel() {
+    let dir = tempfile::tempdir().unwrap();
+    let (config, web) = config(dir.path());
+    let (ok, out) = heliograph(&config, &["provider", "add", "acme", "--name", "ACME Solar"], "", &[]);
+    assert!(ok, "{out}");
+    let add =
+        ["user", "add", "--provider", "acme", "anna", "--display-name", "Anna Huber", "--password-stdin"];
+    let (ok, out) = heliograph(&config, &add, "a long enough secret\n", &[]);
+    assert!(ok, "{out}");
+    assert!(out.contains("user anna added to acme"), "{out}");
+    let (ok, out) = heliograph(&config, &add, "another long secret\n", &[]);
+    assert!(!ok && out.contains("already exists"), "a second add is refused: {out}");
+    let from_env = ["user", "add", "--provider", "acme", "bob", "--display-name", "Bob"];
+    let (ok, out) = heliograph(&config, &from_env, "", &[("HELIOGRAPH_PASSWORD", "bobs long secret")]);
+    assert!(ok, "{out}");
+    let (ok, out) =
+        heliograph(&config, &["user", "add", "--provider", "acme", "carl", "--display-name", "C"], "", &[]);
+    assert!(!ok && out.contains("--password-stdin"), "no password, no user: {out}");
+    let short = ["user", "add", "--provider", "acme", "dora", "--display-name", "D", "--password-stdin"];
+    let (ok, out) = heliograph(&config, &short, "short\n", &[]);
+    assert!(!ok && out.contains("at least 8"), "{out}");
+    let (ok, out) = heliograph(&config, &["user", "list", "--provider", "acme"], "", &[]);
+    assert!(ok && out.contains("anna\tAnna Huber\tactive") && out.contains("bob\tBob"), "{out}");
+
+    let _web = start(&config, &["web"], web);
+    assert!(log_in(web, "acme", "anna", "a long enough secret").await.is_some());
+    assert!(log_in(web, "acme", "bob", "bobs long secret").await.is_some());
+    assert!(log_in(web, "acme", "anna", "a wrong secret").await.is_none());
+}
+
+#[tokio::test]
+async fn serve_demo_lets_you_log_in_as_sunrise_demo_demo() {
+    let dir = tempfile::tempdir().unwrap();
+    let (config, web) = config(dir.path());
+    let _serve = start(&config, &["serve", "--demo"], web);
+    // The demo provisions its providers and users as it starts; poll until the login works.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let session = loop {
+        if let Some(session) = log_in(web, "sunrise", "demo", "demo").await {
+            break session;
+        }
+        assert!(Instant::now() < deadline, "sunrise / demo / demo never logged in");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    };
+    let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let fleet =
+        http.get(format!("http://127.0.0.1:{web}/sites")).header("cookie", session).send().await.unwrap();
+    assert_eq!(fleet.status(), 200);
+    let html = fleet.text().await.unwrap();
+    assert!(html.contains("SUNRISE-0001") && html.contains("Sunrise Solar Installers"), "{html}");
+    assert!(!html.contains("VOLTWERK-0001"));
+    assert!(log_in(web, "voltwerk", "demo", "demo").await.is_some());
+}

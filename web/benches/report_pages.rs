@@ -1,0 +1,278 @@
+//! Report pages of a site with a year of one-minute data (an inverter and a grid meter, about a
+//! million readings), served over real HTTP by the real app on the embedded store: the day,
+//! month and year views, the year's CSV, and the fleet overview. The target is a median under
+//! 50 ms per page.
+//!
+//!     cargo bench -p heliograph-web --bench report_pages
+//!
+//! The data set is built once (a few minutes) under `target/bench-data/` and reused. Under
+//! `cargo test` the bench runs once over three days of data instead.
+
+#![allow(missing_docs, clippy::unwrap_used)]
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Datelike, DurationRound, TimeDelta, Timelike, Utc};
+use chrono_tz::Tz;
+use criterion::{Criterion, criterion_group, criterion_main};
+use heliograph_shared::reports::period::local_date;
+use heliograph_shared::reports::{self, Period, SiteFacts, SiteReport};
+use heliograph_shared::store::{self, Store, StoreSettings, WriteBatch};
+use heliograph_shared::{
+    Customer, CustomerId, Device, DeviceId, DeviceKind, DeviceStatus, EmailAddress, Gateway, GatewayId,
+    GatewayToken, Metric, Metrics, PasswordDigest, Provider, ProviderSlug, Reading, User, Username,
+};
+use heliograph_web::{WebServer, WebSettings};
+use tokio_util::sync::CancellationToken;
+
+const PASSWORD: &str = "benchmark password";
+
+fn full_run() -> bool {
+    std::env::args().any(|a| a == "--bench")
+}
+
+fn data_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target"), PathBuf::from)
+        .join("bench-data/year-of-minutes-v1")
+}
+
+/// Clear-sky power of a 10 kWp plant near Munich, W.
+fn power(ts: DateTime<Utc>) -> f64 {
+    let season = 0.5 + 0.5 * (2.0 * std::f64::consts::PI * (f64::from(ts.ordinal0()) - 171.0) / 365.0).cos();
+    let half_day = 4.0 + 4.0 * season;
+    let x = (f64::from(ts.num_seconds_from_midnight()) / 3600.0 - 11.2) / half_day;
+    if x.abs() >= 1.0 {
+        0.0
+    } else {
+        10_000.0 * (0.3 + 0.55 * season) * (std::f64::consts::FRAC_PI_2 * x).cos()
+    }
+}
+
+async fn build(store: &dyn Store, days: i64, now: DateTime<Utc>) -> anyhow::Result<()> {
+    let slug = ProviderSlug::parse("bench")?;
+    let mut provider = Provider::new(slug.clone(), "Bench Solar");
+    provider.timezone = "Europe/Berlin".parse::<Tz>().map_err(|_| anyhow::anyhow!("zone"))?;
+    store.create_provider(&provider).await?;
+    let tenant = store.tenant(&slug).await?;
+    let password = PasswordDigest::hash(PASSWORD).map_err(anyhow::Error::msg)?;
+    tenant
+        .upsert_user(&User {
+            username: Username::parse("bench").map_err(anyhow::Error::msg)?,
+            display_name: "Bench".into(),
+            password,
+            active: true,
+        })
+        .await?;
+    let customer = Customer {
+        id: CustomerId::new_random(),
+        name: "Year of minutes".into(),
+        emails: vec![EmailAddress::parse("bench@example.com").map_err(anyhow::Error::msg)?],
+        timezone: provider.timezone,
+        active: true,
+    };
+    tenant.upsert_customer(&customer).await?;
+    let gateway = GatewayId::parse("BENCH-1")?;
+    tenant
+        .create_gateway(&Gateway {
+            id: gateway.clone(),
+            customer: Some(customer.id),
+            site_name: "A year of minutes".into(),
+            capacity_kwp: 10.0,
+            token_hash: GatewayToken::generate().hash(),
+            previous_token: None,
+            last_seen: None,
+            active: true,
+        })
+        .await?;
+    let (inverter, meter) = (DeviceId::parse("inv-1")?, DeviceId::parse("meter-1")?);
+    let (mut energy, mut import, mut export) = (5.0e7, 2.0e6, 1.0e6);
+    let start = (now - TimeDelta::days(days)).duration_trunc(TimeDelta::days(1))?;
+    let mut day = start;
+    while day < now {
+        let mut batch = WriteBatch::new(gateway.clone(), now);
+        for (id, kind) in [(&inverter, DeviceKind::Inverter), (&meter, DeviceKind::Meter)] {
+            batch.devices.push(Device {
+                gateway: gateway.clone(),
+                id: id.clone(),
+                kind,
+                manufacturer: None,
+                model: None,
+                serial: None,
+                last_seen: Some(now.min(day + TimeDelta::days(1))),
+            });
+        }
+        for minute in 0..1440 {
+            let ts = day + TimeDelta::minutes(minute);
+            if ts >= now {
+                break;
+            }
+            let watts = power(ts);
+            energy += watts / 60.0;
+            let grid = 400.0 - watts;
+            if grid >= 0.0 {
+                import += grid / 60.0
+            } else {
+                export -= grid / 60.0
+            }
+            let mut m = Metrics::default();
+            m.set(Metric::AcPower, watts)?;
+            m.set(Metric::Energy, energy)?;
+            m.set(Metric::AcVoltage, 230.0)?;
+            m.set(Metric::Temperature, 20.0)?;
+            let status = Some(if watts > 0.0 { DeviceStatus::Producing } else { DeviceStatus::Standby });
+            batch.readings.push(Reading {
+                gateway: gateway.clone(),
+                device: inverter.clone(),
+                ts,
+                status,
+                metrics: m,
+            });
+            let mut g = Metrics::default();
+            g.set(Metric::AcPower, grid)?;
+            g.set(Metric::ImportEnergy, import)?;
+            g.set(Metric::ExportEnergy, export)?;
+            batch.readings.push(Reading {
+                gateway: gateway.clone(),
+                device: meter.clone(),
+                ts,
+                status: None,
+                metrics: g,
+            });
+        }
+        tenant.write_batch(batch).await?;
+        day += TimeDelta::days(1);
+    }
+    Ok(())
+}
+
+struct Running {
+    base: String,
+    cookie: String,
+    http: reqwest::Client,
+    _shutdown: CancellationToken,
+    store: Arc<dyn Store>,
+    _temp: Option<tempfile::TempDir>,
+}
+
+async fn start() -> anyhow::Result<Running> {
+    let now = Utc::now();
+    let (dir, temp) = if full_run() {
+        (data_dir(), None)
+    } else {
+        let temp = tempfile::tempdir()?;
+        (temp.path().to_path_buf(), Some(temp))
+    };
+    let complete = dir.join("complete");
+    if !complete.exists() {
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir)?;
+    }
+    let store = store::open(&StoreSettings::Embedded { data_dir: dir.clone() }).await?;
+    if !complete.exists() {
+        let days = if full_run() { 366 } else { 3 };
+        eprintln!("building {days} days of one-minute data in {} …", dir.display());
+        build(store.as_ref(), days, now).await?;
+        std::fs::write(&complete, now.to_rfc3339())?;
+    }
+    let settings = WebSettings { listen: "127.0.0.1:0".parse()?, ..WebSettings::default() };
+    let server = WebServer::bind(&settings, Arc::clone(&store)).await?;
+    let base = format!("http://{}", server.local_addr()?);
+    let shutdown = CancellationToken::new();
+    tokio::spawn(server.run(shutdown.clone()));
+    let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build()?;
+    let login = http.get(format!("{base}/login")).send().await?;
+    let login_cookie = cookie(&login, "hg_login");
+    let html = login.text().await?;
+    let at = html.find(r#"name="csrf" value=""#).unwrap() + r#"name="csrf" value=""#.len();
+    let token = html[at..].split('"').next().unwrap().to_owned();
+    let answer = http
+        .post(format!("{base}/login"))
+        .header("cookie", login_cookie)
+        .form(&[
+            ("csrf", token.as_str()),
+            ("provider", "bench"),
+            ("username", "bench"),
+            ("password", PASSWORD),
+        ])
+        .send()
+        .await?;
+    anyhow::ensure!(answer.status() == 303, "login answered {}", answer.status());
+    Ok(Running { base, cookie: cookie(&answer, "hg_session"), http, _shutdown: shutdown, store, _temp: temp })
+}
+
+fn cookie(response: &reqwest::Response, name: &str) -> String {
+    response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with(&format!("{name}=")))
+        .and_then(|v| v.split(';').next())
+        .unwrap_or_default()
+        .to_owned()
+}
+
+fn pages(c: &mut Criterion) {
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let running = runtime.block_on(start()).unwrap();
+    let tz: Tz = "Europe/Berlin".parse().unwrap();
+    let yesterday = local_date(tz, Utc::now()).pred_opt().unwrap();
+    let site = "/sites/BENCH-1";
+    let paths = [
+        ("day", format!("{site}/day/{}", yesterday.format("%Y-%m-%d"))),
+        ("month", format!("{site}/month/{}", yesterday.format("%Y-%m"))),
+        ("year", format!("{site}/year/{}", yesterday.year())),
+        ("last_12_months_range", {
+            let first = yesterday - TimeDelta::days(364);
+            format!("{site}/range/{}..{}", first.format("%Y-%m-%d"), yesterday.format("%Y-%m-%d"))
+        }),
+        ("year_csv", format!("{site}/year/{}/csv", yesterday.year())),
+        ("fleet", "/sites".to_owned()),
+    ];
+    let mut group = c.benchmark_group("report_pages");
+    group.sample_size(30).measurement_time(Duration::from_secs(5));
+    for (name, path) in paths {
+        let url = format!("{}{path}", running.base);
+        group.bench_function(name, |b| {
+            b.iter(|| {
+                runtime.block_on(async {
+                    let response =
+                        running.http.get(&url).header("cookie", &running.cookie).send().await.unwrap();
+                    assert_eq!(response.status(), 200, "{url}");
+                    response.bytes().await.unwrap()
+                })
+            })
+        });
+    }
+    group.finish();
+
+    // Where a year page's time goes: reading the rollups, and computing the report from them.
+    let store = Arc::clone(&running.store);
+    let slug = ProviderSlug::parse("bench").unwrap();
+    let tenant = runtime.block_on(store.tenant(&slug)).unwrap();
+    let gateway = runtime.block_on(tenant.gateway(&GatewayId::parse("BENCH-1").unwrap())).unwrap().unwrap();
+    let devices = runtime.block_on(tenant.devices(&gateway.id)).unwrap();
+    let year = Period::Year { year: yesterday.year() };
+    let mut group = c.benchmark_group("year_report");
+    group.sample_size(30).measurement_time(Duration::from_secs(5));
+    group.bench_function("read_rollups", |b| {
+        b.iter(|| {
+            runtime
+                .block_on(reports::device_rollups(tenant.as_ref(), &gateway.id, &devices, year.bounds(tz)))
+                .unwrap()
+        })
+    });
+    let rollups = runtime
+        .block_on(reports::device_rollups(tenant.as_ref(), &gateway.id, &devices, year.bounds(tz)))
+        .unwrap();
+    let facts = SiteFacts { capacity_kwp: gateway.capacity_kwp, timezone: tz };
+    let now = Utc::now();
+    group.bench_function("compute", |b| b.iter(|| SiteReport::compute(facts, &rollups, year, now)));
+    group.finish();
+}
+
+criterion_group!(benches, pages);
+criterion_main!(benches);

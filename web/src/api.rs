@@ -1,0 +1,171 @@
+//! The JSON API (`/api/v1`), for integrators: the sites, any site's report for a day, month,
+//! year or range, and raw readings. Authenticated with the provider's API tokens; answers come
+//! from the same report functions as the panel.
+
+use axum::Json;
+use axum::extract::{Path, Query};
+use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, TimeDelta, Utc};
+use heliograph_shared::reports::{self, SiteReport, SiteStatus};
+use heliograph_shared::{DeviceId, Metric, Reading};
+use serde::{Deserialize, Serialize};
+
+use crate::auth::Scope;
+use crate::error::AppError;
+use crate::pages::site::{SiteContext, parse_period};
+
+/// Most readings one API request returns.
+pub const MAX_READINGS: usize = 10_000;
+
+/// An API failure, as JSON; the status mapping is [`AppError`]'s.
+pub struct ApiError(AppError);
+
+impl From<AppError> for ApiError {
+    fn from(error: AppError) -> Self {
+        Self(error)
+    }
+}
+
+impl From<heliograph_shared::store::StoreError> for ApiError {
+    fn from(error: heliograph_shared::store::StoreError) -> Self {
+        Self(error.into())
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        self.0.into_json_response()
+    }
+}
+
+/// A site in the list.
+#[derive(Debug, Serialize)]
+pub struct SiteSummary {
+    id: String,
+    site_name: String,
+    customer_id: Option<String>,
+    capacity_kwp: f64,
+    timezone: String,
+    active: bool,
+    status: SiteStatus,
+    current_power_w: Option<f64>,
+    today_production_wh: f64,
+    last_seen: Option<DateTime<Utc>>,
+}
+
+/// `GET /api/v1/sites`.
+pub async fn sites(scope: Scope) -> Result<Json<Vec<SiteSummary>>, ApiError> {
+    let now = Utc::now();
+    let offline_after = TimeDelta::minutes(i64::from(scope.provider.preferences.offline_after_minutes));
+    let customers = scope.tenant.customers().await?;
+    let mut out = Vec::new();
+    for gateway in scope.tenant.gateways().await? {
+        let customer = gateway.customer.and_then(|id| customers.iter().find(|c| c.id == id));
+        let timezone = reports::site_timezone(customer, &scope.provider);
+        let devices = scope.tenant.devices(&gateway.id).await?;
+        let snapshot = reports::site_snapshot(
+            scope.tenant.as_ref(),
+            &gateway,
+            &devices,
+            timezone,
+            &[],
+            now,
+            offline_after,
+        )
+        .await?;
+        out.push(SiteSummary {
+            id: gateway.id.to_string(),
+            site_name: gateway.site_name.clone(),
+            customer_id: gateway.customer.map(|c| c.to_string()),
+            capacity_kwp: gateway.capacity_kwp,
+            timezone: timezone.name().to_owned(),
+            active: gateway.active,
+            status: snapshot.status,
+            current_power_w: snapshot.current_power,
+            today_production_wh: snapshot.today.total.production_wh,
+            last_seen: gateway.last_seen,
+        });
+    }
+    Ok(Json(out))
+}
+
+/// `GET /api/v1/sites/{id}/{view}/{period}`: the same report the panel shows.
+pub async fn report(
+    scope: Scope,
+    Path((id, view, key)): Path<(String, String, String)>,
+) -> Result<Json<SiteReport>, ApiError> {
+    let site = SiteContext::load(&scope, &id).await?;
+    let period = parse_period(&view, &key)?;
+    Ok(Json(site.report(&scope, period, Utc::now()).await?))
+}
+
+/// `?device=…&from=…&to=…&limit=…` (RFC 3339 instants).
+#[derive(Debug, Deserialize)]
+pub struct ReadingsQuery {
+    device: String,
+    from: String,
+    to: String,
+    limit: Option<usize>,
+}
+
+/// One reading, metrics by name in canonical units.
+#[derive(Debug, Serialize)]
+pub struct ReadingView {
+    ts: DateTime<Utc>,
+    device: DeviceId,
+    status: Option<String>,
+    metrics: serde_json::Map<String, serde_json::Value>,
+}
+
+impl From<Reading> for ReadingView {
+    fn from(reading: Reading) -> Self {
+        let mut metrics = serde_json::Map::new();
+        for (metric, value) in reading.metrics.iter() {
+            metrics.insert(metric.name().to_owned(), value.into());
+        }
+        for (name, value) in &reading.metrics.extra {
+            metrics.insert(name.clone(), (*value).into());
+        }
+        Self {
+            ts: reading.ts,
+            device: reading.device,
+            status: reading.status.map(|s| s.to_string()),
+            metrics,
+        }
+    }
+}
+
+/// The readings answer: rows, and where the next page starts when there is more.
+#[derive(Debug, Serialize)]
+pub struct ReadingsPage {
+    readings: Vec<ReadingView>,
+    next_from: Option<DateTime<Utc>>,
+    units: serde_json::Map<String, serde_json::Value>,
+}
+
+/// `GET /api/v1/sites/{id}/readings`.
+pub async fn readings(
+    scope: Scope,
+    Path(id): Path<String>,
+    Query(query): Query<ReadingsQuery>,
+) -> Result<Json<ReadingsPage>, ApiError> {
+    let site = SiteContext::load(&scope, &id).await?;
+    let device = DeviceId::parse(&query.device).map_err(|_| AppError::NotFound)?;
+    if !site.devices.iter().any(|d| d.id == device) {
+        return Err(AppError::NotFound.into());
+    }
+    let instant = |text: &str| {
+        DateTime::parse_from_rfc3339(text)
+            .map(|t| t.with_timezone(&Utc))
+            .map_err(|_| AppError::BadRequest(format!("{text:?} is not an RFC 3339 instant")))
+    };
+    let (from, to) = (instant(&query.from)?, instant(&query.to)?);
+    let limit = query.limit.unwrap_or(1_000).clamp(1, MAX_READINGS);
+    let mut rows = scope.tenant.readings(&site.gateway.id, &device, from..to, limit + 1).await?;
+    let more = rows.len() > limit;
+    rows.truncate(limit);
+    let next_from = if more { rows.last().map(|r| r.ts + TimeDelta::milliseconds(1)) } else { None };
+    let units =
+        Metric::ALL.iter().map(|m| (m.name().to_owned(), m.quantity().canonical_symbol().into())).collect();
+    Ok(Json(ReadingsPage { readings: rows.into_iter().map(ReadingView::from).collect(), next_from, units }))
+}

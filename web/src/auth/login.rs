@@ -1,0 +1,207 @@
+//! Logging in and out. The login form carries its own CSRF token (a signed cookie matched by a
+//! hidden field); passwords are checked with argon2 off the async runtime; failures are rate
+//! limited per client address and user name, and unknown providers or users cost the same
+//! argon2 work as wrong passwords so they cannot be told apart by timing.
+
+use std::net::SocketAddr;
+use std::sync::OnceLock;
+
+use askama::Template;
+use axum::Form;
+use axum::extract::{ConnectInfo, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use chrono::{TimeDelta, Utc};
+use heliograph_shared::{PasswordDigest, ProviderSlug, Username};
+use serde::Deserialize;
+use subtle::ConstantTimeEq;
+
+use super::keys::random_token;
+use super::session::{LOGIN_COOKIE, SESSION_COOKIE, Session, clear_cookie, cookie, set_cookie};
+use crate::error::AppError;
+use crate::state::AppState;
+
+const LOGIN_PURPOSE: &str = "login";
+
+#[derive(Template)]
+#[template(path = "login.html")]
+struct LoginPage {
+    csrf: String,
+    provider: String,
+    username: String,
+    next: String,
+    error: Option<String>,
+}
+
+/// `?next=` on the login page.
+#[derive(Debug, Deserialize)]
+pub struct LoginQuery {
+    next: Option<String>,
+}
+
+/// The login form's fields.
+#[derive(Deserialize)]
+pub struct LoginForm {
+    provider: String,
+    username: String,
+    password: String,
+    csrf: String,
+    #[serde(default)]
+    next: String,
+}
+
+/// Renders the login page with a fresh form token (and its cookie).
+fn login_page(
+    state: &AppState,
+    status: StatusCode,
+    provider: &str,
+    username: &str,
+    next: &str,
+    error: Option<String>,
+) -> Result<Response, AppError> {
+    let token = random_token();
+    let page = LoginPage {
+        csrf: token.clone(),
+        provider: provider.chars().take(32).collect(),
+        username: username.chars().take(64).collect(),
+        next: safe_next(next).to_owned(),
+        error,
+    };
+    let mut response = (status, Html(page.render()?)).into_response();
+    let signed = state.keys.sign(LOGIN_PURPOSE, &token);
+    response.headers_mut().append(
+        header::SET_COOKIE,
+        set_cookie(LOGIN_COOKIE, &signed, TimeDelta::hours(2), state.settings.cookie_secure),
+    );
+    Ok(response)
+}
+
+/// `GET /login`.
+pub async fn form(
+    State(state): State<AppState>,
+    Query(query): Query<LoginQuery>,
+) -> Result<Response, AppError> {
+    login_page(&state, StatusCode::OK, "", "", query.next.as_deref().unwrap_or("/"), None)
+}
+
+/// `POST /login`.
+pub async fn submit(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Form(form): Form<LoginForm>,
+) -> Result<Response, AppError> {
+    let expected = cookie(&headers, LOGIN_COOKIE).and_then(|value| state.keys.verify(LOGIN_PURPOSE, value));
+    if !expected
+        .is_some_and(|t| !form.csrf.is_empty() && bool::from(t.as_bytes().ct_eq(form.csrf.as_bytes())))
+    {
+        return Err(AppError::Csrf);
+    }
+    let who: String = format!("{}/{}", form.provider.trim(), form.username.trim())
+        .to_ascii_lowercase()
+        .chars()
+        .take(100)
+        .collect();
+    let now = Utc::now();
+    if !state.limiter.allows(peer.ip(), &who, now) {
+        tracing::warn!(client = %peer.ip(), who, "login refused: too many failures");
+        let message = AppError::TooManyRequests.to_string();
+        return login_page(
+            &state,
+            StatusCode::TOO_MANY_REQUESTS,
+            &form.provider,
+            &form.username,
+            &form.next,
+            Some(message),
+        );
+    }
+    match authenticate(&state, &form).await? {
+        Some((provider, username)) => {
+            state.limiter.succeeded(peer.ip(), &who);
+            tracing::info!(provider = %provider, user = %username, "logged in");
+            let session = Session::new(provider, username, now, state.session_lifetime());
+            let mut response = Redirect::to(safe_next(&form.next)).into_response();
+            let secure = state.settings.cookie_secure;
+            let cookies = response.headers_mut();
+            cookies.append(
+                header::SET_COOKIE,
+                set_cookie(SESSION_COOKIE, &session.encode(&state.keys), state.session_lifetime(), secure),
+            );
+            cookies.append(header::SET_COOKIE, clear_cookie(LOGIN_COOKIE, secure));
+            Ok(response)
+        }
+        None => {
+            state.limiter.failed(peer.ip(), &who, now);
+            tracing::info!(client = %peer.ip(), who, "login failed");
+            let message = "Provider, user name or password is wrong.".to_owned();
+            login_page(
+                &state,
+                StatusCode::UNAUTHORIZED,
+                &form.provider,
+                &form.username,
+                &form.next,
+                Some(message),
+            )
+        }
+    }
+}
+
+/// The provider and user when the password is right.
+async fn authenticate(
+    state: &AppState,
+    form: &LoginForm,
+) -> Result<Option<(ProviderSlug, Username)>, AppError> {
+    let names = ProviderSlug::parse(form.provider.trim()).ok().zip(Username::parse(&form.username).ok());
+    let mut digest = None;
+    if let Some((provider, username)) = &names
+        && state.store.provider(provider).await?.is_some()
+    {
+        let tenant = state.store.tenant(provider).await?;
+        digest = tenant.user(username).await?.filter(|u| u.active).map(|u| u.password);
+    }
+    let known = digest.is_some();
+    let password = form.password.clone();
+    let verified = tokio::task::spawn_blocking(move || match digest.as_ref().or_else(|| dummy_digest()) {
+        Some(digest) => digest.verify(&password),
+        None => false,
+    })
+    .await
+    .map_err(|e| AppError::Internal(format!("password check failed: {e}")))?;
+    Ok(if known && verified { names } else { None })
+}
+
+/// A digest to verify against when the user does not exist, so that costs the same time.
+fn dummy_digest() -> Option<&'static PasswordDigest> {
+    static DUMMY: OnceLock<Option<PasswordDigest>> = OnceLock::new();
+    DUMMY.get_or_init(|| PasswordDigest::hash("not a password of anyone").ok()).as_ref()
+}
+
+/// A local path to go to after login; anything else (another host, `//host`) becomes `/`.
+fn safe_next(next: &str) -> &str {
+    let local = next.starts_with('/') && !next.starts_with("//") && !next.contains('\\') && next.len() < 2048;
+    if local && !next.starts_with("/login") { next } else { "/" }
+}
+
+/// `POST /logout` (behind the session middleware, so CSRF-checked).
+pub async fn logout(State(state): State<AppState>, session: Session) -> Response {
+    tracing::info!(provider = %session.provider, user = %session.username, "logged out");
+    let mut response = Redirect::to("/login").into_response();
+    response
+        .headers_mut()
+        .insert(header::SET_COOKIE, clear_cookie(SESSION_COOKIE, state.settings.cookie_secure));
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_local_paths_are_followed_after_login() {
+        assert_eq!(safe_next("/sites?sort=power"), "/sites?sort=power");
+        assert_eq!(safe_next("https://evil.example/"), "/");
+        assert_eq!(safe_next("//evil.example/"), "/");
+        assert_eq!(safe_next("/\\evil.example"), "/");
+        assert_eq!(safe_next("/login"), "/");
+    }
+}

@@ -1,0 +1,307 @@
+//! Server-rendered SVG charts: a power curve for the day view and energy bars for month and
+//! year views. Axes carry units, time labels are in the site's timezone, and every bar or hour
+//! has a `<title>` tooltip, so the charts need no JavaScript. Colours come from the stylesheet
+//! (classes `s0`, `s1`, …), which keeps the markup free of inline styles the CSP would block.
+
+use std::fmt::Write as _;
+use std::ops::Range;
+
+use chrono::{DateTime, TimeDelta, Timelike, Utc};
+use chrono_tz::Tz;
+
+use crate::format;
+
+const WIDTH: f64 = 960.0;
+const HEIGHT: f64 = 340.0;
+const LEFT: f64 = 64.0;
+const RIGHT: f64 = 16.0;
+const TOP: f64 = 40.0;
+const BOTTOM: f64 = 36.0;
+
+/// Points further apart than this are not joined by a line.
+const LINE_GAP: TimeDelta = TimeDelta::minutes(15);
+
+/// One line of a power chart, W.
+#[derive(Debug, Clone)]
+pub struct Series {
+    /// Legend text.
+    pub name: String,
+    /// Points in time order.
+    pub points: Vec<(DateTime<Utc>, f64)>,
+}
+
+/// One bar of an energy chart.
+#[derive(Debug, Clone)]
+pub struct Bar {
+    /// Axis label ("21", "Jun").
+    pub label: String,
+    /// Height, in the chart's unit.
+    pub value: f64,
+    /// Tooltip.
+    pub title: String,
+}
+
+/// Escapes text for SVG content and attributes.
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+}
+
+/// Round tick values covering `low..=high`, about `target` of them.
+fn ticks(low: f64, high: f64, target: usize) -> Vec<f64> {
+    let span = (high - low).max(f64::EPSILON);
+    let rough = span / target.max(1) as f64;
+    let magnitude = 10f64.powf(rough.log10().floor());
+    let step =
+        [1.0, 2.0, 2.5, 5.0, 10.0].iter().map(|m| m * magnitude).find(|s| *s >= rough).unwrap_or(rough);
+    let first = (low / step).floor() as i64;
+    let last = (high / step).ceil() as i64;
+    (first..=last).map(|i| ((i as f64 * step) * 1e9).round() / 1e9).collect()
+}
+
+/// A tick label without needless decimals.
+fn tick_label(value: f64) -> String {
+    if value == value.trunc() { format!("{value:.0}") } else { format!("{value:.1}") }
+}
+
+struct Frame {
+    y_low: f64,
+    y_high: f64,
+}
+
+impl Frame {
+    fn plot_width() -> f64 {
+        WIDTH - LEFT - RIGHT
+    }
+
+    fn plot_height() -> f64 {
+        HEIGHT - TOP - BOTTOM
+    }
+
+    fn y(&self, value: f64) -> f64 {
+        TOP + (self.y_high - value) / (self.y_high - self.y_low) * Self::plot_height()
+    }
+
+    /// Grid lines, y tick labels and the unit above the axis.
+    fn y_axis(&self, out: &mut String, ticks: &[f64], unit: &str) {
+        for value in ticks {
+            let y = self.y(*value);
+            let class = if *value == 0.0 { "axis" } else { "grid" };
+            let _ = write!(
+                out,
+                r#"<line class="{class}" x1="{LEFT}" x2="{:.1}" y1="{y:.1}" y2="{y:.1}"/><text class="tick" x="{:.1}" y="{:.1}" text-anchor="end">{}</text>"#,
+                WIDTH - RIGHT,
+                LEFT - 6.0,
+                y + 4.0,
+                tick_label(*value)
+            );
+        }
+        let _ = write!(
+            out,
+            r#"<text class="unit" x="{:.1}" y="{:.1}" text-anchor="end">{}</text>"#,
+            LEFT - 6.0,
+            TOP - 14.0,
+            escape(unit)
+        );
+    }
+}
+
+fn open_svg(out: &mut String, label: &str) {
+    let _ = write!(
+        out,
+        r#"<svg class="chart" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" aria-label="{}" xmlns="http://www.w3.org/2000/svg">"#,
+        escape(label)
+    );
+}
+
+/// A power chart over `span`: one line per series, hours labelled in `tz`, a tooltip per hour
+/// with each series' mean power.
+pub fn power_chart(series: &[Series], span: Range<DateTime<Utc>>, tz: Tz) -> String {
+    let values = series.iter().flat_map(|s| s.points.iter().map(|(_, v)| *v));
+    let (low, high) = values.fold((0.0f64, 0.0f64), |(lo, hi), v| (lo.min(v), hi.max(v)));
+    let (scale, unit) = if low.abs().max(high) >= 1_000.0 { (1_000.0, "kW") } else { (1.0, "W") };
+    let ticks = ticks(low / scale, (high / scale).max(if scale > 1.0 { 1.0 } else { 100.0 }), 5);
+    let frame = Frame { y_low: ticks[0], y_high: ticks[ticks.len() - 1] };
+    let seconds = (span.end - span.start).num_seconds().max(1) as f64;
+    let x = |t: DateTime<Utc>| LEFT + (t - span.start).num_seconds() as f64 / seconds * Frame::plot_width();
+
+    let mut out = String::with_capacity(16 * 1024);
+    open_svg(&mut out, "Power through the day");
+    frame.y_axis(&mut out, &ticks, unit);
+
+    // Hour ticks every three local hours.
+    let mut at = span.start;
+    while at <= span.end {
+        let local = at.with_timezone(&tz);
+        if local.minute() == 0 && local.hour().is_multiple_of(3) {
+            let px = x(at);
+            let _ = write!(
+                out,
+                r#"<line class="grid" x1="{px:.1}" x2="{px:.1}" y1="{TOP}" y2="{:.1}"/><text class="tick" x="{px:.1}" y="{:.1}" text-anchor="middle">{}</text>"#,
+                HEIGHT - BOTTOM,
+                HEIGHT - BOTTOM + 18.0,
+                local.format("%H:%M")
+            );
+        }
+        at += TimeDelta::minutes(15);
+    }
+
+    let zero = frame.y(0.0);
+    for (index, s) in series.iter().enumerate() {
+        let class = format!("s{}", index % 6);
+        for segment in segments(&s.points) {
+            let mut line = String::new();
+            for (i, (t, v)) in segment.iter().enumerate() {
+                let _ =
+                    write!(line, "{}{:.1},{:.1}", if i == 0 { "M" } else { " L" }, x(*t), frame.y(v / scale));
+            }
+            let (first, last) = (segment[0].0, segment[segment.len() - 1].0);
+            let _ = write!(
+                out,
+                r#"<path class="area {class}" d="{line} L{:.1},{zero:.1} L{:.1},{zero:.1} Z"/><path class="line {class}" d="{line}"/>"#,
+                x(last),
+                x(first)
+            );
+        }
+    }
+
+    // One hover target per hour, its tooltip listing each series' mean.
+    let mut hour = span.start;
+    while hour < span.end {
+        let end = (hour + TimeDelta::hours(1)).min(span.end);
+        let mut title = format!("{}–{}", format::local_time(hour, tz), format::local_time(end, tz));
+        for s in series {
+            let inside: Vec<f64> =
+                s.points.iter().filter(|(t, _)| *t >= hour && *t < end).map(|(_, v)| *v).collect();
+            if !inside.is_empty() {
+                let mean = inside.iter().sum::<f64>() / inside.len() as f64;
+                let _ = write!(title, "\n{}: {} (mean)", s.name, format::power(mean));
+            }
+        }
+        let _ = write!(
+            out,
+            r#"<rect class="hover" x="{:.1}" y="{TOP}" width="{:.1}" height="{:.1}"><title>{}</title></rect>"#,
+            x(hour),
+            (x(end) - x(hour)).max(0.0),
+            Frame::plot_height(),
+            escape(&title)
+        );
+        hour = end;
+    }
+
+    legend(&mut out, series.iter().map(|s| s.name.as_str()));
+    out.push_str("</svg>");
+    out
+}
+
+/// Runs of points with no gap longer than [`LINE_GAP`].
+fn segments(points: &[(DateTime<Utc>, f64)]) -> Vec<&[(DateTime<Utc>, f64)]> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    for i in 1..=points.len() {
+        if i == points.len() || points[i].0 - points[i - 1].0 > LINE_GAP {
+            if i > start {
+                out.push(&points[start..i]);
+            }
+            start = i;
+        }
+    }
+    out
+}
+
+fn legend<'a>(out: &mut String, names: impl Iterator<Item = &'a str>) {
+    let mut x = LEFT + 8.0;
+    for (index, name) in names.enumerate() {
+        let _ = write!(
+            out,
+            r#"<rect class="swatch s{}" x="{x:.1}" y="8" width="12" height="12" rx="2"/><text class="legend" x="{:.1}" y="18">{}</text>"#,
+            index % 6,
+            x + 16.0,
+            escape(name)
+        );
+        // Room for the name at the larger text size phones get from the stylesheet.
+        x += 32.0 + 11.0 * name.chars().count() as f64;
+    }
+}
+
+/// An energy bar chart in `unit`, a value label on each bar and a tooltip per bar.
+pub fn bar_chart(bars: &[Bar], unit: &str, label: &str) -> String {
+    let high = bars.iter().map(|b| b.value).fold(0.0f64, f64::max);
+    let ticks = ticks(0.0, if high > 0.0 { high } else { 1.0 }, 5);
+    let frame = Frame { y_low: ticks[0], y_high: ticks[ticks.len() - 1] };
+    let mut out = String::with_capacity(8 * 1024);
+    open_svg(&mut out, label);
+    frame.y_axis(&mut out, &ticks, unit);
+    let slot = Frame::plot_width() / bars.len().max(1) as f64;
+    let width = (slot * 0.72).max(1.0);
+    let small = slot < 34.0;
+    for (i, bar) in bars.iter().enumerate() {
+        let x = LEFT + slot * i as f64 + (slot - width) / 2.0;
+        let y = frame.y(bar.value.max(0.0));
+        let height = (frame.y(0.0) - y).max(0.0);
+        let centre = x + width / 2.0;
+        let _ = write!(
+            out,
+            r#"<rect class="bar s0" x="{x:.1}" y="{y:.1}" width="{width:.1}" height="{height:.1}"><title>{}</title></rect><text class="tick" x="{centre:.1}" y="{:.1}" text-anchor="middle">{}</text>"#,
+            escape(&bar.title),
+            HEIGHT - BOTTOM + 18.0,
+            escape(&bar.label)
+        );
+        if bar.value > 0.0 {
+            let text = if bar.value >= 100.0 || small && bar.value >= 10.0 {
+                format!("{:.0}", bar.value)
+            } else {
+                format!("{:.1}", bar.value)
+            };
+            let class = if small { "value small" } else { "value" };
+            let _ = write!(
+                out,
+                r#"<text class="{class}" x="{centre:.1}" y="{:.1}" text-anchor="middle">{text}</text>"#,
+                y - 4.0
+            );
+        }
+    }
+    out.push_str("</svg>");
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+
+    use super::*;
+
+    #[test]
+    fn ticks_are_round_numbers_covering_the_range() {
+        assert_eq!(ticks(0.0, 9.3, 5), [0.0, 2.0, 4.0, 6.0, 8.0, 10.0]);
+        assert_eq!(ticks(-1.2, 4.0, 5), [-2.0, 0.0, 2.0, 4.0]);
+        assert_eq!(ticks(0.0, 1.0, 5), [0.0, 0.2, 0.4, 0.6, 0.8, 1.0]);
+    }
+
+    #[test]
+    fn a_day_chart_labels_local_hours_and_breaks_lines_at_gaps() {
+        let tz: Tz = "Europe/Berlin".parse().expect("known zone");
+        let start = Utc.with_ymd_and_hms(2026, 5, 31, 22, 0, 0).single().expect("valid");
+        let at = |minutes: i64| start + TimeDelta::minutes(minutes);
+        let series = Series {
+            name: "inv-1".into(),
+            points: vec![(at(600), 1500.0), (at(605), 2500.0), (at(700), 3000.0), (at(705), 3200.0)],
+        };
+        let svg = power_chart(&[series], start..start + TimeDelta::hours(24), tz);
+        assert!(svg.contains(">00:00<") && svg.contains(">03:00<") && svg.contains(">21:00<"));
+        assert!(svg.contains(">kW<"), "axis unit");
+        assert_eq!(svg.matches(r#"class="line s0""#).count(), 2, "the 95-minute gap splits the line");
+        assert!(svg.contains("<title>10:00–11:00\ninv-1: 2.00 kW (mean)</title>"), "{svg}");
+    }
+
+    #[test]
+    fn bars_carry_value_labels_and_tooltips_and_escape_text() {
+        let bars = vec![
+            Bar { label: "1".into(), value: 23.46, title: "1 June: 23.46 kWh".into() },
+            Bar { label: "<2>".into(), value: 0.0, title: "2 June: no data".into() },
+        ];
+        let svg = bar_chart(&bars, "kWh", "Energy per day");
+        assert!(svg.contains(">23.5<"));
+        assert!(svg.contains("<title>1 June: 23.46 kWh</title>"));
+        assert!(svg.contains("&lt;2&gt;") && !svg.contains("<2>"));
+    }
+}

@@ -1,0 +1,319 @@
+//! The fleet overview: every site with its current power, today's energy, state and open
+//! alerts, totals on top, searchable and sortable through the query string.
+
+use std::cmp::Ordering;
+use std::collections::HashMap;
+
+use askama::Template;
+use axum::extract::{Query, State};
+use axum::response::{Html, Redirect};
+use chrono::{DateTime, TimeDelta, Utc};
+use futures::{StreamExt as _, TryStreamExt as _, stream};
+use heliograph_shared::reports::{self, SiteSnapshot, SiteStatus};
+use heliograph_shared::{Alert, AlertKind, Customer, CustomerId, DeviceId, Gateway};
+use serde::Deserialize;
+
+use super::{Layout, render};
+use crate::auth::Scope;
+use crate::auth::session::Session;
+use crate::error::AppError;
+use crate::format;
+use crate::state::AppState;
+
+/// `?q=…&sort=…&order=asc|desc`.
+#[derive(Debug, Default, Deserialize)]
+pub struct FleetQuery {
+    #[serde(default)]
+    q: String,
+    #[serde(default)]
+    sort: String,
+    #[serde(default)]
+    order: String,
+}
+
+/// What the overview can be sorted by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SortKey {
+    Site,
+    Customer,
+    Capacity,
+    Power,
+    Today,
+    Yield,
+    Status,
+}
+
+impl SortKey {
+    const ALL: [(SortKey, &'static str, &'static str); 7] = [
+        (SortKey::Site, "site", "Site"),
+        (SortKey::Customer, "customer", "Customer"),
+        (SortKey::Capacity, "capacity", "kWp"),
+        (SortKey::Power, "power", "Power now"),
+        (SortKey::Today, "today", "Today"),
+        (SortKey::Yield, "yield", "kWh/kWp"),
+        (SortKey::Status, "status", "Status"),
+    ];
+
+    fn parse(word: &str) -> Self {
+        Self::ALL.iter().find(|(_, w, _)| *w == word).map_or(SortKey::Site, |(k, _, _)| *k)
+    }
+
+    /// Figures sort largest first by default, names alphabetically.
+    fn descending_by_default(self) -> bool {
+        matches!(self, Self::Capacity | Self::Power | Self::Today | Self::Yield)
+    }
+}
+
+struct Row {
+    id: String,
+    site_name: String,
+    customer: String,
+    customer_id: String,
+    capacity: String,
+    power: String,
+    today: String,
+    specific_yield: String,
+    status: &'static str,
+    status_text: String,
+    alerts: Vec<String>,
+    sort: (f64, f64, f64, f64, u8),
+}
+
+struct Header {
+    label: &'static str,
+    href: String,
+    arrow: &'static str,
+    numeric: bool,
+    /// Dropped on narrow screens.
+    optional: bool,
+}
+
+struct Totals {
+    sites: usize,
+    online: usize,
+    offline: usize,
+    fault: usize,
+    power: String,
+    today: String,
+    capacity: String,
+}
+
+#[derive(Template)]
+#[template(path = "fleet.html")]
+struct FleetPage {
+    layout: Layout,
+    q: String,
+    sort: String,
+    order: String,
+    headers: Vec<Header>,
+    rows: Vec<Row>,
+    totals: Totals,
+    of_all: usize,
+}
+
+/// `GET /`: the fleet is the home page.
+pub async fn home() -> Redirect {
+    Redirect::to("/sites")
+}
+
+/// `GET /sites`.
+pub async fn overview(
+    State(state): State<AppState>,
+    session: Session,
+    scope: Scope,
+    Query(query): Query<FleetQuery>,
+) -> Result<Html<String>, AppError> {
+    let now = Utc::now();
+    let gateways = scope.tenant.gateways().await?;
+    let customers: HashMap<CustomerId, Customer> =
+        scope.tenant.customers().await?.into_iter().map(|c| (c.id, c)).collect();
+    let alerts = open_alerts(&scope).await;
+    let of_all = gateways.len();
+    let needle = query.q.trim().to_lowercase();
+    let customer_of = |g: &Gateway| g.customer.and_then(|id| customers.get(&id));
+    let matching: Vec<Gateway> = gateways
+        .into_iter()
+        .filter(|g| {
+            needle.is_empty()
+                || g.site_name.to_lowercase().contains(&needle)
+                || g.id.as_str().to_lowercase().contains(&needle)
+                || customer_of(g).is_some_and(|c| c.name.to_lowercase().contains(&needle))
+        })
+        .collect();
+    let offline_after = TimeDelta::minutes(i64::from(scope.provider.preferences.offline_after_minutes));
+    let snapshots: Vec<(Gateway, SiteSnapshot)> = stream::iter(matching)
+        .map(|gateway| {
+            let scope = &scope;
+            let alerts = &alerts;
+            let timezone = reports::site_timezone(customer_of(&gateway), &scope.provider);
+            async move {
+                let devices = scope.tenant.devices(&gateway.id).await?;
+                let faulty: Vec<DeviceId> = alerts
+                    .iter()
+                    .filter(|a| a.kind == AlertKind::DeviceFault && a.gateway == gateway.id)
+                    .filter_map(|a| a.device.clone())
+                    .collect();
+                let snapshot = reports::site_snapshot(
+                    scope.tenant.as_ref(),
+                    &gateway,
+                    &devices,
+                    timezone,
+                    &faulty,
+                    now,
+                    offline_after,
+                )
+                .await?;
+                Ok::<_, AppError>((gateway, snapshot))
+            }
+        })
+        .buffered(state.settings.fleet_concurrency.max(1))
+        .try_collect()
+        .await?;
+
+    let mut rows: Vec<Row> = snapshots
+        .iter()
+        .map(|(gateway, snapshot)| {
+            let customer = customer_of(gateway);
+            let site_alerts: Vec<String> =
+                alerts.iter().filter(|a| a.gateway == gateway.id).map(alert_text).collect();
+            row(gateway, customer, snapshot, site_alerts, now)
+        })
+        .collect();
+    let key = SortKey::parse(&query.sort);
+    let descending = match query.order.as_str() {
+        "asc" => false,
+        "desc" => true,
+        _ => key.descending_by_default(),
+    };
+    sort_rows(&mut rows, key, descending);
+
+    let totals = Totals {
+        sites: rows.len(),
+        online: snapshots.iter().filter(|(_, s)| s.status == SiteStatus::Online).count(),
+        offline: snapshots.iter().filter(|(_, s)| matches!(s.status, SiteStatus::Offline { .. })).count(),
+        fault: snapshots.iter().filter(|(_, s)| matches!(s.status, SiteStatus::Fault { .. })).count(),
+        power: format::power(snapshots.iter().filter_map(|(_, s)| s.current_power).sum()),
+        today: format::energy(snapshots.iter().map(|(_, s)| s.today.total.production_wh).sum()),
+        capacity: format!("{:.1} kWp", snapshots.iter().map(|(g, _)| g.capacity_kwp).sum::<f64>()),
+    };
+    let headers = SortKey::ALL
+        .iter()
+        .map(|(k, word, label)| {
+            let current = *k == key;
+            let next_descending = if current { !descending } else { k.descending_by_default() };
+            let order = if next_descending { "desc" } else { "asc" };
+            let params = [("q", needle.as_str()), ("sort", word), ("order", order)];
+            Header {
+                label,
+                href: format!("/sites?{}", serde_urlencoded::to_string(params).unwrap_or_default()),
+                arrow: match (current, descending) {
+                    (false, _) => "",
+                    (true, true) => " ↓",
+                    (true, false) => " ↑",
+                },
+                numeric: k.descending_by_default(),
+                optional: matches!(k, SortKey::Customer | SortKey::Capacity),
+            }
+        })
+        .collect();
+    render(&FleetPage {
+        layout: Layout::new(&scope, &session, "fleet"),
+        q: query.q.trim().chars().take(100).collect(),
+        sort: SortKey::ALL.iter().find(|(k, _, _)| *k == key).map_or("site", |(_, w, _)| w).to_owned(),
+        order: if descending { "desc".into() } else { "asc".into() },
+        headers,
+        rows,
+        totals,
+        of_all,
+    })
+}
+
+/// Open alerts, or none where the backend does not keep alerts yet (the column stays empty).
+pub async fn open_alerts(scope: &Scope) -> Vec<Alert> {
+    scope.tenant.open_alerts().await.unwrap_or_else(|e| {
+        tracing::debug!(error = %e, "open alerts unavailable");
+        Vec::new()
+    })
+}
+
+/// "Underperformance: produced 41 % of its recent median".
+pub fn alert_text(alert: &Alert) -> String {
+    let kind = match alert.kind {
+        AlertKind::SiteOffline => "Offline",
+        AlertKind::DeviceFault => "Device fault",
+        AlertKind::Underperformance => "Underperformance",
+    };
+    match &alert.device {
+        Some(device) => format!("{kind} ({device}): {}", alert.detail),
+        None => format!("{kind}: {}", alert.detail),
+    }
+}
+
+/// "Online", "Offline since 2026-06-01 14:05", "Fault: inv-1", "Deactivated".
+pub fn status_text(status: &SiteStatus, timezone: chrono_tz::Tz, now: DateTime<Utc>) -> String {
+    match status {
+        SiteStatus::Online => "Online".into(),
+        SiteStatus::Offline { since: Some(at) } => {
+            format!("Offline since {} ({})", format::local_datetime(*at, timezone), format::ago(*at, now))
+        }
+        SiteStatus::Offline { since: None } => "Never seen".into(),
+        SiteStatus::Fault { devices } => {
+            let names: Vec<&str> = devices.iter().map(DeviceId::as_str).collect();
+            format!("Fault: {}", names.join(", "))
+        }
+        SiteStatus::Inactive => "Deactivated".into(),
+    }
+}
+
+fn row(
+    gateway: &Gateway,
+    customer: Option<&Customer>,
+    snapshot: &SiteSnapshot,
+    alerts: Vec<String>,
+    now: DateTime<Utc>,
+) -> Row {
+    let today = &snapshot.today;
+    let rank = match snapshot.status {
+        SiteStatus::Fault { .. } => 0,
+        SiteStatus::Offline { .. } => 1,
+        SiteStatus::Online => 2,
+        SiteStatus::Inactive => 3,
+    };
+    Row {
+        id: gateway.id.to_string(),
+        site_name: gateway.site_name.clone(),
+        customer: customer.map(|c| c.name.clone()).unwrap_or_default(),
+        customer_id: customer.map(|c| c.id.to_string()).unwrap_or_default(),
+        capacity: format!("{:.1}", gateway.capacity_kwp),
+        power: format::power_or_dash(snapshot.current_power),
+        today: format::energy(today.total.production_wh),
+        specific_yield: today.specific_yield.map(|y| format!("{y:.2}")).unwrap_or_else(|| "–".into()),
+        status: snapshot.status.word(),
+        status_text: status_text(&snapshot.status, today.timezone, now),
+        alerts,
+        sort: (
+            gateway.capacity_kwp,
+            snapshot.current_power.unwrap_or(-1.0),
+            today.total.production_wh,
+            today.specific_yield.unwrap_or(-1.0),
+            rank,
+        ),
+    }
+}
+
+fn sort_rows(rows: &mut [Row], key: SortKey, descending: bool) {
+    let by_name = |a: &Row, b: &Row| a.site_name.to_lowercase().cmp(&b.site_name.to_lowercase());
+    rows.sort_by(|a, b| {
+        let primary = match key {
+            SortKey::Site => by_name(a, b),
+            SortKey::Customer => a.customer.to_lowercase().cmp(&b.customer.to_lowercase()),
+            SortKey::Capacity => a.sort.0.total_cmp(&b.sort.0),
+            SortKey::Power => a.sort.1.total_cmp(&b.sort.1),
+            SortKey::Today => a.sort.2.total_cmp(&b.sort.2),
+            SortKey::Yield => a.sort.3.total_cmp(&b.sort.3),
+            SortKey::Status => a.sort.4.cmp(&b.sort.4),
+        };
+        let primary = if descending { primary.reverse() } else { primary };
+        if primary == Ordering::Equal { by_name(a, b) } else { primary }
+    });
+}

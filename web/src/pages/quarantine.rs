@@ -1,0 +1,133 @@
+//! What was set aside: gateways refused at the door (with a one-click commissioning of an
+//! unknown one to a customer) and readings quarantined one by one, with their reasons.
+//!
+//! Only this provider's refusals are listed. Gateways refused on the shared port belong to no
+//! provider yet; listing them here would show every provider the others' hardware, so they are
+//! commissioned by typing their id into the same form instead.
+
+use askama::Template;
+use axum::Form;
+use axum::response::Html;
+use chrono::{TimeDelta, Utc};
+use heliograph_shared::RefusalReason;
+use serde::Deserialize;
+
+use super::gateways::{NewGateway, create_gateway};
+use super::{CustomerOption, Layout, SecretPage, customer_options, render};
+use crate::auth::Scope;
+use crate::auth::session::Session;
+use crate::error::AppError;
+use crate::format;
+
+/// Refused gateways listed.
+const REFUSED_SHOWN: usize = 200;
+/// Quarantined readings listed (the last seven days).
+const QUARANTINE_SHOWN: usize = 200;
+
+struct RefusedRow {
+    gateway: String,
+    reason: &'static str,
+    unknown: bool,
+    first_seen: String,
+    last_seen: String,
+    attempts: u64,
+    address: String,
+}
+
+struct QuarantinedRow {
+    received: String,
+    gateway: String,
+    device: String,
+    ts: String,
+    reason: String,
+    content: String,
+}
+
+#[derive(Template)]
+#[template(path = "quarantine.html")]
+struct QuarantinePage {
+    layout: Layout,
+    refused: Vec<RefusedRow>,
+    quarantined: Vec<QuarantinedRow>,
+    customers: Vec<CustomerOption>,
+}
+
+/// `GET /quarantine`.
+pub async fn page(session: Session, scope: Scope) -> Result<Html<String>, AppError> {
+    let now = Utc::now();
+    let tz = scope.provider.timezone;
+    let refused = scope.tenant.refused_gateways(REFUSED_SHOWN).await?;
+    let quarantined = scope
+        .tenant
+        .quarantined(now - TimeDelta::days(7)..now + TimeDelta::minutes(1), QUARANTINE_SHOWN)
+        .await?;
+    let known = scope.tenant.gateways().await?;
+    render(&QuarantinePage {
+        layout: Layout::new(&scope, &session, "quarantine"),
+        refused: refused
+            .into_iter()
+            .map(|r| RefusedRow {
+                unknown: r.reason == RefusalReason::UnknownGateway
+                    && !known.iter().any(|g| g.id == r.gateway),
+                gateway: r.gateway.to_string(),
+                reason: match r.reason {
+                    RefusalReason::UnknownGateway => "unknown gateway",
+                    RefusalReason::WrongToken => "wrong token",
+                    RefusalReason::Inactive => "deactivated",
+                },
+                first_seen: format::local_datetime(r.first_seen, tz),
+                last_seen: format!(
+                    "{} ({})",
+                    format::local_datetime(r.last_seen, tz),
+                    format::ago(r.last_seen, now)
+                ),
+                attempts: r.attempts,
+                address: r.last_address,
+            })
+            .collect(),
+        quarantined: quarantined
+            .into_iter()
+            .map(|q| QuarantinedRow {
+                received: format::local_datetime(q.received_at, tz),
+                gateway: q.gateway.to_string(),
+                device: q.device,
+                ts: q.ts,
+                reason: q.reason,
+                content: q.content.chars().take(300).collect(),
+            })
+            .collect(),
+        customers: customer_options(&scope, None).await?,
+    })
+}
+
+/// `POST /quarantine/commission`: the commissioning form's fields.
+#[derive(Deserialize)]
+pub struct CommissionForm {
+    gateway: String,
+    #[serde(default)]
+    customer: String,
+    site_name: String,
+    capacity_kwp: String,
+}
+
+/// `POST /quarantine/commission`: creates the gateway and shows its token once.
+pub async fn commission(
+    session: Session,
+    scope: Scope,
+    Form(form): Form<CommissionForm>,
+) -> Result<Html<String>, AppError> {
+    let new =
+        NewGateway::from_form(&scope, &form.gateway, &form.customer, &form.site_name, &form.capacity_kwp)
+            .await?;
+    let (gateway, token) = create_gateway(&scope, new).await?;
+    render(&SecretPage {
+        layout: Layout::new(&scope, &session, "quarantine"),
+        title: format!("Gateway {} commissioned", gateway.id),
+        explanation: "Enter this token in the gateway's configuration. It is shown only this once; \
+                      only its hash is stored. Its next connection will be accepted."
+            .into(),
+        secret: token,
+        back_href: format!("/gateways/{}", gateway.id),
+        back_label: "Go to the gateway".into(),
+    })
+}

@@ -1,0 +1,448 @@
+//! A site's report page (day, month or year view in the site's timezone, with previous and
+//! next), its CSV export, and the device table with each device's latest values.
+
+use askama::Template;
+use axum::extract::Path;
+use axum::http::header;
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
+use chrono_tz::Tz;
+use heliograph_shared::reports::period::local_date;
+use heliograph_shared::reports::{self, Period, PeriodError, Resolution, SiteReport};
+use heliograph_shared::{Customer, Device, DeviceKind, Gateway, Metric, Reading};
+
+use super::fleet::{alert_text, open_alerts, status_text};
+use super::{Layout, find_gateway, gateway_customer, render};
+use crate::auth::Scope;
+use crate::auth::session::Session;
+use crate::charts::{self, Bar, Series};
+use crate::error::AppError;
+use crate::format;
+
+/// A site, resolved within the caller's provider, with what every report of it needs.
+pub struct SiteContext {
+    /// The gateway.
+    pub gateway: Gateway,
+    /// Its customer.
+    pub customer: Option<Customer>,
+    /// Its timezone.
+    pub timezone: Tz,
+    /// Its devices.
+    pub devices: Vec<Device>,
+}
+
+impl SiteContext {
+    /// Loads the caller's site `id` (not found for another provider's).
+    pub async fn load(scope: &Scope, id: &str) -> Result<Self, AppError> {
+        let gateway = find_gateway(scope, id).await?;
+        let customer = gateway_customer(scope, &gateway).await?;
+        let timezone = reports::site_timezone(customer.as_ref(), &scope.provider);
+        let devices = scope.tenant.devices(&gateway.id).await?;
+        Ok(Self { gateway, customer, timezone, devices })
+    }
+
+    /// Today in the site's timezone.
+    pub fn today(&self, now: DateTime<Utc>) -> NaiveDate {
+        local_date(self.timezone, now)
+    }
+
+    /// The report of `period`.
+    pub async fn report(
+        &self,
+        scope: &Scope,
+        period: Period,
+        now: DateTime<Utc>,
+    ) -> Result<SiteReport, AppError> {
+        Ok(reports::site_report(
+            scope.tenant.as_ref(),
+            &self.gateway,
+            &self.devices,
+            self.timezone,
+            period,
+            now,
+        )
+        .await?)
+    }
+}
+
+/// Reads a report period from the URL: an unknown view is not found, a bad value is a bad request.
+pub fn parse_period(view: &str, key: &str) -> Result<Period, AppError> {
+    Period::parse(view, key).map_err(|e| match e {
+        PeriodError::View(_) => AppError::NotFound,
+        other => AppError::BadRequest(other.to_string()),
+    })
+}
+
+/// `GET /sites/{id}`: today's day view.
+pub async fn today(scope: Scope, Path(id): Path<String>) -> Result<Redirect, AppError> {
+    let site = SiteContext::load(&scope, &id).await?;
+    let date = site.today(Utc::now());
+    Ok(Redirect::to(&format!("/sites/{}/day/{}", site.gateway.id, date.format("%Y-%m-%d"))))
+}
+
+struct Card {
+    label: &'static str,
+    value: String,
+    note: String,
+}
+
+struct Tab {
+    label: &'static str,
+    href: String,
+    active: bool,
+}
+
+struct TableRow {
+    label: String,
+    cells: Vec<String>,
+}
+
+struct DeviceRow {
+    id: String,
+    kind: &'static str,
+    model: String,
+    seen: String,
+    status: String,
+    values: Vec<String>,
+    readings_href: String,
+}
+
+#[derive(Template)]
+#[template(path = "site.html")]
+struct SitePage {
+    layout: Layout,
+    id: String,
+    site_name: String,
+    customer: String,
+    customer_id: String,
+    capacity: String,
+    timezone: String,
+    status: &'static str,
+    status_text: String,
+    power_now: String,
+    alerts: Vec<String>,
+    tabs: Vec<Tab>,
+    title: String,
+    previous_href: String,
+    next_href: String,
+    today_href: String,
+    csv_href: String,
+    cards: Vec<Card>,
+    chart: String,
+    columns: Vec<&'static str>,
+    table: Vec<TableRow>,
+    total: TableRow,
+    devices: Vec<DeviceRow>,
+    device_columns: Vec<&'static str>,
+}
+
+/// The metrics the device table shows, in order, with their units.
+const DEVICE_METRICS: [(Metric, &str); 7] = [
+    (Metric::AcPower, "W"),
+    (Metric::Energy, "kWh"),
+    (Metric::AcVoltage, "V"),
+    (Metric::Frequency, "Hz"),
+    (Metric::Temperature, "°C"),
+    (Metric::Irradiance, "W/m²"),
+    (Metric::ImportEnergy, "kWh"),
+];
+
+/// `GET /sites/{id}/{view}/{period}`.
+pub async fn report_page(
+    session: Session,
+    scope: Scope,
+    Path((id, view, key)): Path<(String, String, String)>,
+) -> Result<Html<String>, AppError> {
+    let now = Utc::now();
+    let site = SiteContext::load(&scope, &id).await?;
+    let period = parse_period(&view, &key)?;
+    let offline_after = TimeDelta::minutes(i64::from(scope.provider.preferences.offline_after_minutes));
+    let alerts: Vec<heliograph_shared::Alert> =
+        open_alerts(&scope).await.into_iter().filter(|a| a.gateway == site.gateway.id).collect();
+    let faulty: Vec<_> = alerts.iter().filter_map(|a| a.device.clone()).collect();
+    let tenant = scope.tenant.as_ref();
+    let (report, snapshot, curves, devices) = futures::try_join!(
+        site.report(&scope, period, now),
+        async {
+            Ok(reports::site_snapshot(
+                tenant,
+                &site.gateway,
+                &site.devices,
+                site.timezone,
+                &faulty,
+                now,
+                offline_after,
+            )
+            .await?)
+        },
+        async {
+            match period {
+                Period::Day { date } => {
+                    Ok(reports::day_curves(tenant, &site.gateway.id, &site.devices, date, site.timezone)
+                        .await?)
+                }
+                _ => Ok(Vec::new()),
+            }
+        },
+        device_rows(&scope, &site, now),
+    )?;
+
+    let base = format!("/sites/{}", site.gateway.id);
+    let href = |p: &Period| format!("{base}/{}/{}", p.view(), p.key());
+    let today = site.today(now);
+    let anchor =
+        if period.first_day() <= today && today < period.end_day() { today } else { period.first_day() };
+    let tabs = ["day", "month", "year"]
+        .into_iter()
+        .filter_map(|v| Period::containing(v, anchor).ok())
+        .map(|p| Tab {
+            label: match p.view() {
+                "day" => "Day",
+                "month" => "Month",
+                _ => "Year",
+            },
+            href: href(&p),
+            active: p.view() == period.view(),
+        })
+        .collect();
+    let chart = match period {
+        Period::Day { .. } => {
+            let series: Vec<Series> = curves
+                .iter()
+                .map(|c| Series {
+                    name: match c.kind {
+                        DeviceKind::Meter => format!("{} (grid, + import)", c.device),
+                        _ => c.device.to_string(),
+                    },
+                    points: c.points.iter().map(|p| (p.at, p.watts)).collect(),
+                })
+                .collect();
+            charts::power_chart(&series, period.bounds(site.timezone), site.timezone)
+        }
+        _ => energy_bars(&report),
+    };
+    let (columns, table, total) = table(&report);
+    render(&SitePage {
+        layout: Layout::new(&scope, &session, "fleet"),
+        id: site.gateway.id.to_string(),
+        site_name: site.gateway.site_name.clone(),
+        customer: site.customer.as_ref().map(|c| c.name.clone()).unwrap_or_default(),
+        customer_id: site.customer.as_ref().map(|c| c.id.to_string()).unwrap_or_default(),
+        capacity: format!("{:.1} kWp", site.gateway.capacity_kwp),
+        timezone: site.timezone.name().to_owned(),
+        status: snapshot.status.word(),
+        status_text: status_text(&snapshot.status, site.timezone, now),
+        power_now: format::power_or_dash(snapshot.current_power),
+        alerts: alerts.iter().map(alert_text).collect(),
+        tabs,
+        title: period.title(),
+        previous_href: href(&period.previous()),
+        next_href: href(&period.next()),
+        today_href: href(&Period::containing(period.view(), today).unwrap_or(period)),
+        csv_href: format!("{}/csv", href(&period)),
+        cards: cards(&report),
+        chart,
+        columns,
+        table,
+        total,
+        devices,
+        device_columns: DEVICE_METRICS.iter().map(|(m, _)| metric_title(*m)).collect(),
+    })
+}
+
+/// `GET /sites/{id}/{view}/{period}/csv`.
+pub async fn report_csv(
+    scope: Scope,
+    Path((id, view, key)): Path<(String, String, String)>,
+) -> Result<Response, AppError> {
+    let site = SiteContext::load(&scope, &id).await?;
+    let period = parse_period(&view, &key)?;
+    let report = site.report(&scope, period, Utc::now()).await?;
+    let filename = format!("{}-{}-{}.csv", site.gateway.id, period.view(), period.key());
+    Ok(csv_response(reports::csv::report_csv(&report), &filename))
+}
+
+/// A CSV download.
+pub fn csv_response(body: impl Into<axum::body::Body>, filename: &str) -> Response {
+    let safe: String =
+        filename.chars().filter(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')).collect();
+    (
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
+            (header::CONTENT_DISPOSITION, format!("attachment; filename=\"{safe}\"")),
+        ],
+        body.into(),
+    )
+        .into_response()
+}
+
+fn metric_title(metric: Metric) -> &'static str {
+    match metric {
+        Metric::AcPower => "AC power",
+        Metric::Energy => "Energy counter",
+        Metric::AcVoltage => "AC voltage",
+        Metric::Frequency => "Frequency",
+        Metric::Temperature => "Temperature",
+        Metric::Irradiance => "Irradiance",
+        Metric::ImportEnergy => "Import counter",
+        _ => metric.name(),
+    }
+}
+
+fn cards(report: &SiteReport) -> Vec<Card> {
+    let tz = report.timezone;
+    let total = &report.total;
+    let peak_when = |at: DateTime<Utc>| match report.period.resolution() {
+        Resolution::Hour => format!("at {}", format::local_time(at, tz)),
+        _ => format!("on {}", format::local_datetime(at, tz)),
+    };
+    let mut cards = vec![
+        Card { label: "Production", value: format::energy(total.production_wh), note: String::new() },
+        Card {
+            label: "Specific yield",
+            value: format::specific_yield(report.specific_yield),
+            note: format!("on {:.1} kWp", report.capacity_kwp),
+        },
+        Card {
+            label: "Peak power",
+            value: format::power_or_dash(report.peak.map(|p| p.watts)),
+            note: report.peak.map(|p| peak_when(p.at)).unwrap_or_default(),
+        },
+        Card {
+            label: "Availability",
+            value: format::percent(report.availability),
+            note: "of daylight minutes (06–20 h) with data".into(),
+        },
+    ];
+    if let (Some(consumption), Some(import), Some(export), Some(own)) =
+        (total.consumption_wh, total.grid_import_wh, total.grid_export_wh, total.self_consumption_wh)
+    {
+        let share = |part: f64, whole: f64| {
+            if whole > 0.0 { format!("{:.0} %", part / whole * 100.0) } else { "–".into() }
+        };
+        cards.push(Card { label: "Consumption", value: format::energy(consumption), note: String::new() });
+        cards.push(Card {
+            label: "Self-consumption",
+            value: format::energy(own),
+            note: format!("{} of production", share(own, total.production_wh)),
+        });
+        cards.push(Card { label: "Grid import", value: format::energy(import), note: String::new() });
+        cards.push(Card { label: "Grid export", value: format::energy(export), note: String::new() });
+    }
+    cards
+}
+
+fn energy_bars(report: &SiteReport) -> String {
+    let tz = report.timezone;
+    let yearly = report.period.resolution() == Resolution::Month;
+    let bars: Vec<Bar> = report
+        .buckets
+        .iter()
+        .map(|b| {
+            let when = b.start.with_timezone(&tz);
+            let name =
+                if yearly { when.format("%B %Y").to_string() } else { when.format("%a %-d %b").to_string() };
+            let mut title = format!("{name}: {}", format::energy(b.flows.production_wh));
+            if let Some(peak) = b.peak {
+                title.push_str(&format!(", peak {}", format::power(peak.watts)));
+            }
+            if let Some(consumption) = b.flows.consumption_wh {
+                title.push_str(&format!(", consumption {}", format::energy(consumption)));
+            }
+            Bar { label: b.label.clone(), value: b.flows.production_wh / 1000.0, title }
+        })
+        .collect();
+    let label = if yearly { "Energy per month" } else { "Energy per day" };
+    charts::bar_chart(&bars, "kWh", label)
+}
+
+fn table(report: &SiteReport) -> (Vec<&'static str>, Vec<TableRow>, TableRow) {
+    let mut columns = vec!["Production", "Peak"];
+    if report.has_meter {
+        columns.extend(["Consumption", "Self-consumption", "Import", "Export"]);
+    }
+    let kwh = |wh: Option<f64>| wh.map(format::energy).unwrap_or_else(|| "–".into());
+    let cells = |flows: &reports::EnergyFlows, peak: Option<reports::Peak>| {
+        let mut cells =
+            vec![format::energy(flows.production_wh), format::power_or_dash(peak.map(|p| p.watts))];
+        if report.has_meter {
+            cells.extend([
+                kwh(flows.consumption_wh),
+                kwh(flows.self_consumption_wh),
+                kwh(flows.grid_import_wh),
+                kwh(flows.grid_export_wh),
+            ]);
+        }
+        cells
+    };
+    let tz = report.timezone;
+    let rows = report
+        .buckets
+        .iter()
+        .map(|b| TableRow {
+            label: match report.period.resolution() {
+                Resolution::Hour => {
+                    format!("{}–{}", format::local_time(b.start, tz), format::local_time(b.end, tz))
+                }
+                Resolution::Day => b.start.with_timezone(&tz).format("%a %-d %b").to_string(),
+                Resolution::Month => b.start.with_timezone(&tz).format("%B").to_string(),
+            },
+            cells: cells(&b.flows, b.peak),
+        })
+        .collect();
+    let total = TableRow { label: "Total".into(), cells: cells(&report.total, report.peak) };
+    (columns, rows, total)
+}
+
+/// Each device with its latest reading.
+async fn device_rows(
+    scope: &Scope,
+    site: &SiteContext,
+    now: DateTime<Utc>,
+) -> Result<Vec<DeviceRow>, AppError> {
+    let mut rows = Vec::with_capacity(site.devices.len());
+    for device in &site.devices {
+        let latest = latest_reading(scope, device).await?;
+        let values = DEVICE_METRICS
+            .iter()
+            .map(|(metric, unit)| {
+                let value = latest.as_ref().and_then(|r| r.metrics.get(*metric));
+                match (value, *metric) {
+                    (Some(v), Metric::AcPower) => format::power(v),
+                    (Some(v), Metric::Energy | Metric::ImportEnergy) => {
+                        format::metric_value(v / 1000.0, unit)
+                    }
+                    (Some(v), _) => format::metric_value(v, unit),
+                    (None, _) => "–".into(),
+                }
+            })
+            .collect();
+        let model =
+            [&device.manufacturer, &device.model].iter().filter_map(|s| s.as_deref()).collect::<Vec<_>>();
+        rows.push(DeviceRow {
+            id: device.id.to_string(),
+            kind: device.kind.as_str(),
+            model: model.join(" "),
+            seen: device.last_seen.map(|t| format::ago(t, now)).unwrap_or_else(|| "never".into()),
+            status: latest
+                .as_ref()
+                .and_then(|r| r.status.as_ref())
+                .map(|s| s.to_string())
+                .unwrap_or_default(),
+            values,
+            readings_href: format!(
+                "/sites/{}/readings?{}",
+                site.gateway.id,
+                serde_urlencoded::to_string([("device", device.id.as_str())]).unwrap_or_default()
+            ),
+        });
+    }
+    Ok(rows)
+}
+
+/// A device's latest reading: the last one in the ten minutes before it was last seen.
+async fn latest_reading(scope: &Scope, device: &Device) -> Result<Option<Reading>, AppError> {
+    let Some(seen) = device.last_seen else { return Ok(None) };
+    let window = seen - TimeDelta::minutes(10)..seen + TimeDelta::milliseconds(1);
+    Ok(scope.tenant.readings(&device.gateway, &device.id, window, 2_000).await?.pop())
+}

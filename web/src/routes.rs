@@ -1,0 +1,63 @@
+//! The routes, by area: public (health, login, stylesheet), the panel behind the session
+//! middleware, and the API behind the token middleware.
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::middleware::{from_fn_with_state, map_response};
+use axum::routing::{get, post};
+
+use crate::auth::{self, login};
+use crate::error::AppError;
+use crate::pages::{customers, fleet, gateways, quarantine, readings, settings, site};
+use crate::state::AppState;
+use crate::{api, assets, security};
+
+/// Every route of the web process.
+pub fn router(state: AppState) -> Router {
+    let panel = Router::new()
+        .route("/", get(fleet::home))
+        .route("/sites", get(fleet::overview))
+        .route("/sites/{id}", get(site::today))
+        .route("/sites/{id}/readings", get(readings::page))
+        .route("/sites/{id}/readings/csv", get(readings::csv))
+        .route("/sites/{id}/{view}/{period}", get(site::report_page))
+        .route("/sites/{id}/{view}/{period}/csv", get(site::report_csv))
+        .route("/customers", get(customers::list).post(customers::create))
+        .route("/customers/{id}", get(customers::show).post(customers::update))
+        .route("/customers/{id}/active", post(customers::set_active))
+        .route("/gateways", get(gateways::list).post(gateways::create))
+        .route("/gateways/{id}", get(gateways::show).post(gateways::update))
+        .route("/gateways/{id}/active", post(gateways::set_active))
+        .route("/gateways/{id}/rotate-token", post(gateways::rotate_token))
+        .route("/quarantine", get(quarantine::page))
+        .route("/quarantine/commission", post(quarantine::commission))
+        .route("/settings", get(settings::page).post(settings::save))
+        .route("/settings/api-tokens", post(settings::issue_token))
+        .route("/settings/api-tokens/revoke", post(settings::revoke_token))
+        .route("/logout", post(login::logout))
+        .route_layer(from_fn_with_state(state.clone(), auth::require_session));
+    let api = Router::new()
+        .route("/sites", get(api::sites))
+        .route("/sites/{id}/readings", get(api::readings))
+        .route("/sites/{id}/{view}/{period}", get(api::report))
+        .route_layer(from_fn_with_state(state.clone(), auth::require_api_token));
+    Router::new()
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(ready))
+        .route("/login", get(login::form).post(login::submit))
+        .route("/static/app.css", get(assets::stylesheet))
+        .route("/favicon.svg", get(assets::icon))
+        .merge(panel)
+        .nest("/api/v1", api)
+        .fallback(|| async { AppError::NotFound })
+        .layer(map_response(security::headers))
+        .with_state(state)
+}
+
+async fn ready(State(state): State<AppState>) -> (StatusCode, &'static str) {
+    match state.store.ping().await {
+        Ok(()) => (StatusCode::OK, "ready"),
+        Err(_) => (StatusCode::SERVICE_UNAVAILABLE, "store unreachable"),
+    }
+}
