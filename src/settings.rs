@@ -6,12 +6,13 @@ use std::path::Path;
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 use heliograph_ingest::IngestSettings;
+use heliograph_mailer::MailerSettings;
 use heliograph_shared::store::StoreSettings;
 use heliograph_web::WebSettings;
 use serde::{Deserialize, Serialize};
 
 /// Every setting of the process.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Settings {
     /// Which store, and how to reach it.
@@ -20,6 +21,8 @@ pub struct Settings {
     pub ingest: IngestSettings,
     /// The web panel.
     pub web: WebSettings,
+    /// Customer summaries and alert emails.
+    pub mailer: MailerSettings,
     /// Logging.
     pub log: LogSettings,
 }
@@ -86,6 +89,35 @@ mod tests {
             let settings = Settings::load(Some(Path::new("heliograph.toml"))).expect("valid settings");
             assert_eq!(settings.ingest.max_document_bytes, 4096);
             assert!(matches!(settings.store, StoreSettings::Cassandra(_)));
+            Ok(())
+        });
+    }
+
+    #[test]
+    #[allow(clippy::result_large_err)] // figment's Jail API returns its own large error type
+    fn the_mailer_section_reads_smtp_settings_and_takes_its_password_from_the_environment() {
+        use heliograph_mailer::{SmtpSecurity, TransportKind};
+        use secrecy::ExposeSecret as _;
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "heliograph.toml",
+                r#"
+                [mailer]
+                transport = "smtp"
+                from_address = "reports@acme.example"
+                [mailer.smtp]
+                host = "smtp.acme.example"
+                security = "tls"
+                username = "heliograph"
+                "#,
+            )?;
+            jail.set_env("HELIOGRAPH_MAILER__SMTP__PASSWORD", "s3cret");
+            let settings = Settings::load(Some(Path::new("heliograph.toml"))).expect("valid settings");
+            assert_eq!(settings.mailer.transport, TransportKind::Smtp);
+            assert_eq!(settings.mailer.smtp.security, SmtpSecurity::Tls);
+            let password = settings.mailer.smtp.password.as_ref().expect("a password");
+            assert_eq!(password.expose_secret(), "s3cret");
+            assert!(!format!("{:?}", settings.mailer).contains("s3cret"), "the password is never printed");
             Ok(())
         });
     }

@@ -1,4 +1,5 @@
 //! What each command does; `main` only dispatches here.
 
 pub mod admin;
+pub mod mail;
 pub mod serve;

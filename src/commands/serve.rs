@@ -5,9 +5,9 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use heliograph_ingest::IngestServer;
-use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use heliograph_shared::store::{self, Store};
 use heliograph_web::WebServer;
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use tokio_util::sync::CancellationToken;
 use tracing::info;
 
@@ -29,7 +29,7 @@ pub async fn open_store(settings: &Settings) -> anyhow::Result<Arc<dyn Store>> {
 }
 
 /// Cancels the returned token on SIGTERM or SIGINT.
-fn shutdown_on_signals() -> CancellationToken {
+pub fn shutdown_on_signals() -> CancellationToken {
     let token = CancellationToken::new();
     let trigger = token.clone();
     tokio::spawn(async move {
@@ -60,13 +60,18 @@ fn shutdown_on_signals() -> CancellationToken {
     token
 }
 
-/// `heliograph serve`: ingest and web in one process.
+/// `heliograph serve`: ingest, web and mailer in one process.
 pub async fn serve(settings: Settings, args: ServeArgs) -> anyhow::Result<()> {
     let metrics = metrics_recorder()?;
     let store = open_store(&settings).await?;
     let shutdown = shutdown_on_signals();
     let ingest = IngestServer::bind(settings.ingest.clone(), Arc::clone(&store)).await?.with_metrics(metrics);
-    let web = WebServer::bind(&settings.web, Arc::clone(&store)).await?;
+    let mut web_settings = settings.web.clone();
+    if args.demo {
+        // The demo is opened over plain http://localhost, where Safari drops `Secure` cookies.
+        web_settings.cookie_secure = false;
+    }
+    let web = WebServer::bind(&web_settings, Arc::clone(&store)).await?;
     info!(
         backend = store.backend(),
         ingest = %ingest.local_addr()?,
@@ -80,7 +85,18 @@ pub async fn serve(settings: Settings, args: ServeArgs) -> anyhow::Result<()> {
     } else {
         None
     };
+    let mailer = if settings.mailer.enabled {
+        let mailer = super::mail::build(&settings, Arc::clone(&store))?;
+        let stop = shutdown.clone();
+        Some(tokio::spawn(async move { mailer.run(stop).await }))
+    } else {
+        None
+    };
     let (ingest_outcome, web_outcome) = tokio::join!(ingest.run(shutdown.clone()), web.run(shutdown.clone()));
+    if let Some(mailer) = mailer {
+        // The mailer stops at the same signal; a send under way finishes or is retried later.
+        let _ = mailer.await;
+    }
     if let Some(demo) = demo {
         demo.abort();
     }

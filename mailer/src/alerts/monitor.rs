@@ -1,0 +1,212 @@
+//! Applies the alert rules to every active site of a provider: opens an alert when a condition
+//! starts to hold and clears it when it passes. Opening is idempotent in the store (one open
+//! alert per kind, site and device), so two mailers checking at once open it once.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Mutex;
+
+use chrono::{DateTime, Days, NaiveDate, TimeDelta, Utc};
+use heliograph_shared::{Alert, AlertKind, DeviceId, Gateway, GatewayId};
+use tracing::info;
+
+use super::rules::{self, Daylight};
+use crate::roster::Roster;
+use heliograph_shared::reports::period::local_midnight;
+
+use crate::{MailerError, content};
+
+/// How long after a local day ends its production is judged (late readings arrive).
+const JUDGE_AFTER: TimeDelta = TimeDelta::hours(2);
+/// Days of a site's own history its day is compared with.
+const OWN_HISTORY_DAYS: u64 = 7;
+
+/// What one check changed.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct AlertReport {
+    /// Alerts opened.
+    pub opened: usize,
+    /// Alerts cleared.
+    pub cleared: usize,
+}
+
+/// Per-process memory of work that need not be repeated every check.
+#[derive(Default)]
+pub struct Monitor {
+    daylight: Mutex<HashMap<(GatewayId, NaiveDate), Daylight>>,
+    judged: Mutex<HashSet<(GatewayId, NaiveDate)>>,
+}
+
+type OpenKey = (AlertKind, GatewayId, Option<DeviceId>);
+
+impl Monitor {
+    /// Checks every active site of the roster's provider at `now`.
+    pub async fn check(&self, roster: &Roster, now: DateTime<Utc>) -> Result<AlertReport, MailerError> {
+        let tenant = roster.tenant.as_ref();
+        let mut open: HashMap<OpenKey, Alert> = tenant
+            .open_alerts()
+            .await?
+            .into_iter()
+            .map(|a| ((a.kind, a.gateway.clone(), a.device.clone()), a))
+            .collect();
+        let mut report = AlertReport::default();
+        let mut yields: HashMap<(GatewayId, NaiveDate), Option<f64>> = HashMap::new();
+        let sites: Vec<&Gateway> = roster.gateways().iter().filter(|g| g.active).collect();
+        for site in &sites {
+            self.check_offline(roster, site, now, &mut open, &mut report).await?;
+            self.check_faults(roster, site, now, &mut open, &mut report).await?;
+            self.check_production(roster, site, &sites, now, &mut open, &mut yields, &mut report).await?;
+        }
+        Ok(report)
+    }
+
+    async fn apply(
+        roster: &Roster,
+        site: &Gateway,
+        key: OpenKey,
+        holds: Option<String>,
+        now: DateTime<Utc>,
+        open: &mut HashMap<OpenKey, Alert>,
+        report: &mut AlertReport,
+    ) -> Result<(), MailerError> {
+        match (open.get(&key), holds) {
+            (None, Some(detail)) => {
+                let alert = Alert::open(key.0, key.1.clone(), key.2.clone(), site.customer, now, detail);
+                if roster.tenant.open_alert(&alert).await? {
+                    info!(provider = %roster.provider.slug, site = %site.id, kind = key.0.as_str(), "alert opened");
+                    report.opened += 1;
+                }
+                open.insert(key, alert);
+            }
+            (Some(alert), None) => {
+                if roster.tenant.clear_alert(alert, now).await? {
+                    info!(provider = %roster.provider.slug, site = %site.id, kind = key.0.as_str(), "alert cleared");
+                    report.cleared += 1;
+                }
+                open.remove(&key);
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    async fn check_offline(
+        &self,
+        roster: &Roster,
+        site: &Gateway,
+        now: DateTime<Utc>,
+        open: &mut HashMap<OpenKey, Alert>,
+        report: &mut AlertReport,
+    ) -> Result<(), MailerError> {
+        let tz = roster.timezone_of(site);
+        let threshold =
+            TimeDelta::minutes(i64::from(roster.provider.preferences.offline_after_minutes.max(1)));
+        let key = (AlertKind::SiteOffline, site.id.clone(), None);
+        let holds = if open.contains_key(&key) {
+            // Stays open until data comes back, whatever the hour.
+            (!rules::back_online(site.last_seen, now, threshold)).then(String::new)
+        } else {
+            let today = now.with_timezone(&tz).date_naive();
+            let cached = self.daylight.lock().ok().and_then(|m| m.get(&(site.id.clone(), today)).copied());
+            let daylight = match cached {
+                Some(d) => d,
+                None => {
+                    let d = content::daylight(roster.tenant.as_ref(), site, tz, now).await?;
+                    if let Ok(mut m) = self.daylight.lock() {
+                        m.retain(|(_, date), _| *date >= today);
+                        m.insert((site.id.clone(), today), d);
+                    }
+                    d
+                }
+            };
+            rules::offline(site.last_seen, now, threshold, daylight, tz).then(|| {
+                let since = site
+                    .last_seen
+                    .map_or_else(String::new, |t| t.with_timezone(&tz).format("%-d %b %H:%M").to_string());
+                format!("no data received since {since}")
+            })
+        };
+        Self::apply(roster, site, key, holds, now, open, report).await
+    }
+
+    async fn check_faults(
+        &self,
+        roster: &Roster,
+        site: &Gateway,
+        now: DateTime<Utc>,
+        open: &mut HashMap<OpenKey, Alert>,
+        report: &mut AlertReport,
+    ) -> Result<(), MailerError> {
+        let window = TimeDelta::minutes(i64::from(roster.provider.preferences.offline_after_minutes.max(1)));
+        for device in roster.tenant.devices(&site.id).await? {
+            let readings = roster
+                .tenant
+                .readings(&site.id, &device.id, now - window..now + TimeDelta::minutes(10), 10_000)
+                .await?;
+            let Some(status) = readings.iter().rev().find_map(|r| r.status.clone()) else { continue };
+            let key = (AlertKind::DeviceFault, site.id.clone(), Some(device.id.clone()));
+            let holds = status.is_fault().then(|| "the device reports a fault".to_owned());
+            Self::apply(roster, site, key, holds, now, open, report).await?;
+        }
+        Ok(())
+    }
+
+    #[allow(clippy::too_many_arguments)] // the shared per-check state is passed explicitly
+    async fn check_production(
+        &self,
+        roster: &Roster,
+        site: &Gateway,
+        sites: &[&Gateway],
+        now: DateTime<Utc>,
+        open: &mut HashMap<OpenKey, Alert>,
+        yields: &mut HashMap<(GatewayId, NaiveDate), Option<f64>>,
+        report: &mut AlertReport,
+    ) -> Result<(), MailerError> {
+        let tz = roster.timezone_of(site);
+        let Some(day) = now.with_timezone(&tz).date_naive().checked_sub_days(Days::new(1)) else {
+            return Ok(());
+        };
+        if now < local_midnight(tz, day + Days::new(1)) + JUDGE_AFTER || site.capacity_kwp <= 0.0 {
+            return Ok(());
+        }
+        if self.judged.lock().is_ok_and(|j| j.contains(&(site.id.clone(), day))) {
+            return Ok(());
+        }
+        let tenant = roster.tenant.as_ref();
+        let mut yield_of = async |gateway: &Gateway, date: NaiveDate| -> Result<Option<f64>, MailerError> {
+            if let Some(y) = yields.get(&(gateway.id.clone(), date)) {
+                return Ok(*y);
+            }
+            let y = content::day_yield(tenant, gateway, date, roster.timezone_of(gateway), now).await?;
+            yields.insert((gateway.id.clone(), date), y);
+            Ok(y)
+        };
+        let Some(today) = yield_of(site, day).await? else {
+            // No data that day: the offline alert speaks for it.
+            return Ok(());
+        };
+        let mut own = Vec::new();
+        for back in 1..=OWN_HISTORY_DAYS {
+            if let Some(date) = day.checked_sub_days(Days::new(back))
+                && let Some(y) = yield_of(site, date).await?
+            {
+                own.push(y);
+            }
+        }
+        let mut peers = Vec::new();
+        for peer in sites.iter().filter(|p| p.id != site.id && p.capacity_kwp > 0.0) {
+            if let Some(y) = yield_of(peer, day).await? {
+                peers.push(y);
+            }
+        }
+        let percent = roster.provider.preferences.underperformance_percent;
+        let holds = rules::underperforming(today, &own, &peers, percent)
+            .map(|reason| format!("{} {reason}", day.format("On %-d %b it")));
+        let key = (AlertKind::Underperformance, site.id.clone(), None);
+        Self::apply(roster, site, key, holds, now, open, report).await?;
+        if let Ok(mut judged) = self.judged.lock() {
+            judged.retain(|(_, date)| *date >= day);
+            judged.insert((site.id.clone(), day));
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,75 @@
+//! A customer's periodic summary: its delivery key, and the message built from the shared
+//! report data, the period's alerts and the templates.
+
+use chrono::{DateTime, Utc};
+use heliograph_shared::{Customer, CustomerId, DeliveryKey, UnsubscribeScope};
+use lettre::Message;
+use tracing::debug;
+
+use crate::compose::{self, Addressing};
+use crate::period::Period;
+use crate::roster::Roster;
+use crate::service::MailContext;
+use crate::view::{self, SummaryContext};
+use crate::{MailerError, content, render};
+
+/// Topic prefix of summaries: `summary:<period key>`.
+pub const TOPIC_PREFIX: &str = "summary:";
+
+/// The delivery key of a customer's summary of `period`.
+pub fn key(customer: CustomerId, period: Period) -> Result<DeliveryKey, MailerError> {
+    Ok(DeliveryKey::new(customer, &format!("{TOPIC_PREFIX}{}", period.key()))?)
+}
+
+/// Renders a customer's summary of `period` (HTML and text), without sending it.
+pub async fn render(
+    context: &MailContext,
+    roster: &Roster,
+    customer: &Customer,
+    period: Period,
+    now: DateTime<Utc>,
+) -> Result<render::Rendered, MailerError> {
+    let tz = customer.timezone;
+    let sites = roster.sites(customer.id);
+    let data = content::summary_data(roster.tenant.as_ref(), sites, period, tz, now).await?;
+    let alerts = roster.tenant.customer_alerts(customer.id, period.bounds(tz)).await?;
+    let rows = alerts.iter().map(|a| view::alert_row(a, tz, &|g| roster.site_name(g))).collect();
+    let view = view::summary(
+        &data,
+        SummaryContext {
+            brand: roster.provider.brand(),
+            customer_name: &customer.name,
+            tz,
+            alerts: rows,
+            unsubscribe_url: context.unsubscribe_url(roster, customer.id, UnsubscribeScope::Summaries),
+        },
+    );
+    Ok(render::summary(&view)?)
+}
+
+/// The summary message, or `None` when the customer should not get it (inactive, no address,
+/// unsubscribed).
+pub async fn message(
+    context: &MailContext,
+    roster: &Roster,
+    customer: &Customer,
+    period: Period,
+    key: &DeliveryKey,
+    now: DateTime<Utc>,
+) -> Result<Option<Message>, MailerError> {
+    let preferences = roster.tenant.mail_preferences(customer.id).await?;
+    if !customer.active || customer.emails.is_empty() || preferences.unsubscribed_summaries {
+        debug!(customer = %customer.id, "no summary: inactive, no address or unsubscribed");
+        return Ok(None);
+    }
+    let rendered = render(context, roster, customer, period, now).await?;
+    let unsubscribe_url = context.unsubscribe_url(roster, customer.id, UnsubscribeScope::Summaries);
+    let addressing = Addressing {
+        from_address: &context.settings.from_address,
+        brand: roster.provider.brand(),
+        to: &customer.emails,
+        key,
+        unsubscribe_url: &unsubscribe_url,
+    };
+    Ok(Some(compose::message(&rendered, &addressing)?))
+}

@@ -1,0 +1,451 @@
+//! Turns summary data and alerts into what the templates print: formatted numbers in the
+//! customer's timezone, bar heights, labels. Pure; the templates hold no arithmetic.
+
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
+use heliograph_shared::{Alert, AlertKind, DeviceKind};
+
+use crate::summary::{DeviceSummary, EnergyTotals, Peak, SiteSummary, SummaryData};
+
+/// Tallest bar of the HTML chart, pixels.
+pub const CHART_HEIGHT_PX: u32 = 120;
+/// Longest bar of the plain-text chart, characters.
+const TEXT_BAR_WIDTH: usize = 28;
+
+/// What every email's frame shows.
+#[derive(Debug, Clone)]
+pub struct Page {
+    /// The provider's brand.
+    pub brand: String,
+    /// The heading.
+    pub title: String,
+    /// The hidden preview line mail programs show next to the subject.
+    pub preheader: String,
+    /// Why the customer gets this mail.
+    pub reason: String,
+    /// Where to stop it.
+    pub unsubscribe_url: String,
+}
+
+/// A labelled figure ("Peak power", "7.9 kW at 13:05").
+#[derive(Debug, Clone)]
+pub struct Figure {
+    /// Label.
+    pub label: &'static str,
+    /// Value with unit.
+    pub value: String,
+}
+
+/// A change against an earlier period.
+#[derive(Debug, Clone)]
+pub struct Change {
+    /// "compared with February 2026".
+    pub against: String,
+    /// "+12 %".
+    pub text: String,
+    /// True when more than before.
+    pub up: bool,
+}
+
+/// One bar of the chart.
+#[derive(Debug, Clone)]
+pub struct Bar {
+    /// Label under the bar (empty to thin out crowded axes).
+    pub label: String,
+    /// Height of the filled part, px (at least 1 so the axis shows).
+    pub height_px: u32,
+    /// Height of the empty part above it, px.
+    pub gap_px: u32,
+    /// The value, for the tooltip and the text version.
+    pub value: String,
+    /// The plain-text bar.
+    pub text_bar: String,
+    /// The label for the text version (never thinned).
+    pub text_label: String,
+}
+
+/// A device row.
+#[derive(Debug, Clone)]
+pub struct DeviceRow {
+    /// "Inverter inv-1 (Fronius Symo)".
+    pub name: String,
+    /// Energy.
+    pub energy: String,
+    /// Peak power.
+    pub peak: String,
+}
+
+/// A site block.
+#[derive(Debug, Clone)]
+pub struct SiteRow {
+    /// Name.
+    pub name: String,
+    /// "9.8 kWp".
+    pub capacity: String,
+    /// Energy produced.
+    pub energy: String,
+    /// kWh/kWp.
+    pub specific_yield: String,
+    /// Peak power.
+    pub peak: String,
+    /// Devices.
+    pub devices: Vec<DeviceRow>,
+}
+
+/// An alert line.
+#[derive(Debug, Clone)]
+pub struct AlertRow {
+    /// "Site offline".
+    pub title: String,
+    /// "Huber residence, inverter inv-1".
+    pub subject: String,
+    /// The detail sentence.
+    pub detail: String,
+    /// "since 29 Mar 10:05" or "29 Mar 10:05 – 11:40".
+    pub when: String,
+    /// True once cleared.
+    pub cleared: bool,
+}
+
+/// Everything a summary email prints.
+#[derive(Debug, Clone)]
+pub struct SummaryView {
+    /// Frame.
+    pub page: Page,
+    /// "Dear Huber family".
+    pub greeting: String,
+    /// "March 2026".
+    pub period_label: String,
+    /// "monthly".
+    pub adjective: &'static str,
+    /// "1,234 kWh".
+    pub produced: String,
+    /// Changes against the previous period and a year earlier.
+    pub changes: Vec<Change>,
+    /// Key figures.
+    pub figures: Vec<Figure>,
+    /// The chart.
+    pub bars: Vec<Bar>,
+    /// The chart's scale ("max 41.2 kWh").
+    pub chart_scale: String,
+    /// Sites.
+    pub sites: Vec<SiteRow>,
+    /// Alerts in the period.
+    pub alerts: Vec<AlertRow>,
+    /// The subject line.
+    pub subject: String,
+}
+
+/// Everything an alert email prints.
+#[derive(Debug, Clone)]
+pub struct AlertView {
+    /// Frame.
+    pub page: Page,
+    /// "Dear Huber family".
+    pub greeting: String,
+    /// Alerts that opened.
+    pub opened: Vec<AlertRow>,
+    /// Alerts that cleared.
+    pub cleared: Vec<AlertRow>,
+    /// The subject line.
+    pub subject: String,
+}
+
+/// "1,234 kWh", "56.7 kWh", "3.21 kWh".
+pub fn kwh(value: f64) -> String {
+    format!("{} kWh", number(value))
+}
+
+/// A number with thousands separators and fewer decimals the larger it is.
+pub fn number(value: f64) -> String {
+    let decimals = match value.abs() {
+        v if v >= 1000.0 => 0,
+        v if v >= 100.0 => 1,
+        v if v >= 10.0 => 1,
+        _ => 2,
+    };
+    let text = format!("{:.*}", decimals, value.abs());
+    let (whole, fraction) = text.split_once('.').map_or((text.as_str(), None), |(w, f)| (w, Some(f)));
+    let mut grouped = String::new();
+    for (i, digit) in whole.chars().enumerate() {
+        if i > 0 && (whole.len() - i) % 3 == 0 {
+            grouped.push(',');
+        }
+        grouped.push(digit);
+    }
+    let sign = if value < 0.0 && text.chars().any(|c| c.is_ascii_digit() && c != '0') { "-" } else { "" };
+    match fraction {
+        Some(f) => format!("{sign}{grouped}.{f}"),
+        None => format!("{sign}{grouped}"),
+    }
+}
+
+/// "+12 %" / "-8 %" from now against before; `None` when before is zero.
+pub fn change(now: f64, before: f64) -> Option<(String, bool)> {
+    if before <= 0.0 {
+        return None;
+    }
+    let percent = (now - before) / before * 100.0;
+    let rounded = percent.round();
+    let text = if rounded > 0.0 {
+        format!("+{rounded:.0} %")
+    } else if rounded < 0.0 {
+        format!("-{:.0} %", rounded.abs())
+    } else {
+        "±0 %".to_owned()
+    };
+    Some((text, percent >= 0.0))
+}
+
+fn local(at: DateTime<Utc>, tz: Tz, format: &str) -> String {
+    at.with_timezone(&tz).format(format).to_string()
+}
+
+fn peak_text(peak: Option<&Peak>, tz: Tz, with_date: bool) -> String {
+    match peak {
+        Some(p) if with_date => format!("{} kW on {}", number(p.kw), local(p.at, tz, "%-d %b at %H:%M")),
+        Some(p) => format!("{} kW at {}", number(p.kw), local(p.at, tz, "%H:%M")),
+        None => "–".to_owned(),
+    }
+}
+
+fn kind_word(kind: DeviceKind) -> &'static str {
+    match kind {
+        DeviceKind::Inverter => "Inverter",
+        DeviceKind::Meter => "Meter",
+        DeviceKind::IrradianceSensor => "Irradiance sensor",
+        DeviceKind::StringMonitor => "String monitor",
+        DeviceKind::Other => "Device",
+    }
+}
+
+fn device_row(device: &DeviceSummary, tz: Tz, with_date: bool) -> DeviceRow {
+    let mut name = format!("{} {}", kind_word(device.kind), device.id);
+    if let Some(model) = &device.model {
+        name.push_str(&format!(" ({model})"));
+    }
+    if device.energy_kwh.is_none() && device.grid_kwh.is_some() {
+        name.push_str(", from / to the grid");
+    }
+    DeviceRow {
+        name,
+        energy: match (device.energy_kwh, device.grid_kwh) {
+            (Some(e), _) => kwh(e),
+            (None, Some((import, export))) => format!("{} / {} kWh", number(import), number(export)),
+            (None, None) => "–".to_owned(),
+        },
+        peak: peak_text(device.peak.as_ref(), tz, with_date),
+    }
+}
+
+fn site_row(site: &SiteSummary, tz: Tz, with_date: bool) -> SiteRow {
+    SiteRow {
+        name: site.name.clone(),
+        capacity: format!("{} kWp", number(site.capacity_kwp)),
+        energy: kwh(site.totals.produced_kwh),
+        specific_yield: site
+            .specific_yield
+            .map_or_else(|| "–".to_owned(), |y| format!("{} kWh/kWp", number(y))),
+        peak: peak_text(site.peak.as_ref(), tz, with_date),
+        devices: site.devices.iter().map(|d| device_row(d, tz, with_date)).collect(),
+    }
+}
+
+fn figures(data: &SummaryData, tz: Tz, with_date: bool) -> Vec<Figure> {
+    let EnergyTotals { consumed_kwh, imported_kwh, exported_kwh, self_consumed_kwh, .. } = &data.totals;
+    let mut figures =
+        vec![Figure { label: "Peak power", value: peak_text(data.peak.as_ref(), tz, with_date) }];
+    if let Some(y) = data.specific_yield {
+        figures.push(Figure {
+            label: "Specific yield",
+            value: format!("{} kWh/kWp ({} kWp installed)", number(y), number(data.capacity_kwp)),
+        });
+    }
+    for (label, value) in [
+        ("Consumed", consumed_kwh),
+        ("Self-consumed", self_consumed_kwh),
+        ("Drawn from the grid", imported_kwh),
+        ("Fed into the grid", exported_kwh),
+    ] {
+        if let Some(v) = value {
+            figures.push(Figure { label, value: kwh(*v) });
+        }
+    }
+    figures
+}
+
+fn bars(data: &SummaryData) -> Vec<Bar> {
+    let max = data.chart.iter().map(|b| b.kwh).fold(0.0_f64, f64::max);
+    let crowded = data.chart.len() > 12;
+    data.chart
+        .iter()
+        .enumerate()
+        .map(|(i, bar)| {
+            let share = if max > 0.0 { (bar.kwh / max).clamp(0.0, 1.0) } else { 0.0 };
+            // Rounded, not truncated, so the tallest bar is exactly the chart's height.
+            let height_px = ((share * f64::from(CHART_HEIGHT_PX)).round() as u32).clamp(1, CHART_HEIGHT_PX);
+            let shown = !crowded || i == 0 || (i + 1) % 5 == 0;
+            let text_len = (share * TEXT_BAR_WIDTH as f64).round() as usize;
+            Bar {
+                label: if shown { bar.label.clone() } else { String::new() },
+                height_px,
+                gap_px: CHART_HEIGHT_PX - height_px,
+                value: kwh(bar.kwh),
+                text_bar: "#".repeat(text_len),
+                text_label: bar.label.clone(),
+            }
+        })
+        .collect()
+}
+
+/// Describes alerts for people, with times in `tz`; `site_name` finds a gateway's site name.
+pub fn alert_row(
+    alert: &Alert,
+    tz: Tz,
+    site_name: &dyn Fn(&heliograph_shared::GatewayId) -> String,
+) -> AlertRow {
+    let title = match alert.kind {
+        AlertKind::SiteOffline => "Site offline",
+        AlertKind::DeviceFault => "Device fault",
+        AlertKind::Underperformance => "Low production",
+    };
+    let mut subject = site_name(&alert.gateway);
+    if let Some(device) = &alert.device {
+        subject.push_str(&format!(", device {device}"));
+    }
+    let when = match alert.cleared_at {
+        Some(cleared) => {
+            format!("{} – {}", local(alert.opened_at, tz, "%-d %b %H:%M"), local(cleared, tz, "%-d %b %H:%M"))
+        }
+        None => format!("since {}", local(alert.opened_at, tz, "%-d %b %H:%M")),
+    };
+    AlertRow {
+        title: title.to_owned(),
+        subject,
+        detail: alert.detail.clone(),
+        when,
+        cleared: alert.cleared_at.is_some(),
+    }
+}
+
+/// The inputs of a summary email besides its data.
+pub struct SummaryContext<'a> {
+    /// The provider's brand.
+    pub brand: &'a str,
+    /// The customer's name.
+    pub customer_name: &'a str,
+    /// The customer's timezone.
+    pub tz: Tz,
+    /// Alerts in the period, already described.
+    pub alerts: Vec<AlertRow>,
+    /// The unsubscribe link.
+    pub unsubscribe_url: String,
+}
+
+/// Builds the summary view.
+pub fn summary(data: &SummaryData, context: SummaryContext<'_>) -> SummaryView {
+    let tz = context.tz;
+    let with_date = data.period.kind() != crate::period::PeriodKind::Day;
+    let period_label = data.period.label();
+    let adjective = data.period.kind().adjective();
+    let produced = kwh(data.totals.produced_kwh);
+    let mut changes = Vec::new();
+    if let Some((text, up)) = data.previous_kwh.and_then(|p| change(data.totals.produced_kwh, p)) {
+        changes.push(Change {
+            against: format!("compared with {}", data.period.previous().label()),
+            text,
+            up,
+        });
+    }
+    if let (Some((text, up)), Some(earlier)) =
+        (data.last_year_kwh.and_then(|p| change(data.totals.produced_kwh, p)), data.period.a_year_earlier())
+    {
+        changes.push(Change { against: format!("compared with {}", earlier.label()), text, up });
+    }
+    let subject =
+        format!("{}: your {adjective} solar summary for {period_label} ({produced})", context.brand);
+    let preheader = match changes.first() {
+        Some(c) => format!("Your plants produced {produced} in {period_label}, {} {}.", c.text, c.against),
+        None => format!("Your plants produced {produced} in {period_label}."),
+    };
+    let chart_max = data.chart.iter().map(|b| b.kwh).fold(0.0_f64, f64::max);
+    SummaryView {
+        page: Page {
+            brand: context.brand.to_owned(),
+            title: format!("Your {adjective} solar summary"),
+            preheader,
+            reason: format!(
+                "You receive this {adjective} summary because {} monitors your solar plants.",
+                context.brand
+            ),
+            unsubscribe_url: context.unsubscribe_url,
+        },
+        greeting: format!("Dear {},", context.customer_name),
+        period_label,
+        adjective,
+        produced,
+        changes,
+        figures: figures(data, tz, with_date),
+        bars: bars(data),
+        chart_scale: format!("tallest bar {}", kwh(chart_max)),
+        sites: data.sites.iter().map(|s| site_row(s, tz, with_date)).collect(),
+        alerts: context.alerts,
+        subject,
+    }
+}
+
+/// Builds the alert view from described alerts.
+pub fn alerts(
+    brand: &str,
+    customer_name: &str,
+    opened: Vec<AlertRow>,
+    cleared: Vec<AlertRow>,
+    unsubscribe_url: String,
+) -> AlertView {
+    let subject = match (opened.len(), cleared.len()) {
+        (0, n) => format!("{brand}: {n} alert{} cleared at your solar plants", plural(n)),
+        (n, 0) => format!("{brand}: {n} new alert{} at your solar plants", plural(n)),
+        (n, m) => format!("{brand}: {n} new alert{}, {m} cleared at your solar plants", plural(n)),
+    };
+    let preheader =
+        opened.first().or(cleared.first()).map(|a| format!("{}: {}", a.title, a.subject)).unwrap_or_default();
+    AlertView {
+        page: Page {
+            brand: brand.to_owned(),
+            title: "Alerts for your solar plants".to_owned(),
+            preheader,
+            reason: format!("You receive alert emails because {brand} monitors your solar plants."),
+            unsubscribe_url,
+        },
+        greeting: format!("Dear {customer_name},"),
+        opened,
+        cleared,
+        subject,
+    }
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 { "" } else { "s" }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_get_thousands_separators_and_fewer_decimals_when_large() {
+        assert_eq!(number(1234.4), "1,234");
+        assert_eq!(number(1_234_567.0), "1,234,567");
+        assert_eq!(number(56.74), "56.7");
+        assert_eq!(number(3.214), "3.21");
+        assert_eq!(number(0.0), "0.00");
+        assert_eq!(number(-12.0), "-12.0");
+    }
+
+    #[test]
+    fn changes_are_signed_percentages_and_unknown_without_a_baseline() {
+        assert_eq!(change(112.0, 100.0), Some(("+12 %".to_owned(), true)));
+        assert_eq!(change(92.0, 100.0), Some(("-8 %".to_owned(), false)));
+        assert_eq!(change(10.0, 0.0), None);
+    }
+}

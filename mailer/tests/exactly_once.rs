@@ -1,0 +1,199 @@
+//! Delivery that neither loses nor duplicates, against a real SMTP server process: a server that
+//! is down delays mail until it is back; two mailers on one store (embedded, and Cassandra at
+//! `HELIOGRAPH_CASSANDRA`, failing without it) send each summary once; a claim left by a
+//! crashed mailer is taken over when its lease runs out.
+
+mod common;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::{TimeDelta, Utc};
+use heliograph_mailer::period::{Period, PeriodKind};
+use heliograph_mailer::summaries;
+use heliograph_shared::store::embedded::EmbeddedStore;
+use heliograph_shared::store::{
+    self, CassandraSettings, ConsistencySetting, Store, StoreSettings, TenantStore,
+};
+use heliograph_shared::{
+    Claim, ClaimOwner, ClaimRequest, DeliveryState, DeviceKind, KeyspaceName, ReportSchedule,
+};
+
+use common::*;
+
+/// Yesterday in Berlin, the daily summary every customer of these tests is due.
+fn yesterday() -> Period {
+    let today = Utc::now().with_timezone(&chrono_tz::Europe::Berlin).date_naive();
+    Period::containing(PeriodKind::Day, today - chrono::Days::new(1))
+}
+
+async fn embedded(dir: &std::path::Path) -> Arc<dyn Store> {
+    Arc::new(EmbeddedStore::open(&dir.join("data")).await.expect("store opens"))
+}
+
+/// Readings of yesterday for one site, so the summaries have something to say.
+async fn some_production(tenant: &Arc<dyn TenantStore>, site: &heliograph_shared::Gateway) {
+    let bounds = yesterday().bounds(chrono_tz::Europe::Berlin);
+    let from = bounds.start + TimeDelta::hours(8);
+    let readings = inverter_readings(
+        &site.id,
+        "inv-1",
+        from,
+        from + TimeDelta::hours(6),
+        TimeDelta::minutes(15),
+        |t| 10_000.0 + (t - from).num_minutes() as f64 * 20.0,
+        |_| 1200.0,
+    );
+    write(tenant, readings, DeviceKind::Inverter).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mail_waits_while_the_smtp_server_is_down_and_arrives_once_it_is_back() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let store = embedded(dir.path()).await;
+    let tenant = provider(&store, "sunny", ReportSchedule::Daily).await;
+    let customer = customer(&tenant, "Huber family", "huber@example.com", chrono_tz::Europe::Berlin).await;
+    let site = site(&tenant, "GW-H1", "Huber residence", customer.id, 9.8).await;
+    some_production(&tenant, &site).await;
+
+    // Nothing listens on the port yet.
+    let port = free_port();
+    let mailer = mailer(Arc::clone(&store), settings(port));
+    let first = mailer.round(Utc::now()).await.expect("a round runs while the mail server is down");
+    assert_eq!((first.sent, first.failed), (0, 1), "{first:?}");
+    let key = summaries::key(customer.id, yesterday()).expect("a key");
+    let delivery = tenant.delivery(&key).await.expect("readable").expect("claimed and recorded");
+    assert_eq!(delivery.state, DeliveryState::Failed);
+    assert!(delivery.next_attempt_at.is_some() && delivery.last_error.is_some(), "{delivery:?}");
+
+    // The server comes up; the retry (backoff 1 s in these settings) delivers the summary.
+    let smtp = SmtpServer::start_on(port, &dir.path().join("received"));
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while smtp.messages().is_empty() {
+        assert!(
+            Instant::now() < deadline,
+            "the summary did not arrive within 30 s of the server coming back"
+        );
+        mailer.round(Utc::now()).await.expect("a round");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    // Later rounds send nothing more.
+    for _ in 0..3 {
+        mailer.round(Utc::now()).await.expect("a round");
+    }
+    let messages = smtp.wait_for(2, Duration::from_millis(500));
+    assert_eq!(messages.len(), 1, "the summary arrives exactly once");
+    let mail = parse(&messages[0]);
+    assert!(header(&mail, "Subject").is_some_and(|s| s.contains(&yesterday().label())));
+    let delivery = tenant.delivery(&key).await.expect("readable").expect("recorded");
+    assert_eq!(delivery.state, DeliveryState::Sent);
+    assert!(delivery.attempts >= 2, "{delivery:?}");
+}
+
+/// Two mailers, each with its own handle on one store (as two processes would have), send each
+/// of twelve customers' summaries once; a third customer's summary, claimed by a mailer that
+/// then crashed, is sent once its lease runs out.
+async fn two_mailers_send_each_summary_exactly_once(
+    first_store: Arc<dyn Store>,
+    second_store: Arc<dyn Store>,
+    slug: &str,
+    dir: &std::path::Path,
+) {
+    let tenant = provider(&first_store, slug, ReportSchedule::Daily).await;
+    let mut customers = Vec::new();
+    for i in 0..12 {
+        let c = customer(
+            &tenant,
+            &format!("Customer {i}"),
+            &format!("c{i}@example.com"),
+            chrono_tz::Europe::Berlin,
+        )
+        .await;
+        let s = site(&tenant, &format!("GW-{i:02}"), &format!("Site {i}"), c.id, 5.0 + f64::from(i)).await;
+        if i % 3 == 0 {
+            some_production(&tenant, &s).await;
+        }
+        customers.push(c);
+    }
+    // A mailer that claimed customer 0's summary and crashed: its lease runs 3 more seconds.
+    let crashed = ClaimRequest {
+        key: summaries::key(customers[0].id, yesterday()).expect("a key"),
+        owner: ClaimOwner::parse("crashed-mailer").expect("valid owner"),
+        now: Utc::now(),
+        lease: TimeDelta::seconds(3),
+        force: false,
+    };
+    assert_eq!(tenant.claim_delivery(&crashed).await.expect("claimed"), Claim::Granted { attempt: 1 });
+
+    let smtp = SmtpServer::start(&dir.join("received"));
+    let one = mailer(Arc::clone(&first_store), settings(smtp.port));
+    let two = mailer(Arc::clone(&second_store), settings(smtp.port));
+    for _ in 0..3 {
+        let (a, b) = tokio::join!(one.round(Utc::now()), two.round(Utc::now()));
+        let (a, b) = (a.expect("round"), b.expect("round"));
+        assert_eq!(a.failed + b.failed, 0, "{a:?} {b:?}");
+    }
+    let received = smtp.wait_for(11, Duration::from_secs(20));
+    assert_eq!(received.len(), 11, "everyone but the crashed claim's customer, once each");
+
+    // Once the lease has run out, one of the two takes the claim over and sends it.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while smtp.messages().len() < 12 {
+        assert!(Instant::now() < deadline, "the crashed mailer's claim was not taken over");
+        let (a, b) = tokio::join!(one.round(Utc::now()), two.round(Utc::now()));
+        a.expect("round");
+        b.expect("round");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    for _ in 0..2 {
+        let (a, b) = tokio::join!(one.round(Utc::now()), two.round(Utc::now()));
+        a.expect("round");
+        b.expect("round");
+    }
+    let received = smtp.wait_for(13, Duration::from_millis(500));
+    let mut per_recipient: HashMap<String, usize> = HashMap::new();
+    for raw in &received {
+        let to = header(&parse(raw), "To").expect("a recipient");
+        *per_recipient.entry(to).or_default() += 1;
+    }
+    for c in &customers {
+        let address = c.emails[0].as_str();
+        assert_eq!(
+            per_recipient.get(address),
+            Some(&1),
+            "{address} got {:?} summaries",
+            per_recipient.get(address)
+        );
+    }
+    assert_eq!(received.len(), 12);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_mailers_on_one_embedded_store_send_each_summary_exactly_once() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    // Two store handles on the same files.
+    let first = embedded(dir.path()).await;
+    let second = embedded(dir.path()).await;
+    two_mailers_send_each_summary_exactly_once(first, second, "sunny", dir.path()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_mailers_on_one_cassandra_keyspace_send_each_summary_exactly_once() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let token = uuid::Uuid::new_v4().simple().to_string()[..8].to_owned();
+    let settings = StoreSettings::Cassandra(CassandraSettings {
+        nodes: vec![std::env::var("HELIOGRAPH_CASSANDRA").expect(
+            "HELIOGRAPH_CASSANDRA is not set: run scripts/test.sh (it starts a node) or set it to a node such as \
+             127.0.0.1:9042",
+        )],
+        registry_keyspace: KeyspaceName::parse(&format!("mailer_{token}")).expect("valid keyspace"),
+        consistency: ConsistencySetting::One,
+        request_timeout_ms: 20_000,
+        ..CassandraSettings::default()
+    });
+    // Two sessions, as two mailer processes would have.
+    let first = store::open(&settings).await.expect("Cassandra store opens");
+    let second = store::open(&settings).await.expect("Cassandra store opens");
+    two_mailers_send_each_summary_exactly_once(first, second, &format!("sunny_{token}"), dir.path()).await;
+}
