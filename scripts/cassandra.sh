@@ -10,7 +10,9 @@
 #   scripts/cassandra.sh status           print the nodes and whether CQL answers
 #
 # Environment: HELIOGRAPH_CACHE (default ~/.cache/heliograph), CASSANDRA_RUN_DIR (default
-# $HELIOGRAPH_CACHE/cassandra-run), CASSANDRA_HEAP (default 1g), CASSANDRA_PORT (default 9042).
+# $HELIOGRAPH_CACHE/cassandra-run), CASSANDRA_HEAP (default 1g), CASSANDRA_PORT (default 9042),
+# CASSANDRA_STORAGE_PORT (default 7000) and CASSANDRA_JMX_PORT (default 7199; node N uses +N), so
+# that two clusters (the test node and a three-node cluster, say) can run side by side.
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -20,6 +22,8 @@ lib="$cache/cassandra-$version/lib"
 run=${CASSANDRA_RUN_DIR:-$cache/cassandra-run}
 heap=${CASSANDRA_HEAP:-1g}
 port=${CASSANDRA_PORT:-9042}
+storage_port=${CASSANDRA_STORAGE_PORT:-7000}
+jmx_port=${CASSANDRA_JMX_PORT:-7199}
 
 log() { printf '[cassandra] %s\n' "$*" >&2; }
 
@@ -57,7 +61,7 @@ seed_provider:
 listen_address: 127.0.0.$n
 rpc_address: 127.0.0.$n
 native_transport_port: $port
-storage_port: 7000
+storage_port: $storage_port
 endpoint_snitch: SimpleSnitch
 start_native_transport: true
 auto_snapshot: false
@@ -100,7 +104,7 @@ jvm_opts() {
 -Dcassandra.config=file://$dir/cassandra.yaml
 -Dcassandra-foreground=yes
 -Dcassandra.storagedir=$dir
--Dcassandra.jmx.local.port=$((7199 + n))
+-Dcassandra.jmx.local.port=$((jmx_port + n))
 -Dcassandra.skip_wait_for_gossip_to_settle=0
 -Dcassandra.ring_delay_ms=1000
 -Dcassandra.superuser_setup_delay_ms=0
@@ -200,7 +204,7 @@ start_node() {
 }
 
 start() {
-  local count=${1:-1} seeds="127.0.0.1:7000" n
+  local count=${1:-1} seeds="127.0.0.1:$storage_port" n
   fetch
   # A fresh cluster every time: tests create keyspaces and must not see a previous run's data.
   stop >/dev/null 2>&1 || true
@@ -233,11 +237,11 @@ case "${1:-}" in
   start) start "${2:-1}" ;;
   stop) stop ;;
   kill) dir=$(node_dir "$2"); kill -9 "$(cat "$dir/pid")"; rm -f "$dir/pid" ;;
-  restart) start_node "$2" "127.0.0.1:7000" ;;
+  restart) start_node "$2" "127.0.0.1:$storage_port" ;;
   status)
     for dir in "$run"/node[0-9]*; do
       n=${dir##*node}
       if cql_answers "127.0.0.$n"; then echo "node $n up"; else echo "node $n down"; fi
     done ;;
-  *) sed -n '2,14p' "$0"; exit 2 ;;
+  *) sed -n "2,16p" "$0"; exit 2 ;;
 esac

@@ -5,8 +5,9 @@
 #
 #   scripts/test.sh
 #
-# Caches: ~/.m2 (Maven), $HELIOGRAPH_CACHE (default ~/.cache/heliograph: Cassandra jars), and
-# CARGO_TARGET_DIR if set (default ./target).
+# Caches: ~/.m2 (Maven), $HELIOGRAPH_CACHE (default ~/.cache/heliograph: Cassandra jars, the
+# Python venv with aiosmtpd and the linters), and CARGO_TARGET_DIR if set (default ./target).
+# Installs Debian's chromium with apt-get when it is missing (the browser tests drive it).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -36,6 +37,15 @@ venv="$HELIOGRAPH_CACHE/venv"
 "$venv/bin/kubernetes-validate" --strict --quiet deploy/kubernetes/*.yaml
 "$venv/bin/check-jsonschema" --builtin-schema vendor.compose-spec deploy/compose.yaml
 python3 -c 'import json, sys; [json.load(open(f)) for f in sys.argv[1:]]' deploy/grafana/*.json
+
+step "browser for the panel tests (Debian's chromium)"
+if ! command -v chromium >/dev/null; then
+  sudo=""; [[ $(id -u) -eq 0 ]] || sudo="sudo"
+  $sudo apt-get update -qq && $sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+fi
+export HELIOGRAPH_CHROMIUM=${HELIOGRAPH_CHROMIUM:-$(command -v chromium)}
+# The mail tests start aiosmtpd (installed above) as a real SMTP server and read back what arrived.
+export HELIOGRAPH_PYTHON=${HELIOGRAPH_PYTHON:-$venv/bin/python}
 
 step "building"
 cargo build --workspace --all-targets --locked
