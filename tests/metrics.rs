@@ -89,3 +89,71 @@ async fn ingest_metrics_count_accepted_quarantined_and_refused_documents() {
     }
     assert!(!metrics.contains(&token), "metrics never carry secrets");
 }
+
+/// Starts `heliograph <role>` with `config`, output discarded.
+fn spawn_role(config: &std::path::Path, role: &str) -> std::process::Child {
+    Command::new(BIN)
+        .arg("--config")
+        .arg(config)
+        .arg(role)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
+async fn wait_healthy(port: u16) {
+    let address = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if std::net::TcpStream::connect(address).is_ok()
+            && common::http_get(address, "/healthz").await.0 == 200
+        {
+            return;
+        }
+        assert!(Instant::now() < deadline, "nothing healthy on port {port}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn web_and_mailer_processes_serve_health_readiness_and_metrics() {
+    let dir = tempfile::tempdir().unwrap();
+    let (web, mailer) = (free_port(), free_port());
+    let config = dir.path().join("heliograph.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[store]\nbackend = \"embedded\"\ndata_dir = \"{}\"\n[web]\nlisten = \"127.0.0.1:{web}\"\n\
+             [mailer]\nhttp_listen = \"127.0.0.1:{mailer}\"\ntransport = \"file\"\noutbox_dir = \"{}\"\n\
+             [log]\nfilter = \"warn\"\n",
+            dir.path().join("data").display(),
+            dir.path().join("outbox").display()
+        ),
+    )
+    .unwrap();
+    run(&config, &["provider", "add", "acme", "--name", "Acme"]);
+    let mut processes = [spawn_role(&config, "web"), spawn_role(&config, "mailer")];
+    wait_healthy(web).await;
+    wait_healthy(mailer).await;
+    let web_addr = std::net::SocketAddr::from(([127, 0, 0, 1], web));
+    let (status, _) = common::http_get(web_addr, "/login").await;
+    assert_eq!(status, 200);
+    for port in [web, mailer] {
+        let (status, body) =
+            common::http_get(std::net::SocketAddr::from(([127, 0, 0, 1], port)), "/readyz").await;
+        assert_eq!((status, body.trim()), (200, "ready"), "port {port}");
+    }
+    let web_metrics = scrape(web).await;
+    let mailer_metrics = scrape(mailer).await;
+    for process in &mut processes {
+        let _ = process.kill();
+        let _ = process.wait();
+    }
+    let login = r#"heliograph_web_request_seconds_count{route="/login",status="2xx"} 1"#;
+    assert!(web_metrics.contains(login), "missing {login:?} in\n{web_metrics}");
+    // The mailer's counters appear with its first email; until then the page is valid and empty.
+    assert!(
+        mailer_metrics.lines().all(|l| l.is_empty() || l.starts_with('#') || l.starts_with("heliograph_"))
+    );
+}

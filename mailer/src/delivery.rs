@@ -94,6 +94,7 @@ impl Deliverer {
                 warn!(delivery = %key, attempt, error = %error, %retry_at, "cannot build the message");
                 self.finish(tenant, key, &DeliveryOutcome::Failed { error: error.clone(), retry_at }, now)
                     .await?;
+                crate::metrics::email(tenant.provider().as_str(), key, "retry");
                 return Ok(Delivered::WillRetry(error));
             }
         };
@@ -102,6 +103,7 @@ impl Deliverer {
             Ok(()) => {
                 self.finish(tenant, key, &DeliveryOutcome::Sent, now).await?;
                 info!(delivery = %key, attempt, transport = self.outbox.kind(), "sent");
+                crate::metrics::email(tenant.provider().as_str(), key, "sent");
                 Ok(Delivered::Sent)
             }
             Err(SendError::Transient(error)) => {
@@ -109,11 +111,13 @@ impl Deliverer {
                 warn!(delivery = %key, attempt, error = %error, %retry_at, "send failed; will retry");
                 self.finish(tenant, key, &DeliveryOutcome::Failed { error: error.clone(), retry_at }, now)
                     .await?;
+                crate::metrics::email(tenant.provider().as_str(), key, "retry");
                 Ok(Delivered::WillRetry(error))
             }
             Err(SendError::Permanent(error)) => {
                 warn!(delivery = %key, attempt, error = %error, "the mail server refused the message for good");
                 self.finish(tenant, key, &DeliveryOutcome::Rejected { error: error.clone() }, now).await?;
+                crate::metrics::email(tenant.provider().as_str(), key, "rejected");
                 Ok(Delivered::Rejected(error))
             }
         }

@@ -16,6 +16,7 @@ pub mod compose;
 pub mod content;
 pub mod delivery;
 mod error;
+pub mod metrics;
 pub mod notices;
 pub mod period;
 pub mod render;

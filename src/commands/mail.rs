@@ -11,12 +11,12 @@ use heliograph_shared::store::{Store, StoreSettings};
 use heliograph_shared::{CustomerId, ProviderSlug};
 use tracing::info;
 
-use super::serve::{open_store, shutdown_on_signals};
+use super::serve::{metrics_recorder, open_store, shutdown_on_signals};
 use crate::cli::{MailerArgs, MailerCommand};
 use crate::settings::Settings;
 
 /// The embedded store's data directory, where the outbox and the unsubscribe key live by default.
-fn data_dir(settings: &Settings) -> Option<PathBuf> {
+pub fn data_dir(settings: &Settings) -> Option<PathBuf> {
     match &settings.store {
         StoreSettings::Embedded { data_dir } => Some(data_dir.clone()),
         StoreSettings::Cassandra(_) => None,
@@ -45,10 +45,14 @@ pub fn build(settings: &Settings, store: Arc<dyn Store>) -> anyhow::Result<Maile
 /// `heliograph mailer [send-now|preview]`.
 pub async fn mailer(settings: Settings, args: MailerArgs) -> anyhow::Result<()> {
     let store = open_store(&settings).await?;
-    let mailer = build(&settings, store)?;
+    let mailer = build(&settings, Arc::clone(&store))?;
     match args.command {
         None => {
+            let metrics = metrics_recorder()?;
             let shutdown = shutdown_on_signals();
+            let probes =
+                super::probes::serve(settings.mailer.http_listen, store, metrics, shutdown.clone()).await?;
+            info!(probes = %probes, "mailer running");
             mailer.run(shutdown).await;
         }
         Some(MailerCommand::SendNow { provider, customer, period }) => {

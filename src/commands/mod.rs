@@ -2,4 +2,5 @@
 
 pub mod admin;
 pub mod mail;
+pub mod probes;
 pub mod serve;

@@ -65,13 +65,15 @@ pub async fn serve(settings: Settings, args: ServeArgs) -> anyhow::Result<()> {
     let metrics = metrics_recorder()?;
     let store = open_store(&settings).await?;
     let shutdown = shutdown_on_signals();
-    let ingest = IngestServer::bind(settings.ingest.clone(), Arc::clone(&store)).await?.with_metrics(metrics);
+    let ingest =
+        IngestServer::bind(settings.ingest.clone(), Arc::clone(&store)).await?.with_metrics(metrics.clone());
     let mut web_settings = settings.web.clone();
     if args.demo {
         // The demo is opened over plain http://localhost, where Safari drops `Secure` cookies.
         web_settings.cookie_secure = false;
     }
-    let web = WebServer::bind(&web_settings, Arc::clone(&store)).await?;
+    let web = with_unsubscribe_key(WebServer::bind(&web_settings, Arc::clone(&store)).await?, &settings)
+        .with_metrics(metrics);
     info!(
         backend = store.backend(),
         ingest = %ingest.local_addr()?,
@@ -120,13 +122,27 @@ pub async fn ingest(settings: Settings) -> anyhow::Result<()> {
 
 /// `heliograph web`.
 pub async fn web(settings: Settings) -> anyhow::Result<()> {
+    let metrics = metrics_recorder()?;
     let store = open_store(&settings).await?;
     let shutdown = shutdown_on_signals();
-    let web = WebServer::bind(&settings.web, store).await?;
+    let web =
+        with_unsubscribe_key(WebServer::bind(&settings.web, store).await?, &settings).with_metrics(metrics);
     info!(web = %web.local_addr()?, "web serving");
     web.run(shutdown).await?;
     info!("stopped");
     Ok(())
+}
+
+/// Gives the panel the mailer's unsubscribe key, so that the links in customer emails work.
+/// Without one (Cassandra and no `[mailer] unsubscribe_secret`) the links answer 404.
+fn with_unsubscribe_key(web: WebServer, settings: &Settings) -> WebServer {
+    match settings.mailer.unsubscribe_key(super::mail::data_dir(settings).as_deref()) {
+        Ok(key) => web.with_unsubscribe_key(key),
+        Err(e) => {
+            tracing::warn!(error = %e, "unsubscribe links in emails will not work");
+            web
+        }
+    }
 }
 
 /// A listener bound to 0.0.0.0 is reached on 127.0.0.1 from inside the process.

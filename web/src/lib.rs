@@ -11,6 +11,7 @@ pub mod auth;
 pub mod charts;
 mod error;
 pub mod format;
+pub mod metrics;
 mod pages;
 mod routes;
 mod security;
@@ -21,7 +22,9 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Router;
+use heliograph_shared::UnsubscribeKey;
 use heliograph_shared::store::Store;
+use metrics_exporter_prometheus::PrometheusHandle;
 
 use crate::state::AppState;
 use tokio::net::TcpListener;
@@ -49,7 +52,7 @@ pub enum WebError {
 /// A bound web server.
 pub struct WebServer {
     listener: TcpListener,
-    router: Router,
+    state: AppState,
 }
 
 impl WebServer {
@@ -58,8 +61,19 @@ impl WebServer {
         let listener = TcpListener::bind(settings.listen)
             .await
             .map_err(|source| WebError::Bind { address: settings.listen, source })?;
-        let router = routes::router(AppState::new(settings, store));
-        Ok(Self { listener, router })
+        Ok(Self { listener, state: AppState::new(settings, store) })
+    }
+
+    /// Verifies unsubscribe links with `key` (the mailer's); without it they answer 404.
+    pub fn with_unsubscribe_key(mut self, key: UnsubscribeKey) -> Self {
+        self.state.unsubscribe = Some(key);
+        self
+    }
+
+    /// Serves `/metrics` from the process's Prometheus recorder.
+    pub fn with_metrics(mut self, handle: PrometheusHandle) -> Self {
+        self.state.metrics = Some(handle);
+        self
     }
 
     /// The bound address.
@@ -69,7 +83,8 @@ impl WebServer {
 
     /// Serves until `shutdown` is cancelled.
     pub async fn run(self, shutdown: CancellationToken) -> Result<(), WebError> {
-        axum::serve(self.listener, self.router.into_make_service_with_connect_info::<SocketAddr>())
+        let router: Router = routes::router(self.state);
+        axum::serve(self.listener, router.into_make_service_with_connect_info::<SocketAddr>())
             .with_graceful_shutdown(async move { shutdown.cancelled().await })
             .await
             .map_err(WebError::Serve)

@@ -9,9 +9,9 @@ use axum::routing::{get, post};
 
 use crate::auth::{self, login};
 use crate::error::AppError;
-use crate::pages::{customers, fleet, gateways, quarantine, readings, settings, site};
+use crate::pages::{customers, fleet, gateways, quarantine, readings, settings, site, unsubscribe};
 use crate::state::AppState;
-use crate::{api, assets, security};
+use crate::{api, assets, metrics, security};
 
 /// Every route of the web process.
 pub fn router(state: AppState) -> Router {
@@ -45,13 +45,16 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(ready))
+        .route("/metrics", get(metrics::render))
         .route("/login", get(login::form).post(login::submit))
+        .route("/unsubscribe/{token}", get(unsubscribe::confirm).post(unsubscribe::unsubscribe))
         .route("/static/app.css", get(assets::stylesheet))
         .route("/favicon.svg", get(assets::icon))
         .merge(panel)
         .nest("/api/v1", api)
         .fallback(|| async { AppError::NotFound })
         .layer(map_response(security::headers))
+        .layer(axum::middleware::from_fn(metrics::time_request))
         .with_state(state)
 }
 

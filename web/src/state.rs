@@ -3,7 +3,9 @@
 use std::sync::Arc;
 
 use chrono::TimeDelta;
+use heliograph_shared::UnsubscribeKey;
 use heliograph_shared::store::Store;
+use metrics_exporter_prometheus::PrometheusHandle;
 
 use crate::auth::keys::Keys;
 use crate::auth::limiter::LoginLimiter;
@@ -16,6 +18,11 @@ pub struct AppState {
     pub(crate) keys: Keys,
     pub(crate) limiter: Arc<LoginLimiter>,
     pub(crate) settings: Arc<WebSettings>,
+    /// Verifies the unsubscribe links in customer emails (the mailer's key); without one the
+    /// links answer 404.
+    pub(crate) unsubscribe: Option<UnsubscribeKey>,
+    /// Renders `/metrics`; without one the route answers 404.
+    pub(crate) metrics: Option<PrometheusHandle>,
 }
 
 impl AppState {
@@ -35,6 +42,8 @@ impl AppState {
                 settings.login_tracked,
             )),
             settings: Arc::new(settings.clone()),
+            unsubscribe: None,
+            metrics: None,
         }
     }
 

@@ -8,6 +8,7 @@ pub mod quarantine;
 pub mod readings;
 pub mod settings;
 pub mod site;
+pub mod unsubscribe;
 
 use askama::Template;
 use axum::response::Html;

@@ -25,6 +25,11 @@ pub const USER: &str = "anna";
 /// The fixed day every provider has complete data for.
 pub const DAY: &str = "2026-06-01";
 
+/// The key the app verifies unsubscribe links with (the mailer would sign them with it).
+pub fn unsubscribe_key() -> heliograph_shared::UnsubscribeKey {
+    heliograph_shared::UnsubscribeKey::new(&[7; 32]).unwrap()
+}
+
 /// One seeded provider.
 #[derive(Debug, Clone)]
 pub struct Fleet {
@@ -107,7 +112,8 @@ impl TestApp {
         mut settings: WebSettings,
     ) -> anyhow::Result<Self> {
         settings.listen = "127.0.0.1:0".parse()?;
-        let server = WebServer::bind(&settings, Arc::clone(&store)).await?;
+        let server =
+            WebServer::bind(&settings, Arc::clone(&store)).await?.with_unsubscribe_key(unsubscribe_key());
         let base = format!("http://{}", server.local_addr()?);
         let shutdown = CancellationToken::new();
         tokio::spawn(server.run(shutdown.clone()));

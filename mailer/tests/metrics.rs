@@ -1,0 +1,61 @@
+//! The mailer's emails counter, scraped in Prometheus text: a send that fails while the SMTP
+//! server is down counts as `retry`, the delivery once it is back as `sent`.
+
+mod common;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::{TimeDelta, Utc};
+use heliograph_mailer::period::{Period, PeriodKind};
+use heliograph_shared::store::Store;
+use heliograph_shared::store::embedded::EmbeddedStore;
+use heliograph_shared::{DeviceKind, ReportSchedule};
+use metrics_exporter_prometheus::PrometheusBuilder;
+
+use common::*;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn emails_are_counted_by_provider_kind_and_outcome() {
+    let recorder = PrometheusBuilder::new().install_recorder().expect("the only recorder of this binary");
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let store: Arc<dyn Store> =
+        Arc::new(EmbeddedStore::open(&dir.path().join("data")).await.expect("store opens"));
+    let tenant = provider(&store, "sunny", ReportSchedule::Daily).await;
+    let customer = customer(&tenant, "Huber family", "huber@example.com", chrono_tz::Europe::Berlin).await;
+    let site = site(&tenant, "GW-H1", "Huber residence", customer.id, 9.8).await;
+    let today = Utc::now().with_timezone(&chrono_tz::Europe::Berlin).date_naive();
+    let from = Period::containing(PeriodKind::Day, today - chrono::Days::new(1))
+        .bounds(chrono_tz::Europe::Berlin)
+        .start
+        + TimeDelta::hours(9);
+    let readings = inverter_readings(
+        &site.id,
+        "inv-1",
+        from,
+        from + TimeDelta::hours(4),
+        TimeDelta::minutes(15),
+        |t| 5_000.0 + (t - from).num_minutes() as f64 * 15.0,
+        |_| 900.0,
+    );
+    write(&tenant, readings, DeviceKind::Inverter).await;
+
+    let port = free_port();
+    let mailer = mailer(Arc::clone(&store), settings(port));
+    mailer.round(Utc::now()).await.expect("a round runs while the mail server is down");
+    let scraped = recorder.render();
+    let retry = r#"heliograph_mailer_emails_total{provider="sunny",kind="summary",outcome="retry"} 1"#;
+    assert!(scraped.contains(retry), "missing {retry:?} in\n{scraped}");
+
+    let smtp = SmtpServer::start_on(port, &dir.path().join("received"));
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while smtp.messages().is_empty() {
+        assert!(Instant::now() < deadline, "the summary did not arrive once the server was back");
+        mailer.round(Utc::now()).await.expect("a round");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let scraped = recorder.render();
+    let sent = r#"heliograph_mailer_emails_total{provider="sunny",kind="summary",outcome="sent"} 1"#;
+    assert!(scraped.contains(sent), "missing {sent:?} in\n{scraped}");
+    assert!(!scraped.contains("huber@example.com"), "no addresses in metrics");
+}
