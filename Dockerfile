@@ -22,9 +22,9 @@ USER 10001:10001
 WORKDIR /var/lib/heliograph
 ENV HELIOGRAPH_STORE__DATA_DIR=/var/lib/heliograph/data
 VOLUME ["/var/lib/heliograph"]
-EXPOSE 7700 7780 8080
+EXPOSE 7700 7780 7781 8080
 # Checks the web listener of `serve`/`web`; the compose file and the Kubernetes manifests give the
-# ingest role its own check on port 7780.
+# ingest role its own check on port 7780 and the mailer role on 7781.
 HEALTHCHECK --interval=30s --timeout=3s --start-period=20s \
     CMD ["curl", "-fsS", "http://127.0.0.1:8080/healthz"]
 ENTRYPOINT ["heliograph"]
