@@ -40,6 +40,9 @@ pub enum Command {
     /// Manage a provider's panel users.
     #[command(subcommand)]
     User(UserCommand),
+    /// Manage operator accounts (they create providers and their first users in the panel).
+    #[command(subcommand)]
+    Operator(OperatorCommand),
     /// Print a device's stored readings (a read-back through the provider's own namespace).
     Readings(ReadingsArgs),
     /// Push simulated solar readings from N gateways to an ingest server.
@@ -212,6 +215,23 @@ pub enum UserCommand {
         /// Provider slug.
         #[arg(long)]
         provider: String,
+    },
+}
+
+/// `operator` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum OperatorCommand {
+    /// Add an operator, or reset an existing one's password. The password is read from stdin
+    /// (--password-stdin) or from HELIOGRAPH_PASSWORD, never from the command line.
+    Add {
+        /// Login name: 1-64 characters of a-z, 0-9, '.', '_', '@', '-'.
+        username: String,
+        /// Name shown in the panel.
+        #[arg(long)]
+        display_name: String,
+        /// Read the password from the first line of stdin.
+        #[arg(long)]
+        password_stdin: bool,
     },
 }
 

@@ -34,6 +34,7 @@ async fn main() -> ExitCode {
         Command::Customer(command) => commands::admin::customer(settings, command).await,
         Command::Gateway(command) => commands::admin::gateway(settings, command).await,
         Command::User(command) => commands::admin::user(settings, command).await,
+        Command::Operator(command) => commands::admin::operator(settings, command).await,
         Command::Readings(args) => commands::admin::readings(settings, args).await,
         Command::Simulate(args) => simulate::run(settings, args).await,
         Command::Load(args) => loadgen::run(settings, args).await,

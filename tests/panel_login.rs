@@ -165,3 +165,35 @@ async fn serve_demo_lets_you_log_in_as_sunrise_demo_demo() {
     assert!(!html.contains("VOLTWERK-0001"));
     assert!(log_in(web, "voltwerk", "demo", "demo").await.is_some());
 }
+
+#[tokio::test]
+async fn an_operator_added_from_the_command_line_logs_in_to_the_operator_console() {
+    let dir = tempfile::tempdir().unwrap();
+    let (config, web) = config(dir.path());
+    let add = ["operator", "add", "olga", "--display-name", "Olga", "--password-stdin"];
+    let (ok, out) = heliograph(&config, &add, "operator secret\n", &[]);
+    assert!(ok && out.contains("operator added: olga"), "{out}");
+    let (ok, out) = heliograph(&config, &add, "short\n", &[]);
+    assert!(!ok && out.contains("at least 8"), "{out}");
+
+    let _web = start(&config, &["web"], web);
+    let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let base = format!("http://127.0.0.1:{web}");
+    let form = http.get(format!("{base}/operator/login")).send().await.unwrap();
+    let login_cookie = cookie(&form, "hg_operator_login").unwrap();
+    let html = form.text().await.unwrap();
+    let at = html.find(r#"name="csrf" value=""#).unwrap() + r#"name="csrf" value=""#.len();
+    let token = html[at..].split('"').next().unwrap().to_owned();
+    let answer = http
+        .post(format!("{base}/operator/login"))
+        .header("cookie", login_cookie)
+        .form(&[("csrf", token.as_str()), ("username", "olga"), ("password", "operator secret")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 303);
+    let session = cookie(&answer, "hg_operator").unwrap();
+    let console = http.get(format!("{base}/operator")).header("cookie", session).send().await.unwrap();
+    assert_eq!(console.status(), 200);
+    assert!(console.text().await.unwrap().contains("New provider"));
+}

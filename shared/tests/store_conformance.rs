@@ -187,6 +187,7 @@ conformance!(
     unclaimed_gateways_count_every_attempt_and_come_back_most_recent_first,
     a_providers_handle_never_sees_another_providers_data,
     reopening_the_store_keeps_providers_and_their_data,
+    operator_accounts_are_kept_in_the_registry_and_replaced_whole,
 );
 
 // ---------------------------------------------------------------------------------------------
@@ -946,4 +947,29 @@ mod cassandra_layout {
         assert_eq!(versions(&session, registry, registry).await, registry_versions, "none applied again");
         assert_eq!(versions(&session, registry, keyspace).await, tenant_versions, "none applied again");
     }
+}
+
+async fn operator_accounts_are_kept_in_the_registry_and_replaced_whole(f: &Fixture) {
+    let name = heliograph_shared::Username::parse(&format!("op_{}", f.token)).unwrap();
+    assert!(f.store.operator(&name).await.unwrap().is_none());
+    let mut operator = heliograph_shared::User {
+        username: name.clone(),
+        display_name: "Olga Operator".into(),
+        password: heliograph_shared::PasswordDigest::from_stored(
+            "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".into(),
+        ),
+        active: true,
+    };
+    f.store.upsert_operator(&operator).await.unwrap();
+    let stored = f.store.operator(&name).await.unwrap().unwrap();
+    assert_eq!(
+        (stored.display_name.as_str(), stored.password.as_str(), stored.active),
+        ("Olga Operator", operator.password.as_str(), true)
+    );
+    operator.active = false;
+    f.store.upsert_operator(&operator).await.unwrap();
+    assert!(!f.store.operator(&name).await.unwrap().unwrap().active);
+    // An operator is not a user of any provider.
+    let tenant = f.provider("acme").await;
+    assert!(tenant.user(&name).await.unwrap().is_none());
 }

@@ -4,12 +4,14 @@ use anyhow::Context as _;
 use chrono::{DateTime, Duration, Utc};
 use chrono_tz::Tz;
 use heliograph_shared::{
-    Customer, CustomerId, DeviceId, EmailAddress, Gateway, GatewayId, GatewayToken, PasswordDigest, Provider,
-    ProviderSlug, Replication, User, Username,
+    Customer, CustomerId, DeviceId, EmailAddress, Gateway, GatewayId, GatewayToken, MIN_PASSWORD_CHARS,
+    PasswordDigest, Provider, ProviderSlug, Replication, User, Username,
 };
 
 use super::serve::open_store;
-use crate::cli::{CustomerCommand, GatewayCommand, ProviderCommand, ReadingsArgs, UserCommand};
+use crate::cli::{
+    CustomerCommand, GatewayCommand, OperatorCommand, ProviderCommand, ReadingsArgs, UserCommand,
+};
 use crate::settings::Settings;
 
 fn slug(value: &str) -> anyhow::Result<ProviderSlug> {
@@ -130,9 +132,6 @@ pub async fn gateway(settings: Settings, command: GatewayCommand) -> anyhow::Res
     Ok(())
 }
 
-/// Passwords shorter than this are refused.
-const MIN_PASSWORD_CHARS: usize = 8;
-
 /// The new user's password: the first line of stdin, or HELIOGRAPH_PASSWORD.
 fn read_password(from_stdin: bool) -> anyhow::Result<String> {
     let password = if from_stdin {
@@ -148,6 +147,24 @@ fn read_password(from_stdin: bool) -> anyhow::Result<String> {
         "the password must be at least {MIN_PASSWORD_CHARS} characters"
     );
     Ok(password)
+}
+
+/// `heliograph operator …`.
+pub async fn operator(settings: Settings, command: OperatorCommand) -> anyhow::Result<()> {
+    let OperatorCommand::Add { username, display_name, password_stdin } = command;
+    let username = Username::parse(&username).map_err(anyhow::Error::msg)?;
+    let password = read_password(password_stdin)?;
+    let store = open_store(&settings).await?;
+    let digest = tokio::task::spawn_blocking(move || PasswordDigest::hash(&password))
+        .await?
+        .map_err(anyhow::Error::msg)?;
+    let replaced = store.operator(&username).await?.is_some();
+    store
+        .upsert_operator(&User { username: username.clone(), display_name, password: digest, active: true })
+        .await?;
+    let what = if replaced { "password reset for operator" } else { "operator added:" };
+    println!("{what} {username}; log in at /operator/login");
+    Ok(())
 }
 
 /// `heliograph user …`.

@@ -9,7 +9,7 @@ use axum::routing::{get, post};
 
 use crate::auth::{self, login};
 use crate::error::AppError;
-use crate::pages::{customers, fleet, gateways, quarantine, readings, settings, site, unsubscribe};
+use crate::pages::{customers, fleet, gateways, operator, quarantine, readings, settings, site, unsubscribe};
 use crate::state::AppState;
 use crate::{api, assets, metrics, security};
 
@@ -37,6 +37,11 @@ pub fn router(state: AppState) -> Router {
         .route("/settings/api-tokens/revoke", post(settings::revoke_token))
         .route("/logout", post(login::logout))
         .route_layer(from_fn_with_state(state.clone(), auth::require_session));
+    let console = Router::new()
+        .route("/operator", get(operator::console))
+        .route("/operator/providers", post(operator::create_provider))
+        .route("/operator/logout", post(auth::operator::logout))
+        .route_layer(from_fn_with_state(state.clone(), auth::operator::require_operator));
     let api = Router::new()
         .route("/sites", get(api::sites))
         .route("/sites/{id}/readings", get(api::readings))
@@ -47,10 +52,12 @@ pub fn router(state: AppState) -> Router {
         .route("/readyz", get(ready))
         .route("/metrics", get(metrics::render))
         .route("/login", get(login::form).post(login::submit))
+        .route("/operator/login", get(auth::operator::login_form).post(auth::operator::login))
         .route("/unsubscribe/{token}", get(unsubscribe::confirm).post(unsubscribe::unsubscribe))
         .route("/static/app.css", get(assets::stylesheet))
         .route("/favicon.svg", get(assets::icon))
         .merge(panel)
+        .merge(console)
         .nest("/api/v1", api)
         .fallback(|| async { AppError::NotFound })
         .layer(map_response(security::headers))

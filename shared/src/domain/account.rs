@@ -62,6 +62,9 @@ impl From<Username> for String {
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PasswordDigest(String);
 
+/// The shortest password accepted for a panel user or an operator.
+pub const MIN_PASSWORD_CHARS: usize = 8;
+
 impl PasswordDigest {
     /// Hashes a password with a fresh salt.
     pub fn hash(password: &str) -> Result<Self, String> {

@@ -60,6 +60,13 @@ pub trait Store: Send + Sync + 'static {
 
     /// Gateways refused on the shared port whose id no provider owns, most recent first.
     async fn unclaimed_gateways(&self, limit: usize) -> Result<Vec<RefusedGateway>, StoreError>;
+
+    /// Creates or replaces an operator account (installation-wide: operators create providers
+    /// and their first users; they see no provider's data).
+    async fn upsert_operator(&self, operator: &User) -> Result<(), StoreError>;
+
+    /// One operator account.
+    async fn operator(&self, username: &Username) -> Result<Option<User>, StoreError>;
 }
 
 /// One provider's data. Every method reads or writes that provider's namespace only.

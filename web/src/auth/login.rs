@@ -91,10 +91,7 @@ pub async fn submit(
     headers: HeaderMap,
     Form(form): Form<LoginForm>,
 ) -> Result<Response, AppError> {
-    let expected = cookie(&headers, LOGIN_COOKIE).and_then(|value| state.keys.verify(LOGIN_PURPOSE, value));
-    if !expected
-        .is_some_and(|t| !form.csrf.is_empty() && bool::from(t.as_bytes().ct_eq(form.csrf.as_bytes())))
-    {
+    if !form_token_matches(&state, &headers, LOGIN_COOKIE, LOGIN_PURPOSE, &form.csrf) {
         return Err(AppError::Csrf);
     }
     let who: String = format!("{}/{}", form.provider.trim(), form.username.trim())
@@ -160,14 +157,37 @@ async fn authenticate(
         digest = tenant.user(username).await?.filter(|u| u.active).map(|u| u.password);
     }
     let known = digest.is_some();
-    let password = form.password.clone();
+    let verified = check_password(digest, form.password.clone()).await?;
+    Ok(if known && verified { names } else { None })
+}
+
+/// Checks `password` against `digest` off the async runtime; without a digest (no such
+/// account) it checks against a dummy one, so that costs the same time, and answers false.
+pub(super) async fn check_password(
+    digest: Option<PasswordDigest>,
+    password: String,
+) -> Result<bool, AppError> {
+    let known = digest.is_some();
     let verified = tokio::task::spawn_blocking(move || match digest.as_ref().or_else(|| dummy_digest()) {
         Some(digest) => digest.verify(&password),
         None => false,
     })
     .await
     .map_err(|e| AppError::Internal(format!("password check failed: {e}")))?;
-    Ok(if known && verified { names } else { None })
+    Ok(known && verified)
+}
+
+/// True when a login form's `presented` token is the one signed into its cookie.
+pub(super) fn form_token_matches(
+    state: &AppState,
+    headers: &HeaderMap,
+    cookie_name: &str,
+    purpose: &str,
+    presented: &str,
+) -> bool {
+    cookie(headers, cookie_name).and_then(|value| state.keys.verify(purpose, value)).is_some_and(|token| {
+        !presented.is_empty() && bool::from(token.as_bytes().ct_eq(presented.as_bytes()))
+    })
 }
 
 /// A digest to verify against when the user does not exist, so that costs the same time.

@@ -7,6 +7,7 @@ pub mod api_token;
 pub mod keys;
 pub mod limiter;
 pub mod login;
+pub mod operator;
 pub mod session;
 
 use std::sync::Arc;
@@ -84,7 +85,7 @@ pub async fn require_session(State(state): State<AppState>, request: Request, ne
     let mut request = if matches!(*request.method(), Method::GET | Method::HEAD) {
         request
     } else {
-        match checked_form(&session, request).await {
+        match checked_form(|presented| session.csrf_matches(presented), request).await {
             Ok(request) => request,
             Err(e) => return e.into_response(),
         }
@@ -109,8 +110,8 @@ fn to_login(request: &Request, secure: bool) -> Response {
     response
 }
 
-/// Reads a url-encoded form body, checks its `csrf` field and puts the body back.
-async fn checked_form(session: &Session, request: Request) -> Result<Request, AppError> {
+/// Reads a url-encoded form body, checks its `csrf` field with `csrf_ok` and puts the body back.
+async fn checked_form(csrf_ok: impl Fn(&str) -> bool, request: Request) -> Result<Request, AppError> {
     let (parts, body) = request.into_parts();
     let is_form = parts
         .headers
@@ -126,7 +127,7 @@ async fn checked_form(session: &Session, request: Request) -> Result<Request, Ap
     let fields: Vec<(String, String)> = serde_urlencoded::from_bytes(&bytes)
         .map_err(|_| AppError::BadRequest("the form is not readable".into()))?;
     let presented = fields.iter().find(|(name, _)| name == "csrf").map_or("", |(_, value)| value.as_str());
-    if !session.csrf_matches(presented) {
+    if !csrf_ok(presented) {
         return Err(AppError::Csrf);
     }
     Ok(Request::from_parts(parts, Body::from(bytes)))

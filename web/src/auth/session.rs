@@ -57,8 +57,13 @@ impl Session {
 
     /// True when `presented` is this session's CSRF token (constant-time comparison).
     pub fn csrf_matches(&self, presented: &str) -> bool {
-        !presented.is_empty() && bool::from(self.csrf.as_bytes().ct_eq(presented.as_bytes()))
+        csrf_matches(&self.csrf, presented)
     }
+}
+
+/// True when `presented` is the `expected` CSRF token (constant-time comparison).
+pub fn csrf_matches(expected: &str, presented: &str) -> bool {
+    !presented.is_empty() && bool::from(expected.as_bytes().ct_eq(presented.as_bytes()))
 }
 
 /// A cookie's value from the request's `Cookie` headers.

@@ -4,6 +4,7 @@
 pub mod customers;
 pub mod fleet;
 pub mod gateways;
+pub mod operator;
 pub mod quarantine;
 pub mod readings;
 pub mod settings;

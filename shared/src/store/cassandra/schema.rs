@@ -23,8 +23,10 @@ pub(super) struct Migration {
 }
 
 /// The registry keyspace's migrations, in order.
-pub(super) const REGISTRY: &[Migration] =
-    &[Migration { version: 1, cql: include_str!("migrations/registry_001.cql") }];
+pub(super) const REGISTRY: &[Migration] = &[
+    Migration { version: 1, cql: include_str!("migrations/registry_001.cql") },
+    Migration { version: 2, cql: include_str!("migrations/registry_002.cql") },
+];
 
 /// A provider keyspace's migrations, in order.
 pub(super) const TENANT: &[Migration] = &[

@@ -74,6 +74,10 @@ pub(super) struct RegistryStatements {
     pub(super) locate_gateway: PreparedStatement,
     /// Gateways refused on the shared port.
     pub(super) unclaimed: RefusalStatements,
+    /// Inserts or replaces an operator account.
+    pub(super) upsert_operator: PreparedStatement,
+    /// One operator account.
+    pub(super) operator: PreparedStatement,
 }
 
 impl RegistryStatements {
@@ -104,6 +108,18 @@ impl RegistryStatements {
             )
             .await?,
             unclaimed: RefusalStatements::prepare(session, ks, "unclaimed_gateways").await?,
+            upsert_operator: prepare(
+                session,
+                format!(
+                    "INSERT INTO {ks}.operators (username, display_name, password, active) VALUES (?, ?, ?, ?)"
+                ),
+            )
+            .await?,
+            operator: prepare(
+                session,
+                format!("SELECT username, display_name, password, active FROM {ks}.operators WHERE username = ?"),
+            )
+            .await?,
         })
     }
 }

@@ -18,7 +18,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use self::rows::refused_from_row;
 use self::schema::Schema;
 use self::writer::{Writer, backend};
-use crate::domain::{GatewayId, Provider, ProviderSlug, RefusedGateway};
+use crate::domain::{GatewayId, Provider, ProviderSlug, RefusedGateway, User, Username};
 use crate::store::{Store, StoreError, TenantStore};
 
 pub use self::tenant::EmbeddedTenant;
@@ -245,6 +245,43 @@ impl Store for EmbeddedStore {
                     .map_err(|e| backend(&e))?;
                 let rows = statement.query_map([limit], refused_from_row).map_err(|e| backend(&e))?;
                 rows.map(|r| r.map_err(|e| backend(&e))?).collect()
+            })
+            .await
+    }
+
+    async fn upsert_operator(&self, operator: &User) -> Result<(), StoreError> {
+        let operator = operator.clone();
+        self.registry
+            .write(move |c| {
+                c.prepare_cached(
+                    "INSERT OR REPLACE INTO operators (username, display_name, password, active)
+                     VALUES (?1, ?2, ?3, ?4)",
+                )
+                .map_err(|e| backend(&e))?
+                .execute(params![
+                    operator.username.as_str(),
+                    operator.display_name,
+                    operator.password.as_str(),
+                    operator.active
+                ])
+                .map_err(|e| backend(&e))?;
+                Ok(())
+            })
+            .await
+    }
+
+    async fn operator(&self, username: &Username) -> Result<Option<User>, StoreError> {
+        let username = username.as_str().to_owned();
+        self.registry
+            .read(move |c| {
+                let mut statement = c
+                    .prepare_cached(
+                        "SELECT username, display_name, password, active FROM operators WHERE username = ?1",
+                    )
+                    .map_err(|e| backend(&e))?;
+                let mut rows =
+                    statement.query_map([username], rows::user_from_row).map_err(|e| backend(&e))?;
+                rows.next().map(|r| r.map_err(|e| backend(&e))?).transpose()
             })
             .await
     }

@@ -6,7 +6,8 @@ use super::writer::backend;
 use crate::store::StoreError;
 
 /// Migrations of the registry database, in order.
-const REGISTRY: &[&str] = &["
+const REGISTRY: &[&str] = &[
+    "
     CREATE TABLE providers (
         slug TEXT PRIMARY KEY,
         settings TEXT NOT NULL
@@ -24,7 +25,16 @@ const REGISTRY: &[&str] = &["
         last_address TEXT NOT NULL
     );
     CREATE INDEX unclaimed_gateways_by_last_seen ON unclaimed_gateways (last_seen);
-"];
+",
+    "
+    CREATE TABLE operators (
+        username TEXT PRIMARY KEY,
+        display_name TEXT NOT NULL,
+        password TEXT NOT NULL,
+        active INTEGER NOT NULL
+    );
+",
+];
 
 /// Migrations of a provider database, in order.
 const TENANT: &[&str] = &[

@@ -1,0 +1,207 @@
+//! Operator accounts: the people who run the installation. An operator creates providers and
+//! their first users and sees no provider's data. Operators log in at `/operator/login` with
+//! their own signed cookie (`hg_operator`, a purpose of its own, so a provider user's session
+//! can never pass for an operator's or the reverse), CSRF-checked forms and the same login rate
+//! limit as provider users.
+
+use std::net::SocketAddr;
+
+use askama::Template;
+use axum::Form;
+use axum::extract::{ConnectInfo, FromRequestParts, Request, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, Method, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::{DateTime, TimeDelta, Utc};
+use heliograph_shared::Username;
+use serde::{Deserialize, Serialize};
+
+use super::keys::{Keys, random_token};
+use super::login::{check_password, form_token_matches};
+use super::session::{clear_cookie, cookie, csrf_matches, set_cookie};
+use crate::error::AppError;
+use crate::state::AppState;
+
+/// The operator session cookie's name.
+pub const OPERATOR_COOKIE: &str = "hg_operator";
+/// The operator login form's CSRF cookie's name.
+const OPERATOR_LOGIN_COOKIE: &str = "hg_operator_login";
+const OPERATOR_PURPOSE: &str = "operator";
+const OPERATOR_LOGIN_PURPOSE: &str = "operator-login";
+
+/// A logged-in operator.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OperatorSession {
+    /// The operator.
+    #[serde(rename = "o")]
+    pub username: Username,
+    /// Expiry, Unix seconds.
+    #[serde(rename = "e")]
+    pub expires: i64,
+    /// The token every form of the session carries.
+    #[serde(rename = "c")]
+    pub csrf: String,
+}
+
+impl OperatorSession {
+    fn new(username: Username, now: DateTime<Utc>, lifetime: TimeDelta) -> Self {
+        Self { username, expires: (now + lifetime).timestamp(), csrf: random_token() }
+    }
+
+    fn encode(&self, keys: &Keys) -> String {
+        let json = serde_json::to_vec(self).unwrap_or_default();
+        keys.sign(OPERATOR_PURPOSE, &URL_SAFE_NO_PAD.encode(json))
+    }
+
+    fn decode(keys: &Keys, value: &str, now: DateTime<Utc>) -> Option<Self> {
+        let data = keys.verify(OPERATOR_PURPOSE, value)?;
+        let session: Self = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(data).ok()?).ok()?;
+        (session.expires > now.timestamp()).then_some(session)
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for OperatorSession {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, AppError> {
+        parts.extensions.get::<OperatorSession>().cloned().ok_or(AppError::Unauthenticated)
+    }
+}
+
+/// Operator middleware: a valid operator session of an active operator, or a redirect to the
+/// operator login; forms must carry the session's CSRF token.
+pub async fn require_operator(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let now = Utc::now();
+    let session = cookie(request.headers(), OPERATOR_COOKIE)
+        .and_then(|value| OperatorSession::decode(&state.keys, value, now));
+    let active = match &session {
+        Some(s) => match state.store.operator(&s.username).await {
+            Ok(record) => record.is_some_and(|o| o.active),
+            Err(e) => return AppError::from(e).into_response(),
+        },
+        None => false,
+    };
+    let Some(session) = session.filter(|_| active) else {
+        let mut response = Redirect::to("/operator/login").into_response();
+        if cookie(request.headers(), OPERATOR_COOKIE).is_some() {
+            response
+                .headers_mut()
+                .insert(header::SET_COOKIE, clear_cookie(OPERATOR_COOKIE, state.settings.cookie_secure));
+        }
+        return response;
+    };
+    let mut request = if matches!(*request.method(), Method::GET | Method::HEAD) {
+        request
+    } else {
+        match super::checked_form(|presented| csrf_matches(&session.csrf, presented), request).await {
+            Ok(request) => request,
+            Err(e) => return e.into_response(),
+        }
+    };
+    request.extensions_mut().insert(session);
+    next.run(request).await
+}
+
+#[derive(Template)]
+#[template(path = "operator_login.html")]
+struct LoginPage {
+    csrf: String,
+    username: String,
+    error: Option<String>,
+}
+
+fn login_page(
+    state: &AppState,
+    status: StatusCode,
+    username: &str,
+    error: Option<String>,
+) -> Result<Response, AppError> {
+    let token = random_token();
+    let page = LoginPage { csrf: token.clone(), username: username.chars().take(64).collect(), error };
+    let mut response = (status, Html(page.render()?)).into_response();
+    let signed = state.keys.sign(OPERATOR_LOGIN_PURPOSE, &token);
+    response.headers_mut().append(
+        header::SET_COOKIE,
+        set_cookie(OPERATOR_LOGIN_COOKIE, &signed, TimeDelta::hours(2), state.settings.cookie_secure),
+    );
+    Ok(response)
+}
+
+/// The operator login form's fields.
+#[derive(Deserialize)]
+pub struct LoginForm {
+    username: String,
+    password: String,
+    csrf: String,
+}
+
+/// `GET /operator/login`.
+pub async fn login_form(State(state): State<AppState>) -> Result<Response, AppError> {
+    login_page(&state, StatusCode::OK, "", None)
+}
+
+/// `POST /operator/login`.
+pub async fn login(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Form(form): Form<LoginForm>,
+) -> Result<Response, AppError> {
+    if !form_token_matches(&state, &headers, OPERATOR_LOGIN_COOKIE, OPERATOR_LOGIN_PURPOSE, &form.csrf) {
+        return Err(AppError::Csrf);
+    }
+    let who: String =
+        format!("operator:{}", form.username.trim().to_ascii_lowercase()).chars().take(100).collect();
+    let now = Utc::now();
+    if !state.limiter.allows(peer.ip(), &who, now) {
+        tracing::warn!(client = %peer.ip(), who, "operator login refused: too many failures");
+        let message = AppError::TooManyRequests.to_string();
+        return login_page(&state, StatusCode::TOO_MANY_REQUESTS, &form.username, Some(message));
+    }
+    let username = Username::parse(form.username.trim()).ok();
+    let digest = match &username {
+        Some(name) => state.store.operator(name).await?.filter(|o| o.active).map(|o| o.password),
+        None => None,
+    };
+    let known = digest.is_some();
+    let verified = check_password(digest, form.password).await?;
+    match username.filter(|_| known && verified) {
+        Some(username) => {
+            state.limiter.succeeded(peer.ip(), &who);
+            tracing::info!(operator = %username, "operator logged in");
+            let session = OperatorSession::new(username, now, state.session_lifetime());
+            let secure = state.settings.cookie_secure;
+            let mut response = Redirect::to("/operator").into_response();
+            let cookies = response.headers_mut();
+            cookies.append(
+                header::SET_COOKIE,
+                set_cookie(OPERATOR_COOKIE, &session.encode(&state.keys), state.session_lifetime(), secure),
+            );
+            cookies.append(header::SET_COOKIE, clear_cookie(OPERATOR_LOGIN_COOKIE, secure));
+            Ok(response)
+        }
+        None => {
+            state.limiter.failed(peer.ip(), &who, now);
+            tracing::info!(client = %peer.ip(), who, "operator login failed");
+            login_page(
+                &state,
+                StatusCode::UNAUTHORIZED,
+                &form.username,
+                Some("User name or password is wrong.".into()),
+            )
+        }
+    }
+}
+
+/// `POST /operator/logout`.
+pub async fn logout(State(state): State<AppState>, session: OperatorSession) -> Response {
+    tracing::info!(operator = %session.username, "operator logged out");
+    let mut response = Redirect::to("/operator/login").into_response();
+    response
+        .headers_mut()
+        .insert(header::SET_COOKIE, clear_cookie(OPERATOR_COOKIE, state.settings.cookie_secure));
+    response
+}

@@ -1,0 +1,167 @@
+//! The operator console: every provider of the installation (names and settings only, never
+//! their data) and a form that creates a provider with its namespace and first panel user.
+
+use askama::Template;
+use axum::Form;
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use chrono_tz::Tz;
+use heliograph_shared::store::StoreError;
+use heliograph_shared::{MIN_PASSWORD_CHARS, PasswordDigest, Provider, ProviderSlug, User, Username};
+use serde::Deserialize;
+
+use crate::auth::operator::OperatorSession;
+use crate::error::AppError;
+use crate::state::AppState;
+
+/// One provider row.
+struct ProviderRow {
+    slug: String,
+    name: String,
+    timezone: String,
+    ingest_port: String,
+    users: usize,
+}
+
+#[derive(Template)]
+#[template(path = "operator.html")]
+struct ConsolePage {
+    operator: String,
+    csrf: String,
+    providers: Vec<ProviderRow>,
+    created: Option<String>,
+    error: Option<String>,
+    form: NewProvider,
+}
+
+/// `?created=` after a provider was made.
+#[derive(Deserialize)]
+pub struct ConsoleQuery {
+    created: Option<String>,
+}
+
+/// The new-provider form.
+#[derive(Deserialize, Default)]
+pub struct NewProvider {
+    slug: String,
+    name: String,
+    #[serde(default)]
+    timezone: String,
+    #[serde(default)]
+    ingest_port: String,
+    username: String,
+    #[serde(default)]
+    user_display_name: String,
+    #[serde(default)]
+    password: String,
+}
+
+/// `GET /operator`.
+pub async fn console(
+    State(state): State<AppState>,
+    session: OperatorSession,
+    Query(query): Query<ConsoleQuery>,
+) -> Result<Response, AppError> {
+    let created = query.created.filter(|slug| ProviderSlug::parse(slug).is_ok());
+    let form = NewProvider { timezone: "Europe/Berlin".into(), ..NewProvider::default() };
+    render(&state, &session, StatusCode::OK, created, None, form).await
+}
+
+/// `POST /operator/providers`: creates the provider (its keyspace or database) and its first user.
+pub async fn create_provider(
+    State(state): State<AppState>,
+    session: OperatorSession,
+    Form(mut form): Form<NewProvider>,
+) -> Result<Response, AppError> {
+    let checked = match check(&form) {
+        Ok(checked) => checked,
+        Err(message) => {
+            form.password.clear();
+            return render(&state, &session, StatusCode::BAD_REQUEST, None, Some(message), form).await;
+        }
+    };
+    let (provider, username) = checked;
+    let slug = provider.slug.clone();
+    let password = std::mem::take(&mut form.password);
+    let digest = tokio::task::spawn_blocking(move || PasswordDigest::hash(&password))
+        .await
+        .map_err(|e| AppError::Internal(format!("password hashing failed: {e}")))?
+        .map_err(AppError::Internal)?;
+    match state.store.create_provider(&provider).await {
+        Ok(()) => {}
+        Err(StoreError::ProviderExists(_)) => {
+            let message = format!("A provider {slug} exists already; choose another id.");
+            return render(&state, &session, StatusCode::CONFLICT, None, Some(message), form).await;
+        }
+        Err(e) => return Err(e.into()),
+    }
+    let display_name = if form.user_display_name.trim().is_empty() {
+        username.to_string()
+    } else {
+        form.user_display_name.trim().to_owned()
+    };
+    let tenant = state.store.tenant(&slug).await?;
+    tenant
+        .upsert_user(&User { username: username.clone(), display_name, password: digest, active: true })
+        .await?;
+    tracing::info!(operator = %session.username, provider = %slug, user = %username, "provider created");
+    Ok(Redirect::to(&format!("/operator?created={slug}")).into_response())
+}
+
+/// The provider and first user the form describes, or what to correct.
+fn check(form: &NewProvider) -> Result<(Provider, Username), String> {
+    let slug = ProviderSlug::parse(form.slug.trim()).map_err(|e| format!("Provider id: {e}"))?;
+    let name = form.name.trim();
+    if name.is_empty() || name.chars().count() > 120 {
+        return Err("Name: give 1 to 120 characters.".into());
+    }
+    let timezone: Tz = form.timezone.trim().parse().map_err(|_| {
+        format!("Timezone: {:?} is not an IANA timezone such as Europe/Berlin.", form.timezone.trim())
+    })?;
+    let ingest_port =
+        match form.ingest_port.trim() {
+            "" => None,
+            text => Some(text.parse::<u16>().ok().filter(|port| *port >= 1024).ok_or_else(|| {
+                format!("Dedicated ingest port: {text:?} is not a port from 1024 to 65535.")
+            })?),
+        };
+    let username = Username::parse(form.username.trim()).map_err(|e| format!("First user: {e}"))?;
+    if form.password.chars().count() < MIN_PASSWORD_CHARS {
+        return Err(format!("Password: at least {MIN_PASSWORD_CHARS} characters."));
+    }
+    let mut provider = Provider::new(slug, name);
+    provider.timezone = timezone;
+    provider.ingest_port = ingest_port;
+    Ok((provider, username))
+}
+
+async fn render(
+    state: &AppState,
+    session: &OperatorSession,
+    status: StatusCode,
+    created: Option<String>,
+    error: Option<String>,
+    form: NewProvider,
+) -> Result<Response, AppError> {
+    let mut providers = Vec::new();
+    for provider in state.store.providers().await? {
+        let users = state.store.tenant(&provider.slug).await?.users().await?.len();
+        providers.push(ProviderRow {
+            slug: provider.slug.to_string(),
+            name: provider.display_name.clone(),
+            timezone: provider.timezone.name().to_owned(),
+            ingest_port: provider.ingest_port.map_or_else(|| "shared".to_owned(), |p| p.to_string()),
+            users,
+        });
+    }
+    let page = ConsolePage {
+        operator: session.username.to_string(),
+        csrf: session.csrf.clone(),
+        providers,
+        created,
+        error,
+        form,
+    };
+    Ok((status, Html(page.render()?)).into_response())
+}
