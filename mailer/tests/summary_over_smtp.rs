@@ -261,4 +261,27 @@ async fn monthly_and_daily_summaries_arrive_with_totals_headers_and_dst_correct_
     std::fs::create_dir_all(&out).expect("target/mail");
     std::fs::write(out.join("summary.html"), &html).expect("summary.html written");
     std::fs::write(out.join("summary.txt"), &text).expect("summary.txt written");
+    screenshot_on_a_phone(&out.join("summary.html"), &out.join("summary.png"));
+}
+
+/// Renders the saved email in headless Chromium at a phone's width (`$HELIOGRAPH_CHROMIUM`, else
+/// `/usr/bin/chromium`; the test command installs it) and checks a picture came out.
+fn screenshot_on_a_phone(html: &std::path::Path, png: &std::path::Path) {
+    let chromium = std::env::var_os("HELIOGRAPH_CHROMIUM").unwrap_or_else(|| "/usr/bin/chromium".into());
+    let _ = std::fs::remove_file(png);
+    let profile = tempfile::tempdir().expect("a browser profile directory");
+    let status = std::process::Command::new(&chromium)
+        .args(["--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--window-size=420,1500"])
+        .arg(format!("--user-data-dir={}", profile.path().display()))
+        .arg(format!("--screenshot={}", png.display()))
+        .arg(format!("file://{}", html.canonicalize().expect("summary.html exists").display()))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .unwrap_or_else(|e| {
+            panic!("cannot run {chromium:?} (apt-get install chromium, or set HELIOGRAPH_CHROMIUM): {e}")
+        });
+    assert!(status.success(), "chromium failed to screenshot the summary");
+    let size = std::fs::metadata(png).map(|m| m.len()).unwrap_or(0);
+    assert!(size > 10_000, "the screenshot of the summary is {size} bytes: nothing rendered?");
 }
