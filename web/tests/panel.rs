@@ -475,3 +475,38 @@ fn secret(html: &str) -> String {
     let at = html.find("<code>").expect("a secret on the page") + "<code>".len();
     html[at..].split("</code>").next().unwrap().to_owned()
 }
+
+#[tokio::test]
+async fn a_session_cookie_planted_before_login_is_replaced_and_never_becomes_valid() {
+    let (app, _, _) = TestApp::spawn().await.unwrap();
+    let planted = "hg_session=attacker-chosen.value";
+    let (token, login_cookie) = app.login_form().await.unwrap();
+    let response = app
+        .http
+        .post(format!("{}/login", app.base))
+        .header(reqwest::header::COOKIE, format!("{login_cookie}; {planted}"))
+        .form(&[
+            ("csrf", token.as_str()),
+            ("provider", "sunrise"),
+            ("username", USER),
+            ("password", PASSWORD),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 303);
+    let issued = set_cookie(&response, "hg_session").unwrap();
+    let issued = issued.split(';').next().unwrap();
+    assert_ne!(issued, planted, "login issues its own session");
+    let with_planted = app
+        .http
+        .get(format!("{}/sites", app.base))
+        .header(reqwest::header::COOKIE, planted)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(with_planted.status(), 303, "the planted value opens nothing");
+    // Two logins of the same user get different sessions (fresh CSRF token each).
+    let again = app.login("sunrise", USER, PASSWORD).await.unwrap();
+    assert_ne!(set_cookie(&again, "hg_session").unwrap().split(';').next().unwrap(), issued);
+}
