@@ -178,6 +178,7 @@ impl<S: AsyncRead + AsyncWrite + Send + 'static> Connection<S> {
             Ok(Document::Hello(credentials)) => {
                 match self.pipeline.authenticate(&self.listener, &credentials, self.peer).await {
                     Ok(gateway) => {
+                        authenticated(&gateway);
                         self.parser.context_mut().session_gateway = Some(gateway.gateway.clone());
                         let answer = Answer::Welcome { gateway: gateway.gateway.clone() };
                         self.session = Some(gateway);
@@ -206,7 +207,10 @@ impl<S: AsyncRead + AsyncWrite + Send + 'static> Connection<S> {
                     )),
                 };
                 let outcome = match gateway {
-                    Ok(gateway) => self.pipeline.store_document(&gateway, document).await,
+                    Ok(gateway) => {
+                        authenticated(&gateway);
+                        self.pipeline.store_document(&gateway, document).await
+                    }
                     Err(error) => Err(error),
                 };
                 match outcome {
@@ -245,4 +249,11 @@ impl<S: AsyncRead + AsyncWrite + Send + 'static> Connection<S> {
 /// buffered reader may already hold the start of the next document.
 fn byte_budget(settings: &IngestSettings) -> u64 {
     (settings.max_document_bytes + READ_BUFFER) as u64
+}
+
+/// Names the provider and gateway on the connection's log span once a gateway authenticated.
+fn authenticated(gateway: &AuthenticatedGateway) {
+    let span = tracing::Span::current();
+    span.record("provider", gateway.tenant.provider().as_str());
+    span.record("gateway", gateway.gateway.as_str());
 }

@@ -26,6 +26,9 @@ use crate::protocol::{Answer, ErrorCode, ProtocolError};
 use crate::settings::IngestSettings;
 use crate::spool::Spool;
 
+/// Numbers connections for the logs, from 1, across every listener of the process.
+static NEXT_CONNECTION_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum ServerError {
@@ -286,7 +289,17 @@ async fn accept_loop(listener: TcpListener, kind: Listener, context: AcceptConte
             context.tls.clone(),
         );
         let kind = kind.clone();
-        context.tasks.spawn(async move {
+        // Every log line of the connection carries its id and peer, and its provider and
+        // gateway once it has authenticated (see `connection::authenticated`).
+        let span = tracing::info_span!(
+            "connection",
+            id = NEXT_CONNECTION_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+            %peer,
+            listener = label,
+            provider = tracing::field::Empty,
+            gateway = tracing::field::Empty,
+        );
+        let connection = async move {
             let closed = match tls {
                 None => Connection::new(stream, peer, kind, pipeline, settings).run(shutdown).await,
                 Some(acceptor) => {
@@ -304,9 +317,10 @@ async fn accept_loop(listener: TcpListener, kind: Listener, context: AcceptConte
                 }
             };
             metrics::connection(label, -1.0);
-            tracing::debug!(%peer, ?closed, "connection closed");
+            tracing::debug!(?closed, "connection closed");
             drop(permit);
-        });
+        };
+        context.tasks.spawn(tracing::Instrument::instrument(connection, span));
     }
 }
 

@@ -1,0 +1,96 @@
+//! Logs as an operator ships them to Logstash or Loki: with `[log] format = "json"` every line of
+//! `heliograph ingest` is one JSON object; a connection's lines carry its id and peer, and its
+//! provider and gateway once it has authenticated; no line ever carries a token, right or wrong.
+//! SIGTERM ends the process cleanly (exit code 0).
+
+#![allow(clippy::unwrap_used)] // a test that cannot unwrap has already failed
+
+mod common;
+
+use std::io::Read as _;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{GatewayConn, minutes_ago, reading};
+
+const BIN: &str = env!("CARGO_BIN_EXE_heliograph");
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+fn run(config: &std::path::Path, args: &[&str]) -> String {
+    let output = Command::new(BIN).arg("--config").arg(config).args(args).output().unwrap();
+    assert!(output.status.success(), "{args:?}: {}", String::from_utf8_lossy(&output.stderr));
+    String::from_utf8(output.stdout).unwrap()
+}
+
+#[tokio::test]
+async fn json_log_lines_name_the_connection_provider_and_gateway_and_never_a_token() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ingest, http) = (free_port(), free_port());
+    let config = dir.path().join("heliograph.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[store]\nbackend = \"embedded\"\ndata_dir = \"{}\"\n[ingest]\nlisten = \"127.0.0.1:{ingest}\"\n\
+             http_listen = \"127.0.0.1:{http}\"\nspool_dir = \"{}\"\n\
+             [log]\nformat = \"json\"\nfilter = \"info,heliograph_ingest=debug\"\n",
+            dir.path().join("data").display(),
+            dir.path().join("spool").display()
+        ),
+    )
+    .unwrap();
+    run(&config, &["provider", "add", "acme", "--name", "Acme"]);
+    let added = run(&config, &["gateway", "add", "--provider", "acme", "GW-1", "--site", "Roof"]);
+    let token = added.lines().nth(1).unwrap().trim().to_owned();
+    let mut server = Command::new(BIN)
+        .arg("--config")
+        .arg(&config)
+        .arg("ingest")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while std::net::TcpStream::connect(("127.0.0.1", ingest)).is_err() {
+        assert!(Instant::now() < deadline, "ingest did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], ingest));
+    let mut conn = GatewayConn::hello(addr, "GW-1", &token).await;
+    let ts = minutes_ago(1);
+    conn.send(format!("<batch seq=\"1\">{}</batch>\n", reading("inv-1", &ts, 5.0, 1.0))).await;
+    assert!(conn.answer().await.starts_with("<ack seq=\"1\""));
+    drop(conn);
+    let wrong_token = "not-the-token-0123456789abcdef";
+    let mut intruder = GatewayConn::connect(addr).await;
+    intruder.send(format!("<hello gateway=\"GW-1\" token=\"{wrong_token}\"/>\n")).await;
+    assert!(intruder.answer().await.contains("nack"));
+    drop(intruder);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    let terminated = Command::new("kill").arg("-TERM").arg(server.id().to_string()).status().unwrap();
+    assert!(terminated.success());
+    let status = server.wait().unwrap();
+    assert_eq!(status.code(), Some(0), "a clean stop on SIGTERM");
+    let mut logs = String::new();
+    server.stdout.take().unwrap().read_to_string(&mut logs).unwrap();
+
+    let lines: Vec<serde_json::Value> = logs
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}")))
+        .collect();
+    assert!(!lines.is_empty());
+    let stored = lines
+        .iter()
+        .find(|l| l["message"] == "document stored")
+        .unwrap_or_else(|| panic!("no 'document stored' line in\n{logs}"));
+    assert_eq!(stored["span"]["provider"], "acme", "{stored}");
+    assert_eq!(stored["span"]["gateway"], "GW-1", "{stored}");
+    assert!(stored["span"]["id"].as_u64().is_some() && stored["span"]["peer"].is_string(), "{stored}");
+    let refused =
+        lines.iter().find(|l| l["message"] == "gateway refused").unwrap_or_else(|| panic!("{logs}"));
+    assert_eq!(refused["gateway"], "GW-1");
+    assert!(!logs.contains(&token) && !logs.contains(wrong_token), "a token reached the logs:\n{logs}");
+}
