@@ -4,39 +4,18 @@
 #![allow(clippy::unwrap_used)] // a test that cannot unwrap has already failed
 
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Child;
+use std::time::Duration;
 
 use chrono::{TimeDelta, Utc};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 
-const BIN: &str = env!("CARGO_BIN_EXE_heliograph");
+mod common;
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-fn run(config: &Path, args: &[&str]) -> String {
-    let output = Command::new(BIN).arg("--config").arg(config).args(args).output().unwrap();
-    assert!(output.status.success(), "{args:?}: {}", String::from_utf8_lossy(&output.stderr));
-    String::from_utf8(output.stdout).unwrap()
-}
+use common::process::{free_port, heliograph as run, start_role};
 
 fn start(config: &Path, port: u16) -> Child {
-    let child = Command::new(BIN)
-        .arg("--config")
-        .arg(config)
-        .arg("ingest")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "ingest did not start");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    child
+    start_role(config, "ingest", port)
 }
 
 /// Streams documents of 10 readings as fast as acks come; returns the highest acked sequence

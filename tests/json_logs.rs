@@ -9,55 +9,29 @@ mod common;
 
 use std::io::Read as _;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use common::process::{BIN, EmbeddedAcme, wait_for_port};
 use common::{GatewayConn, minutes_ago, reading};
-
-const BIN: &str = env!("CARGO_BIN_EXE_heliograph");
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-fn run(config: &std::path::Path, args: &[&str]) -> String {
-    let output = Command::new(BIN).arg("--config").arg(config).args(args).output().unwrap();
-    assert!(output.status.success(), "{args:?}: {}", String::from_utf8_lossy(&output.stderr));
-    String::from_utf8(output.stdout).unwrap()
-}
 
 #[tokio::test]
 async fn json_log_lines_name_the_connection_provider_and_gateway_and_never_a_token() {
     let dir = tempfile::tempdir().unwrap();
-    let (ingest, http) = (free_port(), free_port());
-    let config = dir.path().join("heliograph.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[store]\nbackend = \"embedded\"\ndata_dir = \"{}\"\n[ingest]\nlisten = \"127.0.0.1:{ingest}\"\n\
-             http_listen = \"127.0.0.1:{http}\"\nspool_dir = \"{}\"\n\
-             [log]\nformat = \"json\"\nfilter = \"info,heliograph_ingest=debug\"\n",
-            dir.path().join("data").display(),
-            dir.path().join("spool").display()
-        ),
-    )
-    .unwrap();
-    run(&config, &["provider", "add", "acme", "--name", "Acme"]);
-    let added = run(&config, &["gateway", "add", "--provider", "acme", "GW-1", "--site", "Roof"]);
-    let token = added.lines().nth(1).unwrap().trim().to_owned();
+    let acme = EmbeddedAcme::new(
+        dir.path(),
+        "[log]\nformat = \"json\"\nfilter = \"info,heliograph_ingest=debug\"\n",
+    );
+    let token = acme.token.clone();
     let mut server = Command::new(BIN)
         .arg("--config")
-        .arg(&config)
+        .arg(&acme.config)
         .arg("ingest")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while std::net::TcpStream::connect(("127.0.0.1", ingest)).is_err() {
-        assert!(Instant::now() < deadline, "ingest did not start");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], ingest));
+    wait_for_port(acme.ingest, "ingest");
+    let addr = acme.ingest_addr();
     let mut conn = GatewayConn::hello(addr, "GW-1", &token).await;
     let ts = minutes_ago(1);
     conn.send(format!("<batch seq=\"1\">{}</batch>\n", reading("inv-1", &ts, 5.0, 1.0))).await;

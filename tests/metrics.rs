@@ -5,22 +5,10 @@
 
 mod common;
 
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::process::{EmbeddedAcme, free_port, heliograph, start_role};
 use common::{GatewayConn, minutes_ago, reading};
-
-const BIN: &str = env!("CARGO_BIN_EXE_heliograph");
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-fn run(config: &std::path::Path, args: &[&str]) -> String {
-    let output = Command::new(BIN).arg("--config").arg(config).args(args).output().unwrap();
-    assert!(output.status.success(), "{args:?}: {}", String::from_utf8_lossy(&output.stderr));
-    String::from_utf8(output.stdout).unwrap()
-}
 
 async fn scrape(port: u16) -> String {
     let (status, body) =
@@ -32,35 +20,10 @@ async fn scrape(port: u16) -> String {
 #[tokio::test]
 async fn ingest_metrics_count_accepted_quarantined_and_refused_documents() {
     let dir = tempfile::tempdir().unwrap();
-    let (ingest, http) = (free_port(), free_port());
-    let config = dir.path().join("heliograph.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[store]\nbackend = \"embedded\"\ndata_dir = \"{}\"\n[ingest]\nlisten = \"127.0.0.1:{ingest}\"\n\
-             http_listen = \"127.0.0.1:{http}\"\nspool_dir = \"{}\"\n[log]\nfilter = \"warn\"\n",
-            dir.path().join("data").display(),
-            dir.path().join("spool").display()
-        ),
-    )
-    .unwrap();
-    run(&config, &["provider", "add", "acme", "--name", "Acme"]);
-    let added = run(&config, &["gateway", "add", "--provider", "acme", "GW-1", "--site", "Roof"]);
-    let token = added.lines().nth(1).unwrap().trim().to_owned();
-    let mut server = Command::new(BIN)
-        .arg("--config")
-        .arg(&config)
-        .arg("ingest")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while std::net::TcpStream::connect(("127.0.0.1", ingest)).is_err() {
-        assert!(Instant::now() < deadline, "ingest did not start");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], ingest));
+    let acme = EmbeddedAcme::new(dir.path(), "[log]\nfilter = \"warn\"\n");
+    let (token, http) = (acme.token.clone(), acme.http);
+    let mut server = start_role(&acme.config, "ingest", acme.ingest);
+    let addr = acme.ingest_addr();
     let mut conn = GatewayConn::hello(addr, "GW-1", &token).await;
     let ts = minutes_ago(1);
     conn.send(format!(
@@ -88,18 +51,6 @@ async fn ingest_metrics_count_accepted_quarantined_and_refused_documents() {
         assert!(metrics.contains(expected), "missing {expected:?} in\n{metrics}");
     }
     assert!(!metrics.contains(&token), "metrics never carry secrets");
-}
-
-/// Starts `heliograph <role>` with `config`, output discarded.
-fn spawn_role(config: &std::path::Path, role: &str) -> std::process::Child {
-    Command::new(BIN)
-        .arg("--config")
-        .arg(config)
-        .arg(role)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap()
 }
 
 async fn wait_healthy(port: u16) {
@@ -132,8 +83,8 @@ async fn web_and_mailer_processes_serve_health_readiness_and_metrics() {
         ),
     )
     .unwrap();
-    run(&config, &["provider", "add", "acme", "--name", "Acme"]);
-    let mut processes = [spawn_role(&config, "web"), spawn_role(&config, "mailer")];
+    heliograph(&config, &["provider", "add", "acme", "--name", "Acme"]);
+    let mut processes = [start_role(&config, "web", web), start_role(&config, "mailer", mailer)];
     wait_healthy(web).await;
     wait_healthy(mailer).await;
     let web_addr = std::net::SocketAddr::from(([127, 0, 0, 1], web));

@@ -10,13 +10,10 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::process::free_port;
 use common::{cassandra_settings, unique};
 
 const BIN: &str = env!("CARGO_BIN_EXE_heliograph");
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
-}
 
 /// Runs `heliograph` with the given config and arguments; returns stdout, failing on error.
 fn heliograph(config: &Path, args: &[&str]) -> String {

@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod process;
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -206,25 +208,18 @@ pub async fn http_post(
          Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()
     );
-    let mut stream = TcpStream::connect(addr).await.expect("connects");
-    stream.write_all(request.as_bytes()).await.expect("writes");
-    let mut response = Vec::new();
-    tokio::time::timeout(
-        Duration::from_secs(10),
-        tokio::io::AsyncReadExt::read_to_end(&mut stream, &mut response),
-    )
-    .await
-    .expect("response within 10 s")
-    .expect("reads");
-    let text = String::from_utf8_lossy(&response).into_owned();
-    let status = text.split(' ').nth(1).and_then(|s| s.parse().ok()).expect("a status line");
-    let body = text.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()).unwrap_or_default();
-    (status, body)
+    exchange(addr, &request).await
 }
 
 /// GETs `path`; returns (status, body).
 pub async fn http_get(addr: SocketAddr, path: &str) -> (u16, String) {
     let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    exchange(addr, &request).await
+}
+
+/// Sends one HTTP/1.1 request (with `Connection: close`) and reads the whole response:
+/// (status, body).
+async fn exchange(addr: SocketAddr, request: &str) -> (u16, String) {
     let mut stream = TcpStream::connect(addr).await.expect("connects");
     stream.write_all(request.as_bytes()).await.expect("writes");
     let mut response = Vec::new();

@@ -41,6 +41,23 @@ pub enum ReportSchedule {
     Never,
 }
 
+impl ReportSchedule {
+    /// The word stores keep: `daily`, `weekly`, `monthly` or `never` (as serde spells it).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Daily => "daily",
+            Self::Weekly => "weekly",
+            Self::Monthly => "monthly",
+            Self::Never => "never",
+        }
+    }
+
+    /// The schedule a stored word names.
+    pub fn from_word(word: &str) -> Option<Self> {
+        [Self::Daily, Self::Weekly, Self::Monthly, Self::Never].into_iter().find(|s| s.as_str() == word)
+    }
+}
+
 /// A provider's customizations.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
@@ -199,6 +216,18 @@ impl Replication {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn report_schedule_words_are_the_serde_spelling_and_read_back() {
+        for schedule in
+            [ReportSchedule::Daily, ReportSchedule::Weekly, ReportSchedule::Monthly, ReportSchedule::Never]
+        {
+            let json = serde_json::to_string(&schedule).expect("serializes");
+            assert_eq!(json, format!("\"{}\"", schedule.as_str()));
+            assert_eq!(ReportSchedule::from_word(schedule.as_str()), Some(schedule));
+        }
+        assert_eq!(ReportSchedule::from_word("hourly"), None);
+    }
 
     #[test]
     fn replication_renders_validated_cql_maps() {

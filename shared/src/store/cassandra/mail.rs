@@ -533,23 +533,8 @@ pub(super) async fn take_alert_notices(
     Ok(alerts)
 }
 
-fn schedule_word(schedule: ReportSchedule) -> &'static str {
-    match schedule {
-        ReportSchedule::Daily => "daily",
-        ReportSchedule::Weekly => "weekly",
-        ReportSchedule::Monthly => "monthly",
-        ReportSchedule::Never => "never",
-    }
-}
-
 fn schedule_from_word(word: &str) -> Result<ReportSchedule, StoreError> {
-    match word {
-        "daily" => Ok(ReportSchedule::Daily),
-        "weekly" => Ok(ReportSchedule::Weekly),
-        "monthly" => Ok(ReportSchedule::Monthly),
-        "never" => Ok(ReportSchedule::Never),
-        other => Err(corrupt(format!("unknown report schedule {other:?}"))),
-    }
+    ReportSchedule::from_word(word).ok_or_else(|| corrupt(format!("unknown report schedule {word:?}")))
 }
 
 /// A customer's mail choices.
@@ -577,7 +562,7 @@ pub(super) async fn set_preferences(
 ) -> Result<(), StoreError> {
     let values = (
         customer.0,
-        preferences.schedule.map(schedule_word),
+        preferences.schedule.map(ReportSchedule::as_str),
         preferences.unsubscribed_summaries,
         preferences.unsubscribed_alerts,
     );

@@ -265,23 +265,9 @@ fn alert_from_row(row: &Row<'_>) -> rusqlite::Result<Result<Alert, StoreError>> 
     })())
 }
 
-fn schedule_word(schedule: ReportSchedule) -> &'static str {
-    match schedule {
-        ReportSchedule::Daily => "daily",
-        ReportSchedule::Weekly => "weekly",
-        ReportSchedule::Monthly => "monthly",
-        ReportSchedule::Never => "never",
-    }
-}
-
 fn schedule_from_word(word: &str) -> Result<ReportSchedule, StoreError> {
-    match word {
-        "daily" => Ok(ReportSchedule::Daily),
-        "weekly" => Ok(ReportSchedule::Weekly),
-        "monthly" => Ok(ReportSchedule::Monthly),
-        "never" => Ok(ReportSchedule::Never),
-        other => Err(StoreError::Corrupt(format!("unknown report schedule {other:?}"))),
-    }
+    ReportSchedule::from_word(word)
+        .ok_or_else(|| StoreError::Corrupt(format!("unknown report schedule {word:?}")))
 }
 
 pub(super) fn mail_preferences(c: &Connection, customer: CustomerId) -> Result<MailPreferences, StoreError> {
@@ -315,7 +301,7 @@ pub(super) fn set_mail_preferences(
     .map_err(|e| backend(&e))?
     .execute(params![
         customer.to_string(),
-        preferences.schedule.map(schedule_word),
+        preferences.schedule.map(ReportSchedule::as_str),
         preferences.unsubscribed_summaries,
         preferences.unsubscribed_alerts,
     ])
