@@ -206,6 +206,16 @@ async fn a_well_formed_but_invalid_document_is_refused_and_the_connection_goes_o
     assert!(nack.starts_with("<nack code=\"invalid\" reason=\"unknown document &lt;readings&gt;"), "{nack}");
     conn.send("<batch seq=\"x\"/>\n").await;
     assert!(conn.answer().await.contains("seq &quot;x&quot; is not a whole number"));
+    conn.send("<batch seq=\"3\" seq=\"4\"/>\n").await;
+    assert!(conn.answer().await.contains("attribute seq is given twice"));
+    let ts = minutes_ago(1);
+    conn.send(format!("<batch seq=\"5\"><reading device=\"a\" device=\"b\" ts=\"{ts}\"><ac_power>1</ac_power></reading></batch>\n"))
+        .await;
+    let nack = conn.answer().await;
+    assert!(
+        nack.starts_with("<nack seq=\"5\" code=\"invalid\"") && nack.contains("device is given twice"),
+        "{nack}"
+    );
     conn.send(format!("<batch seq=\"2\">{}</batch>\n", reading("inv-1", &minutes_ago(1), 1.0, 1.0))).await;
     assert_eq!(conn.answer().await, "<ack seq=\"2\" accepted=\"1\"/>");
     server.stop().await;

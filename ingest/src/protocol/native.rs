@@ -18,7 +18,7 @@ use heliograph_shared::{
 use super::answer::RejectedReading;
 use super::document::FormatParser;
 use super::error::{ErrorCode, ProtocolError};
-use super::xml::{XmlEvent, attribute, local_name};
+use super::xml::{XmlEvent, attribute, duplicate, local_name, unchecked_attributes};
 use super::{Credentials, Document, Format, ParseContext, ReadingsDocument, effective_gateway};
 
 /// Longest text accepted for one value (numbers and status words are short).
@@ -207,21 +207,24 @@ impl BatchParser {
         reading.problem = None;
         reading.content.clear();
         let (mut has_device, mut has_ts) = (false, false);
-        for attr in element.attributes() {
+        for attr in unchecked_attributes(element) {
             let attr =
                 attr.map_err(|e| ProtocolError::new(ErrorCode::Malformed, format!("bad attribute: {e}")))?;
             let value = attr
                 .unescape_value()
                 .map_err(|e| ProtocolError::new(ErrorCode::Invalid, format!("bad attribute value: {e}")))?;
             match attr.key.local_name().as_ref() {
+                b"device" if has_device => return Err(duplicate("device")),
                 b"device" => {
                     has_device = true;
                     reading.device.push_str(&value);
                 }
+                b"ts" if has_ts => return Err(duplicate("ts")),
                 b"ts" => {
                     has_ts = true;
                     reading.ts.push_str(&value);
                 }
+                b"kind" if reading.kind.is_some() => return Err(duplicate("kind")),
                 b"kind" => reading.kind = Some(value.into_owned()),
                 _ => {}
             }

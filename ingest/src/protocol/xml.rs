@@ -27,18 +27,38 @@ pub fn local_name<'a>(element: &'a BytesStart<'_>) -> Result<Cow<'a, str>, Proto
     }
 }
 
-/// An attribute's unescaped value, if present. Duplicate or broken attributes are refused.
+/// An attribute's unescaped value, if present. A broken attribute, or the asked-for one given
+/// twice, is refused (the other attributes are ignored, so their duplicates do not matter).
 pub fn attribute<'a>(element: &'a BytesStart<'_>, name: &str) -> Result<Option<Cow<'a, str>>, ProtocolError> {
-    for attr in element.attributes() {
+    let mut found = None;
+    for attr in unchecked_attributes(element) {
         let attr =
             attr.map_err(|e| ProtocolError::new(ErrorCode::Malformed, format!("bad attribute: {e}")))?;
         if attr.key.local_name().as_ref() == name.as_bytes() {
+            if found.is_some() {
+                return Err(duplicate(name));
+            }
             // Framing is intact whatever the value holds, so this refuses the document only.
             let value = attr
                 .unescape_value()
                 .map_err(|e| ProtocolError::new(ErrorCode::Invalid, format!("attribute {name}: {e}")))?;
-            return Ok(Some(value));
+            found = Some(value);
         }
     }
-    Ok(None)
+    Ok(found)
+}
+
+/// The element's attributes without quick-xml's duplicate check, which allocates for every
+/// element (the parser's hottest path); callers check the attributes they use themselves.
+pub fn unchecked_attributes<'a>(
+    element: &'a BytesStart<'_>,
+) -> quick_xml::events::attributes::Attributes<'a> {
+    let mut attributes = element.attributes();
+    attributes.with_checks(false);
+    attributes
+}
+
+/// The refusal of an attribute given twice.
+pub fn duplicate(name: &str) -> ProtocolError {
+    ProtocolError::new(ErrorCode::Invalid, format!("attribute {name} is given twice"))
 }

@@ -13,6 +13,7 @@ use quick_xml::events::BytesStart;
 use super::models::{Family, Role, ScaleFactorPoint};
 use crate::protocol::answer::RejectedReading;
 use crate::protocol::error::{ErrorCode, ProtocolError};
+use crate::protocol::xml::{duplicate, unchecked_attributes};
 use crate::protocol::{ParseContext, RecordOutcome};
 
 /// Longest point value, id or attribute kept (numbers, ids and names are short).
@@ -454,18 +455,28 @@ impl Record {
 }
 
 /// Calls `f` with each attribute's local name and unescaped value, in one pass over the tag.
+/// An attribute given twice is refused (checked here for the first few names, which is all a
+/// SunSpec element has, without the allocation quick-xml's own check makes per element).
 fn each_attribute(
     element: &BytesStart<'_>,
     mut f: impl FnMut(&[u8], Cow<'_, str>),
 ) -> Result<(), ProtocolError> {
-    for attr in element.attributes() {
+    let mut seen: [&[u8]; 8] = [&[]; 8];
+    for (index, attr) in unchecked_attributes(element).enumerate() {
         let attr =
             attr.map_err(|e| ProtocolError::new(ErrorCode::Malformed, format!("bad attribute: {e}")))?;
+        let key = attr.key.local_name().into_inner();
+        if seen[..index.min(seen.len())].contains(&key) {
+            return Err(duplicate(&String::from_utf8_lossy(key)));
+        }
+        if let Some(slot) = seen.get_mut(index) {
+            *slot = key;
+        }
         // Framing is intact whatever the value holds, so this refuses the document only.
         let value = attr
             .unescape_value()
             .map_err(|e| ProtocolError::new(ErrorCode::Invalid, format!("bad attribute value: {e}")))?;
-        f(attr.key.local_name().as_ref(), value);
+        f(key, value);
     }
     Ok(())
 }
