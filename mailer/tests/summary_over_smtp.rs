@@ -271,7 +271,9 @@ fn screenshot_on_a_phone(html: &std::path::Path, png: &std::path::Path) {
     let _ = std::fs::remove_file(png);
     let profile = tempfile::tempdir().expect("a browser profile directory");
     let status = std::process::Command::new(&chromium)
-        .args(["--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--window-size=420,1500"])
+        .args(["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run"])
+        .args(["--disable-background-networking", "--disable-component-update", "--disable-sync"])
+        .args(["--disable-dev-shm-usage", "--hide-scrollbars", "--window-size=420,1500"])
         .arg(format!("--user-data-dir={}", profile.path().display()))
         .arg(format!("--screenshot={}", png.display()))
         .arg(format!("file://{}", html.canonicalize().expect("summary.html exists").display()))
