@@ -36,7 +36,7 @@ fn full_run() -> bool {
 fn data_dir() -> PathBuf {
     std::env::var_os("CARGO_TARGET_DIR")
         .map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target"), PathBuf::from)
-        .join("bench-data/year-of-minutes-v1")
+        .join("bench-data/year-of-minutes-v2")
 }
 
 /// Clear-sky power of a 10 kWp plant near Munich, W.

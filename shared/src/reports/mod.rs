@@ -9,6 +9,7 @@ pub mod csv;
 pub mod curve;
 pub mod energy;
 pub mod load;
+mod packed;
 pub mod period;
 pub mod rollup;
 pub mod site;
@@ -16,6 +17,7 @@ pub mod status;
 
 pub use curve::{CurvePoint, DeviceCurve};
 pub use load::{SiteSnapshot, day_curves, device_rollups, site_report, site_snapshot, site_timezone};
+pub use packed::RollupDecodeError;
 pub use period::{Bucket, Period, PeriodError, Resolution};
 pub use rollup::{HourlyRollup, hourly_rollups};
 pub use site::{BucketReport, DeviceRollups, EnergyFlows, Peak, SiteFacts, SiteReport};

@@ -397,7 +397,7 @@ pub(super) fn refresh_rollups(c: &Connection, readings: &[Reading]) -> Result<()
         match hourly_rollups(&window).into_iter().find(|r| r.hour == h) {
             Some(rollup) => {
                 upsert
-                    .execute(params![gateway, device, millis(h), serde_json::to_string(&rollup)?])
+                    .execute(params![gateway, device, millis(h), rollup.to_bytes()])
                     .map_err(|e| backend(&e))?;
             }
             None => {

@@ -241,8 +241,17 @@ impl TenantStore for EmbeddedTenant {
                      ORDER BY hour",
                 )
                 .map_err(|e| backend(&e))?;
-            let rows = statement.query_map(params, |row| row.get::<_, String>(0)).map_err(|e| backend(&e))?;
-            rows.map(|row| Ok(serde_json::from_str(&row.map_err(|e| backend(&e))?)?)).collect()
+            let mut rows = statement.query(params).map_err(|e| backend(&e))?;
+            let mut rollups = Vec::new();
+            while let Some(row) = rows.next().map_err(|e| backend(&e))? {
+                // Packed rollups are BLOBs; rows from before them are JSON TEXT.
+                let bytes = match row.get_ref(0).map_err(|e| backend(&e))? {
+                    rusqlite::types::ValueRef::Blob(bytes) | rusqlite::types::ValueRef::Text(bytes) => bytes,
+                    other => return Err(StoreError::Corrupt(format!("hourly rollup stored as {:?}", other.data_type()))),
+                };
+                rollups.push(HourlyRollup::from_bytes(bytes).map_err(|e| StoreError::Corrupt(e.to_string()))?);
+            }
+            Ok(rollups)
         })
         .await
     }
