@@ -66,7 +66,7 @@ scripts/cassandra.sh start 1
 
 step "running the tests"
 export HELIOGRAPH_CASSANDRA=127.0.0.1:$CASSANDRA_PORT
-cargo test --workspace --all-targets --locked 2>&1 | tee "${TMPDIR:-/tmp}/heliograph-test.log"
+cargo test --workspace --all-targets --locked --no-fail-fast 2>&1 | tee "${TMPDIR:-/tmp}/heliograph-test.log"
 status=${PIPESTATUS[0]}
 
 passed=$(grep -Eo 'test result: [A-Z]+\. [0-9]+ passed' "${TMPDIR:-/tmp}/heliograph-test.log" | awk '{s+=$4} END {print s+0}')
