@@ -256,15 +256,18 @@ mod tests {
 
     use async_trait::async_trait;
     use chrono::{DateTime, TimeDelta, Utc};
+    use heliograph_shared::reports::HourlyRollup;
     use heliograph_shared::store::{self, StoreError, StoreSettings, TenantStore};
     use heliograph_shared::{
-        Customer, CustomerId, Device, DeviceId, Gateway, GatewayId, Metric, Metrics, Provider,
-        QuarantinedReading, Reading, RefusedGateway,
+        Alert, ApiToken, Claim, ClaimOwner, ClaimRequest, Customer, CustomerId, Delivery, DeliveryKey,
+        DeliveryOutcome, Device, DeviceId, Gateway, GatewayId, MailPreferences, Metric, Metrics, Provider,
+        QuarantinedReading, Reading, RefusedGateway, TokenHash, User, Username,
     };
 
     use super::*;
 
-    /// A tenant whose writes fail while `down` is set: a store outage, on demand.
+    /// A real tenant whose writes fail while `down` is set: a store outage, on demand. Every
+    /// other method is the real store's.
     struct Outage {
         inner: Arc<dyn TenantStore>,
         down: Arc<AtomicBool>,
@@ -326,6 +329,81 @@ mod tests {
         }
         async fn refused_gateways(&self, l: usize) -> Result<Vec<RefusedGateway>, StoreError> {
             self.inner.refused_gateways(l).await
+        }
+        async fn hourly_rollups(
+            &self,
+            g: &GatewayId,
+            d: &DeviceId,
+            r: Range<DateTime<Utc>>,
+        ) -> Result<Vec<HourlyRollup>, StoreError> {
+            self.inner.hourly_rollups(g, d, r).await
+        }
+        async fn upsert_user(&self, u: &User) -> Result<(), StoreError> {
+            self.inner.upsert_user(u).await
+        }
+        async fn user(&self, u: &Username) -> Result<Option<User>, StoreError> {
+            self.inner.user(u).await
+        }
+        async fn users(&self) -> Result<Vec<User>, StoreError> {
+            self.inner.users().await
+        }
+        async fn add_api_token(&self, t: &ApiToken) -> Result<(), StoreError> {
+            self.inner.add_api_token(t).await
+        }
+        async fn api_token(&self, h: &TokenHash) -> Result<Option<ApiToken>, StoreError> {
+            self.inner.api_token(h).await
+        }
+        async fn api_tokens(&self) -> Result<Vec<ApiToken>, StoreError> {
+            self.inner.api_tokens().await
+        }
+        async fn revoke_api_token(&self, h: &TokenHash) -> Result<(), StoreError> {
+            self.inner.revoke_api_token(h).await
+        }
+        async fn claim_delivery(&self, r: &ClaimRequest) -> Result<Claim, StoreError> {
+            self.inner.claim_delivery(r).await
+        }
+        async fn finish_delivery(
+            &self,
+            k: &DeliveryKey,
+            o: &ClaimOwner,
+            d: &DeliveryOutcome,
+            n: DateTime<Utc>,
+        ) -> Result<bool, StoreError> {
+            self.inner.finish_delivery(k, o, d, n).await
+        }
+        async fn delivery(&self, k: &DeliveryKey) -> Result<Option<Delivery>, StoreError> {
+            self.inner.delivery(k).await
+        }
+        async fn deliveries_due(&self, n: DateTime<Utc>, l: usize) -> Result<Vec<Delivery>, StoreError> {
+            self.inner.deliveries_due(n, l).await
+        }
+        async fn open_alert(&self, a: &Alert) -> Result<bool, StoreError> {
+            self.inner.open_alert(a).await
+        }
+        async fn clear_alert(&self, a: &Alert, at: DateTime<Utc>) -> Result<bool, StoreError> {
+            self.inner.clear_alert(a, at).await
+        }
+        async fn open_alerts(&self) -> Result<Vec<Alert>, StoreError> {
+            self.inner.open_alerts().await
+        }
+        async fn customer_alerts(
+            &self,
+            c: CustomerId,
+            r: Range<DateTime<Utc>>,
+        ) -> Result<Vec<Alert>, StoreError> {
+            self.inner.customer_alerts(c, r).await
+        }
+        async fn customers_with_pending_notices(&self) -> Result<Vec<CustomerId>, StoreError> {
+            self.inner.customers_with_pending_notices().await
+        }
+        async fn take_alert_notices(&self, c: CustomerId, t: &str) -> Result<Vec<Alert>, StoreError> {
+            self.inner.take_alert_notices(c, t).await
+        }
+        async fn mail_preferences(&self, c: CustomerId) -> Result<MailPreferences, StoreError> {
+            self.inner.mail_preferences(c).await
+        }
+        async fn set_mail_preferences(&self, c: CustomerId, p: &MailPreferences) -> Result<(), StoreError> {
+            self.inner.set_mail_preferences(c, p).await
         }
     }
 

@@ -188,6 +188,9 @@ conformance!(
     a_providers_handle_never_sees_another_providers_data,
     reopening_the_store_keeps_providers_and_their_data,
     operator_accounts_are_kept_in_the_registry_and_replaced_whole,
+    rollups_follow_rewrites_and_corrections_across_a_month_boundary,
+    users_are_replaced_whole_listed_by_name_and_kept_per_provider,
+    api_tokens_are_found_by_hash_listed_and_revoked_per_provider,
 );
 
 // ---------------------------------------------------------------------------------------------
@@ -972,4 +975,74 @@ async fn operator_accounts_are_kept_in_the_registry_and_replaced_whole(f: &Fixtu
     // An operator is not a user of any provider.
     let tenant = f.provider("acme").await;
     assert!(tenant.user(&name).await.unwrap().is_none());
+}
+
+async fn rollups_follow_rewrites_and_corrections_across_a_month_boundary(f: &Fixture) {
+    let tenant = f.provider_with_gateway("acme", "GW-1").await;
+    // 23:00 on 31 May to 01:00 on 1 June: two months, two partitions on Cassandra.
+    let start = at(2026, 5, 31, 23, 0, 0);
+    let reading = |minute: i64, energy: f64| {
+        let mut reading = power_reading("GW-1", "inv-1", start + TimeDelta::minutes(minute), 600.0);
+        reading.metrics.set(Metric::Energy, energy).unwrap();
+        reading
+    };
+    let readings: Vec<Reading> = (0..120).map(|m| reading(m, 10_000.0 + 10.0 * m as f64)).collect();
+    tenant.write_batch(batch("GW-1", start, readings.clone())).await.unwrap();
+    // Sent again (a gateway that missed the ack): nothing counts twice.
+    tenant.write_batch(batch("GW-1", start, readings.clone())).await.unwrap();
+    let range = start..start + TimeDelta::hours(2);
+    let stored = tenant.hourly_rollups(&gw("GW-1"), &dev("inv-1"), range.clone()).await.unwrap();
+    assert_eq!(stored, hourly_rollups(&readings));
+    assert_eq!(stored.iter().map(|r| r.energy_gain).sum::<f64>(), 1_180.0);
+    // A corrected reading replaces the old one, and the rollup follows it.
+    let mut corrected = readings.clone();
+    corrected[90] = reading(90, 10_000.0 + 10.0 * 90.0 + 5.0);
+    tenant.write_batch(batch("GW-1", start, vec![corrected[90].clone()])).await.unwrap();
+    let stored = tenant.hourly_rollups(&gw("GW-1"), &dev("inv-1"), range).await.unwrap();
+    assert_eq!(stored, hourly_rollups(&corrected));
+}
+
+async fn users_are_replaced_whole_listed_by_name_and_kept_per_provider(f: &Fixture) {
+    use heliograph_shared::{PasswordDigest, User, Username};
+    let acme = f.provider("acme").await;
+    let other = f.provider("other").await;
+    let user = |name: &str, active: bool| User {
+        username: Username::parse(name).unwrap(),
+        display_name: format!("{name} display"),
+        password: PasswordDigest::from_stored(format!("$argon2id$v=19$m=19456,t=2,p=1$c2FsdA${name}")),
+        active,
+    };
+    acme.upsert_user(&user("zoe", true)).await.unwrap();
+    acme.upsert_user(&user("anna", true)).await.unwrap();
+    acme.upsert_user(&user("anna", false)).await.unwrap();
+    let anna = acme.user(&Username::parse("anna").unwrap()).await.unwrap().unwrap();
+    assert_eq!(anna, user("anna", false));
+    let names: Vec<String> =
+        acme.users().await.unwrap().into_iter().map(|u| u.username.to_string()).collect();
+    assert_eq!(names, ["anna", "zoe"]);
+    assert!(other.user(&Username::parse("anna").unwrap()).await.unwrap().is_none());
+    assert!(other.users().await.unwrap().is_empty());
+}
+
+async fn api_tokens_are_found_by_hash_listed_and_revoked_per_provider(f: &Fixture) {
+    use heliograph_shared::{ApiToken, TokenHash};
+    let acme = f.provider("acme").await;
+    let other = f.provider("other").await;
+    let token = |byte: u8, name: &str, minute: i64| ApiToken {
+        hash: TokenHash::from_bytes(&[byte; 32]).unwrap(),
+        name: name.into(),
+        created_at: at(2026, 6, 1, 10, 0, 0) + TimeDelta::minutes(minute),
+    };
+    acme.add_api_token(&token(2, "ERP export", 5)).await.unwrap();
+    acme.add_api_token(&token(1, "Grafana", 1)).await.unwrap();
+    assert_eq!(acme.api_token(&token(2, "", 0).hash).await.unwrap(), Some(token(2, "ERP export", 5)));
+    let listed: Vec<String> = acme.api_tokens().await.unwrap().into_iter().map(|t| t.name).collect();
+    assert_eq!(listed, ["Grafana", "ERP export"], "oldest first");
+    assert!(
+        other.api_token(&token(2, "", 0).hash).await.unwrap().is_none(),
+        "a token is its provider's only"
+    );
+    acme.revoke_api_token(&token(2, "", 0).hash).await.unwrap();
+    assert!(acme.api_token(&token(2, "", 0).hash).await.unwrap().is_none());
+    assert_eq!(acme.api_tokens().await.unwrap().len(), 1);
 }

@@ -127,147 +127,91 @@ pub trait TenantStore: Send + Sync + 'static {
     /// Refused gateways, most recent first.
     async fn refused_gateways(&self, limit: usize) -> Result<Vec<RefusedGateway>, StoreError>;
 
-    /// One device's hourly rollups for the hours starting in `range`, in order.
-    ///
-    /// Computed from raw readings (with a margin either side, so that segments crossing the
-    /// range's ends are split correctly); backends may keep them precomputed.
+    /// One device's hourly rollups for the hours starting in `range`, in order. Kept by the
+    /// store as readings are written, so that reports never fold raw readings themselves.
     async fn hourly_rollups(
         &self,
         gateway: &GatewayId,
         device: &DeviceId,
         range: Range<DateTime<Utc>>,
-    ) -> Result<Vec<HourlyRollup>, StoreError> {
-        let margin = crate::reports::rollup::MAX_INTEGRATION_GAP;
-        let readings =
-            self.readings(gateway, device, range.start - margin..range.end + margin, usize::MAX).await?;
-        Ok(crate::reports::hourly_rollups(&readings)
-            .into_iter()
-            .filter(|rollup| range.contains(&rollup.hour))
-            .collect())
-    }
+    ) -> Result<Vec<HourlyRollup>, StoreError>;
 
     /// Creates or replaces a panel user.
-    async fn upsert_user(&self, _user: &User) -> Result<(), StoreError> {
-        Err(StoreError::Backend("users are not stored by this backend yet".into()))
-    }
+    async fn upsert_user(&self, user: &User) -> Result<(), StoreError>;
 
     /// One user.
-    async fn user(&self, _username: &Username) -> Result<Option<User>, StoreError> {
-        Err(StoreError::Backend("users are not stored by this backend yet".into()))
-    }
+    async fn user(&self, username: &Username) -> Result<Option<User>, StoreError>;
 
     /// Every user.
-    async fn users(&self) -> Result<Vec<User>, StoreError> {
-        Err(StoreError::Backend("users are not stored by this backend yet".into()))
-    }
+    async fn users(&self) -> Result<Vec<User>, StoreError>;
 
     /// Stores an API token's hash.
-    async fn add_api_token(&self, _token: &ApiToken) -> Result<(), StoreError> {
-        Err(StoreError::Backend("API tokens are not stored by this backend yet".into()))
-    }
+    async fn add_api_token(&self, token: &ApiToken) -> Result<(), StoreError>;
 
     /// Finds an API token by its hash.
-    async fn api_token(&self, _hash: &TokenHash) -> Result<Option<ApiToken>, StoreError> {
-        Err(StoreError::Backend("API tokens are not stored by this backend yet".into()))
-    }
+    async fn api_token(&self, hash: &TokenHash) -> Result<Option<ApiToken>, StoreError>;
 
     /// Every API token.
-    async fn api_tokens(&self) -> Result<Vec<ApiToken>, StoreError> {
-        Err(StoreError::Backend("API tokens are not stored by this backend yet".into()))
-    }
+    async fn api_tokens(&self) -> Result<Vec<ApiToken>, StoreError>;
 
     /// Removes an API token.
-    async fn revoke_api_token(&self, _hash: &TokenHash) -> Result<(), StoreError> {
-        Err(StoreError::Backend("API tokens are not stored by this backend yet".into()))
-    }
+    async fn revoke_api_token(&self, hash: &TokenHash) -> Result<(), StoreError>;
 
     /// Claims a mail delivery durably before it is sent (see [`Claim`]): a first claim inserts
     /// the key only if it does not exist; an expired lease, a due retry or `force` takes it over.
-    async fn claim_delivery(&self, _request: &ClaimRequest) -> Result<Claim, StoreError> {
-        Err(not_yet("mail deliveries"))
-    }
+    async fn claim_delivery(&self, request: &ClaimRequest) -> Result<Claim, StoreError>;
 
     /// Records how the owner's attempt ended; false when the claim is no longer the owner's
     /// (its lease ran out and someone else took it over).
     async fn finish_delivery(
         &self,
-        _key: &DeliveryKey,
-        _owner: &ClaimOwner,
-        _outcome: &DeliveryOutcome,
-        _now: DateTime<Utc>,
-    ) -> Result<bool, StoreError> {
-        Err(not_yet("mail deliveries"))
-    }
+        key: &DeliveryKey,
+        owner: &ClaimOwner,
+        outcome: &DeliveryOutcome,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
 
     /// One delivery.
-    async fn delivery(&self, _key: &DeliveryKey) -> Result<Option<Delivery>, StoreError> {
-        Err(not_yet("mail deliveries"))
-    }
+    async fn delivery(&self, key: &DeliveryKey) -> Result<Option<Delivery>, StoreError>;
 
     /// Deliveries to retry at `now`: failed ones whose next attempt is due and claims whose
     /// lease has run out, oldest first, at most `limit`.
-    async fn deliveries_due(&self, _now: DateTime<Utc>, _limit: usize) -> Result<Vec<Delivery>, StoreError> {
-        Err(not_yet("mail deliveries"))
-    }
+    async fn deliveries_due(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<Delivery>, StoreError>;
 
     /// Opens an alert unless one of the same kind is already open for the same site and device;
     /// true when this call opened it.
-    async fn open_alert(&self, _alert: &Alert) -> Result<bool, StoreError> {
-        Err(not_yet("alerts"))
-    }
+    async fn open_alert(&self, alert: &Alert) -> Result<bool, StoreError>;
 
     /// Clears an open alert; true when this call cleared it.
-    async fn clear_alert(&self, _alert: &Alert, _at: DateTime<Utc>) -> Result<bool, StoreError> {
-        Err(not_yet("alerts"))
-    }
+    async fn clear_alert(&self, alert: &Alert, at: DateTime<Utc>) -> Result<bool, StoreError>;
 
     /// Every open alert, oldest first.
-    async fn open_alerts(&self) -> Result<Vec<Alert>, StoreError> {
-        Err(not_yet("alerts"))
-    }
+    async fn open_alerts(&self) -> Result<Vec<Alert>, StoreError>;
 
     /// A customer's alerts open at any time in `range` (opened before its end, not cleared
     /// before its start), oldest first.
     async fn customer_alerts(
         &self,
-        _customer: CustomerId,
-        _range: Range<DateTime<Utc>>,
-    ) -> Result<Vec<Alert>, StoreError> {
-        Err(not_yet("alerts"))
-    }
+        customer: CustomerId,
+        range: Range<DateTime<Utc>>,
+    ) -> Result<Vec<Alert>, StoreError>;
 
     /// Customers with alert openings or clearings that no notice has taken yet.
-    async fn customers_with_pending_notices(&self) -> Result<Vec<CustomerId>, StoreError> {
-        Err(not_yet("alerts"))
-    }
+    async fn customers_with_pending_notices(&self) -> Result<Vec<CustomerId>, StoreError>;
 
     /// Assigns the customer's untaken openings and clearings to the notice `topic` and returns
     /// every alert that notice covers (also those assigned to it by an earlier attempt).
-    async fn take_alert_notices(
-        &self,
-        _customer: CustomerId,
-        _topic: &str,
-    ) -> Result<Vec<Alert>, StoreError> {
-        Err(not_yet("alerts"))
-    }
+    async fn take_alert_notices(&self, customer: CustomerId, topic: &str) -> Result<Vec<Alert>, StoreError>;
 
     /// A customer's mail choices (the defaults when never set).
-    async fn mail_preferences(&self, _customer: CustomerId) -> Result<MailPreferences, StoreError> {
-        Err(not_yet("mail preferences"))
-    }
+    async fn mail_preferences(&self, customer: CustomerId) -> Result<MailPreferences, StoreError>;
 
     /// Replaces a customer's mail choices.
     async fn set_mail_preferences(
         &self,
-        _customer: CustomerId,
-        _preferences: &MailPreferences,
-    ) -> Result<(), StoreError> {
-        Err(not_yet("mail preferences"))
-    }
-}
-
-fn not_yet(what: &str) -> StoreError {
-    StoreError::Backend(format!("{what} are not stored by this backend yet"))
+        customer: CustomerId,
+        preferences: &MailPreferences,
+    ) -> Result<(), StoreError>;
 }
 
 /// Opens the store the settings describe, migrating its schema.

@@ -7,12 +7,14 @@
 //! first opened) and every value is bound; keyspace names and the retention TTL are the only
 //! text formatted into CQL.
 
+mod accounts;
 mod connect;
 mod error;
 mod keys;
 mod mail;
 mod query;
 mod refusals;
+mod rollups;
 mod rows;
 mod schema;
 mod statements;

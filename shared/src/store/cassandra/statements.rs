@@ -5,8 +5,10 @@
 use scylla::client::session::Session;
 use scylla::statement::prepared::PreparedStatement;
 
+use super::accounts::AccountStatements;
 use super::mail::MailStatements;
 use super::query::{prepare, prepare_conditional};
+use super::rollups::RollupStatements;
 use super::rows::{GATEWAY_COLUMNS, READING_COLUMNS};
 use crate::domain::KeyspaceName;
 use crate::store::StoreError;
@@ -158,6 +160,10 @@ pub(super) struct TenantStatements {
     pub(super) refused: RefusalStatements,
     /// The mailer's deliveries, alerts and preferences.
     pub(super) mail: MailStatements,
+    /// Panel users and API tokens.
+    pub(super) accounts: AccountStatements,
+    /// Hourly rollups.
+    pub(super) rollups: RollupStatements,
 }
 
 impl TenantStatements {
@@ -238,6 +244,8 @@ impl TenantStatements {
             .await?,
             refused: RefusalStatements::prepare(session, ks, "refused_gateways").await?,
             mail: MailStatements::prepare(session, ks).await?,
+            accounts: AccountStatements::prepare(session, ks).await?,
+            rollups: RollupStatements::prepare(session, ks).await?,
         })
     }
 }

@@ -13,12 +13,13 @@ use super::error::ResultExt;
 use super::query::{self, Conditional};
 use super::rows::{self, CustomerRow, DeviceRow, GatewayRow, QuarantineRow, ReadingRow};
 use super::statements::TenantStatements;
-use super::{Registry, keys, mail, refusals, write};
+use super::{Registry, accounts, keys, mail, refusals, rollups, write};
 use crate::domain::{
-    Alert, Claim, ClaimOwner, ClaimRequest, Customer, CustomerId, Delivery, DeliveryKey, DeliveryOutcome,
-    Device, DeviceId, Gateway, GatewayId, MailPreferences, ProviderSlug, QuarantinedReading, Reading,
-    RefusedGateway,
+    Alert, ApiToken, Claim, ClaimOwner, ClaimRequest, Customer, CustomerId, Delivery, DeliveryKey,
+    DeliveryOutcome, Device, DeviceId, Gateway, GatewayId, MailPreferences, ProviderSlug, QuarantinedReading,
+    Reading, RefusedGateway, TokenHash, User, Username,
 };
+use crate::reports::HourlyRollup;
 use crate::store::{StoreError, TenantStore, WriteBatch};
 
 /// Day partitions read concurrently, ahead of the one being consumed.
@@ -128,7 +129,17 @@ impl TenantStore for CassandraTenant {
     }
 
     async fn write_batch(&self, batch: WriteBatch) -> Result<(), StoreError> {
-        write::write_batch(self.session(), &self.statements, &batch).await
+        write::write_batch(self.session(), &self.statements, &batch).await?;
+        rollups::refresh(self, self.session(), &self.statements.rollups, &batch.readings).await
+    }
+
+    async fn hourly_rollups(
+        &self,
+        gateway: &GatewayId,
+        device: &DeviceId,
+        range: Range<DateTime<Utc>>,
+    ) -> Result<Vec<HourlyRollup>, StoreError> {
+        rollups::read(self.session(), &self.statements.rollups, gateway, device, range).await
     }
 
     async fn readings(
@@ -246,6 +257,34 @@ impl TenantStore for CassandraTenant {
 
     async fn take_alert_notices(&self, customer: CustomerId, topic: &str) -> Result<Vec<Alert>, StoreError> {
         mail::take_alert_notices(self.session(), &self.statements.mail, customer, topic).await
+    }
+
+    async fn upsert_user(&self, user: &User) -> Result<(), StoreError> {
+        accounts::upsert_user(self.session(), &self.statements.accounts, user).await
+    }
+
+    async fn user(&self, username: &Username) -> Result<Option<User>, StoreError> {
+        accounts::user(self.session(), &self.statements.accounts, username).await
+    }
+
+    async fn users(&self) -> Result<Vec<User>, StoreError> {
+        accounts::users(self.session(), &self.statements.accounts).await
+    }
+
+    async fn add_api_token(&self, token: &ApiToken) -> Result<(), StoreError> {
+        accounts::add_token(self.session(), &self.statements.accounts, token).await
+    }
+
+    async fn api_token(&self, hash: &TokenHash) -> Result<Option<ApiToken>, StoreError> {
+        accounts::token(self.session(), &self.statements.accounts, hash).await
+    }
+
+    async fn api_tokens(&self) -> Result<Vec<ApiToken>, StoreError> {
+        accounts::tokens(self.session(), &self.statements.accounts).await
+    }
+
+    async fn revoke_api_token(&self, hash: &TokenHash) -> Result<(), StoreError> {
+        accounts::revoke_token(self.session(), &self.statements.accounts, hash).await
     }
 
     async fn mail_preferences(&self, customer: CustomerId) -> Result<MailPreferences, StoreError> {

@@ -1,0 +1,183 @@
+//! Hourly rollups on Cassandra: kept up to date by the write path and read by the reports.
+//!
+//! After a document's readings are written, every hour they touch (and the neighbouring hour
+//! when a reading lies within [`MAX_INTEGRATION_GAP`] of the boundary, as the segment across it
+//! is split there) is folded again from the stored readings and written back. Recomputing from
+//! what is stored, rather than adding the document to the old rollup, makes a rewrite harmless
+//! and keeps the rollup exactly what the readings say.
+//!
+//! Two ingest processes writing the same device's same hour at the same moment could each fold
+//! before seeing the other's readings, and the later rollup write would miss the earlier
+//! document's readings. A gateway's documents arrive on one connection, one after the other, so
+//! in practice one process writes a device-hour at a time; a later document for the hour, or a
+//! rewrite, corrects it.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::ops::Range;
+
+use chrono::{DateTime, Datelike, DurationRound, TimeDelta, Utc};
+use futures::{StreamExt, TryStreamExt, stream};
+use scylla::client::session::Session;
+use scylla::statement::prepared::PreparedStatement;
+
+use super::error::ResultExt;
+use super::query::{self, prepare};
+use crate::domain::{DeviceId, GatewayId, KeyspaceName, Reading};
+use crate::reports::HourlyRollup;
+use crate::reports::rollup::{MAX_INTEGRATION_GAP, hourly_rollups};
+use crate::store::{StoreError, TenantStore};
+
+/// Month partitions read concurrently for one device.
+const READ_AHEAD_MONTHS: usize = 4;
+
+/// The prepared statements of the rollups table.
+pub(super) struct RollupStatements {
+    upsert: PreparedStatement,
+    delete: PreparedStatement,
+    range: PreparedStatement,
+}
+
+impl RollupStatements {
+    /// Prepares the statements against a provider keyspace (its tables must exist).
+    pub(super) async fn prepare(session: &Session, ks: &KeyspaceName) -> Result<Self, StoreError> {
+        Ok(Self {
+            upsert: prepare(
+                session,
+                format!("INSERT INTO {ks}.hourly_rollups (gateway, device, month, hour, rollup) VALUES (?, ?, ?, ?, ?)"),
+            )
+            .await?,
+            delete: prepare(
+                session,
+                format!("DELETE FROM {ks}.hourly_rollups WHERE gateway = ? AND device = ? AND month = ? AND hour = ?"),
+            )
+            .await?,
+            range: prepare(
+                session,
+                format!(
+                    "SELECT rollup FROM {ks}.hourly_rollups WHERE gateway = ? AND device = ? AND month = ?
+                     AND hour >= ? AND hour < ?"
+                ),
+            )
+            .await?,
+        })
+    }
+}
+
+/// The `month` partition key of an instant: `yyyymm` of its UTC date.
+fn month(ts: DateTime<Utc>) -> i32 {
+    ts.year() * 100 + i32::try_from(ts.month()).unwrap_or(1)
+}
+
+/// The month partitions holding hours that start in `range`, oldest first.
+fn months(range: &Range<DateTime<Utc>>) -> Vec<i32> {
+    let mut months = Vec::new();
+    if range.start >= range.end {
+        return months;
+    }
+    let last = month(range.end - TimeDelta::milliseconds(1));
+    let mut at = month(range.start);
+    while at <= last {
+        months.push(at);
+        at = if at % 100 == 12 { (at / 100 + 1) * 100 + 1 } else { at + 1 };
+    }
+    months
+}
+
+fn hour(ts: DateTime<Utc>) -> DateTime<Utc> {
+    ts.duration_trunc(TimeDelta::hours(1)).unwrap_or(ts)
+}
+
+/// The hours, per device, whose rollups `readings` change.
+fn touched(readings: &[Reading]) -> BTreeMap<(GatewayId, DeviceId), BTreeSet<DateTime<Utc>>> {
+    let mut touched: BTreeMap<(GatewayId, DeviceId), BTreeSet<DateTime<Utc>>> = BTreeMap::new();
+    for reading in readings {
+        let h = hour(reading.ts);
+        let hours = touched.entry((reading.gateway.clone(), reading.device.clone())).or_default();
+        hours.insert(h);
+        if reading.ts - h < MAX_INTEGRATION_GAP {
+            hours.insert(h - TimeDelta::hours(1));
+        }
+        if h + TimeDelta::hours(1) - reading.ts <= MAX_INTEGRATION_GAP {
+            hours.insert(h + TimeDelta::hours(1));
+        }
+    }
+    touched
+}
+
+/// Folds again, from the stored readings, every hour `readings` touch, and writes the rollups.
+/// One read per device covers all its touched hours and their margins.
+pub(super) async fn refresh(
+    tenant: &dyn TenantStore,
+    session: &Session,
+    st: &RollupStatements,
+    readings: &[Reading],
+) -> Result<(), StoreError> {
+    for ((gateway, device), hours) in touched(readings) {
+        let (Some(first), Some(last)) = (hours.first().copied(), hours.last().copied()) else { continue };
+        let window = first - MAX_INTEGRATION_GAP..last + TimeDelta::hours(1) + MAX_INTEGRATION_GAP;
+        let stored = tenant.readings(&gateway, &device, window, usize::MAX).await?;
+        let mut folded: BTreeMap<DateTime<Utc>, HourlyRollup> =
+            hourly_rollups(&stored).into_iter().map(|r| (r.hour, r)).collect();
+        stream::iter(hours)
+            .map(|h| {
+                let (gateway, device) = (gateway.as_str(), device.as_str());
+                let rollup = folded.remove(&h);
+                async move {
+                    match rollup {
+                        Some(rollup) => {
+                            let values = (gateway, device, month(h), h, rollup.to_bytes());
+                            session.execute_unpaged(&st.upsert, values).await.store()
+                        }
+                        None => {
+                            session.execute_unpaged(&st.delete, (gateway, device, month(h), h)).await.store()
+                        }
+                    }
+                }
+            })
+            .buffer_unordered(8)
+            .try_collect::<Vec<_>>()
+            .await?;
+    }
+    Ok(())
+}
+
+/// One device's rollups for the hours starting in `range`, in order.
+pub(super) async fn read(
+    session: &Session,
+    st: &RollupStatements,
+    gateway: &GatewayId,
+    device: &DeviceId,
+    range: Range<DateTime<Utc>>,
+) -> Result<Vec<HourlyRollup>, StoreError> {
+    let (gateway, device) = (gateway.as_str(), device.as_str());
+    let partitions = stream::iter(months(&range))
+        .map(|m| {
+            query::all_rows::<(Vec<u8>,)>(session, &st.range, (gateway, device, m, range.start, range.end))
+        })
+        .buffered(READ_AHEAD_MONTHS)
+        .try_collect::<Vec<_>>()
+        .await?;
+    partitions
+        .into_iter()
+        .flatten()
+        .map(|(bytes,)| HourlyRollup::from_bytes(&bytes).map_err(|e| StoreError::Corrupt(e.to_string())))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+
+    use super::*;
+
+    fn utc(y: i32, m: u32, d: u32, h: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(y, m, d, h, 0, 0).single().expect("valid")
+    }
+
+    #[test]
+    fn month_partitions_cover_a_range_across_a_new_year() {
+        assert_eq!(months(&(utc(2025, 11, 30, 0)..utc(2026, 2, 1, 0))), vec![202511, 202512, 202601]);
+        assert_eq!(months(&(utc(2026, 3, 1, 0)..utc(2026, 3, 1, 0))), Vec::<i32>::new());
+        assert_eq!(months(&(utc(2026, 3, 31, 23)..utc(2026, 4, 1, 0))), vec![202603]);
+    }
+}
