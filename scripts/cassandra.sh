@@ -91,6 +91,12 @@ YAML
 XML
 }
 
+# A lone node needs no gossip settling; a node joining others must hear from the seed before it
+# picks its tokens, or it gives up with "Unable to contact any seeds".
+ring_delay_ms() {
+  if [[ $(cat "$run/nodes" 2>/dev/null || echo 1) -gt 1 ]]; then echo 5000; else echo 1000; fi
+}
+
 jvm_opts() {
   local n=$1 dir
   dir=$(node_dir "$n")
@@ -106,7 +112,7 @@ jvm_opts() {
 -Dcassandra.storagedir=$dir
 -Dcassandra.jmx.local.port=$((jmx_port + n))
 -Dcassandra.skip_wait_for_gossip_to_settle=0
--Dcassandra.ring_delay_ms=1000
+-Dcassandra.ring_delay_ms=$(ring_delay_ms)
 -Dcassandra.superuser_setup_delay_ms=0
 -Dcassandra.initial_token_allocation_delay_ms=0
 -Dlogback.configurationFile=file://$dir/logback.xml

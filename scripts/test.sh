@@ -18,9 +18,15 @@ started=$SECONDS
 
 step() { printf '\n==> %s (%ds)\n' "$*" $((SECONDS - started)); }
 
+# The three-node cluster for the fault and scale-out tests: 127.0.0.1-3, its own ports, so that
+# it runs beside the single node.
+cluster=(env CASSANDRA_RUN_DIR="$HELIOGRAPH_CACHE/cassandra-cluster" CASSANDRA_PORT=9043
+  CASSANDRA_STORAGE_PORT=7010 CASSANDRA_JMX_PORT=7300 CASSANDRA_HEAP=768m)
+
 cleanup() {
   step "stopping test services"
   scripts/cassandra.sh stop || true
+  "${cluster[@]}" scripts/cassandra.sh stop || true
 }
 trap cleanup EXIT
 
@@ -61,8 +67,14 @@ for target in parse_document document_stream; do
   rm -rf "$corpus"
 done
 
-step "starting Cassandra"
+step "starting Cassandra: one node, and a three-node cluster"
 scripts/cassandra.sh start 1
+"${cluster[@]}" scripts/cassandra.sh start 3
+export HELIOGRAPH_CASSANDRA_CLUSTER=127.0.0.1:9043,127.0.0.2:9043,127.0.0.3:9043
+export HELIOGRAPH_CLUSTER_RUN_DIR=$HELIOGRAPH_CACHE/cassandra-cluster HELIOGRAPH_CLUSTER_STORAGE_PORT=7010
+export HELIOGRAPH_CLUSTER_JMX_PORT=7300
+# The outage test may SIGKILL and restart the single node (scripts/cassandra.sh kill/restart 1).
+export HELIOGRAPH_CASSANDRA_FAULTS=1
 
 step "running the tests"
 export HELIOGRAPH_CASSANDRA=127.0.0.1:$CASSANDRA_PORT

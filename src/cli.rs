@@ -122,6 +122,9 @@ pub enum ProviderCommand {
         /// Days raw readings are kept (0 keeps them forever).
         #[arg(long, default_value_t = 730)]
         retention_days: u32,
+        /// Customers' summary emails unless they chose otherwise: daily, weekly, monthly or never.
+        #[arg(long, default_value = "monthly")]
+        summaries: String,
     },
     /// List providers.
     List,

@@ -93,6 +93,8 @@ impl Spool {
         if !segments.is_empty() {
             info!(segments = segments.len(), bytes, "spool holds documents from before; replaying them");
         }
+        // What a previous process left is waiting too: the gauge must say so from the start.
+        crate::metrics::spool_depth(bytes);
         Ok(Self {
             dir: dir.to_path_buf(),
             max_bytes,

@@ -9,6 +9,14 @@ use heliograph_shared::DeliveryKey;
 /// `retry`, `rejected`).
 pub const EMAILS: &str = "heliograph_mailer_emails_total";
 
+/// Scheduler rounds run, by outcome (`ok`, `failed`: the store could not be read).
+pub const ROUNDS: &str = "heliograph_mailer_rounds_total";
+
+/// Counts one scheduler round.
+pub fn round(ok: bool) {
+    counter!(ROUNDS, "outcome" => if ok { "ok" } else { "failed" }).increment(1);
+}
+
 /// Counts one delivery attempt's outcome.
 pub fn email(provider: &str, key: &DeliveryKey, outcome: &'static str) {
     let kind = match key.topic().split_once(':') {

@@ -138,7 +138,9 @@ impl Mailer {
                     }
                 }
                 _ = rounds.tick() => {
-                    match self.round(Utc::now()).await {
+                    let outcome = self.round(Utc::now()).await;
+                    crate::metrics::round(outcome.is_ok());
+                    match outcome {
                         Ok(report) if report.sent + report.failed + report.rejected > 0 => {
                             info!(sent = report.sent, failed = report.failed, rejected = report.rejected, "mail round");
                         }

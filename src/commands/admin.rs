@@ -5,7 +5,7 @@ use chrono::{DateTime, Duration, Utc};
 use chrono_tz::Tz;
 use heliograph_shared::{
     Customer, CustomerId, DeviceId, EmailAddress, Gateway, GatewayId, GatewayToken, MIN_PASSWORD_CHARS,
-    PasswordDigest, Provider, ProviderSlug, Replication, User, Username,
+    PasswordDigest, Provider, ProviderSlug, Replication, ReportSchedule, User, Username,
 };
 
 use super::serve::open_store;
@@ -28,8 +28,18 @@ fn timezone(value: &str) -> anyhow::Result<Tz> {
 pub async fn provider(settings: Settings, command: ProviderCommand) -> anyhow::Result<()> {
     let store = open_store(&settings).await?;
     match command {
-        ProviderCommand::Add { slug: id, name, replication, ingest_port, timezone: tz, retention_days } => {
+        ProviderCommand::Add {
+            slug: id,
+            name,
+            replication,
+            ingest_port,
+            timezone: tz,
+            retention_days,
+            summaries,
+        } => {
             let mut provider = Provider::new(slug(&id)?, name);
+            provider.preferences.report_schedule = ReportSchedule::from_word(&summaries)
+                .with_context(|| format!("--summaries {summaries:?}: say daily, weekly, monthly or never"))?;
             provider.replication = Replication::parse(&replication)?;
             provider.ingest_port = ingest_port;
             provider.timezone = timezone(&tz)?;
