@@ -22,11 +22,16 @@ step() { printf '\n==> %s (%ds)\n' "$*" $((SECONDS - started)); }
 # it runs beside the single node.
 cluster=(env CASSANDRA_RUN_DIR="$HELIOGRAPH_CACHE/cassandra-cluster" CASSANDRA_PORT=9043
   CASSANDRA_STORAGE_PORT=7010 CASSANDRA_JMX_PORT=7300 CASSANDRA_HEAP=768m)
+# A node of its own for the outage test, which SIGKILLs and restarts it; group commit, so that
+# every write it acknowledged survives the SIGKILL.
+fault=(env CASSANDRA_RUN_DIR="$HELIOGRAPH_CACHE/cassandra-fault" CASSANDRA_PORT=9044
+  CASSANDRA_STORAGE_PORT=7020 CASSANDRA_JMX_PORT=7400 CASSANDRA_HEAP=512m CASSANDRA_COMMITLOG_SYNC=group)
 
 cleanup() {
   step "stopping test services"
   scripts/cassandra.sh stop || true
   "${cluster[@]}" scripts/cassandra.sh stop || true
+  "${fault[@]}" scripts/cassandra.sh stop || true
 }
 trap cleanup EXIT
 
@@ -61,18 +66,28 @@ command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
 fuzz_target_dir="${CARGO_TARGET_DIR:-$PWD/target}/fuzz"
 for target in parse_document document_stream; do
   corpus=$(mktemp -d)
-  (cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run -O --target-dir "$fuzz_target_dir" "$target" \
+  log="${TMPDIR:-/tmp}/heliograph-fuzz-$target.log"
+  if ! (cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run -O --target-dir "$fuzz_target_dir" "$target" \
     "$corpus" ../fixtures/native ../fixtures/sunspec -- \
-    -max_total_time="${FUZZ_SECONDS:-30}" -rss_limit_mb=1024 -max_len=65536 2>&1 | tail -n 2)
+    -max_total_time="${FUZZ_SECONDS:-30}" -rss_limit_mb=1024 -max_len=65536 > "$log" 2>&1); then
+    grep -vE '^#[0-9]+|Uses: [0-9]+$' "$log" | tail -n 60
+    echo "fuzzing $target failed; a crashing input is kept under fuzz/artifacts/$target/" >&2
+    exit 1
+  fi
+  tail -n 1 "$log"
   rm -rf "$corpus"
 done
 
-step "starting Cassandra: one node, and a three-node cluster"
+step "starting Cassandra: one node, a three-node cluster, and a node for the outage test"
 scripts/cassandra.sh start 1
 "${cluster[@]}" scripts/cassandra.sh start 3
 export HELIOGRAPH_CASSANDRA_CLUSTER=127.0.0.1:9043,127.0.0.2:9043,127.0.0.3:9043
 export HELIOGRAPH_CLUSTER_RUN_DIR=$HELIOGRAPH_CACHE/cassandra-cluster HELIOGRAPH_CLUSTER_STORAGE_PORT=7010
 export HELIOGRAPH_CLUSTER_JMX_PORT=7300
+"${fault[@]}" scripts/cassandra.sh start 1
+export HELIOGRAPH_CASSANDRA_FAULT=127.0.0.1:9044 HELIOGRAPH_CASSANDRA_FAULT_RUN_DIR=$HELIOGRAPH_CACHE/cassandra-fault
+export HELIOGRAPH_CASSANDRA_FAULT_STORAGE_PORT=7020 HELIOGRAPH_CASSANDRA_FAULT_JMX_PORT=7400
+export HELIOGRAPH_CASSANDRA_FAULT_HEAP=512m
 # The outage test may SIGKILL and restart the single node (scripts/cassandra.sh kill/restart 1).
 export HELIOGRAPH_CASSANDRA_FAULTS=1
 

@@ -26,7 +26,7 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, SecondsFormat, TimeDelta, Utc};
 use common::process::{BIN, free_port, heliograph, start_role};
 use common::{GatewayConn, http_get, reading, unique};
-use heliograph_shared::store::{self, CassandraSettings, ConsistencySetting, StoreSettings};
+use heliograph_shared::store::{self, CassandraSettings, ConsistencySetting, StoreSettings, TenantStore};
 use heliograph_shared::{DeviceId, GatewayId, KeyspaceName, ProviderSlug, Replication};
 
 /// The cluster tests share the cluster's nodes (one of them is killed): one at a time.
@@ -238,6 +238,100 @@ async fn stream(
     (acked, sent)
 }
 
+/// Adds gateways `GW-1`… to `provider`; their ids and tokens.
+fn add_gateways(config: &Path, provider: &str, count: usize) -> Vec<(String, String)> {
+    (1..=count)
+        .map(|g| {
+            let id = format!("GW-{g}");
+            let site = format!("Site {g}");
+            let added = heliograph(config, &["gateway", "add", "--provider", provider, &id, "--site", &site]);
+            (id, added.lines().nth(1).unwrap().trim().to_owned())
+        })
+        .collect()
+}
+
+type Streams = Vec<tokio::task::JoinHandle<(Acked, usize)>>;
+
+/// One streaming gateway per token, all sending until `until`.
+fn start_streams(
+    ingest: std::net::SocketAddr,
+    tokens: &[(String, String)],
+    base: DateTime<Utc>,
+    until: Instant,
+) -> Streams {
+    tokens
+        .iter()
+        .map(|(id, token)| tokio::spawn(stream(ingest, id.clone(), token.clone(), base, until)))
+        .collect()
+}
+
+/// Waits for the streams: what each gateway got acknowledged, and the readings sent in all.
+async fn finish_streams(streams: Streams, tokens: &[(String, String)]) -> (Vec<(String, Acked)>, usize) {
+    let (mut acked, mut sent) = (Vec::new(), 0);
+    for (handle, (id, _)) in streams.into_iter().zip(tokens) {
+        let (documents, count) = handle.await.unwrap();
+        sent += count;
+        acked.push((id.clone(), documents));
+    }
+    (acked, sent)
+}
+
+/// What was sent and acknowledged against what the store holds.
+struct Tally {
+    sent: usize,
+    acked: usize,
+    acked_after_kill: usize,
+    found: usize,
+    lost: usize,
+    duplicated: usize,
+}
+
+impl Tally {
+    async fn count(
+        tenant: &dyn TenantStore,
+        acked: &[(String, Acked)],
+        sent: usize,
+        base: DateTime<Utc>,
+        killed_at: Instant,
+    ) -> Self {
+        let mut tally = Self { sent, acked: 0, acked_after_kill: 0, found: 0, lost: 0, duplicated: 0 };
+        for (id, documents) in acked {
+            let (gateway, device) = (GatewayId::parse(id).unwrap(), DeviceId::parse("inv-1").unwrap());
+            let rows = tenant.readings(&gateway, &device, base..Utc::now(), usize::MAX).await.unwrap();
+            let stored: BTreeSet<DateTime<Utc>> = rows.iter().map(|r| r.ts).collect();
+            tally.duplicated += rows.len() - stored.len();
+            for (at, stamps) in documents {
+                tally.acked += stamps.len();
+                if *at > killed_at {
+                    tally.acked_after_kill += stamps.len();
+                }
+                tally.found += stamps.iter().filter(|ts| stored.contains(ts)).count();
+                tally.lost += stamps.iter().filter(|ts| !stored.contains(ts)).count();
+            }
+        }
+        tally
+    }
+}
+
+impl std::fmt::Display for Tally {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "readings sent {}, acked {} ({} after the kill), found in the store {}, lost {}, duplicated {}",
+            self.sent, self.acked, self.acked_after_kill, self.found, self.lost, self.duplicated
+        )
+    }
+}
+
+/// Waits until an ingest process's spool has been replayed into the store.
+async fn wait_for_empty_spool(http: u16) {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while spool_bytes(http).await > 0.0 {
+        assert!(Instant::now() < deadline, "the spool did not drain after the store came back");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
 /// Bytes waiting in an ingest process's spool, from its metrics.
 async fn spool_bytes(http: u16) -> f64 {
     let (_, metrics) = http_get(std::net::SocketAddr::from(([127, 0, 0, 1], http)), "/metrics").await;
@@ -259,15 +353,7 @@ async fn with_rf3_and_local_quorum_a_killed_node_stops_neither_ingest_nor_report
     let slug = unique("rf3_");
     heliograph(&config, &["provider", "add", &slug, "--name", "RF3 Solar", "--replication", "simple:3"]);
     add_user(&config, &slug);
-    let mut tokens = Vec::new();
-    for g in 1..=6 {
-        let id = format!("GW-{g}");
-        let added = heliograph(
-            &config,
-            &["gateway", "add", "--provider", &slug, &id, "--site", &format!("Site {g}")],
-        );
-        tokens.push((id, added.lines().nth(1).unwrap().trim().to_owned()));
-    }
+    let tokens = add_gateways(&config, &slug, 6);
     let _processes =
         Running(vec![start_role(&config, "ingest", ports.ingest), start_role(&config, "web", ports.web)]);
     let ingest = std::net::SocketAddr::from(([127, 0, 0, 1], ports.ingest));
@@ -275,10 +361,7 @@ async fn with_rf3_and_local_quorum_a_killed_node_stops_neither_ingest_nor_report
     // Whole seconds: the documents carry second-precision timestamps.
     let base = DateTime::from_timestamp((Utc::now() - TimeDelta::hours(3)).timestamp(), 0).unwrap();
     let until = Instant::now() + Duration::from_secs(14);
-    let streams: Vec<_> = tokens
-        .iter()
-        .map(|(id, token)| tokio::spawn(stream(ingest, id.clone(), token.clone(), base, until)))
-        .collect();
+    let streams = start_streams(ingest, &tokens, base, until);
     tokio::time::sleep(Duration::from_secs(4)).await;
     let killed_at = Instant::now();
     cluster.control(&["kill", "3"]);
@@ -291,58 +374,20 @@ async fn with_rf3_and_local_quorum_a_killed_node_stops_neither_ingest_nor_report
     assert_eq!(status, 200, "the day report while node 3 is down: {html}");
     let (status, _) = page(&client, ports.web, "/sites").await;
     assert_eq!(status, 200, "the fleet while node 3 is down");
-    let mut acked = Vec::new();
-    let mut sent = 0;
-    for (handle, (id, _)) in streams.into_iter().zip(&tokens) {
-        let (stamps, count) = handle.await.unwrap();
-        sent += count;
-        acked.push((id.clone(), stamps));
-    }
+    let (acked, sent) = finish_streams(streams, &tokens).await;
     let during_outage = Instant::now() - killed_at;
     cluster.control(&["restart", "3"]);
-    let deadline = Instant::now() + Duration::from_secs(120);
-    while spool_bytes(ports.http).await > 0.0 {
-        assert!(Instant::now() < deadline, "the spool did not drain after node 3 came back");
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
-
+    wait_for_empty_spool(ports.http).await;
     let store = store::open(&StoreSettings::Cassandra(cluster.settings(&registry))).await.unwrap();
     let tenant = store.tenant(&ProviderSlug::parse(&slug).unwrap()).await.unwrap();
-    let (mut total_acked, mut found, mut lost) = (0, 0, 0);
-    for (id, documents) in &acked {
-        let stamps: Vec<DateTime<Utc>> = documents.iter().flat_map(|(_, s)| s.iter().copied()).collect();
-        let stored: BTreeSet<DateTime<Utc>> = tenant
-            .readings(
-                &GatewayId::parse(id).unwrap(),
-                &DeviceId::parse("inv-1").unwrap(),
-                base..Utc::now(),
-                usize::MAX,
-            )
-            .await
-            .unwrap()
-            .into_iter()
-            .map(|r| r.ts)
-            .collect();
-        total_acked += stamps.len();
-        found += stamps.iter().filter(|ts| stored.contains(ts)).count();
-        lost += stamps.iter().filter(|ts| !stored.contains(ts)).count();
-    }
+    let tally = Tally::count(tenant.as_ref(), &acked, sent, base, killed_at).await;
     eprintln!(
-        "RF3 node loss: readings sent {sent}, acked {total_acked}, found {found}, lost {lost} \
-         ({:.1} s of streaming after the kill)",
+        "RF3 node loss: {tally} ({:.1} s from the kill to the end of the streams)",
         during_outage.as_secs_f64()
     );
-    if lost > 0 {
-        let (_, metrics) =
-            http_get(std::net::SocketAddr::from(([127, 0, 0, 1], ports.http)), "/metrics").await;
-        eprintln!("ingest metrics:\n{metrics}");
-    }
-    assert_eq!(lost, 0);
-    assert!(total_acked > 0 && found == total_acked);
-    let acked_after_kill: usize =
-        acked.iter().flat_map(|(_, docs)| docs).filter(|(at, _)| *at > killed_at).map(|(_, s)| s.len()).sum();
-    eprintln!("acknowledged after the kill: {acked_after_kill} readings");
-    assert!(acked_after_kill > 100, "ingest kept acknowledging with node 3 down");
+    assert_eq!((tally.lost, tally.duplicated), (0, 0));
+    assert!(tally.acked > 0 && tally.found == tally.acked);
+    assert!(tally.acked_after_kill > 100, "ingest kept acknowledging with node 3 down");
     drop_keyspaces(&registry, &[&slug]).await;
 }
 
@@ -545,21 +590,12 @@ async fn a_node_killed_mid_stream_and_an_ingest_crash_during_replay_lose_and_dup
     .unwrap();
     let slug = unique("outage_");
     heliograph(&path, &["provider", "add", &slug, "--name", "Outage Solar"]);
-    let mut tokens = Vec::new();
-    for g in 1..=6 {
-        let id = format!("GW-{g}");
-        let added =
-            heliograph(&path, &["gateway", "add", "--provider", &slug, &id, "--site", &format!("Site {g}")]);
-        tokens.push((id, added.lines().nth(1).unwrap().trim().to_owned()));
-    }
+    let tokens = add_gateways(&path, &slug, 6);
     let mut ingest = Running(vec![start_role(&path, "ingest", ports.ingest)]);
     let address = std::net::SocketAddr::from(([127, 0, 0, 1], ports.ingest));
     let base = DateTime::from_timestamp((Utc::now() - TimeDelta::hours(30)).timestamp(), 0).unwrap();
     let until = Instant::now() + Duration::from_secs(16);
-    let streams: Vec<_> = tokens
-        .iter()
-        .map(|(id, token)| tokio::spawn(stream(address, id.clone(), token.clone(), base, until)))
-        .collect();
+    let streams = start_streams(address, &tokens, base, until);
     tokio::time::sleep(Duration::from_secs(4)).await;
     control(&["kill", "1"]);
     let killed_at = Instant::now();
@@ -567,13 +603,7 @@ async fn a_node_killed_mid_stream_and_an_ingest_crash_during_replay_lose_and_dup
     tokio::time::sleep(Duration::from_secs(6)).await;
     let spooled_during_outage = spool_bytes(ports.http).await;
     let restart = tokio::task::spawn_blocking(move || control(&["restart", "1"]));
-    let mut acked = Vec::new();
-    let mut sent = 0;
-    for (handle, (id, _)) in streams.into_iter().zip(&tokens) {
-        let (documents, count) = handle.await.unwrap();
-        sent += count;
-        acked.push((id.clone(), documents));
-    }
+    let (acked, sent) = finish_streams(streams, &tokens).await;
     restart.await.unwrap();
     // The spool replays as soon as the node answers; kill ingest while it still holds anything,
     // and start it again: the replay starts over from what was not yet confirmed.
@@ -581,13 +611,8 @@ async fn a_node_killed_mid_stream_and_an_ingest_crash_during_replay_lose_and_dup
     drop(ingest);
     eprintln!("ingest killed with {left_at_crash} spooled bytes not yet replayed");
     ingest = Running(vec![start_role(&path, "ingest", ports.ingest)]);
-    let deadline = Instant::now() + Duration::from_secs(120);
-    while spool_bytes(ports.http).await > 0.0 {
-        assert!(Instant::now() < deadline, "the spool did not drain after the node came back");
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
+    wait_for_empty_spool(ports.http).await;
     drop(ingest);
-
     let settings = CassandraSettings {
         nodes: vec![node.clone()],
         registry_keyspace: KeyspaceName::parse(&registry).unwrap(),
@@ -596,33 +621,11 @@ async fn a_node_killed_mid_stream_and_an_ingest_crash_during_replay_lose_and_dup
     };
     let store = store::open(&StoreSettings::Cassandra(settings)).await.unwrap();
     let tenant = store.tenant(&ProviderSlug::parse(&slug).unwrap()).await.unwrap();
-    let (mut total_acked, mut found, mut lost, mut duplicated) = (0, 0, 0, 0);
-    for (id, documents) in &acked {
-        let stamps: BTreeSet<DateTime<Utc>> = documents.iter().flat_map(|(_, s)| s.iter().copied()).collect();
-        let rows = tenant
-            .readings(
-                &GatewayId::parse(id).unwrap(),
-                &DeviceId::parse("inv-1").unwrap(),
-                base..Utc::now(),
-                usize::MAX,
-            )
-            .await
-            .unwrap();
-        let stored: BTreeSet<DateTime<Utc>> = rows.iter().map(|r| r.ts).collect();
-        duplicated += rows.len() - stored.len();
-        total_acked += stamps.len();
-        found += stamps.iter().filter(|ts| stored.contains(ts)).count();
-        lost += stamps.iter().filter(|ts| !stored.contains(ts)).count();
-    }
-    let acked_during_outage: usize =
-        acked.iter().flat_map(|(_, docs)| docs).filter(|(at, _)| *at > killed_at).map(|(_, s)| s.len()).sum();
-    eprintln!(
-        "Cassandra outage: readings sent {sent}, acked {total_acked} ({acked_during_outage} after the kill, \
-         {spooled_during_outage} bytes spooled), found {found}, lost {lost}, duplicated {duplicated}"
-    );
-    assert_eq!((lost, duplicated), (0, 0));
-    assert_eq!(found, total_acked);
-    assert!(spooled_during_outage > 0.0 && acked_during_outage > 0, "the spool took the outage");
+    let tally = Tally::count(tenant.as_ref(), &acked, sent, base, killed_at).await;
+    eprintln!("Cassandra outage: {tally}; {spooled_during_outage} bytes spooled while the node was down");
+    assert_eq!((tally.lost, tally.duplicated), (0, 0));
+    assert_eq!(tally.found, tally.acked);
+    assert!(spooled_during_outage > 0.0 && tally.acked_after_kill > 0, "the spool took the outage");
     let session =
         scylla::client::session_builder::SessionBuilder::new().known_node(&node).build().await.unwrap();
     for keyspace in [registry.clone(), format!("hg_{slug}")] {

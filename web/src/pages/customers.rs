@@ -11,7 +11,7 @@ use heliograph_shared::{Customer, CustomerId, EmailAddress};
 use serde::Deserialize;
 
 use super::fleet::status_text;
-use super::{Layout, Saved, find_customer, render, text_field, timezone_field};
+use super::{ActiveForm, Layout, Saved, find_customer, render, text_field, timezone_field};
 use crate::auth::Scope;
 use crate::auth::session::Session;
 use crate::error::AppError;
@@ -187,12 +187,6 @@ pub async fn update(
     Ok(Redirect::to(&format!("/customers/{}?saved=1", customer.id)))
 }
 
-/// The activate/deactivate form.
-#[derive(Deserialize)]
-pub struct ActiveForm {
-    active: String,
-}
-
 /// `POST /customers/{id}/active`: a deactivated customer keeps its data and gets no mail.
 pub async fn set_active(
     scope: Scope,
@@ -200,7 +194,7 @@ pub async fn set_active(
     Form(form): Form<ActiveForm>,
 ) -> Result<Redirect, AppError> {
     let mut customer = find_customer(&scope, &id).await?;
-    customer.active = form.active == "true";
+    customer.active = form.is_active();
     scope.tenant.upsert_customer(&customer).await?;
     Ok(Redirect::to(&format!("/customers/{}?saved=1", customer.id)))
 }

@@ -11,7 +11,7 @@ use heliograph_shared::{CustomerId, Gateway, GatewayId, GatewayToken};
 use serde::Deserialize;
 
 use super::{
-    CustomerOption, Layout, Saved, SecretPage, capacity_field, customer_choice, customer_options,
+    ActiveForm, CustomerOption, Layout, Saved, SecretPage, capacity_field, customer_choice, customer_options,
     find_gateway, render, text_field,
 };
 use crate::auth::Scope;
@@ -212,12 +212,6 @@ pub async fn update(
     Ok(Redirect::to(&format!("/gateways/{}?saved=1", gateway.id)))
 }
 
-/// The activate/deactivate form.
-#[derive(Deserialize)]
-pub struct ActiveForm {
-    active: String,
-}
-
 /// `POST /gateways/{id}/active`: a deactivated gateway is refused at its next connection.
 pub async fn set_active(
     scope: Scope,
@@ -225,7 +219,7 @@ pub async fn set_active(
     Form(form): Form<ActiveForm>,
 ) -> Result<Redirect, AppError> {
     let mut gateway = find_gateway(&scope, &id).await?;
-    gateway.active = form.active == "true";
+    gateway.active = form.is_active();
     scope.tenant.update_gateway(&gateway).await?;
     tracing::info!(provider = %scope.provider.slug, gateway = %gateway.id, active = gateway.active, "gateway state changed");
     Ok(Redirect::to(&format!("/gateways/{}?saved=1", gateway.id)))

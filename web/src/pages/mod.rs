@@ -20,6 +20,19 @@ use crate::auth::Scope;
 use crate::auth::session::Session;
 use crate::error::AppError;
 
+/// The activate/deactivate form of customers and gateways.
+#[derive(Deserialize)]
+pub struct ActiveForm {
+    active: String,
+}
+
+impl ActiveForm {
+    /// True for "activate".
+    pub fn is_active(&self) -> bool {
+        self.active == "true"
+    }
+}
+
 /// What the page frame shows: brand, user, the active section and the logout form's token.
 pub struct Layout {
     /// The provider's brand.
