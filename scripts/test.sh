@@ -91,8 +91,10 @@ export HELIOGRAPH_CASSANDRA_FAULT_HEAP=512m
 
 step "running the tests"
 export HELIOGRAPH_CASSANDRA=127.0.0.1:$CASSANDRA_PORT
+set +e # a failure must still print the counts below
 cargo test --workspace --all-targets --locked --no-fail-fast 2>&1 | tee "${TMPDIR:-/tmp}/heliograph-test.log"
 status=${PIPESTATUS[0]}
+set -e
 
 passed=$(grep -Eo 'test result: [A-Z]+\. [0-9]+ passed' "${TMPDIR:-/tmp}/heliograph-test.log" | awk '{s+=$4} END {print s+0}')
 failed=$(grep -Eo '[0-9]+ failed' "${TMPDIR:-/tmp}/heliograph-test.log" | awk '{s+=$1} END {print s+0}')
