@@ -4,6 +4,7 @@
 #
 #   scripts/bench.sh              # everything
 #   RUNS=5 scripts/bench.sh       # more repetitions per load figure (median reported)
+#   BACKENDS=embedded scripts/bench.sh   # the embedded store only
 #
 # Cassandra is started the same way the tests start it (scripts/cassandra.sh).
 set -euo pipefail
@@ -100,6 +101,7 @@ log "embedded store: 10,000 idle connections"
 stop_ingest
 
 # ---- Cassandra ---------------------------------------------------------------------------------
+if [[ ${BACKENDS:-embedded,cassandra} == *cassandra* ]]; then
 log "Cassandra: starting one node"
 scripts/cassandra.sh start 1 >&2
 port=$(config cassandra "[store]
@@ -118,6 +120,7 @@ for run in $(seq 1 "$RUNS"); do
     > "$out/cassandra_direct_$run.json"
 done
 stop_ingest
+fi
 
 log "writing BENCHMARKS.md"
 python3 scripts/bench_report.py "$out" > BENCHMARKS.md

@@ -195,14 +195,21 @@ async fn drive(args: &LoadArgs, index: usize, gateway: &str, token: &str) -> any
     let mut run = GatewayRun { latencies: Vec::with_capacity(documents.len()), accepted: 0, refused: 0 };
     let mut sent_at = std::collections::VecDeque::new();
     let mut next = 0;
+    // Paced documents go out on a schedule; the wait happens before a send, never between a
+    // send and its answer, so that it is not counted as ack latency.
+    let pace = Duration::from_millis(args.pace_ms);
+    // Gateways start spread over one pace interval, as a fleet's clocks are, not in lockstep.
+    let stagger = pace.mul_f64(index as f64 / args.gateways.max(1) as f64);
+    let mut next_send = tokio::time::Instant::now() + stagger;
     while next < documents.len() || !sent_at.is_empty() {
         while next < documents.len() && sent_at.len() < args.window.max(1) {
+            if !pace.is_zero() {
+                tokio::time::sleep_until(next_send).await;
+                next_send += pace;
+            }
             write.write_all(documents[next].as_bytes()).await?;
             sent_at.push_back(Instant::now());
             next += 1;
-            if args.pace_ms > 0 {
-                tokio::time::sleep(Duration::from_millis(args.pace_ms)).await;
-            }
         }
         let answer = answers.next_line().await?.context("server closed the connection")?;
         let sent = sent_at.pop_front().context("an answer nobody asked for")?;
