@@ -35,10 +35,7 @@ async fn ingest_metrics_count_accepted_quarantined_and_refused_documents() {
     conn.send("<batch seq=\"x\"/>\n").await;
     assert!(conn.answer().await.contains("code=\"invalid\""));
 
-    let metrics = scrape(http).await;
-    let _ = server.kill();
-    let _ = server.wait();
-    for expected in [
+    let expected = [
         r#"heliograph_ingest_documents_total{provider="acme",format="native",outcome="accepted"} 1"#,
         r#"heliograph_ingest_documents_total{provider="acme",format="native",outcome="invalid"} 1"#,
         r#"heliograph_ingest_readings_total{provider="acme",outcome="accepted"} 1"#,
@@ -47,7 +44,17 @@ async fn ingest_metrics_count_accepted_quarantined_and_refused_documents() {
         "heliograph_ingest_connections_open 1",
         "heliograph_ingest_ack_seconds_bucket",
         r#"heliograph_store_write_seconds_count{backend="embedded"} 1"#,
-    ] {
+    ];
+    // A document is counted just after its answer is written: the scrape may come first.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let mut metrics = scrape(http).await;
+    while !expected.iter().all(|e| metrics.contains(e)) && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        metrics = scrape(http).await;
+    }
+    let _ = server.kill();
+    let _ = server.wait();
+    for expected in expected {
         assert!(metrics.contains(expected), "missing {expected:?} in\n{metrics}");
     }
     assert!(!metrics.contains(&token), "metrics never carry secrets");
