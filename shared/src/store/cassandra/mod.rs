@@ -8,6 +8,7 @@
 //! text formatted into CQL.
 
 mod accounts;
+mod baseline;
 mod connect;
 mod error;
 mod keys;
@@ -37,6 +38,7 @@ use crate::domain::{
 };
 use crate::store::{CassandraSettings, Store, StoreError, TenantStore};
 
+pub use self::baseline::DirectReadingWriter;
 pub use self::tenant::CassandraTenant;
 
 /// The Cassandra store.

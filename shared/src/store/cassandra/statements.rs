@@ -176,7 +176,9 @@ impl TenantStatements {
         Ok(Self {
             upsert_customer: prepare(
                 session,
-                format!("INSERT INTO {ks}.customers (id, name, emails, timezone, active) VALUES (?, ?, ?, ?, ?)"),
+                format!(
+                    "INSERT INTO {ks}.customers (id, name, emails, timezone, active) VALUES (?, ?, ?, ?, ?)"
+                ),
             )
             .await?,
             customer: prepare(
@@ -184,13 +186,18 @@ impl TenantStatements {
                 format!("SELECT id, name, emails, timezone, active FROM {ks}.customers WHERE id = ?"),
             )
             .await?,
-            customers: prepare(session, format!("SELECT id, name, emails, timezone, active FROM {ks}.customers"))
-                .await?,
+            customers: prepare(
+                session,
+                format!("SELECT id, name, emails, timezone, active FROM {ks}.customers"),
+            )
+            .await?,
             insert_gateway: prepare_conditional(session, format!("{gateway_insert} IF NOT EXISTS")).await?,
             replace_gateway: prepare(session, gateway_insert).await?,
-            gateway: prepare(session, format!("SELECT {GATEWAY_COLUMNS} FROM {ks}.gateways WHERE id = ?")).await?,
+            gateway: prepare(session, format!("SELECT {GATEWAY_COLUMNS} FROM {ks}.gateways WHERE id = ?"))
+                .await?,
             gateways: prepare(session, format!("SELECT {GATEWAY_COLUMNS} FROM {ks}.gateways")).await?,
-            touch_gateway: prepare(session, format!("UPDATE {ks}.gateways SET last_seen = ? WHERE id = ?")).await?,
+            touch_gateway: prepare(session, format!("UPDATE {ks}.gateways SET last_seen = ? WHERE id = ?"))
+                .await?,
             upsert_device: prepare(
                 session,
                 format!(
@@ -207,16 +214,7 @@ impl TenantStatements {
                 ),
             )
             .await?,
-            upsert_reading: prepare(
-                session,
-                format!(
-                    "UPDATE {ks}.readings SET status = ?, ac_power = ?, dc_power = ?, energy = ?, ac_voltage = ?,
-                        ac_current = ?, dc_voltage = ?, dc_current = ?, frequency = ?, temperature = ?,
-                        irradiance = ?, import_energy = ?, export_energy = ?, extra = extra + ?
-                     WHERE gateway = ? AND device = ? AND day = ? AND ts = ?"
-                ),
-            )
-            .await?,
+            upsert_reading: prepare(session, upsert_reading(ks)).await?,
             readings: prepare(
                 session,
                 format!(
@@ -248,4 +246,14 @@ impl TenantStatements {
             rollups: RollupStatements::prepare(session, ks).await?,
         })
     }
+}
+
+/// The statement that stores one reading (bound with [`super::rows::ReadingValues`]).
+pub(super) fn upsert_reading(ks: &KeyspaceName) -> String {
+    format!(
+        "UPDATE {ks}.readings SET status = ?, ac_power = ?, dc_power = ?, energy = ?, ac_voltage = ?,
+            ac_current = ?, dc_voltage = ?, dc_current = ?, frequency = ?, temperature = ?,
+            irradiance = ?, import_energy = ?, export_energy = ?, extra = extra + ?
+         WHERE gateway = ? AND device = ? AND day = ? AND ts = ?"
+    )
 }

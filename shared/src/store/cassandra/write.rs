@@ -16,13 +16,13 @@ use super::keys;
 use super::query::{MAX_BATCH_ROWS, write_partition};
 use super::rows::{self, ReadingValues};
 use super::statements::TenantStatements;
-use crate::domain::Device;
+use crate::domain::{Device, Reading};
 use crate::store::{StoreError, WriteBatch};
 
 /// Writes of one document in flight at once.
-const MAX_CONCURRENT_WRITES: usize = 32;
+pub(super) const MAX_CONCURRENT_WRITES: usize = 32;
 
-type Write<'a> = BoxFuture<'a, Result<(), StoreError>>;
+pub(super) type Write<'a> = BoxFuture<'a, Result<(), StoreError>>;
 
 /// Stores `batch`; see the module documentation.
 pub(super) async fn write_batch(
@@ -30,17 +30,7 @@ pub(super) async fn write_batch(
     statements: &TenantStatements,
     batch: &WriteBatch,
 ) -> Result<(), StoreError> {
-    // A reading repeated in the document counts once, as its last occurrence (as a replace
-    // would): two writes of one cell in one batch would otherwise be resolved by value.
-    let mut readings: BTreeMap<(&str, &str, i32), BTreeMap<i64, ReadingValues<'_>>> = BTreeMap::new();
-    for reading in &batch.readings {
-        readings
-            .entry((reading.gateway.as_str(), reading.device.as_str(), keys::day(reading.ts)))
-            .or_default()
-            .insert(reading.ts.timestamp_millis(), ReadingValues::new(reading));
-    }
-    let readings: Vec<Vec<ReadingValues<'_>>> =
-        readings.into_values().map(|partition| partition.into_values().collect()).collect();
+    let readings = reading_partitions(&batch.readings);
 
     let mut quarantine: BTreeMap<i32, Vec<rows::QuarantineValues<'_>>> = BTreeMap::new();
     for (index, quarantined) in batch.quarantined.iter().enumerate() {
@@ -79,8 +69,22 @@ pub(super) async fn write_batch(
     stream::iter(writes).buffer_unordered(MAX_CONCURRENT_WRITES).try_collect::<Vec<()>>().await.map(drop)
 }
 
+/// Readings grouped by their partition (gateway, device, day), each partition's rows in time
+/// order. A reading repeated counts once, as its last occurrence (as a replace would): two
+/// writes of one cell in one batch would otherwise be resolved by value.
+pub(super) fn reading_partitions(readings: &[Reading]) -> Vec<Vec<ReadingValues<'_>>> {
+    let mut partitions: BTreeMap<(&str, &str, i32), BTreeMap<i64, ReadingValues<'_>>> = BTreeMap::new();
+    for reading in readings {
+        partitions
+            .entry((reading.gateway.as_str(), reading.device.as_str(), keys::day(reading.ts)))
+            .or_default()
+            .insert(reading.ts.timestamp_millis(), ReadingValues::new(reading));
+    }
+    partitions.into_values().map(|partition| partition.into_values().collect()).collect()
+}
+
 /// Queues the writes of one partition's rows, [`MAX_BATCH_ROWS`] per batch.
-fn push_partition<'a, V: SerializeRow + Sync>(
+pub(super) fn push_partition<'a, V: SerializeRow + Sync>(
     writes: &mut Vec<Write<'a>>,
     session: &'a Session,
     statement: &'a PreparedStatement,

@@ -1,7 +1,11 @@
 //! `heliograph load`: a load generator for benchmarks. N gateways on real TCP connections send
 //! pre-built documents (so generating them costs the measurement nothing), keep a window of
 //! documents in flight, wait for every answer, and report readings/s, acks/s and ack latency;
-//! with `--server-pid`, also the server's CPU time and peak RSS from /proc.
+//! with `--server-pid`, also the server's CPU time and peak RSS from /proc. `--direct-cassandra`
+//! measures the driver-only baseline instead ([`direct`]).
+
+mod direct;
+mod prefill;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -65,6 +69,16 @@ pub struct LoadArgs {
     /// How long idle connections are held, seconds.
     #[arg(long, default_value_t = 3)]
     pub hold_secs: u64,
+    /// Instead of sending to a server, write the same readings straight into the provider's
+    /// Cassandra keyspace through the driver, one document at a time per gateway: the baseline
+    /// of the Cassandra ingest figure (needs Cassandra store settings and --tokens).
+    #[arg(long)]
+    pub direct_cassandra: bool,
+    /// Instead of sending, write this many readings of history straight into the store (spread
+    /// over the --tokens gateways, ending --days-back days ago), for a growth run; run it while
+    /// no ingest server has the embedded store open.
+    #[arg(long)]
+    pub prefill: Option<u64>,
 }
 
 /// What one gateway measured.
@@ -80,6 +94,28 @@ pub async fn run(settings: Settings, args: LoadArgs) -> anyhow::Result<()> {
         return idle(&args, count).await;
     }
     let slug = ProviderSlug::parse(&args.provider)?;
+    if let Some(total) = args.prefill {
+        let path = args.tokens.as_ref().context("--prefill needs --tokens (the gateway ids)")?;
+        let gateways: Vec<_> =
+            provision::read_tokens(path, args.gateways, 1)?.into_iter().map(|g| g.id).collect();
+        let tenant = open_store(&settings).await?.tenant(&slug).await?;
+        let end = Utc::now() - TimeDelta::days(args.days_back);
+        let (written, seconds) = prefill::run(tenant, &gateways, total, end).await?;
+        let result = serde_json::json!({
+            "mode": "prefill",
+            "readings_written": written,
+            "seconds": seconds,
+            "readings_per_second": written as f64 / seconds,
+        });
+        println!("{result}");
+        return Ok(());
+    }
+    if args.direct_cassandra {
+        let path = args.tokens.as_ref().context("--direct-cassandra needs --tokens (the gateway ids)")?;
+        let gateways = provision::read_tokens(path, args.gateways, 1)?;
+        let measured = direct::run(&settings, &slug, &args, &gateways).await?;
+        return measured.report(&args, None, None);
+    }
     let prefix = format!("LOAD-{}", provision::default_prefix(&slug));
     let gateways = if args.provision {
         let store = open_store(&settings).await?;
@@ -107,57 +143,80 @@ pub async fn run(settings: Settings, args: LoadArgs) -> anyhow::Result<()> {
         accepted += run.accepted;
         refused += run.refused;
     }
-    let elapsed = started.elapsed().as_secs_f64();
-    latencies.sort_unstable();
-    let percentile = |p: f64| -> f64 {
-        if latencies.is_empty() {
-            return 0.0;
-        }
-        let index = ((latencies.len() as f64 - 1.0) * p).round() as usize;
-        latencies[index].as_secs_f64() * 1000.0
-    };
+    let elapsed = started.elapsed();
     let cpu = match (args.server_pid, cpu_before) {
         (Some(pid), Some(before)) => Some(server_cpu_seconds(pid)? - before),
         _ => None,
     };
     let rss = args.server_pid.map(server_peak_rss_kib).transpose()?;
-    let result = serde_json::json!({
-        "gateways": args.gateways,
-        "batch": args.batch,
-        "documents": latencies.len(),
-        "refused": refused,
-        "readings_acked": accepted,
-        "seconds": elapsed,
-        "readings_per_second": accepted as f64 / elapsed,
-        "acks_per_second": latencies.len() as f64 / elapsed,
-        "ack_ms_p50": percentile(0.50),
-        "ack_ms_p99": percentile(0.99),
-        "ack_ms_max": percentile(1.0),
-        "server_cpu_seconds": cpu,
-        "server_cpu_percent": cpu.map(|c| 100.0 * c / elapsed),
-        "server_peak_rss_mib": rss.map(|kib| kib as f64 / 1024.0),
-    });
-    if args.json {
-        println!("{result}");
-    } else {
-        println!(
-            "{accepted} readings acked in {elapsed:.2} s: {:.0} readings/s, {:.0} acks/s, ack p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms, {refused} refused",
-            accepted as f64 / elapsed,
-            latencies.len() as f64 / elapsed,
-            percentile(0.5),
-            percentile(0.99),
-            percentile(1.0)
-        );
-        if let (Some(cpu), Some(rss)) = (cpu, rss) {
+    Measured { latencies, accepted, refused, elapsed }.report(&args, cpu, rss)
+}
+
+/// What a load run measured, before it is reported.
+struct Measured {
+    /// One per document answered (or written, for the direct baseline).
+    latencies: Vec<Duration>,
+    /// Readings acknowledged.
+    accepted: u64,
+    /// Documents refused.
+    refused: u64,
+    /// From the first connection to the last answer.
+    elapsed: Duration,
+}
+
+impl Measured {
+    /// Prints the figures (one JSON object with `--json`); fails if a document was refused.
+    fn report(mut self, args: &LoadArgs, cpu: Option<f64>, rss: Option<u64>) -> anyhow::Result<()> {
+        let Self { accepted, refused, .. } = self;
+        let elapsed = self.elapsed.as_secs_f64();
+        self.latencies.sort_unstable();
+        let latencies = &self.latencies;
+        let percentile = |p: f64| -> f64 {
+            if latencies.is_empty() {
+                return 0.0;
+            }
+            let index = ((latencies.len() as f64 - 1.0) * p).round() as usize;
+            latencies[index].as_secs_f64() * 1000.0
+        };
+        let result = serde_json::json!({
+            "mode": if args.direct_cassandra { "direct-cassandra" } else { "ingest" },
+            "gateways": args.gateways,
+            "batch": args.batch,
+            "documents": latencies.len(),
+            "refused": refused,
+            "readings_acked": accepted,
+            "seconds": elapsed,
+            "readings_per_second": accepted as f64 / elapsed,
+            "acks_per_second": latencies.len() as f64 / elapsed,
+            "ack_ms_p50": percentile(0.50),
+            "ack_ms_p99": percentile(0.99),
+            "ack_ms_max": percentile(1.0),
+            "server_cpu_seconds": cpu,
+            "server_cpu_percent": cpu.map(|c| 100.0 * c / elapsed),
+            "server_peak_rss_mib": rss.map(|kib| kib as f64 / 1024.0),
+        });
+        if args.json {
+            println!("{result}");
+        } else {
             println!(
-                "server: {cpu:.2} s CPU ({:.0}%), peak RSS {:.1} MiB",
-                100.0 * cpu / elapsed,
-                rss as f64 / 1024.0
+                "{accepted} readings acked in {elapsed:.2} s: {:.0} readings/s, {:.0} acks/s, ack p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms, {refused} refused",
+                accepted as f64 / elapsed,
+                latencies.len() as f64 / elapsed,
+                percentile(0.5),
+                percentile(0.99),
+                percentile(1.0)
             );
+            if let (Some(cpu), Some(rss)) = (cpu, rss) {
+                println!(
+                    "server: {cpu:.2} s CPU ({:.0}%), peak RSS {:.1} MiB",
+                    100.0 * cpu / elapsed,
+                    rss as f64 / 1024.0
+                );
+            }
         }
+        anyhow::ensure!(refused == 0, "{refused} documents were refused");
+        Ok(())
     }
-    anyhow::ensure!(refused == 0, "{refused} documents were refused");
-    Ok(())
 }
 
 /// Builds every document of one gateway up front.
