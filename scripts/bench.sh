@@ -5,6 +5,7 @@
 #   scripts/bench.sh              # everything
 #   RUNS=5 scripts/bench.sh       # more repetitions per load figure (median reported)
 #   BACKENDS=embedded scripts/bench.sh   # the embedded store only
+#   PREFILL=5000000 scripts/bench.sh     # a smaller growth phase (default: 50 million readings)
 #
 # Cassandra is started the same way the tests start it (scripts/cassandra.sh).
 set -euo pipefail
@@ -14,6 +15,7 @@ RUNS=${RUNS:-3}
 GATEWAYS=${GATEWAYS:-64}
 BATCH=${BATCH:-60}
 DOCUMENTS=${DOCUMENTS:-100}
+PREFILL=${PREFILL:-50000000}
 export HELIOGRAPH_CACHE=${HELIOGRAPH_CACHE:-$HOME/.cache/heliograph}
 export CASSANDRA_RUN_DIR=${CASSANDRA_RUN_DIR:-$HELIOGRAPH_CACHE/cassandra-bench}
 out=target/bench
@@ -68,8 +70,17 @@ load() { # load CONFIG PORT TOKENS DAYS-BACK EXTRA... -> JSON line
     --server-pid "$server" --json "$@"
 }
 
-log "criterion: parsing (with its quick-xml baseline), units, report aggregation"
-cargo bench --workspace --bench parse --bench reports -- --warm-up-time 2 --measurement-time 5 >&2
+log "Python venv with aiosmtpd (the mailer benchmark's SMTP server)"
+venv="$HELIOGRAPH_CACHE/venv"
+[[ -x "$venv/bin/pip" ]] || python3 -m venv "$venv"
+"$venv/bin/pip" install -q --disable-pip-version-check aiosmtpd==1.4.6
+export HELIOGRAPH_PYTHON=${HELIOGRAPH_PYTHON:-$venv/bin/python}
+
+log "criterion: parsing (with its quick-xml baseline), units, report aggregation, report pages (embedded)"
+cargo bench --workspace --bench parse --bench reports --bench report_pages -- --warm-up-time 2 --measurement-time 5 >&2
+
+log "mailer: 10,000 monthly summaries to aiosmtpd"
+cargo bench -p heliograph-mailer --bench monthly_round > "$out/mailer.json"
 
 log "building release"
 cargo build --release --locked >&2
@@ -100,6 +111,15 @@ log "embedded store: 10,000 idle connections"
   --idle 10000 --json > "$out/idle.json"
 stop_ingest
 
+log "embedded store: growth, $PREFILL readings of history written first"
+"$B" -c "$work/embedded.toml" load --provider bench --gateways "$GATEWAYS" --tokens "$work/tokens" \
+  --prefill "$PREFILL" --days-back 100 > "$out/embedded_prefill.json"
+start_ingest "$work/embedded.toml" "$port"
+for run in $(seq 1 "$RUNS"); do
+  load "$work/embedded.toml" "$port" "$work/tokens" $((10 + run * 10)) > "$out/embedded_grown_$run.json"
+done
+stop_ingest
+
 # ---- Cassandra ---------------------------------------------------------------------------------
 if [[ ${BACKENDS:-embedded,cassandra} == *cassandra* ]]; then
 log "Cassandra: starting one node"
@@ -116,10 +136,13 @@ start_ingest "$work/cassandra.toml" "$port"
 for run in $(seq 1 "$RUNS"); do
   load "$work/cassandra.toml" "$port" "$work/ctokens" $((60 + run * 10)) > "$out/cassandra_ingest_$run.json"
   "$B" -c "$work/cassandra.toml" load --provider bench --gateways "$GATEWAYS" --batch "$BATCH" \
-    --documents "$DOCUMENTS" --days-back $((200 + run * 10)) --direct-cassandra --json \
-    > "$out/cassandra_direct_$run.json"
+    --documents "$DOCUMENTS" --days-back $((200 + run * 10)) --tokens "$work/ctokens" \
+    --direct-cassandra --json > "$out/cassandra_direct_$run.json"
 done
 stop_ingest
+log "Cassandra: report pages"
+HELIOGRAPH_BENCH_CASSANDRA="127.0.0.1:${CASSANDRA_PORT:-9042}" cargo bench -p heliograph-web \
+  --bench report_pages -- --warm-up-time 2 --measurement-time 5 >&2
 fi
 
 log "writing BENCHMARKS.md"

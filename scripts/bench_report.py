@@ -80,6 +80,18 @@ if idle:
         f"{i['still_open']:,} held open; **{i['kib_per_connection']:.1f} KiB** of server RSS each",
         "10,000 open; ≤ 16 KiB each", i["still_open"] >= 10_000 and i["kib_per_connection"] <= 16)
 
+grown = runs("embedded_grown_*.json")
+prefill = runs("embedded_prefill.json")
+if embedded and grown and prefill:
+    empty = median(r["readings_per_second"] for r in embedded)
+    full = median(r["readings_per_second"] for r in grown)
+    stored = prefill[0]["readings_written"]
+    ratio = full / empty
+    row(f"ingest as stored data grows, embedded", f"the same load on an empty store: {empty:,.0f} readings/s",
+        f"{full:,.0f} readings/s with {stored / 1e6:,.0f} million readings stored (**{ratio:.2f}×**; "
+        f"pre-filled at {prefill[0]['readings_per_second']:,.0f} readings/s)",
+        "≥ 0.9× at 50 million readings", ratio >= 0.9 and stored >= 50_000_000)
+
 ingest = runs("cassandra_ingest_*.json")
 direct = runs("cassandra_direct_*.json")
 if ingest and direct:
@@ -89,6 +101,30 @@ if ingest and direct:
     row("end-to-end ingest, one Cassandra node",
         f"same rows straight through the scylla driver, prepared, same concurrency: {straight:,.0f} rows/s",
         f"{through:,.0f} readings/s (**{ratio:.2f}×**)", "≥ 0.7× baseline", ratio >= 0.7)
+
+for backend in ("embedded", "cassandra"):
+    group = f"report_pages_{backend}"
+    try:
+        year = estimate(group, "year") * 1e3
+        week = estimate(group, "year_of_a_one_week_site") * 1e3
+        pages = {name: estimate(group, name) * 1e3 for name in ("day", "month", "year_csv", "fleet")}
+    except OSError:
+        continue
+    ratio = year / week
+    slowest = max([year, *pages.values()])
+    others = ", ".join(f"{name} {ms:.1f} ms" for name, ms in pages.items())
+    row(f"report page, site year view, {backend}, a year of 1-minute data",
+        f"the same page of a site with one week of data: {week:.1f} ms",
+        f"**{year:.1f} ms** median (**{ratio:.2f}×**); other pages of that site: {others}",
+        "≤ 2× the week figure and ≤ 50 ms", ratio <= 2 and slowest <= 50)
+
+mailer = runs("mailer.json")
+if mailer:
+    m = mailer[0]
+    row("mailer, monthly summaries computed, rendered and handed to aiosmtpd", "—",
+        f"{m['sent']:,} sent ({m['received_by_smtp']:,} received) in **{m['seconds']:.1f} s** "
+        f"({m['summaries_per_second']:.0f}/s)", "10,000 in ≤ 120 s",
+        m["sent"] >= 10_000 and m["received_by_smtp"] >= 10_000 and m["seconds"] <= 120)
 
 try:
     reports = estimate("reports", "hourly_rollups_day_of_minutes")
@@ -117,3 +153,7 @@ Server and load generator share the machine.
 | what | baseline (same run) | measured | target | met |
 |---|---|---|---|---|""")
 print("\n".join(rows))
+notes = os.path.join(root, "scripts", "bench_notes.md")
+if os.path.exists(notes):
+    print()
+    print(open(notes).read().rstrip())
