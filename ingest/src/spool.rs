@@ -259,6 +259,7 @@ mod tests {
     use async_trait::async_trait;
     use chrono::{DateTime, TimeDelta, Utc};
     use heliograph_shared::reports::HourlyRollup;
+    use heliograph_shared::reports::daily::DaySummary;
     use heliograph_shared::store::{self, StoreError, StoreSettings, TenantStore};
     use heliograph_shared::{
         Alert, ApiToken, Claim, ClaimOwner, ClaimRequest, Customer, CustomerId, Delivery, DeliveryKey,
@@ -339,6 +340,26 @@ mod tests {
             r: Range<DateTime<Utc>>,
         ) -> Result<Vec<HourlyRollup>, StoreError> {
             self.inner.hourly_rollups(g, d, r).await
+        }
+        async fn history_mark(&self, g: &GatewayId) -> Result<Option<i64>, StoreError> {
+            self.inner.history_mark(g).await
+        }
+        async fn day_summaries(
+            &self,
+            g: &GatewayId,
+            zone: chrono_tz::Tz,
+            days: Range<chrono::NaiveDate>,
+        ) -> Result<Vec<(DaySummary, i64)>, StoreError> {
+            self.inner.day_summaries(g, zone, days).await
+        }
+        async fn put_day_summaries(
+            &self,
+            g: &GatewayId,
+            zone: chrono_tz::Tz,
+            basis: i64,
+            days: &[DaySummary],
+        ) -> Result<(), StoreError> {
+            self.inner.put_day_summaries(g, zone, basis, days).await
         }
         async fn upsert_user(&self, u: &User) -> Result<(), StoreError> {
             self.inner.upsert_user(u).await

@@ -12,10 +12,11 @@ use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::{DateTime, TimeDelta, TimeZone, Utc};
+use chrono::{DateTime, NaiveDate, TimeDelta, TimeZone, Utc};
 use futures::FutureExt;
 use futures::future::join_all;
-use heliograph_shared::reports::hourly_rollups;
+use heliograph_shared::reports::daily::DaySummary;
+use heliograph_shared::reports::{self, Period, SiteFacts, SiteReport, hourly_rollups};
 use heliograph_shared::store::{
     self, CassandraSettings, ConsistencySetting, Store, StoreError, StoreSettings, TenantStore, WriteBatch,
 };
@@ -191,6 +192,9 @@ conformance!(
     rollups_follow_rewrites_and_corrections_across_a_month_boundary,
     users_are_replaced_whole_listed_by_name_and_kept_per_provider,
     api_tokens_are_found_by_hash_listed_and_revoked_per_provider,
+    day_summaries_are_kept_per_site_and_zone_and_replaced_whole,
+    late_readings_change_the_history_mark_and_live_ones_do_not,
+    a_year_report_counts_late_readings_in_days_summarised_before,
 );
 
 // ---------------------------------------------------------------------------------------------
@@ -1045,4 +1049,134 @@ async fn api_tokens_are_found_by_hash_listed_and_revoked_per_provider(f: &Fixtur
     acme.revoke_api_token(&token(2, "", 0).hash).await.unwrap();
     assert!(acme.api_token(&token(2, "", 0).hash).await.unwrap().is_none());
     assert_eq!(acme.api_tokens().await.unwrap().len(), 1);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Day summaries and history marks.
+
+fn date(y: i32, m: u32, d: u32) -> NaiveDate {
+    NaiveDate::from_ymd_opt(y, m, d).unwrap()
+}
+
+fn summary(date: NaiveDate, production_wh: f64) -> DaySummary {
+    DaySummary {
+        date,
+        production_wh,
+        grid: Some((production_wh / 10.0, production_wh / 2.0)),
+        peak: Some(reports::Peak { watts: production_wh / 5.0, at: at(2026, 1, 1, 12, 0, 0) }),
+        daylight_hours: 14,
+        covered_hours: 13.5,
+    }
+}
+
+async fn day_summaries_are_kept_per_site_and_zone_and_replaced_whole(f: &Fixture) {
+    let tenant = f.provider_with_gateway("acme", "GW-1").await;
+    let berlin = chrono_tz::Europe::Berlin;
+    // Across a new year: two partitions on Cassandra.
+    let days: Vec<DaySummary> =
+        (0..6).map(|i| summary(date(2025, 12, 29) + TimeDelta::days(i), 1000.0 * i as f64)).collect();
+    tenant.put_day_summaries(&gw("GW-1"), berlin, 42, &days).await.unwrap();
+    tenant.put_day_summaries(&gw("GW-1"), chrono_tz::UTC, 7, &days[..2]).await.unwrap();
+
+    let read = tenant.day_summaries(&gw("GW-1"), berlin, date(2025, 12, 30)..date(2026, 1, 3)).await.unwrap();
+    assert_eq!(read, days[1..5].iter().map(|d| (d.clone(), 42)).collect::<Vec<_>>());
+    let utc =
+        tenant.day_summaries(&gw("GW-1"), chrono_tz::UTC, date(2025, 1, 1)..date(2027, 1, 1)).await.unwrap();
+    assert_eq!(
+        utc,
+        days[..2].iter().map(|d| (d.clone(), 7)).collect::<Vec<_>>(),
+        "one zone's are not another's"
+    );
+    assert!(
+        tenant
+            .day_summaries(&gw("GW-2"), berlin, date(2025, 1, 1)..date(2027, 1, 1))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    let again = summary(date(2025, 12, 31), 99.0);
+    tenant.put_day_summaries(&gw("GW-1"), berlin, 43, std::slice::from_ref(&again)).await.unwrap();
+    let read = tenant.day_summaries(&gw("GW-1"), berlin, date(2025, 12, 31)..date(2026, 1, 1)).await.unwrap();
+    assert_eq!(read, vec![(again, 43)]);
+}
+
+async fn late_readings_change_the_history_mark_and_live_ones_do_not(f: &Fixture) {
+    let tenant = f.provider_with_gateway("acme", "GW-1").await;
+    let now = Utc::now();
+    assert_eq!(tenant.history_mark(&gw("GW-1")).await.unwrap(), None);
+    let live = power_reading("GW-1", "inv-1", now - TimeDelta::hours(2), 500.0);
+    tenant.write_batch(batch("GW-1", now, vec![live])).await.unwrap();
+    assert_eq!(tenant.history_mark(&gw("GW-1")).await.unwrap(), None, "readings of the last hours are live");
+
+    let late = power_reading("GW-1", "inv-1", now - TimeDelta::days(2), 500.0);
+    tenant.write_batch(batch("GW-1", now, vec![late.clone()])).await.unwrap();
+    let first = tenant.history_mark(&gw("GW-1")).await.unwrap();
+    assert!(first.is_some(), "a reading two days old changes the mark");
+    tenant.write_batch(batch("GW-1", now, vec![late])).await.unwrap();
+    let second = tenant.history_mark(&gw("GW-1")).await.unwrap();
+    assert!(second.is_some() && second != first, "every late document changes it again");
+}
+
+async fn a_year_report_counts_late_readings_in_days_summarised_before(f: &Fixture) {
+    let tenant = f.provider_with_gateway("acme", "GW-1").await;
+    let gateway = tenant.gateway(&gw("GW-1")).await.unwrap().unwrap();
+    let inverter = Device {
+        gateway: gw("GW-1"),
+        id: dev("inv-1"),
+        kind: DeviceKind::Inverter,
+        manufacturer: None,
+        model: None,
+        serial: None,
+        last_seen: None,
+    };
+    let devices = [inverter];
+    let tz = chrono_tz::Europe::Berlin;
+    let now = Utc::now();
+    let year = Period::Year { year: 2025 };
+    // Ten days of March 2025, a reading every ten minutes with a rising counter (600 Wh an hour).
+    let counter_reading = |ts: DateTime<Utc>, wh: f64| {
+        let mut reading = power_reading("GW-1", "inv-1", ts, 3600.0);
+        reading.metrics.set(Metric::Energy, wh).unwrap();
+        reading
+    };
+    let start = at(2025, 3, 1, 0, 0, 0);
+    let readings: Vec<Reading> = (0..10 * 144)
+        .map(|i| counter_reading(start + TimeDelta::minutes(10 * i), 600.0 * i as f64 / 6.0))
+        .collect();
+    for chunk in readings.chunks(500) {
+        tenant.write_batch(batch("GW-1", chunk[0].ts, chunk.to_vec())).await.unwrap();
+    }
+    let before = reports::site_report(tenant.as_ref(), &gateway, &devices, tz, year, now).await.unwrap();
+    let stored = tenant.day_summaries(&gw("GW-1"), tz, date(2025, 1, 1)..date(2026, 1, 1)).await.unwrap();
+    assert_eq!(stored.len(), 365, "every day of a past year is summarised once shown");
+
+    // A backfill: an afternoon of 2025-03-20, a day summarised (as empty) above.
+    let late: Vec<Reading> = (0..19)
+        .map(|i| {
+            counter_reading(
+                at(2025, 3, 20, 12, 0, 0) + TimeDelta::minutes(10 * i),
+                90_000.0 + 100.0 * i as f64,
+            )
+        })
+        .collect();
+    tenant.write_batch(batch("GW-1", now, late)).await.unwrap();
+    let after = reports::site_report(tenant.as_ref(), &gateway, &devices, tz, year, now).await.unwrap();
+    assert!(
+        (after.total.production_wh - before.total.production_wh - 1800.0).abs() < 1e-6,
+        "the backfilled 1,800 Wh count: {} then {}",
+        before.total.production_wh,
+        after.total.production_wh
+    );
+    let rollups =
+        reports::device_rollups(tenant.as_ref(), &gw("GW-1"), &devices, year.bounds(tz)).await.unwrap();
+    let direct = SiteReport::compute(
+        SiteFacts { capacity_kwp: gateway.capacity_kwp, timezone: tz },
+        &rollups,
+        year,
+        now,
+    );
+    assert!((after.total.production_wh - direct.total.production_wh).abs() < 1e-6);
+    assert_eq!(after.buckets[2].flows.production_wh, direct.buckets[2].flows.production_wh);
+    assert!(after.buckets[2].flows.production_wh > 0.0);
 }

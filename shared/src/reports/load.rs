@@ -2,15 +2,18 @@
 //! the [`MAX_COUNTER_GAP`] before it (for counter continuity), and raw readings only for the
 //! day view's curve. The web panel, the API and the mailer all come through here.
 
+use std::collections::BTreeMap;
 use std::ops::Range;
 
 use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
 use chrono_tz::Tz;
 use futures::future::try_join_all;
+use tracing::warn;
 
 use super::curve::{CurveBuilder, DeviceCurve};
+use super::daily::{self, DaySummary};
 use super::energy::MAX_COUNTER_GAP;
-use super::period::{Period, local_date};
+use super::period::{Period, local_date, local_midnight};
 use super::site::{DeviceRollups, SiteFacts, SiteReport};
 use super::status::{SiteStatus, current_power, site_status};
 use crate::domain::{Customer, Device, DeviceId, DeviceKind, Gateway, GatewayId, Provider};
@@ -40,7 +43,8 @@ pub async fn device_rollups(
     .await
 }
 
-/// A site's report for `period`.
+/// A site's report for `period`: a day from its hourly rollups, longer periods from the
+/// summaries of their days.
 pub async fn site_report(
     tenant: &dyn TenantStore,
     gateway: &Gateway,
@@ -49,9 +53,57 @@ pub async fn site_report(
     period: Period,
     now: DateTime<Utc>,
 ) -> Result<SiteReport, StoreError> {
-    let rollups = device_rollups(tenant, &gateway.id, devices, period.bounds(timezone)).await?;
     let site = SiteFacts { capacity_kwp: gateway.capacity_kwp, timezone };
-    Ok(SiteReport::compute(site, &rollups, period, now))
+    if let Period::Day { .. } = period {
+        let rollups = device_rollups(tenant, &gateway.id, devices, period.bounds(timezone)).await?;
+        return Ok(SiteReport::compute(site, &rollups, period, now));
+    }
+    let days = day_summaries(tenant, gateway, devices, site, period, now).await?;
+    Ok(daily::report_from_days(site, period, &days))
+}
+
+/// The summary of every day of `period` that has begun: the stored ones that are current, the
+/// others computed from hourly rollups (and stored once their day has settled).
+async fn day_summaries(
+    tenant: &dyn TenantStore,
+    gateway: &Gateway,
+    devices: &[Device],
+    site: SiteFacts,
+    period: Period,
+    now: DateTime<Utc>,
+) -> Result<BTreeMap<NaiveDate, DaySummary>, StoreError> {
+    let tz = site.timezone;
+    // The mark before the summaries and the rollups (see `daily`).
+    let basis = daily::basis(tenant.history_mark(&gateway.id).await?, devices);
+    let (first, end) = (period.first_day(), period.end_day());
+    let mut days: BTreeMap<NaiveDate, DaySummary> = tenant
+        .day_summaries(&gateway.id, tz, first..end)
+        .await?
+        .into_iter()
+        .filter(|(_, stored_on)| *stored_on == basis)
+        .map(|(summary, _)| (summary.date, summary))
+        .collect();
+    let today = local_date(tz, now);
+    let missing: Vec<NaiveDate> =
+        first.iter_days().take_while(|d| *d < end && *d <= today).filter(|d| !days.contains_key(d)).collect();
+    let (Some(&from), Some(&to)) = (missing.first(), missing.last()) else { return Ok(days) };
+    let range = local_midnight(tz, from)..local_midnight(tz, to.succ_opt().unwrap_or(to));
+    let rollups = device_rollups(tenant, &gateway.id, devices, range).await?;
+    let mut settled = Vec::new();
+    for date in missing {
+        let summary = DaySummary::compute(site, &rollups, date, now);
+        if daily::settled(tz, date, now) {
+            settled.push(summary.clone());
+        }
+        days.insert(date, summary);
+    }
+    if !settled.is_empty()
+        && let Err(e) = tenant.put_day_summaries(&gateway.id, tz, basis, &settled).await
+    {
+        // The report stands; the summaries are computed again next time.
+        warn!(gateway = %gateway.id, error = %e, "could not store day summaries");
+    }
+    Ok(days)
 }
 
 /// A site at a glance: today's report, its state and its current power.

@@ -1,12 +1,15 @@
 //! Report computation, one implementation for the web panel, the API and the mailer.
 //!
-//! Raw readings are folded into hourly rollups ([`rollup`]); every period report (day, month,
-//! year, any range) is computed from those rollups ([`site`]), so a year view reads 24 × 365 rows
-//! per device, never a year of one-minute readings. Only the day view's power curve reads raw
-//! readings ([`curve`]). Periods are read in the site's own timezone ([`period`]).
+//! Raw readings are folded into hourly rollups ([`rollup`]); a day's report is computed from
+//! those rollups ([`site`]), and longer periods (month, year, any range) add up day summaries
+//! ([`daily`]) that the store keeps once a day is over, so a year view reads one row per day,
+//! never a year of one-minute readings nor 24 × 365 hourly rollups per device. Only the day
+//! view's power curve reads raw readings ([`curve`]). Periods are read in the site's own
+//! timezone ([`period`]).
 
 pub mod csv;
 pub mod curve;
+pub mod daily;
 pub mod energy;
 pub mod load;
 mod packed;

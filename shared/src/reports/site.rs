@@ -273,16 +273,7 @@ pub fn availability(
     if producers.is_empty() {
         return None;
     }
-    // Daylight hours over by `now`, grouped by local day.
-    let mut days: BTreeMap<NaiveDate, Vec<DateTime<Utc>>> = BTreeMap::new();
-    let mut hour = bounds.start.duration_trunc(TimeDelta::hours(1)).unwrap_or(bounds.start);
-    while hour < bounds.end && hour + TimeDelta::hours(1) <= now {
-        let local = hour.with_timezone(&tz);
-        if hour >= bounds.start && DAYLIGHT.contains(&local.hour()) {
-            days.entry(local.date_naive()).or_default().push(hour);
-        }
-        hour += TimeDelta::hours(1);
-    }
+    let days = daylight(&bounds, tz, now);
     let daylight_hours: usize = days.values().map(Vec::len).sum();
     if daylight_hours == 0 {
         return None;
@@ -312,6 +303,29 @@ pub fn availability(
         covered / daylight_hours as f64
     });
     Some(shares.sum::<f64>() / producers.len() as f64)
+}
+
+/// The daylight hours in `bounds` that are over by `now`, grouped by local day.
+fn daylight(
+    bounds: &Range<DateTime<Utc>>,
+    tz: Tz,
+    now: DateTime<Utc>,
+) -> BTreeMap<NaiveDate, Vec<DateTime<Utc>>> {
+    let mut days: BTreeMap<NaiveDate, Vec<DateTime<Utc>>> = BTreeMap::new();
+    let mut hour = bounds.start.duration_trunc(TimeDelta::hours(1)).unwrap_or(bounds.start);
+    while hour < bounds.end && hour + TimeDelta::hours(1) <= now {
+        let local = hour.with_timezone(&tz);
+        if hour >= bounds.start && DAYLIGHT.contains(&local.hour()) {
+            days.entry(local.date_naive()).or_default().push(hour);
+        }
+        hour += TimeDelta::hours(1);
+    }
+    days
+}
+
+/// How many daylight hours of `bounds` are over by `now`: what [`availability`] divides by.
+pub fn daylight_hours(bounds: &Range<DateTime<Utc>>, tz: Tz, now: DateTime<Utc>) -> usize {
+    daylight(bounds, tz, now).values().map(Vec::len).sum()
 }
 
 #[cfg(test)]

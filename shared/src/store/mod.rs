@@ -15,7 +15,8 @@ use std::ops::Range;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
+use chrono_tz::Tz;
 
 use crate::domain::{
     Alert, ApiToken, Claim, ClaimOwner, ClaimRequest, Customer, CustomerId, Delivery, DeliveryKey,
@@ -23,10 +24,23 @@ use crate::domain::{
     QuarantinedReading, Reading, RefusedGateway, TokenHash, User, Username,
 };
 use crate::reports::HourlyRollup;
+use crate::reports::daily::DaySummary;
 
 pub use batch::WriteBatch;
 pub use config::{CassandraSettings, ConsistencySetting, StoreSettings};
 pub use error::StoreError;
+
+/// The gateways whose summarised history a document's readings may change: those of readings
+/// older than [`LATE_AFTER`](crate::reports::daily::LATE_AFTER) at receipt.
+pub(crate) fn late_gateways(batch: &WriteBatch) -> std::collections::BTreeSet<&GatewayId> {
+    let horizon = batch.received_at - crate::reports::daily::LATE_AFTER;
+    batch.readings.iter().filter(|r| r.ts < horizon).map(|r| &r.gateway).collect()
+}
+
+/// A new history mark: any value other than the last one will do.
+pub(crate) fn new_history_mark() -> i64 {
+    rand::random()
+}
 
 /// Installation-wide storage: the provider registry and the gateway directory.
 #[async_trait]
@@ -135,6 +149,31 @@ pub trait TenantStore: Send + Sync + 'static {
         device: &DeviceId,
         range: Range<DateTime<Utc>>,
     ) -> Result<Vec<HourlyRollup>, StoreError>;
+
+    /// The gateway's history mark: changed whenever readings older than
+    /// [`LATE_AFTER`](crate::reports::daily::LATE_AFTER) are written for it (after their
+    /// rollups), so that day summaries computed before can tell they are stale; none before the
+    /// first such write.
+    async fn history_mark(&self, gateway: &GatewayId) -> Result<Option<i64>, StoreError>;
+
+    /// The stored day summaries of a site read in `zone`, for the local dates in `days`, in
+    /// order, each with the basis it was computed on.
+    async fn day_summaries(
+        &self,
+        gateway: &GatewayId,
+        zone: Tz,
+        days: Range<NaiveDate>,
+    ) -> Result<Vec<(DaySummary, i64)>, StoreError>;
+
+    /// Stores day summaries of a site read in `zone`, computed on `basis`, replacing any for
+    /// the same days.
+    async fn put_day_summaries(
+        &self,
+        gateway: &GatewayId,
+        zone: Tz,
+        basis: i64,
+        summaries: &[DaySummary],
+    ) -> Result<(), StoreError>;
 
     /// Creates or replaces a panel user.
     async fn upsert_user(&self, user: &User) -> Result<(), StoreError>;

@@ -19,6 +19,7 @@ mod rollups;
 mod rows;
 mod schema;
 mod statements;
+mod summaries;
 mod tenant;
 mod write;
 

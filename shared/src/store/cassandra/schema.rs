@@ -34,6 +34,7 @@ pub(super) const TENANT: &[Migration] = &[
     Migration { version: 2, cql: include_str!("migrations/tenant_002.cql") },
     Migration { version: 3, cql: include_str!("migrations/tenant_003.cql") },
     Migration { version: 4, cql: include_str!("migrations/tenant_004.cql") },
+    Migration { version: 5, cql: include_str!("migrations/tenant_005.cql") },
 ];
 
 /// How long one schema change may take: the driver waits until every node agrees on it.
@@ -43,7 +44,7 @@ const DDL_TIMEOUT: Duration = Duration::from_secs(120);
 const MAX_TTL_SECONDS: i32 = 630_720_000;
 
 /// The tables whose rows expire with the provider's retention.
-const EXPIRING_TABLES: [&str; 3] = ["readings", "quarantine", "hourly_rollups"];
+const EXPIRING_TABLES: [&str; 4] = ["readings", "quarantine", "hourly_rollups", "day_summaries"];
 
 /// A provider's retention as the `default_time_to_live` of its expiring tables.
 pub(super) fn ttl(provider: &Provider) -> i32 {

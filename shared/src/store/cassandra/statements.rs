@@ -10,6 +10,7 @@ use super::mail::MailStatements;
 use super::query::{prepare, prepare_conditional};
 use super::rollups::RollupStatements;
 use super::rows::{GATEWAY_COLUMNS, READING_COLUMNS};
+use super::summaries::SummaryStatements;
 use crate::domain::KeyspaceName;
 use crate::store::StoreError;
 
@@ -164,6 +165,8 @@ pub(super) struct TenantStatements {
     pub(super) accounts: AccountStatements,
     /// Hourly rollups.
     pub(super) rollups: RollupStatements,
+    /// Day summaries and history marks.
+    pub(super) summaries: SummaryStatements,
 }
 
 impl TenantStatements {
@@ -244,6 +247,7 @@ impl TenantStatements {
             mail: MailStatements::prepare(session, ks).await?,
             accounts: AccountStatements::prepare(session, ks).await?,
             rollups: RollupStatements::prepare(session, ks).await?,
+            summaries: SummaryStatements::prepare(session, ks).await?,
         })
     }
 }

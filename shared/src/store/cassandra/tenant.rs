@@ -5,7 +5,8 @@ use std::ops::Range;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use chrono::{DateTime, TimeDelta, Utc};
+use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
+use chrono_tz::Tz;
 use futures::{StreamExt, stream};
 use scylla::client::session::Session;
 
@@ -13,14 +14,15 @@ use super::error::ResultExt;
 use super::query::{self, Conditional};
 use super::rows::{self, CustomerRow, DeviceRow, GatewayRow, QuarantineRow, ReadingRow};
 use super::statements::TenantStatements;
-use super::{Registry, accounts, keys, mail, refusals, rollups, write};
+use super::{Registry, accounts, keys, mail, refusals, rollups, summaries, write};
 use crate::domain::{
     Alert, ApiToken, Claim, ClaimOwner, ClaimRequest, Customer, CustomerId, Delivery, DeliveryKey,
     DeliveryOutcome, Device, DeviceId, Gateway, GatewayId, MailPreferences, ProviderSlug, QuarantinedReading,
     Reading, RefusedGateway, TokenHash, User, Username,
 };
 use crate::reports::HourlyRollup;
-use crate::store::{StoreError, TenantStore, WriteBatch};
+use crate::reports::daily::DaySummary;
+use crate::store::{StoreError, TenantStore, WriteBatch, late_gateways, new_history_mark};
 
 /// Day partitions read concurrently, ahead of the one being consumed.
 const READ_AHEAD_DAYS: usize = 8;
@@ -130,7 +132,36 @@ impl TenantStore for CassandraTenant {
 
     async fn write_batch(&self, batch: WriteBatch) -> Result<(), StoreError> {
         write::write_batch(self.session(), &self.statements, &batch).await?;
-        rollups::refresh(self, self.session(), &self.statements.rollups, &batch.readings).await
+        rollups::refresh(self, self.session(), &self.statements.rollups, &batch.readings).await?;
+        // After the rollups: a report that read the old mark may have read old rollups.
+        for gateway in late_gateways(&batch) {
+            summaries::set_mark(self.session(), &self.statements.summaries, gateway, new_history_mark())
+                .await?;
+        }
+        Ok(())
+    }
+
+    async fn history_mark(&self, gateway: &GatewayId) -> Result<Option<i64>, StoreError> {
+        summaries::mark(self.session(), &self.statements.summaries, gateway).await
+    }
+
+    async fn day_summaries(
+        &self,
+        gateway: &GatewayId,
+        zone: Tz,
+        days: Range<NaiveDate>,
+    ) -> Result<Vec<(DaySummary, i64)>, StoreError> {
+        summaries::read(self.session(), &self.statements.summaries, gateway, zone, days).await
+    }
+
+    async fn put_day_summaries(
+        &self,
+        gateway: &GatewayId,
+        zone: Tz,
+        basis: i64,
+        days: &[DaySummary],
+    ) -> Result<(), StoreError> {
+        summaries::write(self.session(), &self.statements.summaries, gateway, zone, basis, days).await
     }
 
     async fn hourly_rollups(

@@ -5,6 +5,7 @@
 mod mail;
 mod rows;
 mod schema;
+mod summaries;
 mod tenant;
 mod writer;
 

@@ -156,6 +156,20 @@ const TENANT: &[&str] = &[
         unsubscribed_alerts INTEGER NOT NULL
     );
 ",
+    "
+    CREATE TABLE history_marks (
+        gateway TEXT PRIMARY KEY,
+        mark INTEGER NOT NULL
+    );
+    CREATE TABLE day_summaries (
+        gateway TEXT NOT NULL,
+        zone TEXT NOT NULL,
+        day TEXT NOT NULL,
+        basis INTEGER NOT NULL,
+        summary BLOB NOT NULL,
+        PRIMARY KEY (gateway, zone, day)
+    ) WITHOUT ROWID;
+",
 ];
 
 /// Which schema a database holds.

@@ -4,20 +4,22 @@ use std::ops::Range;
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
+use chrono_tz::Tz;
 use rusqlite::{Connection, OptionalExtension, params};
 
-use super::mail;
 use super::rows::{self, millis};
 use super::writer::{Writer, backend};
 use super::{Registry, blocking, poisoned};
+use super::{mail, summaries};
 use crate::domain::{
     Alert, ApiToken, Claim, ClaimOwner, ClaimRequest, Customer, CustomerId, Delivery, DeliveryKey,
     DeliveryOutcome, Device, DeviceId, Gateway, GatewayId, MailPreferences, ProviderSlug, QuarantinedReading,
     Reading, RefusedGateway, TokenHash, User, Username,
 };
 use crate::reports::HourlyRollup;
-use crate::store::{StoreError, TenantStore, WriteBatch};
+use crate::reports::daily::DaySummary;
+use crate::store::{StoreError, TenantStore, WriteBatch, late_gateways, new_history_mark};
 
 /// A handle on one provider's database.
 pub struct EmbeddedTenant {
@@ -163,6 +165,9 @@ impl TenantStore for EmbeddedTenant {
                     rows::insert_reading(c, reading)?;
                 }
                 rows::refresh_rollups(c, &batch.readings)?;
+                for gateway in late_gateways(&batch) {
+                    summaries::set_mark(c, gateway, new_history_mark())?;
+                }
                 for quarantined in &batch.quarantined {
                     rows::insert_quarantined(c, quarantined)?;
                 }
@@ -178,6 +183,32 @@ impl TenantStore for EmbeddedTenant {
                 Ok(())
             })
             .await
+    }
+
+    async fn history_mark(&self, gateway: &GatewayId) -> Result<Option<i64>, StoreError> {
+        let gateway = gateway.as_str().to_owned();
+        self.read(move |c| summaries::mark(c, &gateway)).await
+    }
+
+    async fn day_summaries(
+        &self,
+        gateway: &GatewayId,
+        zone: Tz,
+        days: Range<NaiveDate>,
+    ) -> Result<Vec<(DaySummary, i64)>, StoreError> {
+        let gateway = gateway.as_str().to_owned();
+        self.read(move |c| summaries::read(c, &gateway, zone, days)).await
+    }
+
+    async fn put_day_summaries(
+        &self,
+        gateway: &GatewayId,
+        zone: Tz,
+        basis: i64,
+        days: &[DaySummary],
+    ) -> Result<(), StoreError> {
+        let (gateway, days) = (gateway.as_str().to_owned(), days.to_vec());
+        self.writer.run(move |c| summaries::write(c, &gateway, zone, basis, &days)).await
     }
 
     async fn readings(
