@@ -9,8 +9,8 @@
 //! days only).
 //!
 //! **Staleness.** A summary is stored only for a day that ended [`SETTLED_AFTER`] ago, so live
-//! readings never fall into a summarised day. Readings older than [`LATE_AFTER`] (a backfill, a
-//! replayed spool) make the store change the gateway's *history mark*; every summary records
+//! readings never fall into a summarised day. Readings older than [`LATE_AFTER`] when written (a
+//! backfill, a replayed spool) make the store change the gateway's *history mark*; every summary records
 //! the basis it was computed on (that mark and the site's devices), and one whose basis is not
 //! the current one is computed again. The store changes the mark after the readings' rollups are
 //! written, and reports read the mark before the rollups, so a summary computed while late

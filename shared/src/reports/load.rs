@@ -1,6 +1,7 @@
-//! What reports read from a provider's store: each device's hourly rollups for the period and
-//! the [`MAX_COUNTER_GAP`] before it (for counter continuity), and raw readings only for the
-//! day view's curve. The web panel, the API and the mailer all come through here.
+//! What reports read from a provider's store: for a day, each device's hourly rollups and the
+//! [`MAX_COUNTER_GAP`] before them (for counter continuity); for longer periods, the stored day
+//! summaries, computing (and storing) those missing or stale from hourly rollups; raw readings
+//! only for the day view's curve. The web panel and the API come through here.
 
 use std::collections::BTreeMap;
 use std::ops::Range;

@@ -31,9 +31,10 @@ pub use config::{CassandraSettings, ConsistencySetting, StoreSettings};
 pub use error::StoreError;
 
 /// The gateways whose summarised history a document's readings may change: those of readings
-/// older than [`LATE_AFTER`](crate::reports::daily::LATE_AFTER) at receipt.
+/// older than [`LATE_AFTER`](crate::reports::daily::LATE_AFTER) when they are written (not when
+/// they were received: a document the spool replays after a long outage may be late by then).
 pub(crate) fn late_gateways(batch: &WriteBatch) -> std::collections::BTreeSet<&GatewayId> {
-    let horizon = batch.received_at - crate::reports::daily::LATE_AFTER;
+    let horizon = Utc::now() - crate::reports::daily::LATE_AFTER;
     batch.readings.iter().filter(|r| r.ts < horizon).map(|r| &r.gateway).collect()
 }
 
