@@ -7,7 +7,7 @@
 mod common;
 
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 use common::process::free_port;
@@ -36,21 +36,30 @@ impl Drop for Running {
     }
 }
 
+/// Starts `role` and waits for its ingest port; if it exits or is slow, fails with what it
+/// printed (its log goes to a file beside the config).
 fn start(config: &Path, role: &str, ingest_port: u16) -> Running {
+    let log_path = config.with_extension(format!("{role}.log"));
+    let log = std::fs::File::create(&log_path).expect("creates the log file");
     let child = Command::new(BIN)
         .arg("--config")
         .arg(config)
         .arg(role)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stdout(log.try_clone().expect("log handle"))
+        .stderr(log)
         .spawn()
         .expect("starts heliograph");
-    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut running = Running(child);
+    let deadline = Instant::now() + Duration::from_secs(60);
     while std::net::TcpStream::connect(("127.0.0.1", ingest_port)).is_err() {
-        assert!(Instant::now() < deadline, "{role} did not open its ingest port");
+        let exited = running.0.try_wait().expect("polls the child");
+        if exited.is_some() || Instant::now() > deadline {
+            let printed = std::fs::read_to_string(&log_path).unwrap_or_default();
+            panic!("{role} did not open its ingest port ({exited:?}); it printed:\n{printed}");
+        }
         std::thread::sleep(Duration::from_millis(100));
     }
-    Running(child)
+    running
 }
 
 fn count(config: &Path, provider: &str, gateway: &str, device: &str) -> usize {
