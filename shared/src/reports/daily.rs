@@ -25,7 +25,7 @@ use serde::{Deserialize, Serialize};
 
 use super::energy::{MAX_COUNTER_GAP, bucket_index};
 use super::period::{Period, local_midnight};
-use super::site::{DeviceRollups, EnergyFlows, Peak, SiteFacts, SiteReport, daylight_hours, specific_yield};
+use super::site::{BucketSums, DeviceRollups, Peak, SiteFacts, SiteReport, daylight_hours};
 use crate::domain::Device;
 
 /// A summary is stored only for a day that ended at least this long ago.
@@ -152,35 +152,9 @@ pub fn report_from_days(
         daylight += u64::from(summary.daylight_hours);
         covered += summary.covered_hours;
     }
-    let grid = |i: usize| has_meter.then(|| (import[i], export[i]));
-    let reports: Vec<_> = buckets
-        .into_iter()
-        .enumerate()
-        .map(|(i, bucket)| super::BucketReport {
-            flows: EnergyFlows::new(production[i], grid(i)),
-            peak: peaks[i],
-            start: bucket.start,
-            end: bucket.end,
-            label: bucket.label,
-        })
-        .collect();
-    let sum = |values: &[f64]| values.iter().sum::<f64>();
-    let total = EnergyFlows::new(sum(&production), has_meter.then(|| (sum(&import), sum(&export))));
-    let peak = reports.iter().filter_map(|b| b.peak).fold(None, |best: Option<Peak>, p| match best {
-        Some(b) if b.watts >= p.watts => Some(b),
-        _ => Some(p),
-    });
-    SiteReport {
-        period,
-        timezone: tz,
-        capacity_kwp: site.capacity_kwp,
-        has_meter,
-        specific_yield: specific_yield(total.production_wh, site.capacity_kwp),
-        availability: (daylight > 0).then(|| covered / daylight as f64),
-        buckets: reports,
-        total,
-        peak,
-    }
+    let sums = BucketSums { production, grid: has_meter.then_some((import, export)), peaks };
+    let availability = (daylight > 0).then(|| covered / daylight as f64);
+    SiteReport::assemble(site, period, buckets, sums, availability)
 }
 
 #[cfg(test)]

@@ -201,6 +201,19 @@ impl SiteReport {
         });
 
         let peaks = bucket_peaks(&producers, &buckets);
+        let availability = availability(&producers, bounds, tz, now);
+        Self::assemble(site, period, buckets, BucketSums { production, grid, peaks }, availability)
+    }
+
+    /// The report from each bucket's sums: totals, the period's peak and specific yield follow.
+    pub(super) fn assemble(
+        site: SiteFacts,
+        period: Period,
+        buckets: Vec<Bucket>,
+        sums: BucketSums,
+        availability: Option<f64>,
+    ) -> Self {
+        let BucketSums { production, grid, peaks } = sums;
         let reports: Vec<BucketReport> = buckets
             .into_iter()
             .enumerate()
@@ -220,16 +233,26 @@ impl SiteReport {
         });
         Self {
             period,
-            timezone: tz,
+            timezone: site.timezone,
             capacity_kwp: site.capacity_kwp,
-            has_meter,
+            has_meter: grid.is_some(),
             specific_yield: specific_yield(total.production_wh, site.capacity_kwp),
-            availability: availability(&producers, bounds, tz, now),
+            availability,
             buckets: reports,
             total,
             peak,
         }
     }
+}
+
+/// A period's figures per bucket, before they become a [`SiteReport`].
+pub(super) struct BucketSums {
+    /// Production per bucket, Wh.
+    pub(super) production: Vec<f64>,
+    /// Grid import and export per bucket, Wh, where a meter reports.
+    pub(super) grid: Option<(Vec<f64>, Vec<f64>)>,
+    /// Peak production power per bucket.
+    pub(super) peaks: Vec<Option<Peak>>,
 }
 
 /// Each bucket's peak: the highest hourly sum of the producers' peaks.
