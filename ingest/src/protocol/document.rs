@@ -104,10 +104,11 @@ impl DocumentParser {
                 Ok(self.close())
             }
             Event::Text(text) => {
-                let text = text
-                    .decode()
+                // Text events hold no references (they arrive as their own events), so this is
+                // all `decode` would do without an encoding feature, minus its indirection.
+                let text = std::str::from_utf8(text)
                     .map_err(|_| ProtocolError::new(ErrorCode::Malformed, "text is not valid UTF-8"))?;
-                self.text(&text)?;
+                self.text(text)?;
                 Ok(Progress::Pending)
             }
             Event::CData(data) => {
@@ -246,9 +247,9 @@ pub fn parse_document(
     let mut buf = Vec::new();
     loop {
         buf.clear();
-        let format = parser.current_format();
         let event = match reader.read_event_into(&mut buf) {
             Ok(Event::Eof) => {
+                let format = parser.current_format();
                 let error = if parser.in_document() {
                     ProtocolError::new(ErrorCode::Malformed, "document ends before its root element closes")
                 } else {
@@ -260,14 +261,15 @@ pub fn parse_document(
             Err(e) => {
                 return (
                     Err(ProtocolError::new(ErrorCode::Malformed, format!("XML syntax error: {e}"))),
-                    format,
+                    parser.current_format(),
                 );
             }
         };
         match parser.feed(&event) {
             Ok(Progress::Pending) => {}
             Ok(Progress::Complete { outcome, format, .. }) => return (outcome, format),
-            Err(error) => return (Err(error), format),
+            // A refused event leaves the parser's state as it was.
+            Err(error) => return (Err(error), parser.current_format()),
         }
     }
 }

@@ -88,20 +88,13 @@ struct PendingReading {
     content: String,
 }
 
-/// One metric element being read; its buffers are reused from value to value.
+/// One metric element being read: which tag it opened with, and its text (the buffer is reused
+/// from value to value).
 #[derive(Default)]
 struct PendingValue {
-    name: String,
-    unit: String,
-    has_unit: bool,
+    tag: usize,
     text: String,
     too_long: bool,
-}
-
-impl PendingValue {
-    fn unit(&self) -> Option<&str> {
-        self.has_unit.then_some(self.unit.as_str())
-    }
 }
 
 /// Parses `<batch>` documents.
@@ -114,51 +107,94 @@ pub(crate) struct BatchParser {
     value: PendingValue,
     count: usize,
     seq: Option<u64>,
-    names: NameCache,
+    tags: TagCache,
 }
 
 /// What a metric element's name and unit stand for.
-#[derive(Clone, Copy)]
-enum Resolved {
+#[derive(Clone)]
+enum Meaning {
+    /// The device's operating state, as a word.
+    Status,
     /// A canonical metric, with the unit to convert from (none: already canonical).
     Canonical(Metric, Option<Unit>),
     /// Kept as an extra under its own name.
     Extra,
+    /// A canonical metric in a unit that does not measure it.
+    Refused(MetricError),
 }
 
-/// Resolves (name, unit) pairs once per document: a gateway repeats the same few for every
-/// reading, and looking them up again each time was the parser's largest cost.
+/// A metric element's start tag, read and resolved.
+struct MetricTag {
+    /// The tag as sent (name and attributes), which is what the cache compares.
+    raw: Vec<u8>,
+    name: String,
+    unit: Option<String>,
+    meaning: Meaning,
+}
+
+impl MetricTag {
+    fn read(element: &quick_xml::events::BytesStart<'_>) -> Result<Self, ProtocolError> {
+        let name = local_name(element)?.into_owned();
+        let unit = attribute(element, "unit")?.map(std::borrow::Cow::into_owned);
+        let meaning = if name == "status" {
+            Meaning::Status
+        } else {
+            match Metric::from_name(&name) {
+                Some(metric) => match unit.as_deref() {
+                    None | Some("") => Meaning::Canonical(metric, None),
+                    Some(spelling) => match Unit::parse_for(spelling, metric.quantity()) {
+                        Ok(unit) => Meaning::Canonical(metric, Some(unit)),
+                        Err(source) => {
+                            Meaning::Refused(MetricError::Unit { metric: metric.name().to_owned(), source })
+                        }
+                    },
+                },
+                None => Meaning::Extra,
+            }
+        };
+        Ok(Self { raw: element.to_vec(), name, unit, meaning })
+    }
+}
+
+/// Metric tags read once per document. A gateway repeats the same few start tags, byte for
+/// byte and in the same order, in every reading; comparing the bytes with a tag already read
+/// replaces reading its name and attributes again, which was most of the parser's own cost.
 #[derive(Default)]
-struct NameCache {
-    entries: Vec<(String, Option<String>, Result<Resolved, MetricError>)>,
+struct TagCache {
+    tags: Vec<MetricTag>,
+    /// Where the next tag is expected: the one after the last.
+    next: usize,
 }
 
-impl NameCache {
+impl TagCache {
+    /// Tags kept; past this, the last slot is reused for every new tag.
     const CAPACITY: usize = 64;
 
-    fn resolve(&mut self, name: &str, unit: Option<&str>) -> Result<Resolved, MetricError> {
-        if let Some((_, _, resolved)) =
-            self.entries.iter().find(|(n, u, _)| n == name && u.as_deref() == unit)
-        {
-            return resolved.clone();
-        }
-        let resolved = match Metric::from_name(name) {
-            Some(metric) => match unit {
-                None | Some("") => Ok(Resolved::Canonical(metric, None)),
-                Some(spelling) => Unit::parse_for(spelling, metric.quantity())
-                    .map(|unit| Resolved::Canonical(metric, Some(unit)))
-                    .map_err(|source| MetricError::Unit { metric: metric.name().to_owned(), source }),
-            },
-            None => Ok(Resolved::Extra),
+    /// The index of `element`'s tag, read now if it is new.
+    fn lookup(&mut self, element: &quick_xml::events::BytesStart<'_>) -> Result<usize, ProtocolError> {
+        let raw: &[u8] = element;
+        let index = if self.tags.get(self.next).is_some_and(|tag| tag.raw == raw) {
+            self.next
+        } else if let Some(index) = self.tags.iter().position(|tag| tag.raw == raw) {
+            index
+        } else {
+            let tag = MetricTag::read(element)?;
+            if self.tags.len() < Self::CAPACITY {
+                self.tags.push(tag);
+            } else {
+                self.tags[Self::CAPACITY - 1] = tag;
+            }
+            self.tags.len() - 1
         };
-        if self.entries.len() < Self::CAPACITY {
-            self.entries.push((name.to_owned(), unit.map(str::to_owned), resolved.clone()));
-        }
-        resolved
+        self.next = index + 1;
+        Ok(index)
     }
 }
 
 impl BatchParser {
+    // Once per reading or document: kept out of line so that `event`, run for every XML
+    // event, keeps a small stack frame.
+    #[inline(never)]
     fn open_batch(
         &mut self,
         element: &quick_xml::events::BytesStart<'_>,
@@ -239,11 +275,12 @@ impl BatchParser {
 
     fn close_value(&mut self) {
         let (value, reading) = (&self.value, &mut self.reading);
+        let tag = &self.tags.tags[value.tag];
         if reading.content.len() < MAX_QUARANTINE_CONTENT {
-            reading.content.push_str(&value.name);
+            reading.content.push_str(&tag.name);
             reading.content.push('=');
             reading.content.push_str(value.text.trim());
-            if let Some(unit) = value.unit() {
+            if let Some(unit) = &tag.unit {
                 reading.content.push(' ');
                 reading.content.push_str(unit);
             }
@@ -254,26 +291,32 @@ impl BatchParser {
         }
         if value.too_long {
             reading.problem =
-                Some(format!("value of {} is longer than {MAX_VALUE_TEXT} characters", value.name));
+                Some(format!("value of {} is longer than {MAX_VALUE_TEXT} characters", tag.name));
             return;
         }
-        if value.name == "status" {
-            reading.status = Some(DeviceStatus::from_word(&value.text));
-            return;
-        }
-        let outcome = parse_value(&value.name, &value.text).and_then(|number| {
-            match self.names.resolve(&value.name, value.unit())? {
-                Resolved::Canonical(metric, unit) => {
-                    reading.metrics.set(metric, unit.map_or(number, |u| u.to_canonical(number)))
-                }
-                Resolved::Extra => reading.metrics.insert_extra(&value.name, number, value.unit()),
+        let number = || parse_value(&tag.name, &value.text);
+        let outcome = match &tag.meaning {
+            Meaning::Status => {
+                reading.status = Some(DeviceStatus::from_word(&value.text));
+                Ok(())
             }
-        });
+            Meaning::Canonical(metric, unit) => {
+                number().and_then(|n| reading.metrics.set(*metric, unit.map_or(n, |u| u.to_canonical(n))))
+            }
+            Meaning::Extra => {
+                number().and_then(|n| reading.metrics.insert_extra(&tag.name, n, tag.unit.as_deref()))
+            }
+            // The number is read first, so that a bad number is what a reading is refused for.
+            Meaning::Refused(error) => number().and_then(|_| Err(error.clone())),
+        };
         if let Err(e) = outcome {
             reading.problem = Some(e.to_string());
         }
     }
 
+    // Once per reading or document: kept out of line so that `event`, run for every XML
+    // event, keeps a small stack frame.
+    #[inline(never)]
     fn close_reading(&mut self, context: &ParseContext) {
         let (pending, Some(document), Some(gateway)) =
             (&mut self.reading, self.document.as_mut(), self.gateway.as_ref())
@@ -357,17 +400,9 @@ impl FormatParser for BatchParser {
                         self.open_reading(element, context)?;
                     }
                     3 => {
-                        let value = &mut self.value;
-                        value.name.clear();
-                        value.name.push_str(&local_name(element)?);
-                        value.unit.clear();
-                        value.has_unit = false;
-                        value.text.clear();
-                        value.too_long = false;
-                        if let Some(unit) = attribute(element, "unit")? {
-                            value.unit.push_str(&unit);
-                            value.has_unit = true;
-                        }
+                        self.value.tag = self.tags.lookup(element)?;
+                        self.value.text.clear();
+                        self.value.too_long = false;
                     }
                     _ => return Err(invalid("metric elements take no child elements")),
                 }
@@ -398,5 +433,91 @@ impl FormatParser for BatchParser {
 
     fn finish(self: Box<Self>, _context: &ParseContext) -> Result<Document, ProtocolError> {
         self.document.map(Document::Readings).ok_or_else(|| invalid("empty <batch>"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::{TimeZone, Utc};
+    use heliograph_shared::{DeviceStatus, GatewayId, Metric, TimestampPolicy};
+
+    use crate::protocol::{Document, ParseContext, ReadingsDocument, parse_document};
+
+    fn parse(xml: &str) -> ReadingsDocument {
+        let context = ParseContext {
+            now: Utc.with_ymd_and_hms(2026, 11, 30, 12, 0, 0).single().expect("valid date"),
+            timestamps: TimestampPolicy::default(),
+            max_readings: 1000,
+            session_gateway: Some(GatewayId::parse("GW-1").expect("valid gateway id")),
+        };
+        match parse_document(xml.as_bytes(), context, 16).0 {
+            Ok(Document::Readings(document)) => document,
+            other => panic!("not a readings document: {other:?}"),
+        }
+    }
+
+    fn batch(readings: &[String]) -> String {
+        format!("<batch gateway=\"GW-1\" seq=\"1\">{}</batch>", readings.concat())
+    }
+
+    fn reading(minute: u32, values: &str) -> String {
+        format!("<reading device=\"inv-1\" ts=\"2026-11-30T10:{minute:02}:00Z\">{values}</reading>")
+    }
+
+    #[test]
+    fn tags_repeated_in_every_reading_mean_the_same_each_time_and_new_ones_are_read() {
+        let document = batch(&[
+            reading(
+                0,
+                "<ac_power unit=\"kW\">1.5</ac_power><riso unit=\"kohm\">40</riso><status>MPPT</status>",
+            ),
+            // The same tags in another order, one spelled differently (a unit in W), one new.
+            reading(
+                1,
+                "<status>fault</status><ac_power unit=\"W\">1600</ac_power><riso unit=\"kohm\">41</riso>\
+                 <energy unit='kWh'>2</energy>",
+            ),
+            reading(2, "<ac_power unit=\"kW\">1.7</ac_power><riso unit=\"kohm\">42</riso>"),
+        ]);
+        let parsed = parse(&document);
+        assert!(parsed.rejected.is_empty(), "{:?}", parsed.rejected);
+        let power: Vec<_> = parsed.readings.iter().map(|r| r.metrics.get(Metric::AcPower)).collect();
+        assert_eq!(power, [Some(1500.0), Some(1600.0), Some(1700.0)]);
+        let insulation: Vec<_> =
+            parsed.readings.iter().map(|r| r.metrics.extra.get("riso[kohm]").copied()).collect();
+        assert_eq!(insulation, [Some(40.0), Some(41.0), Some(42.0)]);
+        assert_eq!(parsed.readings[1].metrics.get(Metric::Energy), Some(2000.0));
+        assert_eq!(parsed.readings[0].status, Some(DeviceStatus::Producing));
+        assert_eq!(parsed.readings[1].status, Some(DeviceStatus::Fault));
+        assert_eq!(parsed.readings[2].status, None);
+    }
+
+    #[test]
+    fn a_unit_that_does_not_measure_its_metric_quarantines_every_reading_that_uses_it() {
+        let document = batch(&[
+            reading(0, "<energy unit=\"kW\">1</energy>"),
+            reading(1, "<energy unit=\"kWh\">1</energy>"),
+            reading(2, "<energy unit=\"kW\">2</energy>"),
+        ]);
+        let parsed = parse(&document);
+        assert_eq!(parsed.readings.len(), 1);
+        assert_eq!(parsed.rejected.len(), 2);
+        for rejected in &parsed.rejected {
+            assert!(rejected.reason.contains("energy"), "{}", rejected.reason);
+            assert!(rejected.content.starts_with("energy=") && rejected.content.ends_with(" kW"));
+        }
+    }
+
+    #[test]
+    fn more_distinct_tags_than_the_cache_holds_are_all_read_correctly() {
+        let values: String = (0..100).map(|i| format!("<extra_{i} unit=\"u{i}\">{i}</extra_{i}>")).collect();
+        let parsed = parse(&batch(&[reading(0, &values), reading(1, &values)]));
+        assert!(parsed.rejected.is_empty(), "{:?}", parsed.rejected);
+        for reading in &parsed.readings {
+            assert_eq!(reading.metrics.extra.len(), 100);
+            for i in 0..100 {
+                assert_eq!(reading.metrics.extra.get(&format!("extra_{i}[u{i}]")), Some(&f64::from(i)));
+            }
+        }
     }
 }
