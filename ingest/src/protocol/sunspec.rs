@@ -128,6 +128,9 @@ impl SunSpecParser {
 
     fn close_model(&mut self) {
         if let Some(model) = self.model {
+            for point in &mut self.points[..self.used] {
+                point.resolve(model);
+            }
             self.record.add_model(model, &self.points[..self.used]);
         }
         self.used = 0;

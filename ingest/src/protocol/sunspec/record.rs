@@ -40,18 +40,72 @@ pub(super) struct Point {
     pub(super) text: String,
     /// The text was longer than [`MAX_TEXT`].
     pub(super) too_long: bool,
+    /// The start tag last read into this slot, as sent, when it was read without error, and the
+    /// problem it had: the same slot of the next record usually opens with the same bytes, and
+    /// then nothing needs reading again.
+    tag: Option<(Vec<u8>, Option<String>)>,
+    /// What the point means in the model it was last resolved for.
+    meaning: Option<PointMeaning>,
+}
+
+/// What a point means inside one model; depends only on its start tag and the model.
+#[derive(Debug)]
+struct PointMeaning {
+    model: u16,
+    /// `model.id`, with `.repeat` when repeated: the name of extras and in messages.
+    name: String,
+    role: Role,
+    /// The point whose value scales this one, when no `sf` attribute is given.
+    scale_factor: Cow<'static, str>,
+}
+
+impl PointMeaning {
+    fn of(model: u16, point: &Point) -> Self {
+        let family = Family::of(model);
+        let mut name = String::new();
+        // Writing to a String cannot fail.
+        let _ = write!(name, "{model}.{}", point.id);
+        if let Some(repeat) = point.repeat {
+            let _ = write!(name, ".{repeat}");
+        }
+        let scale_factor = match family.scale_factor_point(&point.id) {
+            ScaleFactorPoint::Shared(name) => Cow::Borrowed(name),
+            ScaleFactorPoint::Own => Cow::Owned(format!("{}_SF", point.id)),
+        };
+        Self { model, name, role: family.role(&point.id), scale_factor }
+    }
 }
 
 impl Point {
     /// Reads a `<p>` start tag into this (reused) point; a problem is returned, not raised, as
     /// it refuses only the record.
     pub(super) fn open(&mut self, element: &BytesStart<'_>) -> Result<Option<String>, ProtocolError> {
+        self.text.clear();
+        self.too_long = false;
+        let raw: &[u8] = element;
+        if let Some((tag, problem)) = &self.tag
+            && tag == raw
+        {
+            return Ok(problem.clone());
+        }
+        let read = self.read(element);
+        self.meaning = None;
+        self.tag = read.as_ref().ok().map(|problem| (raw.to_vec(), problem.clone()));
+        read
+    }
+
+    /// Resolves what the point means in `model`, unless known already.
+    pub(super) fn resolve(&mut self, model: u16) {
+        if self.meaning.as_ref().is_none_or(|meaning| meaning.model != model) {
+            self.meaning = Some(PointMeaning::of(model, self));
+        }
+    }
+
+    fn read(&mut self, element: &BytesStart<'_>) -> Result<Option<String>, ProtocolError> {
         self.id.clear();
         self.repeat = None;
         self.sf = None;
         self.unit = None;
-        self.text.clear();
-        self.too_long = false;
         let (mut has_id, mut problem) = (false, None);
         each_attribute(element, |key, value| match key {
             b"id" => {
@@ -265,17 +319,21 @@ impl Record {
         point: &Point,
         points: &[Point],
     ) -> Result<(), String> {
+        let resolved_here;
+        let meaning = match &point.meaning {
+            Some(meaning) if meaning.model == model => meaning,
+            _ => {
+                resolved_here = PointMeaning::of(model, point);
+                &resolved_here
+            }
+        };
         self.name.clear();
-        // Writing to a String cannot fail.
-        let _ = write!(self.name, "{model}.{}", point.id);
-        if let Some(repeat) = point.repeat {
-            let _ = write!(self.name, ".{repeat}");
-        }
+        self.name.push_str(&meaning.name);
         if point.too_long {
             return Err(format!("value of {} is longer than {MAX_TEXT} characters", self.name));
         }
         let text = point.text.trim();
-        let role = family.role(&point.id);
+        let role = meaning.role;
         match role {
             Role::Text | Role::ScaleFactor => {}
             Role::Manufacturer => set_once(&mut self.common.manufacturer, text),
@@ -293,7 +351,7 @@ impl Record {
             }
             Role::Metric { metric, rank } => {
                 let number = parse_value(&self.name, text).map_err(|e| e.to_string())?;
-                let scaled = self.scaled(number, point, family, points)?;
+                let scaled = self.scaled(number, point, &meaning.scale_factor, points)?;
                 let unit = point.unit.as_deref().and_then(|u| Unit::parse_for(u, metric.quantity()).ok());
                 self.candidates.push(Candidate {
                     metric,
@@ -309,7 +367,7 @@ impl Record {
                     Err(_) if !family.defines_number(&point.id) => return Ok(()),
                     Err(e) => return Err(e.to_string()),
                 };
-                let scaled = self.scaled(number, point, family, points)?;
+                let scaled = self.scaled(number, point, &meaning.scale_factor, points)?;
                 let value = match point.unit.as_deref().map(Unit::parse) {
                     Some(Ok(unit)) => unit.to_canonical(scaled),
                     _ => scaled,
@@ -332,18 +390,14 @@ impl Record {
     }
 
     /// Applies the point's scale factor: its `sf` attribute, else its sibling `*_SF` point.
-    fn scaled(&self, number: f64, point: &Point, family: Family, points: &[Point]) -> Result<f64, String> {
+    fn scaled(&self, number: f64, point: &Point, sibling: &str, points: &[Point]) -> Result<f64, String> {
         let (source, text) = match &point.sf {
-            Some(sf) => (Cow::Borrowed("sf"), sf.as_str()),
+            Some(sf) => ("sf", sf.as_str()),
             None => {
-                let sibling = match family.scale_factor_point(&point.id) {
-                    ScaleFactorPoint::Shared(name) => Cow::Borrowed(name),
-                    ScaleFactorPoint::Own => Cow::Owned(format!("{}_SF", point.id)),
-                };
                 // The first of duplicated scale factors (the sort kept document order).
-                let at = self.scale_factors.partition_point(|&i| points[i].id.as_str() < sibling.as_ref());
+                let at = self.scale_factors.partition_point(|&i| points[i].id.as_str() < sibling);
                 match self.scale_factors.get(at).map(|&i| &points[i]) {
-                    Some(found) if found.id == *sibling => (sibling, found.text.trim()),
+                    Some(found) if found.id == sibling => (sibling, found.text.trim()),
                     _ => return Ok(number),
                 }
             }

@@ -560,3 +560,32 @@ fn elements_out_of_place_and_stray_text_refuse_the_document() {
         assert_eq!(refusal(xml).code, ErrorCode::Invalid, "{xml}");
     }
 }
+
+#[test]
+fn a_point_slot_reused_by_another_tag_or_another_model_is_read_afresh() {
+    // Points are read once per slot and reused while the next record repeats the same tag in
+    // the same model; here the slots change tags between records and one tag is shared by two
+    // models, which give it different meanings.
+    let document = parse(
+        "<sunSpecData v=\"1\">\
+         <d sn=\"INV1\" t=\"2013-06-01T12:00:00Z\">\
+           <m id=\"101\"><p id=\"W\">100</p><p id=\"A\" sf=\"-1\">50</p></m>\
+           <m id=\"64001\"><p id=\"W\">7</p></m></d>\
+         <d sn=\"INV1\" t=\"2013-06-01T12:01:00Z\">\
+           <m id=\"64001\"><p id=\"W\">9</p></m>\
+           <m id=\"101\"><p id=\"A\" sf=\"-1\">60</p><p id=\"W\">200</p></m>\
+           <m id=\"64001\"><p id=\"W\" x=\"2\">8</p></m></d>\
+         </sunSpecData>",
+    );
+    assert!(document.rejected.is_empty(), "{:?}", document.rejected);
+    let [first, second] = &document.readings[..] else { panic!("two readings: {:?}", document.readings) };
+    assert_close(first.metrics.get(Metric::AcPower), 100.0);
+    assert_close(first.metrics.get(Metric::AcCurrent), 5.0);
+    assert_extra(&first.metrics, "64001.W", 7.0);
+    assert_eq!(first.metrics.extra.len(), 1, "{:?}", first.metrics.extra);
+    assert_close(second.metrics.get(Metric::AcPower), 200.0);
+    assert_close(second.metrics.get(Metric::AcCurrent), 6.0);
+    assert_extra(&second.metrics, "64001.W", 9.0);
+    assert_extra(&second.metrics, "64001.W.2", 8.0);
+    assert_eq!(second.metrics.extra.len(), 2, "{:?}", second.metrics.extra);
+}
