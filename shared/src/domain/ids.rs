@@ -121,15 +121,17 @@ fn valid_device_like(value: &str) -> bool {
 macro_rules! device_like_id {
     ($name:ident, $kind:literal, $doc:literal) => {
         #[doc = $doc]
+        ///
+        /// Shared, not copied, when cloned: every reading carries its gateway's and device's id.
         #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
         #[serde(try_from = "String", into = "String")]
-        pub struct $name(String);
+        pub struct $name(std::sync::Arc<str>);
 
         impl $name {
             /// Parses an id: 1-64 characters of `[A-Za-z0-9._:-]`, starting with a letter or digit.
             pub fn parse(value: &str) -> Result<Self, IdError> {
                 if valid_device_like(value) {
-                    Ok(Self(value.to_owned()))
+                    Ok(Self(value.into()))
                 } else {
                     Err(IdError::Device { kind: $kind, value: truncated(value) })
                 }
@@ -185,7 +187,7 @@ macro_rules! string_id_traits {
         }
         impl From<$name> for String {
             fn from(value: $name) -> String {
-                value.0
+                value.0.to_string()
             }
         }
         impl AsRef<str> for $name {

@@ -44,15 +44,18 @@ pub enum DeviceStatus {
 impl DeviceStatus {
     /// Interprets a status word as gateways send it; anything unknown is kept as [`Self::Other`].
     pub fn from_word(word: &str) -> Self {
+        const WORDS: [(&[&str], DeviceStatus); 5] = [
+            (&["ok", "producing", "running", "normal", "mppt", "on"], DeviceStatus::Producing),
+            (&["throttled", "limited", "derating"], DeviceStatus::Throttled),
+            (&["standby", "sleeping", "starting", "shutting_down", "idle", "night"], DeviceStatus::Standby),
+            (&["off", "stopped"], DeviceStatus::Off),
+            (&["fault", "error", "failure", "alarm"], DeviceStatus::Fault),
+        ];
         let w = word.trim();
-        match w.to_ascii_lowercase().as_str() {
-            "ok" | "producing" | "running" | "normal" | "mppt" | "on" => Self::Producing,
-            "throttled" | "limited" | "derating" => Self::Throttled,
-            "standby" | "sleeping" | "starting" | "shutting_down" | "idle" | "night" => Self::Standby,
-            "off" | "stopped" => Self::Off,
-            "fault" | "error" | "failure" | "alarm" => Self::Fault,
-            _ => Self::Other(w.chars().filter(|c| !c.is_control()).take(32).collect()),
-        }
+        WORDS.iter().find(|(words, _)| words.iter().any(|known| known.eq_ignore_ascii_case(w))).map_or_else(
+            || Self::Other(w.chars().filter(|c| !c.is_control()).take(32).collect()),
+            |(_, status)| status.clone(),
+        )
     }
 
     /// Maps SunSpec's operating state enumeration (model 101-103 `St`).
