@@ -247,7 +247,9 @@ pub fn parse_document(
     let mut buf = Vec::new();
     loop {
         buf.clear();
-        let event = match reader.read_event_into(&mut buf) {
+        // Matched where it lies: moving the event out first costs a stall on every event.
+        let read = reader.read_event_into(&mut buf);
+        let event = match &read {
             Ok(Event::Eof) => {
                 let format = parser.current_format();
                 let error = if parser.in_document() {
@@ -265,7 +267,7 @@ pub fn parse_document(
                 );
             }
         };
-        match parser.feed(&event) {
+        match parser.feed(event) {
             Ok(Progress::Pending) => {}
             Ok(Progress::Complete { outcome, format, .. }) => return (outcome, format),
             // A refused event leaves the parser's state as it was.

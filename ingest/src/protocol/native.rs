@@ -18,7 +18,7 @@ use heliograph_shared::{
 use super::answer::RejectedReading;
 use super::document::FormatParser;
 use super::error::{ErrorCode, ProtocolError};
-use super::xml::{XmlEvent, attribute, duplicate, local_name, unchecked_attributes};
+use super::xml::{XmlEvent, attribute, attribute_value, duplicate, local_name, unchecked_attributes};
 use super::{Credentials, Document, Format, ParseContext, ReadingsDocument, effective_gateway};
 
 /// Longest text accepted for one value (numbers and status words are short).
@@ -84,16 +84,45 @@ struct PendingReading {
     status: Option<DeviceStatus>,
     /// The first problem found; the reading is quarantined with it.
     problem: Option<String>,
-    /// The reading as sent, compactly, for the quarantine.
-    content: String,
+    /// The texts of the reading's values as sent, one after the other.
+    texts: String,
+    /// The reading's values: their tags and where their texts start in `texts`. The reading
+    /// as sent is written out from these only if it is quarantined.
+    values: Vec<(usize, usize)>,
 }
 
-/// One metric element being read: which tag it opened with, and its text (the buffer is reused
-/// from value to value).
+impl PendingReading {
+    /// The text of the value being read.
+    fn text(&self) -> &str {
+        self.values.last().map_or("", |&(_, start)| &self.texts[start..])
+    }
+
+    /// The reading as sent, compactly (`name=value unit; …`), for the quarantine.
+    fn content(&self, tags: &TagCache) -> String {
+        let mut content = String::new();
+        for (i, &(tag, start)) in self.values.iter().enumerate() {
+            if content.len() >= MAX_QUARANTINE_CONTENT {
+                break;
+            }
+            let end = self.values.get(i + 1).map_or(self.texts.len(), |&(_, next)| next);
+            let tag = tags.get(tag);
+            content.push_str(&tag.name);
+            content.push('=');
+            content.push_str(self.texts[start..end].trim());
+            if let Some(unit) = &tag.unit {
+                content.push(' ');
+                content.push_str(unit);
+            }
+            content.push_str("; ");
+        }
+        content.truncate(content.trim_end_matches("; ").len());
+        content
+    }
+}
+
+/// One metric element being read.
 #[derive(Default)]
 struct PendingValue {
-    tag: usize,
-    text: String,
     too_long: bool,
 }
 
@@ -108,6 +137,8 @@ pub(crate) struct BatchParser {
     count: usize,
     seq: Option<u64>,
     tags: TagCache,
+    /// The device of the last reading, shared by the next one when it names the same device.
+    last_device: Option<DeviceId>,
 }
 
 /// What a metric element's name and unit stand for.
@@ -162,13 +193,28 @@ impl MetricTag {
 #[derive(Default)]
 struct TagCache {
     tags: Vec<MetricTag>,
+    /// Tags read once the cache is full, kept for the current reading only.
+    overflow: Vec<MetricTag>,
     /// Where the next tag is expected: the one after the last.
     next: usize,
 }
 
 impl TagCache {
-    /// Tags kept; past this, the last slot is reused for every new tag.
+    /// Tags kept for the whole document.
     const CAPACITY: usize = 64;
+
+    /// A new reading starts: the previous one's overflow tags are no longer needed.
+    fn start_reading(&mut self) {
+        self.overflow.clear();
+    }
+
+    /// A tag found by [`Self::lookup`] during the current reading.
+    fn get(&self, index: usize) -> &MetricTag {
+        match index.checked_sub(Self::CAPACITY) {
+            Some(overflow) => &self.overflow[overflow],
+            None => &self.tags[index],
+        }
+    }
 
     /// The index of `element`'s tag, read now if it is new.
     fn lookup(&mut self, element: &quick_xml::events::BytesStart<'_>) -> Result<usize, ProtocolError> {
@@ -181,10 +227,11 @@ impl TagCache {
             let tag = MetricTag::read(element)?;
             if self.tags.len() < Self::CAPACITY {
                 self.tags.push(tag);
+                self.tags.len() - 1
             } else {
-                self.tags[Self::CAPACITY - 1] = tag;
+                self.overflow.push(tag);
+                Self::CAPACITY + self.overflow.len() - 1
             }
-            self.tags.len() - 1
         };
         self.next = index + 1;
         Ok(index)
@@ -241,13 +288,14 @@ impl BatchParser {
         reading.metrics = Metrics::default();
         reading.status = None;
         reading.problem = None;
-        reading.content.clear();
+        reading.texts.clear();
+        reading.values.clear();
+        self.tags.start_reading();
         let (mut has_device, mut has_ts) = (false, false);
         for attr in unchecked_attributes(element) {
             let attr =
                 attr.map_err(|e| ProtocolError::new(ErrorCode::Malformed, format!("bad attribute: {e}")))?;
-            let value = attr
-                .unescape_value()
+            let value = attribute_value(&attr)
                 .map_err(|e| ProtocolError::new(ErrorCode::Invalid, format!("bad attribute value: {e}")))?;
             match attr.key.local_name().as_ref() {
                 b"device" if has_device => return Err(duplicate("device")),
@@ -275,17 +323,8 @@ impl BatchParser {
 
     fn close_value(&mut self) {
         let (value, reading) = (&self.value, &mut self.reading);
-        let tag = &self.tags.tags[value.tag];
-        if reading.content.len() < MAX_QUARANTINE_CONTENT {
-            reading.content.push_str(&tag.name);
-            reading.content.push('=');
-            reading.content.push_str(value.text.trim());
-            if let Some(unit) = &tag.unit {
-                reading.content.push(' ');
-                reading.content.push_str(unit);
-            }
-            reading.content.push_str("; ");
-        }
+        let Some(&(tag, _)) = reading.values.last() else { return };
+        let tag = self.tags.get(tag);
         if reading.problem.is_some() {
             return;
         }
@@ -294,10 +333,10 @@ impl BatchParser {
                 Some(format!("value of {} is longer than {MAX_VALUE_TEXT} characters", tag.name));
             return;
         }
-        let number = || parse_value(&tag.name, &value.text);
+        let number = || parse_value(&tag.name, reading.text());
         let outcome = match &tag.meaning {
             Meaning::Status => {
-                reading.status = Some(DeviceStatus::from_word(&value.text));
+                reading.status = Some(DeviceStatus::from_word(reading.text()));
                 Ok(())
             }
             Meaning::Canonical(metric, unit) => {
@@ -323,7 +362,7 @@ impl BatchParser {
         else {
             return;
         };
-        match build_reading(pending, gateway, context) {
+        match build_reading(pending, gateway, &mut self.last_device, context) {
             Ok((reading, device)) => {
                 if let Some(device) = device
                     && !document.devices.iter().any(|d| d.id == device.id)
@@ -336,7 +375,7 @@ impl BatchParser {
                 device: pending.device.chars().take(64).collect(),
                 ts: pending.ts.chars().take(40).collect(),
                 reason,
-                content: pending.content.trim_end_matches("; ").to_owned(),
+                content: pending.content(&self.tags),
             }),
         }
     }
@@ -345,12 +384,19 @@ impl BatchParser {
 fn build_reading(
     pending: &mut PendingReading,
     gateway: &GatewayId,
+    last_device: &mut Option<DeviceId>,
     context: &ParseContext,
 ) -> Result<(Reading, Option<Device>), String> {
     if let Some(problem) = &pending.problem {
         return Err(problem.clone());
     }
-    let device = DeviceId::parse(&pending.device).map_err(|e| e.to_string())?;
+    let device = match last_device {
+        Some(device) if device.as_str() == pending.device => device.clone(),
+        _ => {
+            let device = DeviceId::parse(&pending.device).map_err(|e| e.to_string())?;
+            last_device.insert(device).clone()
+        }
+    };
     let ts = context.timestamps.parse(&pending.ts, context.now).map_err(|e| e.to_string())?;
     if pending.metrics.is_empty() && pending.status.is_none() {
         return Err("reading has no values".to_owned());
@@ -400,8 +446,8 @@ impl FormatParser for BatchParser {
                         self.open_reading(element, context)?;
                     }
                     3 => {
-                        self.value.tag = self.tags.lookup(element)?;
-                        self.value.text.clear();
+                        let tag = self.tags.lookup(element)?;
+                        self.reading.values.push((tag, self.reading.texts.len()));
                         self.value.too_long = false;
                     }
                     _ => return Err(invalid("metric elements take no child elements")),
@@ -409,11 +455,10 @@ impl FormatParser for BatchParser {
             }
             XmlEvent::Text(text) => match self.depth {
                 3 => {
-                    let value = &mut self.value;
-                    if value.text.len() + text.len() > MAX_VALUE_TEXT {
-                        value.too_long = true;
+                    if self.reading.text().len() + text.len() > MAX_VALUE_TEXT {
+                        self.value.too_long = true;
                     } else {
-                        value.text.push_str(text);
+                        self.reading.texts.push_str(text);
                     }
                 }
                 _ if text.trim().is_empty() => {}
@@ -509,14 +554,31 @@ mod tests {
     }
 
     #[test]
+    fn a_quarantined_reading_keeps_every_value_as_sent_in_its_content() {
+        let parsed = parse(&batch(&[reading(
+            0,
+            "<ac_power unit=\"W\"> 12 </ac_power><status>ok</status><energy unit=\"kW\">1</energy>\
+             <riso>x<![CDATA[y]]>&amp;z</riso>",
+        )]));
+        let [rejected] = &parsed.rejected[..] else { panic!("one rejected: {parsed:?}") };
+        assert_eq!(rejected.content, "ac_power=12 W; status=ok; energy=1 kW; riso=xy&z");
+        assert!(rejected.reason.contains("energy"), "the first problem is kept: {}", rejected.reason);
+    }
+
+    #[test]
     fn more_distinct_tags_than_the_cache_holds_are_all_read_correctly() {
-        let values: String = (0..100).map(|i| format!("<extra_{i} unit=\"u{i}\">{i}</extra_{i}>")).collect();
-        let parsed = parse(&batch(&[reading(0, &values), reading(1, &values)]));
-        assert!(parsed.rejected.is_empty(), "{:?}", parsed.rejected);
+        let values: String = (0..100).map(|i| format!("<x{i} unit=\"u{i}\">{i}</x{i}>")).collect();
+        let bad = format!("{values}<energy unit=\"kW\">1</energy>");
+        let parsed = parse(&batch(&[reading(0, &values), reading(1, &bad), reading(2, &values)]));
+        // The refused reading names each of its values by its own tag, cached or not.
+        let [rejected] = &parsed.rejected[..] else { panic!("one rejected: {:?}", parsed.rejected) };
+        assert!(rejected.content.starts_with("x0=0 u0; x1=1 u1;"), "{}", rejected.content);
+        assert!(rejected.content.contains("; x70=70 u70; x71=71 u71;"), "{}", rejected.content);
+        assert_eq!(parsed.readings.len(), 2);
         for reading in &parsed.readings {
             assert_eq!(reading.metrics.extra.len(), 100);
             for i in 0..100 {
-                assert_eq!(reading.metrics.extra.get(&format!("extra_{i}[u{i}]")), Some(&f64::from(i)));
+                assert_eq!(reading.metrics.extra.get(&format!("x{i}[u{i}]")), Some(&f64::from(i)));
             }
         }
     }

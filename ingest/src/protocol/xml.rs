@@ -39,8 +39,7 @@ pub fn attribute<'a>(element: &'a BytesStart<'_>, name: &str) -> Result<Option<C
                 return Err(duplicate(name));
             }
             // Framing is intact whatever the value holds, so this refuses the document only.
-            let value = attr
-                .unescape_value()
+            let value = attribute_value(&attr)
                 .map_err(|e| ProtocolError::new(ErrorCode::Invalid, format!("attribute {name}: {e}")))?;
             found = Some(value);
         }
@@ -61,4 +60,18 @@ pub fn unchecked_attributes<'a>(
 /// The refusal of an attribute given twice.
 pub fn duplicate(name: &str) -> ProtocolError {
     ProtocolError::new(ErrorCode::Invalid, format!("attribute {name} is given twice"))
+}
+
+/// An attribute's value with references resolved, as `Attribute::unescape_value` gives it; a
+/// value holding no reference (nearly all do not) is only checked as UTF-8.
+pub fn attribute_value<'a>(
+    attr: &quick_xml::events::attributes::Attribute<'a>,
+) -> Result<Cow<'a, str>, quick_xml::Error> {
+    if let Cow::Borrowed(bytes) = attr.value
+        && !bytes.contains(&b'&')
+        && let Ok(text) = std::str::from_utf8(bytes)
+    {
+        return Ok(Cow::Borrowed(text));
+    }
+    attr.unescape_value()
 }

@@ -13,7 +13,7 @@ use quick_xml::events::BytesStart;
 use super::models::{Family, Role, ScaleFactorPoint};
 use crate::protocol::answer::RejectedReading;
 use crate::protocol::error::{ErrorCode, ProtocolError};
-use crate::protocol::xml::{duplicate, unchecked_attributes};
+use crate::protocol::xml::{attribute_value, duplicate, unchecked_attributes};
 use crate::protocol::{ParseContext, RecordOutcome};
 
 /// Longest point value, id or attribute kept (numbers, ids and names are short).
@@ -527,8 +527,7 @@ fn each_attribute(
             *slot = key;
         }
         // Framing is intact whatever the value holds, so this refuses the document only.
-        let value = attr
-            .unescape_value()
+        let value = attribute_value(&attr)
             .map_err(|e| ProtocolError::new(ErrorCode::Invalid, format!("bad attribute value: {e}")))?;
         f(key, value);
     }
