@@ -265,9 +265,48 @@ fn check_value(name: &str, value: f64) -> Result<(), MetricError> {
 
 /// Parses a decimal value as gateways send it (surrounding whitespace allowed).
 pub fn parse_value(metric: &str, text: &str) -> Result<f64, MetricError> {
-    text.trim()
-        .parse::<f64>()
-        .map_err(|_| MetricError::NotANumber(text.chars().take(32).collect(), metric.to_owned()))
+    let trimmed = text.trim();
+    short_decimal(trimmed)
+        .or_else(|| trimmed.parse::<f64>().ok())
+        .ok_or_else(|| MetricError::NotANumber(text.chars().take(32).collect(), metric.to_owned()))
+}
+
+/// The value of a plain decimal of at most 15 digits (`-1234.5`, `.5`, `7.`), exactly as
+/// `str::parse` gives it: the digits as an integer and the power of ten are both exact
+/// doubles, so their quotient is the correctly rounded value. `None` for anything else
+/// (exponents, longer numbers, words), which is left to `str::parse`. Nearly every value a
+/// gateway sends is such a decimal, and this skips the general parser's work for it.
+fn short_decimal(text: &str) -> Option<f64> {
+    const POWERS_OF_TEN: [f64; 16] =
+        [1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15];
+    let bytes = text.as_bytes();
+    let (negative, number) = match bytes.first()? {
+        b'-' => (true, &bytes[1..]),
+        b'+' => (false, &bytes[1..]),
+        _ => (false, bytes),
+    };
+    let (mut mantissa, mut digits, mut point) = (0_u64, 0_usize, None);
+    for (at, &byte) in number.iter().enumerate() {
+        match byte {
+            b'0'..=b'9' => {
+                mantissa = mantissa * 10 + u64::from(byte - b'0');
+                digits += 1;
+                if digits > 15 {
+                    return None;
+                }
+            }
+            b'.' if point.is_none() => point = Some(at),
+            _ => return None,
+        }
+    }
+    if digits == 0 {
+        return None;
+    }
+    let decimals = point.map_or(0, |at| number.len() - at - 1);
+    // At most 15 digits: the mantissa is below 2^53, so the conversion is exact.
+    #[allow(clippy::cast_precision_loss)]
+    let value = mantissa as f64 / POWERS_OF_TEN[decimals];
+    Some(if negative { -value } else { value })
 }
 
 #[cfg(test)]
@@ -301,6 +340,70 @@ mod tests {
         assert!(matches!(m.insert_named("ac_power", 1e308, None), Err(MetricError::OutOfRange { .. })));
         assert!(matches!(m.insert_named("energy", 1.0, Some("kW")), Err(MetricError::Unit { .. })));
         assert!(m.is_empty());
+    }
+
+    #[test]
+    fn short_decimals_parse_to_exactly_what_the_general_parser_gives() {
+        let mut texts: Vec<String> = [
+            "0",
+            "-0",
+            "+0",
+            ".5",
+            "5.",
+            "-.5",
+            "007",
+            "0.1",
+            "0.3",
+            "1234.5678",
+            "999999999999999",
+            "99999999999999.9",
+            ".000000000000001",
+            "123456789012345",
+            "1234567890123456",
+            "4.35",
+            "230.1",
+            "50.01",
+            "-17.125",
+            "9007199254740993",
+            "1e3",
+            "1.5E-2",
+            "inf",
+            "NaN",
+            ".",
+            "-",
+            "+",
+            "1.2.3",
+            "--1",
+            "1-",
+            "",
+            "12a",
+        ]
+        .iter()
+        .map(|s| (*s).to_owned())
+        .collect();
+        // Pseudo-random decimals of every length and point position.
+        let mut state = 0x2545_f491_4f6c_dd1d_u64;
+        for _ in 0..200_000 {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            let length = 1 + (state % 18) as usize;
+            let mut text: String =
+                (0..length).map(|i| char::from(b'0' + ((state >> (i * 3)) % 10) as u8)).collect();
+            let point = (state >> 56) as usize % (length + 2);
+            if point <= length {
+                text.insert(point, '.');
+            }
+            if state & (1 << 62) != 0 {
+                text.insert(0, '-');
+            }
+            texts.push(text);
+        }
+        for text in &texts {
+            let general = text.parse::<f64>().ok().map(f64::to_bits);
+            let parsed = parse_value("ac_power", text).ok().map(f64::to_bits);
+            assert_eq!(parsed, general, "{text:?}");
+        }
     }
 
     #[test]
