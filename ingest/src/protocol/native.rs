@@ -164,6 +164,9 @@ struct MetricTag {
 }
 
 impl MetricTag {
+    // Once per distinct tag: out of line, away from the per-event path.
+    #[cold]
+    #[inline(never)]
     fn read(element: &quick_xml::events::BytesStart<'_>) -> Result<Self, ProtocolError> {
         let name = local_name(element)?.into_owned();
         let unit = attribute(element, "unit")?.map(std::borrow::Cow::into_owned);
