@@ -3,6 +3,7 @@
 
 use std::borrow::Cow;
 use std::fmt::Write as _;
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use heliograph_shared::{
@@ -53,7 +54,7 @@ pub(super) struct Point {
 struct PointMeaning {
     model: u16,
     /// `model.id`, with `.repeat` when repeated: the name of extras and in messages.
-    name: String,
+    name: Arc<str>,
     role: Role,
     /// The point whose value scales this one, when no `sf` attribute is given.
     scale_factor: Cow<'static, str>,
@@ -72,7 +73,7 @@ impl PointMeaning {
             ScaleFactorPoint::Shared(name) => Cow::Borrowed(name),
             ScaleFactorPoint::Own => Cow::Owned(format!("{}_SF", point.id)),
         };
-        Self { model, name, role: family.role(&point.id), scale_factor }
+        Self { model, name: name.into(), role: family.role(&point.id), scale_factor }
     }
 }
 
@@ -154,7 +155,7 @@ struct Candidate {
     precedence: (usize, u8, u32, usize),
     value: f64,
     /// The extra name it is kept under if it loses.
-    name: String,
+    name: Arc<str>,
 }
 
 /// A device's description, from `<d>` attributes or the common model.
@@ -198,6 +199,29 @@ pub(super) struct Record {
     scale_factors: Vec<usize>,
     /// Scratch space for names.
     name: String,
+    /// Device ids already parsed in this document, shared by the records that name them again.
+    known_ids: KnownIds,
+}
+
+/// The device ids a document names, parsed once: a logger's records name the same few devices.
+#[derive(Debug, Default)]
+struct KnownIds(Vec<DeviceId>);
+
+impl KnownIds {
+    /// Ids kept; a document naming more parses the others each time.
+    const CAPACITY: usize = 16;
+
+    /// `value` as a device id, when valid.
+    fn parse(&mut self, value: &str) -> Option<DeviceId> {
+        if let Some(known) = self.0.iter().find(|id| id.as_str() == value) {
+            return Some(known.clone());
+        }
+        let id = DeviceId::parse(value).ok()?;
+        if self.0.len() < Self::CAPACITY {
+            self.0.push(id.clone());
+        }
+        Some(id)
+    }
 }
 
 /// What a closed record became.
@@ -217,15 +241,16 @@ impl Record {
         context: &ParseContext,
     ) -> Result<(), ProtocolError> {
         let scale_factors = std::mem::take(&mut self.scale_factors);
-        let (mut content, mut name, mut candidates) = (
+        let (mut content, mut name, mut candidates, known_ids) = (
             std::mem::take(&mut self.content),
             std::mem::take(&mut self.name),
             std::mem::take(&mut self.candidates),
+            std::mem::take(&mut self.known_ids),
         );
         content.clear();
         name.clear();
         candidates.clear();
-        *self = Self { index, content, name, candidates, scale_factors, ..Self::default() };
+        *self = Self { index, content, name, candidates, scale_factors, known_ids, ..Self::default() };
         each_attribute(element, |key, value| match key {
             b"t" => {
                 match context.timestamps.parse(&value, context.now) {
@@ -236,10 +261,10 @@ impl Record {
             }
             b"cid" => self.cid = Some(bounded(&value)),
             b"sn" => {
-                self.sn = DeviceId::parse(&value).ok();
+                self.sn = self.known_ids.parse(&value);
                 self.attributes.serial = description(&value);
             }
-            b"lid" => self.lid = DeviceId::parse(&value).ok(),
+            b"lid" => self.lid = self.known_ids.parse(&value),
             b"man" => self.attributes.manufacturer = description(&value),
             b"mod" => self.attributes.model = description(&value),
             _ => {}
@@ -341,7 +366,7 @@ impl Record {
             Role::Serial => {
                 set_once(&mut self.common.serial, text);
                 if self.common_sn.is_none() {
-                    self.common_sn = DeviceId::parse(text).ok();
+                    self.common_sn = self.known_ids.parse(text);
                 }
             }
             Role::Status => {
@@ -357,7 +382,7 @@ impl Record {
                     metric,
                     precedence: (position, rank, point.repeat.unwrap_or(0), order),
                     value: unit.map_or(scaled, |u| u.to_canonical(scaled)),
-                    name: self.name.clone(),
+                    name: Arc::clone(&meaning.name),
                 });
             }
             Role::ModulePower | Role::Extra => {
@@ -426,8 +451,9 @@ impl Record {
         Closed {
             outcome: RecordOutcome {
                 index: self.index,
-                t: self.t.clone().unwrap_or_default(),
-                cid: self.cid.clone(),
+                // The record is done with them: the next one starts afresh.
+                t: self.t.take().unwrap_or_default(),
+                cid: self.cid.take(),
                 failure,
             },
             result,
@@ -453,7 +479,7 @@ impl Record {
         let mut previous = None;
         for candidate in &self.candidates {
             if previous == Some(candidate.metric) {
-                if !self.metrics.extra.contains_key(&candidate.name) {
+                if !self.metrics.extra.contains_key(&*candidate.name) {
                     self.metrics
                         .insert_extra(&candidate.name, candidate.value, None)
                         .map_err(|e| e.to_string())?;
@@ -475,14 +501,16 @@ impl Record {
         if self.metrics.is_empty() && self.status.is_none() {
             return Err("record has no values".to_owned());
         }
-        let pick = |own: &Option<String>, common: &Option<String>| own.clone().or(common.clone());
+        // The record is done with its descriptions: the next one starts afresh.
+        let pick =
+            |own: &mut Option<String>, common: &mut Option<String>| own.take().or_else(|| common.take());
         let description = Device {
             gateway: gateway.clone(),
             id: device.clone(),
             kind: self.kind.map_or(DeviceKind::Other, |(_, kind)| kind),
-            manufacturer: pick(&self.attributes.manufacturer, &self.common.manufacturer),
-            model: pick(&self.attributes.model, &self.common.model),
-            serial: pick(&self.attributes.serial, &self.common.serial),
+            manufacturer: pick(&mut self.attributes.manufacturer, &mut self.common.manufacturer),
+            model: pick(&mut self.attributes.model, &mut self.common.model),
+            serial: pick(&mut self.attributes.serial, &mut self.common.serial),
             last_seen: Some(ts),
         };
         let reading = Reading {
@@ -536,12 +564,20 @@ fn each_attribute(
 
 /// A value cut to [`MAX_TEXT`] characters, for echoing.
 fn bounded(value: &str) -> String {
+    if value.len() <= MAX_TEXT {
+        return value.to_owned();
+    }
     value.chars().take(MAX_TEXT).collect()
 }
 
 /// A description (manufacturer, model, serial): trimmed, printable, bounded; empty is none.
 fn description(value: &str) -> Option<String> {
-    let text: String = value.trim().chars().filter(|c| !c.is_control()).take(MAX_TEXT).collect();
+    let trimmed = value.trim();
+    let text = if trimmed.len() <= MAX_TEXT && !trimmed.contains(char::is_control) {
+        trimmed.to_owned()
+    } else {
+        trimmed.chars().filter(|c| !c.is_control()).take(MAX_TEXT).collect()
+    };
     (!text.is_empty()).then_some(text)
 }
 
