@@ -128,12 +128,15 @@ pub async fn run(settings: Settings, args: LoadArgs) -> anyhow::Result<()> {
         let path = args.tokens.as_ref().context("give --provision, or --tokens")?;
         provision::read_tokens(path, args.gateways, 1)?
     };
+    // Every document is written before the clock starts, as the direct baseline parses its own
+    // up front: the figure is the server's, not the load generator's formatting.
+    let documents: Vec<Vec<String>> = (0..gateways.len()).map(|index| documents(&args, index)).collect();
     let cpu_before = args.server_pid.map(server_cpu_seconds).transpose()?;
     let started = Instant::now();
     let mut tasks = tokio::task::JoinSet::new();
-    for (index, gateway) in gateways.into_iter().enumerate() {
+    for ((index, gateway), documents) in gateways.into_iter().enumerate().zip(documents) {
         let args = args.clone();
-        tasks.spawn(async move { drive(&args, index, gateway.id.as_str(), &gateway.token).await });
+        tasks.spawn(async move { drive(&args, index, documents, gateway.id.as_str(), &gateway.token).await });
     }
     let mut latencies = Vec::new();
     let (mut accepted, mut refused) = (0u64, 0u64);
@@ -242,8 +245,13 @@ fn documents(args: &LoadArgs, index: usize) -> Vec<String> {
         .collect()
 }
 
-async fn drive(args: &LoadArgs, index: usize, gateway: &str, token: &str) -> anyhow::Result<GatewayRun> {
-    let documents = documents(args, index);
+async fn drive(
+    args: &LoadArgs,
+    index: usize,
+    documents: Vec<String>,
+    gateway: &str,
+    token: &str,
+) -> anyhow::Result<GatewayRun> {
     let stream = TcpStream::connect(args.target).await?;
     stream.set_nodelay(true)?;
     let (read, mut write) = stream.into_split();
