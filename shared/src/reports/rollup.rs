@@ -63,7 +63,7 @@ pub struct HourlyRollup {
 }
 
 /// Counter bookkeeping shared by energy, import and export.
-#[derive(Default)]
+#[derive(Debug, Clone, Default)]
 struct Counter {
     first: Option<f64>,
     last: Option<f64>,
@@ -100,13 +100,13 @@ pub fn hourly_rollups(readings: &[Reading]) -> Vec<HourlyRollup> {
         }
         let previous = group_start.checked_sub(1).map(|i| &readings[i]);
         let next = readings.get(end);
-        out.push(fold_hour(hour, previous, &readings[group_start..end], next));
+        out.extend(fold_hour(hour, previous, &readings[group_start..end], next));
         group_start = end;
     }
     out
 }
 
-fn truncate_hour(ts: DateTime<Utc>) -> DateTime<Utc> {
+pub(crate) fn truncate_hour(ts: DateTime<Utc>) -> DateTime<Utc> {
     ts.duration_trunc(TimeDelta::hours(1)).unwrap_or(ts)
 }
 
@@ -139,72 +139,155 @@ fn fold_hour(
     previous: Option<&Reading>,
     readings: &[Reading],
     next: Option<&Reading>,
-) -> HourlyRollup {
-    let hour_end = hour + TimeDelta::hours(1);
-    let first = &readings[0];
-    let mut energy = Counter::default();
-    let mut import = Counter::default();
-    let mut export = Counter::default();
-    let mut minutes = std::collections::BTreeSet::new();
-    let mut power_integral = 0.0;
-    let mut insolation = 0.0;
-    let mut peak: Option<(f64, DateTime<Utc>)> = None;
-    let mut faults = 0;
-    // Integration starts from the previous hour's last reading, clipped to this hour's start,
-    // so an hour's integral covers the hour and nothing else.
-    let mut last_point =
-        previous.map(|p| (p.ts, p.metrics.get(Metric::AcPower), p.metrics.get(Metric::Irradiance)));
+) -> Option<HourlyRollup> {
+    let first = readings.first()?;
+    let mut fold = HourFold::start(hour, &first.gateway, &first.device, previous.map(FoldPoint::of));
     for reading in readings {
+        fold.push(reading);
+    }
+    fold.rollup(next.map(FoldPoint::of))
+}
+
+/// What the integrals need of a reading: when, and its power and irradiance.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct FoldPoint {
+    at: DateTime<Utc>,
+    power: Option<f64>,
+    irradiance: Option<f64>,
+}
+
+impl FoldPoint {
+    /// The point of a reading.
+    pub fn of(reading: &Reading) -> Self {
+        Self {
+            at: reading.ts,
+            power: reading.metrics.get(Metric::AcPower),
+            irradiance: reading.metrics.get(Metric::Irradiance),
+        }
+    }
+}
+
+/// One device's hour folded reading by reading, in time order. [`hourly_rollups`] folds whole
+/// hours with it, and the Cassandra write path folds a connection's new readings onto it, so
+/// both give the same rollup to the last bit.
+#[derive(Debug, Clone)]
+pub struct HourFold {
+    gateway: GatewayId,
+    device: DeviceId,
+    hour: DateTime<Utc>,
+    samples: u32,
+    /// Bit `m` set: a reading in minute `m` of the hour.
+    minutes: u64,
+    energy: Counter,
+    import: Counter,
+    export: Counter,
+    power_integral: f64,
+    insolation: f64,
+    peak: Option<(f64, DateTime<Utc>)>,
+    faults: u32,
+    /// The last reading folded, or before the first one the previous hour's last reading:
+    /// integration starts from it, clipped to this hour's start, so an hour's integral covers
+    /// the hour and nothing else.
+    last: Option<FoldPoint>,
+}
+
+impl HourFold {
+    /// An hour with no reading folded yet; `previous` is the device's reading before it.
+    pub fn start(
+        hour: DateTime<Utc>,
+        gateway: &GatewayId,
+        device: &DeviceId,
+        previous: Option<FoldPoint>,
+    ) -> Self {
+        Self {
+            gateway: gateway.clone(),
+            device: device.clone(),
+            hour,
+            samples: 0,
+            minutes: 0,
+            energy: Counter::default(),
+            import: Counter::default(),
+            export: Counter::default(),
+            power_integral: 0.0,
+            insolation: 0.0,
+            peak: None,
+            faults: 0,
+            last: previous,
+        }
+    }
+
+    /// The hour.
+    pub fn hour(&self) -> DateTime<Utc> {
+        self.hour
+    }
+
+    /// The last reading folded (or the previous hour's, before any).
+    pub fn last(&self) -> Option<FoldPoint> {
+        self.last
+    }
+
+    /// Folds the next reading of the hour (later than every one before).
+    pub fn push(&mut self, reading: &Reading) {
         let m = &reading.metrics;
-        energy.push(m.get(Metric::Energy));
-        import.push(m.get(Metric::ImportEnergy));
-        export.push(m.get(Metric::ExportEnergy));
-        minutes.insert((reading.ts - hour).num_minutes());
-        let power = m.get(Metric::AcPower);
-        let irradiance = m.get(Metric::Irradiance);
-        if let Some(p) = power
-            && peak.is_none_or(|(best, _)| p > best)
+        let (hour, hour_end) = (self.hour, self.hour + TimeDelta::hours(1));
+        self.samples = self.samples.saturating_add(1);
+        self.energy.push(m.get(Metric::Energy));
+        self.import.push(m.get(Metric::ImportEnergy));
+        self.export.push(m.get(Metric::ExportEnergy));
+        if let Ok(minute @ 0..64) = u32::try_from((reading.ts - hour).num_minutes()) {
+            self.minutes |= 1 << minute;
+        }
+        let point = FoldPoint::of(reading);
+        if let Some(p) = point.power
+            && self.peak.is_none_or(|(best, _)| p > best)
         {
-            peak = Some((p, reading.ts));
+            self.peak = Some((p, reading.ts));
         }
         if reading.status.as_ref().is_some_and(DeviceStatus::is_fault) {
-            faults += 1;
+            self.faults += 1;
         }
-        if let Some((at, previous_power, previous_irradiance)) = last_point {
-            power_integral += segment((at, previous_power), (reading.ts, power), hour, hour_end);
-            insolation += segment((at, previous_irradiance), (reading.ts, irradiance), hour, hour_end);
+        if let Some(last) = self.last {
+            self.power_integral += segment((last.at, last.power), (point.at, point.power), hour, hour_end);
+            self.insolation +=
+                segment((last.at, last.irradiance), (point.at, point.irradiance), hour, hour_end);
         }
-        last_point = Some((reading.ts, power, irradiance));
+        self.last = Some(point);
     }
-    let last = &readings[readings.len() - 1];
-    if let (Some(next), Some((at, power, irradiance))) = (next, last_point) {
-        // The segment to the next hour's first reading, up to this hour's end.
-        let m = &next.metrics;
-        power_integral += segment((at, power), (next.ts, m.get(Metric::AcPower)), hour, hour_end);
-        insolation += segment((at, irradiance), (next.ts, m.get(Metric::Irradiance)), hour, hour_end);
-    }
-    HourlyRollup {
-        gateway: first.gateway.clone(),
-        device: first.device.clone(),
-        hour,
-        samples: u32::try_from(readings.len()).unwrap_or(u32::MAX),
-        minutes_with_data: u32::try_from(minutes.len()).unwrap_or(60),
-        energy_first: energy.first,
-        energy_last: energy.last,
-        energy_gain: energy.gain,
-        power_integral,
-        peak_power: peak.map(|(p, _)| p),
-        peak_at: peak.map(|(_, at)| at),
-        import_first: import.first,
-        import_last: import.last,
-        import_gain: import.gain,
-        export_first: export.first,
-        export_last: export.last,
-        export_gain: export.gain,
-        insolation,
-        fault_samples: faults,
-        last_power: last.metrics.get(Metric::AcPower),
-        last_at: Some(last.ts),
+
+    /// The hour's rollup, with `next` the device's first reading after the hour (the segment
+    /// to it counts up to the hour's end). `None` before any reading was folded.
+    pub fn rollup(&self, next: Option<FoldPoint>) -> Option<HourlyRollup> {
+        let last = self.last.filter(|_| self.samples > 0)?;
+        let (mut power_integral, mut insolation) = (self.power_integral, self.insolation);
+        if let Some(next) = next {
+            let hour_end = self.hour + TimeDelta::hours(1);
+            power_integral += segment((last.at, last.power), (next.at, next.power), self.hour, hour_end);
+            insolation +=
+                segment((last.at, last.irradiance), (next.at, next.irradiance), self.hour, hour_end);
+        }
+        Some(HourlyRollup {
+            gateway: self.gateway.clone(),
+            device: self.device.clone(),
+            hour: self.hour,
+            samples: self.samples,
+            minutes_with_data: self.minutes.count_ones(),
+            energy_first: self.energy.first,
+            energy_last: self.energy.last,
+            energy_gain: self.energy.gain,
+            power_integral,
+            peak_power: self.peak.map(|(p, _)| p),
+            peak_at: self.peak.map(|(_, at)| at),
+            import_first: self.import.first,
+            import_last: self.import.last,
+            import_gain: self.import.gain,
+            export_first: self.export.first,
+            export_last: self.export.last,
+            export_gain: self.export.gain,
+            insolation,
+            fault_samples: self.faults,
+            last_power: last.power,
+            last_at: Some(last.at),
+        })
     }
 }
 
