@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use chrono::{Duration as ChronoDuration, Utc};
 use heliograph_shared::TimestampPolicy;
+use heliograph_shared::store::WriteSession;
 use quick_xml::Reader;
 use quick_xml::events::Event;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader, ReadHalf, Take, WriteHalf};
@@ -53,6 +54,8 @@ pub struct Connection<S> {
     settings: Arc<IngestSettings>,
     parser: DocumentParser,
     session: Option<AuthenticatedGateway>,
+    /// What the store may remember of this connection's documents between them.
+    writes: WriteSession,
 }
 
 impl<S: AsyncRead + AsyncWrite + Send + 'static> Connection<S> {
@@ -78,7 +81,17 @@ impl<S: AsyncRead + AsyncWrite + Send + 'static> Connection<S> {
             session_gateway: None,
         };
         let parser = DocumentParser::new(context, settings.max_depth);
-        Self { reader, writer, peer, listener, pipeline, settings, parser, session: None }
+        Self {
+            reader,
+            writer,
+            peer,
+            listener,
+            pipeline,
+            settings,
+            parser,
+            session: None,
+            writes: WriteSession::default(),
+        }
     }
 
     /// Reads documents and answers them until the stream ends, breaks, idles or shutdown begins.
@@ -211,7 +224,7 @@ impl<S: AsyncRead + AsyncWrite + Send + 'static> Connection<S> {
                 let outcome = match gateway {
                     Ok(gateway) => {
                         authenticated(&gateway);
-                        self.pipeline.store_document(&gateway, document).await
+                        self.pipeline.store_document(&gateway, document, Some(&self.writes)).await
                     }
                     Err(error) => Err(error),
                 };

@@ -108,7 +108,7 @@ async fn upload(
         Err(error) => return refusal(format.or(Some(Format::SunSpec)), error),
     };
     let format = document.format;
-    match state.pipeline.store_document(&gateway, document).await {
+    match state.pipeline.store_document(&gateway, document, None).await {
         Ok(answer) => xml(StatusCode::OK, &answer),
         Err(error) => refusal(Some(format), error),
     }

@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
-use heliograph_shared::store::{Store, StoreError, TenantStore, WriteBatch};
+use heliograph_shared::store::{Store, StoreError, TenantStore, WriteBatch, WriteSession};
 use heliograph_shared::{
     Gateway, GatewayId, GatewayToken, ProviderSlug, QuarantinedReading, RefusalReason, RefusedGateway,
 };
@@ -125,10 +125,12 @@ impl Pipeline {
     }
 
     /// Writes a document's readings and quarantined readings; returns the answer once durable.
+    /// `writes` is the sending connection's memory between its documents, if it sends several.
     pub async fn store_document(
         &self,
         gateway: &AuthenticatedGateway,
         document: ReadingsDocument,
+        writes: Option<&WriteSession>,
     ) -> Result<Answer, ProtocolError> {
         let answer = Answer::stored(&document);
         let received_at = Utc::now();
@@ -151,18 +153,30 @@ impl Pipeline {
         let provider = gateway.tenant.provider();
         metrics::readings_stored(provider.as_str(), batch.readings.len(), batch.quarantined.len());
         let started = Instant::now();
+        let write = |batch: WriteBatch| async {
+            let written = match writes {
+                Some(session) => gateway.tenant.write_batch_in(batch, session).await,
+                None => gateway.tenant.write_batch(batch).await,
+            };
+            if written.is_err() {
+                writes.map(WriteSession::forget);
+            }
+            written
+        };
         let Some(spool) = &self.spool else {
-            gateway.tenant.write_batch(batch).await.map_err(|e| unavailable(&e))?;
+            write(batch).await.map_err(|e| unavailable(&e))?;
             metrics::store_write(self.store.backend(), started.elapsed());
             return Ok(answer);
         };
         if !spool.is_empty().await {
             // Documents spooled earlier are still being replayed: queue behind them, in order.
+            // The replay writes them, so nothing this connection stored before carries past them.
+            writes.map(WriteSession::forget);
             spool.append(provider, batch).await.map_err(|e| spool_refused(&e))?;
             metrics::spool_depth(spool.depth_bytes().await);
             return Ok(answer);
         }
-        match gateway.tenant.write_batch(batch.clone()).await {
+        match write(batch.clone()).await {
             Ok(()) => metrics::store_write(self.store.backend(), started.elapsed()),
             Err(e) if e.is_unavailable() || matches!(e, StoreError::Backend(_)) => {
                 tracing::warn!(error = %e, provider = %provider, "store unavailable; spooling the document");

@@ -19,6 +19,7 @@ use heliograph_shared::reports::daily::DaySummary;
 use heliograph_shared::reports::{self, Period, SiteFacts, SiteReport, hourly_rollups};
 use heliograph_shared::store::{
     self, CassandraSettings, ConsistencySetting, Store, StoreError, StoreSettings, TenantStore, WriteBatch,
+    WriteSession,
 };
 use heliograph_shared::{
     Customer, CustomerId, Device, DeviceId, DeviceKind, DeviceStatus, EmailAddress, Gateway, GatewayId,
@@ -178,6 +179,7 @@ conformance!(
     reading_ranges_include_the_start_exclude_the_end_and_honour_the_limit,
     a_document_with_hundreds_of_readings_for_several_devices_is_stored_whole,
     hourly_rollups_equal_a_fold_of_the_raw_readings,
+    a_connections_documents_keep_rollups_equal_to_a_fold_of_everything_stored,
     customers_are_replaced_whole_and_listed_by_name,
     gateways_are_created_read_replaced_and_listed_by_id,
     a_gateway_id_belongs_to_one_provider_across_the_installation,
@@ -480,6 +482,77 @@ async fn hourly_rollups_equal_a_fold_of_the_raw_readings(f: &Fixture) {
         hourly_rollups(&readings).into_iter().filter(|r| range.contains(&r.hour)).collect();
     assert_eq!(expected.len(), 2);
     assert_eq!(tenant.hourly_rollups(&gw("GW-1"), &dev("inv-1"), range).await.unwrap(), expected);
+}
+
+/// One connection's documents, written with its session (the Cassandra store folds most of them
+/// on from what it carries), mixed with a rewrite, a backfill behind the carry, a reading stored
+/// ahead of it by another writer, a second device and a forgotten session: every hour's rollup
+/// stays what folding the stored readings gives.
+async fn a_connections_documents_keep_rollups_equal_to_a_fold_of_everything_stored(f: &Fixture) {
+    let tenant = f.provider_with_gateway("acme", "GW-1").await;
+    let start = at(2026, 6, 1, 21, 7, 0);
+    let reading = |device: &str, minute: i64| {
+        let mut reading = power_reading(
+            "GW-1",
+            device,
+            start + TimeDelta::minutes(minute),
+            1000.0 + 7.0 * f64::from(i32::try_from(minute % 41).unwrap()),
+        );
+        let counter = if minute < 1500 { minute } else { minute - 1500 };
+        reading
+            .metrics
+            .set(Metric::Energy, 9_000.0 + 13.0 * f64::from(i32::try_from(counter).unwrap()))
+            .unwrap();
+        reading
+    };
+    // Every third minute of 45 hours of inv-1, in documents of 50 readings, with an hour
+    // without readings in the fourth document and a counter reset at minute 1500.
+    let minutes = |range: std::ops::Range<i64>| range.map(|i| 3 * i).filter(|m| !(510..570).contains(m));
+    let documents: Vec<Vec<Reading>> =
+        (0..18).map(|d| minutes(d * 50..(d + 1) * 50).map(|m| reading("inv-1", m)).collect()).collect();
+    // Another writer stored a reading ahead of where the connection will be, further than the
+    // connection's reads look ahead (minute 2101, 35 hours in, between two of its own).
+    let mut ahead = reading("inv-1", 2101);
+    ahead.metrics.set(Metric::AcPower, 4321.0).unwrap();
+    tenant.write_batch(batch("GW-1", start, vec![ahead])).await.unwrap();
+    let session = WriteSession::default();
+    let write = |readings: Vec<Reading>| tenant.write_batch_in(batch("GW-1", start, readings), &session);
+    for document in &documents[..8] {
+        write(document.clone()).await.unwrap();
+    }
+    // A rewrite of the second document with other values, then a second device alongside.
+    let mut rewritten = documents[1].clone();
+    for r in &mut rewritten {
+        r.metrics.set(Metric::AcPower, 333.0).unwrap();
+    }
+    write(rewritten.clone()).await.unwrap();
+    for document in &documents[8..12] {
+        let mut mixed = document.clone();
+        mixed.extend(document.iter().map(|r| reading("meter-1", (r.ts - start).num_minutes())));
+        write(mixed).await.unwrap();
+    }
+    // On across minute 2101, a forgotten session (a document went to the spool), readings
+    // ahead, and the last document, which then lies behind the carry.
+    for document in &documents[12..16] {
+        write(document.clone()).await.unwrap();
+    }
+    session.forget();
+    write(documents[16].clone()).await.unwrap();
+    write(minutes(900..950).map(|m| reading("inv-1", m)).collect()).await.unwrap();
+    write(documents[17].clone()).await.unwrap();
+
+    let range = start - TimeDelta::hours(1)..start + TimeDelta::hours(50);
+    for device in ["inv-1", "meter-1"] {
+        let stored = tenant.readings(&gw("GW-1"), &dev(device), range.clone(), usize::MAX).await.unwrap();
+        let expected = hourly_rollups(&stored);
+        assert!(expected.len() > if device == "inv-1" { 40 } else { 8 }, "{device}: {}", expected.len());
+        let rollups = tenant.hourly_rollups(&gw("GW-1"), &dev(device), range.clone()).await.unwrap();
+        assert_eq!(rollups, expected, "{device}");
+    }
+    // The rewrite's values are what is stored and rolled up.
+    let stored = tenant.readings(&gw("GW-1"), &dev("inv-1"), range, usize::MAX).await.unwrap();
+    assert_eq!(stored.len(), 950 - 20 + 1);
+    assert!(stored.iter().filter(|r| r.metrics.get(Metric::AcPower) == Some(333.0)).count() >= 50);
 }
 
 async fn customers_are_replaced_whole_and_listed_by_name(f: &Fixture) {

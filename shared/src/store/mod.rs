@@ -6,10 +6,12 @@
 //! what keeps providers apart.
 
 mod batch;
+mod carry;
 pub mod cassandra;
 mod config;
 pub mod embedded;
 mod error;
+mod session;
 
 use std::ops::Range;
 use std::sync::Arc;
@@ -29,6 +31,7 @@ use crate::reports::daily::DaySummary;
 pub use batch::WriteBatch;
 pub use config::{CassandraSettings, ConsistencySetting, StoreSettings};
 pub use error::StoreError;
+pub use session::{TOUCH_INTERVAL, WriteSession};
 
 /// The gateways whose summarised history a document's readings may change: those of readings
 /// older than [`LATE_AFTER`](crate::reports::daily::LATE_AFTER) when they are written (not when
@@ -119,6 +122,15 @@ pub trait TenantStore: Send + Sync + 'static {
     /// timestamp), quarantined readings, device descriptions and the gateway's last-seen time.
     /// Returns only once everything is durable.
     async fn write_batch(&self, batch: WriteBatch) -> Result<(), StoreError>;
+
+    /// [`Self::write_batch`] for a writer that sends document after document (an ingest
+    /// connection): the store may use what `session` remembers of that writer's earlier
+    /// documents to do less, with the same outcome. The caller must [`WriteSession::forget`]
+    /// whenever one of the writer's documents is stored another way or fails.
+    async fn write_batch_in(&self, batch: WriteBatch, session: &WriteSession) -> Result<(), StoreError> {
+        let _ = session;
+        self.write_batch(batch).await
+    }
 
     /// One device's readings with `range.start <= ts < range.end`, oldest first, at most `limit`.
     async fn readings(

@@ -4,7 +4,9 @@
 //! when a reading lies within [`MAX_INTEGRATION_GAP`] of the boundary, as the segment across it
 //! is split there) is folded again from the stored readings and written back. Recomputing from
 //! what is stored, rather than adding the document to the old rollup, makes a rewrite harmless
-//! and keeps the rollup exactly what the readings say.
+//! and keeps the rollup exactly what the readings say. A connection's later documents that
+//! continue what it stored are folded on from its carry instead (`store/carry.rs`), with the
+//! same result, and their rollups are written together with their readings.
 //!
 //! Two ingest processes writing the same device's same hour at the same moment could each fold
 //! before seeing the other's readings, and the later rollup write would miss the earlier
@@ -25,6 +27,7 @@ use super::query::{self, prepare};
 use crate::domain::{DeviceId, GatewayId, KeyspaceName, Reading};
 use crate::reports::HourlyRollup;
 use crate::reports::rollup::{MAX_INTEGRATION_GAP, hourly_rollups};
+use crate::store::carry::Carry;
 use crate::store::{StoreError, TenantStore};
 
 /// Month partitions read concurrently for one device.
@@ -104,17 +107,42 @@ fn touched(readings: &[Reading]) -> BTreeMap<(GatewayId, DeviceId), BTreeSet<Dat
     touched
 }
 
+/// A rollup row's values: gateway, device, month, hour, the packed rollup.
+pub(super) type RollupValues<'a> = (&'a str, &'a str, i32, DateTime<Utc>, Vec<u8>);
+
+/// Rollup rows grouped by their partition (gateway, device, month).
+pub(super) fn partitions(rollups: &[HourlyRollup]) -> Vec<Vec<RollupValues<'_>>> {
+    let mut partitions: BTreeMap<(&str, &str, i32), Vec<RollupValues<'_>>> = BTreeMap::new();
+    for r in rollups {
+        let key = (r.gateway.as_str(), r.device.as_str(), month(r.hour));
+        partitions.entry(key).or_default().push((key.0, key.1, key.2, r.hour, r.to_bytes()));
+    }
+    partitions.into_values().collect()
+}
+
+impl RollupStatements {
+    /// The upsert of one rollup row.
+    pub(super) fn upsert(&self) -> &PreparedStatement {
+        &self.upsert
+    }
+}
+
 /// Folds again, from the stored readings, every hour `readings` touch, and writes the rollups.
-/// One read per device covers all its touched hours and their margins.
+/// One read per device covers all its touched hours and their margins, and `ahead` more: what
+/// it finds seeds each device's carry (returned), which then knows the store holds nothing
+/// else up to the end of that read.
 pub(super) async fn refresh(
     tenant: &dyn TenantStore,
     session: &Session,
     st: &RollupStatements,
     readings: &[Reading],
-) -> Result<(), StoreError> {
+    ahead: TimeDelta,
+) -> Result<Vec<((GatewayId, DeviceId), Carry)>, StoreError> {
+    let mut carries = Vec::new();
     for ((gateway, device), hours) in touched(readings) {
         let (Some(first), Some(last)) = (hours.first().copied(), hours.last().copied()) else { continue };
-        let window = first - MAX_INTEGRATION_GAP..last + TimeDelta::hours(1) + MAX_INTEGRATION_GAP;
+        let window = first - MAX_INTEGRATION_GAP..last + TimeDelta::hours(1) + MAX_INTEGRATION_GAP + ahead;
+        let known_end = window.end;
         let stored = tenant.readings(&gateway, &device, window, usize::MAX).await?;
         let mut folded: BTreeMap<DateTime<Utc>, HourlyRollup> =
             hourly_rollups(&stored).into_iter().map(|r| (r.hour, r)).collect();
@@ -137,8 +165,11 @@ pub(super) async fn refresh(
             .buffer_unordered(8)
             .try_collect::<Vec<_>>()
             .await?;
+        if let Some(carry) = Carry::seed(&stored, known_end) {
+            carries.push(((gateway, device), carry));
+        }
     }
-    Ok(())
+    Ok(carries)
 }
 
 /// One device's rollups for the hours starting in `range`, in order.

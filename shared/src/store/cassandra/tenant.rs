@@ -1,6 +1,8 @@
 //! One provider's keyspace. The handle's statements are prepared against that keyspace alone,
 //! so it has no way to read or write another provider's tables.
 
+use std::borrow::Cow;
+use std::collections::BTreeMap;
 use std::ops::Range;
 use std::sync::Arc;
 
@@ -22,13 +24,37 @@ use crate::domain::{
 };
 use crate::reports::HourlyRollup;
 use crate::reports::daily::DaySummary;
-use crate::store::{StoreError, TenantStore, WriteBatch, late_gateways, new_history_mark};
+use crate::store::carry::Carry;
+use crate::store::{StoreError, TenantStore, WriteBatch, WriteSession, late_gateways, new_history_mark};
 
 /// Day partitions read concurrently, ahead of the one being consumed.
 const READ_AHEAD_DAYS: usize = 8;
 
 /// How far ahead of this server's clock another server's receipt times may be.
 const RECEIPT_CLOCK_MARGIN: TimeDelta = TimeDelta::days(2);
+
+/// How far past a connection's newest reading of a device the store is read (or checked to hold
+/// nothing) when its carry starts or runs out: once a day for a live gateway, once every 24
+/// documents of an hour each for one catching up.
+const CARRY_AHEAD: TimeDelta = TimeDelta::days(1);
+
+/// A device, by its gateway.
+type DeviceKey = (GatewayId, DeviceId);
+
+/// A document's readings by device, each device's in document order (borrowed when the document
+/// has one device, as nearly all have).
+fn by_device(readings: &[Reading]) -> Vec<(DeviceKey, Cow<'_, [Reading]>)> {
+    let Some(first) = readings.first() else { return Vec::new() };
+    let key = |r: &Reading| (r.gateway.clone(), r.device.clone());
+    if readings.iter().all(|r| r.gateway == first.gateway && r.device == first.device) {
+        return vec![(key(first), Cow::Borrowed(readings))];
+    }
+    let mut devices: BTreeMap<DeviceKey, Vec<Reading>> = BTreeMap::new();
+    for reading in readings {
+        devices.entry(key(reading)).or_default().push(reading.clone());
+    }
+    devices.into_iter().map(|(key, readings)| (key, Cow::Owned(readings))).collect()
+}
 
 /// A handle on one provider's keyspace.
 pub struct CassandraTenant {
@@ -38,6 +64,16 @@ pub struct CassandraTenant {
 }
 
 impl CassandraTenant {
+    /// Changes the history mark of the gateways `batch` wrote late readings for; after their
+    /// rollups, as a report that read the old mark may have read old rollups.
+    async fn mark_late(&self, batch: &WriteBatch) -> Result<(), StoreError> {
+        for gateway in late_gateways(batch) {
+            summaries::set_mark(self.session(), &self.statements.summaries, gateway, new_history_mark())
+                .await?;
+        }
+        Ok(())
+    }
+
     pub(super) fn new(slug: ProviderSlug, statements: TenantStatements, registry: Arc<Registry>) -> Self {
         Self { slug, statements, registry }
     }
@@ -131,12 +167,50 @@ impl TenantStore for CassandraTenant {
     }
 
     async fn write_batch(&self, batch: WriteBatch) -> Result<(), StoreError> {
-        write::write_batch(self.session(), &self.statements, &batch).await?;
-        rollups::refresh(self, self.session(), &self.statements.rollups, &batch.readings).await?;
-        // After the rollups: a report that read the old mark may have read old rollups.
-        for gateway in late_gateways(&batch) {
-            summaries::set_mark(self.session(), &self.statements.summaries, gateway, new_history_mark())
-                .await?;
+        write::write_batch(self.session(), &self.statements, &batch, true, &[]).await?;
+        rollups::refresh(self, self.session(), &self.statements.rollups, &batch.readings, TimeDelta::zero())
+            .await?;
+        self.mark_late(&batch).await
+    }
+
+    async fn write_batch_in(&self, batch: WriteBatch, session: &WriteSession) -> Result<(), StoreError> {
+        // Each device's readings are folded on from the writer's carry when they continue it
+        // (the store checked to hold nothing in their way), else folded from the store after
+        // the write, which seeds the carry again. A failure leaves the taken carries behind.
+        let (mut carried, mut folded, mut cold) = (Vec::new(), Vec::new(), Vec::new());
+        for ((gateway, device), readings) in by_device(&batch.readings) {
+            let Some(mut carry) = session.take_carry(&gateway, &device).filter(|c| c.continues(&readings))
+            else {
+                cold.push(readings);
+                continue;
+            };
+            if let Some(needed) = Carry::needed(&readings)
+                && carry.clear_until() < needed
+            {
+                let probe = carry.clear_until()..needed + CARRY_AHEAD;
+                if !self.readings(&gateway, &device, probe.clone(), 1).await?.is_empty() {
+                    cold.push(readings);
+                    continue;
+                }
+                carry.extend_clear(probe.end);
+            }
+            folded.extend(carry.advance(&readings));
+            carried.push(((gateway, device), carry));
+        }
+        let touch = session.touch_due(&batch.gateway);
+        write::write_batch(self.session(), &self.statements, &batch, touch, &folded).await?;
+        if touch {
+            session.touched(&batch.gateway);
+        }
+        for readings in &cold {
+            let seeded =
+                rollups::refresh(self, self.session(), &self.statements.rollups, readings, CARRY_AHEAD)
+                    .await?;
+            carried.extend(seeded);
+        }
+        self.mark_late(&batch).await?;
+        for ((gateway, device), carry) in carried {
+            session.keep_carry(gateway, device, carry);
         }
         Ok(())
     }

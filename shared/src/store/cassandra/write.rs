@@ -1,5 +1,6 @@
 //! A document's writes: readings grouped by partition (gateway, device, day) into unlogged
-//! batches, quarantined readings by day, devices by gateway, and the gateway's last-seen time,
+//! batches, quarantined readings by day, devices by gateway, the gateway's last-seen time (when
+//! due) and the hourly rollups already folded (a connection's carried ones, by month partition),
 //! all sent concurrently (bounded). The call returns once every write is acknowledged at the
 //! configured consistency. Every write is idempotent, so a retried document changes nothing.
 
@@ -14,9 +15,11 @@ use scylla::statement::prepared::PreparedStatement;
 use super::error::ResultExt;
 use super::keys;
 use super::query::{MAX_BATCH_ROWS, write_partition};
+use super::rollups as rollup_rows;
 use super::rows::{self, ReadingValues};
 use super::statements::TenantStatements;
 use crate::domain::{Device, Reading};
+use crate::reports::HourlyRollup;
 use crate::store::{StoreError, WriteBatch};
 
 /// Writes of one document in flight at once.
@@ -24,13 +27,17 @@ pub(super) const MAX_CONCURRENT_WRITES: usize = 32;
 
 pub(super) type Write<'a> = BoxFuture<'a, Result<(), StoreError>>;
 
-/// Stores `batch`; see the module documentation.
+/// Stores `batch`, with `rollups` and, when `touch`, the gateway's last-seen time; see the
+/// module documentation.
 pub(super) async fn write_batch(
     session: &Session,
     statements: &TenantStatements,
     batch: &WriteBatch,
+    touch: bool,
+    rollups: &[HourlyRollup],
 ) -> Result<(), StoreError> {
     let readings = reading_partitions(&batch.readings);
+    let rollups = rollup_rows::partitions(rollups);
 
     let mut quarantine: BTreeMap<i32, Vec<rows::QuarantineValues<'_>>> = BTreeMap::new();
     for (index, quarantined) in batch.quarantined.iter().enumerate() {
@@ -60,11 +67,16 @@ pub(super) async fn write_batch(
     for partition in device_partitions.values() {
         push_partition(&mut writes, session, &statements.upsert_device, partition);
     }
-    let touch = (batch.received_at, batch.gateway.as_str());
-    writes.push(
-        async move { session.execute_unpaged(&statements.touch_gateway, touch).await.store().map(drop) }
-            .boxed(),
-    );
+    for partition in &rollups {
+        push_partition(&mut writes, session, statements.rollups.upsert(), partition);
+    }
+    if touch {
+        let touch = (batch.received_at, batch.gateway.as_str());
+        writes.push(
+            async move { session.execute_unpaged(&statements.touch_gateway, touch).await.store().map(drop) }
+                .boxed(),
+        );
+    }
 
     stream::iter(writes).buffer_unordered(MAX_CONCURRENT_WRITES).try_collect::<Vec<()>>().await.map(drop)
 }

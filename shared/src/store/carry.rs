@@ -1,0 +1,172 @@
+//! What one writer knows of a device's stored readings between its documents, so that the hours
+//! a new document touches are folded on from there instead of read back from the store.
+//!
+//! A carry holds the fold of the device's newest hour with readings, up to its newest stored
+//! reading, and how far past that reading the store is known to hold nothing. A document whose
+//! readings all come after that reading, with nothing stored within an integration gap after
+//! them, continues the fold exactly as folding the stored readings would ([`HourFold`] is the
+//! same code). Anything else (a rewrite, a backfill behind the carry, readings stored ahead of
+//! it by another writer) is folded from the store as before, and the carry starts again from
+//! what that read found.
+
+use chrono::{DateTime, TimeDelta, Utc};
+
+use crate::domain::Reading;
+use crate::reports::HourlyRollup;
+use crate::reports::rollup::{FoldPoint, HourFold, MAX_INTEGRATION_GAP, truncate_hour};
+
+/// One device's carry.
+#[derive(Debug, Clone)]
+pub(crate) struct Carry {
+    /// The newest hour with readings, folded up to `newest`.
+    open: HourFold,
+    /// The device's newest stored reading.
+    newest: DateTime<Utc>,
+    /// Nothing is stored after `newest` and before this.
+    clear_until: DateTime<Utc>,
+}
+
+impl Carry {
+    /// The carry of one device whose stored readings in a range ending at `known_end` are
+    /// `stored` (oldest first). The range must begin at least [`MAX_INTEGRATION_GAP`] before
+    /// the hour of the newest reading, so that the reading before that hour is there when it
+    /// counts. `None` when nothing is stored.
+    pub(crate) fn seed(stored: &[Reading], known_end: DateTime<Utc>) -> Option<Self> {
+        let newest = stored.last()?;
+        let hour = truncate_hour(newest.ts);
+        let first_in_hour = stored.partition_point(|r| r.ts < hour);
+        let previous = first_in_hour.checked_sub(1).map(|i| FoldPoint::of(&stored[i]));
+        let mut open = HourFold::start(hour, &newest.gateway, &newest.device, previous);
+        for reading in &stored[first_in_hour..] {
+            open.push(reading);
+        }
+        Some(Self { open, newest: newest.ts, clear_until: known_end.max(newest.ts) })
+    }
+
+    /// Whether `readings` (one device's, in the order given) continue the carry: all after its
+    /// newest reading, in strictly increasing time.
+    pub(crate) fn continues(&self, readings: &[Reading]) -> bool {
+        let mut after = self.newest;
+        readings.iter().all(|r| {
+            let later = r.ts > after;
+            after = r.ts;
+            later
+        })
+    }
+
+    /// How far past `readings`' newest the store must be known to hold nothing for them to be
+    /// folded on: a reading stored within an integration gap would change their last hour.
+    pub(crate) fn needed(readings: &[Reading]) -> Option<DateTime<Utc>> {
+        readings.last().map(|r| r.ts + MAX_INTEGRATION_GAP + TimeDelta::milliseconds(1))
+    }
+
+    /// Nothing is stored after the newest reading and before this.
+    pub(crate) fn clear_until(&self) -> DateTime<Utc> {
+        self.clear_until
+    }
+
+    /// The store was found to hold nothing from [`Self::clear_until`] to `until`.
+    pub(crate) fn extend_clear(&mut self, until: DateTime<Utc>) {
+        self.clear_until = self.clear_until.max(until);
+    }
+
+    /// Folds `readings` on (see [`Self::continues`]); returns the rollups of the hours they
+    /// change: the carry's open hour and every hour they reach, the last one as it stands.
+    pub(crate) fn advance(&mut self, readings: &[Reading]) -> Vec<HourlyRollup> {
+        let mut changed = Vec::new();
+        for reading in readings {
+            let hour = truncate_hour(reading.ts);
+            if hour != self.open.hour() {
+                changed.extend(self.open.rollup(Some(FoldPoint::of(reading))));
+                self.open = HourFold::start(hour, &reading.gateway, &reading.device, self.open.last());
+            }
+            self.open.push(reading);
+            self.newest = reading.ts;
+        }
+        changed.extend(self.open.rollup(None));
+        changed
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use chrono::TimeZone;
+
+    use super::*;
+    use crate::domain::{DeviceId, DeviceStatus, GatewayId, Metric, Metrics};
+    use crate::reports::rollup::hourly_rollups;
+
+    /// Pseudo-random one-device readings: steps of 20 s to 40 min, so that some hours are
+    /// empty and some segments are gaps; a counter that resets; some faults.
+    fn readings(count: usize, mut state: u64) -> Vec<Reading> {
+        let mut ts = Utc.with_ymd_and_hms(2026, 3, 1, 22, 50, 0).single().expect("valid date");
+        let mut counter = 5_000.0;
+        (0..count)
+            .map(|_| {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                let step = match state % 10 {
+                    0 => 40 * 60,
+                    1 => 16 * 60,
+                    _ => 20 + (state >> 8) % 300,
+                };
+                ts += TimeDelta::seconds(i64::try_from(step).expect("small"));
+                counter = if state.is_multiple_of(97) { 3.0 } else { counter + (state >> 16) as f64 % 50.0 };
+                let mut metrics = Metrics::default();
+                metrics.set(Metric::AcPower, ((state >> 20) % 5000) as f64 + 0.25).expect("valid");
+                metrics.set(Metric::Energy, counter).expect("valid");
+                if state.is_multiple_of(3) {
+                    metrics.set(Metric::Irradiance, ((state >> 30) % 1000) as f64).expect("valid");
+                }
+                Reading {
+                    gateway: GatewayId::parse("GW-1").expect("valid"),
+                    device: DeviceId::parse("inv-1").expect("valid"),
+                    ts,
+                    status: state.is_multiple_of(11).then_some(DeviceStatus::Fault),
+                    metrics,
+                }
+            })
+            .collect()
+    }
+
+    #[test]
+    fn folding_document_after_document_writes_what_folding_everything_stored_gives() {
+        for seed in 1..40_u64 {
+            let all = readings(400, seed.wrapping_mul(0x9e37_79b9_7f4a_7c15));
+            // The first document is folded from the store, the rest carried, in documents of
+            // 1 to 90 readings; each hour's last written rollup is what stays stored.
+            let first = 1 + (seed as usize * 7) % 50;
+            let mut written: BTreeMap<DateTime<Utc>, Vec<u8>> =
+                hourly_rollups(&all[..first]).into_iter().map(|r| (r.hour, r.to_bytes())).collect();
+            let mut carry =
+                Carry::seed(&all[..first], all[first - 1].ts + TimeDelta::days(1)).expect("readings");
+            let mut at = first;
+            while at < all.len() {
+                let end = (at + 1 + (at * 31 + seed as usize) % 90).min(all.len());
+                let document = &all[at..end];
+                assert!(carry.continues(document));
+                for rollup in carry.advance(document) {
+                    written.insert(rollup.hour, rollup.to_bytes());
+                }
+                at = end;
+            }
+            let expected: BTreeMap<_, _> =
+                hourly_rollups(&all).into_iter().map(|r| (r.hour, r.to_bytes())).collect();
+            assert_eq!(written, expected, "seed {seed}");
+        }
+    }
+
+    #[test]
+    fn only_readings_after_the_newest_in_increasing_time_continue_a_carry() {
+        let all = readings(10, 7);
+        let carry = Carry::seed(&all[..5], all[4].ts + TimeDelta::hours(1)).expect("readings");
+        assert!(carry.continues(&all[5..]));
+        assert!(!carry.continues(&all[4..]), "a rewrite of the newest reading");
+        assert!(!carry.continues(&[all[6].clone(), all[5].clone()]), "out of order");
+        assert!(!carry.continues(&[all[6].clone(), all[6].clone()]), "repeated");
+        assert!(Carry::seed(&[], Utc::now()).is_none());
+    }
+}

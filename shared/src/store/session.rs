@@ -1,0 +1,82 @@
+//! One writer's memory between its documents (an ingest connection's: a gateway's documents
+//! arrive on one connection, one after the other), which lets a store skip work that a single
+//! writer makes redundant. Forgetting it only costs that work again.
+
+use std::collections::HashMap;
+use std::sync::{Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use super::carry::Carry;
+use crate::domain::{DeviceId, GatewayId};
+
+/// A gateway's last-seen time is written at most this often by one writer: the panel and the
+/// offline alerts are not that precise, and the write was one of a document's few.
+pub const TOUCH_INTERVAL: Duration = Duration::from_secs(10);
+
+/// What one writer remembers; see the module documentation.
+#[derive(Debug, Default)]
+pub struct WriteSession {
+    state: Mutex<SessionState>,
+}
+
+#[derive(Debug, Default)]
+struct SessionState {
+    carries: HashMap<(GatewayId, DeviceId), Carry>,
+    touched: Option<(GatewayId, Instant)>,
+}
+
+impl WriteSession {
+    /// Forgets everything: to be called whenever a document of this writer is stored some
+    /// other way (spooled, replayed) or fails, so that nothing is carried past it.
+    pub fn forget(&self) {
+        *self.lock() = SessionState::default();
+    }
+
+    /// Takes the carry of a device out (it is put back, advanced, once its document is stored).
+    pub(crate) fn take_carry(&self, gateway: &GatewayId, device: &DeviceId) -> Option<Carry> {
+        self.lock().carries.remove(&(gateway.clone(), device.clone()))
+    }
+
+    /// Keeps a device's carry for the writer's next document.
+    pub(crate) fn keep_carry(&self, gateway: GatewayId, device: DeviceId, carry: Carry) {
+        self.lock().carries.insert((gateway, device), carry);
+    }
+
+    /// Whether the gateway's last-seen time is due to be written by this writer.
+    pub(crate) fn touch_due(&self, gateway: &GatewayId) -> bool {
+        match &self.lock().touched {
+            Some((touched, at)) => touched != gateway || at.elapsed() >= TOUCH_INTERVAL,
+            None => true,
+        }
+    }
+
+    /// The gateway's last-seen time was written.
+    pub(crate) fn touched(&self, gateway: &GatewayId) {
+        self.lock().touched = Some((gateway.clone(), Instant::now()));
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, SessionState> {
+        // The state is a cache: one left half-updated by a panic is still safe to use.
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_gateways_last_seen_is_due_again_only_after_the_interval_or_for_another_gateway() {
+        let session = WriteSession::default();
+        let (one, two) = (GatewayId::parse("GW-1").expect("valid"), GatewayId::parse("GW-2").expect("valid"));
+        assert!(session.touch_due(&one));
+        session.touched(&one);
+        assert!(!session.touch_due(&one));
+        assert!(session.touch_due(&two));
+        session.lock().touched = Some((one.clone(), Instant::now() - TOUCH_INTERVAL));
+        assert!(session.touch_due(&one));
+        session.touched(&one);
+        session.forget();
+        assert!(session.touch_due(&one), "a forgotten session writes it again");
+    }
+}
