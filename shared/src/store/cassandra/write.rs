@@ -9,13 +9,16 @@ use std::collections::BTreeMap;
 use futures::future::BoxFuture;
 use futures::{FutureExt, StreamExt, TryStreamExt, stream};
 use scylla::client::session::Session;
-use scylla::serialize::row::SerializeRow;
+use scylla::serialize::SerializationError;
+use scylla::serialize::row::{RowSerializationContext, SerializeRow};
+use scylla::serialize::writers::RowWriter;
+use scylla::statement::batch::{Batch, BatchType};
 use scylla::statement::prepared::PreparedStatement;
 
 use super::error::ResultExt;
 use super::keys;
 use super::query::{MAX_BATCH_ROWS, write_partition};
-use super::rollups as rollup_rows;
+use super::rollups::{self as rollup_rows, RollupValues};
 use super::rows::{self, ReadingValues};
 use super::statements::TenantStatements;
 use crate::domain::{Device, Reading};
@@ -58,7 +61,20 @@ pub(super) async fn write_batch(
     }
 
     let mut writes: Vec<Write<'_>> = Vec::new();
-    for partition in &readings {
+    let (readings, rollups) = match (&readings[..], &rollups[..]) {
+        // The usual document (one device, one day) and its rollups (one month): one request.
+        ([partition], [rollup_rows]) if partition.len() + rollup_rows.len() <= MAX_BATCH_ROWS => {
+            let rows: Vec<DocumentRow<'_>> = partition
+                .iter()
+                .map(DocumentRow::Reading)
+                .chain(rollup_rows.iter().map(DocumentRow::Rollup))
+                .collect();
+            writes.push(write_document(session, statements, rows, partition.len()).boxed());
+            (&[][..], &[][..])
+        }
+        _ => (&readings[..], &rollups[..]),
+    };
+    for partition in readings {
         push_partition(&mut writes, session, &statements.upsert_reading, partition);
     }
     for partition in quarantine.values() {
@@ -67,7 +83,7 @@ pub(super) async fn write_batch(
     for partition in device_partitions.values() {
         push_partition(&mut writes, session, &statements.upsert_device, partition);
     }
-    for partition in &rollups {
+    for partition in rollups {
         push_partition(&mut writes, session, statements.rollups.upsert(), partition);
     }
     if touch {
@@ -79,6 +95,51 @@ pub(super) async fn write_batch(
     }
 
     stream::iter(writes).buffer_unordered(MAX_CONCURRENT_WRITES).try_collect::<Vec<()>>().await.map(drop)
+}
+
+/// A row of a document's batch: a reading, or a rollup folded from the document.
+enum DocumentRow<'a> {
+    Reading(&'a ReadingValues<'a>),
+    Rollup(&'a RollupValues<'a>),
+}
+
+impl SerializeRow for DocumentRow<'_> {
+    fn serialize(
+        &self,
+        ctx: &RowSerializationContext<'_>,
+        writer: &mut RowWriter<'_>,
+    ) -> Result<(), SerializationError> {
+        match self {
+            Self::Reading(row) => row.serialize(ctx, writer),
+            Self::Rollup(row) => row.serialize(ctx, writer),
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        match self {
+            Self::Reading(row) => row.is_empty(),
+            Self::Rollup(row) => row.is_empty(),
+        }
+    }
+}
+
+/// Writes a document's readings (one partition, `readings` rows first) and its rollups (one
+/// partition) as one unlogged batch: two partitions, one request, no atomicity across them
+/// needed (every row is an idempotent upsert, and the ack waits for the whole batch).
+async fn write_document(
+    session: &Session,
+    statements: &TenantStatements,
+    rows: Vec<DocumentRow<'_>>,
+    readings: usize,
+) -> Result<(), StoreError> {
+    let mut batch = Batch::new(BatchType::Unlogged);
+    for index in 0..rows.len() {
+        let statement =
+            if index < readings { &statements.upsert_reading } else { statements.rollups.upsert() };
+        batch.append_statement(statement.clone());
+    }
+    batch.set_is_idempotent(true);
+    session.batch(&batch, rows).await.store().map(drop)
 }
 
 /// Readings grouped by their partition (gateway, device, day), each partition's rows in time
