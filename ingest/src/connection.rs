@@ -11,7 +11,7 @@ use heliograph_shared::store::WriteSession;
 use quick_xml::Reader;
 use quick_xml::events::Event;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader, ReadHalf, Take, WriteHalf};
-use tokio::time::{Instant, timeout, timeout_at};
+use tokio::time::{Instant, sleep_until, timeout};
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info};
 
@@ -98,25 +98,30 @@ impl<S: AsyncRead + AsyncWrite + Send + 'static> Connection<S> {
     /// Shutdown waits for a document under way to arrive and be answered.
     pub async fn run(mut self, shutdown: CancellationToken) -> Closed {
         let mut buf = Vec::with_capacity(1024);
-        let mut deadline = Instant::now() + self.settings.idle_timeout();
+        // One timer and one shutdown wait for the connection, not one of each per XML event:
+        // creating and dropping them for every event was most of the server's own work.
+        let deadline = sleep_until(Instant::now() + self.settings.idle_timeout());
+        let cancelled = shutdown.cancelled();
+        tokio::pin!(deadline, cancelled);
         let mut document_start = 0u64;
         loop {
             buf.clear();
             let in_document = self.parser.in_document();
             let event = tokio::select! {
                 biased;
-                () = shutdown.cancelled(), if !in_document => return Closed::Shutdown,
-                read = timeout_at(deadline, self.reader.read_event_into_async(&mut buf)) => read,
+                () = &mut cancelled, if !in_document => return Closed::Shutdown,
+                read = self.reader.read_event_into_async(&mut buf) => Ok(read),
+                () = &mut deadline => Err(()),
             };
             let event = match event {
-                Err(_elapsed) if in_document => {
+                Err(()) if in_document => {
                     let error = ProtocolError::new(
                         ErrorCode::Timeout,
                         format!("document not complete within {} s", self.settings.document_timeout_secs),
                     );
                     return self.refuse_and_close(error).await;
                 }
-                Err(_elapsed) => return Closed::Idle,
+                Err(()) => return Closed::Idle,
                 Ok(Err(_) | Ok(Event::Eof)) if self.budget_spent() => {
                     return self.refuse_and_close(self.too_large()).await;
                 }
@@ -142,7 +147,7 @@ impl<S: AsyncRead + AsyncWrite + Send + 'static> Connection<S> {
                 Err(error) => return self.refuse_and_close(error).await,
             };
             if !in_document && self.parser.in_document() {
-                deadline = Instant::now() + self.settings.document_timeout();
+                deadline.as_mut().reset(Instant::now() + self.settings.document_timeout());
                 document_start = self.reader.buffer_position();
             }
             if self.parser.in_document()
@@ -165,7 +170,7 @@ impl<S: AsyncRead + AsyncWrite + Send + 'static> Connection<S> {
                 // A new document gets a fresh byte budget and the idle clock restarts.
                 let budget = byte_budget(&self.settings);
                 self.reader.get_mut().get_mut().set_limit(budget);
-                deadline = Instant::now() + self.settings.idle_timeout();
+                deadline.as_mut().reset(Instant::now() + self.settings.idle_timeout());
             }
         }
     }
