@@ -138,9 +138,13 @@ impl Default for TimestampPolicy {
 impl TimestampPolicy {
     /// Parses an RFC 3339 timestamp and checks it is plausible at `now`.
     pub fn parse(&self, text: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>, ReadingError> {
-        let ts = DateTime::parse_from_rfc3339(text.trim())
-            .map_err(|_| ReadingError::BadTimestamp(text.chars().take(40).collect()))?
-            .with_timezone(&Utc);
+        let text = text.trim();
+        let ts = match utc_seconds(text) {
+            Some(ts) => ts,
+            None => DateTime::parse_from_rfc3339(text)
+                .map_err(|_| ReadingError::BadTimestamp(text.chars().take(40).collect()))?
+                .with_timezone(&Utc),
+        };
         self.check(ts, now)
     }
 
@@ -156,9 +160,76 @@ impl TimestampPolicy {
     }
 }
 
+/// `YYYY-MM-DDTHH:MM:SSZ`, the form nearly every gateway sends, read without the general RFC 3339
+/// parser; `None` for any other form (offsets, fractions, leap seconds, lower case), which the
+/// general parser reads, and for impossible dates, which it refuses.
+fn utc_seconds(text: &str) -> Option<DateTime<Utc>> {
+    let bytes = text.as_bytes();
+    if bytes.len() != 20
+        || [(4, b'-'), (7, b'-'), (10, b'T'), (13, b':'), (16, b':'), (19, b'Z')]
+            .iter()
+            .any(|&(at, separator)| bytes[at] != separator)
+    {
+        return None;
+    }
+    let number = |range: std::ops::Range<usize>| {
+        bytes[range].iter().try_fold(0_u32, |value, &digit| {
+            digit.is_ascii_digit().then(|| value * 10 + u32::from(digit - b'0'))
+        })
+    };
+    let date =
+        chrono::NaiveDate::from_ymd_opt(i32::try_from(number(0..4)?).ok()?, number(5..7)?, number(8..10)?)?;
+    let time = chrono::NaiveTime::from_hms_opt(number(11..13)?, number(14..16)?, number(17..19)?)?;
+    Some(date.and_time(time).and_utc())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_usual_utc_form_reads_exactly_as_the_general_parser_reads_it() {
+        let general = |text: &str| DateTime::parse_from_rfc3339(text).ok().map(|t| t.with_timezone(&Utc));
+        let mut texts = vec![
+            "2026-11-22T10:00:00Z",
+            "2024-02-29T23:59:59Z",
+            "2023-02-29T10:00:00Z",
+            "2026-13-01T00:00:00Z",
+            "2026-11-31T00:00:00Z",
+            "2026-11-22T24:00:00Z",
+            "2026-11-22T10:60:00Z",
+            "2016-12-31T23:59:60Z",
+            "2026-11-22t10:00:00z",
+            "2026-11-22 10:00:00Z",
+            "2026-11-22T10:00:00+01:00",
+            "0000-01-01T00:00:00Z",
+            "2026-11-22T10:00:00.5Z",
+            "2026-1-22T10:00:00Z",
+            "2026-11-22T10:00:0xZ",
+            "+026-11-22T10:00:00Z",
+            "2026-11-22T10:00:00Z ",
+            "",
+        ];
+        let generated: Vec<String> = (0..20_000_u32)
+            .map(|i| {
+                let (month, day, hour) = (1 + i % 13, 1 + (i / 13) % 32, (i / 7) % 25);
+                format!(
+                    "20{:02}-{month:02}-{day:02}T{hour:02}:{:02}:{:02}Z",
+                    i % 100,
+                    (i * 7) % 61,
+                    (i * 11) % 61
+                )
+            })
+            .collect();
+        texts.extend(generated.iter().map(String::as_str));
+        for text in texts {
+            assert_eq!(utc_seconds(text).or_else(|| general(text)), general(text), "{text:?}");
+        }
+        assert_eq!(
+            utc_seconds("2026-11-22T10:00:00Z"),
+            Some(Utc.with_ymd_and_hms(2026, 11, 22, 10, 0, 0).single().expect("valid date"))
+        );
+    }
 
     #[test]
     fn timestamps_outside_the_plausible_window_are_refused() {
