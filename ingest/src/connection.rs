@@ -99,7 +99,7 @@ impl<S: AsyncRead + AsyncWrite + Send + 'static> Connection<S> {
     pub async fn run(mut self, shutdown: CancellationToken) -> Closed {
         let mut buf = Vec::with_capacity(1024);
         // One timer and one shutdown wait for the connection, not one of each per XML event:
-        // creating and dropping them for every event was most of the server's own work.
+        // creating and dropping them for every event was about a tenth of the server's work.
         let deadline = sleep_until(Instant::now() + self.settings.idle_timeout());
         let cancelled = shutdown.cancelled();
         tokio::pin!(deadline, cancelled);
