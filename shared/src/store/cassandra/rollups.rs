@@ -8,11 +8,12 @@
 //! continue what it stored are folded on from its carry instead (`store/carry.rs`), with the
 //! same result, and their rollups are written together with their readings.
 //!
-//! Two ingest processes writing the same device's same hour at the same moment could each fold
-//! before seeing the other's readings, and the later rollup write would miss the earlier
-//! document's readings. A gateway's documents arrive on one connection, one after the other, so
-//! in practice one process writes a device-hour at a time; a later document for the hour, or a
-//! rewrite, corrects it.
+//! Two connections writing the same device's same hours at once could each fold without the
+//! other's readings, and the later rollup write would miss the earlier document's readings; a
+//! carry does not look at the store again while its documents continue it, so the hour stays
+//! short until one of them folds it from the store (a document that does not continue its
+//! carry, a new connection, a rewrite). A gateway's documents arrive on one connection, one
+//! after the other, so in practice one connection writes a device at a time.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Range;
