@@ -8,6 +8,7 @@
 pub mod answer;
 mod document;
 pub mod error;
+mod known_ids;
 pub mod native;
 pub mod sunspec;
 mod xml;

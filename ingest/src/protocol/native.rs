@@ -11,13 +11,14 @@
 //! ```
 
 use heliograph_shared::{
-    Device, DeviceId, DeviceKind, DeviceStatus, GatewayId, GatewayToken, Metric, MetricError, Metrics,
-    Reading, Unit, parse_value,
+    Device, DeviceKind, DeviceStatus, GatewayId, GatewayToken, Metric, MetricError, Metrics, Reading, Unit,
+    parse_value,
 };
 
 use super::answer::RejectedReading;
 use super::document::FormatParser;
 use super::error::{ErrorCode, ProtocolError};
+use super::known_ids::KnownIds;
 use super::xml::{XmlEvent, attribute, attribute_value, duplicate, local_name, unchecked_attributes};
 use super::{Credentials, Document, Format, ParseContext, ReadingsDocument, effective_gateway};
 
@@ -137,8 +138,8 @@ pub(crate) struct BatchParser {
     count: usize,
     seq: Option<u64>,
     tags: TagCache,
-    /// The device of the last reading, shared by the next one when it names the same device.
-    last_device: Option<DeviceId>,
+    /// The devices the document has named so far.
+    devices: KnownIds,
 }
 
 /// What a metric element's name and unit stand for.
@@ -365,7 +366,7 @@ impl BatchParser {
         else {
             return;
         };
-        match build_reading(pending, gateway, &mut self.last_device, context) {
+        match build_reading(pending, gateway, &mut self.devices, context) {
             Ok((reading, device)) => {
                 if let Some(device) = device
                     && !document.devices.iter().any(|d| d.id == device.id)
@@ -387,19 +388,13 @@ impl BatchParser {
 fn build_reading(
     pending: &mut PendingReading,
     gateway: &GatewayId,
-    last_device: &mut Option<DeviceId>,
+    devices: &mut KnownIds,
     context: &ParseContext,
 ) -> Result<(Reading, Option<Device>), String> {
     if let Some(problem) = &pending.problem {
         return Err(problem.clone());
     }
-    let device = match last_device {
-        Some(device) if device.as_str() == pending.device => device.clone(),
-        _ => {
-            let device = DeviceId::parse(&pending.device).map_err(|e| e.to_string())?;
-            last_device.insert(device).clone()
-        }
-    };
+    let device = devices.parse(&pending.device).map_err(|e| e.to_string())?;
     let ts = context.timestamps.parse(&pending.ts, context.now).map_err(|e| e.to_string())?;
     if pending.metrics.is_empty() && pending.status.is_none() {
         return Err("reading has no values".to_owned());

@@ -14,6 +14,7 @@ use quick_xml::events::BytesStart;
 use super::models::{Family, Role, ScaleFactorPoint};
 use crate::protocol::answer::RejectedReading;
 use crate::protocol::error::{ErrorCode, ProtocolError};
+use crate::protocol::known_ids::KnownIds;
 use crate::protocol::xml::{attribute_value, duplicate, unchecked_attributes};
 use crate::protocol::{ParseContext, RecordOutcome};
 
@@ -203,27 +204,6 @@ pub(super) struct Record {
     known_ids: KnownIds,
 }
 
-/// The device ids a document names, parsed once: a logger's records name the same few devices.
-#[derive(Debug, Default)]
-struct KnownIds(Vec<DeviceId>);
-
-impl KnownIds {
-    /// Ids kept; a document naming more parses the others each time.
-    const CAPACITY: usize = 16;
-
-    /// `value` as a device id, when valid.
-    fn parse(&mut self, value: &str) -> Option<DeviceId> {
-        if let Some(known) = self.0.iter().find(|id| id.as_str() == value) {
-            return Some(known.clone());
-        }
-        let id = DeviceId::parse(value).ok()?;
-        if self.0.len() < Self::CAPACITY {
-            self.0.push(id.clone());
-        }
-        Some(id)
-    }
-}
-
 /// What a closed record became.
 pub(super) struct Closed {
     /// Its outcome for the `dResult` answer.
@@ -261,10 +241,10 @@ impl Record {
             }
             b"cid" => self.cid = Some(bounded(&value)),
             b"sn" => {
-                self.sn = self.known_ids.parse(&value);
+                self.sn = self.known_ids.parse(&value).ok();
                 self.attributes.serial = description(&value);
             }
-            b"lid" => self.lid = self.known_ids.parse(&value),
+            b"lid" => self.lid = self.known_ids.parse(&value).ok(),
             b"man" => self.attributes.manufacturer = description(&value),
             b"mod" => self.attributes.model = description(&value),
             _ => {}
@@ -366,7 +346,7 @@ impl Record {
             Role::Serial => {
                 set_once(&mut self.common.serial, text);
                 if self.common_sn.is_none() {
-                    self.common_sn = self.known_ids.parse(text);
+                    self.common_sn = self.known_ids.parse(text).ok();
                 }
             }
             Role::Status => {
