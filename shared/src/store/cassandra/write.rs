@@ -69,7 +69,7 @@ pub(super) async fn write_batch(
                 .map(DocumentRow::Reading)
                 .chain(rollup_rows.iter().map(DocumentRow::Rollup))
                 .collect();
-            writes.push(write_document(session, statements, rows, partition.len()).boxed());
+            writes.push(write_document(session, statements, rows).boxed());
             (&[][..], &[][..])
         }
         _ => (&readings[..], &rollups[..]),
@@ -123,19 +123,20 @@ impl SerializeRow for DocumentRow<'_> {
     }
 }
 
-/// Writes a document's readings (one partition, `readings` rows first) and its rollups (one
-/// partition) as one unlogged batch: two partitions, one request, no atomicity across them
-/// needed (every row is an idempotent upsert, and the ack waits for the whole batch).
+/// Writes a document's readings (one partition) and its rollups (one partition) as one
+/// unlogged batch: two partitions, one request, no atomicity across them needed (every row is
+/// an idempotent upsert, and the ack waits for the whole batch).
 async fn write_document(
     session: &Session,
     statements: &TenantStatements,
     rows: Vec<DocumentRow<'_>>,
-    readings: usize,
 ) -> Result<(), StoreError> {
     let mut batch = Batch::new(BatchType::Unlogged);
-    for index in 0..rows.len() {
-        let statement =
-            if index < readings { &statements.upsert_reading } else { statements.rollups.upsert() };
+    for row in &rows {
+        let statement = match row {
+            DocumentRow::Reading(_) => &statements.upsert_reading,
+            DocumentRow::Rollup(_) => statements.rollups.upsert(),
+        };
         batch.append_statement(statement.clone());
     }
     batch.set_is_idempotent(true);
