@@ -229,12 +229,11 @@ impl HourFold {
     /// Folds the next reading of the hour (later than every one before).
     pub fn push(&mut self, reading: &Reading) {
         let m = &reading.metrics;
-        let (hour, hour_end) = (self.hour, self.hour + TimeDelta::hours(1));
         self.samples = self.samples.saturating_add(1);
         self.energy.push(m.get(Metric::Energy));
         self.import.push(m.get(Metric::ImportEnergy));
         self.export.push(m.get(Metric::ExportEnergy));
-        if let Ok(minute @ 0..64) = u32::try_from((reading.ts - hour).num_minutes()) {
+        if let Ok(minute @ 0..64) = u32::try_from((reading.ts - self.hour).num_minutes()) {
             self.minutes |= 1 << minute;
         }
         let point = FoldPoint::of(reading);
@@ -247,11 +246,21 @@ impl HourFold {
             self.faults += 1;
         }
         if let Some(last) = self.last {
-            self.power_integral += segment((last.at, last.power), (point.at, point.power), hour, hour_end);
-            self.insolation +=
-                segment((last.at, last.irradiance), (point.at, point.irradiance), hour, hour_end);
+            let (power, irradiance) = self.integrals(last, point);
+            self.power_integral += power;
+            self.insolation += irradiance;
         }
         self.last = Some(point);
+    }
+
+    /// The power and irradiance integrals of the segment from `from` to `to`, the part of it
+    /// inside the hour.
+    fn integrals(&self, from: FoldPoint, to: FoldPoint) -> (f64, f64) {
+        let hour_end = self.hour + TimeDelta::hours(1);
+        (
+            segment((from.at, from.power), (to.at, to.power), self.hour, hour_end),
+            segment((from.at, from.irradiance), (to.at, to.irradiance), self.hour, hour_end),
+        )
     }
 
     /// The hour's rollup, with `next` the device's first reading after the hour (the segment
@@ -260,10 +269,9 @@ impl HourFold {
         let last = self.last.filter(|_| self.samples > 0)?;
         let (mut power_integral, mut insolation) = (self.power_integral, self.insolation);
         if let Some(next) = next {
-            let hour_end = self.hour + TimeDelta::hours(1);
-            power_integral += segment((last.at, last.power), (next.at, next.power), self.hour, hour_end);
-            insolation +=
-                segment((last.at, last.irradiance), (next.at, next.irradiance), self.hour, hour_end);
+            let (power, irradiance) = self.integrals(last, next);
+            power_integral += power;
+            insolation += irradiance;
         }
         Some(HourlyRollup {
             gateway: self.gateway.clone(),
