@@ -31,7 +31,7 @@ use crate::reports::daily::DaySummary;
 pub use batch::WriteBatch;
 pub use config::{CassandraSettings, ConsistencySetting, StoreSettings};
 pub use error::StoreError;
-pub use session::{TOUCH_INTERVAL, WriteSession};
+pub use session::WriteSession;
 
 /// The gateways whose summarised history a document's readings may change: those of readings
 /// older than [`LATE_AFTER`](crate::reports::daily::LATE_AFTER) when they are written (not when

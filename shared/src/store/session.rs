@@ -11,7 +11,7 @@ use crate::domain::{DeviceId, GatewayId};
 
 /// A gateway's last-seen time is written at most this often by one writer: the panel and the
 /// offline alerts are not that precise, and the write was one of a document's few.
-pub const TOUCH_INTERVAL: Duration = Duration::from_secs(10);
+pub(crate) const TOUCH_INTERVAL: Duration = Duration::from_secs(10);
 
 /// What one writer remembers; see the module documentation.
 #[derive(Debug, Default)]
