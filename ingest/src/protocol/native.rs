@@ -87,25 +87,25 @@ struct PendingReading {
     problem: Option<String>,
     /// The texts of the reading's values as sent, one after the other.
     texts: String,
-    /// The reading's values: their tags and where their texts start in `texts`. The reading
-    /// as sent is written out from these only if it is quarantined.
-    values: Vec<(usize, usize)>,
+    /// The reading's values, the last one being read. The reading as sent is written out from
+    /// these only if it is quarantined.
+    values: Vec<PendingValue>,
 }
 
 impl PendingReading {
     /// The text of the value being read.
     fn text(&self) -> &str {
-        self.values.last().map_or("", |&(_, start)| &self.texts[start..])
+        self.values.last().map_or("", |value| &self.texts[value.start..])
     }
 
     /// The reading as sent, compactly (`name=value unit; …`), for the quarantine.
     fn content(&self, tags: &TagCache) -> String {
         let mut content = String::new();
-        for (i, &(tag, start)) in self.values.iter().enumerate() {
+        for (i, &PendingValue { tag, start, .. }) in self.values.iter().enumerate() {
             if content.len() >= MAX_QUARANTINE_CONTENT {
                 break;
             }
-            let end = self.values.get(i + 1).map_or(self.texts.len(), |&(_, next)| next);
+            let end = self.values.get(i + 1).map_or(self.texts.len(), |next| next.start);
             let tag = tags.get(tag);
             content.push_str(&tag.name);
             content.push('=');
@@ -121,9 +121,14 @@ impl PendingReading {
     }
 }
 
-/// One metric element being read.
-#[derive(Default)]
+/// One metric element of a reading.
+#[derive(Clone, Copy)]
 struct PendingValue {
+    /// Its tag, in the [`TagCache`].
+    tag: usize,
+    /// Where its text starts in the reading's `texts`.
+    start: usize,
+    /// Its text was longer than [`MAX_VALUE_TEXT`].
     too_long: bool,
 }
 
@@ -134,7 +139,6 @@ pub(crate) struct BatchParser {
     document: Option<ReadingsDocument>,
     gateway: Option<GatewayId>,
     reading: PendingReading,
-    value: PendingValue,
     count: usize,
     seq: Option<u64>,
     tags: TagCache,
@@ -326,9 +330,9 @@ impl BatchParser {
     }
 
     fn close_value(&mut self) {
-        let (value, reading) = (&self.value, &mut self.reading);
-        let Some(&(tag, _)) = reading.values.last() else { return };
-        let tag = self.tags.get(tag);
+        let reading = &mut self.reading;
+        let Some(&value) = reading.values.last() else { return };
+        let tag = self.tags.get(value.tag);
         if reading.problem.is_some() {
             return;
         }
@@ -445,8 +449,8 @@ impl FormatParser for BatchParser {
                     }
                     3 => {
                         let tag = self.tags.lookup(element)?;
-                        self.reading.values.push((tag, self.reading.texts.len()));
-                        self.value.too_long = false;
+                        let start = self.reading.texts.len();
+                        self.reading.values.push(PendingValue { tag, start, too_long: false });
                     }
                     _ => return Err(invalid("metric elements take no child elements")),
                 }
@@ -454,7 +458,9 @@ impl FormatParser for BatchParser {
             XmlEvent::Text(text) => match self.depth {
                 3 => {
                     if self.reading.text().len() + text.len() > MAX_VALUE_TEXT {
-                        self.value.too_long = true;
+                        if let Some(value) = self.reading.values.last_mut() {
+                            value.too_long = true;
+                        }
                     } else {
                         self.reading.texts.push_str(text);
                     }
