@@ -570,6 +570,19 @@ mod tests {
     }
 
     #[test]
+    fn a_value_longer_than_allowed_quarantines_its_reading_only() {
+        let long = "1".repeat(40);
+        let parsed = parse(&batch(&[
+            reading(0, &format!("<ac_power>{long}<![CDATA[{long}]]></ac_power><energy>2</energy>")),
+            reading(1, "<ac_power>12</ac_power>"),
+        ]));
+        let [rejected] = &parsed.rejected[..] else { panic!("one rejected: {parsed:?}") };
+        assert!(rejected.reason.contains("ac_power is longer than 64"), "{}", rejected.reason);
+        assert_eq!(rejected.content, format!("ac_power={long}; energy=2"));
+        assert_eq!(parsed.readings.len(), 1);
+    }
+
+    #[test]
     fn more_distinct_tags_than_the_cache_holds_are_all_read_correctly() {
         let values: String = (0..100).map(|i| format!("<x{i} unit=\"u{i}\">{i}</x{i}>")).collect();
         let bad = format!("{values}<energy unit=\"kW\">1</energy>");
