@@ -260,7 +260,7 @@ mod tests {
     use chrono::{DateTime, TimeDelta, Utc};
     use heliograph_shared::reports::HourlyRollup;
     use heliograph_shared::reports::daily::DaySummary;
-    use heliograph_shared::store::{self, StoreError, StoreSettings, TenantStore};
+    use heliograph_shared::store::{self, HistoryMark, StoreError, StoreSettings, TenantStore};
     use heliograph_shared::{
         Alert, ApiToken, Claim, ClaimOwner, ClaimRequest, Customer, CustomerId, Delivery, DeliveryKey,
         DeliveryOutcome, Device, DeviceId, Gateway, GatewayId, MailPreferences, Metric, Metrics, Provider,
@@ -341,7 +341,7 @@ mod tests {
         ) -> Result<Vec<HourlyRollup>, StoreError> {
             self.inner.hourly_rollups(g, d, r).await
         }
-        async fn history_mark(&self, g: &GatewayId) -> Result<Option<i64>, StoreError> {
+        async fn history_mark(&self, g: &GatewayId) -> Result<Option<HistoryMark>, StoreError> {
             self.inner.history_mark(g).await
         }
         async fn day_summaries(

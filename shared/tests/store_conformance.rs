@@ -197,6 +197,7 @@ conformance!(
     day_summaries_are_kept_per_site_and_zone_and_replaced_whole,
     late_readings_change_the_history_mark_and_live_ones_do_not,
     a_year_report_counts_late_readings_in_days_summarised_before,
+    a_connections_late_documents_count_in_year_reports_at_each_acknowledgement,
 );
 
 // ---------------------------------------------------------------------------------------------
@@ -1192,64 +1193,108 @@ async fn late_readings_change_the_history_mark_and_live_ones_do_not(f: &Fixture)
 }
 
 async fn a_year_report_counts_late_readings_in_days_summarised_before(f: &Fixture) {
-    let tenant = f.provider_with_gateway("acme", "GW-1").await;
-    let gateway = tenant.gateway(&gw("GW-1")).await.unwrap().unwrap();
-    let inverter = Device {
-        gateway: gw("GW-1"),
-        id: dev("inv-1"),
-        kind: DeviceKind::Inverter,
-        manufacturer: None,
-        model: None,
-        serial: None,
-        last_seen: None,
-    };
-    let devices = [inverter];
-    let tz = chrono_tz::Europe::Berlin;
-    let now = Utc::now();
-    let year = Period::Year { year: 2025 };
-    // Ten days of March 2025, a reading every ten minutes with a rising counter (600 Wh an hour).
-    let counter_reading = |ts: DateTime<Utc>, wh: f64| {
-        let mut reading = power_reading("GW-1", "inv-1", ts, 3600.0);
-        reading.metrics.set(Metric::Energy, wh).unwrap();
-        reading
-    };
-    let start = at(2025, 3, 1, 0, 0, 0);
-    let readings: Vec<Reading> = (0..10 * 144)
-        .map(|i| counter_reading(start + TimeDelta::minutes(10 * i), 600.0 * i as f64 / 6.0))
-        .collect();
-    for chunk in readings.chunks(500) {
-        tenant.write_batch(batch("GW-1", chunk[0].ts, chunk.to_vec())).await.unwrap();
-    }
-    let before = reports::site_report(tenant.as_ref(), &gateway, &devices, tz, year, now).await.unwrap();
-    let stored = tenant.day_summaries(&gw("GW-1"), tz, date(2025, 1, 1)..date(2026, 1, 1)).await.unwrap();
-    assert_eq!(stored.len(), 365, "every day of a past year is summarised once shown");
+    let year = SummarisedYear::new(f).await;
+    let late = year.afternoon(at(2025, 3, 20, 12, 0, 0));
+    year.tenant.write_batch(batch("GW-1", Utc::now(), late)).await.unwrap();
+    year.assert_counts(1800.0).await;
+}
 
-    // A backfill: an afternoon of 2025-03-20, a day summarised (as empty) above.
-    let late: Vec<Reading> = (0..19)
-        .map(|i| {
-            counter_reading(
-                at(2025, 3, 20, 12, 0, 0) + TimeDelta::minutes(10 * i),
-                90_000.0 + 100.0 * i as f64,
-            )
-        })
-        .collect();
-    tenant.write_batch(batch("GW-1", now, late)).await.unwrap();
-    let after = reports::site_report(tenant.as_ref(), &gateway, &devices, tz, year, now).await.unwrap();
-    assert!(
-        (after.total.production_wh - before.total.production_wh - 1800.0).abs() < 1e-6,
-        "the backfilled 1,800 Wh count: {} then {}",
-        before.total.production_wh,
-        after.total.production_wh
-    );
-    let rollups =
-        reports::device_rollups(tenant.as_ref(), &gw("GW-1"), &devices, year.bounds(tz)).await.unwrap();
-    let direct = SiteReport::compute(
-        SiteFacts { capacity_kwp: gateway.capacity_kwp, timezone: tz },
-        &rollups,
-        year,
-        now,
-    );
-    assert!((after.total.production_wh - direct.total.production_wh).abs() < 1e-6);
-    assert_eq!(after.buckets[2].flows.production_wh, direct.buckets[2].flows.production_wh);
-    assert!(after.buckets[2].flows.production_wh > 0.0);
+async fn a_connections_late_documents_count_in_year_reports_at_each_acknowledgement(f: &Fixture) {
+    // A writer with a session may change the history mark once before a run of late documents
+    // rather than after each (Cassandra does): every document must count all the same.
+    let year = SummarisedYear::new(f).await;
+    let session = WriteSession::default();
+    for (n, day) in [20, 22, 25].into_iter().enumerate() {
+        let mark = year.tenant.history_mark(&gw("GW-1")).await.unwrap();
+        let late = year.afternoon(at(2025, 3, day, 12, 0, 0));
+        year.tenant.write_batch_in(batch("GW-1", Utc::now(), late), &session).await.unwrap();
+        let after = year.tenant.history_mark(&gw("GW-1")).await.unwrap().unwrap();
+        assert!(
+            Some(after) != mark || after.settling(Utc::now()),
+            "after late document {n}, summaries computed before it are not trusted: {mark:?} then {after:?}"
+        );
+        year.assert_counts(1800.0 * (n + 1) as f64).await;
+    }
+}
+
+/// A site with ten days of March 2025 whose year report has been shown once, so that every
+/// day of 2025 has a stored summary.
+struct SummarisedYear {
+    tenant: Arc<dyn TenantStore>,
+    gateway: Gateway,
+    devices: [Device; 1],
+    before: SiteReport,
+}
+
+impl SummarisedYear {
+    const ZONE: chrono_tz::Tz = chrono_tz::Europe::Berlin;
+    const YEAR: Period = Period::Year { year: 2025 };
+
+    async fn new(f: &Fixture) -> Self {
+        let tenant = f.provider_with_gateway("acme", "GW-1").await;
+        let gateway = tenant.gateway(&gw("GW-1")).await.unwrap().unwrap();
+        let devices = [Device {
+            gateway: gw("GW-1"),
+            id: dev("inv-1"),
+            kind: DeviceKind::Inverter,
+            manufacturer: None,
+            model: None,
+            serial: None,
+            last_seen: None,
+        }];
+        // A reading every ten minutes with a rising counter (600 Wh an hour).
+        let start = at(2025, 3, 1, 0, 0, 0);
+        let readings: Vec<Reading> = (0..10 * 144)
+            .map(|i| counter_reading(start + TimeDelta::minutes(10 * i), 600.0 * i as f64 / 6.0))
+            .collect();
+        for chunk in readings.chunks(500) {
+            tenant.write_batch(batch("GW-1", chunk[0].ts, chunk.to_vec())).await.unwrap();
+        }
+        let before =
+            reports::site_report(tenant.as_ref(), &gateway, &devices, Self::ZONE, Self::YEAR, Utc::now())
+                .await
+                .unwrap();
+        let stored =
+            tenant.day_summaries(&gw("GW-1"), Self::ZONE, date(2025, 1, 1)..date(2026, 1, 1)).await.unwrap();
+        assert_eq!(stored.len(), 365, "every day of a past year is summarised once shown");
+        Self { tenant, gateway, devices, before }
+    }
+
+    /// A backfill of 1,800 Wh: three hours of readings from `start`, in a day summarised (as
+    /// empty) by [`SummarisedYear::new`].
+    fn afternoon(&self, start: DateTime<Utc>) -> Vec<Reading> {
+        (0..19)
+            .map(|i| counter_reading(start + TimeDelta::minutes(10 * i), 90_000.0 + 100.0 * i as f64))
+            .collect()
+    }
+
+    /// The year report now holds `added` Wh more than before, as computed from the rollups.
+    async fn assert_counts(&self, added: f64) {
+        let (tenant, now) = (self.tenant.as_ref(), Utc::now());
+        let after = reports::site_report(tenant, &self.gateway, &self.devices, Self::ZONE, Self::YEAR, now)
+            .await
+            .unwrap();
+        assert!(
+            (after.total.production_wh - self.before.total.production_wh - added).abs() < 1e-6,
+            "the backfilled {added} Wh count: {} then {}",
+            self.before.total.production_wh,
+            after.total.production_wh
+        );
+        let rollups =
+            reports::device_rollups(tenant, &gw("GW-1"), &self.devices, Self::YEAR.bounds(Self::ZONE))
+                .await
+                .unwrap();
+        let site = SiteFacts { capacity_kwp: self.gateway.capacity_kwp, timezone: Self::ZONE };
+        let direct = SiteReport::compute(site, &rollups, Self::YEAR, now);
+        assert!((after.total.production_wh - direct.total.production_wh).abs() < 1e-6);
+        assert_eq!(after.buckets[2].flows.production_wh, direct.buckets[2].flows.production_wh);
+        assert!(after.buckets[2].flows.production_wh > 0.0);
+    }
+}
+
+/// A reading of 3.6 kW with the energy counter at `wh`.
+fn counter_reading(ts: DateTime<Utc>, wh: f64) -> Reading {
+    let mut reading = power_reading("GW-1", "inv-1", ts, 3600.0);
+    reading.metrics.set(Metric::Energy, wh).unwrap();
+    reading
 }

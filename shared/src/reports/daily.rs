@@ -12,9 +12,13 @@
 //! readings never fall into a summarised day. Readings older than [`LATE_AFTER`] when written (a
 //! backfill, a replayed spool) make the store change the gateway's *history mark*; every summary records
 //! the basis it was computed on (that mark and the site's devices), and one whose basis is not
-//! the current one is computed again. The store changes the mark after the readings' rollups are
-//! written, and reports read the mark before the rollups, so a summary computed while late
-//! readings arrive is never taken for current.
+//! the current one is computed again. Reports read the mark before the rollups, and the store
+//! changes it either after each late document's rollups are written, or, for a writer that keeps
+//! a session (an ingest connection on Cassandra, where the extra request per document halved
+//! throughput), before its first late document and again every half [`MARK_LEASE`] while late
+//! documents keep coming. Such a mark says until when it covers readings still arriving (a
+//! [`MARK_LEASE`] after it was set), and until then reports neither trust nor store summaries.
+//! Either way a summary computed while late readings arrive is never taken for current.
 
 use std::collections::BTreeMap;
 use std::hash::{DefaultHasher, Hash, Hasher};
@@ -34,6 +38,12 @@ pub const SETTLED_AFTER: TimeDelta = TimeDelta::hours(6);
 /// Readings older than this change their gateway's history mark (half of [`SETTLED_AFTER`], so
 /// that clocks of different processes may disagree by hours without harm).
 pub const LATE_AFTER: TimeDelta = TimeDelta::hours(3);
+
+/// How long after a history mark was set by a writer that changes it before its late readings
+/// (see the module documentation) reports take more late readings to be possible under it. The
+/// writer sets it again after half of this: the other half covers a write still in flight and
+/// clocks of different processes that disagree by minutes.
+pub const MARK_LEASE: TimeDelta = TimeDelta::minutes(30);
 
 /// One site's figures for one local day.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -75,11 +75,14 @@ async fn day_summaries(
 ) -> Result<BTreeMap<NaiveDate, DaySummary>, StoreError> {
     let tz = site.timezone;
     // The mark before the summaries and the rollups (see `daily`).
-    let basis = daily::basis(tenant.history_mark(&gateway.id).await?, devices);
+    let mark = tenant.history_mark(&gateway.id).await?;
+    let basis = daily::basis(mark.map(|m| m.value), devices);
+    // Late readings may still be arriving under a young mark: nothing stored is trusted or kept.
+    let settling = mark.is_some_and(|m| m.settling(now));
     let (first, end) = (period.first_day(), period.end_day());
-    let mut days: BTreeMap<NaiveDate, DaySummary> = tenant
-        .day_summaries(&gateway.id, tz, first..end)
-        .await?
+    let stored =
+        if settling { Vec::new() } else { tenant.day_summaries(&gateway.id, tz, first..end).await? };
+    let mut days: BTreeMap<NaiveDate, DaySummary> = stored
         .into_iter()
         .filter(|(_, stored_on)| *stored_on == basis)
         .map(|(summary, _)| (summary.date, summary))
@@ -93,7 +96,7 @@ async fn day_summaries(
     let mut settled = Vec::new();
     for date in missing {
         let summary = DaySummary::compute(site, &rollups, date, now);
-        if daily::settled(tz, date, now) {
+        if daily::settled(tz, date, now) && !settling {
             settled.push(summary.clone());
         }
         days.insert(date, summary);

@@ -46,6 +46,25 @@ pub(crate) fn new_history_mark() -> i64 {
     rand::random()
 }
 
+/// A gateway's history mark as read (see [`TenantStore::history_mark`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HistoryMark {
+    /// The mark: another value after each change.
+    pub value: i64,
+    /// For a mark changed before a run of late readings rather than after each document (by a
+    /// Cassandra ingest connection): [`MARK_LEASE`](crate::reports::daily::MARK_LEASE) after it
+    /// was set, by the writer's clock. None for a mark changed after its readings.
+    pub settles_at: Option<DateTime<Utc>>,
+}
+
+impl HistoryMark {
+    /// Whether late readings may still be arriving under this mark without changing it. Day
+    /// summaries must then be neither trusted nor stored.
+    pub fn settling(&self, now: DateTime<Utc>) -> bool {
+        self.settles_at.is_some_and(|at| now < at)
+    }
+}
+
 /// Installation-wide storage: the provider registry and the gateway directory.
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
@@ -164,10 +183,13 @@ pub trait TenantStore: Send + Sync + 'static {
     ) -> Result<Vec<HourlyRollup>, StoreError>;
 
     /// The gateway's history mark: changed whenever readings older than
-    /// [`LATE_AFTER`](crate::reports::daily::LATE_AFTER) are written for it (after their
-    /// rollups), so that day summaries computed before can tell they are stale; none before the
-    /// first such write.
-    async fn history_mark(&self, gateway: &GatewayId) -> Result<Option<i64>, StoreError>;
+    /// [`LATE_AFTER`](crate::reports::daily::LATE_AFTER) are written for it, so that day
+    /// summaries computed before can tell they are stale; none before the first such write.
+    /// A plain write changes it after the readings' rollups; a writer with a [`WriteSession`]
+    /// may change it before them, once per half [`MARK_LEASE`](crate::reports::daily::MARK_LEASE),
+    /// and then the mark says until when it covers readings still arriving
+    /// ([`HistoryMark::settling`]).
+    async fn history_mark(&self, gateway: &GatewayId) -> Result<Option<HistoryMark>, StoreError>;
 
     /// The stored day summaries of a site read in `zone`, for the local dates in `days`, in
     /// order, each with the basis it was computed on.

@@ -13,6 +13,11 @@ use crate::domain::{DeviceId, GatewayId};
 /// offline alerts are not that precise, and the write was one of a document's few.
 pub(crate) const TOUCH_INTERVAL: Duration = Duration::from_secs(10);
 
+/// A writer that changes a gateway's history mark before its late readings changes it again
+/// after this long: half of [`MARK_LEASE`](crate::reports::daily::MARK_LEASE), the time for which
+/// reports do not trust the day summaries of the gateway.
+pub(crate) const MARK_RENEWAL: Duration = Duration::from_secs(15 * 60);
+
 /// What one writer remembers; see the module documentation.
 #[derive(Debug, Default)]
 pub struct WriteSession {
@@ -23,6 +28,8 @@ pub struct WriteSession {
 struct SessionState {
     carries: HashMap<(GatewayId, DeviceId), Carry>,
     touched: Option<(GatewayId, Instant)>,
+    /// When this writer last changed each gateway's history mark (before the mark was sent).
+    marked: HashMap<GatewayId, Instant>,
 }
 
 impl WriteSession {
@@ -55,6 +62,17 @@ impl WriteSession {
         self.lock().touched = Some((gateway.clone(), Instant::now()));
     }
 
+    /// Whether the gateway's history mark must be changed before this writer's next late
+    /// readings of it: never changed by this writer, or [`MARK_RENEWAL`] ago.
+    pub(crate) fn mark_due(&self, gateway: &GatewayId) -> bool {
+        self.lock().marked.get(gateway).is_none_or(|at| at.elapsed() >= MARK_RENEWAL)
+    }
+
+    /// The gateway's history mark was changed by a request sent at `sent`.
+    pub(crate) fn marked(&self, gateway: &GatewayId, sent: Instant) {
+        self.lock().marked.insert(gateway.clone(), sent);
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, SessionState> {
         // The state is a cache: one left half-updated by a panic is still safe to use.
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
@@ -78,5 +96,26 @@ mod tests {
         session.touched(&one);
         session.forget();
         assert!(session.touch_due(&one), "a forgotten session writes it again");
+    }
+
+    #[test]
+    fn a_gateways_history_mark_is_due_again_after_the_renewal_or_once_forgotten() {
+        let session = WriteSession::default();
+        let (one, two) = (GatewayId::parse("GW-1").expect("valid"), GatewayId::parse("GW-2").expect("valid"));
+        assert!(session.mark_due(&one));
+        session.marked(&one, Instant::now());
+        assert!(!session.mark_due(&one));
+        assert!(session.mark_due(&two), "each gateway has its own");
+        session.marked(&one, Instant::now() - MARK_RENEWAL);
+        assert!(session.mark_due(&one));
+        session.marked(&one, Instant::now());
+        session.forget();
+        assert!(session.mark_due(&one), "a forgotten session changes it again");
+    }
+
+    #[test]
+    fn the_renewal_leaves_half_the_lease_for_writes_in_flight_and_clock_differences() {
+        let renewal = chrono::TimeDelta::from_std(MARK_RENEWAL).expect("small");
+        assert_eq!(renewal * 2, crate::reports::daily::MARK_LEASE);
     }
 }

@@ -35,6 +35,7 @@ pub(super) const TENANT: &[Migration] = &[
     Migration { version: 3, cql: include_str!("migrations/tenant_003.cql") },
     Migration { version: 4, cql: include_str!("migrations/tenant_004.cql") },
     Migration { version: 5, cql: include_str!("migrations/tenant_005.cql") },
+    Migration { version: 6, cql: include_str!("migrations/tenant_006.cql") },
 ];
 
 /// How long one schema change may take: the driver waits until every node agrees on it.

@@ -3,7 +3,7 @@
 
 use std::ops::Range;
 
-use chrono::{Datelike, NaiveDate};
+use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use chrono_tz::Tz;
 use futures::{StreamExt, TryStreamExt, stream};
 use scylla::client::session::Session;
@@ -13,7 +13,7 @@ use super::error::ResultExt;
 use super::query::{self, MAX_BATCH_ROWS, prepare, write_partition};
 use crate::domain::{GatewayId, KeyspaceName};
 use crate::reports::daily::DaySummary;
-use crate::store::StoreError;
+use crate::store::{HistoryMark, StoreError};
 
 /// The prepared statements of the summary tables.
 pub(super) struct SummaryStatements {
@@ -27,9 +27,16 @@ impl SummaryStatements {
     /// Prepares the statements against a provider keyspace (its tables must exist).
     pub(super) async fn prepare(session: &Session, ks: &KeyspaceName) -> Result<Self, StoreError> {
         Ok(Self {
-            mark: prepare(session, format!("SELECT mark FROM {ks}.history_marks WHERE gateway = ?")).await?,
-            set_mark: prepare(session, format!("UPDATE {ks}.history_marks SET mark = ? WHERE gateway = ?"))
-                .await?,
+            mark: prepare(
+                session,
+                format!("SELECT mark, settles_at FROM {ks}.history_marks WHERE gateway = ?"),
+            )
+            .await?,
+            set_mark: prepare(
+                session,
+                format!("UPDATE {ks}.history_marks SET mark = ?, settles_at = ? WHERE gateway = ?"),
+            )
+            .await?,
             range: prepare(
                 session,
                 format!(
@@ -63,19 +70,21 @@ pub(super) async fn mark(
     session: &Session,
     st: &SummaryStatements,
     gateway: &GatewayId,
-) -> Result<Option<i64>, StoreError> {
-    let row: Option<(Option<i64>,)> = query::first_row(session, &st.mark, (gateway.as_str(),)).await?;
-    Ok(row.and_then(|(mark,)| mark))
+) -> Result<Option<HistoryMark>, StoreError> {
+    let row: Option<(Option<i64>, Option<DateTime<Utc>>)> =
+        query::first_row(session, &st.mark, (gateway.as_str(),)).await?;
+    Ok(row.and_then(|(value, settles_at)| Some(HistoryMark { value: value?, settles_at })))
 }
 
-/// Changes the gateway's history mark.
+/// Changes the gateway's history mark (see [`HistoryMark`] for `settles_at`).
 pub(super) async fn set_mark(
     session: &Session,
     st: &SummaryStatements,
     gateway: &GatewayId,
     mark: i64,
+    settles_at: Option<DateTime<Utc>>,
 ) -> Result<(), StoreError> {
-    session.execute_unpaged(&st.set_mark, (mark, gateway.as_str())).await.store().map(drop)
+    session.execute_unpaged(&st.set_mark, (mark, settles_at, gateway.as_str())).await.store().map(drop)
 }
 
 /// The stored summaries for local dates in `days`, in order, with their bases.

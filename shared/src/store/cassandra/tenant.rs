@@ -23,9 +23,11 @@ use crate::domain::{
     Reading, RefusedGateway, TokenHash, User, Username,
 };
 use crate::reports::HourlyRollup;
-use crate::reports::daily::DaySummary;
+use crate::reports::daily::{DaySummary, MARK_LEASE};
 use crate::store::carry::Carry;
-use crate::store::{StoreError, TenantStore, WriteBatch, WriteSession, late_gateways, new_history_mark};
+use crate::store::{
+    HistoryMark, StoreError, TenantStore, WriteBatch, WriteSession, late_gateways, new_history_mark,
+};
 
 /// Day partitions read concurrently, ahead of the one being consumed.
 const READ_AHEAD_DAYS: usize = 8;
@@ -68,8 +70,14 @@ impl CassandraTenant {
     /// rollups, as a report that read the old mark may have read old rollups.
     async fn mark_late(&self, batch: &WriteBatch) -> Result<(), StoreError> {
         for gateway in late_gateways(batch) {
-            summaries::set_mark(self.session(), &self.statements.summaries, gateway, new_history_mark())
-                .await?;
+            summaries::set_mark(
+                self.session(),
+                &self.statements.summaries,
+                gateway,
+                new_history_mark(),
+                None,
+            )
+            .await?;
         }
         Ok(())
     }
@@ -174,6 +182,18 @@ impl TenantStore for CassandraTenant {
     }
 
     async fn write_batch_in(&self, batch: WriteBatch, session: &WriteSession) -> Result<(), StoreError> {
+        // Late readings: the history mark is changed before them, and again only once the
+        // session's last change is half a lease old (see `reports::daily`), instead of after
+        // every document.
+        let sent = std::time::Instant::now();
+        let settles_at = Some(Utc::now() + MARK_LEASE);
+        let marking: Vec<GatewayId> =
+            late_gateways(&batch).into_iter().filter(|g| session.mark_due(g)).cloned().collect();
+        for gateway in &marking {
+            let mark = new_history_mark();
+            summaries::set_mark(self.session(), &self.statements.summaries, gateway, mark, settles_at)
+                .await?;
+        }
         // Each device's readings are folded on from the writer's carry when they continue it
         // (the store checked to hold nothing in their way), else folded from the store after
         // the write, which seeds the carry again. A failure leaves the taken carries behind.
@@ -208,14 +228,16 @@ impl TenantStore for CassandraTenant {
                     .await?;
             carried.extend(seeded);
         }
-        self.mark_late(&batch).await?;
+        for gateway in &marking {
+            session.marked(gateway, sent);
+        }
         for ((gateway, device), carry) in carried {
             session.keep_carry(gateway, device, carry);
         }
         Ok(())
     }
 
-    async fn history_mark(&self, gateway: &GatewayId) -> Result<Option<i64>, StoreError> {
+    async fn history_mark(&self, gateway: &GatewayId) -> Result<Option<HistoryMark>, StoreError> {
         summaries::mark(self.session(), &self.statements.summaries, gateway).await
     }
 

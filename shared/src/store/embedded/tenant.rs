@@ -19,7 +19,7 @@ use crate::domain::{
 };
 use crate::reports::HourlyRollup;
 use crate::reports::daily::DaySummary;
-use crate::store::{StoreError, TenantStore, WriteBatch, late_gateways, new_history_mark};
+use crate::store::{HistoryMark, StoreError, TenantStore, WriteBatch, late_gateways, new_history_mark};
 
 /// A handle on one provider's database.
 pub struct EmbeddedTenant {
@@ -185,9 +185,11 @@ impl TenantStore for EmbeddedTenant {
             .await
     }
 
-    async fn history_mark(&self, gateway: &GatewayId) -> Result<Option<i64>, StoreError> {
+    async fn history_mark(&self, gateway: &GatewayId) -> Result<Option<HistoryMark>, StoreError> {
         let gateway = gateway.as_str().to_owned();
-        self.read(move |c| summaries::mark(c, &gateway)).await
+        // Every late write changes the mark in the transaction of its rollups: never settling.
+        let value = self.read(move |c| summaries::mark(c, &gateway)).await?;
+        Ok(value.map(|value| HistoryMark { value, settles_at: None }))
     }
 
     async fn day_summaries(
