@@ -51,9 +51,11 @@ pub(crate) fn new_history_mark() -> i64 {
 pub struct HistoryMark {
     /// The mark: another value after each change.
     pub value: i64,
-    /// For a mark changed before a run of late readings rather than after each document (by a
-    /// Cassandra ingest connection): [`MARK_LEASE`](crate::reports::daily::MARK_LEASE) after it
-    /// was set, by the writer's clock. None for a mark changed after its readings.
+    /// Until when late readings may still be written under the mark without changing it: set
+    /// by a writer that changes the mark before a run of late readings rather than after each
+    /// document (a Cassandra ingest connection), [`MARK_LEASE`](crate::reports::daily::MARK_LEASE)
+    /// after it did, by its clock. A change after late readings leaves it as it was, as another
+    /// writer may still be writing under it.
     pub settles_at: Option<DateTime<Utc>>,
 }
 

@@ -19,6 +19,7 @@ use crate::store::{HistoryMark, StoreError};
 pub(super) struct SummaryStatements {
     mark: PreparedStatement,
     set_mark: PreparedStatement,
+    set_settling_mark: PreparedStatement,
     range: PreparedStatement,
     upsert: PreparedStatement,
 }
@@ -32,7 +33,9 @@ impl SummaryStatements {
                 format!("SELECT mark, settles_at FROM {ks}.history_marks WHERE gateway = ?"),
             )
             .await?,
-            set_mark: prepare(
+            set_mark: prepare(session, format!("UPDATE {ks}.history_marks SET mark = ? WHERE gateway = ?"))
+                .await?,
+            set_settling_mark: prepare(
                 session,
                 format!("UPDATE {ks}.history_marks SET mark = ?, settles_at = ? WHERE gateway = ?"),
             )
@@ -76,15 +79,31 @@ pub(super) async fn mark(
     Ok(row.and_then(|(value, settles_at)| Some(HistoryMark { value: value?, settles_at })))
 }
 
-/// Changes the gateway's history mark (see [`HistoryMark`] for `settles_at`).
+/// Changes the gateway's history mark after late readings were written. Any `settles_at` is
+/// kept: a writer that changed the mark before its readings may still be writing under it.
 pub(super) async fn set_mark(
     session: &Session,
     st: &SummaryStatements,
     gateway: &GatewayId,
     mark: i64,
-    settles_at: Option<DateTime<Utc>>,
 ) -> Result<(), StoreError> {
-    session.execute_unpaged(&st.set_mark, (mark, settles_at, gateway.as_str())).await.store().map(drop)
+    session.execute_unpaged(&st.set_mark, (mark, gateway.as_str())).await.store().map(drop)
+}
+
+/// Changes the gateway's history mark before late readings are written, which may follow
+/// unannounced until `settles_at` (see [`HistoryMark`]).
+pub(super) async fn set_settling_mark(
+    session: &Session,
+    st: &SummaryStatements,
+    gateway: &GatewayId,
+    mark: i64,
+    settles_at: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    session
+        .execute_unpaged(&st.set_settling_mark, (mark, settles_at, gateway.as_str()))
+        .await
+        .store()
+        .map(drop)
 }
 
 /// The stored summaries for local dates in `days`, in order, with their bases.

@@ -70,14 +70,8 @@ impl CassandraTenant {
     /// rollups, as a report that read the old mark may have read old rollups.
     async fn mark_late(&self, batch: &WriteBatch) -> Result<(), StoreError> {
         for gateway in late_gateways(batch) {
-            summaries::set_mark(
-                self.session(),
-                &self.statements.summaries,
-                gateway,
-                new_history_mark(),
-                None,
-            )
-            .await?;
+            summaries::set_mark(self.session(), &self.statements.summaries, gateway, new_history_mark())
+                .await?;
         }
         Ok(())
     }
@@ -186,13 +180,19 @@ impl TenantStore for CassandraTenant {
         // session's last change is half a lease old (see `reports::daily`), instead of after
         // every document.
         let sent = std::time::Instant::now();
-        let settles_at = Some(Utc::now() + MARK_LEASE);
+        let settles_at = Utc::now() + MARK_LEASE;
         let marking: Vec<GatewayId> =
             late_gateways(&batch).into_iter().filter(|g| session.mark_due(g)).cloned().collect();
         for gateway in &marking {
             let mark = new_history_mark();
-            summaries::set_mark(self.session(), &self.statements.summaries, gateway, mark, settles_at)
-                .await?;
+            summaries::set_settling_mark(
+                self.session(),
+                &self.statements.summaries,
+                gateway,
+                mark,
+                settles_at,
+            )
+            .await?;
         }
         // Each device's readings are folded on from the writer's carry when they continue it
         // (the store checked to hold nothing in their way), else folded from the store after
