@@ -109,6 +109,49 @@ async fn documents_separated_by_whitespace_nul_bytes_declarations_and_comments_e
 }
 
 #[tokio::test]
+async fn documents_cut_into_pieces_anywhere_are_answered_as_if_sent_whole() {
+    // TCP delivers a stream in whatever pieces it likes: cuts inside tags, attribute values,
+    // references, comments, declarations and end tags must all come out the same.
+    let test = open_store(Backend::Embedded).await;
+    let tenant = provider(&test.store, "acme", None).await;
+    let token = gateway(&tenant, "GW-0001").await;
+    let server = TestServer::start(test_settings(), test.store.clone()).await;
+
+    let mut conn = GatewayConn::hello(server.addr, "GW-0001", &token).await;
+    let (first, second, third) = (minutes_ago(3), minutes_ago(2), minutes_ago(1));
+    let stream = format!(
+        "<?xml version=\"1.0\"?>\n<!-- a < b & c -->\n\
+         <batch seq=\"1\"><reading device=\"inv-1\" ts=\"{first}\"><ac_power unit=\"W\">1&#48;0</ac_power>\
+         <status>&lt;producing&gt;</status></reading></batch>\r\n\
+         <SunSpecData v=\"1\"><d sn=\"INV7\" t=\"{second}\"><m id=\"101\"><p id=\"W\">100</p></m></d></SunSpecData>\0\
+         <batch seq=\"3\">{}</batch>\n",
+        reading("inv-1", &third, 2.0, 1.0)
+    );
+    let mut rest = stream.as_bytes();
+    for size in (1..=11).cycle() {
+        if rest.is_empty() {
+            break;
+        }
+        let (piece, after) = rest.split_at(size.min(rest.len()));
+        conn.send(piece).await;
+        tokio::time::sleep(Duration::from_millis(1)).await;
+        rest = after;
+    }
+    assert_eq!(conn.answer().await, "<ack seq=\"1\" accepted=\"1\"/>");
+    let answer = conn.answer().await;
+    assert!(answer.starts_with("<sunSpecDataResponse><status>SUCCESS</status>"), "{answer}");
+    assert_eq!(conn.answer().await, "<ack seq=\"3\" accepted=\"1\"/>");
+    let readings = tenant
+        .readings(&GatewayId::parse("GW-0001").unwrap(), &DeviceId::parse("inv-1").unwrap(), day_range(), 10)
+        .await
+        .unwrap();
+    assert_eq!(readings.len(), 2);
+    assert_eq!(readings[0].metrics.get(Metric::AcPower), Some(100.0), "a character reference cut in two");
+    assert_eq!(stored(&tenant, "GW-0001", "INV7").await, 1);
+    server.stop().await;
+}
+
+#[tokio::test]
 async fn resending_an_acknowledged_document_stores_each_reading_once() {
     let test = open_store(Backend::Embedded).await;
     let tenant = provider(&test.store, "acme", None).await;
