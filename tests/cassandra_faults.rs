@@ -572,4 +572,13 @@ async fn drop_keyspaces(registry: &str, providers: &[&str]) {
     for keyspace in std::iter::once(registry.to_owned()).chain(providers.iter().map(|p| format!("hg_{p}"))) {
         let _ = session.query_unpaged(format!("DROP KEYSPACE IF EXISTS {keyspace}"), &[]).await;
     }
+    // The next cluster test starts with schema changes of its own, which wait (a minute at most)
+    // for every node to agree: a node just restarted can take longer than that to catch up with
+    // these drops, so it is waited for here, for up to three minutes.
+    for _ in 0..3 {
+        if session.await_schema_agreement().await.is_ok() {
+            return;
+        }
+    }
+    eprintln!("the cluster did not agree on its schema within three minutes");
 }
