@@ -8,9 +8,25 @@ use std::time::{Duration, Instant};
 /// The binary under test.
 pub const BIN: &str = env!("CARGO_BIN_EXE_heliograph");
 
-/// A loopback port free at the time of asking.
+/// A loopback port free at the time of asking, for a server started afterwards. It is taken
+/// below Linux's ephemeral range (32768 and up), where the kernel's own choice for port 0 and
+/// for every outgoing connection (a Cassandra driver's, another test's) lies: a port from that
+/// range could be handed to one of those before the server binds it. Ports are handed out in
+/// turn from a start that differs between test processes, each checked free when handed out.
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").expect("binds").local_addr().expect("has an address").port()
+    use std::sync::atomic::{AtomicU32, Ordering};
+    const FIRST: u32 = 20_000;
+    const COUNT: u32 = 12_000; // up to 31,999; clear of the Cassandra ports the tests use (7xxx, 9xxx)
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let offset = std::process::id().wrapping_mul(7_919);
+    for _ in 0..COUNT {
+        let port = FIRST + offset.wrapping_add(NEXT.fetch_add(1, Ordering::Relaxed)) % COUNT;
+        let port = u16::try_from(port).expect("below 32,000");
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free loopback port from {FIRST} to {}", FIRST + COUNT - 1)
 }
 
 /// Runs `heliograph --config <config> <args>`; its stdout, failing the test if it failed.
