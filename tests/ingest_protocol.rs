@@ -15,11 +15,12 @@ fn day_range() -> std::ops::Range<chrono::DateTime<Utc>> {
     Utc::now() - chrono::Duration::days(2)..Utc::now() + chrono::Duration::days(1)
 }
 
-async fn stored(
+/// A device's stored readings of the last two days, oldest first.
+async fn readings(
     tenant: &std::sync::Arc<dyn heliograph_shared::store::TenantStore>,
     gateway: &str,
     device: &str,
-) -> usize {
+) -> Vec<heliograph_shared::Reading> {
     tenant
         .readings(
             &GatewayId::parse(gateway).unwrap(),
@@ -29,7 +30,14 @@ async fn stored(
         )
         .await
         .expect("readings")
-        .len()
+}
+
+async fn stored(
+    tenant: &std::sync::Arc<dyn heliograph_shared::store::TenantStore>,
+    gateway: &str,
+    device: &str,
+) -> usize {
+    readings(tenant, gateway, device).await.len()
 }
 
 #[tokio::test]
@@ -141,10 +149,7 @@ async fn documents_cut_into_pieces_anywhere_are_answered_as_if_sent_whole() {
     let answer = conn.answer().await;
     assert!(answer.starts_with("<sunSpecDataResponse><status>SUCCESS</status>"), "{answer}");
     assert_eq!(conn.answer().await, "<ack seq=\"3\" accepted=\"1\"/>");
-    let readings = tenant
-        .readings(&GatewayId::parse("GW-0001").unwrap(), &DeviceId::parse("inv-1").unwrap(), day_range(), 10)
-        .await
-        .unwrap();
+    let readings = readings(&tenant, "GW-0001", "inv-1").await;
     assert_eq!(readings.len(), 2);
     assert_eq!(readings[0].metrics.get(Metric::AcPower), Some(100.0), "a character reference cut in two");
     assert_eq!(stored(&tenant, "GW-0001", "INV7").await, 1);
