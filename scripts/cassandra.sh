@@ -8,6 +8,7 @@
 #   scripts/cassandra.sh kill NODE        SIGKILL one node (fault tests)
 #   scripts/cassandra.sh restart NODE     start one stopped/killed node again
 #   scripts/cassandra.sh status           print the nodes and whether CQL answers
+#   scripts/cassandra.sh nodetool NODE …  run nodetool against one node (describecluster, …)
 #
 # Environment: HELIOGRAPH_CACHE (default ~/.cache/heliograph), CASSANDRA_RUN_DIR (default
 # $HELIOGRAPH_CACHE/cassandra-run), CASSANDRA_HEAP (default 1g), CASSANDRA_PORT (default 9042),
@@ -219,6 +220,25 @@ start_node() {
   log "node $n answers CQL"
 }
 
+# nodetool talks JMX to the node's local port; the JVM needs the node's module openings, and
+# its own logging kept to warnings on stderr so that the command's output is all on stdout.
+nodetool() {
+  local n=$1 opts
+  shift
+  mapfile -t opts < <(jvm_opts "$n" | grep -E '^--add-(exports|opens)=')
+  cat > "$run/logback-tools.xml" <<XML
+<configuration>
+  <appender name="STDERR" class="ch.qos.logback.core.ConsoleAppender">
+    <target>System.err</target>
+    <encoder><pattern>%-5level %msg%n</pattern></encoder>
+  </appender>
+  <root level="WARN"><appender-ref ref="STDERR"/></root>
+</configuration>
+XML
+  java "${opts[@]}" -Dlogback.configurationFile="file://$run/logback-tools.xml" -cp "$lib/*" \
+    org.apache.cassandra.tools.NodeTool -h 127.0.0.1 -p $((jmx_port + n)) "$@"
+}
+
 start() {
   local count=${1:-1} seeds="127.0.0.1:$storage_port" n
   fetch
@@ -259,5 +279,6 @@ case "${1:-}" in
       n=${dir##*node}
       if cql_answers "127.0.0.$n"; then echo "node $n up"; else echo "node $n down"; fi
     done ;;
-  *) sed -n "2,16p" "$0"; exit 2 ;;
+  nodetool) shift; nodetool "$@" ;;
+  *) sed -n "2,17p" "$0"; exit 2 ;;
 esac
