@@ -72,6 +72,11 @@ impl Cluster {
         String::from_utf8_lossy(&output.stdout).into_owned()
     }
 
+    /// A plain driver session on every node, for the harness's own schema statements.
+    async fn session(&self) -> scylla::client::session::Session {
+        scylla::client::session_builder::SessionBuilder::new().known_nodes(&self.nodes).build().await.unwrap()
+    }
+
     /// Takes the cluster for one test, once its nodes agree on the schema.
     ///
     /// Node 3, SIGKILLed and restarted by the RF3 test, has twice come back in CI disagreeing for
@@ -81,11 +86,7 @@ impl Cluster {
     /// would (`nodetool resetlocalschema`); then they get 90 s more.
     async fn take(&self) -> tokio::sync::MutexGuard<'static, ()> {
         let one = ONE_AT_A_TIME.lock().await;
-        let session = scylla::client::session_builder::SessionBuilder::new()
-            .known_nodes(&self.nodes)
-            .build()
-            .await
-            .unwrap();
+        let session = self.session().await;
         for attempt in 1..=2 {
             if schema_agrees_within(&session, Duration::from_secs(90)).await {
                 return one;
@@ -433,7 +434,7 @@ async fn with_rf3_and_local_quorum_a_killed_node_stops_neither_ingest_nor_report
     assert_eq!((tally.lost, tally.duplicated), (0, 0));
     assert!(tally.acked > 0 && tally.found == tally.acked);
     assert!(tally.acked_after_kill > 100, "ingest kept acknowledging with node 3 down");
-    drop_keyspaces(&registry, &[&slug]).await;
+    drop_keyspaces(&cluster, &registry, &[&slug]).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -534,7 +535,7 @@ async fn two_ingest_two_web_and_two_mailer_processes_behave_as_one() {
         let (status, metrics) = http_get(address, "/metrics").await;
         assert!(status == 200 && metrics.contains("heliograph_"), "metrics on {port}: {metrics}");
     }
-    drop_keyspaces(&registry, &[&alpha, &beta]).await;
+    drop_keyspaces(&cluster, &registry, &[&alpha, &beta]).await;
 }
 
 /// An aiosmtpd process writing each message it receives to a directory.
@@ -589,14 +590,15 @@ impl Drop for SmtpSink {
     }
 }
 
-/// Drops the test's keyspaces so the cluster does not collect them run after run.
-async fn drop_keyspaces(registry: &str, providers: &[&str]) {
-    let nodes = std::env::var("HELIOGRAPH_CASSANDRA_CLUSTER").unwrap();
-    let session = scylla::client::session_builder::SessionBuilder::new()
-        .known_node(nodes.split(',').next().unwrap())
-        .build()
-        .await
-        .unwrap();
+/// Drops the test's keyspaces so the cluster does not collect them run after run. A node just
+/// restarted is given time to catch up with the schema first: a drop reaching a node that does
+/// not know the keyspace's tables yet aborts that node's schema merge (its log says `Unknown CF`),
+/// and it then disagrees until its schema is reset.
+async fn drop_keyspaces(cluster: &Cluster, registry: &str, providers: &[&str]) {
+    let session = cluster.session().await;
+    if !schema_agrees_within(&session, Duration::from_secs(90)).await {
+        eprintln!("dropping the test's keyspaces while the nodes still disagree on the schema");
+    }
     for keyspace in std::iter::once(registry.to_owned()).chain(providers.iter().map(|p| format!("hg_{p}"))) {
         let _ = session.query_unpaged(format!("DROP KEYSPACE IF EXISTS {keyspace}"), &[]).await;
     }
