@@ -626,7 +626,8 @@ fn outside_largest_schema_group(described: &str) -> Vec<u8> {
         .skip_while(|line| !line.contains("Schema versions:"))
         .skip(1)
         .take_while(|line| !line.trim().is_empty())
-        .filter_map(|line| line.split_once(": [")?.1.strip_suffix(']'))
+        .filter(|line| !line.contains("UNREACHABLE"))
+        .filter_map(|line| line.trim_end().split_once(": [")?.1.strip_suffix(']'))
         .map(|ips| ips.split(", ").filter_map(|ip| ip.rsplit('.').next()?.parse().ok()).collect())
         .collect();
     let largest = groups.iter().map(Vec::len).max().unwrap_or(0);
@@ -648,6 +649,11 @@ fn the_nodes_outside_the_largest_schema_group_are_the_ones_reset() {
                      [127.0.0.1, 127.0.0.2]\n\t\td03783d7-b468-3c1a-82f1-8e30b2edde8b: [127.0.0.3]\n\n\
                      \t\tUNREACHABLE: [127.0.0.4]\n\nStats for all nodes:\n";
     assert_eq!(outside_largest_schema_group(described), vec![3]);
+    // The outlier listed first, a trailing space, an unreachable node without a blank line.
+    let described = "\tSchema versions:\n\t\td03783d7-b468-3c1a-82f1-8e30b2edde8b: [127.0.0.1] \n\
+                     \t\t256a3ddf-3697-3a11-a5a2-99f5ad629165: [127.0.0.2, 127.0.0.3]\n\
+                     \t\tUNREACHABLE: [127.0.0.4, 127.0.0.5]\n";
+    assert_eq!(outside_largest_schema_group(described), vec![1]);
     let agreed =
         "\tSchema versions:\n\t\td03783d7-b468-3c1a-82f1-8e30b2edde8b: [127.0.0.1, 127.0.0.2, 127.0.0.3]\n\n";
     assert!(outside_largest_schema_group(agreed).is_empty());
