@@ -20,6 +20,10 @@ pub(super) fn consistency(setting: ConsistencySetting) -> Consistency {
     }
 }
 
+/// How long a schema change waits for every node to agree on it (the driver's default is a
+/// minute; a node just restarted can take longer to catch up).
+pub(super) const SCHEMA_AGREEMENT_TIMEOUT: Duration = Duration::from_secs(120);
+
 /// Connects to the cluster; an unreachable cluster is [`StoreError::Unavailable`].
 pub(super) async fn session(settings: &CassandraSettings) -> Result<Session, StoreError> {
     if settings.nodes.is_empty() {
@@ -34,7 +38,8 @@ pub(super) async fn session(settings: &CassandraSettings) -> Result<Session, Sto
         .build();
     let mut builder = SessionBuilder::new()
         .known_nodes(&settings.nodes)
-        .default_execution_profile_handle(profile.into_handle());
+        .default_execution_profile_handle(profile.into_handle())
+        .schema_agreement_timeout(SCHEMA_AGREEMENT_TIMEOUT);
     if let Some(dc) = &settings.local_dc {
         builder = builder.prefer_datacenter(dc.clone());
     }

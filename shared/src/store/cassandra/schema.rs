@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use chrono::Utc;
 use scylla::client::session::Session;
+use scylla::errors::{ExecutionError, SchemaAgreementError};
 use scylla::statement::Statement;
 use scylla::statement::prepared::PreparedStatement;
 
@@ -54,12 +55,30 @@ pub(super) fn ttl(provider: &Provider) -> i32 {
 
 /// Runs one schema statement, waiting for schema agreement.
 async fn ddl(session: &Session, cql: String) -> Result<(), StoreError> {
-    let mut statement = Statement::new(cql);
+    let mut statement = Statement::new(cql.clone());
     statement.set_request_timeout(Some(DDL_TIMEOUT));
     // Every statement here is `IF NOT EXISTS` or sets absolute values: safe to retry.
     statement.set_is_idempotent(true);
-    session.query_unpaged(statement, ()).await.store()?;
-    Ok(())
+    match session.query_unpaged(statement, ()).await {
+        Ok(_) => Ok(()),
+        Err(ExecutionError::SchemaAgreementError(SchemaAgreementError::Timeout(waited))) => {
+            Err(disagreement(&cql, waited))
+        }
+        Err(error) => Err(error).store(),
+    }
+}
+
+/// The error for a schema change the nodes did not all take within `waited`: the change was
+/// made, some node has not caught up, and the operator needs to know which step to look at.
+fn disagreement(cql: &str, waited: Duration) -> StoreError {
+    let first_line = cql.lines().next().unwrap_or_default().trim();
+    StoreError::Unavailable(format!(
+        "cassandra: the nodes did not all agree on the schema within {} s after `{first_line}`: a \
+         node is behind (one just restarted, or whose schema merge failed; `nodetool \
+         describecluster` shows which, `nodetool resetlocalschema` on it re-reads the schema from \
+         its peers); the command is safe to run again",
+        waited.as_secs()
+    ))
 }
 
 /// Creates a keyspace unless it exists.
@@ -211,6 +230,21 @@ impl Migrator {
 mod tests {
     use super::*;
     use crate::domain::ProviderSlug;
+
+    #[test]
+    fn a_schema_change_the_nodes_do_not_agree_on_names_the_statement_and_the_remedy() {
+        let cql = "CREATE TABLE IF NOT EXISTS hg_acme.readings (\n    gateway_id text\n)";
+        let error = disagreement(cql, Duration::from_secs(120));
+        let StoreError::Unavailable(message) = &error else { panic!("{error:?}") };
+        assert!(
+            message.contains("within 120 s after `CREATE TABLE IF NOT EXISTS hg_acme.readings (`"),
+            "{message}"
+        );
+        assert!(
+            message.contains("nodetool describecluster") && message.contains("safe to run again"),
+            "{message}"
+        );
+    }
 
     #[test]
     fn migrations_are_numbered_in_order_from_one() {
