@@ -30,6 +30,9 @@ static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(())
 
 const PASSWORD: &str = "cluster test password";
 
+/// How long the harness waits for the cluster's nodes to agree on the schema.
+const AGREEMENT_WAIT: Duration = Duration::from_secs(90);
+
 /// The cluster the test command started, and how to stop and start its nodes.
 struct Cluster {
     nodes: Vec<String>,
@@ -72,23 +75,29 @@ impl Cluster {
         String::from_utf8_lossy(&output.stdout).into_owned()
     }
 
-    /// A plain driver session on every node, for the harness's own schema statements.
+    /// A plain driver session on every node, for the harness's own schema statements; it waits
+    /// [`AGREEMENT_WAIT`] for the nodes to agree on the schema.
     async fn session(&self) -> scylla::client::session::Session {
-        scylla::client::session_builder::SessionBuilder::new().known_nodes(&self.nodes).build().await.unwrap()
+        scylla::client::session_builder::SessionBuilder::new()
+            .known_nodes(&self.nodes)
+            .schema_agreement_timeout(AGREEMENT_WAIT)
+            .build()
+            .await
+            .unwrap()
     }
 
     /// Takes the cluster for one test, once its nodes agree on the schema.
     ///
     /// Node 3, SIGKILLed and restarted by the RF3 test, has twice come back in CI disagreeing for
     /// good (the next test's first schema change then gave up after the driver's minute). If the
-    /// nodes do not agree within 90 s, what `nodetool describecluster` shows is printed and each
-    /// node outside the largest group has its local schema reset from its peers, as an operator
-    /// would (`nodetool resetlocalschema`); then they get 90 s more.
+    /// nodes do not agree within [`AGREEMENT_WAIT`], what `nodetool describecluster` shows is
+    /// printed and each node outside the largest group has its local schema reset from its peers,
+    /// as an operator would (`nodetool resetlocalschema`); then they get as long again.
     async fn take(&self) -> tokio::sync::MutexGuard<'static, ()> {
         let one = ONE_AT_A_TIME.lock().await;
         let session = self.session().await;
         for attempt in 1..=2 {
-            if schema_agrees_within(&session, Duration::from_secs(90)).await {
+            if session.await_schema_agreement().await.is_ok() {
                 return one;
             }
             let described = self.control(&["nodetool", "1", "describecluster"]);
@@ -596,25 +605,11 @@ impl Drop for SmtpSink {
 /// and it then disagrees until its schema is reset.
 async fn drop_keyspaces(cluster: &Cluster, registry: &str, providers: &[&str]) {
     let session = cluster.session().await;
-    if !schema_agrees_within(&session, Duration::from_secs(90)).await {
+    if session.await_schema_agreement().await.is_err() {
         eprintln!("dropping the test's keyspaces while the nodes still disagree on the schema");
     }
     for keyspace in std::iter::once(registry.to_owned()).chain(providers.iter().map(|p| format!("hg_{p}"))) {
         let _ = session.query_unpaged(format!("DROP KEYSPACE IF EXISTS {keyspace}"), &[]).await;
-    }
-}
-
-/// Whether every node the session reaches reports the same schema version within `within`.
-async fn schema_agrees_within(session: &scylla::client::session::Session, within: Duration) -> bool {
-    let deadline = Instant::now() + within;
-    loop {
-        if let Ok(Some(_)) = session.check_schema_agreement().await {
-            return true;
-        }
-        if Instant::now() > deadline {
-            return false;
-        }
-        tokio::time::sleep(Duration::from_secs(1)).await;
     }
 }
 
