@@ -22,7 +22,7 @@ pub(super) fn consistency(setting: ConsistencySetting) -> Consistency {
 
 /// How long a schema change waits for every node to agree on it (the driver's default is a
 /// minute; a node just restarted can take longer to catch up).
-pub(super) const SCHEMA_AGREEMENT_TIMEOUT: Duration = Duration::from_secs(120);
+const SCHEMA_AGREEMENT_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// Connects to the cluster; an unreachable cluster is [`StoreError::Unavailable`].
 pub(super) async fn session(settings: &CassandraSettings) -> Result<Session, StoreError> {

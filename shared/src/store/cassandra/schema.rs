@@ -39,7 +39,8 @@ pub(super) const TENANT: &[Migration] = &[
     Migration { version: 6, cql: include_str!("migrations/tenant_006.cql") },
 ];
 
-/// How long one schema change may take: the driver waits until every node agrees on it.
+/// How long the coordinator may take to apply one schema change; the driver's wait for every
+/// node to agree on it follows (`connect::SCHEMA_AGREEMENT_TIMEOUT`).
 const DDL_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// Cassandra's longest time to live (20 years); longer retentions keep rows that long.
