@@ -12,25 +12,24 @@
 //! ```
 //!
 //! Each `<d>` record becomes one reading merging all its models (`models.rs` says what the points
-//! mean, `record.rs` how a record is assembled); a record that cannot be stored is quarantined
-//! and answered in its `dResult` without refusing the others.
+//! mean, `point.rs` how one is read, `record.rs` how a record is assembled, `description.rs` how
+//! its device is described); a record that cannot be stored is quarantined and answered in its
+//! `dResult` without refusing the others.
 
+mod description;
 mod models;
+mod point;
 mod record;
 #[cfg(test)]
 mod tests;
 
-use heliograph_shared::{Device, GatewayId};
+use heliograph_shared::GatewayId;
 
-use self::record::{Closed, MAX_TEXT, Point, Record};
+use self::record::{Closed, Record};
 use super::document::FormatParser;
 use super::error::{ErrorCode, ProtocolError};
 use super::xml::{XmlEvent, attribute, local_name};
 use super::{Document, Format, ParseContext, ReadingsDocument, effective_gateway};
-
-/// Most `<p>` points one `<d>` record may carry (a full inverter with every model has a few
-/// hundred).
-const MAX_POINTS_PER_RECORD: usize = 4096;
 
 fn invalid(reason: impl Into<String>) -> ProtocolError {
     ProtocolError::new(ErrorCode::Invalid, reason)
@@ -43,13 +42,8 @@ pub(crate) struct SunSpecParser {
     document: Option<ReadingsDocument>,
     gateway: Option<GatewayId>,
     record: Record,
-    /// The current `<m>`'s id as sent (bounded), and as a number when valid.
-    model_label: String,
+    /// The current `<m>`'s model number, when valid.
     model: Option<u16>,
-    /// The current model's points, buffered until `</m>` because a `*_SF` point may follow the
-    /// points it scales; entries are reused, `used` of them hold this model's points.
-    points: Vec<Point>,
-    used: usize,
 }
 
 impl SunSpecParser {
@@ -83,84 +77,27 @@ impl SunSpecParser {
     }
 
     fn open_model(&mut self, element: &quick_xml::events::BytesStart<'_>) -> Result<(), ProtocolError> {
-        self.used = 0;
-        self.model_label.clear();
-        self.model = None;
-        let Some(id) = attribute(element, "id")? else {
-            self.model_label.push('?');
-            self.record.refuse("<m> needs an id attribute (its model number)");
-            return Ok(());
-        };
-        self.model_label.extend(id.chars().take(MAX_TEXT));
-        match id.trim().parse::<u16>() {
-            Ok(model) => self.model = Some(model),
-            Err(_) => {
-                self.record.refuse(format!("model id {:?} is not a SunSpec model number", self.model_label))
-            }
-        }
+        let id = attribute(element, "id")?;
+        self.model = self.record.open_model(id.as_deref())?;
         Ok(())
-    }
-
-    fn open_point(&mut self, element: &quick_xml::events::BytesStart<'_>) -> Result<(), ProtocolError> {
-        self.record.points += 1;
-        if self.record.points > MAX_POINTS_PER_RECORD {
-            return Err(ProtocolError::new(
-                ErrorCode::TooManyReadings,
-                format!("more than {MAX_POINTS_PER_RECORD} points in one <d> record; split it"),
-            ));
-        }
-        if self.used == self.points.len() {
-            self.points.push(Point::default());
-        }
-        let point = &mut self.points[self.used];
-        self.used += 1;
-        if let Some(problem) = point.open(element)? {
-            self.record.refuse(problem);
-        }
-        Ok(())
-    }
-
-    fn close_point(&mut self) {
-        if let Some(point) = self.used.checked_sub(1).and_then(|i| self.points.get(i)) {
-            self.record.note_point(&self.model_label, point);
-        }
     }
 
     fn close_model(&mut self) {
-        if let Some(model) = self.model {
-            for point in &mut self.points[..self.used] {
-                point.resolve(model);
-            }
-            self.record.add_model(model, &self.points[..self.used]);
+        if let Some(model) = self.model.take() {
+            self.record.close_model(model);
         }
-        self.used = 0;
     }
 
     fn close_record(&mut self) {
         let (Some(document), Some(gateway)) = (self.document.as_mut(), self.gateway.as_ref()) else {
             return;
         };
-        let Closed { outcome, result } = self.record.close(gateway);
+        let Closed { outcome, result } = self.record.close(gateway, &mut document.devices);
         document.records.push(outcome);
         match result {
-            Ok((reading, device)) => {
-                describe(&mut document.devices, device);
-                document.readings.push(reading);
-            }
+            Ok(reading) => document.readings.push(reading),
             Err(rejected) => document.rejected.push(rejected),
         }
-    }
-}
-
-/// Adds a device description, one per device: a later record's description replaces an earlier
-/// one, and the device was last seen at the latest of their timestamps.
-fn describe(devices: &mut Vec<Device>, device: Device) {
-    match devices.iter_mut().find(|d| d.id == device.id) {
-        Some(known) => {
-            let last_seen = known.last_seen.max(device.last_seen);
-            *known = Device { last_seen, ..device };
-        }
-        None => devices.push(device),
     }
 }
 
@@ -180,8 +117,9 @@ impl FormatParser for SunSpecParser {
                     4 => "p",
                     _ => return Err(invalid("<p> takes no child elements")),
                 };
-                let name = local_name(element)?;
-                if name != expected {
+                // Compared as bytes: only a name to echo needs to be UTF-8.
+                if element.local_name().as_ref() != expected.as_bytes() {
+                    let name = local_name(element)?;
                     return Err(invalid(format!(
                         "unexpected <{}>: <sunSpecData> holds <d> records, <d> holds <m> models, \
                          <m> holds <p> points",
@@ -191,21 +129,16 @@ impl FormatParser for SunSpecParser {
                 match self.depth {
                     2 => self.open_record(element, context)?,
                     3 => self.open_model(element)?,
-                    _ => self.open_point(element)?,
+                    _ => self.record.open_point(element)?,
                 }
             }
             XmlEvent::Text(text) => match self.depth {
-                4 => {
-                    if let Some(point) = self.used.checked_sub(1).and_then(|i| self.points.get_mut(i)) {
-                        point.push_text(text);
-                    }
-                }
+                4 => self.record.push_text(text),
                 _ if text.trim().is_empty() => {}
                 _ => return Err(invalid("unexpected text outside a <p> point")),
             },
             XmlEvent::End => {
                 match self.depth {
-                    4 => self.close_point(),
                     3 => self.close_model(),
                     2 => self.close_record(),
                     _ => {}
