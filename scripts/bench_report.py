@@ -45,7 +45,7 @@ def row(what, baseline, measured, target, met):
     rows.append(f"| {what} | {baseline} | {measured} | {target} | {'✅' if met else '❌'} |")
 
 
-for name in ("native_60", "sunspec_60"):
+for name in ("native_60", "sunspec_60", "sunspec_models_60"):
     group = f"parse_{name}"
     try:
         size = throughput(group, "baseline_quick_xml_events")

@@ -523,6 +523,34 @@ fn more_than_4096_points_in_a_record_refuse_the_document() {
 }
 
 #[test]
+fn more_than_4096_models_in_a_record_refuse_the_document() {
+    let error = refusal(&record(&"<m id=\"64001\"/>".repeat(4097)));
+    assert_eq!(error.code, ErrorCode::TooManyReadings);
+    assert_eq!(error.reason, "more than 4096 models in one <d> record; split it");
+    let fits =
+        parse(&record(&format!("{}<m id=\"101\"><p id=\"W\">1</p></m>", "<m id=\"64001\"/>".repeat(4095))));
+    assert_eq!(fits.readings.len(), 1);
+}
+
+#[test]
+fn a_refused_records_content_names_each_point_by_its_own_model_as_sent() {
+    let document = parse(
+        "<sunSpecData>\
+         <d sn=\"INV1\" t=\"2013-06-01T12:00:00Z\"><m id=\"1\"><p id=\"Mn\">gsc</p></m>\
+         <m id=\" 101x\"><p id=\"W\" sf=\"-1\" u=\"W\">100</p></m><m><p id=\"A\" x=\"2\">5</p></m></d>\
+         <d sn=\"INV1\" t=\"2013-06-01T12:01:00Z\"><m id=\"1\"><p id=\"Mn\">gsc</p></m>\
+         <m id=\"101\"><p id=\"W\">100</p></m></d>\
+         </sunSpecData>",
+    );
+    let [rejected] = &document.rejected[..] else { panic!("one refused: {:?}", document.rejected) };
+    assert_eq!(rejected.reason, "model id \" 101x\" is not a SunSpec model number");
+    assert_eq!(rejected.content, "1.Mn=gsc;  101x.W=100 sf=-1 W; ?.A.2=5");
+    assert_eq!(document.readings.len(), 1, "the next record reuses the slots and is stored");
+    assert_close(document.readings[0].metrics.get(Metric::AcPower), 100.0);
+    assert_eq!(only_device(&document).manufacturer.as_deref(), Some("gsc"));
+}
+
+#[test]
 fn long_values_and_ids_refuse_the_record_and_the_quarantine_content_is_bounded() {
     let long_value = parse(&record(&format!("<m id=\"101\"><p id=\"W\">{}</p></m>", "1".repeat(65))));
     assert_eq!(long_value.rejected[0].reason, "value of 101.W is longer than 64 characters");
