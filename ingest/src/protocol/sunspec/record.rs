@@ -34,7 +34,7 @@ struct Candidate {
     /// (model position in the record, rank among the model's alternatives, repeat, point order).
     precedence: (usize, u8, u32, usize),
     value: f64,
-    /// Where the extra name it is kept under if it loses lies in the record's `names`.
+    /// The name it is kept under as an extra if it loses: a range of the record's `names`.
     name: Range<usize>,
 }
 
