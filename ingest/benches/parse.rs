@@ -10,50 +10,50 @@ use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use heliograph_ingest::protocol::{Document, ParseContext, parse_document};
 use heliograph_shared::{GatewayId, TimestampPolicy};
 
-fn native_document(readings: usize) -> String {
+/// A document of one-minute records from two days ago, each written by `record(i, timestamp)`
+/// between the root's `open` and `close` tags.
+fn document(open: &str, close: &str, records: usize, record: impl Fn(usize, &str) -> String) -> String {
     let base = Utc::now() - TimeDelta::days(2);
-    let mut text = String::from("<batch gateway=\"GW-0001\" seq=\"42\">");
-    for i in 0..readings {
+    let mut text = String::from(open);
+    for i in 0..records {
         let ts = (base + TimeDelta::minutes(i as i64)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-        text.push_str(&format!(
+        text.push_str(&record(i, &ts));
+    }
+    text.push_str(close);
+    text
+}
+
+fn native_document(readings: usize) -> String {
+    document("<batch gateway=\"GW-0001\" seq=\"42\">", "</batch>", readings, |i, ts| {
+        format!(
             "<reading device=\"inv-1\" ts=\"{ts}\"><ac_power unit=\"W\">{}.5</ac_power>\
              <energy unit=\"kWh\">{}.125</energy><ac_voltage unit=\"V\">230.1</ac_voltage>\
              <ac_current unit=\"A\">5.2</ac_current><frequency unit=\"Hz\">50.01</frequency>\
              <temperature unit=\"C\">41.5</temperature><status>producing</status></reading>",
             1000 + i,
             9000 + i
-        ));
-    }
-    text.push_str("</batch>");
-    text
+        )
+    })
 }
 
 fn sunspec_document(records: usize) -> String {
-    let base = Utc::now() - TimeDelta::days(2);
-    let mut text = String::from("<sunSpecData v=\"1\">");
-    for i in 0..records {
-        let t = (base + TimeDelta::minutes(i as i64)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-        text.push_str(&format!(
+    document("<sunSpecData v=\"1\">", "</sunSpecData>", records, |i, t| {
+        format!(
             "<d lid=\"11:22:33:44:55:66\" man=\"gsc\" mod=\"r300\" sn=\"123456\" t=\"{t}\" cid=\"{i}\">\
              <m id=\"101\" x=\"1\"><p id=\"A\" sf=\"-2\">3043</p><p id=\"PhVphA\">2216</p><p id=\"V_SF\">-1</p>\
              <p id=\"W\">{}</p><p id=\"Hz\">60.01</p><p id=\"WH\">{}</p><p id=\"DCA\">14.28</p>\
              <p id=\"DCV\">469</p><p id=\"DCW\">6805</p><p id=\"TmpCab\">32.94</p><p id=\"St\">4</p></m></d>",
             6000 + i,
             126_973 + i
-        ));
-    }
-    text.push_str("</sunSpecData>");
-    text
+        )
+    })
 }
 
 /// Records as data loggers send them for a whole device: the common model, an inverter model
 /// and an MPPT model with two modules, 24 points in three models.
 fn sunspec_models_document(records: usize) -> String {
-    let base = Utc::now() - TimeDelta::days(2);
-    let mut text = String::from("<sunSpecData v=\"1\">");
-    for i in 0..records {
-        let t = (base + TimeDelta::minutes(i as i64)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-        text.push_str(&format!(
+    document("<sunSpecData v=\"1\">", "</sunSpecData>", records, |i, t| {
+        format!(
             "<d lid=\"11:22:33:44:55:66\" t=\"{t}\" cid=\"{i}\">\
              <m id=\"1\"><p id=\"Mn\">gsc</p><p id=\"Md\">r300</p><p id=\"SN\">123456</p><p id=\"Vr\">1.2.3</p></m>\
              <m id=\"101\" x=\"1\"><p id=\"A\" sf=\"-2\">3043</p><p id=\"PhVphA\">2216</p><p id=\"V_SF\">-1</p>\
@@ -66,10 +66,8 @@ fn sunspec_models_document(records: usize) -> String {
             126_973 + i,
             3400 + i,
             3395 + i
-        ));
-    }
-    text.push_str("</sunSpecData>");
-    text
+        )
+    })
 }
 
 fn context() -> ParseContext {

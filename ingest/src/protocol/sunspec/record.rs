@@ -173,18 +173,8 @@ impl Record {
 
     /// Starts a `<m>` model from its `id` attribute; its number, when valid.
     pub(super) fn open_model(&mut self, id: Option<&str>) -> Result<Option<u16>, ProtocolError> {
-        if self.models == MAX_PER_RECORD {
-            return Err(ProtocolError::new(
-                ErrorCode::TooManyReadings,
-                format!("more than {MAX_PER_RECORD} models in one <d> record; split it"),
-            ));
-        }
-        if self.models == self.labels.len() {
-            self.labels.push(String::new());
-        }
-        let label = &mut self.labels[self.models];
-        self.models += 1;
         self.model_start = self.used;
+        let label = next_slot(&mut self.labels, &mut self.models, "models")?;
         label.clear();
         let Some(id) = id else {
             label.push('?');
@@ -204,18 +194,9 @@ impl Record {
 
     /// Starts a `<p>` point of the current model from its start tag.
     pub(super) fn open_point(&mut self, element: &BytesStart<'_>) -> Result<(), ProtocolError> {
-        if self.used == MAX_PER_RECORD {
-            return Err(ProtocolError::new(
-                ErrorCode::TooManyReadings,
-                format!("more than {MAX_PER_RECORD} points in one <d> record; split it"),
-            ));
-        }
-        if self.used == self.points.len() {
-            self.points.push(Point::default());
-        }
-        let point = &mut self.points[self.used];
-        self.used += 1;
-        if let Some(problem) = point.open(element, self.models.saturating_sub(1))? {
+        let model = self.models.saturating_sub(1);
+        let point = next_slot(&mut self.points, &mut self.used, "points")?;
+        if let Some(problem) = point.open(element, model)? {
             self.refuse(problem);
         }
         Ok(())
@@ -462,6 +443,27 @@ impl Record {
         }
         content
     }
+}
+
+/// The slot after the `used` ones a record fills, created the first time and kept from record to
+/// record; past [`MAX_PER_RECORD`] of `what`, the document is refused.
+fn next_slot<'a, T: Default>(
+    slots: &'a mut Vec<T>,
+    used: &mut usize,
+    what: &str,
+) -> Result<&'a mut T, ProtocolError> {
+    if *used == MAX_PER_RECORD {
+        return Err(ProtocolError::new(
+            ErrorCode::TooManyReadings,
+            format!("more than {MAX_PER_RECORD} {what} in one <d> record; split it"),
+        ));
+    }
+    if *used == slots.len() {
+        slots.push(T::default());
+    }
+    let slot = &mut slots[*used];
+    *used += 1;
+    Ok(slot)
 }
 
 /// Keeps a value as an extra; the first of duplicates wins.
