@@ -12,11 +12,12 @@
 //! ```
 //!
 //! Each `<d>` record becomes one reading merging all its models (`models.rs` says what the points
-//! mean, `point.rs` how one is read, `record.rs` how a record is assembled, `description.rs` how
-//! its device is described); a record that cannot be stored is quarantined and answered in its
-//! `dResult` without refusing the others.
+//! mean, `model_tag.rs` and `point.rs` how a model's tag and a point are read, `record.rs` how a
+//! record is assembled, `description.rs` how its device is described); a record that cannot be
+//! stored is quarantined and answered in its `dResult` without refusing the others.
 
 mod description;
+mod model_tag;
 mod models;
 mod point;
 mod record;
@@ -25,10 +26,10 @@ mod tests;
 
 use heliograph_shared::GatewayId;
 
-use self::record::{Closed, Record};
+use self::record::Record;
 use super::document::FormatParser;
 use super::error::{ErrorCode, ProtocolError};
-use super::xml::{XmlEvent, attribute, local_name};
+use super::xml::{XmlEvent, local_name};
 use super::{Document, Format, ParseContext, ReadingsDocument, effective_gateway};
 
 fn invalid(reason: impl Into<String>) -> ProtocolError {
@@ -77,8 +78,7 @@ impl SunSpecParser {
     }
 
     fn open_model(&mut self, element: &quick_xml::events::BytesStart<'_>) -> Result<(), ProtocolError> {
-        let id = attribute(element, "id")?;
-        self.model = self.record.open_model(id.as_deref())?;
+        self.model = self.record.open_model(element)?;
         Ok(())
     }
 
@@ -89,14 +89,8 @@ impl SunSpecParser {
     }
 
     fn close_record(&mut self) {
-        let (Some(document), Some(gateway)) = (self.document.as_mut(), self.gateway.as_ref()) else {
-            return;
-        };
-        let Closed { outcome, result } = self.record.close(gateway, &mut document.devices);
-        document.records.push(outcome);
-        match result {
-            Ok(reading) => document.readings.push(reading),
-            Err(rejected) => document.rejected.push(rejected),
+        if let (Some(document), Some(gateway)) = (self.document.as_mut(), self.gateway.as_ref()) {
+            self.record.close(gateway, document);
         }
     }
 }

@@ -10,12 +10,13 @@ use heliograph_shared::{
 use quick_xml::events::BytesStart;
 
 use super::description::{Described, Description, fill, fill_once};
+use super::model_tag::ModelTag;
 use super::models::{Family, Role};
 use super::point::{MAX_TEXT, Point, bounded, each_attribute};
 use crate::protocol::answer::RejectedReading;
 use crate::protocol::error::{ErrorCode, ProtocolError};
 use crate::protocol::known_ids::KnownIds;
-use crate::protocol::{ParseContext, RecordOutcome};
+use crate::protocol::{ParseContext, ReadingsDocument, RecordOutcome};
 
 /// Most `<p>` points, and most `<m>` models, one `<d>` record may carry (a full inverter with
 /// every model has a few hundred points).
@@ -60,9 +61,8 @@ pub(super) struct Record {
     /// The record's points in document order; `used` slots hold this record's.
     points: Vec<Point>,
     used: usize,
-    /// The labels of the record's models as sent (bounded), in order; `models` hold this
-    /// record's.
-    labels: Vec<String>,
+    /// The record's `<m>` tags in document order; `models` slots hold this record's.
+    model_tags: Vec<ModelTag>,
     models: usize,
     /// Where the current model's points start in `points`.
     model_start: usize,
@@ -79,14 +79,6 @@ pub(super) struct Record {
     sibling: String,
     /// Device ids already parsed in this document, shared by the records that name them again.
     known_ids: KnownIds,
-}
-
-/// What a closed record became.
-pub(super) struct Closed {
-    /// Its outcome for the `dResult` answer.
-    pub(super) outcome: RecordOutcome,
-    /// The reading to store (its device described in the document's devices), or why not.
-    pub(super) result: Result<Reading, RejectedReading>,
 }
 
 impl Record {
@@ -138,7 +130,7 @@ impl Record {
             problem,
             points: _,
             used,
-            labels: _,
+            model_tags: _,
             models,
             model_start,
             kind,
@@ -171,25 +163,16 @@ impl Record {
         }
     }
 
-    /// Starts a `<m>` model from its `id` attribute; its number, when valid.
-    pub(super) fn open_model(&mut self, id: Option<&str>) -> Result<Option<u16>, ProtocolError> {
+    /// Starts a `<m>` model from its start tag; its number, when valid.
+    pub(super) fn open_model(&mut self, element: &BytesStart<'_>) -> Result<Option<u16>, ProtocolError> {
         self.model_start = self.used;
-        let label = next_slot(&mut self.labels, &mut self.models, "models")?;
-        label.clear();
-        let Some(id) = id else {
-            label.push('?');
-            self.refuse("<m> needs an id attribute (its model number)");
-            return Ok(None);
-        };
-        label.extend(id.chars().take(MAX_TEXT));
-        match id.trim().parse::<u16>() {
-            Ok(model) => Ok(Some(model)),
-            Err(_) => {
-                let reason = format!("model id {label:?} is not a SunSpec model number");
-                self.refuse(reason);
-                Ok(None)
-            }
+        let tag = next_slot(&mut self.model_tags, &mut self.models, "models")?;
+        let (number, problem) = tag.open(element)?;
+        if let Some(problem) = problem {
+            let problem = problem.to_owned();
+            self.refuse(problem);
         }
+        Ok(number)
     }
 
     /// Starts a `<p>` point of the current model from its start tag.
@@ -340,27 +323,33 @@ impl Record {
         Ok(scale(number, sf))
     }
 
-    /// Ends the record: picks the canonical metrics, and builds the reading (describing its
-    /// device in `devices`) or the refusal.
-    pub(super) fn close(&mut self, gateway: &GatewayId, devices: &mut Vec<Device>) -> Closed {
+    /// Ends the record: picks the canonical metrics, and adds its outcome to the document with
+    /// the reading (describing its device) or the refusal.
+    pub(super) fn close(&mut self, gateway: &GatewayId, document: &mut ReadingsDocument) {
         let device = self.device_id();
-        let result = self.build(gateway, &device, devices).map_err(|reason| RejectedReading {
-            device: device.as_str().to_owned(),
-            ts: self.t.clone().unwrap_or_default(),
-            reason,
-            content: self.quarantine_content(),
+        let failure = match self.build(gateway, &device, &mut document.devices) {
+            Ok(reading) => {
+                document.readings.push(reading);
+                None
+            }
+            Err(reason) => {
+                let failure = (REFUSED, reason.clone());
+                document.rejected.push(RejectedReading {
+                    device: device.as_str().to_owned(),
+                    ts: self.t.clone().unwrap_or_default(),
+                    reason,
+                    content: self.quarantine_content(),
+                });
+                Some(failure)
+            }
+        };
+        document.records.push(RecordOutcome {
+            index: self.index,
+            // The record is done with them: the next one starts afresh.
+            t: self.t.take().unwrap_or_default(),
+            cid: self.cid.take(),
+            failure,
         });
-        let failure = result.as_ref().err().map(|rejected| (REFUSED, rejected.reason.clone()));
-        Closed {
-            outcome: RecordOutcome {
-                index: self.index,
-                // The record is done with them: the next one starts afresh.
-                t: self.t.take().unwrap_or_default(),
-                cid: self.cid.take(),
-                failure,
-            },
-            result,
-        }
     }
 
     /// The `sn` attribute, else the common model's `SN`, else `lid`, else `d<index>`.
@@ -432,7 +421,8 @@ impl Record {
             if !content.is_empty() {
                 content.push_str("; ");
             }
-            point.write_content(&mut content, self.labels.get(point.model).map_or("?", String::as_str));
+            let label = self.model_tags.get(point.model).map_or("?", |tag| tag.label.as_str());
+            point.write_content(&mut content, label);
         }
         if content.len() > MAX_CONTENT {
             let mut end = MAX_CONTENT;
@@ -489,7 +479,12 @@ fn sunspec_status(text: &str) -> Option<DeviceStatus> {
 
 /// A scale factor: a whole number within [`SCALE_FACTORS`] (`-2`, `2.0`).
 fn parse_scale_factor(text: &str) -> Option<i32> {
-    let number = text.trim().parse::<f64>().ok()?;
+    let text = text.trim();
+    // Nearly every scale factor is written as an integer, which needs no float parsing.
+    if let Ok(whole) = text.parse::<i32>() {
+        return SCALE_FACTORS.contains(&whole).then_some(whole);
+    }
+    let number = text.parse::<f64>().ok()?;
     let (low, high) = (*SCALE_FACTORS.start(), *SCALE_FACTORS.end());
     let whole = number.fract() == 0.0 && (f64::from(low)..=f64::from(high)).contains(&number);
     // Whole and within -10..=10, so the conversion is exact.

@@ -431,6 +431,11 @@ fn scale_factors_outside_minus_ten_to_ten_or_not_whole_refuse_the_record() {
     }
     let unused = parse(&record("<m id=\"101\"><p id=\"W\">5</p><p id=\"VA_SF\">-32768</p></m>"));
     assert_eq!(unused.readings.len(), 1, "an unused scale factor is harmless");
+    for (sf, watts) in [("10", 5e10), ("-10", 5e-10), ("+2", 500.0), (" -2.0 ", 0.05), ("1e1", 5e10)] {
+        let models = format!("<m id=\"101\"><p id=\"W\" sf=\"{sf}\">5</p></m>");
+        let document = parse(&record(&models));
+        assert_close(only_reading(&document).metrics.get(Metric::AcPower), watts);
+    }
 }
 
 #[test]

@@ -1,0 +1,91 @@
+//! One `<m>` start tag as sent: the model's label (its `id` as given) and number. A record's
+//! models keep their slots from record to record like its points, so that the next record's same
+//! model tag is compared by its bytes and not read again.
+
+use quick_xml::events::BytesStart;
+
+use super::point::MAX_TEXT;
+use crate::protocol::error::ProtocolError;
+use crate::protocol::xml::attribute;
+
+/// One `<m>` as sent.
+#[derive(Debug, Default)]
+pub(super) struct ModelTag {
+    /// The `id` attribute as sent (bounded), or `?` when missing: names the model's points in a
+    /// refused record's content.
+    pub(super) label: String,
+    /// The model number, when the id is one.
+    number: Option<u16>,
+    /// Why the tag refuses its record, when it does.
+    problem: Option<String>,
+    /// The start tag last read into this slot, as sent, when it was read without error.
+    tag: Vec<u8>,
+}
+
+impl ModelTag {
+    /// Reads a `<m>` start tag into this slot: the model number when valid, and the problem
+    /// that refuses only the record otherwise. A broken attribute refuses the document.
+    pub(super) fn open(
+        &mut self,
+        element: &BytesStart<'_>,
+    ) -> Result<(Option<u16>, Option<&str>), ProtocolError> {
+        let raw: &[u8] = element;
+        if self.tag != raw {
+            self.tag.clear();
+            self.read(element)?;
+            self.tag.extend_from_slice(raw);
+        }
+        Ok((self.number, self.problem.as_deref()))
+    }
+
+    fn read(&mut self, element: &BytesStart<'_>) -> Result<(), ProtocolError> {
+        self.label.clear();
+        self.number = None;
+        self.problem = None;
+        let Some(id) = attribute(element, "id")? else {
+            self.label.push('?');
+            self.problem = Some("<m> needs an id attribute (its model number)".to_owned());
+            return Ok(());
+        };
+        self.label.extend(id.chars().take(MAX_TEXT));
+        match id.trim().parse::<u16>() {
+            Ok(number) => self.number = Some(number),
+            Err(_) => {
+                self.problem = Some(format!("model id {:?} is not a SunSpec model number", self.label));
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn start(tag: &str) -> BytesStart<'_> {
+        BytesStart::from_content(tag, 1)
+    }
+
+    #[test]
+    fn a_tag_is_read_once_and_read_again_when_it_changes() {
+        let mut slot = ModelTag::default();
+        assert_eq!(slot.open(&start("m id=\"101\" x=\"1\"")).expect("well-formed"), (Some(101), None));
+        assert_eq!(slot.label, "101");
+        assert_eq!(slot.open(&start("m id=\"101\" x=\"1\"")).expect("well-formed"), (Some(101), None));
+        let (number, problem) = slot.open(&start("m id=\"inverter\"")).expect("well-formed");
+        assert_eq!((number, problem), (None, Some("model id \"inverter\" is not a SunSpec model number")));
+        let (_, problem) = slot.open(&start("m")).expect("well-formed");
+        assert_eq!(problem, Some("<m> needs an id attribute (its model number)"));
+        assert_eq!(slot.label, "?");
+        assert_eq!(slot.open(&start("m id=\" 160 \"")).expect("well-formed"), (Some(160), None));
+    }
+
+    #[test]
+    fn a_broken_tag_is_refused_every_time() {
+        let mut slot = ModelTag::default();
+        for _ in 0..2 {
+            assert!(slot.open(&start("m id=\"1\" id=\"2\"")).is_err());
+        }
+        assert_eq!(slot.open(&start("m id=\"1\"")).expect("well-formed"), (Some(1), None));
+    }
+}
