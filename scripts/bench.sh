@@ -22,6 +22,8 @@ out=target/bench
 work=$(mktemp -d)
 mkdir -p "$out"
 rm -f "$out"/*.json
+# What was measured and when, for the report (which may be written again later from these files).
+printf '{"commit": "%s", "at": "%s"}\n' "$(git rev-parse --short HEAD)" "$(date -u '+%Y-%m-%d %H:%M')" > "$out/run.json"
 B=target/release/heliograph
 server=""
 

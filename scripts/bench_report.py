@@ -143,7 +143,14 @@ try:
         cpu_model = next(l.split(":", 1)[1].strip() for l in f if l.startswith("model name"))
 except (OSError, StopIteration):
     pass
-rev = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=root).stdout.strip()
+# The commit and start time the run recorded; the checkout and the clock for older result sets.
+try:
+    with open(os.path.join(out, "run.json")) as f:
+        run = json.load(f)
+    rev, measured_at = run["commit"], run["at"]
+except (OSError, ValueError, KeyError):
+    rev = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=root).stdout.strip()
+    measured_at = f"{datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M}"
 print(f"""# Benchmarks
 
 The latest results of `scripts/bench.sh` (criterion for the hot paths, `heliograph load` over
@@ -152,7 +159,7 @@ in the same run, or a figure with its baseline beside it; load figures are media
 Server and load generator share the machine.
 
 - Machine: {os.cpu_count()} cores ({cpu_model}), {round(os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30)} GiB, {platform.system()} {platform.release()}
-- Commit: `{rev}`, {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC
+- Commit: `{rev}`, {measured_at} UTC
 - Command: `scripts/bench.sh`
 
 | what | baseline (same run) | measured | target | met |
