@@ -180,6 +180,7 @@ conformance!(
     a_document_with_hundreds_of_readings_for_several_devices_is_stored_whole,
     hourly_rollups_equal_a_fold_of_the_raw_readings,
     a_connections_documents_keep_rollups_equal_to_a_fold_of_everything_stored,
+    two_connections_of_one_gateway_taking_turns_keep_rollups_equal_to_a_fold,
     customers_are_replaced_whole_and_listed_by_name,
     gateways_are_created_read_replaced_and_listed_by_id,
     a_gateway_id_belongs_to_one_provider_across_the_installation,
@@ -554,6 +555,41 @@ async fn a_connections_documents_keep_rollups_equal_to_a_fold_of_everything_stor
     let stored = tenant.readings(&gw("GW-1"), &dev("inv-1"), range, usize::MAX).await.unwrap();
     assert_eq!(stored.len(), 950 - 20 + 1);
     assert!(stored.iter().filter(|r| r.metrics.get(Metric::AcPower) == Some(333.0)).count() >= 50);
+}
+
+/// A gateway with two connections at once (a reconnect while the old one still sends, or two
+/// processes sharing its id) whose documents take turns: each connection's next document comes
+/// after readings the other one stored in between, and every hour must still fold them all.
+async fn two_connections_of_one_gateway_taking_turns_keep_rollups_equal_to_a_fold(f: &Fixture) {
+    let tenant = f.provider_with_gateway("acme", "GW-1").await;
+    let start = at(2026, 6, 1, 21, 0, 0);
+    let reading = |minute: i64| {
+        let mut reading = power_reading(
+            "GW-1",
+            "inv-1",
+            start + TimeDelta::minutes(minute),
+            1000.0 + 11.0 * f64::from(i32::try_from(minute % 37).unwrap()),
+        );
+        reading
+            .metrics
+            .set(Metric::Energy, 20_000.0 + 17.0 * f64::from(i32::try_from(minute).unwrap()))
+            .unwrap();
+        reading
+    };
+    // Twelve documents of 30 one-minute readings; the connections send every other one.
+    let connections = [WriteSession::default(), WriteSession::default()];
+    for document in 0..12 {
+        let readings: Vec<Reading> = (document * 30..(document + 1) * 30).map(reading).collect();
+        let session = &connections[usize::try_from(document % 2).unwrap()];
+        tenant.write_batch_in(batch("GW-1", start, readings), session).await.unwrap();
+    }
+
+    let range = start - TimeDelta::hours(1)..start + TimeDelta::hours(8);
+    let stored = tenant.readings(&gw("GW-1"), &dev("inv-1"), range.clone(), usize::MAX).await.unwrap();
+    assert_eq!(stored.len(), 360);
+    let expected = hourly_rollups(&stored);
+    assert_eq!(expected.len(), 6);
+    assert_eq!(tenant.hourly_rollups(&gw("GW-1"), &dev("inv-1"), range).await.unwrap(), expected);
 }
 
 async fn customers_are_replaced_whole_and_listed_by_name(f: &Fixture) {

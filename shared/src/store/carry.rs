@@ -7,7 +7,11 @@
 //! them, continues the fold exactly as folding the stored readings would ([`HourFold`] is the
 //! same code). Anything else (a rewrite, a backfill behind the carry, readings stored ahead of
 //! it by another writer) is folded from the store as before, and the carry starts again from
-//! what that read found.
+//! what that read found. So is a document that comes later than the device's cadence after the
+//! carry when the store holds readings in between: another writer (a second connection of the
+//! same gateway) stored them, and they belong in the fold.
+
+use std::ops::Range;
 
 use chrono::{DateTime, TimeDelta, Utc};
 
@@ -22,6 +26,8 @@ pub(crate) struct Carry {
     open: HourFold,
     /// The device's newest stored reading.
     newest: DateTime<Utc>,
+    /// The time from the reading before it to `newest`: the device's cadence, when known.
+    interval: Option<TimeDelta>,
     /// Nothing is stored after `newest` and before this.
     clear_until: DateTime<Utc>,
 }
@@ -40,7 +46,8 @@ impl Carry {
         for reading in &stored[first_in_hour..] {
             open.push(reading);
         }
-        Some(Self { open, newest: newest.ts, clear_until: known_end.max(newest.ts) })
+        let interval = stored.len().checked_sub(2).map(|before| newest.ts - stored[before].ts);
+        Some(Self { open, newest: newest.ts, interval, clear_until: known_end.max(newest.ts) })
     }
 
     /// Whether `readings` (one device's, in the order given) continue the carry: all after its
@@ -52,6 +59,17 @@ impl Carry {
             after = r.ts;
             later
         })
+    }
+
+    /// The time between the carry's newest reading and the first of `readings` (which continue
+    /// it) when it is longer than the device's cadence: another writer may have stored readings
+    /// there since, and then `readings` cannot be folded on. `None` when they follow at once.
+    /// (Another writer's readings between two of this one's, closer than its cadence, are not
+    /// looked for.)
+    pub(crate) fn gap_before(&self, readings: &[Reading]) -> Option<Range<DateTime<Utc>>> {
+        let first = readings.first()?.ts;
+        let follows = self.interval.is_some_and(|interval| first - self.newest <= interval);
+        (!follows).then(|| self.newest + TimeDelta::milliseconds(1)..first)
     }
 
     /// How far past `readings`' newest the store must be known to hold nothing for them to be
@@ -81,6 +99,7 @@ impl Carry {
                 self.open = HourFold::start(hour, &reading.gateway, &reading.device, self.open.last());
             }
             self.open.push(reading);
+            self.interval = Some(reading.ts - self.newest);
             self.newest = reading.ts;
         }
         changed.extend(self.open.rollup(None));
@@ -168,5 +187,29 @@ mod tests {
         assert!(!carry.continues(&[all[6].clone(), all[5].clone()]), "out of order");
         assert!(!carry.continues(&[all[6].clone(), all[6].clone()]), "repeated");
         assert!(Carry::seed(&[], Utc::now()).is_none());
+    }
+
+    #[test]
+    fn readings_later_than_the_devices_cadence_leave_a_gap_to_look_into() {
+        let minute = |m: i64| {
+            let mut reading = readings(1, 3).remove(0);
+            reading.ts = Utc.with_ymd_and_hms(2026, 3, 1, 12, 0, 0).single().expect("valid date")
+                + TimeDelta::minutes(m);
+            reading
+        };
+        let lone = Carry::seed(&[minute(0)], minute(0).ts).expect("a reading");
+        assert_eq!(
+            lone.gap_before(&[minute(1)]),
+            Some(minute(0).ts + TimeDelta::milliseconds(1)..minute(1).ts)
+        );
+        let mut carry = Carry::seed(&[minute(0), minute(1)], minute(1).ts).expect("readings");
+        assert_eq!(carry.gap_before(&[minute(2), minute(3)]), None, "the next minute follows at once");
+        carry.advance(&[minute(2), minute(3)]);
+        assert_eq!(carry.gap_before(&[minute(4)]), None);
+        let gap = carry.gap_before(&[minute(34), minute(35)]).expect("half an hour later");
+        assert_eq!(gap, minute(3).ts + TimeDelta::milliseconds(1)..minute(34).ts);
+        carry.advance(&[minute(34), minute(35)]);
+        assert_eq!(carry.gap_before(&[minute(36)]), None, "the cadence is the newest two readings'");
+        assert_eq!(carry.gap_before(&[]), None);
     }
 }

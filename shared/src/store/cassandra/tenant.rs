@@ -204,6 +204,13 @@ impl TenantStore for CassandraTenant {
                 cold.push(readings);
                 continue;
             };
+            // Readings another writer stored since this one's newest belong in the fold.
+            if let Some(gap) = carry.gap_before(&readings)
+                && !self.readings(&gateway, &device, gap, 1).await?.is_empty()
+            {
+                cold.push(readings);
+                continue;
+            }
             if let Some(needed) = Carry::needed(&readings)
                 && carry.clear_until() < needed
             {
