@@ -8,12 +8,13 @@
 //! continue what it stored are folded on from its carry instead (`store/carry.rs`), with the
 //! same result, and their rollups are written together with their readings.
 //!
-//! Two connections writing the same device's same hours at once could each fold without the
-//! other's readings, and the later rollup write would miss the earlier document's readings; a
-//! carry does not look at the store again while its documents continue it, so the hour stays
-//! short until one of them folds it from the store (a document that does not continue its
-//! carry, a new connection, a rewrite). A gateway's documents arrive on one connection, one
-//! after the other, so in practice one connection writes a device at a time.
+//! Two connections of one gateway taking turns are told apart by the gap each finds before its
+//! next document (`Carry::gap_before`), which sends that document down the fold-from-the-store
+//! path when the other stored readings there. Two connections writing the same device's same
+//! hour at the very same moment could still each fold without the other's readings in flight,
+//! and the hour stays short until one of them folds it from the store (a document that does not
+//! continue its carry, a new connection, a rewrite). A gateway's documents arrive on one
+//! connection, one after the other, so in practice one connection writes a device at a time.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Range;
