@@ -257,6 +257,18 @@ fn power_reading(gateway: &str, device: &str, ts: DateTime<Utc>, power: f64) -> 
     Reading { gateway: gw(gateway), device: dev(device), ts, status: None, metrics }
 }
 
+/// A reading of `power` and an energy counter standing at `energy`.
+fn metered_reading(gateway: &str, device: &str, ts: DateTime<Utc>, power: f64, energy: f64) -> Reading {
+    let mut reading = power_reading(gateway, device, ts, power);
+    reading.metrics.set(Metric::Energy, energy).unwrap();
+    reading
+}
+
+/// A small count (minutes, readings) as a float, for readings' values.
+fn float(count: i64) -> f64 {
+    f64::from(i32::try_from(count).unwrap())
+}
+
 fn batch(gateway: &str, received_at: DateTime<Utc>, readings: Vec<Reading>) -> WriteBatch {
     let mut batch = WriteBatch::new(gw(gateway), received_at);
     batch.readings = readings;
@@ -400,14 +412,7 @@ async fn reading_ranges_include_the_start_exclude_the_end_and_honour_the_limit(f
     // Every 10 minutes from 22:00 on June 1st to 02:00 on June 3rd: three day partitions.
     let start = at(2026, 6, 1, 22, 0, 0);
     let readings: Vec<Reading> = (0..=168)
-        .map(|i| {
-            power_reading(
-                "GW-1",
-                "inv-1",
-                start + TimeDelta::minutes(10 * i),
-                f64::from(i32::try_from(i).unwrap()),
-            )
-        })
+        .map(|i| power_reading("GW-1", "inv-1", start + TimeDelta::minutes(10 * i), float(i)))
         .collect();
     tenant.write_batch(batch("GW-1", at(2026, 6, 3, 2, 0, 0), readings.clone())).await.unwrap();
     let query = |range: std::ops::Range<DateTime<Utc>>, limit: usize| {
@@ -463,17 +468,13 @@ async fn hourly_rollups_equal_a_fold_of_the_raw_readings(f: &Fixture) {
     let start = at(2026, 6, 1, 22, 0, 0);
     let readings: Vec<Reading> = (0..240)
         .map(|minute| {
-            let mut reading = power_reading(
+            metered_reading(
                 "GW-1",
                 "inv-1",
                 start + TimeDelta::minutes(minute),
-                1000.0 + 10.0 * f64::from(i32::try_from(minute % 37).unwrap()),
-            );
-            reading
-                .metrics
-                .set(Metric::Energy, 50_000.0 + 20.0 * f64::from(i32::try_from(minute).unwrap()))
-                .unwrap();
-            reading
+                1000.0 + 10.0 * float(minute % 37),
+                50_000.0 + 20.0 * float(minute),
+            )
         })
         .collect();
     // In two documents, the second one first.
@@ -494,18 +495,14 @@ async fn a_connections_documents_keep_rollups_equal_to_a_fold_of_everything_stor
     let tenant = f.provider_with_gateway("acme", "GW-1").await;
     let start = at(2026, 6, 1, 21, 7, 0);
     let reading = |device: &str, minute: i64| {
-        let mut reading = power_reading(
+        let counter = if minute < 1500 { minute } else { minute - 1500 };
+        metered_reading(
             "GW-1",
             device,
             start + TimeDelta::minutes(minute),
-            1000.0 + 7.0 * f64::from(i32::try_from(minute % 41).unwrap()),
-        );
-        let counter = if minute < 1500 { minute } else { minute - 1500 };
-        reading
-            .metrics
-            .set(Metric::Energy, 9_000.0 + 13.0 * f64::from(i32::try_from(counter).unwrap()))
-            .unwrap();
-        reading
+            1000.0 + 7.0 * float(minute % 41),
+            9_000.0 + 13.0 * float(counter),
+        )
     };
     // Every third minute of 45 hours of inv-1, in documents of 50 readings, with an hour
     // without readings in the fourth document and a counter reset at minute 1500.
@@ -564,17 +561,13 @@ async fn two_connections_of_one_gateway_taking_turns_keep_rollups_equal_to_a_fol
     let tenant = f.provider_with_gateway("acme", "GW-1").await;
     let start = at(2026, 6, 1, 21, 0, 0);
     let reading = |minute: i64| {
-        let mut reading = power_reading(
+        metered_reading(
             "GW-1",
             "inv-1",
             start + TimeDelta::minutes(minute),
-            1000.0 + 11.0 * f64::from(i32::try_from(minute % 37).unwrap()),
-        );
-        reading
-            .metrics
-            .set(Metric::Energy, 20_000.0 + 17.0 * f64::from(i32::try_from(minute).unwrap()))
-            .unwrap();
-        reading
+            1000.0 + 11.0 * float(minute % 37),
+            20_000.0 + 17.0 * float(minute),
+        )
     };
     // Twelve documents of 30 one-minute readings; the connections send every other one.
     let connections = [WriteSession::default(), WriteSession::default()];
