@@ -62,13 +62,13 @@ impl Carry {
     }
 
     /// The time between the carry's newest reading and the first of `readings` (which continue
-    /// it) when it is longer than the device's cadence: another writer may have stored readings
-    /// there since, and then `readings` cannot be folded on. `None` when they follow at once.
-    /// (Another writer's readings between two of this one's, closer than its cadence, are not
-    /// looked for.)
+    /// it) when it is longer than the device's cadence, give or take half of it (a logger's
+    /// clock jitters): another writer may have stored readings there since, and then `readings`
+    /// cannot be folded on. `None` when they follow at once. (Another writer's readings between
+    /// two of this one's, closer than its cadence, are not looked for.)
     pub(crate) fn gap_before(&self, readings: &[Reading]) -> Option<Range<DateTime<Utc>>> {
         let first = readings.first()?.ts;
-        let follows = self.interval.is_some_and(|interval| first - self.newest <= interval);
+        let follows = self.interval.is_some_and(|interval| first - self.newest <= interval * 3 / 2);
         (!follows).then(|| self.newest + TimeDelta::milliseconds(1)..first)
     }
 
@@ -205,7 +205,10 @@ mod tests {
         let mut carry = Carry::seed(&[minute(0), minute(1)], minute(1).ts).expect("readings");
         assert_eq!(carry.gap_before(&[minute(2), minute(3)]), None, "the next minute follows at once");
         carry.advance(&[minute(2), minute(3)]);
-        assert_eq!(carry.gap_before(&[minute(4)]), None);
+        let mut late = minute(4);
+        late.ts += TimeDelta::seconds(30);
+        assert_eq!(carry.gap_before(&[late]), None, "half a cadence late still follows");
+        assert!(carry.gap_before(&[minute(5)]).is_some(), "a reading could lie in between");
         let gap = carry.gap_before(&[minute(34), minute(35)]).expect("half an hour later");
         assert_eq!(gap, minute(3).ts + TimeDelta::milliseconds(1)..minute(34).ts);
         carry.advance(&[minute(34), minute(35)]);
