@@ -4,7 +4,7 @@
 
 use quick_xml::events::BytesStart;
 
-use super::point::MAX_TEXT;
+use super::point::{LastTag, MAX_TEXT};
 use crate::protocol::error::ProtocolError;
 use crate::protocol::xml::attribute;
 
@@ -18,8 +18,8 @@ pub(super) struct ModelTag {
     number: Option<u16>,
     /// Why the tag refuses its record, when it does.
     problem: Option<String>,
-    /// The start tag last read into this slot, as sent, when it was read without error.
-    tag: Vec<u8>,
+    /// The start tag last read into this slot.
+    tag: LastTag,
 }
 
 impl ModelTag {
@@ -29,11 +29,9 @@ impl ModelTag {
         &mut self,
         element: &BytesStart<'_>,
     ) -> Result<(Option<u16>, Option<&str>), ProtocolError> {
-        let raw: &[u8] = element;
-        if self.tag != raw {
-            self.tag.clear();
+        if !self.tag.is(element) {
             self.read(element)?;
-            self.tag.extend_from_slice(raw);
+            self.tag.remember(element);
         }
         Ok((self.number, self.problem.as_deref()))
     }

@@ -30,10 +30,10 @@ pub(super) struct Point {
     pub(super) too_long: bool,
     /// Which of the record's models it belongs to (its position among the record's `<m>`).
     pub(super) model: usize,
-    /// The start tag last read into this slot, as sent, when it was read without error, and the
-    /// problem it had: the same slot of the next record usually opens with the same bytes, and
-    /// then nothing needs reading again.
-    tag: Option<(Vec<u8>, Option<String>)>,
+    /// Why the tag refuses its record, when it does.
+    problem: Option<String>,
+    /// The start tag last read into this slot.
+    tag: LastTag,
     /// What the point means in the model it was last resolved for.
     meaning: Option<PointMeaning>,
 }
@@ -73,20 +73,16 @@ impl Point {
         &mut self,
         element: &BytesStart<'_>,
         model: usize,
-    ) -> Result<Option<String>, ProtocolError> {
+    ) -> Result<Option<&str>, ProtocolError> {
         self.text.clear();
         self.too_long = false;
         self.model = model;
-        let raw: &[u8] = element;
-        if let Some((tag, problem)) = &self.tag
-            && tag == raw
-        {
-            return Ok(problem.clone());
+        if !self.tag.is(element) {
+            self.meaning = None;
+            self.problem = self.read(element)?;
+            self.tag.remember(element);
         }
-        let read = self.read(element);
-        self.meaning = None;
-        self.tag = read.as_ref().ok().map(|problem| (raw.to_vec(), problem.clone()));
-        read
+        Ok(self.problem.as_deref())
     }
 
     /// What the point means in `model`, read once per slot while the tag and model stay the same.
@@ -164,6 +160,30 @@ impl Point {
             content.push(' ');
             content.push_str(unit);
         }
+    }
+}
+
+/// The bytes of the start tag last read into one of a record's slots without error: the same
+/// slot of the next record usually opens with the same bytes, and then what was read from them
+/// stands and nothing needs reading again.
+#[derive(Debug, Default)]
+pub(super) struct LastTag(Vec<u8>);
+
+impl LastTag {
+    /// Whether `element` has the bytes last read. When it does not, they are forgotten until
+    /// the new tag is read without error and remembered.
+    pub(super) fn is(&mut self, element: &BytesStart<'_>) -> bool {
+        let raw: &[u8] = element;
+        if self.0 == raw {
+            return true;
+        }
+        self.0.clear();
+        false
+    }
+
+    /// Remembers `element`, read without error.
+    pub(super) fn remember(&mut self, element: &BytesStart<'_>) {
+        self.0.extend_from_slice(element);
     }
 }
 

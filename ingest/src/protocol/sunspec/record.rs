@@ -180,6 +180,7 @@ impl Record {
         let model = self.models.saturating_sub(1);
         let point = next_slot(&mut self.points, &mut self.used, "points")?;
         if let Some(problem) = point.open(element, model)? {
+            let problem = problem.to_owned();
             self.refuse(problem);
         }
         Ok(())
