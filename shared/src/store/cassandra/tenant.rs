@@ -84,6 +84,16 @@ impl CassandraTenant {
         &self.registry.session
     }
 
+    /// Whether any reading of the device is stored in `range`: one row read at most.
+    async fn holds_readings(
+        &self,
+        gateway: &GatewayId,
+        device: &DeviceId,
+        range: Range<DateTime<Utc>>,
+    ) -> Result<bool, StoreError> {
+        Ok(!self.readings(gateway, device, range, 1).await?.is_empty())
+    }
+
     async fn gateway_row(&self, id: &GatewayId) -> Result<Option<Gateway>, StoreError> {
         let row: Option<GatewayRow> =
             query::first_row(self.session(), &self.statements.gateway, (id.as_str(),)).await?;
@@ -206,7 +216,7 @@ impl TenantStore for CassandraTenant {
             };
             // Readings another writer stored since this one's newest belong in the fold.
             if let Some(gap) = carry.gap_before(&readings)
-                && !self.readings(&gateway, &device, gap, 1).await?.is_empty()
+                && self.holds_readings(&gateway, &device, gap).await?
             {
                 cold.push(readings);
                 continue;
@@ -215,7 +225,7 @@ impl TenantStore for CassandraTenant {
                 && carry.clear_until() < needed
             {
                 let probe = carry.clear_until()..needed + CARRY_AHEAD;
-                if !self.readings(&gateway, &device, probe.clone(), 1).await?.is_empty() {
+                if self.holds_readings(&gateway, &device, probe.clone()).await? {
                     cold.push(readings);
                     continue;
                 }
