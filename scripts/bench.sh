@@ -142,18 +142,18 @@ consistency = \"local_quorum\"")
 start_ingest "$work/cassandra.toml" "$port"
 # Each run writes its own minutes: a run spans `span` days of one-minute readings.
 span=$(( (CASSANDRA_DOCUMENTS * BATCH + 1439) / 1440 + 1 ))
-direct() { # direct DAYS-BACK DOCUMENTS -> JSON line
+direct() { # direct DAYS-BACK -> JSON line; like `load`, DOCUMENTS per gateway
   "$B" -c "$work/cassandra.toml" load --provider bench --gateways "$GATEWAYS" --batch "$BATCH" \
-    --documents "$2" --days-back "$1" --tokens "$work/ctokens" --direct-cassandra --json
+    --documents "$DOCUMENTS" --days-back "$1" --tokens "$work/ctokens" --direct-cassandra --json
 }
 # One short unmeasured run of each first: a freshly started node is still compiling its hot paths.
 load "$work/cassandra.toml" "$port" "$work/ctokens" 60 > /dev/null
-direct 70 "$DOCUMENTS" > /dev/null
+direct 70 > /dev/null
 log "Cassandra: $RUNS alternating runs of $GATEWAYS gateways × $CASSANDRA_DOCUMENTS documents × $BATCH readings"
 for run in $(seq 1 "$RUNS"); do
   DOCUMENTS=$CASSANDRA_DOCUMENTS load "$work/cassandra.toml" "$port" "$work/ctokens" \
     $((80 + (2 * run - 1) * span)) > "$out/cassandra_ingest_$run.json"
-  direct $((80 + 2 * run * span)) "$CASSANDRA_DOCUMENTS" > "$out/cassandra_direct_$run.json"
+  DOCUMENTS=$CASSANDRA_DOCUMENTS direct $((80 + 2 * run * span)) > "$out/cassandra_direct_$run.json"
 done
 stop_ingest
 log "Cassandra: report pages"
