@@ -3,6 +3,7 @@
 //! that no other provider's handle ever opens.
 
 mod mail;
+mod rollups;
 mod rows;
 mod schema;
 mod summaries;

@@ -11,7 +11,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use super::rows::{self, millis};
 use super::writer::{Writer, backend};
 use super::{Registry, blocking, poisoned};
-use super::{mail, summaries};
+use super::{mail, rollups, summaries};
 use crate::domain::{
     Alert, ApiToken, Claim, ClaimOwner, ClaimRequest, Customer, CustomerId, Delivery, DeliveryKey,
     DeliveryOutcome, Device, DeviceId, Gateway, GatewayId, MailPreferences, ProviderSlug, QuarantinedReading,
@@ -164,7 +164,7 @@ impl TenantStore for EmbeddedTenant {
                 for reading in &batch.readings {
                     rows::insert_reading(c, reading)?;
                 }
-                rows::refresh_rollups(c, &batch.readings)?;
+                rollups::refresh_rollups(c, &batch.readings)?;
                 for gateway in late_gateways(&batch) {
                     summaries::set_mark(c, gateway, new_history_mark())?;
                 }
