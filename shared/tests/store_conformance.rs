@@ -181,6 +181,7 @@ conformance!(
     hourly_rollups_equal_a_fold_of_the_raw_readings,
     a_connections_documents_keep_rollups_equal_to_a_fold_of_everything_stored,
     two_connections_of_one_gateway_taking_turns_keep_rollups_equal_to_a_fold,
+    a_document_in_stretches_hours_apart_keeps_every_hours_rollup_equal_to_a_fold,
     customers_are_replaced_whole_and_listed_by_name,
     gateways_are_created_read_replaced_and_listed_by_id,
     a_gateway_id_belongs_to_one_provider_across_the_installation,
@@ -583,6 +584,55 @@ async fn two_connections_of_one_gateway_taking_turns_keep_rollups_equal_to_a_fol
     let expected = hourly_rollups(&stored);
     assert_eq!(expected.len(), 6);
     assert_eq!(tenant.hourly_rollups(&gw("GW-1"), &dev("inv-1"), range).await.unwrap(), expected);
+}
+
+/// One document holding two stretches of a device hours apart, and a second device beside the
+/// first, after another writer stored readings between the stretches (some of them rewritten by
+/// the document). Every reading carries each value a rollup folds: power, irradiance, the three
+/// energy counters, and now and then a fault. Every hour's rollup is the fold of what is stored.
+async fn a_document_in_stretches_hours_apart_keeps_every_hours_rollup_equal_to_a_fold(f: &Fixture) {
+    let tenant = f.provider_with_gateway("acme", "GW-1").await;
+    let start = at(2026, 6, 1, 6, 0, 0);
+    let reading = |device: &str, minute: i64| {
+        let ts = start + TimeDelta::minutes(minute);
+        let mut reading = metered_reading(
+            "GW-1",
+            device,
+            ts,
+            900.0 + 5.0 * float(minute % 23),
+            1_000.0 + 2.0 * float(minute),
+        );
+        reading.metrics.set(Metric::Irradiance, 100.0 + float(minute % 17)).unwrap();
+        reading.metrics.set(Metric::ImportEnergy, 500.0 + float(minute)).unwrap();
+        reading.metrics.set(Metric::ExportEnergy, 700.0 + 3.0 * float(minute)).unwrap();
+        if minute % 11 == 0 {
+            reading.status = Some(DeviceStatus::Fault);
+        }
+        reading
+    };
+    // The other writer: 8:50 to 10:29.
+    tenant
+        .write_batch(batch("GW-1", start, (170..270).map(|m| reading("inv-1", m)).collect()))
+        .await
+        .unwrap();
+    // The document: inv-1 from 6:10 to 7:49 and from 10:20 to 12:19, meter-1 from 6:10 to 7:49.
+    // Its hours touched are 5 to 8 and 10 to 12: 9 lies between, more than the gap from both.
+    let mut document: Vec<Reading> = (10..110).chain(260..380).map(|m| reading("inv-1", m)).collect();
+    document.extend((10..110).map(|m| reading("meter-1", m)));
+    tenant.write_batch(batch("GW-1", start, document)).await.unwrap();
+
+    let range = start - TimeDelta::hours(1)..start + TimeDelta::hours(8);
+    for (device, hours) in [("inv-1", 7), ("meter-1", 2)] {
+        let stored = tenant.readings(&gw("GW-1"), &dev(device), range.clone(), usize::MAX).await.unwrap();
+        let expected = hourly_rollups(&stored);
+        assert_eq!(expected.len(), hours, "{device}");
+        let folded = |r: &reports::HourlyRollup| {
+            r.insolation > 0.0 && r.import_gain > 0.0 && r.export_gain > 0.0 && r.fault_samples > 0
+        };
+        assert!(expected.iter().any(folded), "{device}: every kind of value is folded");
+        let rollups = tenant.hourly_rollups(&gw("GW-1"), &dev(device), range.clone()).await.unwrap();
+        assert_eq!(rollups, expected, "{device}");
+    }
 }
 
 async fn customers_are_replaced_whole_and_listed_by_name(f: &Fixture) {
