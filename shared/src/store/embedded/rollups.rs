@@ -4,13 +4,13 @@
 
 use std::collections::BTreeSet;
 
-use chrono::{DateTime, DurationRound, TimeDelta, Utc};
+use chrono::{DateTime, TimeDelta, Utc};
 use rusqlite::{Connection, Row, params};
 
 use super::rows::{from_millis, millis};
 use super::writer::backend;
 use crate::domain::{DeviceId, DeviceStatus, GatewayId, Metric, Metrics, Reading};
-use crate::reports::rollup::{MAX_INTEGRATION_GAP, hourly_rollups};
+use crate::reports::rollup::{MAX_INTEGRATION_GAP, hourly_rollups, truncate_hour};
 use crate::store::StoreError;
 
 /// What a fold reads of a stored reading, in this order: its time and operating state, then
@@ -70,7 +70,7 @@ pub(super) fn refresh_rollups(c: &Connection, readings: &[Reading]) -> Result<()
 }
 
 /// Consecutive hours of one device that a write touched.
-#[derive(Debug, PartialEq)]
+#[derive(Debug)]
 struct TouchedRun<'a> {
     gateway: &'a GatewayId,
     device: &'a DeviceId,
@@ -81,10 +81,9 @@ struct TouchedRun<'a> {
 /// The hours `readings` touch (each reading's own, and the neighbouring one when the reading
 /// lies within the integration gap of the boundary), per device, as runs of consecutive hours.
 fn touched_runs(readings: &[Reading]) -> Vec<TouchedRun<'_>> {
-    let hour = |ts: DateTime<Utc>| ts.duration_trunc(TimeDelta::hours(1)).unwrap_or(ts);
     let mut touched = BTreeSet::new();
     for reading in readings {
-        let h = hour(reading.ts);
+        let h = truncate_hour(reading.ts);
         let key = |h| (&reading.gateway, &reading.device, h);
         touched.insert(key(h));
         if reading.ts - h < MAX_INTEGRATION_GAP {
