@@ -9,8 +9,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use chrono::{TimeDelta, Utc};
-use heliograph_mailer::period::{Period, PeriodKind};
+use chrono::TimeDelta;
 use heliograph_mailer::summaries;
 use heliograph_shared::store::embedded::EmbeddedStore;
 use heliograph_shared::store::{
@@ -22,19 +21,17 @@ use heliograph_shared::{
 
 use common::*;
 
-/// Yesterday in Berlin, the daily summary every customer of these tests is due.
-fn yesterday() -> Period {
-    let today = Utc::now().with_timezone(&chrono_tz::Europe::Berlin).date_naive();
-    Period::containing(PeriodKind::Day, today - chrono::Days::new(1))
-}
-
 async fn embedded(dir: &std::path::Path) -> Arc<dyn Store> {
     Arc::new(EmbeddedStore::open(&dir.join("data")).await.expect("store opens"))
 }
 
-/// Readings of yesterday for one site, so the summaries have something to say.
-async fn some_production(tenant: &Arc<dyn TenantStore>, site: &heliograph_shared::Gateway) {
-    let bounds = yesterday().bounds(chrono_tz::Europe::Berlin);
+/// Readings of the clock's yesterday for one site, so the summaries have something to say.
+async fn some_production(
+    tenant: &Arc<dyn TenantStore>,
+    site: &heliograph_shared::Gateway,
+    clock: &BerlinDayClock,
+) {
+    let bounds = clock.yesterday().bounds(chrono_tz::Europe::Berlin);
     let from = bounds.start + TimeDelta::hours(8);
     let readings = inverter_readings(
         &site.id,
@@ -50,19 +47,20 @@ async fn some_production(tenant: &Arc<dyn TenantStore>, site: &heliograph_shared
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mail_waits_while_the_smtp_server_is_down_and_arrives_once_it_is_back() {
+    let clock = BerlinDayClock::start();
     let dir = tempfile::tempdir().expect("temporary directory");
     let store = embedded(dir.path()).await;
     let tenant = provider(&store, "sunny", ReportSchedule::Daily).await;
     let customer = customer(&tenant, "Huber family", "huber@example.com", chrono_tz::Europe::Berlin).await;
     let site = site(&tenant, "GW-H1", "Huber residence", customer.id, 9.8).await;
-    some_production(&tenant, &site).await;
+    some_production(&tenant, &site, &clock).await;
 
     // Nothing listens on the port yet.
     let port = free_port();
     let mailer = mailer(Arc::clone(&store), settings(port));
-    let first = mailer.round(Utc::now()).await.expect("a round runs while the mail server is down");
+    let first = mailer.round(clock.now()).await.expect("a round runs while the mail server is down");
     assert_eq!((first.sent, first.failed), (0, 1), "{first:?}");
-    let key = summaries::key(customer.id, yesterday()).expect("a key");
+    let key = summaries::key(customer.id, clock.yesterday()).expect("a key");
     let delivery = tenant.delivery(&key).await.expect("readable").expect("claimed and recorded");
     assert_eq!(delivery.state, DeliveryState::Failed);
     assert!(delivery.next_attempt_at.is_some() && delivery.last_error.is_some(), "{delivery:?}");
@@ -75,17 +73,17 @@ async fn mail_waits_while_the_smtp_server_is_down_and_arrives_once_it_is_back() 
             Instant::now() < deadline,
             "the summary did not arrive within 30 s of the server coming back"
         );
-        mailer.round(Utc::now()).await.expect("a round");
+        mailer.round(clock.now()).await.expect("a round");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     // Later rounds send nothing more.
     for _ in 0..3 {
-        mailer.round(Utc::now()).await.expect("a round");
+        mailer.round(clock.now()).await.expect("a round");
     }
     let messages = smtp.wait_for(2, Duration::from_millis(500));
     assert_eq!(messages.len(), 1, "the summary arrives exactly once");
     let mail = parse(&messages[0]);
-    assert!(header(&mail, "Subject").is_some_and(|s| s.contains(&yesterday().label())));
+    assert!(header(&mail, "Subject").is_some_and(|s| s.contains(&clock.yesterday().label())));
     let delivery = tenant.delivery(&key).await.expect("readable").expect("recorded");
     assert_eq!(delivery.state, DeliveryState::Sent);
     assert!(delivery.attempts >= 2, "{delivery:?}");
@@ -100,6 +98,7 @@ async fn two_mailers_send_each_summary_exactly_once(
     slug: &str,
     dir: &std::path::Path,
 ) {
+    let clock = &BerlinDayClock::start();
     let tenant = provider(&first_store, slug, ReportSchedule::Daily).await;
     let mut customers = Vec::new();
     for i in 0..12 {
@@ -112,15 +111,15 @@ async fn two_mailers_send_each_summary_exactly_once(
         .await;
         let s = site(&tenant, &format!("GW-{i:02}"), &format!("Site {i}"), c.id, 5.0 + f64::from(i)).await;
         if i % 3 == 0 {
-            some_production(&tenant, &s).await;
+            some_production(&tenant, &s, clock).await;
         }
         customers.push(c);
     }
     // A mailer that claimed customer 0's summary and crashed: its lease runs 3 more seconds.
     let crashed = ClaimRequest {
-        key: summaries::key(customers[0].id, yesterday()).expect("a key"),
+        key: summaries::key(customers[0].id, clock.yesterday()).expect("a key"),
         owner: ClaimOwner::parse("crashed-mailer").expect("valid owner"),
-        now: Utc::now(),
+        now: clock.now(),
         lease: TimeDelta::seconds(3),
         force: false,
     };
@@ -130,7 +129,7 @@ async fn two_mailers_send_each_summary_exactly_once(
     let one = mailer(Arc::clone(&first_store), settings(smtp.port));
     let two = mailer(Arc::clone(&second_store), settings(smtp.port));
     for _ in 0..3 {
-        let (a, b) = tokio::join!(one.round(Utc::now()), two.round(Utc::now()));
+        let (a, b) = tokio::join!(one.round(clock.now()), two.round(clock.now()));
         let (a, b) = (a.expect("round"), b.expect("round"));
         assert_eq!(a.failed + b.failed, 0, "{a:?} {b:?}");
     }
@@ -141,13 +140,13 @@ async fn two_mailers_send_each_summary_exactly_once(
     let deadline = Instant::now() + Duration::from_secs(30);
     while smtp.messages().len() < 12 {
         assert!(Instant::now() < deadline, "the crashed mailer's claim was not taken over");
-        let (a, b) = tokio::join!(one.round(Utc::now()), two.round(Utc::now()));
+        let (a, b) = tokio::join!(one.round(clock.now()), two.round(clock.now()));
         a.expect("round");
         b.expect("round");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     for _ in 0..2 {
-        let (a, b) = tokio::join!(one.round(Utc::now()), two.round(Utc::now()));
+        let (a, b) = tokio::join!(one.round(clock.now()), two.round(clock.now()));
         a.expect("round");
         b.expect("round");
     }

@@ -6,8 +6,7 @@ mod common;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use chrono::{TimeDelta, Utc};
-use heliograph_mailer::period::{Period, PeriodKind};
+use chrono::TimeDelta;
 use heliograph_shared::store::Store;
 use heliograph_shared::store::embedded::EmbeddedStore;
 use heliograph_shared::{DeviceKind, ReportSchedule};
@@ -24,11 +23,8 @@ async fn emails_are_counted_by_provider_kind_and_outcome() {
     let tenant = provider(&store, "sunny", ReportSchedule::Daily).await;
     let customer = customer(&tenant, "Huber family", "huber@example.com", chrono_tz::Europe::Berlin).await;
     let site = site(&tenant, "GW-H1", "Huber residence", customer.id, 9.8).await;
-    let today = Utc::now().with_timezone(&chrono_tz::Europe::Berlin).date_naive();
-    let from = Period::containing(PeriodKind::Day, today - chrono::Days::new(1))
-        .bounds(chrono_tz::Europe::Berlin)
-        .start
-        + TimeDelta::hours(9);
+    let clock = BerlinDayClock::start();
+    let from = clock.yesterday().bounds(chrono_tz::Europe::Berlin).start + TimeDelta::hours(9);
     let readings = inverter_readings(
         &site.id,
         "inv-1",
@@ -42,7 +38,7 @@ async fn emails_are_counted_by_provider_kind_and_outcome() {
 
     let port = free_port();
     let mailer = mailer(Arc::clone(&store), settings(port));
-    mailer.round(Utc::now()).await.expect("a round runs while the mail server is down");
+    mailer.round(clock.now()).await.expect("a round runs while the mail server is down");
     let scraped = recorder.render();
     let retry = r#"heliograph_mailer_emails_total{provider="sunny",kind="summary",outcome="retry"} 1"#;
     assert!(scraped.contains(retry), "missing {retry:?} in\n{scraped}");
@@ -51,7 +47,7 @@ async fn emails_are_counted_by_provider_kind_and_outcome() {
     let deadline = Instant::now() + Duration::from_secs(30);
     while smtp.messages().is_empty() {
         assert!(Instant::now() < deadline, "the summary did not arrive once the server was back");
-        mailer.round(Utc::now()).await.expect("a round");
+        mailer.round(clock.now()).await.expect("a round");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     let scraped = recorder.render();

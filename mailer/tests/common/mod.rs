@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, TimeDelta, Utc};
 use chrono_tz::Tz;
+use heliograph_mailer::period::{Period, PeriodKind};
 use heliograph_mailer::{Mailer, MailerSettings, Outbox, SmtpOutbox, SmtpSecurity, SmtpSettings};
 use heliograph_shared::store::{Store, TenantStore, WriteBatch};
 use heliograph_shared::{
@@ -27,6 +28,41 @@ fn python() -> PathBuf {
         PathBuf::from(std::env::var("HOME").unwrap_or_else(|_| "/root".into())).join(".cache/heliograph")
     });
     cache.join("venv/bin/python")
+}
+
+/// The clock of tests whose mail falls due by the day in Berlin: real time, moved to noon of the
+/// Berlin day the test starts in, so that no midnight passes while a test runs (a new daily
+/// summary would fall due in the middle of it), whenever the suite runs.
+pub struct BerlinDayClock {
+    started: Instant,
+    noon: DateTime<Utc>,
+}
+
+impl BerlinDayClock {
+    /// A clock at noon of today in Berlin, running from now on.
+    pub fn start() -> Self {
+        let berlin = chrono_tz::Europe::Berlin;
+        let today = Utc::now().with_timezone(&berlin).date_naive();
+        let noon = today
+            .and_hms_opt(12, 0, 0)
+            .expect("noon is a time of day")
+            .and_local_timezone(berlin)
+            .single()
+            .expect("noon is never in a Berlin clock change")
+            .with_timezone(&Utc);
+        Self { started: Instant::now(), noon }
+    }
+
+    /// The time on this clock.
+    pub fn now(&self) -> DateTime<Utc> {
+        self.noon + TimeDelta::from_std(self.started.elapsed()).expect("a test runs for less than years")
+    }
+
+    /// The day before the clock's day in Berlin: the daily summary due.
+    pub fn yesterday(&self) -> Period {
+        let today = self.noon.with_timezone(&chrono_tz::Europe::Berlin).date_naive();
+        Period::containing(PeriodKind::Day, today - chrono::Days::new(1))
+    }
 }
 
 /// A loopback port nobody listens on right now.
