@@ -6,6 +6,8 @@
 //! of AC power stands in. Steps across hour boundaries are attributed by the report, which sees
 //! the neighbouring hours' first and last counter values.
 
+use std::collections::{BTreeMap, BTreeSet};
+
 use chrono::{DateTime, DurationRound, TimeDelta, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -108,6 +110,27 @@ pub fn hourly_rollups(readings: &[Reading]) -> Vec<HourlyRollup> {
 
 pub(crate) fn truncate_hour(ts: DateTime<Utc>) -> DateTime<Utc> {
     ts.duration_trunc(TimeDelta::hours(1)).unwrap_or(ts)
+}
+
+/// The hours, per device, whose rollups `readings` change: each reading's own hour, and the
+/// neighbouring one when the reading lies within [`MAX_INTEGRATION_GAP`] of the boundary (the
+/// segment across it is split there). Both stores fold these hours again after a write.
+pub(crate) fn touched_hours(
+    readings: &[Reading],
+) -> BTreeMap<(GatewayId, DeviceId), BTreeSet<DateTime<Utc>>> {
+    let mut touched: BTreeMap<(GatewayId, DeviceId), BTreeSet<DateTime<Utc>>> = BTreeMap::new();
+    for reading in readings {
+        let h = truncate_hour(reading.ts);
+        let hours = touched.entry((reading.gateway.clone(), reading.device.clone())).or_default();
+        hours.insert(h);
+        if reading.ts - h < MAX_INTEGRATION_GAP {
+            hours.insert(h - TimeDelta::hours(1));
+        }
+        if h + TimeDelta::hours(1) - reading.ts <= MAX_INTEGRATION_GAP {
+            hours.insert(h + TimeDelta::hours(1));
+        }
+    }
+    touched
 }
 
 /// Integrates `value` linearly between two points, over the part of the segment inside

@@ -16,10 +16,10 @@
 //! continue its carry, a new connection, a rewrite). A gateway's documents arrive on one
 //! connection, one after the other, so in practice one connection writes a device at a time.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::ops::Range;
 
-use chrono::{DateTime, Datelike, DurationRound, TimeDelta, Utc};
+use chrono::{DateTime, Datelike, TimeDelta, Utc};
 use futures::{StreamExt, TryStreamExt, stream};
 use scylla::client::session::Session;
 use scylla::statement::prepared::PreparedStatement;
@@ -28,7 +28,7 @@ use super::error::ResultExt;
 use super::query::{self, prepare};
 use crate::domain::{DeviceId, GatewayId, KeyspaceName, Reading};
 use crate::reports::HourlyRollup;
-use crate::reports::rollup::{MAX_INTEGRATION_GAP, hourly_rollups};
+use crate::reports::rollup::{MAX_INTEGRATION_GAP, hourly_rollups, touched_hours};
 use crate::store::carry::Carry;
 use crate::store::{StoreError, TenantStore};
 
@@ -88,27 +88,6 @@ fn months(range: &Range<DateTime<Utc>>) -> Vec<i32> {
     months
 }
 
-fn hour(ts: DateTime<Utc>) -> DateTime<Utc> {
-    ts.duration_trunc(TimeDelta::hours(1)).unwrap_or(ts)
-}
-
-/// The hours, per device, whose rollups `readings` change.
-fn touched(readings: &[Reading]) -> BTreeMap<(GatewayId, DeviceId), BTreeSet<DateTime<Utc>>> {
-    let mut touched: BTreeMap<(GatewayId, DeviceId), BTreeSet<DateTime<Utc>>> = BTreeMap::new();
-    for reading in readings {
-        let h = hour(reading.ts);
-        let hours = touched.entry((reading.gateway.clone(), reading.device.clone())).or_default();
-        hours.insert(h);
-        if reading.ts - h < MAX_INTEGRATION_GAP {
-            hours.insert(h - TimeDelta::hours(1));
-        }
-        if h + TimeDelta::hours(1) - reading.ts <= MAX_INTEGRATION_GAP {
-            hours.insert(h + TimeDelta::hours(1));
-        }
-    }
-    touched
-}
-
 /// A rollup row's values: gateway, device, month, hour, the packed rollup.
 pub(super) type RollupValues<'a> = (&'a str, &'a str, i32, DateTime<Utc>, Vec<u8>);
 
@@ -141,7 +120,7 @@ pub(super) async fn refresh(
     ahead: TimeDelta,
 ) -> Result<Vec<((GatewayId, DeviceId), Carry)>, StoreError> {
     let mut carries = Vec::new();
-    for ((gateway, device), hours) in touched(readings) {
+    for ((gateway, device), hours) in touched_hours(readings) {
         let (Some(first), Some(last)) = (hours.first().copied(), hours.last().copied()) else { continue };
         let window = first - MAX_INTEGRATION_GAP..last + TimeDelta::hours(1) + MAX_INTEGRATION_GAP + ahead;
         let known_end = window.end;

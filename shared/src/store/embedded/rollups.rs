@@ -2,15 +2,13 @@
 //! readings stored around them, so that they are exactly as durable as the readings and equal to a
 //! fold of everything stored, whoever wrote it and in whatever order.
 
-use std::collections::BTreeSet;
-
 use chrono::{DateTime, TimeDelta, Utc};
 use rusqlite::{Connection, Row, params};
 
 use super::rows::{from_millis, millis};
 use super::writer::backend;
 use crate::domain::{DeviceId, DeviceStatus, GatewayId, Metric, Metrics, Reading};
-use crate::reports::rollup::{MAX_INTEGRATION_GAP, hourly_rollups, truncate_hour};
+use crate::reports::rollup::{MAX_INTEGRATION_GAP, hourly_rollups, touched_hours};
 use crate::store::StoreError;
 
 /// What a fold reads of a stored reading, in this order: its time and operating state, then
@@ -44,7 +42,9 @@ pub(super) fn refresh_rollups(c: &Connection, readings: &[Reading]) -> Result<()
         let from = millis(run.first - MAX_INTEGRATION_GAP);
         let to = millis(run.last + TimeDelta::hours(1) + MAX_INTEGRATION_GAP);
         let window = query
-            .query_map(params![gateway, device, from, to], |row| folded_reading(row, run.gateway, run.device))
+            .query_map(params![gateway, device, from, to], |row| {
+                folded_reading(row, &run.gateway, &run.device)
+            })
             .map_err(|e| backend(&e))?
             .map(|r| r.map_err(|e| backend(&e))?)
             .collect::<Result<Vec<_>, StoreError>>()?;
@@ -71,37 +71,28 @@ pub(super) fn refresh_rollups(c: &Connection, readings: &[Reading]) -> Result<()
 
 /// Consecutive hours of one device that a write touched.
 #[derive(Debug)]
-struct TouchedRun<'a> {
-    gateway: &'a GatewayId,
-    device: &'a DeviceId,
+struct TouchedRun {
+    gateway: GatewayId,
+    device: DeviceId,
     first: DateTime<Utc>,
     last: DateTime<Utc>,
 }
 
-/// The hours `readings` touch (each reading's own, and the neighbouring one when the reading
-/// lies within the integration gap of the boundary), per device, as runs of consecutive hours.
-fn touched_runs(readings: &[Reading]) -> Vec<TouchedRun<'_>> {
-    let mut touched = BTreeSet::new();
-    for reading in readings {
-        let h = truncate_hour(reading.ts);
-        let key = |h| (&reading.gateway, &reading.device, h);
-        touched.insert(key(h));
-        if reading.ts - h < MAX_INTEGRATION_GAP {
-            touched.insert(key(h - TimeDelta::hours(1)));
-        }
-        if h + TimeDelta::hours(1) - reading.ts <= MAX_INTEGRATION_GAP {
-            touched.insert(key(h + TimeDelta::hours(1)));
-        }
-    }
-    let mut runs: Vec<TouchedRun<'_>> = Vec::new();
-    for (gateway, device, h) in touched {
-        match runs.last_mut() {
-            Some(run)
-                if run.gateway == gateway && run.device == device && run.last + TimeDelta::hours(1) == h =>
-            {
-                run.last = h;
+/// The hours `readings` touch ([`touched_hours`]), per device, as runs of consecutive hours.
+fn touched_runs(readings: &[Reading]) -> Vec<TouchedRun> {
+    let mut runs: Vec<TouchedRun> = Vec::new();
+    for ((gateway, device), hours) in touched_hours(readings) {
+        let device_runs = runs.len();
+        for hour in hours {
+            match runs[device_runs..].last_mut() {
+                Some(run) if run.last + TimeDelta::hours(1) == hour => run.last = hour,
+                _ => runs.push(TouchedRun {
+                    gateway: gateway.clone(),
+                    device: device.clone(),
+                    first: hour,
+                    last: hour,
+                }),
             }
-            _ => runs.push(TouchedRun { gateway, device, first: h, last: h }),
         }
     }
     runs
@@ -149,7 +140,7 @@ mod tests {
         Utc.with_ymd_and_hms(2026, 6, 1, hour, minute, 0).single().expect("valid time")
     }
 
-    fn spans(runs: &[TouchedRun<'_>]) -> Vec<(String, u32, u32)> {
+    fn spans(runs: &[TouchedRun]) -> Vec<(String, u32, u32)> {
         use chrono::Timelike;
         runs.iter().map(|r| (r.device.as_str().to_owned(), r.first.hour(), r.last.hour())).collect()
     }
