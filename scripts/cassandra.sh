@@ -201,7 +201,13 @@ start_node() {
   [[ -f "$dir/cassandra.yaml" ]] || write_config "$n" "$seeds"
   mapfile -t opts < <(jvm_opts "$n")
   log "starting node $n on 127.0.0.$n:$port (logs: $dir/system.log)"
-  nohup java "${opts[@]}" -cp "$lib/*" org.apache.cassandra.service.CassandraDaemon \
+  # In a session of its own, as a service manager would run it: out of reach of the caller's
+  # terminal signals and, where the kernel groups scheduling by session (autogroup), sharing
+  # the CPU with everything else as one group rather than thread by thread. In the caller's
+  # session its hundred-odd threads crowd out a process beside it with a few (scripts/
+  # bench_notes.md). The script runs without job control, so `setsid` execs rather than forks
+  # and `$!` is the node.
+  setsid java "${opts[@]}" -cp "$lib/*" org.apache.cassandra.service.CassandraDaemon \
     > "$dir/stdout.log" 2>&1 < /dev/null &
   pid=$!
   echo "$pid" > "$dir/pid"
