@@ -117,11 +117,11 @@ pub(crate) fn truncate_hour(ts: DateTime<Utc>) -> DateTime<Utc> {
 /// segment across it is split there). Both stores fold these hours again after a write.
 pub(crate) fn touched_hours(
     readings: &[Reading],
-) -> BTreeMap<(GatewayId, DeviceId), BTreeSet<DateTime<Utc>>> {
-    let mut touched: BTreeMap<(GatewayId, DeviceId), BTreeSet<DateTime<Utc>>> = BTreeMap::new();
+) -> BTreeMap<(&GatewayId, &DeviceId), BTreeSet<DateTime<Utc>>> {
+    let mut touched: BTreeMap<(&GatewayId, &DeviceId), BTreeSet<DateTime<Utc>>> = BTreeMap::new();
     for reading in readings {
         let h = truncate_hour(reading.ts);
-        let hours = touched.entry((reading.gateway.clone(), reading.device.clone())).or_default();
+        let hours = touched.entry((&reading.gateway, &reading.device)).or_default();
         hours.insert(h);
         if reading.ts - h < MAX_INTEGRATION_GAP {
             hours.insert(h - TimeDelta::hours(1));

@@ -124,7 +124,7 @@ pub(super) async fn refresh(
         let (Some(first), Some(last)) = (hours.first().copied(), hours.last().copied()) else { continue };
         let window = first - MAX_INTEGRATION_GAP..last + TimeDelta::hours(1) + MAX_INTEGRATION_GAP + ahead;
         let known_end = window.end;
-        let stored = tenant.readings(&gateway, &device, window, usize::MAX).await?;
+        let stored = tenant.readings(gateway, device, window, usize::MAX).await?;
         let mut folded: BTreeMap<DateTime<Utc>, HourlyRollup> =
             hourly_rollups(&stored).into_iter().map(|r| (r.hour, r)).collect();
         stream::iter(hours)
@@ -147,7 +147,7 @@ pub(super) async fn refresh(
             .try_collect::<Vec<_>>()
             .await?;
         if let Some(carry) = Carry::seed(&stored, known_end) {
-            carries.push(((gateway, device), carry));
+            carries.push(((gateway.clone(), device.clone()), carry));
         }
     }
     Ok(carries)

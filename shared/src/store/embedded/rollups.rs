@@ -42,9 +42,7 @@ pub(super) fn refresh_rollups(c: &Connection, readings: &[Reading]) -> Result<()
         let from = millis(run.first - MAX_INTEGRATION_GAP);
         let to = millis(run.last + TimeDelta::hours(1) + MAX_INTEGRATION_GAP);
         let window = query
-            .query_map(params![gateway, device, from, to], |row| {
-                folded_reading(row, &run.gateway, &run.device)
-            })
+            .query_map(params![gateway, device, from, to], |row| folded_reading(row, run.gateway, run.device))
             .map_err(|e| backend(&e))?
             .map(|r| r.map_err(|e| backend(&e))?)
             .collect::<Result<Vec<_>, StoreError>>()?;
@@ -71,27 +69,22 @@ pub(super) fn refresh_rollups(c: &Connection, readings: &[Reading]) -> Result<()
 
 /// Consecutive hours of one device that a write touched.
 #[derive(Debug)]
-struct TouchedRun {
-    gateway: GatewayId,
-    device: DeviceId,
+struct TouchedRun<'a> {
+    gateway: &'a GatewayId,
+    device: &'a DeviceId,
     first: DateTime<Utc>,
     last: DateTime<Utc>,
 }
 
 /// The hours `readings` touch ([`touched_hours`]), per device, as runs of consecutive hours.
-fn touched_runs(readings: &[Reading]) -> Vec<TouchedRun> {
-    let mut runs: Vec<TouchedRun> = Vec::new();
+fn touched_runs(readings: &[Reading]) -> Vec<TouchedRun<'_>> {
+    let mut runs: Vec<TouchedRun<'_>> = Vec::new();
     for ((gateway, device), hours) in touched_hours(readings) {
         let device_runs = runs.len();
         for hour in hours {
             match runs[device_runs..].last_mut() {
                 Some(run) if run.last + TimeDelta::hours(1) == hour => run.last = hour,
-                _ => runs.push(TouchedRun {
-                    gateway: gateway.clone(),
-                    device: device.clone(),
-                    first: hour,
-                    last: hour,
-                }),
+                _ => runs.push(TouchedRun { gateway, device, first: hour, last: hour }),
             }
         }
     }
@@ -140,7 +133,7 @@ mod tests {
         Utc.with_ymd_and_hms(2026, 6, 1, hour, minute, 0).single().expect("valid time")
     }
 
-    fn spans(runs: &[TouchedRun]) -> Vec<(String, u32, u32)> {
+    fn spans(runs: &[TouchedRun<'_>]) -> Vec<(String, u32, u32)> {
         use chrono::Timelike;
         runs.iter().map(|r| (r.device.as_str().to_owned(), r.first.hour(), r.last.hour())).collect()
     }
