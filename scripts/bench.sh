@@ -111,8 +111,11 @@ PY
 )
 # Half the maximal load: each gateway paces its documents so the total is max/2 readings/s.
 pace=$(python3 -c "print(max(1, int(1000 * $GATEWAYS * $BATCH / ($max / 2))))")
-log "embedded store: half load (${pace} ms between a gateway's documents) for latency"
-load "$work/embedded.toml" "$port" "$work/tokens" 150 --window 1 --pace-ms "$pace" > "$out/embedded_half.json"
+log "embedded store: $RUNS runs at half load (${pace} ms between a gateway's documents) for latency"
+for run in $(seq 1 "$RUNS"); do
+  load "$work/embedded.toml" "$port" "$work/tokens" $((140 + run * 10)) --window 1 --pace-ms "$pace" \
+    > "$out/embedded_half_$run.json"
+done
 log "embedded store: 10,000 idle connections"
 "$B" -c "$work/embedded.toml" load --provider bench --target "127.0.0.1:$port" --server-pid "$server" \
   --idle 10000 --json > "$out/idle.json"

@@ -71,12 +71,15 @@ if embedded:
         "—", f"**{rps:,.0f} readings/s** acked (median of {len(embedded)}; server CPU {cpu:.0f}%, peak RSS {rss:.0f} MiB)",
         "≥ 150,000 readings/s", rps >= 150_000)
 
-half = runs("embedded_half.json")
+half = runs("embedded_half_*.json")
 if half:
-    h = half[0]
+    p50 = median(h["ack_ms_p50"] for h in half)
+    p99s = sorted(h["ack_ms_p99"] for h in half)
+    p99 = median(p99s)
+    rps = median(h["readings_per_second"] for h in half)
     row("ack latency at half the maximal load, embedded", "—",
-        f"p50 {h['ack_ms_p50']:.1f} ms, **p99 {h['ack_ms_p99']:.1f} ms**, max {h['ack_ms_max']:.1f} ms "
-        f"at {h['readings_per_second']:,.0f} readings/s", "p99 ≤ 20 ms", h["ack_ms_p99"] <= 20)
+        f"p50 {p50:.1f} ms, **p99 {p99:.1f} ms** (median of {len(half)}; runs {p99s[0]:.1f}-{p99s[-1]:.1f} ms), "
+        f"max {max(h['ack_ms_max'] for h in half):.1f} ms at {rps:,.0f} readings/s", "p99 ≤ 20 ms", p99 <= 20)
 
 idle = runs("idle.json")
 if idle:
