@@ -7,6 +7,7 @@
 //! the neighbouring hours' first and last counter values.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::ops::Range;
 
 use chrono::{DateTime, DurationRound, TimeDelta, Utc};
 use serde::{Deserialize, Serialize};
@@ -108,6 +109,7 @@ pub fn hourly_rollups(readings: &[Reading]) -> Vec<HourlyRollup> {
     out
 }
 
+/// The start of the hour `ts` lies in.
 pub(crate) fn truncate_hour(ts: DateTime<Utc>) -> DateTime<Utc> {
     ts.duration_trunc(TimeDelta::hours(1)).unwrap_or(ts)
 }
@@ -131,6 +133,13 @@ pub(crate) fn touched_hours(
         }
     }
     touched
+}
+
+/// The stored readings a fold of the hours from `first` to `last` (both included) looks at:
+/// those hours, and [`MAX_INTEGRATION_GAP`] on either side (a reading further away adds
+/// nothing to them).
+pub(crate) fn fold_window(first: DateTime<Utc>, last: DateTime<Utc>) -> Range<DateTime<Utc>> {
+    first - MAX_INTEGRATION_GAP..last + TimeDelta::hours(1) + MAX_INTEGRATION_GAP
 }
 
 /// Integrates `value` linearly between two points, over the part of the segment inside

@@ -15,13 +15,13 @@
 use std::collections::BTreeMap;
 use std::ops::Range;
 
-use chrono::{DateTime, DurationRound, NaiveDate, TimeDelta, Timelike, Utc};
+use chrono::{DateTime, NaiveDate, TimeDelta, Timelike, Utc};
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 
 use super::energy::{self, Counter};
 use super::period::{Bucket, Period};
-use super::rollup::HourlyRollup;
+use super::rollup::{HourlyRollup, truncate_hour};
 use crate::domain::{DeviceId, DeviceKind};
 
 /// Local clock hours counted as daylight for availability (06:00 to 20:00).
@@ -335,7 +335,7 @@ fn daylight(
     now: DateTime<Utc>,
 ) -> BTreeMap<NaiveDate, Vec<DateTime<Utc>>> {
     let mut days: BTreeMap<NaiveDate, Vec<DateTime<Utc>>> = BTreeMap::new();
-    let mut hour = bounds.start.duration_trunc(TimeDelta::hours(1)).unwrap_or(bounds.start);
+    let mut hour = truncate_hour(bounds.start);
     while hour < bounds.end && hour + TimeDelta::hours(1) <= now {
         let local = hour.with_timezone(&tz);
         if hour >= bounds.start && DAYLIGHT.contains(&local.hour()) {

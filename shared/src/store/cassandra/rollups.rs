@@ -1,8 +1,8 @@
 //! Hourly rollups on Cassandra: kept up to date by the write path and read by the reports.
 //!
 //! After a document's readings are written, every hour they touch (and the neighbouring hour
-//! when a reading lies within [`MAX_INTEGRATION_GAP`] of the boundary, as the segment across it
-//! is split there) is folded again from the stored readings and written back. Recomputing from
+//! when a reading lies within the integration gap of the boundary, as the segment across it is
+//! split there: [`touched_hours`]) is folded again from the stored readings and written back. Recomputing from
 //! what is stored, rather than adding the document to the old rollup, makes a rewrite harmless
 //! and keeps the rollup exactly what the readings say. A connection's later documents that
 //! continue what it stored are folded on from its carry instead (`store/carry.rs`), with the
@@ -28,7 +28,7 @@ use super::error::ResultExt;
 use super::query::{self, prepare};
 use crate::domain::{DeviceId, GatewayId, KeyspaceName, Reading};
 use crate::reports::HourlyRollup;
-use crate::reports::rollup::{MAX_INTEGRATION_GAP, hourly_rollups, touched_hours};
+use crate::reports::rollup::{fold_window, hourly_rollups, touched_hours};
 use crate::store::carry::Carry;
 use crate::store::{StoreError, TenantStore};
 
@@ -122,7 +122,8 @@ pub(super) async fn refresh(
     let mut carries = Vec::new();
     for ((gateway, device), hours) in touched_hours(readings) {
         let (Some(first), Some(last)) = (hours.first().copied(), hours.last().copied()) else { continue };
-        let window = first - MAX_INTEGRATION_GAP..last + TimeDelta::hours(1) + MAX_INTEGRATION_GAP + ahead;
+        let mut window = fold_window(first, last);
+        window.end += ahead;
         let known_end = window.end;
         let stored = tenant.readings(gateway, device, window, usize::MAX).await?;
         let mut folded: BTreeMap<DateTime<Utc>, HourlyRollup> =

@@ -8,7 +8,7 @@ use rusqlite::{Connection, Row, params};
 use super::rows::{from_millis, millis};
 use super::writer::backend;
 use crate::domain::{DeviceId, DeviceStatus, GatewayId, Metric, Metrics, Reading};
-use crate::reports::rollup::{MAX_INTEGRATION_GAP, hourly_rollups, touched_hours};
+use crate::reports::rollup::{fold_window, hourly_rollups, touched_hours};
 use crate::store::StoreError;
 
 /// What a fold reads of a stored reading, in this order: its time and operating state, then
@@ -39,14 +39,14 @@ pub(super) fn refresh_rollups(c: &Connection, readings: &[Reading]) -> Result<()
         .map_err(|e| backend(&e))?;
     for run in touched_runs(readings) {
         let (gateway, device) = (run.gateway.as_str(), run.device.as_str());
-        let from = millis(run.first - MAX_INTEGRATION_GAP);
-        let to = millis(run.last + TimeDelta::hours(1) + MAX_INTEGRATION_GAP);
-        let window = query
+        let window = fold_window(run.first, run.last);
+        let (from, to) = (millis(window.start), millis(window.end));
+        let stored = query
             .query_map(params![gateway, device, from, to], |row| folded_reading(row, run.gateway, run.device))
             .map_err(|e| backend(&e))?
             .map(|r| r.map_err(|e| backend(&e))?)
             .collect::<Result<Vec<_>, StoreError>>()?;
-        let mut rollups = hourly_rollups(&window).into_iter().peekable();
+        let mut rollups = hourly_rollups(&stored).into_iter().peekable();
         let mut hour = run.first;
         while hour <= run.last {
             // Rollups come in hour order; the window's margins may add one before the run.
