@@ -31,10 +31,12 @@ rm -f "$out"/*.json
 printf '{"commit": "%s", "at": "%s"}\n' "$(git rev-parse --short HEAD)" "$(date -u '+%Y-%m-%d %H:%M')" > "$out/run.json"
 B=target/release/heliograph
 server=""
+grown_server=""
 
 log() { printf '\n==> %s\n' "$*" >&2; }
 cleanup() {
   [[ -n "$server" ]] && kill "$server" 2>/dev/null || true
+  [[ -n "$grown_server" ]] && kill "$grown_server" 2>/dev/null || true
   scripts/cassandra.sh stop >/dev/null 2>&1 || true
   rm -rf "$work"
 }
@@ -93,17 +95,37 @@ log "building release"
 cargo build --release --locked >&2
 
 # ---- embedded store ----------------------------------------------------------------------------
-log "embedded store: $RUNS runs of $GATEWAYS gateways × $DOCUMENTS documents × $BATCH readings"
+# Two stores, each served by its own ingest process: an empty one, and one holding $PREFILL
+# readings of older history. Their runs alternate, so that the growth ratio compares runs made
+# minutes apart, not phases a quarter of an hour apart on a machine whose speed drifts.
 port=$(config embedded "[store]
 backend = \"embedded\"
 data_dir = \"$work/data\"")
-"$B" -c "$work/embedded.toml" provider add bench --name Bench >&2
-"$B" -c "$work/embedded.toml" load --provider bench --gateways "$GATEWAYS" --provision \
-  --tokens "$work/tokens" --documents 0 --target 127.0.0.1:1 >/dev/null 2>&1 || true
-start_ingest "$work/embedded.toml" "$port"
-for run in $(seq 1 "$RUNS"); do
-  load "$work/embedded.toml" "$port" "$work/tokens" $((60 + run * 10)) > "$out/embedded_max_$run.json"
+grown_port=$(config grown "[store]
+backend = \"embedded\"
+data_dir = \"$work/grown\"")
+for store in embedded grown; do
+  "$B" -c "$work/$store.toml" provider add bench --name Bench >&2
+  "$B" -c "$work/$store.toml" load --provider bench --gateways "$GATEWAYS" --provision \
+    --tokens "$work/tokens-$store" --documents 0 --target 127.0.0.1:1 >/dev/null 2>&1 || true
 done
+log "embedded store: growth, $PREFILL readings of history written into the second store"
+"$B" -c "$work/grown.toml" load --provider bench --gateways "$GATEWAYS" --tokens "$work/tokens-grown" \
+  --prefill "$PREFILL" --days-back 100 > "$out/embedded_prefill.json"
+start_ingest "$work/grown.toml" "$grown_port"
+grown_server=$server
+start_ingest "$work/embedded.toml" "$port"
+log "embedded store: $RUNS runs of $GATEWAYS gateways × $DOCUMENTS documents × $BATCH readings, \
+alternating between the empty store and the grown one"
+for run in $(seq 1 "$RUNS"); do
+  load "$work/embedded.toml" "$port" "$work/tokens-embedded" $((60 + run * 10)) \
+    > "$out/embedded_max_$run.json"
+  # The grown store's runs write newer minutes than its history; `server` names the process
+  # whose CPU and memory the run reports.
+  server=$grown_server load "$work/grown.toml" "$grown_port" "$work/tokens-grown" $((10 + run * 10)) \
+    > "$out/embedded_grown_$run.json"
+done
+kill "$grown_server"; wait "$grown_server" 2>/dev/null || true; grown_server=""
 max=$(python3 - "$out" <<'PY'
 import json, glob, statistics, sys
 print(statistics.median(json.load(open(f))["readings_per_second"] for f in glob.glob(sys.argv[1] + "/embedded_max_*.json")))
@@ -113,21 +135,12 @@ PY
 pace=$(python3 -c "print(max(1, int(1000 * $GATEWAYS * $BATCH / ($max / 2))))")
 log "embedded store: $RUNS runs at half load (${pace} ms between a gateway's documents) for latency"
 for run in $(seq 1 "$RUNS"); do
-  load "$work/embedded.toml" "$port" "$work/tokens" $((140 + run * 10)) --window 1 --pace-ms "$pace" \
-    > "$out/embedded_half_$run.json"
+  load "$work/embedded.toml" "$port" "$work/tokens-embedded" $((140 + run * 10)) --window 1 \
+    --pace-ms "$pace" > "$out/embedded_half_$run.json"
 done
 log "embedded store: 10,000 idle connections"
 "$B" -c "$work/embedded.toml" load --provider bench --target "127.0.0.1:$port" --server-pid "$server" \
   --idle 10000 --json > "$out/idle.json"
-stop_ingest
-
-log "embedded store: growth, $PREFILL readings of history written first"
-"$B" -c "$work/embedded.toml" load --provider bench --gateways "$GATEWAYS" --tokens "$work/tokens" \
-  --prefill "$PREFILL" --days-back 100 > "$out/embedded_prefill.json"
-start_ingest "$work/embedded.toml" "$port"
-for run in $(seq 1 "$RUNS"); do
-  load "$work/embedded.toml" "$port" "$work/tokens" $((10 + run * 10)) > "$out/embedded_grown_$run.json"
-done
 stop_ingest
 
 # ---- Cassandra ---------------------------------------------------------------------------------
