@@ -179,24 +179,10 @@ pub(super) enum Schema {
     Tenant,
 }
 
-/// WAL pages after which a commit copies them back into the database file (SQLite's default is
-/// 1,000). Ingest rewrites the same pages commit after commit (each device's newest leaf, its
-/// rollups, the indexes above them), and a checkpoint writes each page once however often the
-/// WAL holds it: with 1,000 the writer thread spent about a tenth of its time checkpointing and
-/// syncing, scattered across the file, and more the larger the file. At 8,000 (32 MiB of WAL),
-/// ingest into a store of 50 million readings went from 227,000-242,000 to 272,000-298,000
-/// readings/s, and into a fresh store from 254,000-323,000 to 306,000-319,000 (three
-/// alternations each, one machine). Readers look pages up in the WAL through its index, two
-/// hash segments at this length.
-const WAL_AUTOCHECKPOINT_PAGES: i64 = 8000;
-
 /// Sets durable pragmas and applies missing migrations.
 pub(super) fn prepare(connection: &mut Connection, schema: Schema) -> Result<(), StoreError> {
     // WAL lets readers run beside the writer; synchronous=FULL syncs the WAL at every commit,
     // which is what makes a commit durable before the gateway is acknowledged.
-    connection
-        .pragma_update(None, "wal_autocheckpoint", WAL_AUTOCHECKPOINT_PAGES)
-        .map_err(|e| backend(&e))?;
     connection
         .execute_batch(
             "PRAGMA journal_mode = WAL;
@@ -229,30 +215,4 @@ pub(super) fn prepare(connection: &mut Connection, schema: Schema) -> Result<(),
         transaction.commit().map_err(|e| backend(&e))?;
     }
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_prepared_database_is_durable_and_checkpoints_every_few_thousand_pages() {
-        let dir = tempfile::tempdir().expect("temporary directory");
-        let mut connection = Connection::open(dir.path().join("tenant.db")).expect("opens");
-        prepare(&mut connection, Schema::Tenant).expect("prepares");
-        let pragma = |name: &str| -> String {
-            connection
-                .query_row(&format!("PRAGMA {name}"), [], |row| row.get::<_, rusqlite::types::Value>(0))
-                .map(|value| match value {
-                    rusqlite::types::Value::Integer(n) => n.to_string(),
-                    rusqlite::types::Value::Text(text) => text,
-                    other => format!("{other:?}"),
-                })
-                .expect("reads the pragma")
-        };
-        assert_eq!(pragma("journal_mode"), "wal");
-        // 2 is FULL: every commit is synced before the gateway is acknowledged.
-        assert_eq!(pragma("synchronous"), "2");
-        assert_eq!(pragma("wal_autocheckpoint"), WAL_AUTOCHECKPOINT_PAGES.to_string());
-    }
 }
