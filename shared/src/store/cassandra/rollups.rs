@@ -2,9 +2,9 @@
 //!
 //! After a document's readings are written, every hour they touch (and the neighbouring hour
 //! when a reading lies within the integration gap of the boundary, as the segment across it is
-//! split there: [`touched_hours`]) is folded again from the stored readings and written back. Recomputing from
-//! what is stored, rather than adding the document to the old rollup, makes a rewrite harmless
-//! and keeps the rollup exactly what the readings say. A connection's later documents that
+//! split there: [`touched_hours`]) is folded again from the stored readings and written back.
+//! Recomputing from what is stored, rather than adding the document to the old rollup, makes a
+//! rewrite harmless and keeps the rollup exactly what the readings say. A connection's later documents that
 //! continue what it stored are folded on from its carry instead (`store/carry.rs`), with the
 //! same result, and their rollups are written together with their readings.
 //!
