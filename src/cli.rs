@@ -9,7 +9,7 @@ use clap::{Args, Parser, Subcommand};
 #[derive(Debug, Parser)]
 #[command(name = "heliograph", version, about)]
 pub struct Cli {
-    /// Configuration file (TOML); environment variables HELIOGRAPH_<SECTION>__<KEY> override it.
+    /// Configuration file (TOML); environment variables `HELIOGRAPH_<SECTION>__<KEY>` override it.
     #[arg(long, short, global = true, env = "HELIOGRAPH_CONFIG")]
     pub config: Option<PathBuf>,
     /// What to run.
@@ -105,7 +105,7 @@ pub enum MailerCommand {
 pub enum ProviderCommand {
     /// Register a provider and create its keyspace (or database).
     Add {
-        /// Slug: [a-z][a-z0-9_]{0,31}; the keyspace is hg_<slug>.
+        /// Slug: `[a-z][a-z0-9_]{0,31}`; the keyspace is `hg_<slug>`.
         slug: String,
         /// Display name.
         #[arg(long)]
@@ -276,7 +276,7 @@ pub struct SimulateArgs {
     /// Number of gateways.
     #[arg(long, default_value_t = 3)]
     pub gateways: usize,
-    /// Gateway id prefix; ids are <PREFIX>-0001…; defaults to the upper-cased provider slug.
+    /// Gateway id prefix; ids are `<PREFIX>-0001`…; defaults to the upper-cased provider slug.
     #[arg(long)]
     pub prefix: Option<String>,
     /// Create the gateways (and a customer) in the store if missing and issue fresh tokens

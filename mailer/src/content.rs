@@ -210,7 +210,7 @@ const DAYLIGHT_MIN_DAYS: usize = 3;
 
 /// The local hours in which a site produced over the last week (its producers' peaks above
 /// zero), as the daylight the offline alert watches; the default hours until it has produced on
-/// [`DAYLIGHT_MIN_DAYS`] days.
+/// `DAYLIGHT_MIN_DAYS` days.
 pub async fn daylight(
     tenant: &dyn TenantStore,
     gateway: &Gateway,
