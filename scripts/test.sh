@@ -54,7 +54,7 @@ python3 -c 'import json, sys; [json.load(open(f)) for f in sys.argv[1:]]' deploy
 step "browser for the panel tests (Debian's chromium)"
 if ! command -v chromium >/dev/null; then
   sudo=""; [[ $(id -u) -eq 0 ]] || sudo="sudo"
-  $sudo apt-get update -qq && $sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+  $sudo apt-get update -qq && $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
 fi
 export HELIOGRAPH_CHROMIUM=${HELIOGRAPH_CHROMIUM:-$(command -v chromium)}
 # The mail tests start aiosmtpd (installed above) as a real SMTP server and read back what arrived.
