@@ -4,9 +4,10 @@
 //! when a reading lies within the integration gap of the boundary, as the segment across it is
 //! split there: [`touched_hours`]) is folded again from the stored readings and written back.
 //! Recomputing from what is stored, rather than adding the document to the old rollup, makes a
-//! rewrite harmless and keeps the rollup exactly what the readings say. A connection's later documents that
-//! continue what it stored are folded on from its carry instead (`store/carry.rs`), with the
-//! same result, and their rollups are written together with their readings.
+//! rewrite harmless and keeps the rollup exactly what the readings say. A connection's later
+//! documents that continue what it stored are folded on from its carry instead
+//! (`store/carry.rs`), with the same result, and their rollups are written together with their
+//! readings.
 //!
 //! Two connections of one gateway taking turns are told apart by the gap each finds before its
 //! next document (`Carry::gap_before`), which sends that document down the fold-from-the-store
