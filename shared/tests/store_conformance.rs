@@ -488,8 +488,8 @@ async fn hourly_rollups_equal_a_fold_of_the_raw_readings(f: &Fixture) {
     assert_eq!(tenant.hourly_rollups(&gw("GW-1"), &dev("inv-1"), range).await.unwrap(), expected);
 }
 
-/// One connection's documents, written with its session (the Cassandra store folds most of them
-/// on from what it carries), mixed with a rewrite, a backfill behind the carry, a reading stored
+/// One connection's documents, written with its session (both stores fold most of them on from
+/// what it carries), mixed with a rewrite, a backfill behind the carry, a reading stored
 /// ahead of it by another writer, a second device and a forgotten session: every hour's rollup
 /// stays what folding the stored readings gives.
 async fn a_connections_documents_keep_rollups_equal_to_a_fold_of_everything_stored(f: &Fixture) {

@@ -11,13 +11,38 @@
 //! carry when the store holds readings in between: another writer (a second connection of the
 //! same gateway) stored them, and they belong in the fold.
 
+use std::borrow::Cow;
+use std::collections::BTreeMap;
 use std::ops::Range;
 
 use chrono::{DateTime, TimeDelta, Utc};
 
-use crate::domain::Reading;
+use crate::domain::{DeviceId, GatewayId, Reading};
 use crate::reports::HourlyRollup;
 use crate::reports::rollup::{FoldPoint, HourFold, MAX_INTEGRATION_GAP, truncate_hour};
+
+/// How far past a writer's newest reading of a device the store is read (or checked to hold
+/// nothing) when its carry starts or runs out: once a day for a live gateway, once every 24
+/// documents of an hour each for one catching up.
+pub(crate) const CARRY_AHEAD: TimeDelta = TimeDelta::days(1);
+
+/// A device, by its gateway.
+pub(crate) type DeviceKey = (GatewayId, DeviceId);
+
+/// A document's readings by device, each device's in document order (borrowed when the document
+/// has one device, as nearly all have).
+pub(crate) fn by_device(readings: &[Reading]) -> Vec<(DeviceKey, Cow<'_, [Reading]>)> {
+    let Some(first) = readings.first() else { return Vec::new() };
+    let key = |r: &Reading| (r.gateway.clone(), r.device.clone());
+    if readings.iter().all(|r| r.gateway == first.gateway && r.device == first.device) {
+        return vec![(key(first), Cow::Borrowed(readings))];
+    }
+    let mut devices: BTreeMap<DeviceKey, Vec<Reading>> = BTreeMap::new();
+    for reading in readings {
+        devices.entry(key(reading)).or_default().push(reading.clone());
+    }
+    devices.into_iter().map(|(key, readings)| (key, Cow::Owned(readings))).collect()
+}
 
 /// One device's carry.
 #[derive(Debug, Clone)]
@@ -66,7 +91,7 @@ impl Carry {
     /// clock jitters): another writer may have stored readings there since, and then `readings`
     /// cannot be folded on. `None` when they follow at once. (Another writer's readings between
     /// two of this one's, closer than its cadence, are not looked for.)
-    pub(crate) fn gap_before(&self, readings: &[Reading]) -> Option<Range<DateTime<Utc>>> {
+    fn gap_before(&self, readings: &[Reading]) -> Option<Range<DateTime<Utc>>> {
         let first = readings.first()?.ts;
         let follows = self.interval.is_some_and(|interval| first - self.newest <= interval * 3 / 2);
         (!follows).then(|| self.newest + TimeDelta::milliseconds(1)..first)
@@ -74,18 +99,30 @@ impl Carry {
 
     /// How far past `readings`' newest the store must be known to hold nothing for them to be
     /// folded on: a reading stored within an integration gap would change their last hour.
-    pub(crate) fn needed(readings: &[Reading]) -> Option<DateTime<Utc>> {
+    fn needed(readings: &[Reading]) -> Option<DateTime<Utc>> {
         readings.last().map(|r| r.ts + MAX_INTEGRATION_GAP + TimeDelta::milliseconds(1))
     }
 
-    /// Nothing is stored after the newest reading and before this.
-    pub(crate) fn clear_until(&self) -> DateTime<Utc> {
-        self.clear_until
+    /// The ranges of the store that must hold no reading of the device before `readings`
+    /// (which continue the carry) are folded on, in the order to look: the gap before them
+    /// ([`Self::gap_before`]), then, when the carry does not know far enough past them
+    /// ([`Self::needed`]), from where its knowledge ends to `ahead` past that. Once all are
+    /// found empty, [`Self::found_empty`] records them. Empty when nothing is to be looked at.
+    pub(crate) fn probes(&self, readings: &[Reading], ahead: TimeDelta) -> Vec<Range<DateTime<Utc>>> {
+        let mut probes: Vec<_> = self.gap_before(readings).into_iter().collect();
+        if let Some(needed) = Self::needed(readings)
+            && self.clear_until < needed
+        {
+            probes.push(self.clear_until..needed + ahead);
+        }
+        probes
     }
 
-    /// The store was found to hold nothing from [`Self::clear_until`] to `until`.
-    pub(crate) fn extend_clear(&mut self, until: DateTime<Utc>) {
-        self.clear_until = self.clear_until.max(until);
+    /// The store was found to hold nothing in `probes` (from [`Self::probes`]).
+    pub(crate) fn found_empty(&mut self, probes: &[Range<DateTime<Utc>>]) {
+        for probe in probes {
+            self.clear_until = self.clear_until.max(probe.end);
+        }
     }
 
     /// Folds `readings` on (see [`Self::continues`]); returns the rollups of the hours they

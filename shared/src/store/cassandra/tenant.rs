@@ -1,8 +1,6 @@
 //! One provider's keyspace. The handle's statements are prepared against that keyspace alone,
 //! so it has no way to read or write another provider's tables.
 
-use std::borrow::Cow;
-use std::collections::BTreeMap;
 use std::ops::Range;
 use std::sync::Arc;
 
@@ -24,7 +22,7 @@ use crate::domain::{
 };
 use crate::reports::HourlyRollup;
 use crate::reports::daily::{DaySummary, MARK_LEASE};
-use crate::store::carry::Carry;
+use crate::store::carry::{CARRY_AHEAD, by_device};
 use crate::store::{
     HistoryMark, StoreError, TenantStore, WriteBatch, WriteSession, late_gateways, new_history_mark,
 };
@@ -34,29 +32,6 @@ const READ_AHEAD_DAYS: usize = 8;
 
 /// How far ahead of this server's clock another server's receipt times may be.
 const RECEIPT_CLOCK_MARGIN: TimeDelta = TimeDelta::days(2);
-
-/// How far past a connection's newest reading of a device the store is read (or checked to hold
-/// nothing) when its carry starts or runs out: once a day for a live gateway, once every 24
-/// documents of an hour each for one catching up.
-const CARRY_AHEAD: TimeDelta = TimeDelta::days(1);
-
-/// A device, by its gateway.
-type DeviceKey = (GatewayId, DeviceId);
-
-/// A document's readings by device, each device's in document order (borrowed when the document
-/// has one device, as nearly all have).
-fn by_device(readings: &[Reading]) -> Vec<(DeviceKey, Cow<'_, [Reading]>)> {
-    let Some(first) = readings.first() else { return Vec::new() };
-    let key = |r: &Reading| (r.gateway.clone(), r.device.clone());
-    if readings.iter().all(|r| r.gateway == first.gateway && r.device == first.device) {
-        return vec![(key(first), Cow::Borrowed(readings))];
-    }
-    let mut devices: BTreeMap<DeviceKey, Vec<Reading>> = BTreeMap::new();
-    for reading in readings {
-        devices.entry(key(reading)).or_default().push(reading.clone());
-    }
-    devices.into_iter().map(|(key, readings)| (key, Cow::Owned(readings))).collect()
-}
 
 /// A handle on one provider's keyspace.
 pub struct CassandraTenant {
@@ -84,14 +59,20 @@ impl CassandraTenant {
         &self.registry.session
     }
 
-    /// Whether any reading of the device is stored in `range`: one row read at most.
-    async fn holds_readings(
+    /// Whether any reading of the device is stored in one of `ranges`: one row read at most
+    /// per range, looked at in order until one is found.
+    async fn holds_readings_in(
         &self,
         gateway: &GatewayId,
         device: &DeviceId,
-        range: Range<DateTime<Utc>>,
+        ranges: &[Range<DateTime<Utc>>],
     ) -> Result<bool, StoreError> {
-        Ok(!self.readings(gateway, device, range, 1).await?.is_empty())
+        for range in ranges {
+            if !self.readings(gateway, device, range.clone(), 1).await?.is_empty() {
+                return Ok(true);
+            }
+        }
+        Ok(false)
     }
 
     async fn gateway_row(&self, id: &GatewayId) -> Result<Option<Gateway>, StoreError> {
@@ -214,23 +195,14 @@ impl TenantStore for CassandraTenant {
                 cold.push(readings);
                 continue;
             };
-            // Readings another writer stored since this one's newest belong in the fold.
-            if let Some(gap) = carry.gap_before(&readings)
-                && self.holds_readings(&gateway, &device, gap).await?
-            {
+            // Readings another writer stored in the gap before them or ahead of them belong in
+            // the fold.
+            let probes = carry.probes(&readings, CARRY_AHEAD);
+            if self.holds_readings_in(&gateway, &device, &probes).await? {
                 cold.push(readings);
                 continue;
             }
-            if let Some(needed) = Carry::needed(&readings)
-                && carry.clear_until() < needed
-            {
-                let probe = carry.clear_until()..needed + CARRY_AHEAD;
-                if self.holds_readings(&gateway, &device, probe.clone()).await? {
-                    cold.push(readings);
-                    continue;
-                }
-                carry.extend_clear(probe.end);
-            }
+            carry.found_empty(&probes);
             folded.extend(carry.advance(&readings));
             carried.push(((gateway, device), carry));
         }

@@ -8,6 +8,7 @@ mod rows;
 mod schema;
 mod summaries;
 mod tenant;
+mod write;
 mod writer;
 
 use std::collections::HashMap;

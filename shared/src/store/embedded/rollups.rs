@@ -1,6 +1,9 @@
 //! The hourly rollups a write touches, recomputed inside the writer's transaction from the
 //! readings stored around them, so that they are exactly as durable as the readings and equal to a
-//! fold of everything stored, whoever wrote it and in whatever order.
+//! fold of everything stored, whoever wrote it and in whatever order. (A document that continues
+//! its writer's carry is folded on from it instead, with the same result: `write.rs`.)
+
+use std::ops::Range;
 
 use chrono::{DateTime, TimeDelta, Utc};
 use rusqlite::{Connection, Row, params};
@@ -8,8 +11,10 @@ use rusqlite::{Connection, Row, params};
 use super::rows::{from_millis, millis};
 use super::writer::backend;
 use crate::domain::{DeviceId, DeviceStatus, GatewayId, Metric, Metrics, Reading};
+use crate::reports::HourlyRollup;
 use crate::reports::rollup::{fold_window, hourly_rollups, touched_hours};
 use crate::store::StoreError;
+use crate::store::carry::{Carry, DeviceKey};
 
 /// What a fold reads of a stored reading, in this order: its time and operating state, then
 /// the metrics of [`FOLDED`].
@@ -26,20 +31,28 @@ const FOLDED: [Metric; 5] =
 ///
 /// Each device's touched hours are read in runs of consecutive hours, one query per run, and
 /// only the columns a fold uses are decoded: the rows read are the run's hours with the
-/// integration gap on both sides, which is all a fold of those hours looks at.
-pub(super) fn refresh_rollups(c: &Connection, readings: &[Reading]) -> Result<(), StoreError> {
+/// integration gap on both sides, which is all a fold of those hours looks at. A device's last
+/// run is read `ahead` further, and what it finds seeds the device's carry (returned), which
+/// then knows the store holds nothing else up to the end of that read.
+pub(super) fn refresh_rollups(
+    c: &Connection,
+    readings: &[Reading],
+    ahead: TimeDelta,
+) -> Result<Vec<(DeviceKey, Carry)>, StoreError> {
     let mut query = c.prepare_cached(FOLD_SELECT).map_err(|e| backend(&e))?;
-    let mut upsert = c
-        .prepare_cached(
-            "INSERT OR REPLACE INTO hourly_rollups (gateway, device, hour, rollup) VALUES (?1, ?2, ?3, ?4)",
-        )
-        .map_err(|e| backend(&e))?;
     let mut delete = c
         .prepare_cached("DELETE FROM hourly_rollups WHERE gateway = ?1 AND device = ?2 AND hour = ?3")
         .map_err(|e| backend(&e))?;
-    for run in touched_runs(readings) {
+    let runs = touched_runs(readings);
+    let mut carries = Vec::new();
+    for (i, run) in runs.iter().enumerate() {
         let (gateway, device) = (run.gateway.as_str(), run.device.as_str());
-        let window = fold_window(run.first, run.last);
+        let last_of_device =
+            runs.get(i + 1).is_none_or(|next| (next.gateway, next.device) != (run.gateway, run.device));
+        let mut window = fold_window(run.first, run.last);
+        if last_of_device {
+            window.end += ahead;
+        }
         let (from, to) = (millis(window.start), millis(window.end));
         let stored = query
             .query_map(params![gateway, device, from, to], |row| folded_reading(row, run.gateway, run.device))
@@ -52,19 +65,50 @@ pub(super) fn refresh_rollups(c: &Connection, readings: &[Reading]) -> Result<()
             // Rollups come in hour order; the window's margins may add one before the run.
             while rollups.next_if(|r| r.hour < hour).is_some() {}
             match rollups.next_if(|r| r.hour == hour) {
-                Some(rollup) => {
-                    upsert
-                        .execute(params![gateway, device, millis(hour), rollup.to_bytes()])
-                        .map_err(|e| backend(&e))?;
-                }
+                Some(rollup) => upsert(c, &rollup)?,
                 None => {
                     delete.execute(params![gateway, device, millis(hour)]).map_err(|e| backend(&e))?;
                 }
             }
             hour += TimeDelta::hours(1);
         }
+        if last_of_device && let Some(carry) = Carry::seed(&stored, window.end) {
+            carries.push(((run.gateway.clone(), run.device.clone()), carry));
+        }
     }
+    Ok(carries)
+}
+
+/// Writes one hourly rollup, replacing the hour's old one.
+pub(super) fn upsert(c: &Connection, rollup: &HourlyRollup) -> Result<(), StoreError> {
+    c.prepare_cached(
+        "INSERT OR REPLACE INTO hourly_rollups (gateway, device, hour, rollup) VALUES (?1, ?2, ?3, ?4)",
+    )
+    .map_err(|e| backend(&e))?
+    .execute(params![rollup.gateway.as_str(), rollup.device.as_str(), millis(rollup.hour), rollup.to_bytes()])
+    .map_err(|e| backend(&e))?;
     Ok(())
+}
+
+/// Whether any reading of the device is stored in one of `ranges`: one index lookup each, in
+/// order until one is found.
+pub(super) fn holds_readings_in(
+    c: &Connection,
+    (gateway, device): &DeviceKey,
+    ranges: &[Range<DateTime<Utc>>],
+) -> Result<bool, StoreError> {
+    let mut probe = c
+        .prepare_cached(
+            "SELECT 1 FROM readings WHERE gateway = ?1 AND device = ?2 AND ts >= ?3 AND ts < ?4 LIMIT 1",
+        )
+        .map_err(|e| backend(&e))?;
+    for range in ranges {
+        let params = params![gateway.as_str(), device.as_str(), millis(range.start), millis(range.end)];
+        if probe.exists(params).map_err(|e| backend(&e))? {
+            return Ok(true);
+        }
+    }
+    Ok(false)
 }
 
 /// Consecutive hours of one device that a write touched.

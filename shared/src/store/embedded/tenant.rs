@@ -1,17 +1,18 @@
 //! One provider's SQLite database.
 
+use std::collections::BTreeSet;
 use std::ops::Range;
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
 use chrono_tz::Tz;
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::rows::{self, millis};
 use super::writer::{Writer, backend};
 use super::{Registry, blocking, poisoned};
-use super::{mail, rollups, summaries};
+use super::{mail, summaries, write};
 use crate::domain::{
     Alert, ApiToken, Claim, ClaimOwner, ClaimRequest, Customer, CustomerId, Delivery, DeliveryKey,
     DeliveryOutcome, Device, DeviceId, Gateway, GatewayId, MailPreferences, ProviderSlug, QuarantinedReading,
@@ -19,7 +20,8 @@ use crate::domain::{
 };
 use crate::reports::HourlyRollup;
 use crate::reports::daily::DaySummary;
-use crate::store::{HistoryMark, StoreError, TenantStore, WriteBatch, late_gateways, new_history_mark};
+use crate::store::carry::CARRY_AHEAD;
+use crate::store::{HistoryMark, StoreError, TenantStore, WriteBatch, WriteSession};
 
 /// A handle on one provider's database.
 pub struct EmbeddedTenant {
@@ -160,29 +162,24 @@ impl TenantStore for EmbeddedTenant {
 
     async fn write_batch(&self, batch: WriteBatch) -> Result<(), StoreError> {
         self.writer
-            .run(move |c| {
-                for reading in &batch.readings {
-                    rows::insert_reading(c, reading)?;
-                }
-                rollups::refresh_rollups(c, &batch.readings)?;
-                for gateway in late_gateways(&batch) {
-                    summaries::set_mark(c, gateway, new_history_mark())?;
-                }
-                for quarantined in &batch.quarantined {
-                    rows::insert_quarantined(c, quarantined)?;
-                }
-                for device in &batch.devices {
-                    rows::upsert_device(c, device)?;
-                }
-                c.prepare_cached(
-                    "UPDATE gateways SET last_seen = MAX(COALESCE(last_seen, 0), ?2) WHERE id = ?1",
-                )
-                .map_err(|e| backend(&e))?
-                .execute(params![batch.gateway.as_str(), millis(batch.received_at)])
-                .map_err(|e| backend(&e))?;
-                Ok(())
-            })
+            .run(move |c| write::write_document(c, &batch, Vec::new(), TimeDelta::zero()).map(drop))
             .await
+    }
+
+    async fn write_batch_in(&self, batch: WriteBatch, session: &WriteSession) -> Result<(), StoreError> {
+        // The carries are taken out here and put back only once the transaction is committed:
+        // a failure leaves them out, as a job rolled back leaves nothing they describe.
+        let devices: BTreeSet<(&GatewayId, &DeviceId)> =
+            batch.readings.iter().map(|r| (&r.gateway, &r.device)).collect();
+        let carries: Vec<_> = devices
+            .into_iter()
+            .filter_map(|(g, d)| session.take_carry(g, d).map(|carry| ((g.clone(), d.clone()), carry)))
+            .collect();
+        let kept = self.writer.run(move |c| write::write_document(c, &batch, carries, CARRY_AHEAD)).await?;
+        for ((gateway, device), carry) in kept {
+            session.keep_carry(gateway, device, carry);
+        }
+        Ok(())
     }
 
     async fn history_mark(&self, gateway: &GatewayId) -> Result<Option<HistoryMark>, StoreError> {
