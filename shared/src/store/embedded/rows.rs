@@ -30,31 +30,34 @@ pub(super) const READING_INSERT: &str = "INSERT OR REPLACE INTO readings (gatewa
     temperature, irradiance, import_energy, export_energy, extra)
     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)";
 
-pub(super) fn insert_reading(c: &Connection, reading: &Reading) -> Result<(), StoreError> {
+/// Writes `readings` (replacing any stored at the same key), through one prepared statement.
+pub(super) fn insert_readings(c: &Connection, readings: &[Reading]) -> Result<(), StoreError> {
     let mut statement = c.prepare_cached(READING_INSERT).map_err(|e| backend(&e))?;
-    let m = &reading.metrics;
-    let extra = if m.extra.is_empty() { None } else { Some(serde_json::to_string(&m.extra)?) };
-    statement
-        .execute(params![
-            reading.gateway.as_str(),
-            reading.device.as_str(),
-            millis(reading.ts),
-            reading.status.as_ref().map(DeviceStatus::as_str),
-            m.get(Metric::AcPower),
-            m.get(Metric::DcPower),
-            m.get(Metric::Energy),
-            m.get(Metric::AcVoltage),
-            m.get(Metric::AcCurrent),
-            m.get(Metric::DcVoltage),
-            m.get(Metric::DcCurrent),
-            m.get(Metric::Frequency),
-            m.get(Metric::Temperature),
-            m.get(Metric::Irradiance),
-            m.get(Metric::ImportEnergy),
-            m.get(Metric::ExportEnergy),
-            extra,
-        ])
-        .map_err(|e| backend(&e))?;
+    for reading in readings {
+        let m = &reading.metrics;
+        let extra = if m.extra.is_empty() { None } else { Some(serde_json::to_string(&m.extra)?) };
+        statement
+            .execute(params![
+                reading.gateway.as_str(),
+                reading.device.as_str(),
+                millis(reading.ts),
+                reading.status.as_ref().map(DeviceStatus::as_str),
+                m.get(Metric::AcPower),
+                m.get(Metric::DcPower),
+                m.get(Metric::Energy),
+                m.get(Metric::AcVoltage),
+                m.get(Metric::AcCurrent),
+                m.get(Metric::DcVoltage),
+                m.get(Metric::DcCurrent),
+                m.get(Metric::Frequency),
+                m.get(Metric::Temperature),
+                m.get(Metric::Irradiance),
+                m.get(Metric::ImportEnergy),
+                m.get(Metric::ExportEnergy),
+                extra,
+            ])
+            .map_err(|e| backend(&e))?;
+    }
     Ok(())
 }
 

@@ -42,9 +42,7 @@ pub(super) fn write_document(
         folded.extend(carry.advance(&readings));
         kept.push((key, carry));
     }
-    for reading in &batch.readings {
-        rows::insert_reading(c, reading)?;
-    }
+    rows::insert_readings(c, &batch.readings)?;
     for rollup in &folded {
         rollups::upsert(c, rollup)?;
     }
