@@ -36,27 +36,19 @@ pub(super) fn insert_readings(c: &Connection, readings: &[Reading]) -> Result<()
     for reading in readings {
         let m = &reading.metrics;
         let extra = if m.extra.is_empty() { None } else { Some(serde_json::to_string(&m.extra)?) };
-        statement
-            .execute(params![
-                reading.gateway.as_str(),
-                reading.device.as_str(),
-                millis(reading.ts),
-                reading.status.as_ref().map(DeviceStatus::as_str),
-                m.get(Metric::AcPower),
-                m.get(Metric::DcPower),
-                m.get(Metric::Energy),
-                m.get(Metric::AcVoltage),
-                m.get(Metric::AcCurrent),
-                m.get(Metric::DcVoltage),
-                m.get(Metric::DcCurrent),
-                m.get(Metric::Frequency),
-                m.get(Metric::Temperature),
-                m.get(Metric::Irradiance),
-                m.get(Metric::ImportEnergy),
-                m.get(Metric::ExportEnergy),
-                extra,
-            ])
-            .map_err(|e| backend(&e))?;
+        let insert = |statement: &mut rusqlite::CachedStatement<'_>| -> rusqlite::Result<usize> {
+            statement.raw_bind_parameter(1, reading.gateway.as_str())?;
+            statement.raw_bind_parameter(2, reading.device.as_str())?;
+            statement.raw_bind_parameter(3, millis(reading.ts))?;
+            statement.raw_bind_parameter(4, reading.status.as_ref().map(DeviceStatus::as_str))?;
+            // The metric columns follow in `Metric::ALL` order (see `READING_INSERT`).
+            for (i, metric) in Metric::ALL.iter().enumerate() {
+                statement.raw_bind_parameter(5 + i, m.get(*metric))?;
+            }
+            statement.raw_bind_parameter(5 + Metric::ALL.len(), extra.as_deref())?;
+            statement.raw_execute()
+        };
+        insert(&mut statement).map_err(|e| backend(&e))?;
     }
     Ok(())
 }
