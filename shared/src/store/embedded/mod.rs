@@ -2,6 +2,7 @@
 //! installation and `providers/<slug>.db` for each provider, so one provider's data is in a file
 //! that no other provider's handle ever opens.
 
+mod checkpoint;
 mod mail;
 mod rollups;
 mod rows;
@@ -80,8 +81,15 @@ where
         .map_err(|e| StoreError::Backend(format!("database task failed: {e}")))?
 }
 
+/// The connections to one database: its writer's, its reader's and its checkpointer's.
+struct Connections {
+    writer: Connection,
+    reader: Connection,
+    checkpoints: Connection,
+}
+
 /// Opens a database file with durable settings and its schema migrated.
-fn open_database(path: &Path, schema: Schema) -> Result<(Connection, Connection), StoreError> {
+fn open_database(path: &Path, schema: Schema) -> Result<Connections, StoreError> {
     let mut writer = Connection::open(path).map_err(|e| backend(&e))?;
     schema::prepare(&mut writer, schema)?;
     let reader = Connection::open(path).map_err(|e| backend(&e))?;
@@ -93,23 +101,14 @@ fn open_database(path: &Path, schema: Schema) -> Result<(Connection, Connection)
     for (connection, kib) in [(&writer, WRITER_PAGE_CACHE_KIB), (&reader, READER_PAGE_CACHE_KIB)] {
         connection.execute_batch(&format!("PRAGMA cache_size = -{kib};")).map_err(|e| backend(&e))?;
     }
-    // SQLite copies the write-ahead log into the database every 1,000 pages (4 MiB) by default,
-    // and the pages a burst keeps touching (index leaves, the hours' rollups) are copied again
-    // each time. Checkpointing every 8,192 pages copies each of them once per 32 MiB of log:
-    // perf put the default's checkpoints at 11 % of the writer thread's samples, and
-    // and alternating runs on fresh stores measured 1.19x the readings/s (276,772 against
-    // 233,319, medians of five, 400 documents per gateway).
-    writer
-        .execute_batch(&format!("PRAGMA wal_autocheckpoint = {WAL_CHECKPOINT_PAGES};"))
-        .map_err(|e| backend(&e))?;
-    Ok((writer, reader))
+    // Checkpoints sync the database file as commits sync the log.
+    let checkpoints = Connection::open(path).map_err(|e| backend(&e))?;
+    checkpoints.execute_batch("PRAGMA synchronous = FULL;").map_err(|e| backend(&e))?;
+    Ok(Connections { writer, reader, checkpoints })
 }
 
 /// The most page cache a database's writer keeps, KiB.
 const WRITER_PAGE_CACHE_KIB: u32 = 64 * 1024;
-/// How many pages (4 KiB each) the write-ahead log gathers before the writer copies them into
-/// the database.
-const WAL_CHECKPOINT_PAGES: u32 = 8192;
 /// The most page cache a database's reader (reports, the panel) keeps, KiB.
 const READER_PAGE_CACHE_KIB: u32 = 16 * 1024;
 
@@ -121,10 +120,10 @@ impl EmbeddedStore {
             std::fs::create_dir_all(dir.join("providers")).map_err(|e| {
                 StoreError::Config(format!("cannot create data directory {}: {e}", dir.display()))
             })?;
-            let (writer, reader) = open_database(&dir.join("registry.db"), Schema::Registry)?;
+            let connections = open_database(&dir.join("registry.db"), Schema::Registry)?;
             Ok(Registry {
-                reader: Mutex::new(reader),
-                writer: Writer::spawn(writer, "registry".into(), 256)?,
+                reader: Mutex::new(connections.reader),
+                writer: Writer::spawn(connections.writer, connections.checkpoints, "registry".into(), 256)?,
             })
         })
         .await?;
@@ -147,11 +146,11 @@ impl EmbeddedStore {
         }
         let path = self.tenant_path(slug);
         let name = slug.as_str().to_owned();
-        let (writer, reader) = blocking(move || open_database(&path, Schema::Tenant)).await?;
+        let connections = blocking(move || open_database(&path, Schema::Tenant)).await?;
         let tenant = Arc::new(EmbeddedTenant::new(
             slug.clone(),
-            Writer::spawn(writer, name, WRITER_QUEUE)?,
-            reader,
+            Writer::spawn(connections.writer, connections.checkpoints, name, WRITER_QUEUE)?,
+            connections.reader,
             Arc::clone(&self.registry),
         ));
         tenants.insert(slug.clone(), Arc::clone(&tenant));
@@ -332,12 +331,27 @@ mod tests {
     #[test]
     fn a_database_opens_with_its_write_ahead_log_and_cache_settings() {
         let dir = tempfile::tempdir().expect("temporary directory");
-        let (writer, reader) = open_database(&dir.path().join("tenant.db"), Schema::Tenant).expect("opens");
+        let connections = open_database(&dir.path().join("tenant.db"), Schema::Tenant).expect("opens");
+        let Connections { writer, reader, checkpoints } = connections;
         assert_eq!(pragma(&writer, "journal_mode"), "wal");
         assert_eq!(pragma(&writer, "synchronous"), "2", "FULL: a commit is synced before its ack");
-        assert_eq!(pragma(&writer, "wal_autocheckpoint"), WAL_CHECKPOINT_PAGES.to_string());
+        assert_eq!(pragma(&checkpoints, "synchronous"), "2", "FULL: a checkpoint is synced");
         assert_eq!(pragma(&writer, "cache_size"), format!("-{WRITER_PAGE_CACHE_KIB}"));
         assert_eq!(pragma(&reader, "cache_size"), format!("-{READER_PAGE_CACHE_KIB}"));
         assert_eq!(pragma(&reader, "query_only"), "1");
+    }
+
+    #[test]
+    fn a_writer_leaves_checkpoints_to_its_checkpoint_thread() {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let Connections { writer, .. } =
+            open_database(&dir.path().join("tenant.db"), Schema::Tenant).expect("opens");
+        assert_eq!(
+            pragma(&writer, "wal_autocheckpoint"),
+            "1000",
+            "SQLite's default before the writer starts"
+        );
+        checkpoint::count_log_pages(&writer);
+        assert_eq!(pragma(&writer, "wal_autocheckpoint"), "0", "the page-counting hook replaced it");
     }
 }

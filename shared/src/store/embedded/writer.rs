@@ -3,13 +3,15 @@
 //! SQLite admits one writer at a time and a durable commit costs an fsync, so every write to a
 //! database goes through one thread that drains whatever jobs are queued, runs each in its own
 //! savepoint (one failing job does not undo the others), and commits them together: many
-//! gateways' documents share one fsync, and each caller is answered only after it.
+//! gateways' documents share one fsync, and each caller is answered only after it. Copying the
+//! write-ahead log back into the database is left to a thread of its own (`checkpoint`).
 
 use std::thread;
 
 use rusqlite::Connection;
 use tokio::sync::{mpsc, oneshot};
 
+use super::checkpoint::{self, Checkpointer};
 use crate::store::StoreError;
 
 /// A unit of work run inside the writer's transaction.
@@ -30,12 +32,21 @@ pub(super) struct Writer {
 const MAX_JOBS_PER_COMMIT: usize = 512;
 
 impl Writer {
-    /// Starts the writer thread that owns `connection`; it ends when the last handle is dropped.
-    pub(super) fn spawn(connection: Connection, name: String, queue: usize) -> Result<Self, StoreError> {
+    /// Starts the writer thread that owns `connection`, and the checkpoint thread that owns
+    /// `checkpoints` (a second connection to the same database); both end when the last handle
+    /// is dropped.
+    pub(super) fn spawn(
+        connection: Connection,
+        checkpoints: Connection,
+        name: String,
+        queue: usize,
+    ) -> Result<Self, StoreError> {
+        checkpoint::count_log_pages(&connection);
+        let checkpointer = Checkpointer::spawn(checkpoints, &name)?;
         let (requests, receiver) = mpsc::channel(queue);
         thread::Builder::new()
             .name(format!("sqlite-writer-{name}"))
-            .spawn(move || run(connection, receiver))
+            .spawn(move || run(connection, &checkpointer, receiver))
             .map_err(|e| StoreError::Backend(format!("cannot start writer thread: {e}")))?;
         Ok(Self { requests })
     }
@@ -66,7 +77,7 @@ impl Writer {
     }
 }
 
-fn run(mut connection: Connection, mut receiver: mpsc::Receiver<Request>) {
+fn run(mut connection: Connection, checkpointer: &Checkpointer, mut receiver: mpsc::Receiver<Request>) {
     while let Some(first) = receiver.blocking_recv() {
         let mut requests = vec![first];
         while requests.len() < MAX_JOBS_PER_COMMIT {
@@ -76,6 +87,7 @@ fn run(mut connection: Connection, mut receiver: mpsc::Receiver<Request>) {
             }
         }
         commit_group(&mut connection, requests);
+        checkpointer.after_commit(&connection);
     }
 }
 

@@ -1,0 +1,205 @@
+//! Copies a database's write-ahead log back into the database on a thread of its own.
+//!
+//! SQLite's automatic checkpoint runs inside the commit that fills the log, so every caller
+//! waiting on that commit (gateways waiting for their acks) waits for the copy and its fsync too.
+//! Here the writer only counts: after a commit that leaves the log at `wake_pages` or more it
+//! wakes the checkpoint thread, whose passive checkpoint copies the log while the writer goes on
+//! committing. Should the log still reach `limit_pages` (the thread cannot keep up), the writer
+//! checkpoints itself between commits, as SQLite would, so the log stays bounded.
+//!
+//! Against SQLite's automatic checkpoint every 1,000 pages, alternating runs of 64 gateways at
+//! half load measured an ack p99 of 7.4 ms against 9.3 ms (medians of five); against an automatic
+//! checkpoint every 8,192 pages (the same throughput at full load, 296,534 against 296,076
+//! readings/s), 7.4 ms against 24 ms: there each commit that filled the log stalled every ack.
+
+use std::cell::Cell;
+use std::ffi::c_int;
+use std::sync::mpsc;
+use std::thread;
+
+use rusqlite::Connection;
+use rusqlite::hooks::Wal;
+
+use super::writer::backend;
+use crate::store::StoreError;
+
+/// Pages (4 KiB each) in the log that wake the checkpoint thread: 32 MiB. A page the writer
+/// keeps touching (an index leaf, an hour's rollups) is copied once per this much log, where
+/// SQLite's default of 1,000 pages copied it eight times as often.
+pub(super) const WAKE_PAGES: i32 = 8192;
+/// Pages the log grows by between wakes once it is past the wake size and not started over
+/// (frames committed while the thread copies wait for its next round): 4 MiB.
+pub(super) const WAKE_STEP_PAGES: i32 = 1024;
+/// Pages in the log at which the writer checkpoints itself: 256 MiB.
+pub(super) const LIMIT_PAGES: i32 = 8 * WAKE_PAGES;
+
+thread_local! {
+    /// Pages in the log after this thread's last commit, as SQLite's WAL hook reported them.
+    static LOG_PAGES: Cell<c_int> = const { Cell::new(0) };
+}
+
+/// Installs the hook that counts the log's pages after each of `writer`'s commits. It replaces
+/// SQLite's automatic checkpoint, which is the same hook slot.
+pub(super) fn count_log_pages(writer: &Connection) {
+    writer.wal_hook(Some(note_log_pages));
+}
+
+fn note_log_pages(_wal: &Wal, pages: c_int) -> rusqlite::Result<()> {
+    LOG_PAGES.set(pages);
+    Ok(())
+}
+
+/// Handle to a database's checkpoint thread, owned by that database's writer thread; the checkpoint
+/// thread ends when this handle is dropped.
+pub(super) struct Checkpointer {
+    wake: mpsc::SyncSender<()>,
+    wake_pages: c_int,
+    limit_pages: c_int,
+    /// The log's pages when the thread was last woken.
+    woken_at: Cell<c_int>,
+}
+
+impl Checkpointer {
+    /// Starts the checkpoint thread that owns `connection` (its own connection to the database).
+    pub(super) fn spawn(connection: Connection, name: &str) -> Result<Self, StoreError> {
+        Self::spawn_with(connection, name, WAKE_PAGES, LIMIT_PAGES)
+    }
+
+    /// Like [`Checkpointer::spawn`] with the two thresholds given.
+    pub(super) fn spawn_with(
+        connection: Connection,
+        name: &str,
+        wake_pages: c_int,
+        limit_pages: c_int,
+    ) -> Result<Self, StoreError> {
+        // One pending wake is enough: the thread checkpoints whatever the log holds when it runs.
+        let (wake, woken) = mpsc::sync_channel(1);
+        thread::Builder::new()
+            .name(format!("sqlite-ckpt-{name}"))
+            .spawn(move || run(&connection, &woken))
+            .map_err(|e| StoreError::Backend(format!("cannot start checkpoint thread: {e}")))?;
+        Ok(Self { wake, wake_pages, limit_pages, woken_at: Cell::new(0) })
+    }
+
+    /// Called by the writer thread after each commit, with its connection.
+    pub(super) fn after_commit(&self, writer: &Connection) {
+        // Taken, not read: a commit that wrote nothing does not call the hook.
+        let pages = LOG_PAGES.replace(0);
+        if pages >= self.limit_pages {
+            if let Err(e) = checkpoint(writer) {
+                tracing::warn!(error = %e, pages, "write-ahead log checkpoint on the writer failed");
+            }
+        } else if pages >= self.wake_pages {
+            let woken_at = self.woken_at.get();
+            // Fewer pages than at the last wake: the log has started over since.
+            if pages < woken_at || pages >= woken_at + WAKE_STEP_PAGES.min(self.wake_pages) {
+                // Full means a wake is already pending; the thread will see this log too.
+                let _ = self.wake.try_send(());
+                self.woken_at.set(pages);
+            }
+        }
+    }
+}
+
+fn run(connection: &Connection, woken: &mpsc::Receiver<()>) {
+    while woken.recv().is_ok() {
+        if let Err(e) = checkpoint(connection) {
+            tracing::warn!(error = %e, "write-ahead log checkpoint failed");
+        }
+    }
+}
+
+/// A passive checkpoint: copies what the log holds without waiting for (or blocking) the writer
+/// or readers; the writer starts the log over once all of it is copied and no reader needs it.
+fn checkpoint(connection: &Connection) -> Result<(), StoreError> {
+    connection.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())).map_err(|e| backend(&e))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+    use std::time::{Duration, Instant};
+
+    use super::*;
+
+    fn open(path: &Path) -> Connection {
+        let connection = Connection::open(path).expect("opens");
+        connection.execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;").expect("pragmas");
+        connection
+    }
+
+    /// Commits `rows` rows of 1 KiB each, one transaction per row.
+    fn write(writer: &Connection, checkpointer: &Checkpointer, rows: usize) {
+        for _ in 0..rows {
+            writer.execute("INSERT INTO blobs (data) VALUES (zeroblob(1024))", []).expect("insert");
+            checkpointer.after_commit(writer);
+        }
+    }
+
+    fn database_bytes(path: &Path) -> u64 {
+        std::fs::metadata(path).expect("database file").len()
+    }
+
+    fn wait_until(mut done: impl FnMut() -> bool) -> bool {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if done() {
+                return true;
+            }
+            thread::sleep(Duration::from_millis(20));
+        }
+        false
+    }
+
+    #[test]
+    fn a_log_past_the_wake_size_is_copied_into_the_database_by_the_checkpoint_thread() {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let path = dir.path().join("db");
+        let writer = open(&path);
+        writer.execute_batch("CREATE TABLE blobs (data BLOB)").expect("table");
+        count_log_pages(&writer);
+        let checkpointer = Checkpointer::spawn_with(open(&path), "test", 64, i32::MAX).expect("spawns");
+        let before = database_bytes(&path);
+
+        write(&writer, &checkpointer, 200);
+
+        assert!(
+            wait_until(|| database_bytes(&path) > before + 100 * 1024),
+            "the database file stayed at {} bytes: nothing was checkpointed",
+            database_bytes(&path)
+        );
+    }
+
+    #[test]
+    fn a_log_below_the_wake_size_stays_in_the_log() {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let path = dir.path().join("db");
+        let writer = open(&path);
+        writer.execute_batch("CREATE TABLE blobs (data BLOB)").expect("table");
+        count_log_pages(&writer);
+        let checkpointer = Checkpointer::spawn_with(open(&path), "test", 10_000, i32::MAX).expect("spawns");
+        let before = database_bytes(&path);
+
+        write(&writer, &checkpointer, 200);
+        thread::sleep(Duration::from_millis(200));
+
+        assert_eq!(database_bytes(&path), before, "SQLite's own automatic checkpoint is off");
+    }
+
+    #[test]
+    fn a_log_at_the_limit_is_checkpointed_by_the_writer_itself() {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let path = dir.path().join("db");
+        let writer = open(&path);
+        writer.execute_batch("CREATE TABLE blobs (data BLOB)").expect("table");
+        count_log_pages(&writer);
+        // The checkpoint thread is never woken (its threshold is out of reach): only the writer's
+        // own checkpoint at the limit can move the rows into the database.
+        let checkpointer = Checkpointer::spawn_with(open(&path), "test", i32::MAX, 64).expect("spawns");
+        let before = database_bytes(&path);
+
+        write(&writer, &checkpointer, 200);
+
+        assert!(database_bytes(&path) > before + 100 * 1024, "the writer did not checkpoint");
+    }
+}
