@@ -4,8 +4,10 @@
 //! waiting on that commit (gateways waiting for their acks) waits for the copy and its fsync too.
 //! Here the writer only counts: after a commit that leaves the log at `wake_pages` or more it
 //! wakes the checkpoint thread, whose passive checkpoint copies the log while the writer goes on
-//! committing. Should the log still reach `limit_pages` (the thread cannot keep up), the writer
-//! checkpoints itself between commits, as SQLite would, so the log stays bounded.
+//! committing. The log starts over only when a transaction begins with all of it copied; under
+//! full load the writer has always appended more by then, so at `limit_pages` the writer copies
+//! what the thread has not yet copied itself, between commits, and the log starts over. The log
+//! file stays within `limit_pages` (and one commit).
 //!
 //! Against SQLite's automatic checkpoint every 1,000 pages, alternating runs of 64 gateways at
 //! half load measured an ack p99 of 7.4 ms against 9.3 ms (medians of five); against an automatic
@@ -30,7 +32,9 @@ pub(super) const WAKE_PAGES: i32 = 8192;
 /// Pages the log grows by between wakes once it is past the wake size and not started over
 /// (frames committed while the thread copies wait for its next round): 4 MiB.
 pub(super) const WAKE_STEP_PAGES: i32 = 1024;
-/// Pages in the log at which the writer checkpoints itself: 256 MiB.
+/// Pages in the log at which the writer checkpoints itself: 256 MiB, which the log reaches under
+/// sustained full load. At 64 MiB the writer's own checkpoints cost 6 % of full-load throughput
+/// (281,682 against 298,145 readings/s, alternating runs, medians of five).
 pub(super) const LIMIT_PAGES: i32 = 8 * WAKE_PAGES;
 
 thread_local! {
