@@ -342,7 +342,7 @@ mod tests {
     }
 
     #[test]
-    fn a_writer_leaves_checkpoints_to_its_checkpoint_thread() {
+    fn counting_the_log_pages_switches_sqlites_automatic_checkpoint_off() {
         let dir = tempfile::tempdir().expect("temporary directory");
         let Connections { writer, .. } =
             open_database(&dir.path().join("tenant.db"), Schema::Tenant).expect("opens");
