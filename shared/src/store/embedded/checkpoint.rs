@@ -30,14 +30,14 @@ use crate::store::StoreError;
 /// Pages (4 KiB each) in the log that wake the checkpoint thread: 32 MiB. A page the writer
 /// keeps touching (an index leaf, an hour's rollups) is copied once while the log fills to this
 /// size, where SQLite's default copied it every 1,000 pages.
-pub(super) const WAKE_PAGES: i32 = 8192;
+const WAKE_PAGES: i32 = 8192;
 /// Pages the log grows by between wakes once it is past the wake size and not started over
 /// (frames committed while the thread copies wait for its next round): 4 MiB.
-pub(super) const WAKE_STEP_PAGES: i32 = 1024;
+const WAKE_STEP_PAGES: i32 = 1024;
 /// Pages in the log at which the writer checkpoints itself: 256 MiB, which the log reaches under
 /// sustained full load. At 64 MiB the writer's own checkpoints cost 6 % of full-load throughput
 /// (281,682 against 298,145 readings/s, alternating runs, medians of five).
-pub(super) const LIMIT_PAGES: i32 = 8 * WAKE_PAGES;
+const LIMIT_PAGES: i32 = 8 * WAKE_PAGES;
 
 thread_local! {
     /// Pages in the log after this thread's last commit, as SQLite's WAL hook reported them.
@@ -46,7 +46,7 @@ thread_local! {
 
 /// Installs the hook that counts the log's pages after each of `writer`'s commits. It replaces
 /// SQLite's automatic checkpoint, which is the same hook slot.
-pub(super) fn count_log_pages(writer: &Connection) {
+fn count_log_pages(writer: &Connection) {
     writer.wal_hook(Some(note_log_pages));
 }
 
@@ -66,18 +66,22 @@ pub(super) struct Checkpointer {
 }
 
 impl Checkpointer {
-    /// Starts the checkpoint thread that owns `connection` (its own connection to the database).
-    pub(super) fn spawn(connection: Connection, name: &str) -> Result<Self, StoreError> {
-        Self::spawn_with(connection, name, WAKE_PAGES, LIMIT_PAGES)
+    /// Counts the log's pages after each of `writer`'s commits from now on (which switches
+    /// SQLite's automatic checkpoint off) and starts the checkpoint thread that owns `connection`
+    /// (its own connection to the database).
+    pub(super) fn spawn(writer: &Connection, connection: Connection, name: &str) -> Result<Self, StoreError> {
+        Self::spawn_with(writer, connection, name, WAKE_PAGES, LIMIT_PAGES)
     }
 
     /// Like [`Checkpointer::spawn`] with the two thresholds given.
-    pub(super) fn spawn_with(
+    fn spawn_with(
+        writer: &Connection,
         connection: Connection,
         name: &str,
         wake_pages: c_int,
         limit_pages: c_int,
     ) -> Result<Self, StoreError> {
+        count_log_pages(writer);
         // One pending wake is enough: the thread checkpoints whatever the log holds when it runs.
         let (wake, woken) = mpsc::sync_channel(1);
         thread::Builder::new()
@@ -123,7 +127,7 @@ fn checkpoint(connection: &Connection) -> Result<(), StoreError> {
 
 #[cfg(test)]
 mod tests {
-    use std::path::Path;
+    use std::path::{Path, PathBuf};
     use std::time::{Duration, Instant};
 
     use super::*;
@@ -134,11 +138,39 @@ mod tests {
         connection
     }
 
-    /// Commits `rows` rows of 1 KiB each, one transaction per row.
-    fn write(writer: &Connection, checkpointer: &Checkpointer, rows: usize) {
-        for _ in 0..rows {
-            writer.execute("INSERT INTO blobs (data) VALUES (zeroblob(1024))", []).expect("insert");
-            checkpointer.after_commit(writer);
+    /// A database with a table of blobs, its writer, and a checkpointer with the given thresholds.
+    struct Fixture {
+        _dir: tempfile::TempDir,
+        path: PathBuf,
+        writer: Connection,
+        checkpointer: Checkpointer,
+        /// The database file's size before anything was written.
+        before: u64,
+    }
+
+    impl Fixture {
+        fn new(wake_pages: c_int, limit_pages: c_int) -> Self {
+            let dir = tempfile::tempdir().expect("temporary directory");
+            let path = dir.path().join("db");
+            let writer = open(&path);
+            writer.execute_batch("CREATE TABLE blobs (data BLOB)").expect("table");
+            let checkpointer =
+                Checkpointer::spawn_with(&writer, open(&path), "test", wake_pages, limit_pages)
+                    .expect("spawns");
+            let before = database_bytes(&path);
+            Self { _dir: dir, path, writer, checkpointer, before }
+        }
+
+        /// Commits `rows` rows of 1 KiB each, one transaction per row.
+        fn write(&self, rows: usize) {
+            for _ in 0..rows {
+                self.writer.execute("INSERT INTO blobs (data) VALUES (zeroblob(1024))", []).expect("insert");
+                self.checkpointer.after_commit(&self.writer);
+            }
+        }
+
+        fn database_bytes(&self) -> u64 {
+            database_bytes(&self.path)
         }
     }
 
@@ -159,53 +191,35 @@ mod tests {
 
     #[test]
     fn a_log_past_the_wake_size_is_copied_into_the_database_by_the_checkpoint_thread() {
-        let dir = tempfile::tempdir().expect("temporary directory");
-        let path = dir.path().join("db");
-        let writer = open(&path);
-        writer.execute_batch("CREATE TABLE blobs (data BLOB)").expect("table");
-        count_log_pages(&writer);
-        let checkpointer = Checkpointer::spawn_with(open(&path), "test", 64, i32::MAX).expect("spawns");
-        let before = database_bytes(&path);
+        let db = Fixture::new(64, i32::MAX);
 
-        write(&writer, &checkpointer, 200);
+        db.write(200);
 
         assert!(
-            wait_until(|| database_bytes(&path) > before + 100 * 1024),
+            wait_until(|| db.database_bytes() > db.before + 100 * 1024),
             "the database file stayed at {} bytes: nothing was checkpointed",
-            database_bytes(&path)
+            db.database_bytes()
         );
     }
 
     #[test]
     fn a_log_below_the_wake_size_stays_in_the_log() {
-        let dir = tempfile::tempdir().expect("temporary directory");
-        let path = dir.path().join("db");
-        let writer = open(&path);
-        writer.execute_batch("CREATE TABLE blobs (data BLOB)").expect("table");
-        count_log_pages(&writer);
-        let checkpointer = Checkpointer::spawn_with(open(&path), "test", 10_000, i32::MAX).expect("spawns");
-        let before = database_bytes(&path);
+        let db = Fixture::new(10_000, i32::MAX);
 
-        write(&writer, &checkpointer, 200);
+        db.write(200);
         thread::sleep(Duration::from_millis(200));
 
-        assert_eq!(database_bytes(&path), before, "SQLite's own automatic checkpoint is off");
+        assert_eq!(db.database_bytes(), db.before, "SQLite's own automatic checkpoint is off");
     }
 
     #[test]
     fn a_log_at_the_limit_is_checkpointed_by_the_writer_itself() {
-        let dir = tempfile::tempdir().expect("temporary directory");
-        let path = dir.path().join("db");
-        let writer = open(&path);
-        writer.execute_batch("CREATE TABLE blobs (data BLOB)").expect("table");
-        count_log_pages(&writer);
         // The checkpoint thread is never woken (its threshold is out of reach): only the writer's
         // own checkpoint at the limit can move the rows into the database.
-        let checkpointer = Checkpointer::spawn_with(open(&path), "test", i32::MAX, 64).expect("spawns");
-        let before = database_bytes(&path);
+        let db = Fixture::new(i32::MAX, 64);
 
-        write(&writer, &checkpointer, 200);
+        db.write(200);
 
-        assert!(database_bytes(&path) > before + 100 * 1024, "the writer did not checkpoint");
+        assert!(db.database_bytes() > db.before + 100 * 1024, "the writer did not checkpoint");
     }
 }

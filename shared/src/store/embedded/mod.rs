@@ -342,16 +342,16 @@ mod tests {
     }
 
     #[test]
-    fn counting_the_log_pages_switches_sqlites_automatic_checkpoint_off() {
+    fn a_checkpointer_switches_sqlites_automatic_checkpoint_off() {
         let dir = tempfile::tempdir().expect("temporary directory");
-        let Connections { writer, .. } =
+        let Connections { writer, checkpoints, .. } =
             open_database(&dir.path().join("tenant.db"), Schema::Tenant).expect("opens");
         assert_eq!(
             pragma(&writer, "wal_autocheckpoint"),
             "1000",
             "SQLite's default before the writer starts"
         );
-        checkpoint::count_log_pages(&writer);
+        let _checkpointer = checkpoint::Checkpointer::spawn(&writer, checkpoints, "test").expect("spawns");
         assert_eq!(pragma(&writer, "wal_autocheckpoint"), "0", "the page-counting hook replaced it");
     }
 }

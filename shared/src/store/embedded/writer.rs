@@ -11,7 +11,7 @@ use std::thread;
 use rusqlite::Connection;
 use tokio::sync::{mpsc, oneshot};
 
-use super::checkpoint::{self, Checkpointer};
+use super::checkpoint::Checkpointer;
 use crate::store::StoreError;
 
 /// A unit of work run inside the writer's transaction.
@@ -41,8 +41,7 @@ impl Writer {
         name: String,
         queue: usize,
     ) -> Result<Self, StoreError> {
-        checkpoint::count_log_pages(&connection);
-        let checkpointer = Checkpointer::spawn(checkpoints, &name)?;
+        let checkpointer = Checkpointer::spawn(&connection, checkpoints, &name)?;
         let (requests, receiver) = mpsc::channel(queue);
         thread::Builder::new()
             .name(format!("sqlite-writer-{name}"))
