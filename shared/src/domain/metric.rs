@@ -189,29 +189,84 @@ pub enum MetricError {
 pub const MAX_ABS_VALUE: f64 = 1e12;
 
 /// The values of one reading: canonical metrics by slot, plus extras kept under their own names.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+///
+/// A slot's value is kept beside a bit saying whether it holds one, rather than as an
+/// `Option<f64>` (16 bytes a slot): a reading is moved several times between the parser and the
+/// store, and this keeps it 90 bytes smaller. It serializes as before, slots as `Option`s.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(from = "SerializedMetrics<BTreeMap<String, f64>>")]
 pub struct Metrics {
-    values: [Option<f64>; 12],
+    /// The canonical values by slot; a slot not in `present` holds 0.
+    values: [f64; METRIC_SLOTS],
+    /// Bit `i` set: slot `i` holds a value.
+    present: u16,
     /// Metrics that are not canonical, kept as sent (name, with `[unit]` appended when one was given).
     pub extra: BTreeMap<String, f64>,
+}
+
+/// The number of canonical metrics, one bit each in [`Metrics::present`].
+const METRIC_SLOTS: usize = Metric::ALL.len();
+const _: () = assert!(METRIC_SLOTS <= u16::BITS as usize);
+
+/// [`Metrics`] as the spool writes it and reads it back: canonical slots as optional values.
+#[derive(Serialize, Deserialize)]
+#[serde(rename = "Metrics")]
+struct SerializedMetrics<Extra> {
+    values: [Option<f64>; METRIC_SLOTS],
+    extra: Extra,
+}
+
+impl From<SerializedMetrics<BTreeMap<String, f64>>> for Metrics {
+    fn from(serialized: SerializedMetrics<BTreeMap<String, f64>>) -> Self {
+        let mut metrics = Metrics { extra: serialized.extra, ..Metrics::default() };
+        for (slot, value) in serialized.values.into_iter().enumerate() {
+            metrics.put(slot, value);
+        }
+        metrics
+    }
+}
+
+impl Serialize for Metrics {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        SerializedMetrics { values: std::array::from_fn(|slot| self.slot(slot)), extra: &self.extra }
+            .serialize(serializer)
+    }
 }
 
 impl Metrics {
     /// The value of a canonical metric.
     pub fn get(&self, metric: Metric) -> Option<f64> {
-        self.values[metric.index()]
+        self.slot(metric.index())
+    }
+
+    fn slot(&self, slot: usize) -> Option<f64> {
+        (self.present & (1 << slot) != 0).then(|| self.values[slot])
+    }
+
+    fn put(&mut self, slot: usize, value: Option<f64>) {
+        match value {
+            Some(value) => {
+                self.values[slot] = value;
+                self.present |= 1 << slot;
+            }
+            None => {
+                // Absent slots hold 0, so that equal metrics compare equal.
+                self.values[slot] = 0.0;
+                self.present &= !(1 << slot);
+            }
+        }
     }
 
     /// Sets a canonical metric (already in its canonical unit), checking it is finite and plausible.
     pub fn set(&mut self, metric: Metric, value: f64) -> Result<(), MetricError> {
         check_value(metric.name(), value)?;
-        self.values[metric.index()] = Some(value);
+        self.put(metric.index(), Some(value));
         Ok(())
     }
 
     /// Sets a canonical metric without checks; for values read back from the store.
     pub fn set_unchecked(&mut self, metric: Metric, value: Option<f64>) {
-        self.values[metric.index()] = value;
+        self.put(metric.index(), value);
     }
 
     /// Adds a metric by name: canonical names and aliases are converted, others kept as extras.
@@ -249,7 +304,7 @@ impl Metrics {
 
     /// True when neither a canonical metric nor an extra is present.
     pub fn is_empty(&self) -> bool {
-        self.values.iter().all(Option::is_none) && self.extra.is_empty()
+        self.present == 0 && self.extra.is_empty()
     }
 }
 
@@ -321,6 +376,32 @@ mod tests {
         m.insert_named("pac", 1600.0, None).expect("alias overrides");
         assert_eq!(m.get(Metric::AcPower), Some(1600.0));
         assert!((m.get(Metric::Energy).expect("set") - 9_876_540.0).abs() < 1e-6);
+    }
+
+    #[test]
+    fn metrics_serialize_as_optional_slots_and_read_back_equal() {
+        let mut m = Metrics::default();
+        m.set(Metric::AcPower, 1500.0).expect("valid");
+        m.set(Metric::Energy, 0.0).expect("valid");
+        m.insert_extra("riso", 40.0, Some("kohm")).expect("valid");
+        // The spool's files hold this form; it must not change with the in-memory layout.
+        let json = serde_json::to_string(&m).expect("serializes");
+        assert_eq!(
+            json,
+            r#"{"values":[1500.0,null,0.0,null,null,null,null,null,null,null,null,null],"extra":{"riso[kohm]":40.0}}"#
+        );
+        let back: Metrics = serde_json::from_str(&json).expect("reads back");
+        assert_eq!(back, m);
+        assert_eq!((back.get(Metric::Energy), back.get(Metric::DcPower)), (Some(0.0), None));
+        // A slot emptied again compares equal to one never set.
+        let mut emptied = back.clone();
+        emptied.set_unchecked(Metric::AcPower, Some(7.0));
+        emptied.set_unchecked(Metric::AcPower, None);
+        let mut never = back;
+        never.set_unchecked(Metric::AcPower, None);
+        assert_eq!(emptied, never);
+        assert!(!never.is_empty());
+        assert!(Metrics::default().is_empty());
     }
 
     #[test]
