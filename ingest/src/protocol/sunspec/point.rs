@@ -85,12 +85,20 @@ impl Point {
         Ok(self.problem.as_deref())
     }
 
-    /// What the point means in `model`, read once per slot while the tag and model stay the same.
-    pub(super) fn meaning(&mut self, model: u16) -> &PointMeaning {
+    /// Works out what the point means in `model`, once per slot while the tag and model stay
+    /// the same; [`Self::meaning`] gives it afterwards.
+    pub(super) fn resolve(&mut self, model: u16) {
         if self.meaning.as_ref().is_some_and(|meaning| meaning.model != model) {
             self.meaning = None;
         }
-        self.meaning.get_or_insert_with(|| PointMeaning::of(model, &self.id, self.repeat))
+        if self.meaning.is_none() {
+            self.meaning = Some(PointMeaning::of(model, &self.id, self.repeat));
+        }
+    }
+
+    /// What the point means in the model it was last resolved for.
+    pub(super) fn meaning(&self) -> Option<&PointMeaning> {
+        self.meaning.as_ref()
     }
 
     fn read(&mut self, element: &BytesStart<'_>) -> Result<Option<String>, ProtocolError> {

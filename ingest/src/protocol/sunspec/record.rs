@@ -1,8 +1,6 @@
 //! One `<d>` record being assembled: its models' points scaled, mapped onto canonical metrics or
 //! kept as extras, and finally turned into a reading and a device description, or a refusal.
 
-use std::ops::Range;
-
 use chrono::{DateTime, Utc};
 use heliograph_shared::{
     Device, DeviceId, DeviceKind, DeviceStatus, GatewayId, Metric, Metrics, Reading, Unit, parse_value,
@@ -12,7 +10,7 @@ use quick_xml::events::BytesStart;
 use super::description::{Described, Description, fill, fill_once};
 use super::model_tag::ModelTag;
 use super::models::{Family, Role};
-use super::point::{MAX_TEXT, Point, bounded, each_attribute};
+use super::point::{MAX_TEXT, Point, PointMeaning, bounded, each_attribute};
 use crate::protocol::answer::RejectedReading;
 use crate::protocol::error::{ErrorCode, ProtocolError};
 use crate::protocol::known_ids::KnownIds;
@@ -35,8 +33,9 @@ struct Candidate {
     /// (model position in the record, rank among the model's alternatives, repeat, point order).
     precedence: (usize, u8, u32, usize),
     value: f64,
-    /// The name it is kept under as an extra if it loses: a range of the record's `names`.
-    name: Range<usize>,
+    /// The point it came from, in the record's `points`: its name is the one it is kept under
+    /// as an extra if it loses.
+    point: usize,
 }
 
 /// One `<d>` record. Its buffers are reused from record to record, and so are its point slots:
@@ -68,15 +67,11 @@ pub(super) struct Record {
     model_start: usize,
     kind: Option<(u8, DeviceKind)>,
     candidates: Vec<Candidate>,
-    /// The candidates' names, one after another.
-    names: String,
     metrics: Metrics,
     status: Option<DeviceStatus>,
     module_power: Option<f64>,
     /// Indices of the current model's `*_SF` points, sorted by id.
     scale_factors: Vec<usize>,
-    /// The current point's scale factor point (scratch space).
-    sibling: String,
     /// Device ids already parsed in this document, shared by the records that name them again.
     known_ids: KnownIds,
 }
@@ -135,12 +130,10 @@ impl Record {
             model_start,
             kind,
             candidates,
-            names,
             metrics,
             status,
             module_power,
             scale_factors: _,
-            sibling: _,
             known_ids: _,
         } = self;
         *position = index;
@@ -151,7 +144,6 @@ impl Record {
         (*used, *models, *model_start) = (0, 0, 0);
         *kind = None;
         candidates.clear();
-        names.clear();
         *metrics = Metrics::default();
         (*status, *module_power) = (None, None);
     }
@@ -219,39 +211,33 @@ impl Record {
         self.scale_factors.extend((0..points.len()).filter(|&i| points[i].id.ends_with("_SF")));
         // Stable: the first of duplicated scale factors is found first.
         self.scale_factors.sort_by(|&a, &b| points[a].id.cmp(&points[b].id));
-        for order in 0..points.len() {
-            let meaning = points[order].meaning(model);
-            let role = meaning.role;
-            let name = self.names.len()..self.names.len() + meaning.name.len();
-            self.names.push_str(&meaning.name);
-            self.sibling.clear();
-            self.sibling.push_str(&meaning.scale_factor);
-            // Only a candidate keeps its name.
-            let candidate =
-                self.add_point(family, role, (position, order), name.clone(), &points[order], points)?;
-            if !candidate {
-                self.names.truncate(name.start);
+        for point in points.iter_mut() {
+            point.resolve(model);
+        }
+        let points: &[Point] = points;
+        for (order, point) in points.iter().enumerate() {
+            if let Some(meaning) = point.meaning() {
+                self.add_point(family, meaning, (position, order), point, points)?;
             }
         }
         Ok(())
     }
 
-    /// Interprets one point; true when it became a candidate, which keeps its name.
+    /// Interprets one point of the current model (`points`, where it is the `order`th).
     fn add_point(
         &mut self,
         family: Family,
-        role: Role,
+        meaning: &PointMeaning,
         (position, order): (usize, usize),
-        name_at: Range<usize>,
         point: &Point,
         points: &[Point],
-    ) -> Result<bool, String> {
-        let name = &self.names[name_at.clone()];
+    ) -> Result<(), String> {
+        let name = meaning.name.as_str();
         if point.too_long {
             return Err(format!("value of {name} is longer than {MAX_TEXT} characters"));
         }
         let text = point.text.trim();
-        match role {
+        match meaning.role {
             Role::Text | Role::ScaleFactor => {}
             Role::Manufacturer => fill_once(&mut self.common.manufacturer, text),
             Role::ModelName => fill_once(&mut self.common.model, text),
@@ -268,41 +254,46 @@ impl Record {
             }
             Role::Metric { metric, rank } => {
                 let number = parse_value(name, text).map_err(|e| e.to_string())?;
-                let scaled = self.scaled(number, point, name, points)?;
+                let scaled = self.scaled(number, point, meaning, points)?;
                 let unit = point.unit.as_deref().and_then(|u| Unit::parse_for(u, metric.quantity()).ok());
                 self.candidates.push(Candidate {
                     metric,
                     precedence: (position, rank, point.repeat.unwrap_or(0), order),
                     value: unit.map_or(scaled, |u| u.to_canonical(scaled)),
-                    name: name_at,
+                    point: self.model_start + order,
                 });
-                return Ok(true);
             }
             Role::ModulePower | Role::Extra => {
                 let number = match parse_value(name, text) {
                     Ok(number) => number,
                     // Vendors' own text points are not measurements.
-                    Err(_) if !family.defines_number(&point.id) => return Ok(false),
+                    Err(_) if !family.defines_number(&point.id) => return Ok(()),
                     Err(e) => return Err(e.to_string()),
                 };
-                let scaled = self.scaled(number, point, name, points)?;
+                let scaled = self.scaled(number, point, meaning, points)?;
                 let value = match point.unit.as_deref().map(Unit::parse) {
                     Some(Ok(unit)) => unit.to_canonical(scaled),
                     _ => scaled,
                 };
                 insert_extra(&mut self.metrics, name, value)?;
-                if role == Role::ModulePower {
+                if meaning.role == Role::ModulePower {
                     *self.module_power.get_or_insert(0.0) += value;
                 }
             }
         }
-        Ok(false)
+        Ok(())
     }
 
     /// Applies the point's scale factor: its `sf` attribute, else its sibling `*_SF` point (the
-    /// one named in `sibling`).
-    fn scaled(&self, number: f64, point: &Point, name: &str, points: &[Point]) -> Result<f64, String> {
-        let sibling = self.sibling.as_str();
+    /// one its meaning names).
+    fn scaled(
+        &self,
+        number: f64,
+        point: &Point,
+        meaning: &PointMeaning,
+        points: &[Point],
+    ) -> Result<f64, String> {
+        let (name, sibling) = (meaning.name.as_str(), &*meaning.scale_factor);
         let (source, text) = match &point.sf {
             Some(sf) => ("sf", sf.as_str()),
             None => {
@@ -376,7 +367,7 @@ impl Record {
         self.candidates.sort_by_key(|c| (c.metric, c.precedence));
         let mut previous = None;
         for candidate in &self.candidates {
-            let name = &self.names[candidate.name.clone()];
+            let name = self.points.get(candidate.point).and_then(Point::meaning).map_or("", |m| &m.name);
             if previous == Some(candidate.metric) {
                 insert_extra(&mut self.metrics, name, candidate.value)?;
             } else {
