@@ -84,6 +84,7 @@ impl DocumentParser {
 
     /// Feeds one event from the reader. An `Err` means the byte stream itself is unusable
     /// (DTD, nesting too deep, garbage between documents, bad UTF-8): answer and close.
+    #[inline]
     pub fn feed(&mut self, event: &Event<'_>) -> Result<Progress, ProtocolError> {
         match event {
             Event::Start(start) => {
@@ -130,6 +131,7 @@ impl DocumentParser {
         }
     }
 
+    #[inline]
     fn open(&mut self, start: &quick_xml::events::BytesStart<'_>) -> Result<(), ProtocolError> {
         if self.depth >= self.max_depth {
             return Err(ProtocolError::new(
@@ -148,6 +150,7 @@ impl DocumentParser {
         Ok(())
     }
 
+    #[inline]
     fn close(&mut self) -> Progress {
         self.deliver(XmlEvent::End);
         self.depth -= 1;
@@ -165,6 +168,7 @@ impl DocumentParser {
         }
     }
 
+    #[inline]
     fn text(&mut self, text: &str) -> Result<(), ProtocolError> {
         if self.depth == 0 {
             if text.chars().all(|c| c.is_ascii_whitespace() || c == '\0') {
