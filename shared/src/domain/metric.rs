@@ -235,6 +235,7 @@ impl Serialize for Metrics {
 
 impl Metrics {
     /// The value of a canonical metric.
+    #[inline]
     pub fn get(&self, metric: Metric) -> Option<f64> {
         self.slot(metric.index())
     }
@@ -258,6 +259,7 @@ impl Metrics {
     }
 
     /// Sets a canonical metric (already in its canonical unit), checking it is finite and plausible.
+    #[inline]
     pub fn set(&mut self, metric: Metric, value: f64) -> Result<(), MetricError> {
         check_value(metric.name(), value)?;
         self.put(metric.index(), Some(value));
@@ -319,6 +321,7 @@ fn check_value(name: &str, value: f64) -> Result<(), MetricError> {
 }
 
 /// Parses a decimal value as gateways send it (surrounding whitespace allowed).
+#[inline]
 pub fn parse_value(metric: &str, text: &str) -> Result<f64, MetricError> {
     let trimmed = text.trim();
     short_decimal(trimmed)
