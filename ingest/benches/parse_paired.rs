@@ -24,29 +24,47 @@ struct Paired {
     rounds: Vec<(f64, f64)>,
 }
 
+/// What the rounds of one document come to.
+struct Summary {
+    /// Median seconds per document: the baseline's and the parser's.
+    baseline: f64,
+    parser: f64,
+    /// The rounds' ratios (baseline time over parser time): median, quartiles, extremes.
+    median: f64,
+    q1: f64,
+    q3: f64,
+    min: f64,
+    max: f64,
+}
+
 impl Paired {
-    fn ratios(&self) -> Vec<f64> {
-        sorted(self.rounds.iter().map(|&(baseline, parser)| baseline / parser).collect())
+    fn summary(&self) -> Summary {
+        let ratios = sorted(self.rounds.iter().map(|&(baseline, parser)| baseline / parser).collect());
+        Summary {
+            baseline: median(&sorted(self.rounds.iter().map(|r| r.0).collect())),
+            parser: median(&sorted(self.rounds.iter().map(|r| r.1).collect())),
+            median: median(&ratios),
+            q1: quantile(&ratios, 0.25),
+            q3: quantile(&ratios, 0.75),
+            min: ratios[0],
+            max: ratios[ratios.len() - 1],
+        }
     }
 
-    fn json(&self) -> String {
-        let ratios = self.ratios();
-        let baseline = median(&sorted(self.rounds.iter().map(|r| r.0).collect()));
-        let parser = median(&sorted(self.rounds.iter().map(|r| r.1).collect()));
-        format!(
-            "{{\"name\": \"{}\", \"bytes\": {}, \"rounds\": {}, \"baseline_us\": {:.2}, \"heliograph_us\": {:.2}, \
-             \"ratio_median\": {:.4}, \"ratio_q1\": {:.4}, \"ratio_q3\": {:.4}, \"ratio_min\": {:.4}, \"ratio_max\": {:.4}}}",
-            self.name,
-            self.bytes,
-            self.rounds.len(),
-            baseline * 1e6,
-            parser * 1e6,
-            median(&ratios),
-            quantile(&ratios, 0.25),
-            quantile(&ratios, 0.75),
-            ratios[0],
-            ratios[ratios.len() - 1],
-        )
+    /// The document's entry in the JSON that `scripts/bench_report.py` reads.
+    fn json(&self, s: &Summary) -> serde_json::Value {
+        serde_json::json!({
+            "name": self.name,
+            "bytes": self.bytes,
+            "rounds": self.rounds.len(),
+            "baseline_us": s.baseline * 1e6,
+            "heliograph_us": s.parser * 1e6,
+            "ratio_median": s.median,
+            "ratio_q1": s.q1,
+            "ratio_q3": s.q3,
+            "ratio_min": s.min,
+            "ratio_max": s.max,
+        })
     }
 }
 
@@ -118,18 +136,18 @@ fn main() {
         }
         documents::check(name, &document);
         let paired = measure(name, &document, rounds, batch);
-        let ratios = paired.ratios();
+        let summary = paired.summary();
         eprintln!(
             "parse/{name}: {:.3}x of the bare loop (median of {} paired rounds; quartiles {:.3}-{:.3}, \
              range {:.3}-{:.3})",
-            median(&ratios),
-            ratios.len(),
-            quantile(&ratios, 0.25),
-            quantile(&ratios, 0.75),
-            ratios[0],
-            ratios[ratios.len() - 1],
+            summary.median,
+            paired.rounds.len(),
+            summary.q1,
+            summary.q3,
+            summary.min,
+            summary.max,
         );
-        results.push(paired.json());
+        results.push(paired.json(&summary));
     }
-    println!("{{\"documents\": [{}]}}", results.join(", "));
+    println!("{}", serde_json::json!({ "documents": results }));
 }
