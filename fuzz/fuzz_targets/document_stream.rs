@@ -22,7 +22,7 @@ fuzz_target!(|data: &[u8]| {
         match reader.read_event_into(&mut buf) {
             Ok(quick_xml::events::Event::Eof) | Err(_) => break,
             Ok(event) => match parser.feed(&event) {
-                Ok(Progress::Pending | Progress::Complete { .. }) => {}
+                Ok(Progress::Pending | Progress::Complete(_)) => {}
                 Err(_) => break,
             },
         }

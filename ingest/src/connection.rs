@@ -156,9 +156,9 @@ impl<S: AsyncRead + AsyncWrite + Send + 'static> Connection<S> {
             {
                 return self.refuse_and_close(self.too_large()).await;
             }
-            if let Progress::Complete { outcome, format, seq } = progress {
+            if let Progress::Complete(done) = progress {
                 let completed = std::time::Instant::now();
-                let (answer, close) = self.answer(outcome, format, seq).await;
+                let (answer, close) = self.answer(done.outcome, done.format, done.seq).await;
                 if !self.send(&answer).await {
                     return Closed::Io;
                 }

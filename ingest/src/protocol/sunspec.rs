@@ -100,6 +100,7 @@ impl FormatParser for SunSpecParser {
         Format::SunSpec
     }
 
+    #[inline]
     fn event(&mut self, event: XmlEvent<'_>, context: &ParseContext) -> Result<(), ProtocolError> {
         match event {
             XmlEvent::Start(element) => {
@@ -143,7 +144,7 @@ impl FormatParser for SunSpecParser {
         Ok(())
     }
 
-    fn finish(self: Box<Self>, _context: &ParseContext) -> Result<Document, ProtocolError> {
+    fn finish(self, _context: &ParseContext) -> Result<Document, ProtocolError> {
         self.document.map(Document::Readings).ok_or_else(|| invalid("empty <sunSpecData>"))
     }
 }

@@ -52,9 +52,9 @@ fn parse_in(xml: &str, context: ParseContext) -> Result<Document, ProtocolError>
         buf.clear();
         let event = reader.read_event_into(&mut buf).expect("test documents are well-formed");
         assert!(!matches!(event, Event::Eof), "the document ended before its root element closed");
-        if let crate::protocol::Progress::Complete { outcome, format, .. } = parser.feed(&event)? {
-            assert_eq!(format, Some(Format::SunSpec));
-            return outcome;
+        if let crate::protocol::Progress::Complete(done) = parser.feed(&event)? {
+            assert_eq!(done.format, Some(Format::SunSpec));
+            return done.outcome;
         }
     }
 }
