@@ -286,17 +286,25 @@ impl Metrics {
 
     /// Keeps a non-canonical metric under its name (and unit, if given).
     pub fn insert_extra(&mut self, name: &str, value: f64, unit: Option<&str>) -> Result<(), MetricError> {
-        let printable = |s: &str| !s.is_empty() && s.len() <= 64 && s.chars().all(|c| !c.is_control());
-        if !printable(name) || unit.is_some_and(|u| !u.is_empty() && !printable(u)) {
-            return Err(MetricError::BadName(name.chars().take(64).collect()));
+        if unit.is_some_and(|u| !u.is_empty() && !printable(u)) {
+            return Err(bad_name(name));
         }
-        check_value(name, value)?;
+        Self::check_extra(name, value)?;
         let key = match unit {
             Some(u) if !u.is_empty() => format!("{name}[{u}]"),
             _ => name.to_owned(),
         };
         self.extra.insert(key, value);
         Ok(())
+    }
+
+    /// Checks an extra's name and value as [`Self::insert_extra`] does, for callers that build
+    /// [`Self::extra`] whole.
+    pub fn check_extra(name: &str, value: f64) -> Result<(), MetricError> {
+        if !printable(name) {
+            return Err(bad_name(name));
+        }
+        check_value(name, value)
     }
 
     /// Canonical metrics that have a value.
@@ -308,6 +316,15 @@ impl Metrics {
     pub fn is_empty(&self) -> bool {
         self.present == 0 && self.extra.is_empty()
     }
+}
+
+/// A name or unit an extra can be kept under: 1 to 64 bytes, no control characters.
+fn printable(text: &str) -> bool {
+    !text.is_empty() && text.len() <= 64 && text.chars().all(|c| !c.is_control())
+}
+
+fn bad_name(name: &str) -> MetricError {
+    MetricError::BadName(name.chars().take(64).collect())
 }
 
 fn check_value(name: &str, value: f64) -> Result<(), MetricError> {

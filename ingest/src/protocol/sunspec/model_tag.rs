@@ -2,6 +2,8 @@
 //! models keep their slots from record to record like its points, so that the next record's same
 //! model tag is compared by its bytes and not read again.
 
+use std::ops::Range;
+
 use quick_xml::events::BytesStart;
 
 use super::point::{LastTag, MAX_TEXT};
@@ -18,6 +20,11 @@ pub(super) struct ModelTag {
     number: Option<u16>,
     /// Why the tag refuses its record, when it does.
     problem: Option<String>,
+    /// The last [`Self::open`] read a tag unlike the slot's previous one.
+    pub(super) changed: bool,
+    /// The point slots this model's points were last interpreted in (meanings resolved, scale
+    /// factors found), and the record's layout version after it.
+    pub(super) interpreted: Option<(Range<usize>, u64)>,
     /// The start tag last read into this slot.
     tag: LastTag,
 }
@@ -29,7 +36,8 @@ impl ModelTag {
         &mut self,
         element: &BytesStart<'_>,
     ) -> Result<(Option<u16>, Option<&str>), ProtocolError> {
-        if !self.tag.is(element) {
+        self.changed = !self.tag.is(element);
+        if self.changed {
             self.read(element)?;
             self.tag.remember(element);
         }

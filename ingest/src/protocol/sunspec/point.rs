@@ -30,6 +30,11 @@ pub(super) struct Point {
     pub(super) too_long: bool,
     /// Which of the record's models it belongs to (its position among the record's `<m>`).
     pub(super) model: usize,
+    /// The point of the same model whose value scales this one (its position among the
+    /// model's points), found when the model's points were last interpreted.
+    pub(super) scale_factor: Option<usize>,
+    /// The last [`Self::open`] read a tag unlike the slot's previous one.
+    pub(super) changed: bool,
     /// Why the tag refuses its record, when it does.
     problem: Option<String>,
     /// The start tag last read into this slot.
@@ -77,7 +82,8 @@ impl Point {
         self.text.clear();
         self.too_long = false;
         self.model = model;
-        if !self.tag.is(element) {
+        self.changed = !self.tag.is(element);
+        if self.changed {
             self.meaning = None;
             self.problem = self.read(element)?;
             self.tag.remember(element);
@@ -86,14 +92,13 @@ impl Point {
     }
 
     /// Works out what the point means in `model`, once per slot while the tag and model stay
-    /// the same; [`Self::meaning`] gives it afterwards.
-    pub(super) fn resolve(&mut self, model: u16) {
-        if self.meaning.as_ref().is_some_and(|meaning| meaning.model != model) {
-            self.meaning = None;
+    /// the same; [`Self::meaning`] gives it afterwards. True when it was worked out anew.
+    pub(super) fn resolve(&mut self, model: u16) -> bool {
+        if self.meaning.as_ref().is_some_and(|meaning| meaning.model == model) {
+            return false;
         }
-        if self.meaning.is_none() {
-            self.meaning = Some(PointMeaning::of(model, &self.id, self.repeat));
-        }
+        self.meaning = Some(PointMeaning::of(model, &self.id, self.repeat));
+        true
     }
 
     /// What the point means in the model it was last resolved for.

@@ -8,9 +8,11 @@ use heliograph_shared::{
 use quick_xml::events::BytesStart;
 
 use super::description::{Described, Description, fill, fill_once};
+use super::extras::Extras;
 use super::model_tag::ModelTag;
 use super::models::{Family, Role};
 use super::point::{MAX_TEXT, Point, PointMeaning, bounded, each_attribute};
+use super::record_tag::RecordTag;
 use crate::protocol::answer::RejectedReading;
 use crate::protocol::error::{ErrorCode, ProtocolError};
 use crate::protocol::known_ids::KnownIds;
@@ -54,6 +56,8 @@ pub(super) struct Record {
     /// The serial number offered by the common model, when a valid device id.
     common_sn: Option<DeviceId>,
     attributes: Description,
+    /// The `<d>` tag `sn`, `lid` and `attributes` were read from.
+    tag: RecordTag,
     common: Description,
     /// The first reason to refuse the record.
     problem: Option<String>,
@@ -67,10 +71,15 @@ pub(super) struct Record {
     model_start: usize,
     kind: Option<(u8, DeviceKind)>,
     candidates: Vec<Candidate>,
+    extras: Extras,
     metrics: Metrics,
     status: Option<DeviceStatus>,
     module_power: Option<f64>,
-    /// Indices of the current model's `*_SF` points, sorted by id.
+    /// Changes whenever a point or model tag differs from its slot's previous one, or a point's
+    /// meaning is worked out anew: what was derived from the record's points (their meanings
+    /// and scale factors, the extras' order) stands while it does not.
+    layout: u64,
+    /// Scratch: indices of a model's `*_SF` points, sorted by id.
     scale_factors: Vec<usize>,
     /// Device ids already parsed in this document, shared by the records that name them again.
     known_ids: KnownIds,
@@ -85,14 +94,32 @@ impl Record {
         context: &ParseContext,
     ) -> Result<(), ProtocolError> {
         self.start(index);
-        each_attribute(element, |key, value| match key {
-            b"t" => {
-                match context.timestamps.parse(&value, context.now) {
-                    Ok(ts) => self.ts = Some(ts),
-                    Err(e) => self.refuse(e.to_string()),
+        match self.tag.changes(element) {
+            // The same device's tag again: its description and ids stand.
+            Some([t, cid]) => {
+                if let Some(t) = t {
+                    self.read_t(t, context);
                 }
-                self.t = Some(bounded(&value));
+                self.cid = cid.map(bounded);
             }
+            None => {
+                self.tag.forget();
+                self.read_tag(element, context)?;
+                self.tag.remember(element);
+            }
+        }
+        if self.t.is_none() {
+            self.refuse("<d> needs a t attribute (its timestamp)");
+        }
+        Ok(())
+    }
+
+    /// Reads every attribute of a `<d>` tag unlike the previous record's.
+    fn read_tag(&mut self, element: &BytesStart<'_>, context: &ParseContext) -> Result<(), ProtocolError> {
+        (self.sn, self.lid) = (None, None);
+        self.attributes.clear();
+        each_attribute(element, |key, value| match key {
+            b"t" => self.read_t(&value, context),
             b"cid" => self.cid = Some(bounded(&value)),
             b"sn" => {
                 self.sn = self.known_ids.parse(&value).ok();
@@ -102,11 +129,16 @@ impl Record {
             b"man" => fill(&mut self.attributes.manufacturer, &value),
             b"mod" => fill(&mut self.attributes.model, &value),
             _ => {}
-        })?;
-        if self.t.is_none() {
-            self.refuse("<d> needs a t attribute (its timestamp)");
+        })
+    }
+
+    /// Reads the `t` attribute: the record's timestamp, refused unless plausible.
+    fn read_t(&mut self, value: &str, context: &ParseContext) {
+        match context.timestamps.parse(value, context.now) {
+            Ok(ts) => self.ts = Some(ts),
+            Err(e) => self.refuse(e.to_string()),
         }
-        Ok(())
+        self.t = Some(bounded(value));
     }
 
     /// Forgets the previous record, keeping its buffers and point slots. Every field is named,
@@ -117,10 +149,12 @@ impl Record {
             t,
             ts,
             cid,
-            sn,
-            lid,
+            // Read from the `<d>` tag, and kept while the next record's tag is the same.
+            sn: _,
+            lid: _,
+            attributes: _,
+            tag: _,
             common_sn,
-            attributes,
             common,
             problem,
             points: _,
@@ -130,20 +164,22 @@ impl Record {
             model_start,
             kind,
             candidates,
+            extras,
             metrics,
             status,
             module_power,
+            layout: _,
             scale_factors: _,
             known_ids: _,
         } = self;
         *position = index;
         (*t, *ts, *cid, *problem) = (None, None, None, None);
-        (*sn, *lid, *common_sn) = (None, None, None);
-        attributes.clear();
+        *common_sn = None;
         common.clear();
         (*used, *models, *model_start) = (0, 0, 0);
         *kind = None;
         candidates.clear();
+        extras.clear();
         *metrics = Metrics::default();
         (*status, *module_power) = (None, None);
     }
@@ -160,8 +196,11 @@ impl Record {
         self.model_start = self.used;
         let tag = next_slot(&mut self.model_tags, &mut self.models, "models")?;
         let (number, problem) = tag.open(element)?;
+        let problem = problem.map(str::to_owned);
+        if tag.changed {
+            self.layout = self.layout.wrapping_add(1);
+        }
         if let Some(problem) = problem {
-            let problem = problem.to_owned();
             self.refuse(problem);
         }
         Ok(number)
@@ -171,8 +210,11 @@ impl Record {
     pub(super) fn open_point(&mut self, element: &BytesStart<'_>) -> Result<(), ProtocolError> {
         let model = self.models.saturating_sub(1);
         let point = next_slot(&mut self.points, &mut self.used, "points")?;
-        if let Some(problem) = point.open(element, model)? {
-            let problem = problem.to_owned();
+        let problem = point.open(element, model)?.map(str::to_owned);
+        if point.changed {
+            self.layout = self.layout.wrapping_add(1);
+        }
+        if let Some(problem) = problem {
             self.refuse(problem);
         }
         Ok(())
@@ -207,12 +249,18 @@ impl Record {
 
     fn add_model(&mut self, model: u16, family: Family, points: &mut [Point]) -> Result<(), String> {
         let position = self.models.saturating_sub(1);
-        self.scale_factors.clear();
-        self.scale_factors.extend((0..points.len()).filter(|&i| points[i].id.ends_with("_SF")));
-        // Stable: the first of duplicated scale factors is found first.
-        self.scale_factors.sort_by(|&a, &b| points[a].id.cmp(&points[b].id));
-        for point in points.iter_mut() {
-            point.resolve(model);
+        let span = self.model_start..self.model_start + points.len();
+        let interpreted = Some((span.clone(), self.layout));
+        if self.model_tags.get(position).is_none_or(|tag| tag.interpreted != interpreted) {
+            for point in points.iter_mut() {
+                if point.resolve(model) {
+                    self.layout = self.layout.wrapping_add(1);
+                }
+            }
+            find_scale_factors(points, &mut self.scale_factors);
+            if let Some(tag) = self.model_tags.get_mut(position) {
+                tag.interpreted = Some((span, self.layout));
+            }
         }
         let points: &[Point] = points;
         for (order, point) in points.iter().enumerate() {
@@ -275,7 +323,7 @@ impl Record {
                     Some(Ok(unit)) => unit.to_canonical(scaled),
                     _ => scaled,
                 };
-                insert_extra(&mut self.metrics, name, value)?;
+                self.extras.push(self.model_start + order, value);
                 if meaning.role == Role::ModulePower {
                     *self.module_power.get_or_insert(0.0) += value;
                 }
@@ -296,14 +344,10 @@ impl Record {
         let (name, sibling) = (meaning.name.as_str(), &*meaning.scale_factor);
         let (source, text) = match &point.sf {
             Some(sf) => ("sf", sf.as_str()),
-            None => {
-                // The first of duplicated scale factors (the sort kept document order).
-                let at = self.scale_factors.partition_point(|&i| points[i].id.as_str() < sibling);
-                match self.scale_factors.get(at).map(|&i| &points[i]) {
-                    Some(found) if found.id == sibling => (sibling, found.text.trim()),
-                    _ => return Ok(number),
-                }
-            }
+            None => match point.scale_factor.and_then(|at| points.get(at)) {
+                Some(found) => (sibling, found.text.trim()),
+                None => return Ok(number),
+            },
         };
         let sf = parse_scale_factor(text).ok_or_else(|| {
             format!(
@@ -369,7 +413,7 @@ impl Record {
         for candidate in &self.candidates {
             let name = self.points.get(candidate.point).and_then(Point::meaning).map_or("", |m| &m.name);
             if previous == Some(candidate.metric) {
-                insert_extra(&mut self.metrics, name, candidate.value)?;
+                self.extras.push(candidate.point, candidate.value);
             } else {
                 self.metrics.set(candidate.metric, candidate.value).map_err(|e| format!("{name}: {e}"))?;
                 previous = Some(candidate.metric);
@@ -382,6 +426,7 @@ impl Record {
                 .set(Metric::DcPower, power)
                 .map_err(|e| format!("sum of the MPPT modules' DCW: {e}"))?;
         }
+        self.extras.collect(&self.points, self.layout, &mut self.metrics)?;
         if self.metrics.is_empty() && self.status.is_none() {
             return Err("record has no values".to_owned());
         }
@@ -427,6 +472,23 @@ impl Record {
     }
 }
 
+/// Finds, for each of a model's (resolved) points, the point whose value scales it: the one
+/// its meaning names, the first of them if duplicated. `sorted` is scratch space.
+fn find_scale_factors(points: &mut [Point], sorted: &mut Vec<usize>) {
+    sorted.clear();
+    sorted.extend((0..points.len()).filter(|&i| points[i].id.ends_with("_SF")));
+    // Stable: the first of duplicated scale factors is found first.
+    sorted.sort_by(|&a, &b| points[a].id.cmp(&points[b].id));
+    for index in 0..points.len() {
+        let found = points[index].meaning().and_then(|meaning| {
+            let name = &*meaning.scale_factor;
+            let at = sorted.partition_point(|&i| points[i].id.as_str() < name);
+            sorted.get(at).copied().filter(|&i| points[i].id == name)
+        });
+        points[index].scale_factor = found;
+    }
+}
+
 /// The slot after the `used` ones a record fills, created the first time and kept from record to
 /// record; past [`MAX_PER_RECORD`] of `what`, the document is refused.
 fn next_slot<'a, T: Default>(
@@ -446,14 +508,6 @@ fn next_slot<'a, T: Default>(
     let slot = &mut slots[*used];
     *used += 1;
     Ok(slot)
-}
-
-/// Keeps a value as an extra; the first of duplicates wins.
-fn insert_extra(metrics: &mut Metrics, name: &str, value: f64) -> Result<(), String> {
-    if metrics.extra.contains_key(name) {
-        return Ok(());
-    }
-    metrics.insert_extra(name, value, None).map_err(|e| e.to_string())
 }
 
 /// `St` as SunSpec's state number (1 = off … 8 = standby), or as the state's name (`MPPT`).

@@ -622,3 +622,56 @@ fn a_point_slot_reused_by_another_tag_or_another_model_is_read_afresh() {
     assert_extra(&second.metrics, "64001.W.2", 8.0);
     assert_eq!(second.metrics.extra.len(), 2, "{:?}", second.metrics.extra);
 }
+
+#[test]
+fn what_a_record_repeats_of_the_previous_one_is_reused_only_while_it_is_the_same() {
+    // A record's `<d>` attributes, its points' scale factors and its extras' order are worked out
+    // once and reused while the next record repeats the same tags; here they change and return.
+    let document = parse(
+        "<sunSpecData v=\"1\">\
+         <d sn=\"INV1\" man=\"gsc\" t=\"2013-06-01T12:00:00Z\" cid=\"1\">\
+           <m id=\"101\"><p id=\"W\">100</p><p id=\"W_SF\">-1</p></m>\
+           <m id=\"64001\"><p id=\"Foo\">3</p></m></d>\
+         <d sn=\"INV1\" man=\"gsc\" t=\"2013-06-01T12:00:30Z\" cid=\"1b\">\
+           <m id=\"101\"><p id=\"W\">200</p><p id=\"W_SF\">-1</p></m>\
+           <m id=\"64001\"><p id=\"Foo\">3.5</p></m></d>\
+         <d sn=\"INV1\" man=\"gsc\" t=\"2013-06-01T12:01:00Z\" cid=\"2\">\
+           <m id=\"101\"><p id=\"W_SF\">-2</p><p id=\"W\">100</p></m>\
+           <m id=\"64001\"><p id=\"Foo\">4</p></m></d>\
+         <d sn=\"INV2\" t=\"2013-06-01T12:02:00Z\" cid=\"3\">\
+           <m id=\"101\"><p id=\"W\">100</p></m></d>\
+         <d sn=\"INV1\" man=\"gsc\" t=\"2013-06-01T12:03:00Z\" cid=\"4\">\
+           <m id=\"101\"><p id=\"W_SF\">1</p><p id=\"W\">100</p></m>\
+           <m id=\"64001\"><p id=\"Foo\">6</p><p id=\"Bar\">5</p></m></d>\
+         <d sn=\"INV1\" man=\"gsc\" t=\"2013-06-01T12:04:00Z\" cid=\"5\">\
+           <m id=\"101\"><p id=\"W_SF\">1</p><p id=\"W\">100</p></m>\
+           <m id=\"64001\"><p id=\"Foo\">7</p><p id=\"Foo\">8</p></m></d>\
+         </sunSpecData>",
+    );
+    assert!(document.rejected.is_empty(), "{:?}", document.rejected);
+    let cids: Vec<_> = document.records.iter().map(|record| record.cid.as_deref()).collect();
+    assert_eq!(cids, [Some("1"), Some("1b"), Some("2"), Some("3"), Some("4"), Some("5")]);
+    let readings = &document.readings;
+    let devices: Vec<_> = readings.iter().map(|reading| reading.device.as_str()).collect();
+    assert_eq!(devices, ["INV1", "INV1", "INV1", "INV2", "INV1", "INV1"]);
+    let powers: Vec<_> = readings.iter().map(|reading| reading.metrics.get(Metric::AcPower)).collect();
+    assert_eq!(powers, [Some(10.0), Some(20.0), Some(1.0), Some(100.0), Some(1000.0), Some(1000.0)]);
+    let extras: Vec<Vec<(&str, f64)>> = readings
+        .iter()
+        .map(|reading| reading.metrics.extra.iter().map(|(name, value)| (name.as_str(), *value)).collect())
+        .collect();
+    assert_eq!(
+        extras,
+        [
+            vec![("64001.Foo", 3.0)],
+            vec![("64001.Foo", 3.5)],
+            vec![("64001.Foo", 4.0)],
+            vec![],
+            vec![("64001.Bar", 5.0), ("64001.Foo", 6.0)],
+            vec![("64001.Foo", 7.0)],
+        ]
+    );
+    let described: Vec<_> =
+        document.devices.iter().map(|device| (device.id.as_str(), device.manufacturer.as_deref())).collect();
+    assert_eq!(described, [("INV1", Some("gsc")), ("INV2", None)]);
+}
