@@ -289,7 +289,8 @@ impl Metrics {
         if unit.is_some_and(|u| !u.is_empty() && !printable(u)) {
             return Err(bad_name(name));
         }
-        Self::check_extra(name, value)?;
+        Self::check_extra_name(name)?;
+        check_value(name, value)?;
         let key = match unit {
             Some(u) if !u.is_empty() => format!("{name}[{u}]"),
             _ => name.to_owned(),
@@ -298,12 +299,15 @@ impl Metrics {
         Ok(())
     }
 
-    /// Checks an extra's name and value as [`Self::insert_extra`] does, for callers that build
-    /// [`Self::extra`] whole.
-    pub fn check_extra(name: &str, value: f64) -> Result<(), MetricError> {
-        if !printable(name) {
-            return Err(bad_name(name));
-        }
+    /// Checks an extra's name as [`Self::insert_extra`] does, for callers that build
+    /// [`Self::extra`] whole (its values are checked with [`Self::check_value`]).
+    pub fn check_extra_name(name: &str) -> Result<(), MetricError> {
+        if printable(name) { Ok(()) } else { Err(bad_name(name)) }
+    }
+
+    /// Checks that a value (of the metric or extra `name`) is finite and plausible, as
+    /// [`Self::set`] and [`Self::insert_extra`] do.
+    pub fn check_value(name: &str, value: f64) -> Result<(), MetricError> {
         check_value(name, value)
     }
 

@@ -30,14 +30,17 @@ impl Extras {
         self.found.push((slot, value));
     }
 
-    /// Makes the extras `metrics`' own, each checked; `points` are the record's point slots,
-    /// named as they were when `layout` was the record's layout version.
+    /// Makes the extras `metrics`' own (it has none yet), each checked; `points` are the
+    /// record's point slots, named as they were when `layout` was the record's layout version.
     pub(super) fn collect(
         &mut self,
         points: &[Point],
         layout: u64,
         metrics: &mut Metrics,
     ) -> Result<(), String> {
+        if self.found.is_empty() {
+            return Ok(());
+        }
         let name = |slot: usize| points.get(slot).and_then(Point::meaning).map_or("", |m| m.name.as_str());
         let same = self.known.as_ref().is_some_and(|(slots, version)| {
             *version == layout && slots.iter().copied().eq(self.found.iter().map(|&(slot, _)| slot))
@@ -50,10 +53,13 @@ impl Extras {
             // Stable: of equal names, the first found stays first and the others are dropped.
             self.order.sort_by(|&a, &b| name(found[a].0).cmp(name(found[b].0)));
             self.order.dedup_by(|later, earlier| name(found[*later].0) == name(found[*earlier].0));
+            for &at in &self.order {
+                Metrics::check_extra_name(name(found[at].0)).map_err(|e| e.to_string())?;
+            }
         }
         for &at in &self.order {
             let (slot, value) = self.found[at];
-            Metrics::check_extra(name(slot), value).map_err(|e| e.to_string())?;
+            Metrics::check_value(name(slot), value).map_err(|e| e.to_string())?;
         }
         metrics.extra =
             self.order.iter().map(|&at| (name(self.found[at].0).to_owned(), self.found[at].1)).collect();

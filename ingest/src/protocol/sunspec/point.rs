@@ -74,6 +74,7 @@ impl PointMeaning {
 impl Point {
     /// Reads a `<p>` start tag of the record's `model`th model into this slot; a problem is
     /// returned, not raised, as it refuses only the record.
+    #[inline]
     pub(super) fn open(
         &mut self,
         element: &BytesStart<'_>,
@@ -106,6 +107,8 @@ impl Point {
         self.meaning.as_ref()
     }
 
+    /// Out of line: a slot's tag is read once, and then only compared.
+    #[inline(never)]
     fn read(&mut self, element: &BytesStart<'_>) -> Result<Option<String>, ProtocolError> {
         self.id.clear();
         self.repeat = None;

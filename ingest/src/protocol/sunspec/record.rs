@@ -408,17 +408,7 @@ impl Record {
         let Some(ts) = self.ts else {
             return Err("<d> needs a t attribute (its timestamp)".to_owned());
         };
-        self.candidates.sort_by_key(|c| (c.metric, c.precedence));
-        let mut previous = None;
-        for candidate in &self.candidates {
-            let name = self.points.get(candidate.point).and_then(Point::meaning).map_or("", |m| &m.name);
-            if previous == Some(candidate.metric) {
-                self.extras.push(candidate.point, candidate.value);
-            } else {
-                self.metrics.set(candidate.metric, candidate.value).map_err(|e| format!("{name}: {e}"))?;
-                previous = Some(candidate.metric);
-            }
-        }
+        self.choose_metrics()?;
         if let Some(power) = self.module_power
             && self.metrics.get(Metric::DcPower).is_none()
         {
@@ -446,6 +436,33 @@ impl Record {
             status: self.status.take(),
             metrics: std::mem::take(&mut self.metrics),
         })
+    }
+
+    /// Sets the canonical metrics from their candidates: of several for one metric, the one of
+    /// highest precedence, the others kept as extras.
+    fn choose_metrics(&mut self) -> Result<(), String> {
+        // Nearly always each metric has one candidate, and then the order they are set in does
+        // not matter (a failure is reported below, in the order it would be there).
+        let (candidates, metrics) = (&self.candidates, &mut self.metrics);
+        let unique = candidates.iter().all(|candidate| {
+            metrics.get(candidate.metric).is_none() && metrics.set(candidate.metric, candidate.value).is_ok()
+        });
+        if unique {
+            return Ok(());
+        }
+        *metrics = Metrics::default();
+        self.candidates.sort_by_key(|c| (c.metric, c.precedence));
+        let mut previous = None;
+        for candidate in &self.candidates {
+            let name = self.points.get(candidate.point).and_then(Point::meaning).map_or("", |m| &m.name);
+            if previous == Some(candidate.metric) {
+                self.extras.push(candidate.point, candidate.value);
+            } else {
+                self.metrics.set(candidate.metric, candidate.value).map_err(|e| format!("{name}: {e}"))?;
+                previous = Some(candidate.metric);
+            }
+        }
+        Ok(())
     }
 
     /// The record's points as sent, compactly (`101.W=6701.3 sf=-1 Watts; 101.St=4`), bounded.
