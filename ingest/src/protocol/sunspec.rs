@@ -115,8 +115,10 @@ impl FormatParser for SunSpecParser {
                     4 => "p",
                     _ => return Err(invalid("<p> takes no child elements")),
                 };
-                // Compared as bytes: only a name to echo needs to be UTF-8.
-                if element.local_name().as_ref() != expected.as_bytes() {
+                // Compared as bytes: only a name to echo needs to be UTF-8. Names nearly never
+                // carry a namespace prefix, so the local name is looked for only when needed.
+                let name = element.name();
+                if name.as_ref() != expected.as_bytes() && name.local_name().as_ref() != expected.as_bytes() {
                     let name = local_name(element)?;
                     return Err(invalid(format!(
                         "unexpected <{}>: <sunSpecData> holds <d> records, <d> holds <m> models, \

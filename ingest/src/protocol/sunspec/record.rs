@@ -21,6 +21,8 @@ use crate::protocol::{ParseContext, ReadingsDocument, RecordOutcome};
 /// Most `<p>` points, and most `<m>` models, one `<d>` record may carry (a full inverter with
 /// every model has a few hundred points).
 const MAX_PER_RECORD: usize = 4096;
+/// Point (and model) slots made room for at once when a record needs more.
+const FIRST_SLOTS: usize = 64;
 /// Longest re-serialised content kept for a quarantined record.
 const MAX_CONTENT: usize = 1024;
 /// Scale factors outside this range are refused: real models use -6..=6 or so.
@@ -520,6 +522,9 @@ fn next_slot<'a, T: Default>(
         ));
     }
     if *used == slots.len() {
+        // A record's first points come in dozens: grown in one step, not by doubling, each
+        // regrowth moving every slot.
+        slots.reserve(FIRST_SLOTS);
         slots.push(T::default());
     }
     let slot = &mut slots[*used];
