@@ -3,6 +3,8 @@
 //! Consecutive records of one device keep the same points, so the order worked out for one
 //! record serves the next while its points and their names are the same.
 
+use std::collections::BTreeMap;
+
 use heliograph_shared::Metrics;
 
 use super::point::Point;
@@ -17,6 +19,9 @@ pub(super) struct Extras {
     known: Option<(Vec<usize>, u64)>,
     /// Positions in `found`: the first of each name, in name order.
     order: Vec<usize>,
+    /// A map of `order`'s names, for each record's map to be cloned from and given its values:
+    /// a clone copies the names, where building a map sorts and moves its entries first.
+    names: BTreeMap<String, f64>,
 }
 
 impl Extras {
@@ -56,13 +61,18 @@ impl Extras {
             for &at in &self.order {
                 Metrics::check_extra_name(name(found[at].0)).map_err(|e| e.to_string())?;
             }
+            self.names = self.order.iter().map(|&at| (name(found[at].0).to_owned(), 0.0)).collect();
         }
         for &at in &self.order {
             let (slot, value) = self.found[at];
             Metrics::check_value(name(slot), value).map_err(|e| e.to_string())?;
         }
-        metrics.extra =
-            self.order.iter().map(|&at| (name(self.found[at].0).to_owned(), self.found[at].1)).collect();
+        let mut extra = self.names.clone();
+        // The map's names are `order`'s, in the same order.
+        for (value, &at) in extra.values_mut().zip(&self.order) {
+            *value = self.found[at].1;
+        }
+        metrics.extra = extra;
         if !same {
             self.known = Some((self.found.iter().map(|&(slot, _)| slot).collect(), layout));
         }

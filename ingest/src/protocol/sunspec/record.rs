@@ -21,8 +21,9 @@ use crate::protocol::{ParseContext, ReadingsDocument, RecordOutcome};
 /// Most `<p>` points, and most `<m>` models, one `<d>` record may carry (a full inverter with
 /// every model has a few hundred points).
 const MAX_PER_RECORD: usize = 4096;
-/// Point (and model) slots made room for at once when a record needs more.
-const FIRST_SLOTS: usize = 64;
+/// Point slots made room for at once when a record needs more (models come a few per record).
+const POINT_SLOTS: usize = 64;
+const MODEL_SLOTS: usize = 4;
 /// Longest re-serialised content kept for a quarantined record.
 const MAX_CONTENT: usize = 1024;
 /// Scale factors outside this range are refused: real models use -6..=6 or so.
@@ -196,7 +197,7 @@ impl Record {
     /// Starts a `<m>` model from its start tag; its number, when valid.
     pub(super) fn open_model(&mut self, element: &BytesStart<'_>) -> Result<Option<u16>, ProtocolError> {
         self.model_start = self.used;
-        let tag = next_slot(&mut self.model_tags, &mut self.models, "models")?;
+        let tag = next_slot(&mut self.model_tags, &mut self.models, ("models", MODEL_SLOTS))?;
         let (number, problem) = tag.open(element)?;
         let problem = problem.map(str::to_owned);
         if tag.changed {
@@ -211,7 +212,7 @@ impl Record {
     /// Starts a `<p>` point of the current model from its start tag.
     pub(super) fn open_point(&mut self, element: &BytesStart<'_>) -> Result<(), ProtocolError> {
         let model = self.models.saturating_sub(1);
-        let point = next_slot(&mut self.points, &mut self.used, "points")?;
+        let point = next_slot(&mut self.points, &mut self.used, ("points", POINT_SLOTS))?;
         let problem = point.open(element, model)?.map(str::to_owned);
         if point.changed {
             self.layout = self.layout.wrapping_add(1);
@@ -509,11 +510,11 @@ fn find_scale_factors(points: &mut [Point], sorted: &mut Vec<usize>) {
 }
 
 /// The slot after the `used` ones a record fills, created the first time and kept from record to
-/// record; past [`MAX_PER_RECORD`] of `what`, the document is refused.
+/// record, `room` more at a time; past [`MAX_PER_RECORD`] of `what`, the document is refused.
 fn next_slot<'a, T: Default>(
     slots: &'a mut Vec<T>,
     used: &mut usize,
-    what: &str,
+    (what, room): (&str, usize),
 ) -> Result<&'a mut T, ProtocolError> {
     if *used == MAX_PER_RECORD {
         return Err(ProtocolError::new(
@@ -522,9 +523,9 @@ fn next_slot<'a, T: Default>(
         ));
     }
     if *used == slots.len() {
-        // A record's first points come in dozens: grown in one step, not by doubling, each
-        // regrowth moving every slot.
-        slots.reserve(FIRST_SLOTS);
+        // A record's points come in dozens: grown in one step, not by doubling, each regrowth
+        // moving every slot.
+        slots.reserve(room);
         slots.push(T::default());
     }
     let slot = &mut slots[*used];
