@@ -11,6 +11,7 @@ pub mod error;
 mod known_ids;
 pub mod native;
 pub mod sunspec;
+mod tag_template;
 mod xml;
 
 use chrono::{DateTime, Utc};

@@ -19,6 +19,7 @@ use super::answer::RejectedReading;
 use super::document::FormatParser;
 use super::error::{ErrorCode, ProtocolError};
 use super::known_ids::KnownIds;
+use super::tag_template::TagTemplate;
 use super::xml::{XmlEvent, attribute, attribute_value, duplicate, local_name, unchecked_attributes};
 use super::{Credentials, Document, Format, ParseContext, ReadingsDocument, effective_gateway};
 
@@ -142,6 +143,10 @@ pub(crate) struct BatchParser {
     count: usize,
     seq: Option<u64>,
     tags: TagCache,
+    /// The `<reading>` tag the reading's `device` and `kind` were read from, and why that tag
+    /// refuses its reading, if it does: the next reading's tag usually differs only in `ts`.
+    reading_tag: TagTemplate,
+    reading_tag_problem: Option<&'static str>,
     /// The devices the document has named so far.
     devices: KnownIds,
 }
@@ -290,15 +295,34 @@ impl BatchParser {
             ));
         }
         let reading = &mut self.reading;
-        reading.device.clear();
-        reading.ts.clear();
-        reading.kind = None;
         reading.metrics = Metrics::default();
         reading.status = None;
-        reading.problem = None;
         reading.texts.clear();
         reading.values.clear();
         self.tags.start_reading();
+        // The same device's tag again: its `device` and `kind` stand.
+        if let Some([ts]) = self.reading_tag.changes::<1>(element) {
+            reading.ts.clear();
+            reading.ts.push_str(ts.unwrap_or_default());
+            reading.problem = self.reading_tag_problem.map(str::to_owned);
+            return Ok(());
+        }
+        self.reading_tag.forget();
+        self.reading_tag_problem = Self::read_reading_tag(reading, element)?;
+        self.reading_tag.remember(element, [b"ts"]);
+        reading.problem = self.reading_tag_problem.map(str::to_owned);
+        Ok(())
+    }
+
+    /// Reads every attribute of a `<reading>` tag unlike the previous reading's; what refuses
+    /// the reading, if anything does.
+    fn read_reading_tag(
+        reading: &mut PendingReading,
+        element: &quick_xml::events::BytesStart<'_>,
+    ) -> Result<Option<&'static str>, ProtocolError> {
+        reading.device.clear();
+        reading.ts.clear();
+        reading.kind = None;
         let (mut has_device, mut has_ts) = (false, false);
         for attr in unchecked_attributes(element) {
             let attr =
@@ -321,12 +345,13 @@ impl BatchParser {
                 _ => {}
             }
         }
-        if !has_device {
-            reading.problem = Some("<reading> needs a device attribute".to_owned());
+        Ok(if !has_device {
+            Some("<reading> needs a device attribute")
         } else if !has_ts {
-            reading.problem = Some("<reading> needs a ts attribute".to_owned());
-        }
-        Ok(())
+            Some("<reading> needs a ts attribute")
+        } else {
+            None
+        })
     }
 
     fn close_value(&mut self) {
@@ -512,6 +537,41 @@ mod tests {
 
     fn reading(minute: u32, values: &str) -> String {
         format!("<reading device=\"inv-1\" ts=\"2026-11-30T10:{minute:02}:00Z\">{values}</reading>")
+    }
+
+    #[test]
+    fn a_reading_tag_like_the_previous_one_but_for_ts_keeps_its_device_and_kind() {
+        // A `<reading>` tag is read in full only when it differs from the previous one in more
+        // than its `ts`; here the device, the kind and a missing `ts` come and go.
+        let value = "<ac_power unit=\"W\">1</ac_power>";
+        let document = parse(&batch(&[
+            format!(
+                "<reading device=\"inv-1\" kind=\"inverter\" ts=\"2026-11-30T10:00:00Z\">{value}</reading>"
+            ),
+            format!(
+                "<reading device=\"inv-1\" kind=\"inverter\" ts=\"2026-11-30T10:01:00Z\">{value}</reading>"
+            ),
+            format!("<reading device=\"meter-1\" ts=\"2026-11-30T10:01:00Z\">{value}</reading>"),
+            format!("<reading device=\"meter-1\">{value}</reading>"),
+            format!("<reading device=\"meter-1\">{value}</reading>"),
+            format!("<reading device=\"meter-1\" ts=\"2026-11-30T10:02:00Z\">{value}</reading>"),
+        ]));
+        let stored: Vec<(&str, String)> =
+            document.readings.iter().map(|r| (r.device.as_str(), r.ts.format("%H:%M").to_string())).collect();
+        assert_eq!(
+            stored,
+            [
+                ("inv-1", "10:00".into()),
+                ("inv-1", "10:01".into()),
+                ("meter-1", "10:01".into()),
+                ("meter-1", "10:02".into())
+            ]
+        );
+        let refused: Vec<(&str, &str)> =
+            document.rejected.iter().map(|r| (r.device.as_str(), r.reason.as_str())).collect();
+        assert_eq!(refused, [("meter-1", "<reading> needs a ts attribute"); 2]);
+        let described: Vec<_> = document.devices.iter().map(|d| (d.id.as_str(), d.kind)).collect();
+        assert_eq!(described, [("inv-1", heliograph_shared::DeviceKind::Inverter)]);
     }
 
     #[test]

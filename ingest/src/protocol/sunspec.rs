@@ -12,10 +12,10 @@
 //! ```
 //!
 //! Each `<d>` record becomes one reading merging all its models (`models.rs` says what the points
-//! mean, `record_tag.rs`, `model_tag.rs` and `point.rs` how a record's, a model's and a point's
-//! tags are read, `record.rs` how a record is assembled, `extras.rs` how its extras are kept,
-//! `description.rs` how its device is described); a record that cannot be stored is quarantined
-//! and answered in its `dResult` without refusing the others.
+//! mean, `model_tag.rs` and `point.rs` how a model's and a point's tags are read, `record.rs` how
+//! a record is assembled, `extras.rs` how its extras are kept, `description.rs` how its device is
+//! described); a record that cannot be stored is quarantined and answered in its `dResult`
+//! without refusing the others.
 
 mod description;
 mod extras;
@@ -23,7 +23,6 @@ mod model_tag;
 mod models;
 mod point;
 mod record;
-mod record_tag;
 #[cfg(test)]
 mod tests;
 

@@ -12,10 +12,10 @@ use super::extras::Extras;
 use super::model_tag::ModelTag;
 use super::models::{Family, Role};
 use super::point::{MAX_TEXT, Point, PointMeaning, bounded, each_attribute};
-use super::record_tag::RecordTag;
 use crate::protocol::answer::RejectedReading;
 use crate::protocol::error::{ErrorCode, ProtocolError};
 use crate::protocol::known_ids::KnownIds;
+use crate::protocol::tag_template::TagTemplate;
 use crate::protocol::{ParseContext, ReadingsDocument, RecordOutcome};
 
 /// Most `<p>` points, and most `<m>` models, one `<d>` record may carry (a full inverter with
@@ -60,7 +60,7 @@ pub(super) struct Record {
     common_sn: Option<DeviceId>,
     attributes: Description,
     /// The `<d>` tag `sn`, `lid` and `attributes` were read from.
-    tag: RecordTag,
+    tag: TagTemplate,
     common: Description,
     /// The first reason to refuse the record.
     problem: Option<String>,
@@ -97,7 +97,7 @@ impl Record {
         context: &ParseContext,
     ) -> Result<(), ProtocolError> {
         self.start(index);
-        match self.tag.changes(element) {
+        match self.tag.changes::<2>(element) {
             // The same device's tag again: its description and ids stand.
             Some([t, cid]) => {
                 if let Some(t) = t {
@@ -108,7 +108,7 @@ impl Record {
             None => {
                 self.tag.forget();
                 self.read_tag(element, context)?;
-                self.tag.remember(element);
+                self.tag.remember(element, [b"t", b"cid"]);
             }
         }
         if self.t.is_none() {

@@ -1,45 +1,43 @@
-//! A `<d>` start tag compared with the one last read. Consecutive records of one device repeat
-//! their tag but for the `t` and `cid` values (`<d lid="…" man="gsc" sn="123456" t="…" cid="7">`);
-//! when only those differ, what was read from the other attributes stands, and the two values
-//! are taken from their known places instead of reading every attribute again.
+//! A start tag compared with the one last read, but for the values of a few attributes that
+//! change from element to element. Consecutive records of one device repeat their tag but for
+//! a timestamp (`<reading device="inv-1" ts="…">`, `<d lid="…" sn="123456" t="…" cid="7">`);
+//! when only those values differ, what was read from the other attributes stands, and the
+//! changing values are taken from their known places instead of reading every attribute again.
 
 use std::borrow::Cow;
 use std::ops::Range;
 
 use quick_xml::events::BytesStart;
 
-use crate::protocol::xml::unchecked_attributes;
+use super::xml::unchecked_attributes;
 
-/// The attributes whose values may change while the tag still counts as the same.
-const CHANGING: [&[u8]; 2] = [b"t", b"cid"];
-
-/// The values of [`CHANGING`]'s attributes in a tag, where present.
-pub(super) type Changing<'a> = [Option<&'a str>; 2];
-
-/// The bytes of the `<d>` tag last read without error, and where its changing values lie.
+/// The bytes of the tag last read without error, and where its changing values lie.
 #[derive(Debug, Default)]
-pub(super) struct RecordTag {
+pub(crate) struct TagTemplate {
     bytes: Vec<u8>,
     /// The spans of the changing values present in `bytes`, in the order they come, with the
-    /// index of their attribute in [`CHANGING`]; each span ends at the value's closing quote.
+    /// index of their attribute among the changing ones; each span ends at the value's
+    /// closing quote.
     values: Vec<(usize, Range<usize>)>,
 }
 
-impl RecordTag {
-    /// The changing values of `element`, when it equals the remembered tag everywhere else.
-    /// `None` when it differs, or a changing value holds a reference or is not UTF-8 (then the
-    /// tag must be read in full).
-    pub(super) fn changes<'a>(&self, element: &'a BytesStart<'_>) -> Option<Changing<'a>> {
+impl TagTemplate {
+    /// The values of the changing attributes (in the order [`Self::remember`] was given them)
+    /// in `element`, when it equals the remembered tag everywhere else. `None` when it differs,
+    /// or a changing value holds a reference or is not UTF-8 (then the tag must be read in full).
+    pub(crate) fn changes<'a, const N: usize>(
+        &self,
+        element: &'a BytesStart<'_>,
+    ) -> Option<[Option<&'a str>; N]> {
         let raw: &'a [u8] = element;
         if self.bytes.is_empty() {
             return None;
         }
-        let mut found: Changing<'a> = [None; 2];
+        let mut found = [None; N];
         let (mut old, mut new) = (0, 0);
         for (which, span) in &self.values {
             let same = &self.bytes[old..span.start];
-            let rest = raw.get(new..)?;
-            if !rest.starts_with(same) {
+            if !raw.get(new..)?.starts_with(same) {
                 return None;
             }
             new += same.len();
@@ -50,21 +48,22 @@ impl RecordTag {
             if value.contains(&b'&') {
                 return None;
             }
-            found[*which] = Some(std::str::from_utf8(value).ok()?);
+            *found.get_mut(*which)? = Some(std::str::from_utf8(value).ok()?);
             (old, new) = (span.end, new + length);
         }
         (raw.get(new..)? == &self.bytes[old..]).then_some(found)
     }
 
     /// Forgets the remembered tag (one that failed to read must not match later).
-    pub(super) fn forget(&mut self) {
+    pub(crate) fn forget(&mut self) {
         self.bytes.clear();
         self.values.clear();
     }
 
-    /// Remembers `element`, read without error. A tag holding a reference anywhere is not
-    /// remembered: its values are not its bytes.
-    pub(super) fn remember(&mut self, element: &BytesStart<'_>) {
+    /// Remembers `element`, read without error, with the attributes whose values may change
+    /// (by local name). A tag holding a reference anywhere is not remembered: its values are not
+    /// its bytes.
+    pub(crate) fn remember<const N: usize>(&mut self, element: &BytesStart<'_>, changing: [&[u8]; N]) {
         self.forget();
         let raw: &[u8] = element;
         if raw.contains(&b'&') {
@@ -72,7 +71,7 @@ impl RecordTag {
         }
         let start = raw.as_ptr() as usize;
         for attr in unchecked_attributes(element).flatten() {
-            let Some(which) = CHANGING.iter().position(|name| *name == attr.key.local_name().into_inner())
+            let Some(which) = changing.iter().position(|name| *name == attr.key.local_name().into_inner())
             else {
                 continue;
             };
@@ -96,13 +95,15 @@ impl RecordTag {
 mod tests {
     use super::*;
 
+    const CHANGING: [&[u8]; 2] = [b"t", b"cid"];
+
     fn start(tag: &str) -> BytesStart<'_> {
         BytesStart::from_content(tag, 1)
     }
 
-    fn remembered(tag: &str) -> RecordTag {
-        let mut remembered = RecordTag::default();
-        remembered.remember(&start(tag));
+    fn remembered(tag: &str) -> TagTemplate {
+        let mut remembered = TagTemplate::default();
+        remembered.remember(&start(tag), CHANGING);
         remembered
     }
 
@@ -120,7 +121,7 @@ mod tests {
             r#"d lid="11:22" sn="123" t="2011&amp;" cid="13""#,
             r#"d lid="11:22" sn="123" t='2011-05-12T09:22:49Z' cid="13""#,
         ] {
-            assert_eq!(tag.changes(&start(other)), None, "{other}");
+            assert_eq!(tag.changes::<2>(&start(other)), None, "{other}");
         }
     }
 
@@ -137,8 +138,8 @@ mod tests {
     fn nothing_matches_a_forgotten_tag_or_one_with_references() {
         let mut tag = remembered(r#"d t="1" cid="2""#);
         tag.forget();
-        assert_eq!(tag.changes(&start(r#"d t="1" cid="2""#)), None);
+        assert_eq!(tag.changes::<2>(&start(r#"d t="1" cid="2""#)), None);
         let tag = remembered(r#"d man="A&amp;B" t="1""#);
-        assert_eq!(tag.changes(&start(r#"d man="A&amp;B" t="1""#)), None);
+        assert_eq!(tag.changes::<2>(&start(r#"d man="A&amp;B" t="1""#)), None);
     }
 }
