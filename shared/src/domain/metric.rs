@@ -261,7 +261,7 @@ impl Metrics {
     /// Sets a canonical metric (already in its canonical unit), checking it is finite and plausible.
     #[inline]
     pub fn set(&mut self, metric: Metric, value: f64) -> Result<(), MetricError> {
-        check_value(metric.name(), value)?;
+        Self::check_value(metric.name(), value)?;
         self.put(metric.index(), Some(value));
         Ok(())
     }
@@ -290,7 +290,7 @@ impl Metrics {
             return Err(bad_name(name));
         }
         Self::check_extra_name(name)?;
-        check_value(name, value)?;
+        Self::check_value(name, value)?;
         let key = match unit {
             Some(u) if !u.is_empty() => format!("{name}[{u}]"),
             _ => name.to_owned(),
@@ -308,7 +308,13 @@ impl Metrics {
     /// Checks that a value (of the metric or extra `name`) is finite and plausible, as
     /// [`Self::set`] and [`Self::insert_extra`] do.
     pub fn check_value(name: &str, value: f64) -> Result<(), MetricError> {
-        check_value(name, value)
+        if !value.is_finite() {
+            return Err(MetricError::NotFinite(name.to_owned()));
+        }
+        if value.abs() > MAX_ABS_VALUE {
+            return Err(MetricError::OutOfRange { metric: name.to_owned(), value });
+        }
+        Ok(())
     }
 
     /// Canonical metrics that have a value.
@@ -329,16 +335,6 @@ fn printable(text: &str) -> bool {
 
 fn bad_name(name: &str) -> MetricError {
     MetricError::BadName(name.chars().take(64).collect())
-}
-
-fn check_value(name: &str, value: f64) -> Result<(), MetricError> {
-    if !value.is_finite() {
-        return Err(MetricError::NotFinite(name.to_owned()));
-    }
-    if value.abs() > MAX_ABS_VALUE {
-        return Err(MetricError::OutOfRange { metric: name.to_owned(), value });
-    }
-    Ok(())
 }
 
 /// Parses a decimal value as gateways send it (surrounding whitespace allowed).

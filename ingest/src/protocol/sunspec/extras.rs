@@ -63,14 +63,12 @@ impl Extras {
             }
             self.names = self.order.iter().map(|&at| (name(found[at].0).to_owned(), 0.0)).collect();
         }
-        for &at in &self.order {
-            let (slot, value) = self.found[at];
-            Metrics::check_value(name(slot), value).map_err(|e| e.to_string())?;
-        }
         let mut extra = self.names.clone();
         // The map's names are `order`'s, in the same order.
-        for (value, &at) in extra.values_mut().zip(&self.order) {
-            *value = self.found[at].1;
+        for (kept, &at) in extra.values_mut().zip(&self.order) {
+            let (slot, value) = self.found[at];
+            Metrics::check_value(name(slot), value).map_err(|e| e.to_string())?;
+            *kept = value;
         }
         metrics.extra = extra;
         if !same {
