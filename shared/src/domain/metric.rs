@@ -307,6 +307,7 @@ impl Metrics {
 
     /// Checks that a value (of the metric or extra `name`) is finite and plausible, as
     /// [`Self::set`] and [`Self::insert_extra`] do.
+    #[inline]
     pub fn check_value(name: &str, value: f64) -> Result<(), MetricError> {
         if !value.is_finite() {
             return Err(MetricError::NotFinite(name.to_owned()));
