@@ -62,7 +62,7 @@ impl RootParser {
         match self {
             Self::Hello(parser) => parser.finish(context),
             Self::Batch(parser) => parser.finish(context),
-            Self::SunSpec(parser) => parser.finish(context),
+            Self::SunSpec(parser) => sunspec::SunSpecParser::finish_boxed(parser),
         }
     }
 }
@@ -260,7 +260,7 @@ fn root_parser(
     } else if name == "hello" {
         Ok(RootParser::Hello(native::HelloParser::default()))
     } else if name.eq_ignore_ascii_case("sunSpecData") {
-        Ok(RootParser::SunSpec(Box::default()))
+        Ok(RootParser::SunSpec(sunspec::SunSpecParser::for_document()))
     } else {
         Err(ProtocolError::new(
             ErrorCode::Invalid,

@@ -26,6 +26,8 @@ mod record;
 #[cfg(test)]
 mod tests;
 
+use std::cell::Cell;
+
 use heliograph_shared::GatewayId;
 
 use self::record::Record;
@@ -49,7 +51,36 @@ pub(crate) struct SunSpecParser {
     model: Option<u16>,
 }
 
+thread_local! {
+    /// The parser of the last SunSpec document this thread finished, kept for its next one: a
+    /// logger sends the same records document after document, so the next document's first
+    /// record finds its point and model tags already read and interpreted, as every later
+    /// record of one document does. What the slots keep derives from the tags' bytes alone,
+    /// never from a gateway or a provider; a refused document's parser is dropped.
+    static SPARE: Cell<Option<Box<SunSpecParser>>> = const { Cell::new(None) };
+}
+
 impl SunSpecParser {
+    /// A parser for a new document: this thread's spare one when there is one.
+    pub(crate) fn for_document() -> Box<Self> {
+        let mut parser = SPARE.take().unwrap_or_default();
+        let Self { depth, document, gateway, record, model } = &mut *parser;
+        (*depth, *document, *gateway, *model) = (0, None, None, None);
+        record.forget_document();
+        parser
+    }
+
+    /// The document once its root element closed; the parser becomes this thread's spare.
+    pub(crate) fn finish_boxed(mut parser: Box<Self>) -> Result<Document, ProtocolError> {
+        let document = parser.take_document();
+        SPARE.set(Some(parser));
+        document
+    }
+
+    fn take_document(&mut self) -> Result<Document, ProtocolError> {
+        self.document.take().map(Document::Readings).ok_or_else(|| invalid("empty <sunSpecData>"))
+    }
+
     fn open_root(&mut self, context: &ParseContext) -> Result<(), ProtocolError> {
         self.document = Some(ReadingsDocument {
             format: Format::SunSpec,
@@ -148,7 +179,7 @@ impl FormatParser for SunSpecParser {
         Ok(())
     }
 
-    fn finish(self, _context: &ParseContext) -> Result<Document, ProtocolError> {
-        self.document.map(Document::Readings).ok_or_else(|| invalid("empty <sunSpecData>"))
+    fn finish(mut self, _context: &ParseContext) -> Result<Document, ProtocolError> {
+        self.take_document()
     }
 }

@@ -144,6 +144,12 @@ impl Record {
         self.t = Some(bounded(value));
     }
 
+    /// Forgets what was particular to the previous document, keeping the point and model slots
+    /// and what was derived from their tags for the next document's records.
+    pub(super) fn forget_document(&mut self) {
+        self.known_ids = KnownIds::default();
+    }
+
     /// Forgets the previous record, keeping its buffers and point slots. Every field is named,
     /// so that a new one cannot be forgotten here.
     fn start(&mut self, index: usize) {

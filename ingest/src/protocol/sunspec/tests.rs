@@ -675,3 +675,53 @@ fn what_a_record_repeats_of_the_previous_one_is_reused_only_while_it_is_the_same
         document.devices.iter().map(|device| (device.id.as_str(), device.manufacturer.as_deref())).collect();
     assert_eq!(described, [("INV1", Some("gsc")), ("INV2", None)]);
 }
+
+/// Everything a parse gives, errors included, as text to compare.
+fn outcome(xml: &str) -> String {
+    format!("{:?}", parse_in(xml, context()))
+}
+
+#[test]
+fn a_thread_parses_each_document_as_a_fresh_thread_would_whatever_it_parsed_before() {
+    // One thread's documents start from the slots its previous document left
+    // (`SunSpecParser::for_document`): a logger's next document with the same records, and the
+    // same tags in other models, other devices, fewer and more points, a document refused
+    // half-way and a record refused alone, one after another.
+    let bad_record = "<sunSpecData v=\"1\">\
+        <d sn=\"INV8\" t=\"never\"><m id=\"101\"><p id=\"W\">100</p><p id=\"St\">4</p></m></d>\
+        <d sn=\"INV9\" t=\"2013-06-01T12:00:00Z\"><m id=\"101\"><p id=\"W\" sf=\"1\">20</p></m></d>\
+        </sunSpecData>";
+    let same_tags_other_model = record("<m id=\"103\"><p id=\"W\" sf=\"1\">20</p><p id=\"St\">4</p></m>");
+    let broken = "<sunSpecData v=\"1\"><d sn=\"INV1\" t=\"2013-06-01T12:00:00Z\">\
+        <m id=\"101\"><p id=\"W\"><q/></p></m></d></sunSpecData>";
+    let documents = [
+        SPEC_PAGE_10,
+        SPEC_PAGE_10,
+        POWERONE_ENVIRO,
+        POWERONE_ENVIRO,
+        bad_record,
+        VERIS_METER,
+        SPEC_PAGE_10,
+        broken,
+        same_tags_other_model.as_str(),
+        GOSUNSPEC_V_SF,
+        GOSUNSPEC_V_SF,
+        bad_record,
+        bad_record,
+        PYSUNSPEC_MINIMAL,
+        POWERONE_ENVIRO,
+        SPEC_PAGE_10,
+    ];
+    let fresh: Vec<String> = documents
+        .iter()
+        .map(|xml| {
+            let xml = (*xml).to_owned();
+            std::thread::spawn(move || outcome(&xml)).join().expect("the parse does not panic")
+        })
+        .collect();
+    let in_turn: Vec<String> = documents.iter().map(|xml| outcome(xml)).collect();
+    for ((xml, fresh), in_turn) in documents.iter().zip(&fresh).zip(&in_turn) {
+        assert_eq!(in_turn, fresh, "parsed after other documents:\n{xml}");
+    }
+    assert!(fresh[7].starts_with("Err("), "the broken document is refused: {}", fresh[7]);
+}
