@@ -131,10 +131,11 @@ empty_run() { # empty_run K
   load "$work/embedded.toml" "$port" "$work/tokens-embedded" $(( span * ($1 + 1) ))
 }
 grown_run() { # grown_run K
-  server=$grown_server load "$work/grown.toml" "$grown_port" "$work/tokens-grown" $(( span * ($1 + 1) ))
+  server=$grown_server load "$work/grown.toml" "$grown_port" "$work/tokens-grown" \
+    $(( span * ($1 + 1) ))
 }
-log "embedded store: one unmeasured run on each store, then $GROWTH_RUNS runs of $GATEWAYS gateways × \
-$DOCUMENTS documents × $BATCH readings, alternating between the empty store and the grown one"
+log "embedded store: one unmeasured run on each store, then $GROWTH_RUNS runs of $GATEWAYS \
+gateways × $DOCUMENTS documents × $BATCH readings, alternating between the empty store and the grown one"
 # A freshly started server has every device's first document to fold from the store and its page
 # cache to fill; the warm-up runs take that out of both figures.
 empty_run 0 > /dev/null
@@ -153,8 +154,8 @@ PY
 pace=$(python3 -c "print(max(1, int(1000 * $GATEWAYS * $BATCH / ($max / 2))))")
 log "embedded store: $RUNS runs at half load (${pace} ms between a gateway's documents) for latency"
 for run in $(seq 1 "$RUNS"); do
-  load "$work/embedded.toml" "$port" "$work/tokens-embedded" $(( span * (GROWTH_RUNS + run + 1) )) --window 1 \
-    --pace-ms "$pace" > "$out/embedded_half_$run.json"
+  load "$work/embedded.toml" "$port" "$work/tokens-embedded" $(( span * (GROWTH_RUNS + run + 1) )) \
+    --window 1 --pace-ms "$pace" > "$out/embedded_half_$run.json"
 done
 log "embedded store: 10,000 idle connections"
 "$B" -c "$work/embedded.toml" load --provider bench --target "127.0.0.1:$port" --server-pid "$server" \
