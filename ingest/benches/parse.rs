@@ -7,6 +7,8 @@ use std::hint::black_box;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 
+use heliograph_ingest::protocol::bare_event_loop;
+
 mod documents;
 
 fn parse(c: &mut Criterion) {
@@ -15,9 +17,7 @@ fn parse(c: &mut Criterion) {
         let bytes = document.as_bytes();
         let mut group = c.benchmark_group(format!("parse/{name}"));
         group.throughput(Throughput::Bytes(bytes.len() as u64));
-        group.bench_function("baseline_quick_xml_events", |b| {
-            b.iter(|| documents::bare_event_loop(black_box(bytes)))
-        });
+        group.bench_function("baseline_quick_xml_events", |b| b.iter(|| bare_event_loop(black_box(bytes))));
         group.bench_function("heliograph", |b| b.iter(|| black_box(documents::parse(black_box(bytes)))));
         group.finish();
     }

@@ -14,6 +14,8 @@
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
+use heliograph_ingest::protocol::bare_event_loop;
+
 mod documents;
 
 /// The measurement of one document.
@@ -99,7 +101,7 @@ fn time(iterations: u64, f: &dyn Fn() -> usize) -> f64 {
 
 fn measure(name: &'static str, document: &str, rounds: u64, batch: Duration) -> Paired {
     let bytes = document.as_bytes();
-    let baseline = || documents::bare_event_loop(black_box(bytes));
+    let baseline = || bare_event_loop(black_box(bytes));
     let parser = || usize::from(documents::parse(black_box(bytes)).is_ok());
     // Warm up both for a second, then size a batch so that the parser's side takes `batch`.
     let warm = Instant::now();
