@@ -28,7 +28,7 @@ use crate::settings::IngestSettings;
 const READ_BUFFER: usize = 4 * 1024;
 /// Bytes of a document a connection may pull without taking them from the process's memory
 /// pool: most documents fit, so an honest gateway rarely touches the pool.
-const FREE_DOCUMENT_BYTES: u64 = 32 * 1024;
+const FREE_DOCUMENT_BYTES: u64 = 16 * 1024;
 /// An event buffer grown past this by a large document is given back after it.
 const KEPT_EVENT_BUFFER: usize = 16 * 1024;
 

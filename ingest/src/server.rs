@@ -16,7 +16,7 @@ use tokio::sync::{Mutex, Semaphore};
 use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
-use tracing::{error, info, warn};
+use tracing::{info, warn};
 
 use crate::budget::MemoryPool;
 use crate::connection::{Closed, Connection};
@@ -160,17 +160,20 @@ impl IngestServer {
             self.tasks.spawn(accept_loop(listener, Listener::Dedicated(slug), context.clone()));
         }
         if let Some(http) = self.http {
-            let app =
-                http::router(Arc::clone(&self.pipeline), Arc::clone(&self.settings), self.metrics.clone());
-            let stop = shutdown.clone();
-            self.tasks.spawn(async move {
-                let served = axum::serve(http, app.into_make_service_with_connect_info::<SocketAddr>())
-                    .with_graceful_shutdown(async move { stop.cancelled().await })
-                    .await;
-                if let Err(e) = served {
-                    error!(error = %e, "SunSpec HTTP listener failed");
-                }
-            });
+            let app = http::router(
+                Arc::clone(&self.pipeline),
+                Arc::clone(&self.settings),
+                self.memory.clone(),
+                self.metrics.clone(),
+            );
+            self.tasks.spawn(http::serve(
+                http,
+                app,
+                Arc::clone(&self.connections),
+                self.settings.http_header_timeout(),
+                self.tasks.clone(),
+                shutdown.clone(),
+            ));
         }
         let refresh = Duration::from_secs(self.settings.registry_refresh_secs.max(1));
         let watcher = RegistryWatch {

@@ -98,6 +98,16 @@ impl IngestSettings {
         Duration::from_secs(self.auth_timeout_secs)
     }
 
+    /// HTTP header-read timeout as a duration.
+    pub fn http_header_timeout(&self) -> Duration {
+        Duration::from_secs(self.http_header_timeout_secs)
+    }
+
+    /// HTTP whole-request timeout as a duration.
+    pub fn http_request_timeout(&self) -> Duration {
+        Duration::from_secs(self.http_request_timeout_secs)
+    }
+
     /// Document timeout as a duration.
     pub fn document_timeout(&self) -> Duration {
         Duration::from_secs(self.document_timeout_secs)
