@@ -184,8 +184,12 @@ pub enum GatewayCommand {
         /// Gateway id.
         id: String,
         /// Hours the previous token stays valid.
-        #[arg(long, default_value_t = 24)]
+        #[arg(long, default_value_t = 24, conflicts_with = "revoke_previous")]
         grace_hours: i64,
+        /// Refuse the previous token at once (a stolen token): open connections that used it are
+        /// closed within the ingest's gateway cache time.
+        #[arg(long)]
+        revoke_previous: bool,
     },
     /// List a provider's gateways.
     List {

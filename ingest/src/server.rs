@@ -18,7 +18,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{info, warn};
 
-use crate::budget::MemoryPool;
+use crate::budget::MemoryPools;
 use crate::connection::{Closed, Connection};
 use crate::http;
 use crate::metrics;
@@ -65,7 +65,7 @@ pub struct IngestServer {
     metrics: Option<PrometheusHandle>,
     tls: Option<TlsAcceptor>,
     connections: Arc<Semaphore>,
-    memory: MemoryPool,
+    memory: MemoryPools,
     tasks: TaskTracker,
 }
 
@@ -98,7 +98,7 @@ impl IngestServer {
         let bound_dedicated = bind_dedicated(store.as_ref(), &settings, &dedicated).await?;
         let server = Self {
             connections: Arc::new(Semaphore::new(settings.max_connections)),
-            memory: MemoryPool::new(settings.max_bytes_in_flight),
+            memory: MemoryPools::new(settings.max_bytes_in_flight),
             settings: Arc::new(settings),
             pipeline,
             shared,
@@ -163,7 +163,7 @@ impl IngestServer {
             let app = http::router(
                 Arc::clone(&self.pipeline),
                 Arc::clone(&self.settings),
-                self.memory.clone(),
+                self.memory.gateways.clone(),
                 self.metrics.clone(),
             );
             self.tasks.spawn(http::serve(
@@ -220,7 +220,7 @@ struct AcceptContext {
     settings: Arc<IngestSettings>,
     pipeline: Arc<Pipeline>,
     connections: Arc<Semaphore>,
-    memory: MemoryPool,
+    memory: MemoryPools,
     tasks: TaskTracker,
     shutdown: CancellationToken,
 }
