@@ -9,7 +9,6 @@ use std::time::Duration;
 
 use heliograph_shared::ProviderSlug;
 use heliograph_shared::store::Store;
-use metrics_exporter_prometheus::PrometheusHandle;
 use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Mutex, Semaphore};
@@ -62,7 +61,6 @@ pub struct IngestServer {
     /// Dedicated listeners bound at start, served once `run` begins.
     bound_dedicated: Vec<(ProviderSlug, TcpListener)>,
     spool: Option<Arc<Spool>>,
-    metrics: Option<PrometheusHandle>,
     tls: Option<TlsAcceptor>,
     connections: Arc<Semaphore>,
     memory: MemoryPools,
@@ -106,17 +104,10 @@ impl IngestServer {
             dedicated,
             bound_dedicated,
             spool,
-            metrics: None,
             tls,
             tasks: TaskTracker::new(),
         };
         Ok(server)
-    }
-
-    /// Serves `/metrics` from this Prometheus recorder on the HTTP listener.
-    pub fn with_metrics(mut self, handle: PrometheusHandle) -> Self {
-        self.metrics = Some(handle);
-        self
     }
 
     /// The shared port's address.
@@ -164,7 +155,6 @@ impl IngestServer {
                 Arc::clone(&self.pipeline),
                 Arc::clone(&self.settings),
                 self.memory.gateways.clone(),
-                self.metrics.clone(),
             );
             self.tasks.spawn(http::serve(
                 http,

@@ -50,9 +50,8 @@ pub async fn mailer(settings: Settings, args: MailerArgs) -> anyhow::Result<()> 
         None => {
             let metrics = metrics_recorder()?;
             let shutdown = shutdown_on_signals();
-            let probes =
-                super::probes::serve(settings.mailer.http_listen, store, metrics, shutdown.clone()).await?;
-            info!(probes = %probes, "mailer running");
+            let ops = super::probes::serve(settings.ops.mailer, store, metrics, shutdown.clone()).await?;
+            info!(ops = ?ops, "mailer running");
             mailer.run(shutdown).await;
         }
         Some(MailerCommand::SendNow { provider, customer, period }) => {

@@ -65,20 +65,21 @@ pub async fn serve(settings: Settings, args: ServeArgs) -> anyhow::Result<()> {
     let metrics = metrics_recorder()?;
     let store = open_store(&settings).await?;
     let shutdown = shutdown_on_signals();
-    let ingest =
-        IngestServer::bind(settings.ingest.clone(), Arc::clone(&store)).await?.with_metrics(metrics.clone());
+    let ingest = IngestServer::bind(settings.ingest.clone(), Arc::clone(&store)).await?;
+    let ops =
+        super::probes::serve(settings.ops.ingest, Arc::clone(&store), metrics, shutdown.clone()).await?;
     let mut web_settings = settings.web.clone();
     if args.demo {
         // The demo is opened over plain http://localhost, where Safari drops `Secure` cookies.
         web_settings.cookie_secure = false;
     }
-    let web = with_unsubscribe_key(WebServer::bind(&web_settings, Arc::clone(&store)).await?, &settings)
-        .with_metrics(metrics);
+    let web = with_unsubscribe_key(WebServer::bind(&web_settings, Arc::clone(&store)).await?, &settings);
     info!(
         backend = store.backend(),
         ingest = %ingest.local_addr()?,
         sunspec_http = ?ingest.http_addr(),
         web = %web.local_addr()?,
+        ops = ?ops,
         "heliograph serving"
     );
     let demo = if args.demo {
@@ -113,8 +114,9 @@ pub async fn ingest(settings: Settings) -> anyhow::Result<()> {
     let metrics = metrics_recorder()?;
     let store = open_store(&settings).await?;
     let shutdown = shutdown_on_signals();
-    let ingest = IngestServer::bind(settings.ingest.clone(), store).await?.with_metrics(metrics);
-    info!(ingest = %ingest.local_addr()?, sunspec_http = ?ingest.http_addr(), "ingest serving");
+    let ingest = IngestServer::bind(settings.ingest.clone(), Arc::clone(&store)).await?;
+    let ops = super::probes::serve(settings.ops.ingest, store, metrics, shutdown.clone()).await?;
+    info!(ingest = %ingest.local_addr()?, sunspec_http = ?ingest.http_addr(), ops = ?ops, "ingest serving");
     ingest.run(shutdown).await?;
     info!("stopped");
     Ok(())
@@ -125,9 +127,9 @@ pub async fn web(settings: Settings) -> anyhow::Result<()> {
     let metrics = metrics_recorder()?;
     let store = open_store(&settings).await?;
     let shutdown = shutdown_on_signals();
-    let web =
-        with_unsubscribe_key(WebServer::bind(&settings.web, store).await?, &settings).with_metrics(metrics);
-    info!(web = %web.local_addr()?, "web serving");
+    let web = with_unsubscribe_key(WebServer::bind(&settings.web, Arc::clone(&store)).await?, &settings);
+    let ops = super::probes::serve(settings.ops.web, store, metrics, shutdown.clone()).await?;
+    info!(web = %web.local_addr()?, ops = ?ops, "web serving");
     web.run(shutdown).await?;
     info!("stopped");
     Ok(())
