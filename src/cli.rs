@@ -45,10 +45,39 @@ pub enum Command {
     Operator(OperatorCommand),
     /// Print a device's stored readings (a read-back through the provider's own namespace).
     Readings(ReadingsArgs),
+    /// Inspect or drain an ingest spool directory (with no ingest process using it).
+    #[command(subcommand)]
+    Spool(SpoolCommand),
     /// Push simulated solar readings from N gateways to an ingest server.
     Simulate(SimulateArgs),
     /// Load an ingest server with many gateways and measure throughput and ack latency.
     Load(crate::loadgen::LoadArgs),
+}
+
+/// `spool` subcommands. Each takes the directory's lock, so none runs beside an ingest process
+/// that uses the same directory.
+#[derive(Debug, Subcommand)]
+pub enum SpoolCommand {
+    /// What the spool holds: records waiting for replay, bytes, dead letters.
+    Status {
+        /// The spool directory (default: `[ingest] spool_dir`).
+        #[arg(long)]
+        dir: Option<std::path::PathBuf>,
+    },
+    /// Store everything the spool holds and exit once it is empty (a replica's spool left
+    /// behind by a scale-down, say).
+    Drain {
+        /// The spool directory (default: `[ingest] spool_dir`).
+        #[arg(long)]
+        dir: Option<std::path::PathBuf>,
+    },
+    /// Put the dead letters' records back in the spool, to be stored by the next drain or
+    /// ingest start (once what made the store refuse them is fixed).
+    RequeueDeadLetters {
+        /// The spool directory (default: `[ingest] spool_dir`).
+        #[arg(long)]
+        dir: Option<std::path::PathBuf>,
+    },
 }
 
 /// `serve` options.

@@ -36,6 +36,7 @@ async fn main() -> ExitCode {
         Command::User(command) => commands::admin::user(settings, command).await,
         Command::Operator(command) => commands::admin::operator(settings, command).await,
         Command::Readings(args) => commands::admin::readings(settings, args).await,
+        Command::Spool(command) => commands::spool::spool(settings, command).await,
         Command::Simulate(args) => simulate::run(settings, args).await,
         Command::Load(args) => loadgen::run(settings, args).await,
     };

@@ -117,8 +117,8 @@ pub async fn ingest(settings: Settings) -> anyhow::Result<()> {
     let ingest = IngestServer::bind(settings.ingest.clone(), Arc::clone(&store)).await?;
     let ops = super::probes::serve(settings.ops.ingest, store, metrics, shutdown.clone()).await?;
     info!(ingest = %ingest.local_addr()?, sunspec_http = ?ingest.http_addr(), ops = ?ops, "ingest serving");
+    // Its last log line says what is left in the spool.
     ingest.run(shutdown).await?;
-    info!("stopped");
     Ok(())
 }
 
