@@ -104,10 +104,10 @@ venv="$HELIOGRAPH_CACHE/venv"
 export HELIOGRAPH_PYTHON=${HELIOGRAPH_PYTHON:-$venv/bin/python}
 
 log "criterion: parsing (with its quick-xml baseline), units, report aggregation, report pages (embedded)"
-cargo bench --workspace --bench parse --bench reports --bench report_pages -- --warm-up-time 2 --measurement-time 5 >&2
+cargo bench --workspace --features heliograph-ingest/bench --bench parse --bench reports --bench report_pages -- --warm-up-time 2 --measurement-time 5 >&2
 
 log "parsing against its baseline in paired rounds (the two alternate, a ratio per round)"
-cargo bench -p heliograph-ingest --bench parse_paired > "$out/parse_paired.json"
+cargo bench -p heliograph-ingest --features bench --bench parse_paired > "$out/parse_paired.json"
 
 log "mailer: 10,000 monthly summaries to aiosmtpd"
 cargo bench -p heliograph-mailer --bench monthly_round > "$out/mailer.json"

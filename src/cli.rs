@@ -1,6 +1,5 @@
 //! The command line: one binary, the role is the command.
 
-use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
@@ -49,9 +48,9 @@ pub enum Command {
     #[command(subcommand)]
     Spool(SpoolCommand),
     /// Push simulated solar readings from N gateways to an ingest server.
-    Simulate(SimulateArgs),
+    Simulate(heliograph_simulator::simulate::SimulateArgs),
     /// Load an ingest server with many gateways and measure throughput and ack latency.
-    Load(crate::loadgen::LoadArgs),
+    Load(heliograph_simulator::load::LoadArgs),
 }
 
 /// `spool` subcommands. Each takes the directory's lock, so none runs beside an ingest process
@@ -295,52 +294,4 @@ pub struct ReadingsArgs {
     /// Print only the count.
     #[arg(long)]
     pub count: bool,
-}
-
-/// `simulate` options.
-#[derive(Debug, Args, Clone)]
-pub struct SimulateArgs {
-    /// Ingest server to push to.
-    #[arg(long, default_value = "127.0.0.1:7700")]
-    pub target: SocketAddr,
-    /// Provider whose gateways are simulated.
-    #[arg(long)]
-    pub provider: String,
-    /// Number of gateways.
-    #[arg(long, default_value_t = 3)]
-    pub gateways: usize,
-    /// Gateway id prefix; ids are `<PREFIX>-0001`…; defaults to the upper-cased provider slug.
-    #[arg(long)]
-    pub prefix: Option<String>,
-    /// Create the gateways (and a customer) in the store if missing and issue fresh tokens
-    /// (needs the store settings); without it, tokens are read from --tokens.
-    #[arg(long)]
-    pub provision: bool,
-    /// A file of `gateway-id token` lines, written by --provision, read otherwise.
-    #[arg(long)]
-    pub tokens: Option<PathBuf>,
-    /// Simulate history from this many hours ago up to now (backfill), then stop unless --live.
-    #[arg(long, default_value_t = 0.0)]
-    pub history_hours: f64,
-    /// Seconds between readings of one device.
-    #[arg(long, default_value_t = 60)]
-    pub step_secs: u64,
-    /// Readings per document.
-    #[arg(long, default_value_t = 60)]
-    pub batch: usize,
-    /// Keep sending live readings every --step-secs until interrupted (or for --live-secs).
-    #[arg(long)]
-    pub live: bool,
-    /// Stop live mode after this many seconds.
-    #[arg(long)]
-    pub live_secs: Option<u64>,
-    /// Site latitude for the sun's path.
-    #[arg(long, default_value_t = 48.14)]
-    pub latitude: f64,
-    /// Site longitude for the sun's path.
-    #[arg(long, default_value_t = 11.58)]
-    pub longitude: f64,
-    /// Seed for clouds and capacities (same seed, same data).
-    #[arg(long, default_value_t = 7)]
-    pub seed: u64,
 }

@@ -8,10 +8,10 @@ use heliograph_shared::{
     PasswordDigest, Provider, ProviderSlug, Replication, ReportSchedule, User, Username,
 };
 
-use super::serve::open_store;
 use crate::cli::{
     CustomerCommand, GatewayCommand, OperatorCommand, ProviderCommand, ReadingsArgs, UserCommand,
 };
+use crate::process::open_store;
 use crate::settings::Settings;
 
 fn slug(value: &str) -> anyhow::Result<ProviderSlug> {

@@ -11,8 +11,8 @@ use heliograph_shared::store::{Store, StoreSettings};
 use heliograph_shared::{CustomerId, ProviderSlug};
 use tracing::info;
 
-use super::serve::{metrics_recorder, open_store, shutdown_on_signals};
 use crate::cli::{MailerArgs, MailerCommand};
+use crate::process::{metrics_recorder, open_store, shutdown_on_signals};
 use crate::settings::Settings;
 
 /// The embedded store's data directory, where the outbox and the unsubscribe key live by default.

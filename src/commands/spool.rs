@@ -9,8 +9,8 @@ use anyhow::Context as _;
 use heliograph_ingest::spool::{self, Spool};
 use tokio_util::sync::CancellationToken;
 
-use super::serve::{open_store, shutdown_on_signals};
 use crate::cli::SpoolCommand;
+use crate::process::{open_store, shutdown_on_signals};
 use crate::settings::Settings;
 
 /// Runs a `spool` subcommand.
