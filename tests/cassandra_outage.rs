@@ -180,12 +180,8 @@ struct Phase {
     tallies: Vec<Tally>,
 }
 
-/// Timestamps (ms) of a gateway's stored readings from `from` on, one per row returned.
-async fn stored(tenant: &Arc<dyn TenantStore>, gateway: &str, from: DateTime<Utc>) -> Vec<i64> {
-    try_stored(tenant, gateway, from).await.unwrap()
-}
-
-/// [`stored`], retried while the test's own session reconnects to a restarted node.
+/// Timestamps (ms) of a gateway's stored readings from `from` on, one per row returned; retried
+/// while the test's own session reconnects to a restarted node (ingest's may be back first).
 async fn stored_when_back(tenant: &Arc<dyn TenantStore>, gateway: &str, from: DateTime<Utc>) -> Vec<i64> {
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
@@ -231,7 +227,7 @@ async fn check(tenant: &Arc<dyn TenantStore>, gateways: &[String], phase: &Phase
     let mut figures = Check::default();
     for (gateway, tally) in gateways.iter().zip(&phase.tallies) {
         // Phases are days apart; each one's readings fit in its own window.
-        let rows: Vec<i64> = stored(tenant, gateway, phase.base)
+        let rows: Vec<i64> = stored_when_back(tenant, gateway, phase.base)
             .await
             .into_iter()
             .filter(|ts| *ts < phase_end(phase.base))
