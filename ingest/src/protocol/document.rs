@@ -25,7 +25,7 @@ pub(crate) trait FormatParser: Send + Sized {
 
 /// The parser of the document under way. A closed set matched on, not a trait object: every
 /// event goes through it, and a direct call lets the compiler inline each parser's event
-/// handler (the three-model SunSpec benchmark parses 2-3 % faster than through a virtual call).
+/// handler.
 enum RootParser {
     Hello(native::HelloParser),
     Batch(Box<native::BatchParser>),
@@ -338,8 +338,8 @@ pub fn parse_document(
 
 /// The parse benchmarks' baseline: every event of `bytes` read as [`parse_document`] reads them,
 /// none used; the number of events. It lives beside the parser so that both run the one compiled
-/// reader: a copy compiled into the benchmark's own crate read the same document in 36-40 µs
-/// from one build to the next, moved only by where the linker placed it.
+/// reader: a copy compiled into the benchmark's own crate moved from one build to the next with
+/// where the linker placed it.
 #[cfg(feature = "bench")]
 pub fn bare_event_loop(bytes: &[u8]) -> usize {
     let mut reader = quick_xml::Reader::from_reader(bytes);

@@ -48,8 +48,9 @@ pub(super) fn decode(line: &[u8]) -> Option<Record> {
     serde_json::from_slice(json).ok()
 }
 
-/// Decodes a line that may carry garbage in front of a record: what a failed append used to
-/// leave behind, with the next (acknowledged) record written right after it on the same line.
+/// Decodes a line that may carry garbage in front of a record: bytes of a write that failed and
+/// was not cut back (a spool written by an older process), with the next, acknowledged record
+/// written right after them on the same line.
 /// Returns the last intact record found in the line, if any.
 pub(super) fn salvage(line: &[u8]) -> Option<Record> {
     // A record starts with eight hex digits and a space; every such place is tried, latest first,

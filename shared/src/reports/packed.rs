@@ -1,9 +1,6 @@
 //! The form stores keep hourly rollups in: postcard bytes with timestamps as Unix
 //! milliseconds. A year view reads some 9,000 rollups per device; decoding them from JSON, with
 //! every timestamp parsed from RFC 3339 text, took most of that page's time.
-//!
-//! Rows written as JSON by earlier versions are still read (they start with `{`, which a packed
-//! rollup never does: its first byte is the gateway id's length, at most 64).
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -71,11 +68,8 @@ impl HourlyRollup {
         postcard::to_allocvec(&packed).unwrap_or_default()
     }
 
-    /// Reads a stored rollup: the packed form, or JSON written by earlier versions.
+    /// Reads a stored rollup.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, RollupDecodeError> {
-        if bytes.first() == Some(&b'{') {
-            return serde_json::from_slice(bytes).map_err(|e| RollupDecodeError(e.to_string()));
-        }
         let p: Packed = postcard::from_bytes(bytes).map_err(|e| RollupDecodeError(e.to_string()))?;
         let instant = |ms: i64| {
             DateTime::<Utc>::from_timestamp_millis(ms).ok_or_else(|| RollupDecodeError(format!("time {ms}")))
@@ -146,14 +140,6 @@ mod tests {
         assert_eq!(HourlyRollup::from_bytes(&bytes).expect("decodes"), rollup);
         let json = serde_json::to_vec(&rollup).expect("serializes");
         assert!(bytes.len() * 3 < json.len(), "{} packed vs {} JSON bytes", bytes.len(), json.len());
-        assert_ne!(bytes.first(), Some(&b'{'));
-    }
-
-    #[test]
-    fn rollups_stored_as_json_by_earlier_versions_still_read() {
-        let rollup = sample();
-        let json = serde_json::to_vec(&rollup).expect("serializes");
-        assert_eq!(HourlyRollup::from_bytes(&json).expect("decodes"), rollup);
         assert!(HourlyRollup::from_bytes(b"\x05nonsense").is_err());
     }
 }

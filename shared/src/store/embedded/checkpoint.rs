@@ -10,11 +10,8 @@
 //! file stays near `limit_pages` (past it only by the commits made while the thread finishes a
 //! copy, which the writer's own checkpoint does not wait for).
 //!
-//! Against SQLite's automatic checkpoint every 1,000 pages, alternating runs of 64 gateways at
-//! half load measured an ack p99 of 7.4 ms against 9.3 ms (medians of five). An automatic
-//! checkpoint every 8,192 pages matched this at full load (296,076 against 296,534 readings/s)
-//! but measured a half-load p99 of 24.1 ms against the default's 11.2 ms in its own round: each
-//! commit that filled the log stalled every ack waiting on it.
+//! A larger automatic checkpoint would not do: each commit that filled the log would stall every
+//! ack waiting on it (scripts/bench_notes.md has the measurements).
 
 use std::cell::Cell;
 use std::ffi::c_int;
@@ -35,8 +32,7 @@ const WAKE_PAGES: i32 = 8192;
 /// (frames committed while the thread copies wait for its next round): 4 MiB.
 const WAKE_STEP_PAGES: i32 = 1024;
 /// Pages in the log at which the writer checkpoints itself: 256 MiB, which the log reaches under
-/// sustained full load. At 64 MiB the writer's own checkpoints cost 6 % of full-load throughput
-/// (281,682 against 298,145 readings/s, alternating runs, medians of five).
+/// sustained full load; a smaller limit makes the writer's own checkpoints cost throughput.
 const LIMIT_PAGES: i32 = 8 * WAKE_PAGES;
 
 thread_local! {

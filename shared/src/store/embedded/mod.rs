@@ -95,9 +95,9 @@ fn open_database(path: &Path, schema: Schema) -> Result<Connections, StoreError>
     let reader = Connection::open(path).map_err(|e| backend(&e))?;
     reader.execute_batch("PRAGMA busy_timeout = 10000; PRAGMA query_only = ON;").map_err(|e| backend(&e))?;
     // SQLite's default page cache is 2 MiB per connection: once a provider's history runs to
-    // gigabytes, the index's inner pages no longer fit and every write and rollup read copies
-    // them in from the OS again (ingest at 50 million stored readings: 167,000 readings/s with
-    // the default, 208,000 with this). A cache grows to its size only as pages are used.
+    // gigabytes, the index's inner pages do not fit and every write and rollup read copies them
+    // in from the OS again (the growth row of BENCHMARKS.md). A cache grows to its size only as
+    // pages are used.
     for (connection, kib) in [(&writer, WRITER_PAGE_CACHE_KIB), (&reader, READER_PAGE_CACHE_KIB)] {
         connection.execute_batch(&format!("PRAGMA cache_size = -{kib};")).map_err(|e| backend(&e))?;
     }
