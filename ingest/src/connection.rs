@@ -10,11 +10,12 @@ use heliograph_shared::TimestampPolicy;
 use heliograph_shared::store::WriteSession;
 use quick_xml::Reader;
 use quick_xml::events::Event;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader, ReadHalf, Take, WriteHalf};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, BufReader, ReadHalf, WriteHalf};
 use tokio::time::{Instant, sleep_until, timeout};
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info};
 
+use crate::budget::{Budgeted, MemoryPool};
 use crate::metrics;
 use crate::pipeline::{AuthenticatedGateway, Listener, Pipeline};
 use crate::protocol::{
@@ -23,9 +24,13 @@ use crate::protocol::{
 use crate::settings::IngestSettings;
 
 /// Read-ahead buffer of the socket reader. Every open connection holds one, idle or not, so it
-/// is kept small: 16 KiB made an idle connection cost 20 KiB of memory, 4 KiB makes it 10 KiB,
-/// and a document larger than the buffer is read in several fills at no measurable cost.
+/// is kept small; a document larger than the buffer is read in several fills.
 const READ_BUFFER: usize = 4 * 1024;
+/// Bytes of a document a connection may pull without taking them from the process's memory
+/// pool: most documents fit, so an honest gateway rarely touches the pool.
+const FREE_DOCUMENT_BYTES: u64 = 16 * 1024;
+/// An event buffer grown past this by a large document is given back after it.
+const KEPT_EVENT_BUFFER: usize = 16 * 1024;
 
 /// What ended a connection, for logs and metrics.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,9 +49,11 @@ pub enum Closed {
 
 /// Serves one connection until it ends.
 pub struct Connection<S> {
-    // The `Take` is a byte budget per document, so no single XML event (a giant text node, an
-    // endless tag) can grow the event buffer without bound: once spent, the reader sees EOF.
-    reader: Reader<BufReader<Take<ReadHalf<S>>>>,
+    // A byte budget per document and per gap between documents, so that no single XML event
+    // (a giant text node, an endless tag, megabytes of whitespace) can grow the event buffer
+    // without bound: once spent, the reader sees EOF. Beyond a small allowance a document's
+    // bytes come from the process's memory pool.
+    reader: Reader<BufReader<Budgeted<ReadHalf<S>>>>,
     writer: WriteHalf<S>,
     peer: SocketAddr,
     listener: Listener,
@@ -54,6 +61,8 @@ pub struct Connection<S> {
     settings: Arc<IngestSettings>,
     parser: DocumentParser,
     session: Option<AuthenticatedGateway>,
+    /// A document or hello of this connection authenticated: it may now idle for longer.
+    authenticated: bool,
     /// What the store may remember of this connection's documents between them.
     writes: WriteSession,
 }
@@ -66,9 +75,11 @@ impl<S: AsyncRead + AsyncWrite + Send + 'static> Connection<S> {
         listener: Listener,
         pipeline: Arc<Pipeline>,
         settings: Arc<IngestSettings>,
+        pool: MemoryPool,
     ) -> Self {
         let (read, writer) = tokio::io::split(stream);
-        let budget = read.take(byte_budget(&settings));
+        let gap = gap_budget(&settings);
+        let budget = Budgeted::new(read, pool, gap, gap);
         let mut reader = Reader::from_reader(BufReader::with_capacity(READ_BUFFER, budget));
         reader.config_mut().check_end_names = true;
         let context = ParseContext {
@@ -90,6 +101,7 @@ impl<S: AsyncRead + AsyncWrite + Send + 'static> Connection<S> {
             settings,
             parser,
             session: None,
+            authenticated: false,
             writes: WriteSession::default(),
         }
     }
@@ -98,9 +110,12 @@ impl<S: AsyncRead + AsyncWrite + Send + 'static> Connection<S> {
     /// Shutdown waits for a document under way to arrive and be answered.
     pub async fn run(mut self, shutdown: CancellationToken) -> Closed {
         let mut buf = Vec::with_capacity(1024);
+        // A stranger gets a short while to say who it is (a hello, or a document with
+        // credentials); only an authenticated gateway may idle for the full idle timeout.
+        let auth_deadline = Instant::now() + self.settings.auth_timeout().min(self.settings.idle_timeout());
         // One timer and one shutdown wait for the connection, not one of each per XML event:
-        // creating and dropping them for every event was about a tenth of the server's work.
-        let deadline = sleep_until(Instant::now() + self.settings.idle_timeout());
+        // creating and dropping them for every event was a tenth of the server's work.
+        let deadline = sleep_until(auth_deadline);
         let cancelled = shutdown.cancelled();
         tokio::pin!(deadline, cancelled);
         let mut document_start = 0u64;
@@ -121,9 +136,20 @@ impl<S: AsyncRead + AsyncWrite + Send + 'static> Connection<S> {
                     );
                     return self.refuse_and_close(error).await;
                 }
-                Err(()) => return Closed::Idle,
+                Err(()) if self.authenticated => return Closed::Idle,
+                Err(()) => {
+                    let error = ProtocolError::new(
+                        ErrorCode::Timeout,
+                        format!(
+                            "no hello or document within {} s of connecting",
+                            self.settings.auth_timeout_secs.min(self.settings.idle_timeout_secs)
+                        ),
+                    );
+                    return self.refuse_and_close(error).await;
+                }
                 Ok(Err(_) | Ok(Event::Eof)) if self.budget_spent() => {
-                    return self.refuse_and_close(self.too_large()).await;
+                    let error = if in_document { self.too_large() } else { self.too_much_between() };
+                    return self.refuse_and_close(error).await;
                 }
                 Ok(Err(quick_xml::Error::Io(_))) => return Closed::Io,
                 Ok(Err(error)) => {
@@ -149,6 +175,8 @@ impl<S: AsyncRead + AsyncWrite + Send + 'static> Connection<S> {
             if !in_document && self.parser.in_document() {
                 deadline.as_mut().reset(Instant::now() + self.settings.document_timeout());
                 document_start = self.reader.buffer_position();
+                // The document may be larger than a gap between documents may be.
+                self.reader.get_mut().get_mut().extend(document_budget(&self.settings), FREE_DOCUMENT_BYTES);
             }
             if self.parser.in_document()
                 && self.reader.buffer_position().saturating_sub(document_start)
@@ -167,22 +195,41 @@ impl<S: AsyncRead + AsyncWrite + Send + 'static> Connection<S> {
                 if close {
                     return Closed::Refused(ErrorCode::Unauthorized);
                 }
-                // A new document gets a fresh byte budget and the idle clock restarts.
-                let budget = byte_budget(&self.settings);
-                self.reader.get_mut().get_mut().set_limit(budget);
-                deadline.as_mut().reset(Instant::now() + self.settings.idle_timeout());
+                // The gap before the next document gets its own small budget, and what the
+                // document took from the memory pool goes back.
+                let gap = gap_budget(&self.settings);
+                self.reader.get_mut().get_mut().restart(gap, gap);
+                if buf.capacity() > KEPT_EVENT_BUFFER {
+                    buf = Vec::with_capacity(1024);
+                }
+                let next = if self.authenticated {
+                    Instant::now() + self.settings.idle_timeout()
+                } else {
+                    auth_deadline
+                };
+                deadline.as_mut().reset(next);
             }
         }
     }
 
     fn budget_spent(&self) -> bool {
-        self.reader.get_ref().get_ref().limit() == 0
+        self.reader.get_ref().get_ref().spent()
     }
 
     fn too_large(&self) -> ProtocolError {
         ProtocolError::new(
             ErrorCode::TooLarge,
             format!("document exceeds the limit of {} bytes", self.settings.max_document_bytes),
+        )
+    }
+
+    fn too_much_between(&self) -> ProtocolError {
+        ProtocolError::new(
+            ErrorCode::TooLarge,
+            format!(
+                "more than {} bytes between documents (only whitespace, comments and declarations belong there)",
+                self.settings.max_bytes_between_documents
+            ),
         )
     }
 
@@ -198,8 +245,7 @@ impl<S: AsyncRead + AsyncWrite + Send + 'static> Connection<S> {
             Ok(Document::Hello(credentials)) => {
                 match self.pipeline.authenticate(&self.listener, &credentials, self.peer).await {
                     Ok(gateway) => {
-                        authenticated(&gateway);
-                        self.parser.context_mut().session_gateway = Some(gateway.gateway.clone());
+                        self.start_session(&gateway);
                         let answer = Answer::Welcome { gateway: gateway.gateway.clone() };
                         self.session = Some(gateway);
                         (answer, false)
@@ -211,24 +257,34 @@ impl<S: AsyncRead + AsyncWrite + Send + 'static> Connection<S> {
             Ok(Document::Readings(document)) => {
                 let seq = document.seq;
                 let format = document.format;
-                let gateway = match (&document.credentials, &self.session) {
-                    (Some(credentials), Some(session))
-                        if credentials.token.is_none() && credentials.gateway == session.gateway =>
-                    {
-                        Ok(session.clone())
+                let session_covers = match &document.credentials {
+                    None => true,
+                    Some(credentials) => {
+                        credentials.token.is_none()
+                            && self.session.as_ref().is_some_and(|s| s.gateway == credentials.gateway)
                     }
+                };
+                let gateway = match (&document.credentials, session_covers) {
+                    (_, true) if self.session.is_some() => match self.recheck_session().await {
+                        Ok(gateway) => Ok(gateway),
+                        // Deactivated or its token revoked since the hello: the session ends.
+                        Err(error) if error.code == ErrorCode::Unauthorized => {
+                            self.session = None;
+                            return (Answer::refused(Some(format), seq, error), true);
+                        }
+                        Err(error) => Err(error),
+                    },
                     (Some(credentials), _) => {
                         self.pipeline.authenticate(&self.listener, credentials, self.peer).await
                     }
-                    (None, Some(session)) => Ok(session.clone()),
-                    (None, None) => Err(ProtocolError::new(
+                    (None, _) => Err(ProtocolError::new(
                         ErrorCode::Unauthorized,
                         "no credentials: send <hello gateway=\"…\" token=\"…\"/> first",
                     )),
                 };
                 let outcome = match gateway {
                     Ok(gateway) => {
-                        authenticated(&gateway);
+                        self.start_session(&gateway);
                         self.pipeline.store_document(&gateway, document, Some(&self.writes)).await
                     }
                     Err(error) => Err(error),
@@ -242,6 +298,28 @@ impl<S: AsyncRead + AsyncWrite + Send + 'static> Connection<S> {
                 }
             }
         }
+    }
+
+    /// Marks the connection authenticated and names the gateway on its log span.
+    fn start_session(&mut self, gateway: &AuthenticatedGateway) {
+        if !self.authenticated {
+            self.authenticated = true;
+        }
+        self.parser.context_mut().session_gateway = Some(gateway.gateway.clone());
+        let span = tracing::Span::current();
+        span.record("provider", gateway.tenant.provider().as_str());
+        span.record("gateway", gateway.gateway.as_str());
+    }
+
+    /// The session's gateway, checked again against the store once the check is older than the
+    /// gateway cache: a deactivation or a revoked token ends an open session too.
+    async fn recheck_session(&mut self) -> Result<AuthenticatedGateway, ProtocolError> {
+        let Some(session) = &self.session else {
+            return Err(ProtocolError::new(ErrorCode::Unauthorized, "no session"));
+        };
+        let checked = self.pipeline.recheck(&self.listener, session, self.peer).await?;
+        self.session = Some(checked.clone());
+        Ok(checked)
     }
 
     async fn send(&mut self, answer: &Answer) -> bool {
@@ -267,13 +345,12 @@ impl<S: AsyncRead + AsyncWrite + Send + 'static> Connection<S> {
 
 /// Bytes a document may pull from the socket: the limit plus one read-ahead buffer, since the
 /// buffered reader may already hold the start of the next document.
-fn byte_budget(settings: &IngestSettings) -> u64 {
+fn document_budget(settings: &IngestSettings) -> u64 {
     (settings.max_document_bytes + READ_BUFFER) as u64
 }
 
-/// Names the provider and gateway on the connection's log span once a gateway authenticated.
-fn authenticated(gateway: &AuthenticatedGateway) {
-    let span = tracing::Span::current();
-    span.record("provider", gateway.tenant.provider().as_str());
-    span.record("gateway", gateway.gateway.as_str());
+/// Bytes the gap between two documents may pull (whitespace, comments, an XML declaration),
+/// plus one read-ahead buffer.
+fn gap_budget(settings: &IngestSettings) -> u64 {
+    (settings.max_bytes_between_documents + READ_BUFFER) as u64
 }

@@ -6,11 +6,14 @@
 //! socket's byte stream into documents, limits, timeouts) → [`server`] (listeners, per-provider
 //! ports, connection cap, shutdown), with [`pipeline`] deciding what a document does to the store.
 
+pub mod budget;
 pub mod connection;
+mod gateway_cache;
 pub mod http;
 pub mod metrics;
 pub mod pipeline;
 pub mod protocol;
+mod refusal_log;
 pub mod server;
 pub mod settings;
 pub mod spool;

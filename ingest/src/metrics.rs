@@ -21,6 +21,12 @@ pub const ACK_SECONDS: &str = "heliograph_ingest_ack_seconds";
 pub const STORE_WRITE_SECONDS: &str = "heliograph_store_write_seconds";
 /// Bytes waiting in the spool.
 pub const SPOOL_BYTES: &str = "heliograph_ingest_spool_bytes";
+/// Bytes of torn or corrupt spool tails cut off (never acknowledged).
+pub const SPOOL_TAIL_CUT_BYTES: &str = "heliograph_ingest_spool_tail_cut_bytes_total";
+/// Spooled records stored by the replay.
+pub const SPOOL_REPLAYED: &str = "heliograph_ingest_spool_replayed_total";
+/// Spooled records set aside in the dead letters (refused for good by the store, or damaged).
+pub const SPOOL_DEAD_LETTERS: &str = "heliograph_ingest_spool_dead_letters_total";
 /// Gateways refused at authentication, by reason.
 pub const GATEWAYS_REFUSED: &str = "heliograph_ingest_gateways_refused_total";
 
@@ -69,6 +75,21 @@ pub fn connection(listener: &'static str, delta: f64) {
 /// Sets the spool depth.
 pub fn spool_depth(bytes: u64) {
     gauge!(SPOOL_BYTES).set(bytes as f64);
+}
+
+/// Counts bytes cut off a spool segment's tail.
+pub fn spool_tail_cut(bytes: u64) {
+    counter!(SPOOL_TAIL_CUT_BYTES).increment(bytes);
+}
+
+/// Counts spooled records stored by the replay.
+pub fn spool_replayed(records: u64) {
+    counter!(SPOOL_REPLAYED).increment(records);
+}
+
+/// Counts a spooled record set aside in the dead letters.
+pub fn spool_dead_letter() {
+    counter!(SPOOL_DEAD_LETTERS).increment(1);
 }
 
 /// Counts a refused gateway.

@@ -2,19 +2,20 @@
 //! readings (and the quarantined ones) to that provider's store, and produce the one answer the
 //! gateway gets, only after the write is durable.
 
-use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use heliograph_shared::store::{Store, StoreError, TenantStore, WriteBatch, WriteSession};
 use heliograph_shared::{
-    Gateway, GatewayId, GatewayToken, ProviderSlug, QuarantinedReading, RefusalReason, RefusedGateway,
+    GatewayId, GatewayToken, ProviderSlug, QuarantinedReading, RefusalReason, RefusedGateway,
 };
 
+use crate::gateway_cache::{Found, GatewayCache};
 use crate::metrics;
 use crate::protocol::{Answer, Credentials, ErrorCode, ProtocolError, ReadingsDocument};
+use crate::refusal_log::RefusalLog;
 use crate::spool::{Spool, SpoolError};
 
 /// A gateway whose token was accepted, with a handle on its provider's store.
@@ -24,6 +25,11 @@ pub struct AuthenticatedGateway {
     pub gateway: GatewayId,
     /// Its provider's store (and only that provider's).
     pub tenant: Arc<dyn TenantStore>,
+    /// The token it presented, to check again later (a session outlives a deactivation or a
+    /// token revocation by at most the gateway cache's time to live).
+    token: GatewayToken,
+    /// When the token was last checked against the gateway's record.
+    checked: Instant,
 }
 
 impl std::fmt::Debug for AuthenticatedGateway {
@@ -31,7 +37,7 @@ impl std::fmt::Debug for AuthenticatedGateway {
         f.debug_struct("AuthenticatedGateway")
             .field("gateway", &self.gateway)
             .field("provider", self.tenant.provider())
-            .finish()
+            .finish_non_exhaustive()
     }
 }
 
@@ -44,44 +50,29 @@ pub enum Listener {
     Dedicated(ProviderSlug),
 }
 
-struct CachedGateway {
-    tenant: Arc<dyn TenantStore>,
-    record: Option<Gateway>,
-    fetched: Instant,
-}
-
-/// Most gateway records kept in memory; when full, the cache starts over (it is only a cache).
-const GATEWAY_CACHE_LIMIT: usize = 100_000;
-/// Most refused ids remembered for de-duplicating refusal writes.
-const REFUSAL_LOG_LIMIT: usize = 10_000;
-/// A refused id is written to the store at most this often.
-const REFUSAL_WRITE_INTERVAL: Duration = Duration::from_secs(60);
-
 /// Authenticates gateways and stores their documents.
 pub struct Pipeline {
     store: Arc<dyn Store>,
     spool: Option<Arc<Spool>>,
-    cache_ttl: Duration,
-    gateways: Mutex<HashMap<GatewayId, CachedGateway>>,
-    refusals: Mutex<HashMap<GatewayId, Instant>>,
+    cache: GatewayCache,
+    refusals: RefusalLog,
 }
 
 impl Pipeline {
     /// A pipeline over `store`, reusing gateway records for `cache_ttl`, spooling to `spool`
     /// while the store is unavailable.
     pub fn new(store: Arc<dyn Store>, cache_ttl: Duration, spool: Option<Arc<Spool>>) -> Self {
-        Self {
-            store,
-            spool,
-            cache_ttl,
-            gateways: Mutex::new(HashMap::new()),
-            refusals: Mutex::new(HashMap::new()),
-        }
+        Self { store, spool, cache: GatewayCache::new(cache_ttl), refusals: RefusalLog::default() }
     }
 
     /// The store behind the pipeline.
     pub fn store(&self) -> &Arc<dyn Store> {
         &self.store
+    }
+
+    /// The spool, when there is one.
+    pub fn spool(&self) -> Option<&Arc<Spool>> {
+        self.spool.as_ref()
     }
 
     /// Checks a gateway's credentials as presented on `listener` from `peer`.
@@ -91,37 +82,55 @@ impl Pipeline {
         credentials: &Credentials,
         peer: SocketAddr,
     ) -> Result<AuthenticatedGateway, ProtocolError> {
-        let refused = |why: &str| ProtocolError::new(ErrorCode::Unauthorized, why.to_owned());
+        // The same words for every refusal, so ids cannot be probed.
+        let refused = || ProtocolError::new(ErrorCode::Unauthorized, "unknown gateway or wrong token");
         let Some(token) = &credentials.token else {
-            return Err(refused("no token: send token=\"…\" with the gateway id"));
+            return Err(ProtocolError::new(
+                ErrorCode::Unauthorized,
+                "no token: send token=\"…\" with the gateway id",
+            ));
         };
-        let mut found = self.lookup(listener, &credentials.gateway).await;
+        let id = &credentials.gateway;
+        let mut found = self.lookup(listener, id, false).await;
         if matches!(&found, Ok((_, record)) if !record.accepts(token, Utc::now())) {
             // The cached record may predate a token rotation: read it again before refusing.
-            self.forget(&credentials.gateway);
-            found = self.lookup(listener, &credentials.gateway).await;
+            found = self.lookup(listener, id, true).await;
         }
         let (tenant, record) = match found {
             Ok(found) => found,
-            Err(LookupError::Unknown(tenant)) => {
-                self.record_refusal(
-                    tenant.as_deref(),
-                    &credentials.gateway,
-                    RefusalReason::UnknownGateway,
-                    peer,
-                )
-                .await;
-                return Err(refused("unknown gateway or wrong token"));
-            }
             Err(LookupError::Store(e)) => return Err(unavailable(&e)),
+            Err(LookupError::Unknown) => {
+                self.refuse_unknown(listener, id, peer).await;
+                return Err(refused());
+            }
         };
         if !record.accepts(token, Utc::now()) {
             let reason = if record.active { RefusalReason::WrongToken } else { RefusalReason::Inactive };
-            self.record_refusal(Some(tenant.as_ref()), &credentials.gateway, reason, peer).await;
-            // The same words for every refusal, so ids cannot be probed.
-            return Err(refused("unknown gateway or wrong token"));
+            self.record_refusal(Some(tenant.as_ref()), id, reason, peer).await;
+            return Err(refused());
         }
-        Ok(AuthenticatedGateway { gateway: credentials.gateway.clone(), tenant })
+        Ok(AuthenticatedGateway {
+            gateway: id.clone(),
+            tenant,
+            token: token.clone(),
+            checked: Instant::now(),
+        })
+    }
+
+    /// The session's gateway as it stands: the session itself while its last check is younger
+    /// than the gateway cache, else checked again (refused once deactivated or its token revoked).
+    pub async fn recheck(
+        &self,
+        listener: &Listener,
+        session: &AuthenticatedGateway,
+        peer: SocketAddr,
+    ) -> Result<AuthenticatedGateway, ProtocolError> {
+        if session.checked.elapsed() < self.cache.ttl() {
+            return Ok(session.clone());
+        }
+        let credentials =
+            Credentials { gateway: session.gateway.clone(), token: Some(session.token.clone()) };
+        self.authenticate(listener, &credentials, peer).await
     }
 
     /// Writes a document's readings and quarantined readings; returns the answer once durable.
@@ -168,12 +177,11 @@ impl Pipeline {
             metrics::store_write(self.store.backend(), started.elapsed());
             return Ok(answer);
         };
-        if !spool.is_empty().await {
-            // Documents spooled earlier are still being replayed: queue behind them, in order.
+        if spool.holds(provider, &gateway.gateway) {
+            // This gateway's earlier documents wait in the spool: queue behind them, in order.
             // The replay writes them, so nothing this connection stored before carries past them.
             writes.map(WriteSession::forget);
             spool.append(provider, batch).await.map_err(|e| spool_refused(&e))?;
-            metrics::spool_depth(spool.depth_bytes().await);
             return Ok(answer);
         }
         match write(batch.clone()).await {
@@ -181,85 +189,87 @@ impl Pipeline {
             Err(e) if e.is_unavailable() || matches!(e, StoreError::Backend(_)) => {
                 tracing::warn!(error = %e, provider = %provider, "store unavailable; spooling the document");
                 spool.append(provider, batch).await.map_err(|e| spool_refused(&e))?;
-                metrics::spool_depth(spool.depth_bytes().await);
             }
             Err(e) => return Err(unavailable(&e)),
         }
         Ok(answer)
     }
 
-    async fn lookup(&self, listener: &Listener, id: &GatewayId) -> Result<Found, LookupError> {
-        if let Some(hit) = self.cached(listener, id) {
-            return hit;
-        }
-        let slug = match listener {
+    /// The gateway's record at the provider the listener names (its own on a dedicated port, the
+    /// id's owner on the shared one), from the cache unless `fresh`.
+    async fn lookup(&self, listener: &Listener, id: &GatewayId, fresh: bool) -> Result<Found, LookupError> {
+        let provider = match listener {
             Listener::Dedicated(slug) => slug.clone(),
-            Listener::Shared => match self.store.locate_gateway(id).await? {
-                Some(slug) => slug,
-                None => return Err(LookupError::Unknown(None)),
-            },
+            Listener::Shared => self.owner(id, fresh).await?.ok_or(LookupError::Unknown)?,
         };
-        let found = async {
-            let tenant = self.store.tenant(&slug).await?;
+        if !fresh && let Some(found) = self.cache.record(&provider, id, false) {
+            return Ok(found);
+        }
+        let fetched = async {
+            let tenant = self.store.tenant(&provider).await?;
             let record = tenant.gateway(id).await?;
             Ok::<_, StoreError>((tenant, record))
         }
         .await;
-        let (tenant, record) = match found {
-            Ok(found) => found,
-            Err(e) if e.is_unavailable() => {
-                // During a store outage a record we already know keeps the gateway flowing into
-                // the spool.
-                return self.stale(listener, id).ok_or(LookupError::Store(e));
+        match fetched {
+            Ok((tenant, Some(record))) => {
+                self.cache.put_record(&provider, (Arc::clone(&tenant), record.clone()));
+                Ok((tenant, record))
             }
-            Err(e) => return Err(e.into()),
-        };
-        let mut cache = self.gateways.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        if cache.len() >= GATEWAY_CACHE_LIMIT {
-            cache.clear();
-        }
-        cache.insert(
-            id.clone(),
-            CachedGateway { tenant: Arc::clone(&tenant), record: record.clone(), fetched: Instant::now() },
-        );
-        match record {
-            Some(record) => Ok((tenant, record)),
-            None => Err(LookupError::Unknown(Some(tenant))),
+            // Not cached: an id unknown here must cost the provider that has it nothing.
+            Ok((_, None)) | Err(StoreError::UnknownProvider(_)) => Err(LookupError::Unknown),
+            // During a store outage a record we already know keeps the gateway flowing into
+            // the spool.
+            Err(e) if e.is_unavailable() => {
+                self.cache.record(&provider, id, true).ok_or(LookupError::Store(e))
+            }
+            Err(e) => Err(LookupError::Store(e)),
         }
     }
 
-    fn cached(&self, listener: &Listener, id: &GatewayId) -> Option<Result<Found, LookupError>> {
-        let cache = self.gateways.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        let entry = cache.get(id)?;
-        if entry.fetched.elapsed() > self.cache_ttl {
-            return None;
+    /// The provider that owns `id` per the installation's directory.
+    async fn owner(&self, id: &GatewayId, fresh: bool) -> Result<Option<ProviderSlug>, LookupError> {
+        if !fresh && let Some(owner) = self.cache.owner(id, false) {
+            return Ok(owner);
         }
-        if let Listener::Dedicated(slug) = listener
-            && entry.tenant.provider() != slug
-        {
-            // Known, but to another provider: on this provider's port it does not exist.
-            return None;
+        match self.store.locate_gateway(id).await {
+            Ok(owner) => {
+                self.cache.put_owner(id, owner.clone());
+                Ok(owner)
+            }
+            Err(e) if e.is_unavailable() => self.cache.owner(id, true).ok_or(LookupError::Store(e)),
+            Err(e) => Err(LookupError::Store(e)),
         }
-        Some(match &entry.record {
-            Some(record) => Ok((Arc::clone(&entry.tenant), record.clone())),
-            None => Err(LookupError::Unknown(Some(Arc::clone(&entry.tenant)))),
-        })
     }
 
-    /// A cached record regardless of age, for use while the store is unavailable.
-    fn stale(&self, listener: &Listener, id: &GatewayId) -> Option<Found> {
-        let cache = self.gateways.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        let entry = cache.get(id)?;
-        if let Listener::Dedicated(slug) = listener
-            && entry.tenant.provider() != slug
-        {
-            return None;
+    /// Records an id no provider on this listener has. On a dedicated port an id that belongs
+    /// to another provider is only counted: its owner's gateway and its address are no business
+    /// of the port's owner.
+    async fn refuse_unknown(&self, listener: &Listener, id: &GatewayId, peer: SocketAddr) {
+        match listener {
+            Listener::Shared => self.record_refusal(None, id, RefusalReason::UnknownGateway, peer).await,
+            Listener::Dedicated(slug) => {
+                let owner = self.owner(id, false).await.ok().flatten();
+                if owner.is_some_and(|owner| owner != *slug) {
+                    metrics::gateway_refused("other_providers_gateway");
+                    tracing::info!(provider = %slug, peer = %peer, "refused another provider's gateway id on a dedicated port");
+                    return;
+                }
+                match self.store.tenant(slug).await {
+                    Ok(tenant) => {
+                        self.record_refusal(Some(tenant.as_ref()), id, RefusalReason::UnknownGateway, peer)
+                            .await
+                    }
+                    Err(e) => {
+                        tracing::warn!(provider = %slug, error = %e, "could not record a refused gateway")
+                    }
+                }
+            }
         }
-        entry.record.clone().map(|record| (Arc::clone(&entry.tenant), record))
     }
 
-    /// Records a refusal for the provider to see, at most once a minute per id, so a flood of
-    /// bogus ids costs bounded memory and bounded store writes.
+    /// Records a refusal for people to see (the provider's, or the operators' when no provider
+    /// is named), within the bounds of [`RefusalLog`]; every refusal is counted.
     async fn record_refusal(
         &self,
         tenant: Option<&dyn TenantStore>,
@@ -268,18 +278,9 @@ impl Pipeline {
         peer: SocketAddr,
     ) {
         metrics::gateway_refused(reason.as_str());
-        {
-            let mut log = self.refusals.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-            if log.get(gateway).is_some_and(|at| at.elapsed() < REFUSAL_WRITE_INTERVAL) {
-                return;
-            }
-            if log.len() >= REFUSAL_LOG_LIMIT {
-                log.retain(|_, at| at.elapsed() < REFUSAL_WRITE_INTERVAL);
-                if log.len() >= REFUSAL_LOG_LIMIT {
-                    return;
-                }
-            }
-            log.insert(gateway.clone(), Instant::now());
+        tracing::info!(gateway = %gateway, reason = reason.as_str(), peer = %peer, "gateway refused");
+        if !self.refusals.admit(tenant.map(|t| t.provider()), gateway, peer.ip()) {
+            return;
         }
         let now = Utc::now();
         let refusal = RefusedGateway {
@@ -297,32 +298,19 @@ impl Pipeline {
         if let Err(e) = outcome {
             tracing::warn!(gateway = %gateway, error = %e, "could not record a refused gateway");
         }
-        tracing::info!(gateway = %gateway, reason = reason.as_str(), peer = %peer, "gateway refused");
     }
 
     /// Forgets a cached gateway (after its token was rotated, say).
     pub fn forget(&self, id: &GatewayId) {
-        self.gateways.lock().unwrap_or_else(std::sync::PoisonError::into_inner).remove(id);
+        self.cache.forget(id);
     }
 }
-
-/// A gateway's record and its provider's store.
-type Found = (Arc<dyn TenantStore>, Gateway);
 
 enum LookupError {
-    /// No such gateway (at this provider, when one is known).
-    Unknown(Option<Arc<dyn TenantStore>>),
+    /// No such gateway (at the listener's provider).
+    Unknown,
     /// The store failed.
     Store(StoreError),
-}
-
-impl From<StoreError> for LookupError {
-    fn from(e: StoreError) -> Self {
-        match e {
-            StoreError::UnknownProvider(_) => Self::Unknown(None),
-            other => Self::Store(other),
-        }
-    }
 }
 
 fn spool_refused(e: &SpoolError) -> ProtocolError {

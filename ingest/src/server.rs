@@ -16,8 +16,9 @@ use tokio::sync::{Mutex, Semaphore};
 use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
-use tracing::{error, info, warn};
+use tracing::{info, warn};
 
+use crate::budget::MemoryPool;
 use crate::connection::{Closed, Connection};
 use crate::http;
 use crate::metrics;
@@ -64,6 +65,7 @@ pub struct IngestServer {
     metrics: Option<PrometheusHandle>,
     tls: Option<TlsAcceptor>,
     connections: Arc<Semaphore>,
+    memory: MemoryPool,
     tasks: TaskTracker,
 }
 
@@ -75,8 +77,15 @@ impl IngestServer {
             Some(address) => Some(bind(address).await?),
             None => None,
         };
-        let spool = match &settings.spool_dir {
-            Some(dir) => Some(Arc::new(Spool::open(dir, settings.spool_max_bytes)?)),
+        let spool = match settings.spool_dir.clone() {
+            Some(dir) => {
+                // Opening reads and checks every segment a previous process left.
+                let max = settings.spool_max_bytes;
+                let opened = tokio::task::spawn_blocking(move || Spool::open(&dir, max))
+                    .await
+                    .map_err(|e| crate::spool::SpoolError::Io(std::io::Error::other(e)))??;
+                Some(Arc::new(opened))
+            }
             None => None,
         };
         let pipeline = Arc::new(Pipeline::new(
@@ -89,6 +98,7 @@ impl IngestServer {
         let bound_dedicated = bind_dedicated(store.as_ref(), &settings, &dedicated).await?;
         let server = Self {
             connections: Arc::new(Semaphore::new(settings.max_connections)),
+            memory: MemoryPool::new(settings.max_bytes_in_flight),
             settings: Arc::new(settings),
             pipeline,
             shared,
@@ -137,6 +147,7 @@ impl IngestServer {
             settings: Arc::clone(&self.settings),
             pipeline: Arc::clone(&self.pipeline),
             connections: Arc::clone(&self.connections),
+            memory: self.memory.clone(),
             tasks: self.tasks.clone(),
             shutdown: shutdown.clone(),
         };
@@ -149,17 +160,20 @@ impl IngestServer {
             self.tasks.spawn(accept_loop(listener, Listener::Dedicated(slug), context.clone()));
         }
         if let Some(http) = self.http {
-            let app =
-                http::router(Arc::clone(&self.pipeline), Arc::clone(&self.settings), self.metrics.clone());
-            let stop = shutdown.clone();
-            self.tasks.spawn(async move {
-                let served = axum::serve(http, app.into_make_service_with_connect_info::<SocketAddr>())
-                    .with_graceful_shutdown(async move { stop.cancelled().await })
-                    .await;
-                if let Err(e) = served {
-                    error!(error = %e, "SunSpec HTTP listener failed");
-                }
-            });
+            let app = http::router(
+                Arc::clone(&self.pipeline),
+                Arc::clone(&self.settings),
+                self.memory.clone(),
+                self.metrics.clone(),
+            );
+            self.tasks.spawn(http::serve(
+                http,
+                app,
+                Arc::clone(&self.connections),
+                self.settings.http_header_timeout(),
+                self.tasks.clone(),
+                shutdown.clone(),
+            ));
         }
         let refresh = Duration::from_secs(self.settings.registry_refresh_secs.max(1));
         let watcher = RegistryWatch {
@@ -184,6 +198,14 @@ impl IngestServer {
         if tokio::time::timeout(grace, self.tasks.wait()).await.is_err() {
             warn!("some connections did not finish within the shutdown grace period");
         }
+        match &self.spool {
+            Some(spool) => info!(
+                spool_records = spool.pending_records(),
+                spool_bytes = spool.depth_bytes(),
+                "ingest stopped; what is left in the spool is replayed by the next start"
+            ),
+            None => info!("ingest stopped"),
+        }
         Ok(())
     }
 }
@@ -198,6 +220,7 @@ struct AcceptContext {
     settings: Arc<IngestSettings>,
     pipeline: Arc<Pipeline>,
     connections: Arc<Semaphore>,
+    memory: MemoryPool,
     tasks: TaskTracker,
     shutdown: CancellationToken,
 }
@@ -282,11 +305,12 @@ async fn accept_loop(listener: TcpListener, kind: Listener, context: AcceptConte
             Listener::Dedicated(_) => "dedicated",
         };
         metrics::connection(label, 1.0);
-        let (pipeline, settings, shutdown, tls) = (
+        let (pipeline, settings, shutdown, tls, memory) = (
             Arc::clone(&context.pipeline),
             Arc::clone(&context.settings),
             context.shutdown.clone(),
             context.tls.clone(),
+            context.memory.clone(),
         );
         let kind = kind.clone();
         // Every log line of the connection carries its id and peer, and its provider and
@@ -301,12 +325,14 @@ async fn accept_loop(listener: TcpListener, kind: Listener, context: AcceptConte
         );
         let connection = async move {
             let closed = match tls {
-                None => Connection::new(stream, peer, kind, pipeline, settings).run(shutdown).await,
+                None => Connection::new(stream, peer, kind, pipeline, settings, memory).run(shutdown).await,
                 Some(acceptor) => {
                     // A handshake must finish within the document timeout, like any slow sender.
                     match tokio::time::timeout(settings.document_timeout(), acceptor.accept(stream)).await {
                         Ok(Ok(tls_stream)) => {
-                            Connection::new(tls_stream, peer, kind, pipeline, settings).run(shutdown).await
+                            Connection::new(tls_stream, peer, kind, pipeline, settings, memory)
+                                .run(shutdown)
+                                .await
                         }
                         Ok(Err(e)) => {
                             tracing::debug!(%peer, error = %e, "TLS handshake failed");

@@ -21,8 +21,22 @@ pub struct IngestSettings {
     pub max_readings_per_document: usize,
     /// Deepest element nesting accepted.
     pub max_depth: usize,
-    /// Connections open at once across all listeners; more are refused with `busy`.
+    /// Connections open at once across all listeners (TCP and HTTP); more are refused with `busy`.
     pub max_connections: usize,
+    /// Bytes of unfinished documents held at once across all connections; beyond it, reads
+    /// pause until documents finish (each connection may hold a small allowance regardless).
+    pub max_bytes_in_flight: u64,
+    /// Bytes allowed between two documents on a connection (whitespace, comments, an XML
+    /// declaration); more closes the connection with `too_large`.
+    pub max_bytes_between_documents: usize,
+    /// A connection that has neither said hello nor sent a document with credentials within
+    /// this long is closed.
+    pub auth_timeout_secs: u64,
+    /// An HTTP request's headers must arrive within this long of the connection or of the
+    /// previous request.
+    pub http_header_timeout_secs: u64,
+    /// An HTTP request must be read and answered within this long.
+    pub http_request_timeout_secs: u64,
     /// A connection with no document under way is closed after this long.
     pub idle_timeout_secs: u64,
     /// A document must arrive whole within this long of its first byte (defeats trickling).
@@ -55,6 +69,11 @@ impl Default for IngestSettings {
             max_readings_per_document: 10_000,
             max_depth: 16,
             max_connections: 20_000,
+            max_bytes_in_flight: 128 * 1024 * 1024,
+            max_bytes_between_documents: 4 * 1024,
+            auth_timeout_secs: 10,
+            http_header_timeout_secs: 10,
+            http_request_timeout_secs: 30,
             idle_timeout_secs: 300,
             document_timeout_secs: 30,
             write_timeout_secs: 30,
@@ -72,6 +91,21 @@ impl IngestSettings {
     /// Idle timeout as a duration.
     pub fn idle_timeout(&self) -> Duration {
         Duration::from_secs(self.idle_timeout_secs)
+    }
+
+    /// Authentication timeout as a duration.
+    pub fn auth_timeout(&self) -> Duration {
+        Duration::from_secs(self.auth_timeout_secs)
+    }
+
+    /// HTTP header-read timeout as a duration.
+    pub fn http_header_timeout(&self) -> Duration {
+        Duration::from_secs(self.http_header_timeout_secs)
+    }
+
+    /// HTTP whole-request timeout as a duration.
+    pub fn http_request_timeout(&self) -> Duration {
+        Duration::from_secs(self.http_request_timeout_secs)
     }
 
     /// Document timeout as a duration.

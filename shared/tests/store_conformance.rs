@@ -190,6 +190,7 @@ conformance!(
     quarantined_readings_come_back_newest_first_within_the_range,
     refused_gateways_count_every_attempt_and_come_back_most_recent_first,
     unclaimed_gateways_count_every_attempt_and_come_back_most_recent_first,
+    thousands_of_made_up_ids_fill_at_most_the_refusal_slots,
     a_providers_handle_never_sees_another_providers_data,
     reopening_the_store_keeps_providers_and_their_data,
     operator_accounts_are_kept_in_the_registry_and_replaced_whole,
@@ -905,6 +906,36 @@ async fn unclaimed_gateways_count_every_attempt_and_come_back_most_recent_first(
         acme.refused_gateways(10).await.unwrap().is_empty(),
         "the shared port's refusals are no provider's"
     );
+}
+
+async fn thousands_of_made_up_ids_fill_at_most_the_refusal_slots(f: &Fixture) {
+    let tenant = f.provider("acme").await;
+    let t = Utc::now();
+    let ids = 3 * RefusedGateway::SLOTS as usize;
+    for chunk in (0..ids).collect::<Vec<_>>().chunks(64) {
+        let refusals: Vec<RefusedGateway> = chunk
+            .iter()
+            .map(|&n| refusal(&format!("FAKE-{n}"), RefusalReason::UnknownGateway, t, 1, "10.9.9.9"))
+            .collect();
+        let written = join_all(refusals.iter().map(|r| tenant.record_refused_gateway(r))).await;
+        assert!(written.iter().all(Result::is_ok), "{written:?}");
+        let written = join_all(refusals.iter().map(|r| f.store.record_unclaimed_gateway(r))).await;
+        assert!(written.iter().all(Result::is_ok), "{written:?}");
+    }
+    let latest =
+        refusal("FAKE-LAST", RefusalReason::UnknownGateway, t + TimeDelta::minutes(1), 1, "10.9.9.9");
+    tenant.record_refused_gateway(&latest).await.unwrap();
+    f.store.record_unclaimed_gateway(&latest).await.unwrap();
+    for (whose, kept) in [
+        ("the provider's", tenant.refused_gateways(usize::MAX).await.unwrap()),
+        ("the installation's", f.store.unclaimed_gateways(usize::MAX).await.unwrap()),
+    ] {
+        println!("{whose} refusals after {ids} made-up ids: {} rows", kept.len());
+        assert!(kept.len() <= RefusedGateway::SLOTS as usize, "{whose}: {} rows", kept.len());
+        assert!(kept.len() > RefusedGateway::SLOTS as usize / 2, "{whose}: the slots are used");
+        assert_eq!(kept.first().map(|r| r.gateway.as_str()), Some("FAKE-LAST"), "{whose}: newest first");
+        assert_eq!(tenant.refused_gateways(5).await.unwrap().len(), 5, "a page reads a bounded slice");
+    }
 }
 
 async fn a_providers_handle_never_sees_another_providers_data(f: &Fixture) {

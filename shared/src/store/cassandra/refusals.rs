@@ -1,7 +1,7 @@
-//! Refused gateways, counted: the first refusal of an id inserts its row, later ones add their
-//! attempts with compare-and-set (a lightweight transaction), so concurrent refusals from
-//! several ingest servers are all counted. Refusals are written at most once a minute per id,
-//! which keeps the transactions cheap.
+//! Refused gateways in a fixed set of slots (see [`RefusedGateway::SLOTS`]): a refusal is
+//! recorded over what its slot holds with compare-and-set (a lightweight transaction), so
+//! concurrent refusals from several ingest servers are all counted, and the table never holds
+//! more than the slots, each row expiring a month after its last write.
 
 use chrono::{DateTime, Utc};
 use scylla::client::session::Session;
@@ -9,55 +9,88 @@ use scylla::client::session::Session;
 use super::query::{self, Conditional};
 use super::rows::{self, RefusalRow};
 use super::statements::RefusalStatements;
-use crate::domain::RefusedGateway;
+use crate::domain::{GatewayId, RefusedGateway};
 use crate::store::StoreError;
 
-/// Compare-and-set rounds before giving up on a contended row.
+/// Compare-and-set rounds before giving up on a contended slot.
 const MAX_ROUNDS: usize = 16;
 
-/// Inserts a refusal, or adds its attempts to the stored row: the reason and address become
-/// the latest, `last_seen` the later of both, `first_seen` stays.
+/// What a slot held when a compare-and-set did not apply: the columns its condition tested.
+struct Held {
+    gateway: GatewayId,
+    first_seen: DateTime<Utc>,
+    last_seen: DateTime<Utc>,
+    attempts: i64,
+}
+
+impl Held {
+    fn from_answer(answer: &Conditional) -> Option<Self> {
+        Some(Self {
+            gateway: GatewayId::parse(answer.text("gateway")?).ok()?,
+            first_seen: answer.timestamp("first_seen")?,
+            last_seen: answer.timestamp("last_seen")?,
+            attempts: answer.bigint("attempts")?,
+        })
+    }
+
+    /// As a refusal, for the merge rule (which takes reason and address from the new one).
+    fn as_refusal(&self, new: &RefusedGateway) -> RefusedGateway {
+        RefusedGateway {
+            gateway: self.gateway.clone(),
+            reason: new.reason,
+            first_seen: self.first_seen,
+            last_seen: self.last_seen,
+            attempts: u64::try_from(self.attempts).unwrap_or(0),
+            last_address: new.last_address.clone(),
+        }
+    }
+}
+
+/// Records a refusal over what its slot holds ([`RefusedGateway::recorded_over`]).
 pub(super) async fn record(
     session: &Session,
     statements: &RefusalStatements,
     refusal: &RefusedGateway,
 ) -> Result<(), StoreError> {
-    let gateway = refusal.gateway.as_str();
-    let reason = refusal.reason.as_str();
-    let address = refusal.last_address.as_str();
-    let attempts = i64::try_from(refusal.attempts).unwrap_or(i64::MAX);
-    // What the store holds (attempts, last seen), as last answered; `None` while no row is known.
-    let mut stored: Option<(i64, DateTime<Utc>)> = None;
+    let slot = i32::try_from(RefusedGateway::slot(&refusal.gateway)).unwrap_or(0);
+    let mut held: Option<Held> = None;
     for _ in 0..MAX_ROUNDS {
-        let answer = match stored {
+        let stored = held.as_ref().map(|h| h.as_refusal(refusal));
+        let new = refusal.recorded_over(stored.as_ref());
+        let attempts = i64::try_from(new.attempts).unwrap_or(i64::MAX);
+        let values = (
+            new.gateway.as_str(),
+            new.reason.as_str(),
+            new.first_seen,
+            new.last_seen,
+            attempts,
+            new.last_address.as_str(),
+        );
+        let answer = match &held {
             None => {
-                let values = (gateway, reason, refusal.first_seen, refusal.last_seen, attempts, address);
-                Conditional::execute(session, &statements.insert, values).await?
+                let (g, r, f, l, a, addr) = values;
+                Conditional::execute(session, &statements.insert, (slot, g, r, f, l, a, addr)).await?
             }
-            Some((old_attempts, old_last_seen)) => {
-                let values = (
-                    reason,
-                    old_last_seen.max(refusal.last_seen),
-                    old_attempts.saturating_add(attempts),
-                    address,
-                    gateway,
-                    old_attempts,
-                    old_last_seen,
-                );
-                Conditional::execute(session, &statements.bump, values).await?
+            Some(old) => {
+                let (g, r, f, l, a, addr) = values;
+                let condition = (old.gateway.as_str(), old.attempts, old.first_seen, old.last_seen);
+                let values = (g, r, f, l, a, addr, slot, condition.0, condition.1, condition.2, condition.3);
+                Conditional::execute(session, &statements.replace, values).await?
             }
         };
         if answer.applied() {
             return Ok(());
         }
-        stored = answer.bigint("attempts").zip(answer.timestamp("last_seen"));
+        held = Held::from_answer(&answer);
     }
     Err(StoreError::Unavailable(format!(
-        "gateway {gateway}'s refusals are being recorded by too many writers at once; try again"
+        "gateway {}'s refusals are being recorded by too many writers at once; try again",
+        refusal.gateway
     )))
 }
 
-/// The refusals with the latest `last_seen`, most recent first, at most `limit`.
+/// The refusals with the latest `last_seen`, most recent first, at most `limit` (the table holds
+/// at most [`RefusedGateway::SLOTS`] rows, so reading it whole is bounded).
 pub(super) async fn most_recent(
     session: &Session,
     statements: &RefusalStatements,

@@ -17,11 +17,11 @@ use crate::store::StoreError;
 /// Statements of a refusal table (`unclaimed_gateways` in the registry, `refused_gateways` in
 /// a provider's keyspace), which count attempts with compare-and-set.
 pub(super) struct RefusalStatements {
-    /// First refusal of an id: `INSERT ... IF NOT EXISTS`.
+    /// A refusal into an empty slot: `INSERT ... IF NOT EXISTS`.
     pub(super) insert: PreparedStatement,
-    /// Later refusals: `UPDATE ... IF attempts = ? AND last_seen = ?`.
-    pub(super) bump: PreparedStatement,
-    /// Every row.
+    /// A refusal over what a slot holds: `UPDATE ... IF gateway = ? AND attempts = ? AND ...`.
+    pub(super) replace: PreparedStatement,
+    /// Every row (at most the slots).
     pub(super) all: PreparedStatement,
 }
 
@@ -35,16 +35,17 @@ impl RefusalStatements {
             insert: prepare_conditional(
                 session,
                 format!(
-                    "INSERT INTO {keyspace}.{table} (gateway, reason, first_seen, last_seen, attempts, last_address)
-                     VALUES (?, ?, ?, ?, ?, ?) IF NOT EXISTS"
+                    "INSERT INTO {keyspace}.{table} (slot, gateway, reason, first_seen, last_seen, attempts, last_address)
+                     VALUES (?, ?, ?, ?, ?, ?, ?) IF NOT EXISTS"
                 ),
             )
             .await?,
-            bump: prepare_conditional(
+            replace: prepare_conditional(
                 session,
                 format!(
-                    "UPDATE {keyspace}.{table} SET reason = ?, last_seen = ?, attempts = ?, last_address = ?
-                     WHERE gateway = ? IF attempts = ? AND last_seen = ?"
+                    "UPDATE {keyspace}.{table} SET gateway = ?, reason = ?, first_seen = ?, last_seen = ?,
+                     attempts = ?, last_address = ?
+                     WHERE slot = ? IF gateway = ? AND attempts = ? AND first_seen = ? AND last_seen = ?"
                 ),
             )
             .await?,
@@ -110,7 +111,7 @@ impl RegistryStatements {
                 format!("SELECT provider FROM {ks}.gateway_directory WHERE gateway = ?"),
             )
             .await?,
-            unclaimed: RefusalStatements::prepare(session, ks, "unclaimed_gateways").await?,
+            unclaimed: RefusalStatements::prepare(session, ks, "unclaimed_refusals").await?,
             upsert_operator: prepare(
                 session,
                 format!(
@@ -243,7 +244,7 @@ impl TenantStatements {
                 ),
             )
             .await?,
-            refused: RefusalStatements::prepare(session, ks, "refused_gateways").await?,
+            refused: RefusalStatements::prepare(session, ks, "gateway_refusals").await?,
             mail: MailStatements::prepare(session, ks).await?,
             accounts: AccountStatements::prepare(session, ks).await?,
             rollups: RollupStatements::prepare(session, ks).await?,

@@ -256,7 +256,7 @@ impl Store for EmbeddedStore {
 
     async fn record_unclaimed_gateway(&self, refusal: &RefusedGateway) -> Result<(), StoreError> {
         let refusal = refusal.clone();
-        self.registry.write(move |c| rows::upsert_refusal(c, "unclaimed_gateways", &refusal)).await
+        self.registry.write(move |c| rows::record_refusal(c, "unclaimed_refusals", &refusal)).await
     }
 
     async fn unclaimed_gateways(&self, limit: usize) -> Result<Vec<RefusedGateway>, StoreError> {
@@ -264,12 +264,11 @@ impl Store for EmbeddedStore {
         self.registry
             .read(move |c| {
                 let mut statement = c
-                    .prepare_cached(
-                        "SELECT gateway, reason, first_seen, last_seen, attempts, last_address
-                         FROM unclaimed_gateways ORDER BY last_seen DESC LIMIT ?1",
-                    )
+                    .prepare_cached(&rows::recent_refusals("unclaimed_refusals"))
                     .map_err(|e| backend(&e))?;
-                let rows = statement.query_map([limit], refused_from_row).map_err(|e| backend(&e))?;
+                let rows = statement
+                    .query_map([limit, rows::refusals_kept_since()], refused_from_row)
+                    .map_err(|e| backend(&e))?;
                 rows.map(|r| r.map_err(|e| backend(&e))?).collect()
             })
             .await

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, TimeZone, Utc};
-use rusqlite::{Connection, Row, params};
+use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use super::writer::backend;
 use crate::domain::{
@@ -272,32 +272,63 @@ pub(super) fn quarantined_from_row(
     })())
 }
 
-/// Inserts a refusal or bumps the existing row's counters.
-pub(super) fn upsert_refusal(
+/// Records a refusal over what its slot holds ([`RefusedGateway::recorded_over`]), and drops the
+/// rows not written for [`RefusedGateway::KEPT_SECS`]. `table` is one of two literals chosen by
+/// this crate, never input.
+pub(super) fn record_refusal(
     c: &Connection,
     table: &'static str,
     r: &RefusedGateway,
 ) -> Result<(), StoreError> {
-    // `table` is one of two literals chosen by this crate, never input.
-    let sql = format!(
-        "INSERT INTO {table} (gateway, reason, first_seen, last_seen, attempts, last_address)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-         ON CONFLICT (gateway) DO UPDATE SET reason = excluded.reason,
-            last_seen = MAX(last_seen, excluded.last_seen), attempts = attempts + excluded.attempts,
-            last_address = excluded.last_address"
-    );
-    c.prepare_cached(&sql)
+    let now = millis(Utc::now());
+    c.prepare_cached(&format!("DELETE FROM {table} WHERE written_at < ?1"))
         .map_err(|e| backend(&e))?
-        .execute(params![
-            r.gateway.as_str(),
-            r.reason.as_str(),
-            millis(r.first_seen),
-            millis(r.last_seen),
-            i64::try_from(r.attempts).unwrap_or(i64::MAX),
-            r.last_address,
-        ])
+        .execute([now - RefusedGateway::KEPT_SECS * 1000])
         .map_err(|e| backend(&e))?;
+    let slot = RefusedGateway::slot(&r.gateway);
+    let stored = c
+        .prepare_cached(&format!(
+            "SELECT gateway, reason, first_seen, last_seen, attempts, last_address FROM {table} WHERE slot = ?1"
+        ))
+        .map_err(|e| backend(&e))?
+        .query_row([slot], refused_from_row)
+        .optional()
+        .map_err(|e| backend(&e))?
+        // A row that no longer reads is simply replaced.
+        .and_then(Result::ok);
+    let new = r.recorded_over(stored.as_ref());
+    c.prepare_cached(&format!(
+        "INSERT OR REPLACE INTO {table}
+            (slot, gateway, reason, first_seen, last_seen, attempts, last_address, written_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
+    ))
+    .map_err(|e| backend(&e))?
+    .execute(params![
+        slot,
+        new.gateway.as_str(),
+        new.reason.as_str(),
+        millis(new.first_seen),
+        millis(new.last_seen),
+        i64::try_from(new.attempts).unwrap_or(i64::MAX),
+        new.last_address,
+        now,
+    ])
+    .map_err(|e| backend(&e))?;
     Ok(())
+}
+
+/// The query for the most recent refusals of `table`, with the limit as `?1` and the oldest
+/// write still kept as `?2`.
+pub(super) fn recent_refusals(table: &'static str) -> String {
+    format!(
+        "SELECT gateway, reason, first_seen, last_seen, attempts, last_address FROM {table}
+         WHERE written_at >= ?2 ORDER BY last_seen DESC, gateway LIMIT ?1"
+    )
+}
+
+/// The oldest write of a refusal still kept, for [`recent_refusals`].
+pub(super) fn refusals_kept_since() -> i64 {
+    millis(Utc::now()) - RefusedGateway::KEPT_SECS * 1000
 }
 
 pub(super) fn refused_from_row(row: &Row<'_>) -> rusqlite::Result<Result<RefusedGateway, StoreError>> {

@@ -34,6 +34,20 @@ const REGISTRY: &[&str] = &[
         active INTEGER NOT NULL
     );
 ",
+    // Refusals in a fixed set of slots (RefusedGateway::SLOTS): made-up ids cannot grow them.
+    "
+    DROP TABLE unclaimed_gateways;
+    CREATE TABLE unclaimed_refusals (
+        slot INTEGER PRIMARY KEY,
+        gateway TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        first_seen INTEGER NOT NULL,
+        last_seen INTEGER NOT NULL,
+        attempts INTEGER NOT NULL,
+        last_address TEXT NOT NULL,
+        written_at INTEGER NOT NULL
+    );
+",
 ];
 
 /// Migrations of a provider database, in order.
@@ -169,6 +183,20 @@ const TENANT: &[&str] = &[
         summary BLOB NOT NULL,
         PRIMARY KEY (gateway, zone, day)
     ) WITHOUT ROWID;
+",
+    // Refusals in a fixed set of slots (RefusedGateway::SLOTS): made-up ids cannot grow them.
+    "
+    DROP TABLE refused_gateways;
+    CREATE TABLE gateway_refusals (
+        slot INTEGER PRIMARY KEY,
+        gateway TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        first_seen INTEGER NOT NULL,
+        last_seen INTEGER NOT NULL,
+        attempts INTEGER NOT NULL,
+        last_address TEXT NOT NULL,
+        written_at INTEGER NOT NULL
+    );
 ",
 ];
 

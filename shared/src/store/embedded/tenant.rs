@@ -246,14 +246,12 @@ impl TenantStore for EmbeddedTenant {
 
     async fn record_refused_gateway(&self, refusal: &RefusedGateway) -> Result<(), StoreError> {
         let refusal = refusal.clone();
-        self.writer.run(move |c| rows::upsert_refusal(c, "refused_gateways", &refusal)).await
+        self.writer.run(move |c| rows::record_refusal(c, "gateway_refusals", &refusal)).await
     }
 
     async fn refused_gateways(&self, limit_rows: usize) -> Result<Vec<RefusedGateway>, StoreError> {
-        let sql = "SELECT gateway, reason, first_seen, last_seen, attempts, last_address
-                   FROM refused_gateways ORDER BY last_seen DESC LIMIT ?1"
-            .to_owned();
-        self.query(sql, [limit(limit_rows)], rows::refused_from_row).await
+        let sql = rows::recent_refusals("gateway_refusals");
+        self.query(sql, [limit(limit_rows), rows::refusals_kept_since()], rows::refused_from_row).await
     }
 
     async fn hourly_rollups(

@@ -1,14 +1,25 @@
 //! SunSpec uploads over HTTP: real data loggers POST their `<sunSpecData>` documents with Basic
 //! authentication (user = gateway id, password = token). The same parser and pipeline as the TCP
 //! listener; the SunSpec answer comes back as the body, with an HTTP status that matches it.
+//!
+//! The listener is open to anyone, so nothing is read before it is needed: the credentials are
+//! checked before a byte of the body is read (401 without reading it), a declared length over the
+//! limit is refused at once (413), the body's bytes are taken from the process's memory pool
+//! (503 when it is empty), the whole request has a deadline (408), and [`serve`] caps
+//! connections with the TCP listeners' semaphore and closes one whose headers do not arrive in
+//! time.
 
+mod serve;
+
+pub use serve::serve;
+
+use std::error::Error as _;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
-use axum::extract::{ConnectInfo, DefaultBodyLimit, State};
+use axum::body::Body;
+use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -17,6 +28,7 @@ use chrono::Utc;
 use heliograph_shared::TimestampPolicy;
 use metrics_exporter_prometheus::PrometheusHandle;
 
+use crate::budget::MemoryPool;
 use crate::pipeline::{Listener, Pipeline, credentials};
 use crate::protocol::{Answer, Document, ErrorCode, Format, ParseContext, ProtocolError, parse_document};
 use crate::settings::IngestSettings;
@@ -25,6 +37,7 @@ use crate::settings::IngestSettings;
 struct HttpState {
     pipeline: Arc<Pipeline>,
     settings: Arc<IngestSettings>,
+    memory: MemoryPool,
 }
 
 /// The HTTP routes: `POST /sunspec` (also `POST /`), `GET /healthz`, `GET /readyz` (the store
@@ -32,9 +45,10 @@ struct HttpState {
 pub fn router(
     pipeline: Arc<Pipeline>,
     settings: Arc<IngestSettings>,
+    memory: MemoryPool,
     metrics: Option<PrometheusHandle>,
 ) -> Router {
-    let limit = settings.max_document_bytes;
+    let deadline = settings.http_request_timeout();
     let ready_store = Arc::clone(pipeline.store());
     let mut router = Router::new()
         .route("/", post(upload))
@@ -55,31 +69,17 @@ pub fn router(
     if let Some(handle) = metrics {
         router = router.route("/metrics", get(move || std::future::ready(handle.render())));
     }
-    router.layer(DefaultBodyLimit::max(limit)).with_state(HttpState { pipeline, settings })
+    router
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, deadline))
+        .with_state(HttpState { pipeline, settings, memory })
 }
 
 async fn upload(
     State(state): State<HttpState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    body: Body,
 ) -> Response {
-    let body = match body {
-        Ok(body) => body,
-        Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-            let error = ProtocolError::new(
-                ErrorCode::TooLarge,
-                format!("document exceeds the limit of {} bytes", state.settings.max_document_bytes),
-            );
-            return refusal(Some(Format::SunSpec), error);
-        }
-        Err(rejection) => {
-            return refusal(
-                Some(Format::SunSpec),
-                ProtocolError::new(ErrorCode::Invalid, rejection.body_text()),
-            );
-        }
-    };
     let credentials = match basic_credentials(&headers) {
         Ok(credentials) => credentials,
         Err(error) => return refusal(Some(Format::SunSpec), error),
@@ -87,6 +87,29 @@ async fn upload(
     let gateway = match state.pipeline.authenticate(&Listener::Shared, &credentials, peer).await {
         Ok(gateway) => gateway,
         Err(error) => return refusal(Some(Format::SunSpec), error),
+    };
+    let limit = state.settings.max_document_bytes;
+    let too_large =
+        || ProtocolError::new(ErrorCode::TooLarge, format!("document exceeds the limit of {limit} bytes"));
+    let declared =
+        headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|length| length > limit as u64) {
+        return refusal(Some(Format::SunSpec), too_large());
+    }
+    // The body is held whole while it is parsed: its bytes come from the memory pool.
+    let Some(_memory) = state.memory.try_take(declared.unwrap_or(limit as u64)) else {
+        let error = ProtocolError::new(ErrorCode::Busy, "the server is at its memory limit; retry later");
+        return refusal(Some(Format::SunSpec), error);
+    };
+    let body = match axum::body::to_bytes(body, limit).await {
+        Ok(body) => body,
+        Err(e) if e.source().is_some_and(|e| e.is::<http_body_util::LengthLimitError>()) => {
+            return refusal(Some(Format::SunSpec), too_large());
+        }
+        Err(e) => {
+            let error = ProtocolError::new(ErrorCode::Invalid, format!("cannot read the request body: {e}"));
+            return refusal(Some(Format::SunSpec), error);
+        }
     };
     let context = ParseContext {
         now: Utc::now(),
@@ -128,12 +151,15 @@ fn basic_credentials(headers: &HeaderMap) -> Result<crate::protocol::Credentials
 
 fn refusal(format: Option<Format>, error: ProtocolError) -> Response {
     let status = StatusCode::from_u16(error.code.http_status()).unwrap_or(StatusCode::BAD_REQUEST);
-    let unauthorized = error.code == ErrorCode::Unauthorized;
+    let code = error.code;
     let mut response = xml(status, &Answer::refused(format, None, error));
-    if unauthorized {
+    if code == ErrorCode::Unauthorized {
         response
             .headers_mut()
             .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Basic realm=\"heliograph\""));
+    }
+    if status == StatusCode::SERVICE_UNAVAILABLE {
+        response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
     }
     response
 }
