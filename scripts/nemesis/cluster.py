@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -94,6 +95,33 @@ class Cluster:
                 log(f"heal: restarting node {node}")
                 await self.restart(node)
 
+    async def agree(self, log, timeout: float = 60) -> bool:
+        """Waits for every node to have the same schema. A node restarted while keyspaces were
+        created or dropped can stay behind for good (its schema merge aborts on a table it has
+        commit log entries for but no schema); as an operator would, each node outside the
+        largest group first gets its local schema reset from its peers, then a restart."""
+        for remedy in ("resetlocalschema", "restart", None):
+            deadline = time.monotonic() + timeout
+            while True:
+                groups = schema_groups(await self.control("nodetool", "1", "describecluster"))
+                if len(groups) <= 1:
+                    return True
+                if time.monotonic() > deadline:
+                    break
+                await asyncio.sleep(3)
+            if remedy is None:
+                return False
+            largest = max(groups, key=len)
+            behind = [n for group in groups if group is not largest for n in group]
+            log(f"the nodes disagree on the schema {groups}; node(s) {behind}: {remedy}")
+            for node in behind:
+                if remedy == "restart":
+                    await self.kill(node)
+                    await self.restart(node)
+                else:
+                    await self.control("nodetool", str(node), remedy)
+        return False
+
     def session(self):
         """A driver session on every node (imported here: only the verdict needs the driver)."""
         from cassandra.cluster import Cluster as DriverCluster
@@ -104,3 +132,20 @@ class Cluster:
             load_balancing_policy=RoundRobinPolicy(), protocol_version=5,
             connect_timeout=15, control_connection_timeout=15, max_schema_agreement_wait=120)
         return cluster, cluster.connect()
+
+
+def schema_groups(described: str) -> list:
+    """The nodes (last octet of 127.0.0.N) of each schema version in `nodetool describecluster`."""
+    groups, inside = [], False
+    for line in described.splitlines():
+        if "Schema versions:" in line:
+            inside = True
+            continue
+        if not inside:
+            continue
+        if line.strip().startswith("Stats for all nodes") or line.strip().startswith("Data Centers"):
+            break
+        if ": [" in line and "UNREACHABLE" not in line:
+            ips = line.split(": [", 1)[1].rstrip().rstrip("]")
+            groups.append([int(ip.rsplit(".", 1)[1].split(":")[0]) for ip in ips.split(", ") if ip])
+    return groups

@@ -41,6 +41,9 @@ class Ports:
     mailer_1: int = field(default_factory=free_port)
     mailer_2: int = field(default_factory=free_port)
     smtp: int = field(default_factory=free_port)
+    ops_ingest_a: int = field(default_factory=free_port)
+    ops_ingest_b: int = field(default_factory=free_port)
+    ops_web: int = field(default_factory=free_port)
 
 
 SESSION_SECRET = "nemesis-session-secret-" + "0" * 16
@@ -49,7 +52,9 @@ PASSWORD = "nemesis panel password"
 
 
 def config_text(cluster, registry: str, ports: Ports, spool: Path, *, listen: int, http: int,
-                dedicated_host: str, spool_max_bytes: int, mailer_port: int) -> str:
+                dedicated_host: str, spool_max_bytes: int, mailer_port: int, ops_ingest: int) -> str:
+    # Every process has an internal address of its own for probes and metrics (`[ops]`): two
+    # ingest processes and two mailers share this host. A mailer serves them on the same port.
     nodes = ", ".join(f'"{a}"' for a in cluster.addresses())
     return f"""[store]
 backend = "cassandra"
@@ -82,7 +87,7 @@ summary_delay_minutes = 0
 catch_up_days = 4
 alerts = false
 concurrency = 2
-lease_secs = 20
+lease_secs = 30
 retry_base_secs = 2
 retry_max_secs = 10
 
@@ -91,6 +96,11 @@ host = "127.0.0.1"
 port = {ports.smtp}
 security = "plain"
 timeout_secs = 10
+
+[ops]
+ingest = "127.0.0.1:{ops_ingest}"
+web = "127.0.0.1:{ports.ops_web}"
+mailer = "127.0.0.1:{mailer_port}"
 
 [log]
 filter = "warn"
@@ -215,9 +225,9 @@ class Deployment:
         p = self.ports
         specs = {
             "ingest-a": dict(listen=p.ingest_a, http=p.http_a, dedicated_host="127.0.0.1",
-                             spool=self.spool_a, spool_max_bytes=1 << 30, mailer_port=p.mailer_1),
+                             spool=self.spool_a, spool_max_bytes=1 << 30, mailer_port=p.mailer_1, ops_ingest=p.ops_ingest_a),
             "ingest-b": dict(listen=p.ingest_b, http=p.http_b, dedicated_host="127.0.0.2",
-                             spool=self.spool_b, spool_max_bytes=spool_b_max, mailer_port=p.mailer_2),
+                             spool=self.spool_b, spool_max_bytes=spool_b_max, mailer_port=p.mailer_2, ops_ingest=p.ops_ingest_b),
         }
         for name, spec in specs.items():
             path = self.work / f"{name}.toml"
@@ -278,10 +288,10 @@ class Deployment:
         for name, (role, port) in roles.items():
             argv = [str(self.binary), "--config", str(self.configs[name]), role]
             self.processes[name] = Process(name, argv, self.work / f"{name}.log", port)
-        sink_env = dict(os.environ, PYTHONPATH=os.pathsep.join(
-            [str(self.repo / "scripts" / "nemesis"), str(self.repo / "mailer" / "tests")]))
+        # A slow server, so that summaries are still being sent when a mailer is SIGKILLed.
+        sink_env = dict(os.environ, PYTHONPATH=str(self.repo / "mailer" / "tests"), SMTP_SINK_DELAY="0.5")
         self.processes["smtp"] = Process(
-            "smtp", [self.python, "-m", "aiosmtpd", "-n", "-l", f"127.0.0.1:{p.smtp}", "-c", "slow_sink.SlowSink",
+            "smtp", [self.python, "-m", "aiosmtpd", "-n", "-l", f"127.0.0.1:{p.smtp}", "-c", "smtp_sink.Sink",
                      str(self.smtp_dir)], self.work / "smtp.log", p.smtp, env=sink_env)
 
     async def start(self, *names: str) -> None:

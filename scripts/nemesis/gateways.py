@@ -132,14 +132,14 @@ class Gateway:
                 reading.rejected = reason
         self.ledger.documents_acked += 1
         self.ledger.latencies.append(time.monotonic() - doc.first_sent)
-        self.pending.popleft()
+        self.pending.remove(doc)  # not necessarily the first: a clock jump may have jumped the queue
 
     def dropped(self, doc: Document, code: str) -> None:
         for device, ts, _ in doc.readings:
             reading = self.ledger.readings[(self.provider, self.id, device, ts)]
             if not reading.acked:
                 reading.rejected = f"document refused: {code}"
-        self.pending.popleft()
+        self.pending.remove(doc)
 
     async def run(self) -> None:
         while not self.finished():

@@ -41,7 +41,7 @@ def table(args, plan, nemesis, figures, wall_s: float) -> str:
     out += [f"Longest ack stall (first send of a document to its ack, across retries): {longest:.1f} s "
             f"(p99 {p99:.2f} s over {count} documents).", "",
             f"Reports: {figures.reports}.", "", f"Summaries at the SMTP sink: {figures.mail}.", "",
-            f"Refusal lists: {figures.refusals}.", ""]
+            f"Refusal lists: {figures.refusals}.", "", f"Spools: {figures.spool}.", ""]
     out += _table(["check", "result", "detail"],
                   [(c.name, "PASS" if c.ok else "**FAIL**", c.detail.replace("|", "\\|")[:600]) for c in figures.checks])
     out += ["", "Faults as carried out (planned start, actual start, outcome):", "", "```"]

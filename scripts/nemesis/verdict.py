@@ -40,6 +40,7 @@ class Figures:
     reports: str = ""
     mail: str = ""
     refusals: str = ""
+    spool: str = ""
     checks: list = field(default_factory=list)
 
     def check(self, name: str, ok: bool, detail: str) -> None:
@@ -259,20 +260,29 @@ def check_mail(messages: list, customers: int, figures: Figures) -> None:
 
 
 def check_refusals(session, registry: str, dedicated: str, foreign_ids: set, figures: Figures) -> None:
-    from cassandra import ConsistencyLevel
+    """Refusals recorded in the dedicated provider's namespace must all be of ids nobody else owns."""
+    from cassandra import ConsistencyLevel, InvalidRequest
     from cassandra.query import SimpleStatement
 
-    def rows(query):
-        return list(session.execute(SimpleStatement(query, fetch_size=5000,
-                                                    consistency_level=ConsistencyLevel.QUORUM), timeout=120))
+    def rows(*queries):
+        # The refusal tables as they are now (fixed slots), else as they were before.
+        for query in queries:
+            try:
+                statement = SimpleStatement(query, fetch_size=5000, consistency_level=ConsistencyLevel.QUORUM)
+                return list(session.execute(statement, timeout=120))
+            except InvalidRequest:
+                continue
+        raise RuntimeError(f"none of these tables exists: {queries}")
 
-    refused = rows(f"SELECT gateway, last_address FROM hg_{dedicated}.refused_gateways")
+    refused = rows(f"SELECT gateway FROM hg_{dedicated}.gateway_refusals",
+                   f"SELECT gateway FROM hg_{dedicated}.refused_gateways")
     leaked = sorted(r[0] for r in refused if r[0] in foreign_ids)
-    unclaimed = rows(f"SELECT gateway FROM {registry}.unclaimed_gateways")
+    unclaimed = rows(f"SELECT gateway FROM {registry}.unclaimed_refusals",
+                     f"SELECT gateway FROM {registry}.unclaimed_gateways")
     figures.refusals = (f"{len(unclaimed)} unknown ids recorded installation-wide, {len(refused)} in "
                         f"{dedicated}'s refusal list")
     figures.check("no provider's refusal list shows another provider's gateway ids", not leaked,
-                  _sample([f"{g} (owned by another provider) in hg_{dedicated}.refused_gateways" for g in leaked]))
+                  _sample([f"{g} (owned by another provider) in {dedicated}'s refusals" for g in leaked]))
 
 
 # -- processes --------------------------------------------------------------------------------
