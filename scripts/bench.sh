@@ -8,6 +8,7 @@
 #   BACKENDS=embedded scripts/bench.sh   # the embedded store only
 #   PREFILL=5000000 scripts/bench.sh     # a smaller growth phase (default: 50 million readings)
 #   CASSANDRA_DOCUMENTS=300 scripts/bench.sh   # shorter Cassandra runs (default 1,000 documents)
+#   OUTAGE_SECS=60 scripts/bench.sh   # a longer store outage for the spool drain row (default 30 s)
 #
 # Cassandra is started the same way the tests start it (scripts/cassandra.sh).
 set -euo pipefail
@@ -25,6 +26,8 @@ DOCUMENTS=${DOCUMENTS:-100}
 # inside both clocks (1,000 documents per gateway: 3.84 million readings a run).
 CASSANDRA_DOCUMENTS=${CASSANDRA_DOCUMENTS:-1000}
 PREFILL=${PREFILL:-50000000}
+# The spool drain row: the node is down this long while gateways send at half the measured rate.
+OUTAGE_SECS=${OUTAGE_SECS:-30}
 export HELIOGRAPH_CACHE=${HELIOGRAPH_CACHE:-$HOME/.cache/heliograph}
 export CASSANDRA_RUN_DIR=${CASSANDRA_RUN_DIR:-$HELIOGRAPH_CACHE/cassandra-bench}
 out=target/bench
@@ -49,20 +52,31 @@ ulimit -n 65536 2>/dev/null || true
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
-config() { # config NAME STORE-TOML
-  local ingest http web
-  ingest=$(free_port); http=$(free_port); web=$(free_port)
+config() { # config NAME STORE-TOML -> the ingest port; the internal (metrics) port in $work/NAME.ops
+  local ingest http web ops
+  ingest=$(free_port); http=$(free_port); web=$(free_port); ops=$(free_port)
   cat > "$work/$1.toml" <<TOML
 $2
 [ingest]
 listen = "127.0.0.1:$ingest"
 http_listen = "127.0.0.1:$http"
+spool_dir = "$work/spool-$1"
+spool_max_bytes = 8589934592
 [web]
 listen = "127.0.0.1:$web"
+[ops]
+ingest = "127.0.0.1:$ops"
+web = "127.0.0.1:0"
+mailer = "127.0.0.1:0"
 [log]
 filter = "warn"
 TOML
+  echo "$ops" > "$work/$1.ops"
   echo "$ingest"
+}
+
+metric() { # metric NAME-OPS-PORT METRIC -> its value (0 when absent)
+  curl -fsS "http://127.0.0.1:$1/metrics" | awk -v m="$2" '$1 == m {print $2; found=1} END {if (!found) print 0}'
 }
 
 start_ingest() { # start_ingest CONFIG PORT
@@ -90,10 +104,10 @@ venv="$HELIOGRAPH_CACHE/venv"
 export HELIOGRAPH_PYTHON=${HELIOGRAPH_PYTHON:-$venv/bin/python}
 
 log "criterion: parsing (with its quick-xml baseline), units, report aggregation, report pages (embedded)"
-cargo bench --workspace --bench parse --bench reports --bench report_pages -- --warm-up-time 2 --measurement-time 5 >&2
+cargo bench --workspace --features heliograph-ingest/bench --bench parse --bench reports --bench report_pages -- --warm-up-time 2 --measurement-time 5 >&2
 
 log "parsing against its baseline in paired rounds (the two alternate, a ratio per round)"
-cargo bench -p heliograph-ingest --bench parse_paired > "$out/parse_paired.json"
+cargo bench -p heliograph-ingest --features bench --bench parse_paired > "$out/parse_paired.json"
 
 log "mailer: 10,000 monthly summaries to aiosmtpd"
 cargo bench -p heliograph-mailer --bench monthly_round > "$out/mailer.json"
@@ -193,6 +207,59 @@ for run in $(seq 1 "$RUNS"); do
     $((80 + (2 * run - 1) * span)) > "$out/cassandra_ingest_$run.json"
   DOCUMENTS=$CASSANDRA_DOCUMENTS direct $((80 + 2 * run * span)) > "$out/cassandra_direct_$run.json"
 done
+
+# The spool drain: the node is killed while gateways send at half the measured rate for
+# OUTAGE_SECS (ingest acknowledges from its spool), then it is started again and the gateways go
+# on at that rate while the backlog drains. The figures: the backlog, how long it took to store it
+# once the node answered, its rate against the live rate, and the live acks' p99 meanwhile.
+cmax=$(python3 - "$out" <<'PY'
+import json, glob, statistics, sys
+print(statistics.median(json.load(open(f))["readings_per_second"] for f in glob.glob(sys.argv[1] + "/cassandra_ingest_*.json")))
+PY
+)
+cpace=$(python3 -c "print(max(1, int(1000 * $GATEWAYS * $BATCH / ($cmax / 2))))")
+outage_docs=$(( OUTAGE_SECS * 1000 / cpace + 1 ))
+ops=$(cat "$work/cassandra.ops")
+log "Cassandra: spool drain, the node down for ${OUTAGE_SECS} s at half load (${cpace} ms between a gateway's documents)"
+scripts/cassandra.sh kill 1 >&2
+DOCUMENTS=$outage_docs load "$work/cassandra.toml" "$port" "$work/ctokens" $((80 + (2 * RUNS + 1) * span)) \
+  --window 1 --pace-ms "$cpace" > "$out/cassandra_outage.json"
+backlog_bytes=$(metric "$ops" heliograph_ingest_spool_bytes)
+scripts/cassandra.sh restart 1 >&2
+replayed_before=$(metric "$ops" heliograph_ingest_spool_replayed_total)
+drain_started=$(date +%s.%N)
+DOCUMENTS=$(( 3 * outage_docs )) load "$work/cassandra.toml" "$port" "$work/ctokens" $((80 + (2 * RUNS + 2) * span)) \
+  --window 1 --pace-ms "$cpace" > "$out/cassandra_drain_live.json" &
+live=$!
+while [[ $(metric "$ops" heliograph_ingest_spool_bytes) != 0 ]]; do
+  sleep 0.2
+  if (( $(python3 -c "print(int($(date +%s.%N) - $drain_started))") > 1800 )); then
+    echo "the spool did not drain in 30 minutes" >&2; exit 1
+  fi
+done
+drain_ended=$(date +%s.%N)
+replayed_after=$(metric "$ops" heliograph_ingest_spool_replayed_total)
+wait "$live"
+python3 - "$out" <<PY > "$out/cassandra_drain.json"
+import json, sys
+outage = json.load(open(sys.argv[1] + "/cassandra_outage.json"))
+live = json.load(open(sys.argv[1] + "/cassandra_drain_live.json"))
+records = $replayed_after - $replayed_before
+seconds = $drain_ended - $drain_started
+print(json.dumps({
+    "outage_seconds": outage["seconds"],
+    "backlog_readings": outage["readings_acked"],
+    "backlog_bytes": $backlog_bytes,
+    "replayed_readings": records * $BATCH,
+    "drain_seconds": seconds,
+    "drain_readings_per_second": records * $BATCH / seconds,
+    "live_readings_per_second": live["readings_per_second"],
+    "measured_max_readings_per_second": $cmax,
+    "live_ack_ms_p99": live["ack_ms_p99"],
+    "live_seconds": live["seconds"],
+    "live_refused": live["refused"],
+}))
+PY
 stop_ingest
 log "Cassandra: report pages"
 HELIOGRAPH_BENCH_CASSANDRA="127.0.0.1:${CASSANDRA_PORT:-9042}" cargo bench -p heliograph-web \

@@ -43,6 +43,10 @@ listen = "127.0.0.1:${port[$name]}"
 http_listen = "127.0.0.1:$(free_port)"
 [web]
 listen = "127.0.0.1:$(free_port)"
+[ops]
+ingest = "127.0.0.1:0"
+web = "127.0.0.1:0"
+mailer = "127.0.0.1:0"
 [log]
 filter = "warn"
 TOML

@@ -137,6 +137,19 @@ if ingest and direct:
         f"(median of {len(direct)})",
         f"{through:,.0f} readings/s (**{ratio:.2f}×**, median of {len(ingest)})", "≥ 0.7× baseline", ratio >= 0.7)
 
+drain = runs("cassandra_drain.json")
+if drain:
+    d = drain[0]
+    ratio = d["drain_readings_per_second"] / d["live_readings_per_second"]
+    row(f"spool drain after a {d['outage_seconds']:.0f} s Cassandra outage at half the measured rate",
+        f"the live load during the drain: {d['live_readings_per_second']:,.0f} readings/s "
+        f"(half of {d['measured_max_readings_per_second']:,.0f})",
+        f"backlog {d['backlog_readings']:,} readings ({d['backlog_bytes'] / 2**20:,.0f} MiB spooled) stored in "
+        f"**{d['drain_seconds']:.1f} s** once the node answered: {d['drain_readings_per_second']:,.0f} readings/s "
+        f"(**{ratio:.2f}×** the live rate); live ack p99 {d['live_ack_ms_p99']:.1f} ms over "
+        f"{d['live_seconds']:.0f} s, {d['live_refused']} refused",
+        "drain ≥ 3× the live rate", ratio >= 3)
+
 for backend in ("embedded", "cassandra"):
     group = f"report_pages_{backend}"
     try:

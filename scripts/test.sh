@@ -39,7 +39,7 @@ trap cleanup EXIT
 
 step "checking formatting and lints"
 cargo fmt --all --check
-cargo clippy --workspace --all-targets --locked -- -D warnings
+cargo clippy --workspace --all-targets --all-features --locked -- -D warnings
 
 step "linting the deployment files (hadolint, Kubernetes schemas, compose spec)"
 venv="$HELIOGRAPH_CACHE/venv"

@@ -1,6 +1,5 @@
 //! The command line: one binary, the role is the command.
 
-use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
@@ -45,10 +44,39 @@ pub enum Command {
     Operator(OperatorCommand),
     /// Print a device's stored readings (a read-back through the provider's own namespace).
     Readings(ReadingsArgs),
+    /// Inspect or drain an ingest spool directory (with no ingest process using it).
+    #[command(subcommand)]
+    Spool(SpoolCommand),
     /// Push simulated solar readings from N gateways to an ingest server.
-    Simulate(SimulateArgs),
+    Simulate(heliograph_simulator::simulate::SimulateArgs),
     /// Load an ingest server with many gateways and measure throughput and ack latency.
-    Load(crate::loadgen::LoadArgs),
+    Load(heliograph_simulator::load::LoadArgs),
+}
+
+/// `spool` subcommands. Each takes the directory's lock, so none runs beside an ingest process
+/// that uses the same directory.
+#[derive(Debug, Subcommand)]
+pub enum SpoolCommand {
+    /// What the spool holds: records waiting for replay, bytes, dead letters.
+    Status {
+        /// The spool directory (default: `[ingest] spool_dir`).
+        #[arg(long)]
+        dir: Option<std::path::PathBuf>,
+    },
+    /// Store everything the spool holds and exit once it is empty (a replica's spool left
+    /// behind by a scale-down, say).
+    Drain {
+        /// The spool directory (default: `[ingest] spool_dir`).
+        #[arg(long)]
+        dir: Option<std::path::PathBuf>,
+    },
+    /// Put the dead letters' records back in the spool, to be stored by the next drain or
+    /// ingest start (once what made the store refuse them is fixed).
+    RequeueDeadLetters {
+        /// The spool directory (default: `[ingest] spool_dir`).
+        #[arg(long)]
+        dir: Option<std::path::PathBuf>,
+    },
 }
 
 /// `serve` options.
@@ -184,8 +212,12 @@ pub enum GatewayCommand {
         /// Gateway id.
         id: String,
         /// Hours the previous token stays valid.
-        #[arg(long, default_value_t = 24)]
+        #[arg(long, default_value_t = 24, conflicts_with = "revoke_previous")]
         grace_hours: i64,
+        /// Refuse the previous token at once (a stolen token): open connections that used it are
+        /// closed within the ingest's gateway cache time.
+        #[arg(long)]
+        revoke_previous: bool,
     },
     /// List a provider's gateways.
     List {
@@ -262,52 +294,4 @@ pub struct ReadingsArgs {
     /// Print only the count.
     #[arg(long)]
     pub count: bool,
-}
-
-/// `simulate` options.
-#[derive(Debug, Args, Clone)]
-pub struct SimulateArgs {
-    /// Ingest server to push to.
-    #[arg(long, default_value = "127.0.0.1:7700")]
-    pub target: SocketAddr,
-    /// Provider whose gateways are simulated.
-    #[arg(long)]
-    pub provider: String,
-    /// Number of gateways.
-    #[arg(long, default_value_t = 3)]
-    pub gateways: usize,
-    /// Gateway id prefix; ids are `<PREFIX>-0001`…; defaults to the upper-cased provider slug.
-    #[arg(long)]
-    pub prefix: Option<String>,
-    /// Create the gateways (and a customer) in the store if missing and issue fresh tokens
-    /// (needs the store settings); without it, tokens are read from --tokens.
-    #[arg(long)]
-    pub provision: bool,
-    /// A file of `gateway-id token` lines, written by --provision, read otherwise.
-    #[arg(long)]
-    pub tokens: Option<PathBuf>,
-    /// Simulate history from this many hours ago up to now (backfill), then stop unless --live.
-    #[arg(long, default_value_t = 0.0)]
-    pub history_hours: f64,
-    /// Seconds between readings of one device.
-    #[arg(long, default_value_t = 60)]
-    pub step_secs: u64,
-    /// Readings per document.
-    #[arg(long, default_value_t = 60)]
-    pub batch: usize,
-    /// Keep sending live readings every --step-secs until interrupted (or for --live-secs).
-    #[arg(long)]
-    pub live: bool,
-    /// Stop live mode after this many seconds.
-    #[arg(long)]
-    pub live_secs: Option<u64>,
-    /// Site latitude for the sun's path.
-    #[arg(long, default_value_t = 48.14)]
-    pub latitude: f64,
-    /// Site longitude for the sun's path.
-    #[arg(long, default_value_t = 11.58)]
-    pub longitude: f64,
-    /// Seed for clouds and capacities (same seed, same data).
-    #[arg(long, default_value_t = 7)]
-    pub seed: u64,
 }

@@ -2,9 +2,8 @@
 
 mod cli;
 mod commands;
-mod loadgen;
+mod process;
 mod settings;
-mod simulate;
 mod telemetry;
 
 use std::process::ExitCode;
@@ -36,8 +35,9 @@ async fn main() -> ExitCode {
         Command::User(command) => commands::admin::user(settings, command).await,
         Command::Operator(command) => commands::admin::operator(settings, command).await,
         Command::Readings(args) => commands::admin::readings(settings, args).await,
-        Command::Simulate(args) => simulate::run(settings, args).await,
-        Command::Load(args) => loadgen::run(settings, args).await,
+        Command::Spool(command) => commands::spool::spool(settings, command).await,
+        Command::Simulate(args) => heliograph_simulator::simulate::run(&settings.store, args).await,
+        Command::Load(args) => heliograph_simulator::load::run(&settings.store, args).await,
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,6 +1,7 @@
 //! One configuration loader for every role: built-in defaults, then a TOML file, then
 //! environment variables `HELIOGRAPH_<SECTION>__<KEY>` (e.g. `HELIOGRAPH_INGEST__LISTEN`).
 
+use std::net::SocketAddr;
 use std::path::Path;
 
 use figment::Figment;
@@ -25,6 +26,29 @@ pub struct Settings {
     pub mailer: MailerSettings,
     /// Logging.
     pub log: LogSettings,
+    /// The internal listener for probes and metrics.
+    pub ops: OpsSettings,
+}
+
+/// Where each role serves `/healthz`, `/readyz` and `/metrics`: an internal listener, apart from
+/// the ports gateways and browsers reach (the metrics name every provider). One per role, so
+/// that the roles can share a configuration file on one host; `None` serves no probes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct OpsSettings {
+    /// `heliograph ingest`, and `heliograph serve` (all roles in one process).
+    pub ingest: Option<SocketAddr>,
+    /// `heliograph web`.
+    pub web: Option<SocketAddr>,
+    /// `heliograph mailer`.
+    pub mailer: Option<SocketAddr>,
+}
+
+impl Default for OpsSettings {
+    fn default() -> Self {
+        let local = |port| Some(SocketAddr::from(([127, 0, 0, 1], port)));
+        Self { ingest: local(7790), web: local(7791), mailer: local(7792) }
+    }
 }
 
 /// Log format and filter.

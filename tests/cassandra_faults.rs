@@ -128,12 +128,24 @@ struct Ports {
     ingest: u16,
     http: u16,
     web: u16,
+    /// The mailer's internal port (it has no other).
     mailer: u16,
+    /// The ingest process's internal port (probes and metrics).
+    ingest_ops: u16,
+    /// The web process's internal port.
+    web_ops: u16,
 }
 
 impl Ports {
     fn new() -> Self {
-        Self { ingest: free_port(), http: free_port(), web: free_port(), mailer: free_port() }
+        Self {
+            ingest: free_port(),
+            http: free_port(),
+            web: free_port(),
+            mailer: free_port(),
+            ingest_ops: free_port(),
+            web_ops: free_port(),
+        }
     }
 }
 
@@ -148,7 +160,8 @@ fn config(dir: &Path, name: &str, cluster: &Cluster, registry: &str, ports: Port
          [ingest]\nlisten = \"127.0.0.1:{}\"\nhttp_listen = \"127.0.0.1:{}\"\nspool_dir = \"{}\"\n\
          [web]\nlisten = \"127.0.0.1:{}\"\ncookie_secure = false\n\
          session_secret = \"cluster-test-session-secret-0123456789\"\n\
-         [mailer]\nhttp_listen = \"127.0.0.1:{}\"\ntransport = \"smtp\"\nfrom_address = \"reports@cluster.example\"\n\
+         [ops]\ningest = \"127.0.0.1:{}\"\nweb = \"127.0.0.1:{}\"\nmailer = \"127.0.0.1:{}\"\n\
+         [mailer]\ntransport = \"smtp\"\nfrom_address = \"reports@cluster.example\"\n\
          unsubscribe_secret = \"cluster-test-unsubscribe-secret-0123456789\"\ntick_secs = 1\n\
          summary_delay_minutes = 0\ncatch_up_days = 1\nalerts = false\n\
          [mailer.smtp]\nhost = \"127.0.0.1\"\nport = {smtp}\nsecurity = \"plain\"\n[log]\nfilter = \"warn\"\n",
@@ -157,6 +170,8 @@ fn config(dir: &Path, name: &str, cluster: &Cluster, registry: &str, ports: Port
         ports.http,
         dir.join(format!("spool-{name}")).display(),
         ports.web,
+        ports.ingest_ops,
+        ports.web_ops,
         ports.mailer,
     );
     std::fs::write(&path, text).unwrap();
@@ -383,9 +398,9 @@ async fn wait_for_empty_spool(http: u16) {
     }
 }
 
-/// Bytes waiting in an ingest process's spool, from its metrics.
-async fn spool_bytes(http: u16) -> f64 {
-    let (_, metrics) = http_get(std::net::SocketAddr::from(([127, 0, 0, 1], http)), "/metrics").await;
+/// Bytes waiting in an ingest process's spool, from its metrics (on its internal port).
+async fn spool_bytes(ops: u16) -> f64 {
+    let (_, metrics) = http_get(std::net::SocketAddr::from(([127, 0, 0, 1], ops)), "/metrics").await;
     metrics
         .lines()
         .find_map(|l| l.strip_prefix("heliograph_ingest_spool_bytes "))
@@ -432,7 +447,7 @@ async fn with_rf3_and_local_quorum_a_killed_node_stops_neither_ingest_nor_report
     let (acked, sent) = finish_streams(streams, &tokens).await;
     let during_outage = Instant::now() - killed_at;
     cluster.control(&["restart", "3"]);
-    wait_for_empty_spool(ports.http).await;
+    wait_for_empty_spool(ports.ingest_ops).await;
     let store = store::open(&StoreSettings::Cassandra(cluster.settings(&registry))).await.unwrap();
     let tenant = store.tenant(&ProviderSlug::parse(&slug).unwrap()).await.unwrap();
     let tally = Tally::count(tenant.as_ref(), &acked, sent, base, killed_at).await;
@@ -540,7 +555,7 @@ async fn two_ingest_two_web_and_two_mailer_processes_behave_as_one() {
     assert_eq!(messages, 2);
     assert_eq!(messages_later, 2, "no summary is sent twice");
 
-    for port in [a.http, b.http, a.web, b.web, a.mailer, b.mailer] {
+    for port in [a.ingest_ops, b.ingest_ops, a.web_ops, b.web_ops, a.mailer, b.mailer] {
         let address = std::net::SocketAddr::from(([127, 0, 0, 1], port));
         assert_eq!(http_get(address, "/readyz").await.0, 200, "readyz on {port}");
         let (status, metrics) = http_get(address, "/metrics").await;

@@ -20,7 +20,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, SecondsFormat, TimeDelta, Utc};
-use common::process::{BIN, free_port, wait_for_port};
+use common::process::{BIN, OPS_ANY_PORT, free_port, wait_for_port};
 use common::{GatewayConn, reading, unique};
 use heliograph_shared::store::{self, CassandraSettings, ConsistencySetting, StoreSettings, TenantStore};
 use heliograph_shared::{DeviceId, GatewayId, KeyspaceName};
@@ -338,9 +338,10 @@ async fn cassandra_killed_mid_stream_and_ingest_killed_mid_replay_lose_and_dupli
             "[store]\nbackend = \"cassandra\"\nnodes = [\"{}\"]\nregistry_keyspace = \"{registry}\"\n\
              consistency = \"one\"\nrequest_timeout_ms = 2000\n\
              [ingest]\nlisten = \"127.0.0.1:{port}\"\nhttp_listen = \"127.0.0.1:{http}\"\nspool_dir = \"{}\"\n\
-             [log]\nfilter = \"warn,heliograph_ingest=info\"\n",
+             [log]\nfilter = \"warn,heliograph_ingest=info\"\n{}",
             node.address,
-            spool.display()
+            spool.display(),
+            OPS_ANY_PORT
         ),
     )
     .unwrap();
@@ -438,6 +439,19 @@ async fn cassandra_killed_mid_stream_and_ingest_killed_mid_replay_lose_and_dupli
         ids[0]
     );
     assert!(left > 0, "ingest was killed before the spool was replayed");
+    // A crash in the middle of an append (or a full disk) leaves half a record at the end of the
+    // last segment. It was never acknowledged, and it must not stall the replay.
+    let last = std::fs::read_dir(&spool)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.file_name().is_some_and(|n| n.to_string_lossy().starts_with("spool-")))
+        .max()
+        .expect("a segment is left");
+    {
+        use std::io::Write;
+        let mut file = std::fs::OpenOptions::new().append(true).open(&last).unwrap();
+        file.write_all(b"0badc0de 4096 {\"provider\":\"torn\",\"batch\":{\"gateway\":\"GW").unwrap();
+    }
     ingest = Ingest::start(&config, port, log.clone());
     let drained_in = wait_for_drain(&spool, &ingest).await;
     ingest.kill();

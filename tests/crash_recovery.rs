@@ -12,7 +12,7 @@ use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 
 mod common;
 
-use common::process::{free_port, heliograph as run, start_role};
+use common::process::{OPS_ANY_PORT, free_port, heliograph as run, start_role};
 
 fn start(config: &Path, port: u16) -> Child {
     start_role(config, "ingest", port)
@@ -63,10 +63,11 @@ async fn every_reading_acked_before_a_sigkill_is_stored_after_restart() {
         &config,
         format!(
             "[store]\nbackend = \"embedded\"\ndata_dir = \"{}\"\n[ingest]\nlisten = \"127.0.0.1:{port}\"\n\
-             http_listen = \"127.0.0.1:{}\"\nspool_dir = \"{}\"\n[log]\nfilter = \"warn\"\n",
+             http_listen = \"127.0.0.1:{}\"\nspool_dir = \"{}\"\n[log]\nfilter = \"warn\"\n{}",
             dir.path().join("data").display(),
             free_port(),
-            dir.path().join("spool").display()
+            dir.path().join("spool").display(),
+            OPS_ANY_PORT
         ),
     )
     .unwrap();

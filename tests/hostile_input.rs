@@ -156,7 +156,8 @@ async fn thousands_of_unknown_gateway_ids_are_refused_and_the_server_keeps_servi
         done.unwrap();
     }
     println!("well-behaved gateway during 3,000 unknown ids: {during:.0} documents/s");
+    // The operator sees some of them; one address cannot fill the list (the metrics count all).
     let recorded = test.store.unclaimed_gateways(10_000).await.unwrap();
-    assert_eq!(recorded.len(), 3_000, "each unknown id is recorded once for the operator");
+    assert!((1..=20).contains(&recorded.len()), "{} recorded from one address", recorded.len());
     server.stop().await;
 }

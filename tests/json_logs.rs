@@ -67,4 +67,8 @@ async fn json_log_lines_name_the_connection_provider_and_gateway_and_never_a_tok
         lines.iter().find(|l| l["message"] == "gateway refused").unwrap_or_else(|| panic!("{logs}"));
     assert_eq!(refused["gateway"], "GW-1");
     assert!(!logs.contains(&token) && !logs.contains(wrong_token), "a token reached the logs:\n{logs}");
+    // On SIGTERM the last line says what is left for the next start to replay.
+    let last = lines.last().unwrap();
+    assert!(last["message"].as_str().unwrap().starts_with("ingest stopped"), "{last}");
+    assert_eq!((last["spool_records"].as_u64(), last["spool_bytes"].as_u64()), (Some(0), Some(0)), "{last}");
 }

@@ -1,5 +1,6 @@
 //! `/metrics` on a real `heliograph ingest` process: the counters an operator alerts on move
-//! when documents are accepted, quarantined and refused.
+//! when documents are accepted, quarantined and refused. Metrics are served on each process's
+//! internal listener (`[ops]`), never on the ports gateways and browsers reach.
 
 #![allow(clippy::unwrap_used)] // a test that cannot unwrap has already failed
 
@@ -21,7 +22,7 @@ async fn scrape(port: u16) -> String {
 async fn ingest_metrics_count_accepted_quarantined_and_refused_documents() {
     let dir = tempfile::tempdir().unwrap();
     let acme = EmbeddedAcme::new(dir.path(), "[log]\nfilter = \"warn\"\n");
-    let (token, http) = (acme.token.clone(), acme.http);
+    let (token, ops) = (acme.token.clone(), acme.ops);
     let mut server = start_role(&acme.config, "ingest", acme.ingest);
     let addr = acme.ingest_addr();
     let mut conn = GatewayConn::hello(addr, "GW-1", &token).await;
@@ -47,11 +48,13 @@ async fn ingest_metrics_count_accepted_quarantined_and_refused_documents() {
     ];
     // A document is counted just after its answer is written: the scrape may come first.
     let deadline = Instant::now() + Duration::from_secs(5);
-    let mut metrics = scrape(http).await;
+    let mut metrics = scrape(ops).await;
     while !expected.iter().all(|e| metrics.contains(e)) && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(50)).await;
-        metrics = scrape(http).await;
+        metrics = scrape(ops).await;
     }
+    let public = std::net::SocketAddr::from(([127, 0, 0, 1], acme.http));
+    assert_eq!(common::http_get(public, "/metrics").await.0, 404, "no metrics on the public port");
     let _ = server.kill();
     let _ = server.wait();
     for expected in expected {
@@ -77,40 +80,41 @@ async fn wait_healthy(port: u16) {
 #[tokio::test]
 async fn web_and_mailer_processes_serve_health_readiness_and_metrics() {
     let dir = tempfile::tempdir().unwrap();
-    let (web, mailer) = (free_port(), free_port());
+    let (web, web_ops, mailer_ops) = (free_port(), free_port(), free_port());
     let config = dir.path().join("heliograph.toml");
     std::fs::write(
         &config,
         format!(
             "[store]\nbackend = \"embedded\"\ndata_dir = \"{}\"\n[web]\nlisten = \"127.0.0.1:{web}\"\n\
-             [mailer]\nhttp_listen = \"127.0.0.1:{mailer}\"\ntransport = \"file\"\noutbox_dir = \"{}\"\n\
-             [log]\nfilter = \"warn\"\n",
+             [mailer]\ntransport = \"file\"\noutbox_dir = \"{}\"\n\
+             [ops]\nweb = \"127.0.0.1:{web_ops}\"\nmailer = \"127.0.0.1:{mailer_ops}\"\n[log]\nfilter = \"warn\"\n",
             dir.path().join("data").display(),
             dir.path().join("outbox").display()
         ),
     )
     .unwrap();
     heliograph(&config, &["provider", "add", "acme", "--name", "Acme"]);
-    let mut processes = [start_role(&config, "web", web), start_role(&config, "mailer", mailer)];
-    wait_healthy(web).await;
-    wait_healthy(mailer).await;
+    let mut processes = [start_role(&config, "web", web), start_role(&config, "mailer", mailer_ops)];
+    wait_healthy(web_ops).await;
+    wait_healthy(mailer_ops).await;
     let web_addr = std::net::SocketAddr::from(([127, 0, 0, 1], web));
     let (status, _) = common::http_get(web_addr, "/login").await;
     assert_eq!(status, 200);
-    for port in [web, mailer] {
+    for port in [web_ops, mailer_ops] {
         let (status, body) =
             common::http_get(std::net::SocketAddr::from(([127, 0, 0, 1], port)), "/readyz").await;
         assert_eq!((status, body.trim()), (200, "ready"), "port {port}");
     }
-    let web_metrics = scrape(web).await;
+    let web_metrics = scrape(web_ops).await;
+    assert_eq!(common::http_get(web_addr, "/metrics").await.0, 404, "no metrics on the panel's port");
     // The scheduler's first round starts at once; its counter shows once it has finished.
     let deadline = Instant::now() + Duration::from_secs(10);
-    let mut mailer_metrics = scrape(mailer).await;
+    let mut mailer_metrics = scrape(mailer_ops).await;
     while !mailer_metrics.contains(r#"heliograph_mailer_rounds_total{outcome="ok"}"#)
         && Instant::now() < deadline
     {
         tokio::time::sleep(Duration::from_millis(100)).await;
-        mailer_metrics = scrape(mailer).await;
+        mailer_metrics = scrape(mailer_ops).await;
     }
     for process in &mut processes {
         let _ = process.kill();

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 mod common;
 
-use common::process::{BIN, free_port};
+use common::process::{BIN, OPS_ANY_PORT, free_port};
 
 struct Running(Child);
 
@@ -33,7 +33,7 @@ fn config(dir: &Path) -> (std::path::PathBuf, u16) {
     let text = format!(
         "[store]\nbackend = \"embedded\"\ndata_dir = \"{data}\"\n\
          [ingest]\nlisten = \"127.0.0.1:{ingest}\"\nhttp_listen = \"127.0.0.1:{http}\"\nspool_dir = \"{spool}\"\n\
-         [web]\nlisten = \"127.0.0.1:{web}\"\n[mailer]\noutbox_dir = \"{outbox}\"\n[log]\nfilter = \"warn\"\n"
+         [web]\nlisten = \"127.0.0.1:{web}\"\n[mailer]\noutbox_dir = \"{outbox}\"\n[log]\nfilter = \"warn\"\n{OPS_ANY_PORT}"
     );
     std::fs::write(&path, text).unwrap();
     (path, web)

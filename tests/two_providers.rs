@@ -10,7 +10,7 @@ use std::path::Path;
 use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
-use common::process::free_port;
+use common::process::{OPS_ANY_PORT, free_port};
 use common::{cassandra_settings, unique};
 
 const BIN: &str = env!("CARGO_BIN_EXE_heliograph");
@@ -111,7 +111,7 @@ fn config(dir: &Path, store: &str, ingest: u16, http: u16, web: u16) -> std::pat
     let text = format!(
         "{store}\n[ingest]\nlisten = \"127.0.0.1:{ingest}\"\nhttp_listen = \"127.0.0.1:{http}\"\n\
          spool_dir = \"{spool}\"\n\
-         [web]\nlisten = \"127.0.0.1:{web}\"\n[log]\nfilter = \"warn\"\n"
+         [web]\nlisten = \"127.0.0.1:{web}\"\n[log]\nfilter = \"warn\"\n{OPS_ANY_PORT}"
     );
     std::fs::write(&path, text).expect("writes config");
     path

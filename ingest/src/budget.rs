@@ -4,6 +4,10 @@
 //! from one pool shared by the whole process, and while the pool is empty its reads pause (the
 //! document timeout still runs). So a thousand senders of half-finished megabyte documents hold
 //! at most the pool, not a gigabyte.
+//!
+//! Strangers (connections that have not authenticated yet) and gateways draw on separate pools
+//! ([`MemoryPools`]), so that strangers holding their pool empty never make an authenticated
+//! gateway's document wait.
 
 use std::future::Future;
 use std::io;
@@ -29,7 +33,7 @@ pub struct MemoryPool {
 impl MemoryPool {
     /// A pool of `bytes` (rounded down to KiB, at least one chunk).
     pub fn new(bytes: u64) -> Self {
-        let units = (bytes.max(CHUNK) / UNIT).min(u64::from(u32::MAX >> 4));
+        let units = (bytes.max(CHUNK) / UNIT).min(Semaphore::MAX_PERMITS as u64);
         Self { permits: Arc::new(Semaphore::new(units as usize)), bytes: units * UNIT }
     }
 
@@ -53,6 +57,24 @@ impl MemoryPool {
     pub async fn take(&self, bytes: u64) -> Option<OwnedSemaphorePermit> {
         let units = u32::try_from(bytes.div_ceil(UNIT)).ok()?;
         Arc::clone(&self.permits).acquire_many_owned(units).await.ok()
+    }
+}
+
+/// The process's two pools: a quarter of the budget for connections that have not
+/// authenticated yet, the rest for gateways that have.
+#[derive(Clone, Debug)]
+pub struct MemoryPools {
+    /// For connections that have not said who they are.
+    pub strangers: MemoryPool,
+    /// For authenticated gateways (and the HTTP listener, which authenticates before reading).
+    pub gateways: MemoryPool,
+}
+
+impl MemoryPools {
+    /// Splits `bytes` between the two pools.
+    pub fn new(bytes: u64) -> Self {
+        let strangers = bytes / 4;
+        Self { strangers: MemoryPool::new(strangers), gateways: MemoryPool::new(bytes - strangers) }
     }
 }
 
@@ -95,6 +117,13 @@ impl<R: AsyncRead> Budgeted<R> {
         self.allowance = free.min(limit);
     }
 
+    /// Draws on `pool` from now on (what was taken from the previous one goes back at the next
+    /// [`Self::restart`]).
+    pub fn switch_pool(&mut self, pool: MemoryPool) {
+        self.acquiring = None;
+        self.pool = pool;
+    }
+
     /// Raises the current stretch's limit to `limit` bytes from now (a document began: it may be
     /// larger than the gap before it was allowed to be).
     pub fn extend(&mut self, limit: u64, free: u64) {
@@ -109,7 +138,7 @@ impl<R: AsyncRead> Budgeted<R> {
 
     /// Bytes of the pool this reader holds now.
     pub fn held(&self) -> u64 {
-        self.held.as_ref().map_or(0, |p| u64::from(p.num_permits() as u32) * UNIT)
+        self.held.as_ref().map_or(0, |p| p.num_permits() as u64 * UNIT)
     }
 }
 

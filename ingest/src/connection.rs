@@ -15,7 +15,7 @@ use tokio::time::{Instant, sleep_until, timeout};
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info};
 
-use crate::budget::{Budgeted, MemoryPool};
+use crate::budget::{Budgeted, MemoryPools};
 use crate::metrics;
 use crate::pipeline::{AuthenticatedGateway, Listener, Pipeline};
 use crate::protocol::{
@@ -63,6 +63,9 @@ pub struct Connection<S> {
     session: Option<AuthenticatedGateway>,
     /// A document or hello of this connection authenticated: it may now idle for longer.
     authenticated: bool,
+    /// Where its unfinished documents' bytes come from (the strangers' pool until it has
+    /// authenticated).
+    pools: MemoryPools,
     /// What the store may remember of this connection's documents between them.
     writes: WriteSession,
 }
@@ -75,11 +78,11 @@ impl<S: AsyncRead + AsyncWrite + Send + 'static> Connection<S> {
         listener: Listener,
         pipeline: Arc<Pipeline>,
         settings: Arc<IngestSettings>,
-        pool: MemoryPool,
+        pools: MemoryPools,
     ) -> Self {
         let (read, writer) = tokio::io::split(stream);
         let gap = gap_budget(&settings);
-        let budget = Budgeted::new(read, pool, gap, gap);
+        let budget = Budgeted::new(read, pools.strangers.clone(), gap, gap);
         let mut reader = Reader::from_reader(BufReader::with_capacity(READ_BUFFER, budget));
         reader.config_mut().check_end_names = true;
         let context = ParseContext {
@@ -102,6 +105,7 @@ impl<S: AsyncRead + AsyncWrite + Send + 'static> Connection<S> {
             parser,
             session: None,
             authenticated: false,
+            pools,
             writes: WriteSession::default(),
         }
     }
@@ -304,6 +308,7 @@ impl<S: AsyncRead + AsyncWrite + Send + 'static> Connection<S> {
     fn start_session(&mut self, gateway: &AuthenticatedGateway) {
         if !self.authenticated {
             self.authenticated = true;
+            self.reader.get_mut().get_mut().switch_pool(self.pools.gateways.clone());
         }
         self.parser.context_mut().session_gateway = Some(gateway.gateway.clone());
         let span = tracing::Span::current();

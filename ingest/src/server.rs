@@ -9,7 +9,6 @@ use std::time::Duration;
 
 use heliograph_shared::ProviderSlug;
 use heliograph_shared::store::Store;
-use metrics_exporter_prometheus::PrometheusHandle;
 use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Mutex, Semaphore};
@@ -18,7 +17,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{info, warn};
 
-use crate::budget::MemoryPool;
+use crate::budget::MemoryPools;
 use crate::connection::{Closed, Connection};
 use crate::http;
 use crate::metrics;
@@ -62,10 +61,9 @@ pub struct IngestServer {
     /// Dedicated listeners bound at start, served once `run` begins.
     bound_dedicated: Vec<(ProviderSlug, TcpListener)>,
     spool: Option<Arc<Spool>>,
-    metrics: Option<PrometheusHandle>,
     tls: Option<TlsAcceptor>,
     connections: Arc<Semaphore>,
-    memory: MemoryPool,
+    memory: MemoryPools,
     tasks: TaskTracker,
 }
 
@@ -98,7 +96,7 @@ impl IngestServer {
         let bound_dedicated = bind_dedicated(store.as_ref(), &settings, &dedicated).await?;
         let server = Self {
             connections: Arc::new(Semaphore::new(settings.max_connections)),
-            memory: MemoryPool::new(settings.max_bytes_in_flight),
+            memory: MemoryPools::new(settings.max_bytes_in_flight),
             settings: Arc::new(settings),
             pipeline,
             shared,
@@ -106,17 +104,10 @@ impl IngestServer {
             dedicated,
             bound_dedicated,
             spool,
-            metrics: None,
             tls,
             tasks: TaskTracker::new(),
         };
         Ok(server)
-    }
-
-    /// Serves `/metrics` from this Prometheus recorder on the HTTP listener.
-    pub fn with_metrics(mut self, handle: PrometheusHandle) -> Self {
-        self.metrics = Some(handle);
-        self
     }
 
     /// The shared port's address.
@@ -163,8 +154,7 @@ impl IngestServer {
             let app = http::router(
                 Arc::clone(&self.pipeline),
                 Arc::clone(&self.settings),
-                self.memory.clone(),
-                self.metrics.clone(),
+                self.memory.gateways.clone(),
             );
             self.tasks.spawn(http::serve(
                 http,
@@ -220,7 +210,7 @@ struct AcceptContext {
     settings: Arc<IngestSettings>,
     pipeline: Arc<Pipeline>,
     connections: Arc<Semaphore>,
-    memory: MemoryPool,
+    memory: MemoryPools,
     tasks: TaskTracker,
     shutdown: CancellationToken,
 }

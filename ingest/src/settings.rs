@@ -24,7 +24,8 @@ pub struct IngestSettings {
     /// Connections open at once across all listeners (TCP and HTTP); more are refused with `busy`.
     pub max_connections: usize,
     /// Bytes of unfinished documents held at once across all connections; beyond it, reads
-    /// pause until documents finish (each connection may hold a small allowance regardless).
+    /// pause until documents finish (each connection may hold a small allowance regardless). A
+    /// quarter of it is for connections that have not authenticated yet, the rest for gateways.
     pub max_bytes_in_flight: u64,
     /// Bytes allowed between two documents on a connection (whitespace, comments, an XML
     /// declaration); more closes the connection with `too_large`.

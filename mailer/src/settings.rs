@@ -72,9 +72,6 @@ impl Default for SmtpSettings {
 pub struct MailerSettings {
     /// Whether `heliograph serve` runs the mailer.
     pub enabled: bool,
-    /// Where `heliograph mailer` serves `/healthz`, `/readyz` and `/metrics` (under `serve`
-    /// the ingest process's HTTP listener serves them for every role).
-    pub http_listen: std::net::SocketAddr,
     /// How mail is sent.
     pub transport: TransportKind,
     /// The SMTP server, when `transport = "smtp"`.
@@ -118,7 +115,6 @@ impl Default for MailerSettings {
     fn default() -> Self {
         Self {
             enabled: true,
-            http_listen: std::net::SocketAddr::from(([0, 0, 0, 0], 7781)),
             transport: TransportKind::default(),
             smtp: SmtpSettings::default(),
             outbox_dir: None,

@@ -8,10 +8,10 @@ use heliograph_shared::{
     PasswordDigest, Provider, ProviderSlug, Replication, ReportSchedule, User, Username,
 };
 
-use super::serve::open_store;
 use crate::cli::{
     CustomerCommand, GatewayCommand, OperatorCommand, ProviderCommand, ReadingsArgs, UserCommand,
 };
+use crate::process::open_store;
 use crate::settings::Settings;
 
 fn slug(value: &str) -> anyhow::Result<ProviderSlug> {
@@ -120,16 +120,22 @@ pub async fn gateway(settings: Settings, command: GatewayCommand) -> anyhow::Res
             println!("gateway {} added; its token (shown once, store it in the gateway):", gateway.id);
             println!("{}", token.reveal());
         }
-        GatewayCommand::RotateToken { provider, id, grace_hours } => {
+        GatewayCommand::RotateToken { provider, id, grace_hours, revoke_previous } => {
             let tenant = store.tenant(&slug(&provider)?).await?;
             let id = GatewayId::parse(&id)?;
             let mut gateway =
                 tenant.gateway(&id).await?.with_context(|| format!("gateway {id} does not exist"))?;
             let token = GatewayToken::generate();
-            gateway.previous_token = Some((gateway.token_hash, Utc::now() + Duration::hours(grace_hours)));
-            gateway.token_hash = token.hash();
+            let grace = (!revoke_previous).then(|| Duration::hours(grace_hours));
+            gateway.rotate_token(&token, grace, Utc::now());
             tenant.update_gateway(&gateway).await?;
-            println!("new token for {id} (the previous one stays valid for {grace_hours} h):");
+            if revoke_previous {
+                println!(
+                    "new token for {id} (the previous one is refused from now on, also on open connections):"
+                );
+            } else {
+                println!("new token for {id} (the previous one stays valid for {grace_hours} h):");
+            }
             println!("{}", token.reveal());
         }
         GatewayCommand::List { provider } => {

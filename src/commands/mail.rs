@@ -11,8 +11,8 @@ use heliograph_shared::store::{Store, StoreSettings};
 use heliograph_shared::{CustomerId, ProviderSlug};
 use tracing::info;
 
-use super::serve::{metrics_recorder, open_store, shutdown_on_signals};
 use crate::cli::{MailerArgs, MailerCommand};
+use crate::process::{metrics_recorder, open_store, shutdown_on_signals};
 use crate::settings::Settings;
 
 /// The embedded store's data directory, where the outbox and the unsubscribe key live by default.
@@ -50,9 +50,8 @@ pub async fn mailer(settings: Settings, args: MailerArgs) -> anyhow::Result<()> 
         None => {
             let metrics = metrics_recorder()?;
             let shutdown = shutdown_on_signals();
-            let probes =
-                super::probes::serve(settings.mailer.http_listen, store, metrics, shutdown.clone()).await?;
-            info!(probes = %probes, "mailer running");
+            let ops = super::probes::serve(settings.ops.mailer, store, metrics, shutdown.clone()).await?;
+            info!(ops = ?ops, "mailer running");
             mailer.run(shutdown).await;
         }
         Some(MailerCommand::SendNow { provider, customer, period }) => {

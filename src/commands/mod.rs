@@ -4,3 +4,4 @@ pub mod admin;
 pub mod mail;
 pub mod probes;
 pub mod serve;
+pub mod spool;

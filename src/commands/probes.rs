@@ -1,5 +1,5 @@
-//! `/healthz`, `/readyz` and `/metrics` for a role that has no HTTP server of its own (the
-//! mailer), so that every process can be probed and scraped the same way.
+//! `/healthz`, `/readyz` and `/metrics` on each process's internal listener (`[ops]`),
+//! apart from the ports gateways and browsers reach: the metrics name every provider.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -20,13 +20,17 @@ struct Probes {
     metrics: PrometheusHandle,
 }
 
-/// Binds `address` and serves the probes until `shutdown`; returns the bound address.
+/// Binds `address` and serves the probes until `shutdown`; returns the bound address (`None`
+/// when there is no address: no probes).
 pub async fn serve(
-    address: SocketAddr,
+    address: Option<SocketAddr>,
     store: Arc<dyn Store>,
     metrics: PrometheusHandle,
     shutdown: CancellationToken,
-) -> anyhow::Result<SocketAddr> {
+) -> anyhow::Result<Option<SocketAddr>> {
+    let Some(address) = address else {
+        return Ok(None);
+    };
     let listener = tokio::net::TcpListener::bind(address)
         .await
         .with_context(|| format!("cannot listen on {address} for health and metrics"))?;
@@ -42,7 +46,7 @@ pub async fn serve(
             tracing::error!(error = %e, "the health and metrics listener failed");
         }
     });
-    Ok(bound)
+    Ok(Some(bound))
 }
 
 async fn ready(State(probes): State<Probes>) -> (StatusCode, &'static str) {

@@ -3,87 +3,39 @@
 
 use std::sync::Arc;
 
-use anyhow::Context as _;
 use heliograph_ingest::IngestServer;
-use heliograph_shared::store::{self, Store};
 use heliograph_web::WebServer;
-use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
-use tokio_util::sync::CancellationToken;
 use tracing::info;
 
 use crate::cli::ServeArgs;
+use crate::process::{metrics_recorder, open_store, shutdown_on_signals};
 use crate::settings::Settings;
-use crate::simulate;
-
-/// Installs the process-wide Prometheus recorder; its handle renders `/metrics`.
-pub fn metrics_recorder() -> anyhow::Result<PrometheusHandle> {
-    PrometheusBuilder::new()
-        .set_buckets(&heliograph_ingest::metrics::LATENCY_BUCKETS)?
-        .install_recorder()
-        .context("cannot install the metrics recorder")
-}
-
-/// Opens the configured store.
-pub async fn open_store(settings: &Settings) -> anyhow::Result<Arc<dyn Store>> {
-    store::open(&settings.store).await.context("cannot open the store")
-}
-
-/// Cancels the returned token on SIGTERM or SIGINT.
-pub fn shutdown_on_signals() -> CancellationToken {
-    let token = CancellationToken::new();
-    let trigger = token.clone();
-    tokio::spawn(async move {
-        let interrupt = tokio::signal::ctrl_c();
-        #[cfg(unix)]
-        {
-            let mut terminate = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-            {
-                Ok(signal) => signal,
-                Err(e) => {
-                    tracing::error!(error = %e, "cannot listen for SIGTERM");
-                    let _ = interrupt.await;
-                    trigger.cancel();
-                    return;
-                }
-            };
-            tokio::select! {
-                _ = interrupt => info!("SIGINT received, shutting down"),
-                _ = terminate.recv() => info!("SIGTERM received, shutting down"),
-            }
-        }
-        #[cfg(not(unix))]
-        {
-            let _ = interrupt.await;
-        }
-        trigger.cancel();
-    });
-    token
-}
 
 /// `heliograph serve`: ingest, web and mailer in one process.
 pub async fn serve(settings: Settings, args: ServeArgs) -> anyhow::Result<()> {
     let metrics = metrics_recorder()?;
     let store = open_store(&settings).await?;
     let shutdown = shutdown_on_signals();
-    let ingest =
-        IngestServer::bind(settings.ingest.clone(), Arc::clone(&store)).await?.with_metrics(metrics.clone());
+    let ingest = IngestServer::bind(settings.ingest.clone(), Arc::clone(&store)).await?;
+    let ops =
+        super::probes::serve(settings.ops.ingest, Arc::clone(&store), metrics, shutdown.clone()).await?;
     let mut web_settings = settings.web.clone();
     if args.demo {
         // The demo is opened over plain http://localhost, where Safari drops `Secure` cookies.
         web_settings.cookie_secure = false;
     }
-    let web = with_unsubscribe_key(WebServer::bind(&web_settings, Arc::clone(&store)).await?, &settings)
-        .with_metrics(metrics);
+    let web = with_unsubscribe_key(WebServer::bind(&web_settings, Arc::clone(&store)).await?, &settings);
     info!(
         backend = store.backend(),
         ingest = %ingest.local_addr()?,
         sunspec_http = ?ingest.http_addr(),
         web = %web.local_addr()?,
+        ops = ?ops,
         "heliograph serving"
     );
     let demo = if args.demo {
         let target = loopback(ingest.local_addr()?);
-        Some(tokio::spawn(simulate::demo(Arc::clone(&store), target, shutdown.clone())))
+        Some(tokio::spawn(heliograph_simulator::simulate::demo(Arc::clone(&store), target, shutdown.clone())))
     } else {
         None
     };
@@ -113,10 +65,11 @@ pub async fn ingest(settings: Settings) -> anyhow::Result<()> {
     let metrics = metrics_recorder()?;
     let store = open_store(&settings).await?;
     let shutdown = shutdown_on_signals();
-    let ingest = IngestServer::bind(settings.ingest.clone(), store).await?.with_metrics(metrics);
-    info!(ingest = %ingest.local_addr()?, sunspec_http = ?ingest.http_addr(), "ingest serving");
+    let ingest = IngestServer::bind(settings.ingest.clone(), Arc::clone(&store)).await?;
+    let ops = super::probes::serve(settings.ops.ingest, store, metrics, shutdown.clone()).await?;
+    info!(ingest = %ingest.local_addr()?, sunspec_http = ?ingest.http_addr(), ops = ?ops, "ingest serving");
+    // Its last log line says what is left in the spool.
     ingest.run(shutdown).await?;
-    info!("stopped");
     Ok(())
 }
 
@@ -125,9 +78,9 @@ pub async fn web(settings: Settings) -> anyhow::Result<()> {
     let metrics = metrics_recorder()?;
     let store = open_store(&settings).await?;
     let shutdown = shutdown_on_signals();
-    let web =
-        with_unsubscribe_key(WebServer::bind(&settings.web, store).await?, &settings).with_metrics(metrics);
-    info!(web = %web.local_addr()?, "web serving");
+    let web = with_unsubscribe_key(WebServer::bind(&settings.web, Arc::clone(&store)).await?, &settings);
+    let ops = super::probes::serve(settings.ops.web, store, metrics, shutdown.clone()).await?;
+    info!(web = %web.local_addr()?, ops = ?ops, "web serving");
     web.run(shutdown).await?;
     info!("stopped");
     Ok(())

@@ -8,6 +8,11 @@ use std::time::{Duration, Instant};
 /// The binary under test.
 pub const BIN: &str = env!("CARGO_BIN_EXE_heliograph");
 
+/// An `[ops]` section that puts every role's probes and metrics on a port of the kernel's
+/// choosing, so that test processes never collide on the default ports.
+pub const OPS_ANY_PORT: &str =
+    "[ops]\ningest = \"127.0.0.1:0\"\nweb = \"127.0.0.1:0\"\nmailer = \"127.0.0.1:0\"\n";
+
 /// A loopback port free at the time of asking, for a server started afterwards. It is taken
 /// below Linux's ephemeral range (32768 and up), where the kernel's own choice for port 0 and
 /// for every outgoing connection (a Cassandra driver's, another test's) lies: a port from that
@@ -69,8 +74,10 @@ pub struct EmbeddedAcme {
     pub config: PathBuf,
     /// The gateway port.
     pub ingest: u16,
-    /// The ingest HTTP port (SunSpec, probes, metrics).
+    /// The ingest HTTP port (SunSpec uploads, `/healthz`, `/readyz`).
     pub http: u16,
+    /// The ingest process's internal port (`/healthz`, `/readyz`, `/metrics`).
+    pub ops: u16,
     /// `GW-1`'s token.
     pub token: String,
 }
@@ -79,11 +86,12 @@ impl EmbeddedAcme {
     /// Writes the config (`extra` is appended: more sections such as `[log]`) and adds the
     /// provider and its gateway with the CLI.
     pub fn new(dir: &Path, extra: &str) -> Self {
-        let (ingest, http) = (free_port(), free_port());
+        let (ingest, http, ops) = (free_port(), free_port(), free_port());
         let config = dir.join("heliograph.toml");
         let text = format!(
             "[store]\nbackend = \"embedded\"\ndata_dir = \"{}\"\n[ingest]\nlisten = \"127.0.0.1:{ingest}\"\n\
-             http_listen = \"127.0.0.1:{http}\"\nspool_dir = \"{}\"\n{extra}",
+             http_listen = \"127.0.0.1:{http}\"\nspool_dir = \"{}\"\n{extra}\
+             [ops]\ningest = \"127.0.0.1:{ops}\"\nweb = \"127.0.0.1:0\"\nmailer = \"127.0.0.1:0\"\n",
             dir.join("data").display(),
             dir.join("spool").display()
         );
@@ -91,7 +99,7 @@ impl EmbeddedAcme {
         heliograph(&config, &["provider", "add", "acme", "--name", "Acme"]);
         let added = heliograph(&config, &["gateway", "add", "--provider", "acme", "GW-1", "--site", "Roof"]);
         let token = added.lines().nth(1).expect("the token line").trim().to_owned();
-        Self { config, ingest, http, token }
+        Self { config, ingest, http, ops, token }
     }
 
     /// The gateway port's address.

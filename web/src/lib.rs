@@ -24,7 +24,6 @@ use std::sync::Arc;
 use axum::Router;
 use heliograph_shared::UnsubscribeKey;
 use heliograph_shared::store::Store;
-use metrics_exporter_prometheus::PrometheusHandle;
 
 use crate::state::AppState;
 use tokio::net::TcpListener;
@@ -67,12 +66,6 @@ impl WebServer {
     /// Verifies unsubscribe links with `key` (the mailer's); without it they answer 404.
     pub fn with_unsubscribe_key(mut self, key: UnsubscribeKey) -> Self {
         self.state.unsubscribe = Some(key);
-        self
-    }
-
-    /// Serves `/metrics` from the process's Prometheus recorder.
-    pub fn with_metrics(mut self, handle: PrometheusHandle) -> Self {
-        self.state.metrics = Some(handle);
         self
     }
 

@@ -1,14 +1,11 @@
 //! The web process's Prometheus metrics: how long each route takes to answer (report pages
-//! included), by route pattern and status class, and the `/metrics` page itself.
+//! included), by route pattern and status class. The process serves them on its internal listener.
 
 use std::time::Instant;
 
-use axum::extract::{MatchedPath, Request, State};
-use axum::http::{StatusCode, header};
+use axum::extract::{MatchedPath, Request};
 use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
-
-use crate::state::AppState;
+use axum::response::Response;
 
 /// Seconds from a request's arrival to its response, by route pattern and status class.
 pub const REQUEST_SECONDS: &str = "heliograph_web_request_seconds";
@@ -31,14 +28,4 @@ pub async fn time_request(request: Request, next: Next) -> Response {
     metrics::histogram!(REQUEST_SECONDS, "route" => route, "status" => status)
         .record(started.elapsed().as_secs_f64());
     response
-}
-
-/// `GET /metrics` in Prometheus text format.
-pub async fn render(State(state): State<AppState>) -> Response {
-    match &state.metrics {
-        Some(handle) => {
-            ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], handle.render()).into_response()
-        }
-        None => (StatusCode::NOT_FOUND, "metrics are not enabled in this process").into_response(),
-    }
 }

@@ -50,7 +50,6 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(ready))
-        .route("/metrics", get(metrics::render))
         .route("/login", get(login::form).post(login::submit))
         .route("/operator/login", get(auth::operator::login_form).post(auth::operator::login))
         .route("/unsubscribe/{token}", get(unsubscribe::confirm).post(unsubscribe::unsubscribe))

@@ -5,7 +5,6 @@ use std::sync::Arc;
 use chrono::TimeDelta;
 use heliograph_shared::UnsubscribeKey;
 use heliograph_shared::store::Store;
-use metrics_exporter_prometheus::PrometheusHandle;
 
 use crate::auth::keys::Keys;
 use crate::auth::limiter::LoginLimiter;
@@ -21,8 +20,6 @@ pub struct AppState {
     /// Verifies the unsubscribe links in customer emails (the mailer's key); without one the
     /// links answer 404.
     pub(crate) unsubscribe: Option<UnsubscribeKey>,
-    /// Renders `/metrics`; without one the route answers 404.
-    pub(crate) metrics: Option<PrometheusHandle>,
 }
 
 impl AppState {
@@ -43,7 +40,6 @@ impl AppState {
             )),
             settings: Arc::new(settings.clone()),
             unsubscribe: None,
-            metrics: None,
         }
     }
 

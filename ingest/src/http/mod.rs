@@ -26,7 +26,6 @@ use axum::routing::{get, post};
 use base64::Engine as _;
 use chrono::Utc;
 use heliograph_shared::TimestampPolicy;
-use metrics_exporter_prometheus::PrometheusHandle;
 
 use crate::budget::MemoryPool;
 use crate::pipeline::{Listener, Pipeline, credentials};
@@ -41,16 +40,11 @@ struct HttpState {
 }
 
 /// The HTTP routes: `POST /sunspec` (also `POST /`), `GET /healthz`, `GET /readyz` (the store
-/// answers) and `GET /metrics` (Prometheus text, when a recorder is given).
-pub fn router(
-    pipeline: Arc<Pipeline>,
-    settings: Arc<IngestSettings>,
-    memory: MemoryPool,
-    metrics: Option<PrometheusHandle>,
-) -> Router {
+/// answers). Metrics are served on the process's internal listener, not here.
+pub fn router(pipeline: Arc<Pipeline>, settings: Arc<IngestSettings>, memory: MemoryPool) -> Router {
     let deadline = settings.http_request_timeout();
     let ready_store = Arc::clone(pipeline.store());
-    let mut router = Router::new()
+    let router = Router::new()
         .route("/", post(upload))
         .route("/sunspec", post(upload))
         .route("/healthz", get(|| async { "ok" }))
@@ -66,9 +60,6 @@ pub fn router(
                 }
             }),
         );
-    if let Some(handle) = metrics {
-        router = router.route("/metrics", get(move || std::future::ready(handle.render())));
-    }
     router
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, deadline))
         .with_state(HttpState { pipeline, settings, memory })

@@ -340,7 +340,7 @@ pub fn parse_document(
 /// none used; the number of events. It lives beside the parser so that both run the one compiled
 /// reader: a copy compiled into the benchmark's own crate read the same document in 36-40 µs
 /// from one build to the next, moved only by where the linker placed it.
-#[doc(hidden)]
+#[cfg(feature = "bench")]
 pub fn bare_event_loop(bytes: &[u8]) -> usize {
     let mut reader = quick_xml::Reader::from_reader(bytes);
     reader.config_mut().check_end_names = true;

@@ -18,7 +18,9 @@ use chrono::{DateTime, Utc};
 use heliograph_shared::{Device, GatewayId, GatewayToken, Reading, TimestampPolicy};
 
 pub use answer::{Answer, RejectedReading, SunSpecResponse};
-pub use document::{Completed, DocumentParser, Progress, bare_event_loop, parse_document};
+#[cfg(feature = "bench")]
+pub use document::bare_event_loop;
+pub use document::{Completed, DocumentParser, Progress, parse_document};
 pub use error::{ErrorCode, ProtocolError};
 pub use xml::{XmlEvent, attribute, local_name};
 

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use heliograph_shared::ProviderSlug;
-use heliograph_shared::store::{Store, StoreError, TenantStore};
+use heliograph_shared::store::{Store, StoreError, TenantStore, WriteBatch};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
@@ -24,6 +24,8 @@ use super::{Inner, segment};
 const CHUNK_RECORDS: usize = 4096;
 /// Most bytes read as one chunk (a single larger record is still read whole).
 const CHUNK_BYTES: u64 = 16 * 1024 * 1024;
+/// Most readings of one gateway's consecutive records stored as one write.
+const MERGED_READINGS: usize = 5_000;
 /// Gateways stored at once.
 const CONCURRENCY: usize = 32;
 /// Attempts at a record the store fails with an error that is not "unavailable" before it is
@@ -232,7 +234,10 @@ async fn tenant_for(
     }
 }
 
-/// Stores one gateway's records in order. `None` when interrupted.
+/// Stores one gateway's records in order: consecutive records merged into one write of up to
+/// [`MERGED_READINGS`] readings ([`WriteBatch::absorb`]: the same outcome as one by one, with
+/// far fewer writes). A merged write the store refuses is tried again record by record, so that
+/// only the record it refuses is set aside. `None` when interrupted.
 async fn store_group(
     inner: &Arc<Inner>,
     tenant: Option<&dyn TenantStore>,
@@ -240,46 +245,71 @@ async fn store_group(
     records: Vec<Spooled>,
     shutdown: &CancellationToken,
 ) -> Option<()> {
-    for (record, line) in records {
-        let outcome = match tenant {
-            Some(tenant) => store_record(tenant, &record, shutdown).await?,
-            None => Err(StoreError::UnknownProvider(key.0.clone())),
-        };
-        match outcome {
-            Ok(()) => crate::metrics::spool_replayed(1),
-            Err(e) => {
-                warn!(provider = %key.0, gateway = %key.1, error = %e, "the store refuses a spooled record; setting it aside");
-                if !set_aside(inner, &e.to_string(), &line, shutdown).await {
-                    return None;
+    let mut records = records.into_iter().peekable();
+    while let Some(first) = records.next() {
+        let mut run = vec![first];
+        let mut readings = run[0].0.batch.readings.len();
+        while let Some(next) = records.next_if(|(r, _)| readings + r.batch.readings.len() <= MERGED_READINGS)
+        {
+            readings += next.0.batch.readings.len();
+            run.push(next);
+        }
+        if let (Some(tenant), true) = (tenant, run.len() > 1) {
+            let mut merged = run[0].0.batch.clone();
+            for (record, _) in &run[1..] {
+                merged.absorb(record.batch.clone());
+            }
+            if store_batch(tenant, &key.0, &merged, shutdown).await?.is_ok() {
+                crate::metrics::spool_replayed(run.len() as u64);
+                let mut state = inner.lock();
+                for _ in &run {
+                    state.remove_pending(key);
                 }
+                continue;
             }
         }
-        inner.lock().remove_pending(key);
+        for (record, line) in run {
+            let outcome = match tenant {
+                Some(tenant) => store_batch(tenant, &key.0, &record.batch, shutdown).await?,
+                None => Err(StoreError::UnknownProvider(key.0.clone())),
+            };
+            match outcome {
+                Ok(()) => crate::metrics::spool_replayed(1),
+                Err(e) => {
+                    warn!(provider = %key.0, gateway = %key.1, error = %e, "the store refuses a spooled record; setting it aside");
+                    if !set_aside(inner, &e.to_string(), &line, shutdown).await {
+                        return None;
+                    }
+                }
+            }
+            inner.lock().remove_pending(key);
+        }
     }
     Some(())
 }
 
-/// Writes one record, waiting out an unavailable store. `Some(Err)` when the store refuses it for
+/// Writes one batch, waiting out an unavailable store. `Some(Err)` when the store refuses it for
 /// good; `None` when interrupted.
-async fn store_record(
+async fn store_batch(
     tenant: &dyn TenantStore,
-    record: &Record,
+    provider: &ProviderSlug,
+    batch: &WriteBatch,
     shutdown: &CancellationToken,
 ) -> Option<Result<(), StoreError>> {
     let mut backoff = Backoff::default();
     let mut failures = 0;
     loop {
-        match tenant.write_batch(record.batch.clone()).await {
+        match tenant.write_batch(batch.clone()).await {
             Ok(()) => return Some(Ok(())),
             Err(e) if e.is_unavailable() => {
-                warn!(provider = %record.provider, error = %e, "spool replay waits for the store");
+                warn!(%provider, error = %e, "spool replay waits for the store");
             }
             Err(e @ StoreError::Backend(_)) => {
                 failures += 1;
                 if failures >= BACKEND_ATTEMPTS {
                     return Some(Err(e));
                 }
-                warn!(provider = %record.provider, error = %e, failures, "the store failed a spooled record; retrying");
+                warn!(%provider, error = %e, failures, "the store failed a spooled record; retrying");
             }
             Err(e) => return Some(Err(e)),
         }

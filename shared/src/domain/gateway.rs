@@ -1,6 +1,6 @@
 //! A gateway: the router at a customer's site that pushes its devices' readings.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, TimeDelta, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::ids::{CustomerId, GatewayId};
@@ -34,5 +34,47 @@ impl Gateway {
         let previous =
             self.previous_token.as_ref().is_some_and(|(hash, until)| now < *until && hash.verify(token));
         self.active && (current | previous)
+    }
+
+    /// Replaces the token with `token`. With a `grace` period the previous token keeps working
+    /// that long (the gateway can be reconfigured without losing data); without one it stops at
+    /// once (a stolen token), as does any earlier token still in its grace period.
+    pub fn rotate_token(&mut self, token: &GatewayToken, grace: Option<TimeDelta>, now: DateTime<Utc>) {
+        self.previous_token = grace.map(|grace| (self.token_hash, now + grace));
+        self.token_hash = token.hash();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn gateway(token: &GatewayToken) -> Gateway {
+        Gateway {
+            id: GatewayId::parse("GW-1").expect("a valid id"),
+            customer: None,
+            site_name: "Site".into(),
+            capacity_kwp: 5.0,
+            token_hash: token.hash(),
+            previous_token: None,
+            last_seen: None,
+            active: true,
+        }
+    }
+
+    #[test]
+    fn a_rotated_token_keeps_working_for_the_grace_period_unless_revoked_at_once() {
+        let (old, new, newer) =
+            (GatewayToken::generate(), GatewayToken::generate(), GatewayToken::generate());
+        let now = Utc::now();
+        let mut g = gateway(&old);
+        g.rotate_token(&new, Some(TimeDelta::hours(24)), now);
+        assert!(g.accepts(&old, now) && g.accepts(&new, now));
+        assert!(!g.accepts(&old, now + TimeDelta::hours(25)));
+        g.rotate_token(&newer, None, now);
+        assert!(!g.accepts(&old, now) && !g.accepts(&new, now), "revoked at once, with any earlier one");
+        assert!(g.accepts(&newer, now));
+        g.active = false;
+        assert!(!g.accepts(&newer, now), "a deactivated gateway is refused whatever its token");
     }
 }

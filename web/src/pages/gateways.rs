@@ -225,26 +225,39 @@ pub async fn set_active(
     Ok(Redirect::to(&format!("/gateways/{}?saved=1", gateway.id)))
 }
 
+/// The rotation form: `revoke=true` refuses the previous token at once.
+#[derive(Debug, Deserialize)]
+pub struct RotateForm {
+    #[serde(default)]
+    revoke: Option<String>,
+}
+
 /// `POST /gateways/{id}/rotate-token`: a new token, shown once; the previous one stays valid for
-/// [`ROTATION_GRACE`] so the gateway can be reconfigured without losing data.
+/// [`ROTATION_GRACE`] so the gateway can be reconfigured without losing data, or, when revoked
+/// (a stolen token), is refused at once, also on connections already open.
 pub async fn rotate_token(
     session: Session,
     scope: Scope,
     Path(id): Path<String>,
+    Form(form): Form<RotateForm>,
 ) -> Result<Response, AppError> {
     let mut gateway = find_gateway(&scope, &id).await?;
     let token = GatewayToken::generate();
-    gateway.previous_token = Some((gateway.token_hash, Utc::now() + ROTATION_GRACE));
-    gateway.token_hash = token.hash();
+    let revoke = form.revoke.as_deref() == Some("true");
+    gateway.rotate_token(&token, (!revoke).then_some(ROTATION_GRACE), Utc::now());
     scope.tenant.update_gateway(&gateway).await?;
-    tracing::info!(provider = %scope.provider.slug, gateway = %gateway.id, "gateway token rotated");
+    tracing::info!(provider = %scope.provider.slug, gateway = %gateway.id, revoke, "gateway token rotated");
+    let explanation = if revoke {
+        "Enter this token in the gateway's configuration. The previous token is refused from now on, \
+         and connections that used it are closed within a minute. The new one is shown only this once."
+    } else {
+        "Enter this token in the gateway's configuration. The previous token keeps working for 24 hours. \
+         The new one is shown only this once."
+    };
     Ok(render(&SecretPage {
         layout: Layout::new(&scope, &session, "gateways"),
         title: format!("New token for {}", gateway.id),
-        explanation:
-            "Enter this token in the gateway's configuration. The previous token keeps working for 24 hours. \
-                      The new one is shown only this once."
-                .into(),
+        explanation: explanation.into(),
         secret: token.reveal().to_owned(),
         back_href: format!("/gateways/{}", gateway.id),
         back_label: "Back to the gateway".into(),

@@ -8,6 +8,7 @@
 //! text formatted into CQL.
 
 mod accounts;
+#[cfg(feature = "bench")]
 mod baseline;
 mod connect;
 mod error;
@@ -39,6 +40,7 @@ use crate::domain::{
 };
 use crate::store::{CassandraSettings, Store, StoreError, TenantStore};
 
+#[cfg(feature = "bench")]
 pub use self::baseline::DirectReadingWriter;
 pub use self::tenant::CassandraTenant;
 

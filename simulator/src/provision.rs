@@ -12,7 +12,7 @@ use heliograph_shared::{
     ProviderSlug, User, Username,
 };
 
-use super::solar::Plant;
+use crate::solar::Plant;
 
 /// A grid meter's lifetime counters.
 #[derive(Debug, Clone, Default)]

@@ -15,20 +15,19 @@ use heliograph_shared::store::cassandra::DirectReadingWriter;
 use heliograph_shared::{ProviderSlug, Reading, TimestampPolicy};
 
 use super::{LoadArgs, Measured, documents};
-use crate::settings::Settings;
-use crate::simulate::provision::SimulatedGateway;
+use crate::provision::SimulatedGateway;
 
 /// Deepest element nesting the parser accepts here (the load's documents nest three deep).
 const MAX_DEPTH: usize = 16;
 
 /// Writes every gateway's documents and measures it like a TCP load run.
 pub(super) async fn run(
-    settings: &Settings,
+    store: &StoreSettings,
     provider: &ProviderSlug,
     args: &LoadArgs,
     gateways: &[SimulatedGateway],
 ) -> anyhow::Result<Measured> {
-    let StoreSettings::Cassandra(cassandra) = &settings.store else {
+    let StoreSettings::Cassandra(cassandra) = store else {
         anyhow::bail!("--direct-cassandra needs a Cassandra store in the settings");
     };
     let writer = Arc::new(DirectReadingWriter::connect(cassandra, provider).await?);

@@ -18,9 +18,9 @@ use heliograph_shared::ProviderSlug;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 
-use crate::commands::serve::open_store;
-use crate::settings::Settings;
-use crate::simulate::provision;
+use heliograph_shared::store::StoreSettings;
+
+use crate::provision;
 
 /// `load` options.
 #[derive(Debug, Args, Clone)]
@@ -89,7 +89,7 @@ struct GatewayRun {
 }
 
 /// `heliograph load`.
-pub async fn run(settings: Settings, args: LoadArgs) -> anyhow::Result<()> {
+pub async fn run(store: &StoreSettings, args: LoadArgs) -> anyhow::Result<()> {
     if let Some(count) = args.idle {
         return idle(&args, count).await;
     }
@@ -98,7 +98,7 @@ pub async fn run(settings: Settings, args: LoadArgs) -> anyhow::Result<()> {
         let path = args.tokens.as_ref().context("--prefill needs --tokens (the gateway ids)")?;
         let gateways: Vec<_> =
             provision::read_tokens(path, args.gateways, 1)?.into_iter().map(|g| g.id).collect();
-        let tenant = open_store(&settings).await?.tenant(&slug).await?;
+        let tenant = open_store(store).await?.tenant(&slug).await?;
         let end = Utc::now() - TimeDelta::days(args.days_back);
         let (written, seconds) = prefill::run(tenant, &gateways, total, end).await?;
         let result = serde_json::json!({
@@ -113,12 +113,12 @@ pub async fn run(settings: Settings, args: LoadArgs) -> anyhow::Result<()> {
     if args.direct_cassandra {
         let path = args.tokens.as_ref().context("--direct-cassandra needs --tokens (the gateway ids)")?;
         let gateways = provision::read_tokens(path, args.gateways, 1)?;
-        let measured = direct::run(&settings, &slug, &args, &gateways).await?;
+        let measured = direct::run(store, &slug, &args, &gateways).await?;
         return measured.report(&args, None, None);
     }
     let prefix = format!("LOAD-{}", provision::default_prefix(&slug));
     let gateways = if args.provision {
-        let store = open_store(&settings).await?;
+        let store = open_store(store).await?;
         let gateways = provision::provision(store.as_ref(), &slug, &prefix, args.gateways, 1).await?;
         if let Some(path) = &args.tokens {
             provision::write_tokens(path, &gateways)?;
@@ -351,4 +351,10 @@ fn server_peak_rss_kib(pid: u32) -> anyhow::Result<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
     let line = status.lines().find(|l| l.starts_with("VmHWM:")).context("no VmHWM")?;
     Ok(line.split_whitespace().nth(1).context("VmHWM value")?.parse()?)
+}
+
+async fn open_store(
+    settings: &StoreSettings,
+) -> anyhow::Result<std::sync::Arc<dyn heliograph_shared::store::Store>> {
+    heliograph_shared::store::open(settings).await.context("cannot open the store")
 }

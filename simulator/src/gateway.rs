@@ -11,9 +11,9 @@ use tokio::net::TcpStream;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio_util::sync::CancellationToken;
 
-use super::Plan;
-use super::provision::SimulatedGateway;
-use super::solar::Sample;
+use crate::provision::SimulatedGateway;
+use crate::simulate::Plan;
+use crate::solar::Sample;
 
 /// Documents sent before waiting for answers.
 const WINDOW: usize = 4;

@@ -1,33 +1,76 @@
 //! `heliograph simulate`: gateways that push realistic solar data over real TCP connections,
 //! used by the demo, the tests and the benchmarks.
 
-mod client;
-pub mod provision;
-pub mod solar;
-
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration as StdDuration;
 
 use anyhow::Context as _;
 use chrono::{DateTime, Duration, DurationRound, Utc};
+use clap::Args;
 use heliograph_shared::ProviderSlug;
-use heliograph_shared::store::Store;
+use heliograph_shared::store::{Store, StoreSettings};
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
-use self::client::{GatewayClient, Totals};
-use self::provision::SimulatedGateway;
-use crate::cli::SimulateArgs;
-use crate::commands::serve::open_store;
-use crate::settings::Settings;
+use crate::gateway::{GatewayClient, Totals};
+use crate::provision::{self, SimulatedGateway};
 
-/// `heliograph simulate`.
-pub async fn run(settings: Settings, args: SimulateArgs) -> anyhow::Result<()> {
+/// `simulate` options.
+#[derive(Debug, Args, Clone)]
+pub struct SimulateArgs {
+    /// Ingest server to push to.
+    #[arg(long, default_value = "127.0.0.1:7700")]
+    pub target: SocketAddr,
+    /// Provider whose gateways are simulated.
+    #[arg(long)]
+    pub provider: String,
+    /// Number of gateways.
+    #[arg(long, default_value_t = 3)]
+    pub gateways: usize,
+    /// Gateway id prefix; ids are `<PREFIX>-0001`…; defaults to the upper-cased provider slug.
+    #[arg(long)]
+    pub prefix: Option<String>,
+    /// Create the gateways (and a customer) in the store if missing and issue fresh tokens
+    /// (needs the store settings); without it, tokens are read from --tokens.
+    #[arg(long)]
+    pub provision: bool,
+    /// A file of `gateway-id token` lines, written by --provision, read otherwise.
+    #[arg(long)]
+    pub tokens: Option<PathBuf>,
+    /// Simulate history from this many hours ago up to now (backfill), then stop unless --live.
+    #[arg(long, default_value_t = 0.0)]
+    pub history_hours: f64,
+    /// Seconds between readings of one device.
+    #[arg(long, default_value_t = 60)]
+    pub step_secs: u64,
+    /// Readings per document.
+    #[arg(long, default_value_t = 60)]
+    pub batch: usize,
+    /// Keep sending live readings every --step-secs until interrupted (or for --live-secs).
+    #[arg(long)]
+    pub live: bool,
+    /// Stop live mode after this many seconds.
+    #[arg(long)]
+    pub live_secs: Option<u64>,
+    /// Site latitude for the sun's path.
+    #[arg(long, default_value_t = 48.14)]
+    pub latitude: f64,
+    /// Site longitude for the sun's path.
+    #[arg(long, default_value_t = 11.58)]
+    pub longitude: f64,
+    /// Seed for clouds and capacities (same seed, same data).
+    #[arg(long, default_value_t = 7)]
+    pub seed: u64,
+}
+
+/// `heliograph simulate`, against the store `store` describes (for `--provision`).
+pub async fn run(store: &StoreSettings, args: SimulateArgs) -> anyhow::Result<()> {
     let slug = ProviderSlug::parse(&args.provider)?;
     let prefix = args.prefix.clone().unwrap_or_else(|| provision::default_prefix(&slug));
     let gateways = if args.provision {
-        let store = open_store(&settings).await?;
+        let store = heliograph_shared::store::open(store).await.context("cannot open the store")?;
         let gateways = provision::provision(store.as_ref(), &slug, &prefix, args.gateways, args.seed).await?;
         if let Some(path) = &args.tokens {
             provision::write_tokens(path, &gateways)?;
