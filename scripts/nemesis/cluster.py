@@ -68,8 +68,18 @@ class Cluster:
         return out.decode(errors="replace")
 
     async def kill(self, node: int) -> None:
+        """SIGKILL, and wait until the process is gone (its files and ports released)."""
+        pid = self.pid(node)
         self.resume(node)  # a paused node dies as well, but its pid file must be read first
         await self.control("kill", str(node))
+        deadline = time.monotonic() + 30
+        while pid is not None and os.path.exists(f"/proc/{pid}") and time.monotonic() < deadline:
+            try:
+                if open(f"/proc/{pid}/stat").read().split()[2] == "Z":
+                    break  # a zombie holds nothing; its parent (a session of its own) reaps it
+            except OSError:
+                break
+            await asyncio.sleep(0.1)
 
     async def restart(self, node: int) -> None:
         await self.control("restart", str(node))

@@ -97,10 +97,11 @@ def _lane(rng, lane, kinds, seconds, short, nodes, gateways) -> list:
     if lane == "cassandra" and short:
         queue.append("node_pause")
     rng.shuffle(queue)
-    if lane == "cassandra" and "node_kill" in queue:
-        # The restart is the slowest fault of all: first, while there is time for it.
-        queue.remove("node_kill")
-        queue.insert(0, "node_kill")
+    for slow in ("node_kill", "disk_full"):
+        # Those that restart a node are the slowest of all: first, while there is time for them.
+        if lane == "cassandra" and slow in queue:
+            queue.remove(slow)
+            queue.insert(0, slow)
     gap = {"cassandra": (3, 8), "ingest": (3, 10), "mailer": (4, 20), "clock": (5, 25), "attack": (2, 8)}[lane]
     if not short:
         gap = (gap[0] * 3, gap[1] * 4)
