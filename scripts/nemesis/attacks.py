@@ -209,7 +209,7 @@ class Attacks:
                 writer.write(f'<hello gateway="{victim.id}" token="{victim.token}"/>\n'.encode())
                 line = await asyncio.wait_for(reader.readline(), ANSWER_TIMEOUT)
                 writer.close()
-                if not line.startswith(b"<welcome"):
+                if answer_code(line) == "unauthorized":  # `unavailable` only says the store is away
                     self.finding("cross_hello", f"after a hello with {victim.id} on {self.d.dedicated}'s dedicated port "
                                                 f"({host}:{dedicated}), the real {victim.id} is refused on the shared "
                                                 f"port of {fault.target}: {line.strip()[:120]!r}")
@@ -238,7 +238,8 @@ class Attacks:
                     line = await asyncio.wait_for(reader.readline(), ANSWER_TIMEOUT)
                     got = answer_code(line) if line else "closed"
                     self.answers[("unknown_ids", got)] += 1
-                    if got not in ("unauthorized", "busy", "closed"):
+                    # `unavailable`: the store could not be asked whose id it is (no quorum).
+                    if got not in ("unauthorized", "busy", "unavailable", "closed"):
                         self.finding("unknown_ids", f"an unknown id got {line[:120]!r}")
                     writer.close()
                 except (OSError, asyncio.TimeoutError) as e:
