@@ -113,6 +113,7 @@ async def wait_for(predicate, timeout: float, interval: float = 1.0) -> bool:
 
 async def run(args, log: Log) -> int:
     plan = make_plan(args)
+    started_at = report.commit(REPO)
     print(plan.describe(), flush=True)
     if args.plan_only:
         return 0
@@ -230,7 +231,7 @@ async def run(args, log: Log) -> int:
         text = report.table(args, plan, nemesis, figures, wall_s)
         print(text, flush=True)
         if args.report:
-            report.write(args.report, text, args, figures, REPO)
+            report.write(args.report, text, args, figures, REPO, started_at)
             log(f"wrote {args.report}")
         finished = figures.passed
         return 0 if figures.passed else 1

@@ -51,9 +51,16 @@ def table(args, plan, nemesis, figures, wall_s: float) -> str:
     return "\n".join(out)
 
 
-def write(path: Path, text: str, args, figures, repo: Path) -> None:
-    commit = subprocess.run(["git", "-C", str(repo), "rev-parse", "--short", "HEAD"], capture_output=True,
-                            text=True).stdout.strip()
+def commit(repo: Path) -> str:
+    """The commit the run started from (with `+` when the work tree had changes)."""
+    head = subprocess.run(["git", "-C", str(repo), "rev-parse", "--short", "HEAD"], capture_output=True,
+                          text=True).stdout.strip()
+    dirty = subprocess.run(["git", "-C", str(repo), "status", "--porcelain", "--untracked-files=no"],
+                           capture_output=True, text=True).stdout.strip()
+    return head + ("+" if dirty else "")
+
+
+def write(path: Path, text: str, args, figures, repo: Path, commit: str) -> None:
     findings = (repo / "scripts/nemesis/findings.md").read_text()
     head = [
         "# Reliability",
