@@ -76,5 +76,6 @@ def write(path: Path, text: str, args, figures, repo: Path, commit: str) -> None
         f"This run: commit {commit}, {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC, "
         f"`scripts/nemesis.sh --minutes {args.minutes:g} --seed {args.seed}` replays its schedule.",
         "",
+        "",
     ]
     path.write_text("\n".join(head) + text + "\n" + findings)
