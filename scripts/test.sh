@@ -85,7 +85,7 @@ scripts/cassandra.sh start 1
 "${cluster[@]}" scripts/cassandra.sh start 3
 export HELIOGRAPH_CASSANDRA_CLUSTER=127.0.0.1:9043,127.0.0.2:9043,127.0.0.3:9043
 export HELIOGRAPH_CLUSTER_RUN_DIR=$HELIOGRAPH_CACHE/cassandra-cluster HELIOGRAPH_CLUSTER_STORAGE_PORT=7010
-export HELIOGRAPH_CLUSTER_JMX_PORT=7300
+export HELIOGRAPH_CLUSTER_JMX_PORT=7300 HELIOGRAPH_CLUSTER_HEAP=768m
 "${fault[@]}" scripts/cassandra.sh start 1
 export HELIOGRAPH_CASSANDRA_FAULT=127.0.0.1:9044 HELIOGRAPH_CASSANDRA_FAULT_RUN_DIR=$HELIOGRAPH_CACHE/cassandra-fault
 export HELIOGRAPH_CASSANDRA_FAULT_STORAGE_PORT=7020 HELIOGRAPH_CASSANDRA_FAULT_JMX_PORT=7400
@@ -96,6 +96,12 @@ export HELIOGRAPH_CASSANDRA=127.0.0.1:$CASSANDRA_PORT
 set +e # a failure must still print the counts below
 cargo test --workspace --all-targets --locked --no-fail-fast 2>&1 | tee "${TMPDIR:-/tmp}/heliograph-test.log"
 status=${PIPESTATUS[0]}
+
+# The short nemesis run, on the cluster the tests used (its own keyspaces, dropped at the end):
+# faults of every kind and attacks while honest gateways send, then the ledger against the store.
+step "nemesis: two minutes of faults and attacks on the three-node cluster (seed 36)"
+scripts/nemesis.sh --binary "${CARGO_TARGET_DIR:-target}/debug/heliograph"
+nemesis=$?
 set -e
 
 passed=$({ grep -Eo 'test result: [a-zA-Z]+\. [0-9]+ passed' "${TMPDIR:-/tmp}/heliograph-test.log" || true; } | awk '{s+=$4} END {print s+0}')
@@ -103,5 +109,10 @@ failed=$({ grep -Eo '[0-9]+ failed' "${TMPDIR:-/tmp}/heliograph-test.log" || tru
 cassandra=$(grep -Ec '^test .*cassandra.* \.\.\. ok$' "${TMPDIR:-/tmp}/heliograph-test.log" || true)
 step "done"
 echo "Cassandra-backed tests passed: $cassandra"
+if [[ $nemesis == 0 ]]; then
+  echo "nemesis run: verdict passed"; passed=$((passed + 1))
+else
+  echo "nemesis run: verdict FAILED (exit $nemesis; its table is above)"; failed=$((failed + 1)); status=1
+fi
 echo "$passed passed, $failed failed"
 exit "$status"

@@ -154,8 +154,13 @@ impl Mailer {
     }
 
     /// One round at `now` over every provider: retries that are due, summaries of periods that
-    /// closed, alert notices pending.
+    /// closed, alert notices pending. Each delivery is attempted at `now` plus the time the round
+    /// has taken so far: a claim's lease runs from when it is made, not from the round's start,
+    /// or a long round would hold claims that had already run out and another mailer would send
+    /// the same message while this one does.
     pub async fn round(&self, now: DateTime<Utc>) -> Result<RoundReport, MailerError> {
+        let started = std::time::Instant::now();
+        let clock = || now + TimeDelta::from_std(started.elapsed()).unwrap_or_default();
         let mut report = RoundReport::default();
         for provider in self.store.providers().await? {
             let slug = provider.slug.clone();
@@ -175,7 +180,7 @@ impl Mailer {
             };
             let concurrency = self.context.settings.concurrency.max(1);
             let outcomes: Vec<Result<(DeliveryKey, Delivered), MailerError>> = futures::stream::iter(jobs)
-                .map(|job| self.run_job(&roster, job, false, now))
+                .map(|job| self.run_job(&roster, job, false, clock()))
                 .buffer_unordered(concurrency)
                 .collect()
                 .await;
@@ -264,7 +269,7 @@ impl Mailer {
         now: DateTime<Utc>,
     ) -> Result<(DeliveryKey, Delivered), MailerError> {
         let key = job.key()?;
-        let tenant = roster.tenant.as_ref();
+        let tenant = &roster.tenant;
         let customer: Option<&Customer> = roster.customer(key.customer);
         let context = &self.context;
         let delivered = match (&job, customer) {

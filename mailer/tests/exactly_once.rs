@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::TimeDelta;
-use heliograph_mailer::summaries;
+use heliograph_mailer::{MailerSettings, summaries};
 use heliograph_shared::store::embedded::EmbeddedStore;
 use heliograph_shared::store::{
     self, CassandraSettings, ConsistencySetting, Store, StoreSettings, TenantStore,
@@ -166,6 +166,44 @@ async fn two_mailers_send_each_summary_exactly_once(
         );
     }
     assert_eq!(received.len(), 12);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_claim_made_late_in_a_long_round_holds_for_a_lease_from_when_it_is_made() {
+    let clock = &BerlinDayClock::start();
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let store = embedded(dir.path()).await;
+    let tenant = provider(&store, "sunny", ReportSchedule::Daily).await;
+    let mut keys = Vec::new();
+    for i in 0..8 {
+        let c = customer(
+            &tenant,
+            &format!("Customer {i}"),
+            &format!("c{i}@example.com"),
+            chrono_tz::Europe::Berlin,
+        )
+        .await;
+        site(&tenant, &format!("GW-{i:02}"), &format!("Site {i}"), c.id, 5.0).await;
+        keys.push(summaries::key(c.id, clock.yesterday()).expect("a key"));
+    }
+    // A slow mail server and one summary at a time: the round lasts about four seconds, longer
+    // than the three-second lease. A claim whose lease ran from the round's start would already
+    // have run out when its message was sent, and another mailer could send it as well.
+    let smtp = SmtpServer::start_slow(&dir.path().join("received"), Duration::from_millis(500));
+    let one =
+        mailer(Arc::clone(&store), MailerSettings { lease_secs: 3, concurrency: 1, ..settings(smtp.port) });
+    one.round(clock.now()).await.expect("round");
+    assert_eq!(smtp.wait_for(8, Duration::from_secs(20)).len(), 8);
+    let mut leases = Vec::new();
+    for key in &keys {
+        leases.push(tenant.delivery(key).await.expect("reads").expect("a delivery").lease_until);
+    }
+    let (first, last) = (leases.iter().min().expect("eight"), leases.iter().max().expect("eight"));
+    println!(
+        "claims of one round of 8 summaries at 0.5 s each: leases end {} ms apart",
+        (*last - *first).num_milliseconds()
+    );
+    assert!(*last - *first >= TimeDelta::seconds(2), "the last claim's lease runs from when it was made");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

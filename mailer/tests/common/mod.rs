@@ -81,12 +81,22 @@ pub struct SmtpServer {
 impl SmtpServer {
     /// Starts aiosmtpd on `port` and waits until it accepts connections.
     pub fn start_on(port: u16, dir: &Path) -> Self {
+        Self::spawn(port, dir, Duration::ZERO)
+    }
+
+    /// Starts aiosmtpd on a free port, taking `delay` over each message before it accepts it.
+    pub fn start_slow(dir: &Path, delay: Duration) -> Self {
+        Self::spawn(free_port(), dir, delay)
+    }
+
+    fn spawn(port: u16, dir: &Path, delay: Duration) -> Self {
         let python = python();
         let tests = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests");
         let child = Command::new(&python)
             .args(["-m", "aiosmtpd", "-n", "-l", &format!("127.0.0.1:{port}"), "-c", "smtp_sink.Sink"])
             .arg(dir)
             .env("PYTHONPATH", &tests)
+            .env("SMTP_SINK_DELAY", delay.as_secs_f64().to_string())
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
             .spawn()
