@@ -31,7 +31,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 pub use security::CONTENT_SECURITY_POLICY;
-pub use settings::{SessionSecret, WebSettings};
+pub use settings::WebSettings;
 
 /// Why the web server could not run.
 #[derive(Debug, thiserror::Error)]

@@ -7,7 +7,7 @@ use hmac::{Hmac, Mac};
 use rand::RngCore;
 use sha2::Sha256;
 
-use crate::settings::SessionSecret;
+use heliograph_shared::SigningSecret;
 
 type HmacSha256 = Hmac<Sha256>;
 
@@ -19,7 +19,7 @@ pub struct Keys {
 
 impl Keys {
     /// Keys from the configured secret, or a random key for this process only.
-    pub fn new(secret: Option<&SessionSecret>) -> Self {
+    pub fn new(secret: Option<&SigningSecret>) -> Self {
         match secret {
             Some(secret) => Self { key: secret.expose().to_vec() },
             None => {
