@@ -85,6 +85,38 @@ async fn the_sixth_failed_login_within_the_window_is_rate_limited_even_with_the_
 }
 
 #[tokio::test]
+async fn after_login_only_paths_on_this_site_are_followed() {
+    let (app, _, _) = TestApp::spawn().await.unwrap();
+    let cases = [
+        ("/sites?sort=power", "/sites?sort=power"),
+        ("/\t/evil.example", "/"),
+        ("//evil.example", "/"),
+        ("/\\evil.example", "/"),
+        ("https://evil.example/", "/"),
+        ("/\r\nSet-Cookie: x=1", "/"),
+    ];
+    for (next, expected) in cases {
+        let (token, cookie) = app.login_form().await.unwrap();
+        let response = app
+            .http
+            .post(format!("{}/login", app.base))
+            .header("cookie", cookie)
+            .form(&[
+                ("csrf", token.as_str()),
+                ("provider", "sunrise"),
+                ("username", USER),
+                ("password", PASSWORD),
+                ("next", next),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 303, "{next:?}");
+        assert_eq!(response.headers()["location"], expected, "{next:?}");
+    }
+}
+
+#[tokio::test]
 async fn a_form_without_the_sessions_csrf_token_is_refused_and_changes_nothing() {
     let (app, sunrise, _) = TestApp::spawn().await.unwrap();
     let session = app.session("sunrise").await.unwrap();

@@ -196,10 +196,23 @@ fn dummy_digest() -> Option<&'static PasswordDigest> {
     DUMMY.get_or_init(|| PasswordDigest::hash("not a password of anyone").ok()).as_ref()
 }
 
-/// A local path to go to after login; anything else (another host, `//host`) becomes `/`.
+/// Where to go after login: `next` when it is a path on this site, else the fleet page.
+///
+/// Browsers are lenient with `Location`: they drop tabs and newlines, read `\\` as `/`, and
+/// take `//host` (also after such clean-up) as another site. So only a path made of visible
+/// ASCII is followed, starting with one `/`, without backslashes, and parsed as a path and
+/// query (which refuses a scheme, an authority and a fragment).
 fn safe_next(next: &str) -> &str {
-    let local = next.starts_with('/') && !next.starts_with("//") && !next.contains('\\') && next.len() < 2048;
-    if local && !next.starts_with("/login") { next } else { "/" }
+    const FLEET: &str = "/";
+    let visible = next.bytes().all(|b| b.is_ascii_graphic());
+    let local = visible
+        && next.len() < 2048
+        && next.starts_with('/')
+        && !next.starts_with("//")
+        && !next.contains('\\')
+        && !next.starts_with("/login")
+        && next.parse::<axum::http::uri::PathAndQuery>().is_ok_and(|p| p.as_str() == next);
+    if local { next } else { FLEET }
 }
 
 /// `POST /logout` (behind the session middleware, so CSRF-checked).
@@ -218,10 +231,40 @@ mod tests {
 
     #[test]
     fn only_local_paths_are_followed_after_login() {
-        assert_eq!(safe_next("/sites?sort=power"), "/sites?sort=power");
-        assert_eq!(safe_next("https://evil.example/"), "/");
-        assert_eq!(safe_next("//evil.example/"), "/");
-        assert_eq!(safe_next("/\\evil.example"), "/");
-        assert_eq!(safe_next("/login"), "/");
+        for local in
+            ["/", "/sites?sort=power", "/sites/SUN-1/day/2026-06-01", "/customers/%2F%2Fevil.example"]
+        {
+            assert_eq!(safe_next(local), local, "{local:?} is a path on this site");
+        }
+        let hostile = [
+            "https://evil.example/",
+            "http:evil.example",
+            "javascript:alert(1)",
+            "//evil.example/",
+            "///evil.example",
+            "/\\evil.example",
+            "\\\\evil.example",
+            "/\t/evil.example",
+            "/\n/evil.example",
+            "/\r\n/evil.example",
+            "\t//evil.example",
+            " //evil.example",
+            "/ /evil.example",
+            "/\u{0}/evil.example",
+            "/\u{7f}/evil.example",
+            "/\u{a0}/evil.example",
+            "/\u{2028}/evil.example",
+            "/\u{3000}/evil.example",
+            "/ｅvil.example",
+            "/sites#//evil.example",
+            "evil.example",
+            "",
+            "/login",
+            "/login?next=//evil.example",
+        ];
+        for value in hostile {
+            assert_eq!(safe_next(value), "/", "{value:?} is not followed");
+        }
+        assert_eq!(safe_next(&format!("/{}", "a".repeat(4096))), "/", "overlong");
     }
 }
