@@ -9,6 +9,7 @@ mod api;
 mod assets;
 pub mod auth;
 pub mod charts;
+mod edge;
 mod error;
 pub mod format;
 pub mod metrics;
@@ -23,6 +24,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use heliograph_shared::UnsubscribeKey;
+use heliograph_shared::http_edge;
 use heliograph_shared::store::Store;
 use metrics_exporter_prometheus::PrometheusHandle;
 
@@ -44,9 +46,6 @@ pub enum WebError {
         /// The OS error.
         source: std::io::Error,
     },
-    /// Serving failed.
-    #[error("web server failed: {0}")]
-    Serve(std::io::Error),
 }
 
 /// A bound web server.
@@ -81,12 +80,11 @@ impl WebServer {
         self.listener.local_addr()
     }
 
-    /// Serves until `shutdown` is cancelled.
+    /// Serves until `shutdown` is cancelled, then lets the requests under way finish.
     pub async fn run(self, shutdown: CancellationToken) -> Result<(), WebError> {
-        let router: Router = routes::router(self.state);
-        axum::serve(self.listener, router.into_make_service_with_connect_info::<SocketAddr>())
-            .with_graceful_shutdown(async move { shutdown.cancelled().await })
-            .await
-            .map_err(WebError::Serve)
+        let settings = Arc::clone(&self.state.settings);
+        let app: Router = edge::layered(routes::router(self.state), &settings);
+        http_edge::serve(self.listener, app, settings.edge_limits(), shutdown).await;
+        Ok(())
     }
 }

@@ -1,8 +1,10 @@
 //! The web process's settings (`[web]`).
 
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use heliograph_shared::SigningSecret;
+use heliograph_shared::http_edge::EdgeLimits;
 use serde::{Deserialize, Serialize};
 
 /// Web listener, session and login settings.
@@ -29,6 +31,17 @@ pub struct WebSettings {
     pub login_tracked: usize,
     /// Sites whose snapshots the fleet overview computes at once.
     pub fleet_concurrency: usize,
+    /// Seconds a client may take to send a request's head, counted from the connection's start
+    /// or the end of the previous answer on it (so idle connections are closed after it too).
+    pub header_read_timeout_secs: u64,
+    /// Seconds from a request's head to its answer, reading the body included; then `408`.
+    pub request_timeout_secs: u64,
+    /// Connections open at once; one more is answered `503` and closed.
+    pub max_connections: usize,
+    /// Requests handled at once; one more is answered `503` at once.
+    pub max_requests: usize,
+    /// Largest request body on any route, bytes; a larger one is answered `413`.
+    pub max_body_bytes: usize,
 }
 
 impl Default for WebSettings {
@@ -42,6 +55,26 @@ impl Default for WebSettings {
             login_window_minutes: 15,
             login_tracked: 10_000,
             fleet_concurrency: 8,
+            header_read_timeout_secs: 10,
+            request_timeout_secs: 30,
+            max_connections: 1024,
+            max_requests: 256,
+            max_body_bytes: 64 * 1024,
         }
+    }
+}
+
+impl WebSettings {
+    /// The listener's limits before a request is read.
+    pub fn edge_limits(&self) -> EdgeLimits {
+        EdgeLimits {
+            header_read_timeout: Duration::from_secs(self.header_read_timeout_secs.max(1)),
+            max_connections: self.max_connections.max(1),
+        }
+    }
+
+    /// How long a request may take once its head is in.
+    pub fn request_timeout(&self) -> Duration {
+        Duration::from_secs(self.request_timeout_secs.max(1))
     }
 }
