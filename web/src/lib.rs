@@ -46,6 +46,9 @@ pub enum WebError {
         /// The OS error.
         source: std::io::Error,
     },
+    /// The password-check threads could not be started.
+    #[error("cannot start the password-check threads: {0}")]
+    Threads(std::io::Error),
 }
 
 /// A bound web server.
@@ -60,7 +63,8 @@ impl WebServer {
         let listener = TcpListener::bind(settings.listen)
             .await
             .map_err(|source| WebError::Bind { address: settings.listen, source })?;
-        Ok(Self { listener, state: AppState::new(settings, store) })
+        let state = AppState::new(settings, store).map_err(WebError::Threads)?;
+        Ok(Self { listener, state })
     }
 
     /// Verifies unsubscribe links with `key` (the mailer's); without it they answer 404.

@@ -5,6 +5,8 @@ use std::time::Duration;
 
 use heliograph_shared::SigningSecret;
 use heliograph_shared::http_edge::EdgeLimits;
+
+use crate::auth::limiter::LimiterSettings;
 use serde::{Deserialize, Serialize};
 
 /// Web listener, session and login settings.
@@ -23,12 +25,29 @@ pub struct WebSettings {
     pub cookie_secure: bool,
     /// How long a login lasts, hours.
     pub session_hours: u32,
-    /// Failed logins allowed per client address and user name within the window.
+    /// How many proxies in front of the panel append to `X-Forwarded-For` (a load balancer, an
+    /// Ingress): the client's address is the entry that many places from the end. 0 (no proxy)
+    /// takes the connection's peer and ignores the header, which clients can forge.
+    pub trusted_proxy_hops: usize,
+    /// Failed logins of one account (from any address) before each further attempt must wait.
     pub login_failures: u32,
-    /// The window of `login_failures`, minutes.
+    /// Failed logins from one client address (on any account) before each further attempt
+    /// must wait.
+    pub login_address_failures: u32,
+    /// The first wait, seconds; it doubles with each further failure.
+    pub login_delay_secs: u64,
+    /// The longest wait, seconds: how long a stranger failing on purpose can keep a user out.
+    pub login_max_delay_secs: u64,
+    /// An account's or address's failures are forgotten this long after its last one, minutes.
     pub login_window_minutes: u32,
-    /// Address and user name pairs tracked for rate limiting at most (oldest dropped first).
+    /// Failed logins the process lets through per minute in all (a burst of that many, refilled
+    /// evenly), against many addresses trying many accounts.
+    pub login_failures_per_minute: u32,
+    /// Accounts and addresses tracked for rate limiting at most, each (stalest dropped first).
     pub login_tracked: usize,
+    /// Password checks (argon2, about 19 MiB each) run at once; 0 means one per core. A login
+    /// that finds them all busy is answered `503` at once.
+    pub password_checks: usize,
     /// Sites whose snapshots the fleet overview computes at once.
     pub fleet_concurrency: usize,
     /// Seconds a client may take to send a request's head, counted from the connection's start
@@ -51,9 +70,15 @@ impl Default for WebSettings {
             session_secret: None,
             cookie_secure: true,
             session_hours: 12,
+            trusted_proxy_hops: 0,
             login_failures: 5,
+            login_address_failures: 20,
+            login_delay_secs: 1,
+            login_max_delay_secs: 60,
             login_window_minutes: 15,
+            login_failures_per_minute: 60,
             login_tracked: 10_000,
+            password_checks: 0,
             fleet_concurrency: 8,
             header_read_timeout_secs: 10,
             request_timeout_secs: 30,
@@ -70,6 +95,19 @@ impl WebSettings {
         EdgeLimits {
             header_read_timeout: Duration::from_secs(self.header_read_timeout_secs.max(1)),
             max_connections: self.max_connections.max(1),
+        }
+    }
+
+    /// How hard the login limiter holds.
+    pub fn limiter(&self) -> LimiterSettings {
+        LimiterSettings {
+            account_failures: self.login_failures,
+            address_failures: self.login_address_failures,
+            first_delay: Duration::from_secs(self.login_delay_secs.max(1)),
+            max_delay: Duration::from_secs(self.login_max_delay_secs.max(self.login_delay_secs).max(1)),
+            window: Duration::from_secs(u64::from(self.login_window_minutes.max(1)) * 60),
+            failures_per_minute: self.login_failures_per_minute,
+            capacity: self.login_tracked,
         }
     }
 

@@ -7,6 +7,7 @@ mod common;
 
 use common::{DAY, PASSWORD, TestApp, USER, csrf_field, set_cookie};
 use heliograph_shared::{GatewayId, GatewayToken, RefusalReason, RefusedGateway};
+use heliograph_web::WebSettings;
 
 #[tokio::test]
 async fn logging_in_with_the_right_password_opens_the_fleet_with_an_http_only_lax_cookie() {
@@ -71,15 +72,18 @@ async fn a_login_post_without_the_forms_token_is_refused() {
 }
 
 #[tokio::test]
-async fn the_sixth_failed_login_within_the_window_is_rate_limited_even_with_the_right_password() {
-    let (app, _, _) = TestApp::spawn().await.unwrap();
+async fn after_five_failures_an_account_must_wait_even_with_the_right_password() {
+    let settings = WebSettings { login_delay_secs: 60, ..WebSettings::default() };
+    let (app, _, _) = TestApp::spawn_with(settings).await.unwrap();
     for _ in 0..5 {
         assert_eq!(app.login("sunrise", USER, "nope").await.unwrap().status(), 401);
     }
     let limited = app.login("sunrise", USER, PASSWORD).await.unwrap();
     assert_eq!(limited.status(), 429);
+    let retry_after: u64 = limited.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=60).contains(&retry_after), "told to wait at most the first delay: {retry_after}");
     assert!(set_cookie(&limited, "hg_session").is_none());
-    assert!(limited.text().await.unwrap().contains("too many failed logins"));
+    assert!(limited.text().await.unwrap().contains("Too many failed logins: try again in"));
     // Another user from the same address is not affected.
     assert_eq!(app.login("voltwerk", USER, PASSWORD).await.unwrap().status(), 303);
 }

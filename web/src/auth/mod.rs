@@ -4,10 +4,12 @@
 //! caller's provider, so an id of another provider's customer or gateway is simply not found.
 
 pub mod api_token;
+pub mod client;
 pub mod keys;
 pub mod limiter;
 pub mod login;
 pub mod operator;
+pub mod passwords;
 pub mod session;
 
 use std::sync::Arc;

@@ -1,14 +1,12 @@
 //! Operator accounts: the people who run the installation. An operator creates providers and
 //! their first users and sees no provider's data. Operators log in at `/operator/login` with
 //! their own signed cookie (`hg_operator`, a purpose of its own, so a provider user's session
-//! can never pass for an operator's or the reverse), CSRF-checked forms and the same login rate
-//! limit as provider users.
-
-use std::net::SocketAddr;
+//! can never pass for an operator's or the reverse), CSRF-checked forms, and the same
+//! password-check slots and login limiter as provider users.
 
 use askama::Template;
 use axum::Form;
-use axum::extract::{ConnectInfo, FromRequestParts, Request, State};
+use axum::extract::{FromRequestParts, Request, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::middleware::Next;
@@ -19,8 +17,9 @@ use chrono::{DateTime, TimeDelta, Utc};
 use heliograph_shared::Username;
 use serde::{Deserialize, Serialize};
 
+use super::client::ClientAddr;
 use super::keys::{Keys, random_token};
-use super::login::{check_password, form_token_matches};
+use super::login::{admit, form_token_matches};
 use super::session::{clear_cookie, cookie, csrf_matches, set_cookie};
 use crate::error::AppError;
 use crate::state::AppState;
@@ -146,7 +145,7 @@ pub async fn login_form(State(state): State<AppState>) -> Result<Response, AppEr
 /// `POST /operator/login`.
 pub async fn login(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ClientAddr(client): ClientAddr,
     headers: HeaderMap,
     Form(form): Form<LoginForm>,
 ) -> Result<Response, AppError> {
@@ -155,24 +154,25 @@ pub async fn login(
     }
     let who: String =
         format!("operator:{}", form.username.trim().to_ascii_lowercase()).chars().take(100).collect();
-    let now = Utc::now();
-    if !state.limiter.allows(peer.ip(), &who, now) {
-        tracing::warn!(client = %peer.ip(), who, "operator login refused: too many failures");
-        let message = AppError::TooManyRequests.to_string();
-        return login_page(&state, StatusCode::TOO_MANY_REQUESTS, &form.username, Some(message));
-    }
+    let slot = match admit(&state, client, &who) {
+        Ok(slot) => slot,
+        Err(held) => {
+            let page = login_page(&state, held.status(), &form.username, Some(held.message()));
+            return page.map(|response| held.with_retry_after(response));
+        }
+    };
     let username = Username::parse(form.username.trim()).ok();
     let digest = match &username {
         Some(name) => state.store.operator(name).await?.filter(|o| o.active).map(|o| o.password),
         None => None,
     };
     let known = digest.is_some();
-    let verified = check_password(digest, form.password).await?;
+    let verified = slot.verify(digest, form.password).await?;
     match username.filter(|_| known && verified) {
         Some(username) => {
-            state.limiter.succeeded(peer.ip(), &who);
+            state.limiter.succeeded(client, &who);
             tracing::info!(operator = %username, "operator logged in");
-            let session = OperatorSession::new(username, now, state.session_lifetime());
+            let session = OperatorSession::new(username, Utc::now(), state.session_lifetime());
             let secure = state.settings.cookie_secure;
             let mut response = Redirect::to("/operator").into_response();
             let cookies = response.headers_mut();
@@ -184,8 +184,7 @@ pub async fn login(
             Ok(response)
         }
         None => {
-            state.limiter.failed(peer.ip(), &who, now);
-            tracing::info!(client = %peer.ip(), who, "operator login failed");
+            tracing::info!(%client, who, "operator login failed");
             login_page(
                 &state,
                 StatusCode::UNAUTHORIZED,
