@@ -169,9 +169,7 @@ pub async fn operator(settings: Settings, command: OperatorCommand) -> anyhow::R
         .await?
         .map_err(anyhow::Error::msg)?;
     let replaced = store.operator(&username).await?.is_some();
-    store
-        .upsert_operator(&User { username: username.clone(), display_name, password: digest, active: true })
-        .await?;
+    store.upsert_operator(&User::new(username.clone(), display_name, digest)).await?;
     let what = if replaced { "password reset for operator" } else { "operator added:" };
     println!("{what} {username}; log in at /operator/login");
     Ok(())
@@ -194,14 +192,7 @@ pub async fn user(settings: Settings, command: UserCommand) -> anyhow::Result<()
             let digest = tokio::task::spawn_blocking(move || PasswordDigest::hash(&password))
                 .await?
                 .map_err(anyhow::Error::msg)?;
-            tenant
-                .upsert_user(&User {
-                    username: username.clone(),
-                    display_name,
-                    password: digest,
-                    active: true,
-                })
-                .await?;
+            tenant.upsert_user(&User::new(username.clone(), display_name, digest)).await?;
             println!("user {username} added to {slug}");
         }
         UserCommand::List { provider } => {

@@ -234,7 +234,7 @@ async fn ensure_demo_user(tenant: &dyn TenantStore) -> anyhow::Result<()> {
     let password = tokio::task::spawn_blocking(|| PasswordDigest::hash(DEMO_LOGIN.1))
         .await?
         .map_err(anyhow::Error::msg)?;
-    tenant.upsert_user(&User { username, display_name: "Demo user".into(), password, active: true }).await?;
+    tenant.upsert_user(&User::new(username, "Demo user", password)).await?;
     Ok(())
 }
 

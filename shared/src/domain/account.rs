@@ -129,7 +129,30 @@ impl fmt::Debug for PasswordDigest {
 #[derive(Default)]
 pub struct PasswordMemory(Vec<Block>);
 
-/// A provider's panel user.
+/// What an account's sessions are bound to, besides its password: replaced to end them all
+/// (logging out, deactivation). Random, so that an account made again under the same name never
+/// matches the sessions of the one before.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct SessionGeneration(i64);
+
+impl SessionGeneration {
+    /// A new generation, unlike any before (with overwhelming probability).
+    pub fn fresh() -> Self {
+        Self(rand::random())
+    }
+
+    /// Rebuilds a stored generation.
+    pub fn from_stored(value: i64) -> Self {
+        Self(value)
+    }
+
+    /// The value, for storage and for signing into sessions.
+    pub fn value(self) -> i64 {
+        self.0
+    }
+}
+
+/// A provider's panel user, or an operator.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct User {
     /// Login name, unique within the provider.
@@ -140,6 +163,34 @@ pub struct User {
     pub password: PasswordDigest,
     /// Deactivated users cannot log in.
     pub active: bool,
+    /// The generation its sessions must carry; see [`SessionGeneration`].
+    pub session_generation: SessionGeneration,
+}
+
+impl User {
+    /// An active account with a fresh session generation.
+    pub fn new(username: Username, display_name: impl Into<String>, password: PasswordDigest) -> Self {
+        Self {
+            username,
+            display_name: display_name.into(),
+            password,
+            active: true,
+            session_generation: SessionGeneration::fresh(),
+        }
+    }
+
+    /// Gives the account a new password, ending its sessions.
+    pub fn set_password(&mut self, password: PasswordDigest) {
+        self.password = password;
+        self.session_generation = SessionGeneration::fresh();
+    }
+
+    /// Deactivates the account, ending its sessions for good: activating it again does not
+    /// bring them back.
+    pub fn deactivate(&mut self) {
+        self.active = false;
+        self.session_generation = SessionGeneration::fresh();
+    }
 }
 
 /// A provider's API token for `/api/v1` (only its hash is stored).

@@ -17,7 +17,9 @@ mod token;
 mod units;
 mod unsubscribe;
 
-pub use account::{ApiToken, MIN_PASSWORD_CHARS, PasswordDigest, PasswordMemory, User, Username};
+pub use account::{
+    ApiToken, MIN_PASSWORD_CHARS, PasswordDigest, PasswordMemory, SessionGeneration, User, Username,
+};
 pub use alert::{Alert, AlertKind, MailPreferences};
 pub use customer::{Customer, EmailAddress};
 pub use delivery::{

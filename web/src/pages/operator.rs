@@ -103,9 +103,7 @@ pub async fn create_provider(
         form.user_display_name.trim().to_owned()
     };
     let tenant = state.store.tenant(&slug).await?;
-    tenant
-        .upsert_user(&User { username: username.clone(), display_name, password: digest, active: true })
-        .await?;
+    tenant.upsert_user(&User::new(username.clone(), display_name, digest)).await?;
     tracing::info!(operator = %session.username, provider = %slug, user = %username, "provider created");
     Ok(Redirect::to(&format!("/operator?created={slug}")).into_response())
 }

@@ -34,6 +34,9 @@ const REGISTRY: &[&str] = &[
         active INTEGER NOT NULL
     );
 ",
+    "
+    ALTER TABLE operators ADD COLUMN session_generation INTEGER NOT NULL DEFAULT 0;
+",
 ];
 
 /// Migrations of a provider database, in order.
@@ -169,6 +172,9 @@ const TENANT: &[&str] = &[
         summary BLOB NOT NULL,
         PRIMARY KEY (gateway, zone, day)
     ) WITHOUT ROWID;
+",
+    "
+    ALTER TABLE users ADD COLUMN session_generation INTEGER NOT NULL DEFAULT 0;
 ",
 ];
 
