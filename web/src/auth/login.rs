@@ -13,10 +13,11 @@ use axum::extract::{Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use chrono::{TimeDelta, Utc};
-use heliograph_shared::{ProviderSlug, Username};
+use heliograph_shared::{ProviderSlug, User, Username};
 use serde::Deserialize;
 use subtle::ConstantTimeEq;
 
+use super::Scope;
 use super::client::ClientAddr;
 use super::keys::random_token;
 use super::passwords::Slot;
@@ -117,11 +118,10 @@ pub async fn submit(
         }
     };
     match authenticate(&state, &form, slot).await? {
-        Some((provider, username)) => {
+        Some((provider, user)) => {
             state.limiter.succeeded(client, &who);
-            tracing::info!(provider = %provider, user = %username, "logged in");
-            let now = Utc::now();
-            let session = Session::new(provider, username, now, state.session_lifetime());
+            tracing::info!(provider = %provider, user = %user.username, "logged in");
+            let session = Session::new(provider, &user, &state.keys, Utc::now(), state.session_lifetime());
             let mut response = Redirect::to(safe_next(&form.next)).into_response();
             let secure = state.settings.cookie_secure;
             let cookies = response.headers_mut();
@@ -210,18 +210,18 @@ async fn authenticate(
     state: &AppState,
     form: &LoginForm,
     slot: Slot,
-) -> Result<Option<(ProviderSlug, Username)>, AppError> {
+) -> Result<Option<(ProviderSlug, User)>, AppError> {
     let names = ProviderSlug::parse(form.provider.trim()).ok().zip(Username::parse(&form.username).ok());
-    let mut digest = None;
+    let mut account = None;
     if let Some((provider, username)) = &names
         && state.store.provider(provider).await?.is_some()
     {
         let tenant = state.store.tenant(provider).await?;
-        digest = tenant.user(username).await?.filter(|u| u.active).map(|u| u.password);
+        account = tenant.user(username).await?.filter(|u| u.active).map(|user| (provider.clone(), user));
     }
-    let known = digest.is_some();
+    let digest = account.as_ref().map(|(_, user)| user.password.clone());
     let verified = slot.verify(digest, form.password.clone()).await?;
-    Ok(if known && verified { names } else { None })
+    Ok(account.filter(|_| verified))
 }
 
 /// True when a login form's `presented` token is the one signed into its cookie.
@@ -256,8 +256,13 @@ fn safe_next(next: &str) -> &str {
     if local { next } else { FLEET }
 }
 
-/// `POST /logout` (behind the session middleware, so CSRF-checked).
-pub async fn logout(State(state): State<AppState>, session: Session) -> Response {
+/// `POST /logout` (behind the session middleware, so CSRF-checked): ends every session of the
+/// user, on every web process and device, not only this browser's.
+pub async fn logout(State(state): State<AppState>, session: Session, scope: Scope) -> Response {
+    if let Err(e) = scope.tenant.end_sessions(&session.username).await {
+        // The sessions go on: say so rather than pretend, and keep the cookie to try again with.
+        return AppError::from(e).into_response();
+    }
     tracing::info!(provider = %session.provider, user = %session.username, "logged out");
     let mut response = Redirect::to("/login").into_response();
     response

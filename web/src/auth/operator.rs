@@ -14,7 +14,7 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, TimeDelta, Utc};
-use heliograph_shared::Username;
+use heliograph_shared::{User, Username};
 use serde::{Deserialize, Serialize};
 
 use super::client::ClientAddr;
@@ -37,6 +37,9 @@ pub struct OperatorSession {
     /// The operator.
     #[serde(rename = "o")]
     pub username: Username,
+    /// The account's stamp when the session began (see `Keys::session_stamp`).
+    #[serde(rename = "s")]
+    pub stamp: String,
     /// Expiry, Unix seconds.
     #[serde(rename = "e")]
     pub expires: i64,
@@ -46,8 +49,13 @@ pub struct OperatorSession {
 }
 
 impl OperatorSession {
-    fn new(username: Username, now: DateTime<Utc>, lifetime: TimeDelta) -> Self {
-        Self { username, expires: (now + lifetime).timestamp(), csrf: random_token() }
+    fn new(operator: &User, keys: &Keys, now: DateTime<Utc>, lifetime: TimeDelta) -> Self {
+        Self {
+            username: operator.username.clone(),
+            stamp: keys.session_stamp(operator),
+            expires: (now + lifetime).timestamp(),
+            csrf: random_token(),
+        }
     }
 
     fn encode(&self, keys: &Keys) -> String {
@@ -70,15 +78,15 @@ impl<S: Send + Sync> FromRequestParts<S> for OperatorSession {
     }
 }
 
-/// Operator middleware: a valid operator session of an active operator, or a redirect to the
-/// operator login; forms must carry the session's CSRF token.
+/// Operator middleware: a valid operator session of an active operator whose stamp it still
+/// carries, or a redirect to the operator login; forms must carry the session's CSRF token.
 pub async fn require_operator(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let now = Utc::now();
     let session = cookie(request.headers(), OPERATOR_COOKIE)
         .and_then(|value| OperatorSession::decode(&state.keys, value, now));
     let active = match &session {
         Some(s) => match state.store.operator(&s.username).await {
-            Ok(record) => record.is_some_and(|o| o.active),
+            Ok(record) => record.is_some_and(|o| o.active && state.keys.stamp_matches(&o, &s.stamp)),
             Err(e) => return AppError::from(e).into_response(),
         },
         None => false,
@@ -161,18 +169,17 @@ pub async fn login(
             return page.map(|response| held.with_retry_after(response));
         }
     };
-    let username = Username::parse(form.username.trim()).ok();
-    let digest = match &username {
-        Some(name) => state.store.operator(name).await?.filter(|o| o.active).map(|o| o.password),
-        None => None,
+    let account = match Username::parse(form.username.trim()) {
+        Ok(name) => state.store.operator(&name).await?.filter(|o| o.active),
+        Err(_) => None,
     };
-    let known = digest.is_some();
+    let digest = account.as_ref().map(|o| o.password.clone());
     let verified = slot.verify(digest, form.password).await?;
-    match username.filter(|_| known && verified) {
-        Some(username) => {
+    match account.filter(|_| verified) {
+        Some(operator) => {
             state.limiter.succeeded(client, &who);
-            tracing::info!(operator = %username, "operator logged in");
-            let session = OperatorSession::new(username, Utc::now(), state.session_lifetime());
+            tracing::info!(operator = %operator.username, "operator logged in");
+            let session = OperatorSession::new(&operator, &state.keys, Utc::now(), state.session_lifetime());
             let secure = state.settings.cookie_secure;
             let mut response = Redirect::to("/operator").into_response();
             let cookies = response.headers_mut();
@@ -195,8 +202,11 @@ pub async fn login(
     }
 }
 
-/// `POST /operator/logout`.
+/// `POST /operator/logout`: ends every session of the operator, on every web process.
 pub async fn logout(State(state): State<AppState>, session: OperatorSession) -> Response {
+    if let Err(e) = state.store.end_operator_sessions(&session.username).await {
+        return AppError::from(e).into_response();
+    }
     tracing::info!(operator = %session.username, "operator logged out");
     let mut response = Redirect::to("/operator/login").into_response();
     response
