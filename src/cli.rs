@@ -251,6 +251,25 @@ pub enum UserCommand {
         #[arg(long)]
         provider: String,
     },
+    /// Give a user a new password (read as for `add`); every session of the user ends.
+    Password {
+        /// Provider slug.
+        #[arg(long)]
+        provider: String,
+        /// Login name.
+        username: String,
+        /// Read the password from the first line of stdin.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Deactivate a user: no more logins, and every session of the user ends.
+    Deactivate {
+        /// Provider slug.
+        #[arg(long)]
+        provider: String,
+        /// Login name.
+        username: String,
+    },
 }
 
 /// `operator` subcommands.
@@ -267,6 +286,11 @@ pub enum OperatorCommand {
         /// Read the password from the first line of stdin.
         #[arg(long)]
         password_stdin: bool,
+    },
+    /// Deactivate an operator: no more logins, and every session of the operator ends.
+    Deactivate {
+        /// Login name.
+        username: String,
     },
 }
 

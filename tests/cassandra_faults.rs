@@ -159,10 +159,10 @@ fn config(dir: &Path, name: &str, cluster: &Cluster, registry: &str, ports: Port
          registry_replication = {{ strategy = \"simple\", factor = 3 }}\n\
          [ingest]\nlisten = \"127.0.0.1:{}\"\nhttp_listen = \"127.0.0.1:{}\"\nspool_dir = \"{}\"\n\
          [web]\nlisten = \"127.0.0.1:{}\"\ncookie_secure = false\n\
-         session_secret = \"cluster-test-session-secret-0123456789\"\n\
+         session_secret = \"359fbbc2d011166c2d1064d39e5547eac127e0f19aae3390f8f804856c7bdd3c\"\n\
          [ops]\ningest = \"127.0.0.1:{}\"\nweb = \"127.0.0.1:{}\"\nmailer = \"127.0.0.1:{}\"\n\
          [mailer]\ntransport = \"smtp\"\nfrom_address = \"reports@cluster.example\"\n\
-         unsubscribe_secret = \"cluster-test-unsubscribe-secret-0123456789\"\ntick_secs = 1\n\
+         unsubscribe_secret = \"524658cfc2f07741a8251c1e1cfc0a70646a63874148cf84ef0303e554805c7d\"\ntick_secs = 1\n\
          summary_delay_minutes = 0\ncatch_up_days = 1\nalerts = false\n\
          [mailer.smtp]\nhost = \"127.0.0.1\"\nport = {smtp}\nsecurity = \"plain\"\n[log]\nfilter = \"warn\"\n",
         nodes.join(", "),

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use heliograph_shared::ProviderSlug;
+use heliograph_shared::http_edge::EdgeLimits;
 use heliograph_shared::store::Store;
 use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
@@ -156,14 +157,12 @@ impl IngestServer {
                 Arc::clone(&self.settings),
                 self.memory.gateways.clone(),
             );
-            self.tasks.spawn(http::serve(
-                http,
-                app,
-                Arc::clone(&self.connections),
-                self.settings.http_header_timeout(),
-                self.tasks.clone(),
-                shutdown.clone(),
-            ));
+            // One cap for the TCP and HTTP listeners, as one budget of memory bounds both.
+            let limits = EdgeLimits {
+                header_read_timeout: self.settings.http_header_timeout(),
+                connections: Arc::clone(&self.connections),
+            };
+            self.tasks.spawn(heliograph_shared::http_edge::serve(http, app, limits, shutdown.clone()));
         }
         let refresh = Duration::from_secs(self.settings.registry_refresh_secs.max(1));
         let watcher = RegistryWatch {

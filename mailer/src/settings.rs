@@ -4,8 +4,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use chrono::TimeDelta;
-use heliograph_shared::UnsubscribeKey;
-use secrecy::{ExposeSecret, SecretString};
+use heliograph_shared::{SECRET_ADVICE, SecretError, SigningSecret, UnsubscribeKey};
+use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 
 /// How mail leaves the process.
@@ -82,10 +82,11 @@ pub struct MailerSettings {
     pub from_address: String,
     /// The panel's public URL, for unsubscribe links.
     pub public_url: String,
-    /// Secret (≥ 32 bytes) that signs unsubscribe links; the web panel verifies them with the
-    /// same one. When unset on the embedded store, one is created in `<data_dir>/unsubscribe.key`.
-    #[serde(skip_serializing)]
-    pub unsubscribe_secret: Option<SecretString>,
+    /// Secret that signs unsubscribe links: hex or base64 of at least 32 random bytes
+    /// (`openssl rand -hex 32`); the web panel verifies them with the same one. When unset on
+    /// the embedded store, one is created in `<data_dir>/unsubscribe.key` (mode 0600).
+    #[serde(skip_serializing, deserialize_with = "heliograph_shared::optional_secret")]
+    pub unsubscribe_secret: Option<SigningSecret>,
     /// Seconds between scheduler rounds (due summaries, alert notices, retries).
     pub tick_secs: u64,
     /// Seconds between alert checks.
@@ -164,11 +165,18 @@ impl MailerSettings {
 /// Why the unsubscribe key cannot be had.
 #[derive(Debug, thiserror::Error)]
 pub enum KeyError {
-    /// The configured secret is too short.
-    #[error("[mailer] unsubscribe_secret must be at least 32 bytes")]
-    Weak,
+    /// The key file holds no usable secret.
+    #[error(
+        "the unsubscribe key in {path} is refused: {reason}; replace it ({SECRET_ADVICE}) or delete it to have one made"
+    )]
+    Weak {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: SecretError,
+    },
     /// No secret configured and no data directory to keep one in.
-    #[error("set [mailer] unsubscribe_secret (32 bytes or more, the same for mailer and web processes)")]
+    #[error("set [mailer] unsubscribe_secret (the same for mailer and web processes; {SECRET_ADVICE})")]
     Missing,
     /// The key file cannot be read or written.
     #[error("cannot use the unsubscribe key file {path}: {source}")]
@@ -185,34 +193,44 @@ impl MailerSettings {
     /// one kept in `<data_dir>/unsubscribe.key`, created on first use. The web panel must use the
     /// same key to verify the links; call this for it too.
     pub fn unsubscribe_key(&self, data_dir: Option<&std::path::Path>) -> Result<UnsubscribeKey, KeyError> {
-        if let Some(secret) = &self.unsubscribe_secret {
-            return UnsubscribeKey::new(secret.expose_secret().as_bytes()).map_err(|_| KeyError::Weak);
-        }
-        let dir = data_dir.ok_or(KeyError::Missing)?;
-        let path = dir.join("unsubscribe.key");
-        let file_error = |source| KeyError::File { path: path.clone(), source };
-        let text = match std::fs::read_to_string(&path) {
-            Ok(text) => text,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                std::fs::create_dir_all(dir).map_err(file_error)?;
-                let fresh = UnsubscribeKey::generate_hex();
-                // create_new: if another process created it meanwhile, use theirs.
-                match std::fs::OpenOptions::new().write(true).create_new(true).open(&path) {
-                    Ok(mut file) => {
-                        std::io::Write::write_all(&mut file, fresh.as_bytes()).map_err(file_error)?;
-                        file.sync_all().map_err(file_error)?;
-                        fresh
-                    }
-                    Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                        std::fs::read_to_string(&path).map_err(file_error)?
-                    }
-                    Err(e) => return Err(file_error(e)),
-                }
-            }
-            Err(e) => return Err(file_error(e)),
+        let secret = match &self.unsubscribe_secret {
+            Some(secret) => secret.clone(),
+            None => key_file(&data_dir.ok_or(KeyError::Missing)?.join("unsubscribe.key"))?,
         };
-        UnsubscribeKey::new(text.trim().as_bytes()).map_err(|_| KeyError::Weak)
+        Ok(UnsubscribeKey::new(secret.expose()).expect("a checked secret carries at least 32 bytes"))
     }
+}
+
+/// The secret kept in `path`, made (mode 0600: it signs links) when the file does not exist.
+fn key_file(path: &std::path::Path) -> Result<SigningSecret, KeyError> {
+    let file_error = |source| KeyError::File { path: path.to_path_buf(), source };
+    let text = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            if let Some(dir) = path.parent() {
+                std::fs::create_dir_all(dir).map_err(file_error)?;
+            }
+            let fresh = SigningSecret::generate_hex();
+            let mut options = std::fs::OpenOptions::new();
+            // create_new: if another process created it meanwhile, use theirs.
+            options.write(true).create_new(true);
+            #[cfg(unix)]
+            std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+            match options.open(path) {
+                Ok(mut file) => {
+                    std::io::Write::write_all(&mut file, fresh.as_bytes()).map_err(file_error)?;
+                    file.sync_all().map_err(file_error)?;
+                    fresh
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                    std::fs::read_to_string(path).map_err(file_error)?
+                }
+                Err(e) => return Err(file_error(e)),
+            }
+        }
+        Err(e) => return Err(file_error(e)),
+    };
+    SigningSecret::parse(&text).map_err(|reason| KeyError::Weak { path: path.to_path_buf(), reason })
 }
 
 #[cfg(test)]
@@ -239,5 +257,24 @@ mod tests {
         let token = first.sign(&provider, customer, heliograph_shared::UnsubscribeScope::Summaries);
         assert!(second.verify(&token).is_ok());
         assert!(matches!(settings.unsubscribe_key(None), Err(KeyError::Missing)));
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            let mode =
+                std::fs::metadata(dir.path().join("unsubscribe.key")).expect("exists").permissions().mode();
+            assert_eq!(mode & 0o777, 0o600, "only the owner reads the key file");
+        }
+    }
+
+    #[test]
+    fn a_key_file_holding_a_placeholder_is_refused_and_left_alone() {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let path = dir.path().join("unsubscribe.key");
+        std::fs::write(&path, "change-me-to-64-random-hex-digits\n").expect("writes");
+        let refused = MailerSettings::default().unsubscribe_key(Some(dir.path()));
+        let Err(error) = refused else { panic!("a placeholder key was accepted") };
+        assert!(matches!(error, KeyError::Weak { reason: SecretError::Placeholder, .. }), "{error}");
+        assert!(error.to_string().contains("openssl rand -hex 32"), "{error}");
+        assert_eq!(std::fs::read_to_string(&path).expect("kept"), "change-me-to-64-random-hex-digits\n");
     }
 }

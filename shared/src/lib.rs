@@ -1,8 +1,9 @@
 //! Heliograph's shared layer: the domain every process speaks (providers, customers, gateways,
-//! devices, readings), the storage trait with its embedded and Cassandra backends, and the
-//! configuration types they are built from.
+//! devices, readings), the storage trait with its embedded and Cassandra backends, the
+//! configuration types they are built from, and the HTTP edge every listener serves through.
 
 pub mod domain;
+pub mod http_edge;
 pub mod reports;
 pub mod store;
 

@@ -196,6 +196,8 @@ conformance!(
     operator_accounts_are_kept_in_the_registry_and_replaced_whole,
     rollups_follow_rewrites_and_corrections_across_a_month_boundary,
     users_are_replaced_whole_listed_by_name_and_kept_per_provider,
+    ending_a_users_sessions_changes_its_generation_alone_and_makes_no_user,
+    ending_an_operators_sessions_changes_its_generation_alone_and_makes_no_operator,
     api_tokens_are_found_by_hash_listed_and_revoked_per_provider,
     day_summaries_are_kept_per_site_and_zone_and_replaced_whole,
     late_readings_change_the_history_mark_and_live_ones_do_not,
@@ -1150,12 +1152,18 @@ async fn operator_accounts_are_kept_in_the_registry_and_replaced_whole(f: &Fixtu
             "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".into(),
         ),
         active: true,
+        session_generation: heliograph_shared::SessionGeneration::from_stored(-42),
     };
     f.store.upsert_operator(&operator).await.unwrap();
     let stored = f.store.operator(&name).await.unwrap().unwrap();
     assert_eq!(
-        (stored.display_name.as_str(), stored.password.as_str(), stored.active),
-        ("Olga Operator", operator.password.as_str(), true)
+        (
+            stored.display_name.as_str(),
+            stored.password.as_str(),
+            stored.active,
+            stored.session_generation.value()
+        ),
+        ("Olga Operator", operator.password.as_str(), true, -42)
     );
     operator.active = false;
     f.store.upsert_operator(&operator).await.unwrap();
@@ -1191,7 +1199,7 @@ async fn rollups_follow_rewrites_and_corrections_across_a_month_boundary(f: &Fix
 }
 
 async fn users_are_replaced_whole_listed_by_name_and_kept_per_provider(f: &Fixture) {
-    use heliograph_shared::{PasswordDigest, User, Username};
+    use heliograph_shared::{PasswordDigest, SessionGeneration, User, Username};
     let acme = f.provider("acme").await;
     let other = f.provider("other").await;
     let user = |name: &str, active: bool| User {
@@ -1199,6 +1207,7 @@ async fn users_are_replaced_whole_listed_by_name_and_kept_per_provider(f: &Fixtu
         display_name: format!("{name} display"),
         password: PasswordDigest::from_stored(format!("$argon2id$v=19$m=19456,t=2,p=1$c2FsdA${name}")),
         active,
+        session_generation: SessionGeneration::from_stored(i64::from(active) + 7),
     };
     acme.upsert_user(&user("zoe", true)).await.unwrap();
     acme.upsert_user(&user("anna", true)).await.unwrap();
@@ -1210,6 +1219,58 @@ async fn users_are_replaced_whole_listed_by_name_and_kept_per_provider(f: &Fixtu
     assert_eq!(names, ["anna", "zoe"]);
     assert!(other.user(&Username::parse("anna").unwrap()).await.unwrap().is_none());
     assert!(other.users().await.unwrap().is_empty());
+}
+
+async fn ending_a_users_sessions_changes_its_generation_alone_and_makes_no_user(f: &Fixture) {
+    use heliograph_shared::{PasswordDigest, User, Username};
+    let acme = f.provider("acme").await;
+    let other = f.provider("other").await;
+    let name = Username::parse("anna").unwrap();
+    let mut anna = User::new(
+        name.clone(),
+        "Anna",
+        PasswordDigest::from_stored("$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".into()),
+    );
+    anna.active = false;
+    acme.upsert_user(&anna).await.unwrap();
+    other.upsert_user(&anna).await.unwrap();
+    assert!(acme.end_sessions(&name).await.unwrap());
+    let ended = acme.user(&name).await.unwrap().unwrap();
+    assert_ne!(ended.session_generation, anna.session_generation);
+    assert_eq!(
+        User { session_generation: anna.session_generation, ..ended.clone() },
+        anna,
+        "nothing else changed"
+    );
+    assert!(acme.end_sessions(&name).await.unwrap());
+    assert_ne!(
+        acme.user(&name).await.unwrap().unwrap().session_generation,
+        ended.session_generation,
+        "again"
+    );
+    assert_eq!(other.user(&name).await.unwrap().unwrap(), anna, "the other provider's anna keeps hers");
+    let nobody = Username::parse("nobody").unwrap();
+    assert!(!acme.end_sessions(&nobody).await.unwrap());
+    assert!(acme.user(&nobody).await.unwrap().is_none(), "no user is made by ending its sessions");
+    assert_eq!(acme.users().await.unwrap().len(), 1);
+}
+
+async fn ending_an_operators_sessions_changes_its_generation_alone_and_makes_no_operator(f: &Fixture) {
+    use heliograph_shared::{PasswordDigest, User, Username};
+    let name = Username::parse(&format!("op_{}", f.token)).unwrap();
+    let olga = User::new(
+        name.clone(),
+        "Olga",
+        PasswordDigest::from_stored("$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".into()),
+    );
+    f.store.upsert_operator(&olga).await.unwrap();
+    assert!(f.store.end_operator_sessions(&name).await.unwrap());
+    let ended = f.store.operator(&name).await.unwrap().unwrap();
+    assert_ne!(ended.session_generation, olga.session_generation);
+    assert_eq!(User { session_generation: olga.session_generation, ..ended }, olga, "nothing else changed");
+    let nobody = Username::parse(&format!("nobody_{}", f.token)).unwrap();
+    assert!(!f.store.end_operator_sessions(&nobody).await.unwrap());
+    assert!(f.store.operator(&nobody).await.unwrap().is_none(), "no operator is made by ending its sessions");
 }
 
 async fn api_tokens_are_found_by_hash_listed_and_revoked_per_provider(f: &Fixture) {

@@ -179,12 +179,20 @@ async fn ensure_customer(
 /// Writes `id token` lines (mode 0600: they are secrets).
 pub fn write_tokens(path: &Path, gateways: &[SimulatedGateway]) -> anyhow::Result<()> {
     let text: String = gateways.iter().map(|g| format!("{} {}\n", g.id, g.token)).collect();
-    std::fs::write(path, text).with_context(|| format!("cannot write {}", path.display()))?;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    // Created owner-only, so the tokens are never readable by others, not even for a moment.
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(path).with_context(|| format!("cannot write {}", path.display()))?;
     #[cfg(unix)]
     {
+        // An existing file keeps its mode when opened: narrow it too.
         use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+        file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
     }
+    std::io::Write::write_all(&mut file, text.as_bytes())
+        .with_context(|| format!("cannot write {}", path.display()))?;
     Ok(())
 }
 
@@ -226,7 +234,7 @@ async fn ensure_demo_user(tenant: &dyn TenantStore) -> anyhow::Result<()> {
     let password = tokio::task::spawn_blocking(|| PasswordDigest::hash(DEMO_LOGIN.1))
         .await?
         .map_err(anyhow::Error::msg)?;
-    tenant.upsert_user(&User { username, display_name: "Demo user".into(), password, active: true }).await?;
+    tenant.upsert_user(&User::new(username, "Demo user", password)).await?;
     Ok(())
 }
 

@@ -1,8 +1,12 @@
-//! Administration commands: providers, customers, gateways, and a read-back of readings.
+//! Administration commands: providers, customers, gateways, users and operators, and a read-back
+//! of readings.
+
+use std::sync::Arc;
 
 use anyhow::Context as _;
 use chrono::{DateTime, Duration, Utc};
 use chrono_tz::Tz;
+use heliograph_shared::store::TenantStore;
 use heliograph_shared::{
     Customer, CustomerId, DeviceId, EmailAddress, Gateway, GatewayId, GatewayToken, MIN_PASSWORD_CHARS,
     PasswordDigest, Provider, ProviderSlug, Replication, ReportSchedule, User, Username,
@@ -167,20 +171,48 @@ fn read_password(from_stdin: bool) -> anyhow::Result<String> {
 
 /// `heliograph operator …`.
 pub async fn operator(settings: Settings, command: OperatorCommand) -> anyhow::Result<()> {
-    let OperatorCommand::Add { username, display_name, password_stdin } = command;
-    let username = Username::parse(&username).map_err(anyhow::Error::msg)?;
-    let password = read_password(password_stdin)?;
-    let store = open_store(&settings).await?;
-    let digest = tokio::task::spawn_blocking(move || PasswordDigest::hash(&password))
-        .await?
-        .map_err(anyhow::Error::msg)?;
-    let replaced = store.operator(&username).await?.is_some();
-    store
-        .upsert_operator(&User { username: username.clone(), display_name, password: digest, active: true })
-        .await?;
-    let what = if replaced { "password reset for operator" } else { "operator added:" };
-    println!("{what} {username}; log in at /operator/login");
+    match command {
+        OperatorCommand::Add { username, display_name, password_stdin } => {
+            let username = Username::parse(&username).map_err(anyhow::Error::msg)?;
+            let password = read_password(password_stdin)?;
+            let store = open_store(&settings).await?;
+            let digest = hash(password).await?;
+            let replaced = store.operator(&username).await?.is_some();
+            // A new account record either way: a fresh session generation ends the sessions
+            // of the account it replaces.
+            store.upsert_operator(&User::new(username.clone(), display_name, digest)).await?;
+            let what = if replaced { "password reset for operator" } else { "operator added:" };
+            println!("{what} {username}; log in at /operator/login");
+        }
+        OperatorCommand::Deactivate { username } => {
+            let username = Username::parse(&username).map_err(anyhow::Error::msg)?;
+            let store = open_store(&settings).await?;
+            let mut operator =
+                store.operator(&username).await?.with_context(|| format!("no operator {username}"))?;
+            operator.deactivate();
+            store.upsert_operator(&operator).await?;
+            println!("operator {username} deactivated; its sessions have ended");
+        }
+    }
     Ok(())
+}
+
+/// Hashes a password off the runtime's threads.
+async fn hash(password: String) -> anyhow::Result<PasswordDigest> {
+    tokio::task::spawn_blocking(move || PasswordDigest::hash(&password)).await?.map_err(anyhow::Error::msg)
+}
+
+/// A provider's handle and one of its users, both of which must exist.
+async fn existing_user(
+    settings: &Settings,
+    slug: &ProviderSlug,
+    username: &Username,
+) -> anyhow::Result<(Arc<dyn TenantStore>, User)> {
+    let store = open_store(settings).await?;
+    store.provider(slug).await?.with_context(|| format!("provider {slug} does not exist"))?;
+    let tenant = store.tenant(slug).await?;
+    let user = tenant.user(username).await?.with_context(|| format!("no user {username} at {slug}"))?;
+    Ok((tenant, user))
 }
 
 /// `heliograph user …`.
@@ -197,18 +229,26 @@ pub async fn user(settings: Settings, command: UserCommand) -> anyhow::Result<()
                 tenant.user(&username).await?.is_none(),
                 "user {username} already exists at {slug}"
             );
-            let digest = tokio::task::spawn_blocking(move || PasswordDigest::hash(&password))
-                .await?
-                .map_err(anyhow::Error::msg)?;
-            tenant
-                .upsert_user(&User {
-                    username: username.clone(),
-                    display_name,
-                    password: digest,
-                    active: true,
-                })
-                .await?;
+            let digest = hash(password).await?;
+            tenant.upsert_user(&User::new(username.clone(), display_name, digest)).await?;
             println!("user {username} added to {slug}");
+        }
+        UserCommand::Password { provider, username, password_stdin } => {
+            let slug = slug(&provider)?;
+            let username = Username::parse(&username).map_err(anyhow::Error::msg)?;
+            let password = read_password(password_stdin)?;
+            let (tenant, mut user) = existing_user(&settings, &slug, &username).await?;
+            user.set_password(hash(password).await?);
+            tenant.upsert_user(&user).await?;
+            println!("new password for {username} at {slug}; their sessions have ended");
+        }
+        UserCommand::Deactivate { provider, username } => {
+            let slug = slug(&provider)?;
+            let username = Username::parse(&username).map_err(anyhow::Error::msg)?;
+            let (tenant, mut user) = existing_user(&settings, &slug, &username).await?;
+            user.deactivate();
+            tenant.upsert_user(&user).await?;
+            println!("user {username} at {slug} deactivated; their sessions have ended");
         }
         UserCommand::List { provider } => {
             let store = open_store(&settings).await?;

@@ -121,12 +121,7 @@ async fn build(store: &dyn Store, days: i64, now: DateTime<Utc>) -> anyhow::Resu
     }
     let password = PasswordDigest::hash(PASSWORD).map_err(anyhow::Error::msg)?;
     tenant
-        .upsert_user(&User {
-            username: Username::parse("bench").map_err(anyhow::Error::msg)?,
-            display_name: "Bench".into(),
-            password,
-            active: true,
-        })
+        .upsert_user(&User::new(Username::parse("bench").map_err(anyhow::Error::msg)?, "Bench", password))
         .await?;
     Ok(())
 }

@@ -20,9 +20,6 @@ pub enum AppError {
     /// No valid session or API token.
     #[error("log in first")]
     Unauthenticated,
-    /// Too many failed logins.
-    #[error("too many failed logins: wait a few minutes and try again")]
-    TooManyRequests,
     /// The change conflicts with what exists (an id taken).
     #[error("{0}")]
     Conflict(String),
@@ -45,7 +42,6 @@ impl AppError {
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
             Self::Csrf => StatusCode::FORBIDDEN,
             Self::Unauthenticated => StatusCode::UNAUTHORIZED,
-            Self::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::Store(StoreError::GatewayTaken(_) | StoreError::GatewayExists(_)) => StatusCode::CONFLICT,
             Self::Store(e) if e.is_unavailable() => StatusCode::SERVICE_UNAVAILABLE,

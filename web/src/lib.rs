@@ -9,6 +9,7 @@ mod api;
 mod assets;
 pub mod auth;
 pub mod charts;
+mod edge;
 mod error;
 pub mod format;
 pub mod metrics;
@@ -23,6 +24,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use heliograph_shared::UnsubscribeKey;
+use heliograph_shared::http_edge;
 use heliograph_shared::store::Store;
 
 use crate::state::AppState;
@@ -30,7 +32,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 pub use security::CONTENT_SECURITY_POLICY;
-pub use settings::{SessionSecret, WebSettings};
+pub use settings::WebSettings;
 
 /// Why the web server could not run.
 #[derive(Debug, thiserror::Error)]
@@ -43,9 +45,9 @@ pub enum WebError {
         /// The OS error.
         source: std::io::Error,
     },
-    /// Serving failed.
-    #[error("web server failed: {0}")]
-    Serve(std::io::Error),
+    /// The password-check threads could not be started.
+    #[error("cannot start the password-check threads: {0}")]
+    Threads(std::io::Error),
 }
 
 /// A bound web server.
@@ -60,7 +62,8 @@ impl WebServer {
         let listener = TcpListener::bind(settings.listen)
             .await
             .map_err(|source| WebError::Bind { address: settings.listen, source })?;
-        Ok(Self { listener, state: AppState::new(settings, store) })
+        let state = AppState::new(settings, store).map_err(WebError::Threads)?;
+        Ok(Self { listener, state })
     }
 
     /// Verifies unsubscribe links with `key` (the mailer's); without it they answer 404.
@@ -74,12 +77,11 @@ impl WebServer {
         self.listener.local_addr()
     }
 
-    /// Serves until `shutdown` is cancelled.
+    /// Serves until `shutdown` is cancelled, then lets the requests under way finish.
     pub async fn run(self, shutdown: CancellationToken) -> Result<(), WebError> {
-        let router: Router = routes::router(self.state);
-        axum::serve(self.listener, router.into_make_service_with_connect_info::<SocketAddr>())
-            .with_graceful_shutdown(async move { shutdown.cancelled().await })
-            .await
-            .map_err(WebError::Serve)
+        let settings = Arc::clone(&self.state.settings);
+        let app: Router = edge::layered(routes::router(self.state), &settings);
+        http_edge::serve(self.listener, app, settings.edge_limits(), shutdown).await;
+        Ok(())
     }
 }

@@ -1,17 +1,18 @@
 //! The routes, by area: public (health, login, stylesheet), the panel behind the session
-//! middleware, and the API behind the token middleware.
+//! middleware, and the API behind the token middleware. The limits and security headers every
+//! route shares are put around them in `edge`.
 
 use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::middleware::{from_fn_with_state, map_response};
+use axum::middleware::from_fn_with_state;
 use axum::routing::{get, post};
 
 use crate::auth::{self, login};
 use crate::error::AppError;
 use crate::pages::{customers, fleet, gateways, operator, quarantine, readings, settings, site, unsubscribe};
 use crate::state::AppState;
-use crate::{api, assets, metrics, security};
+use crate::{api, assets, metrics};
 
 /// Every route of the web process.
 pub fn router(state: AppState) -> Router {
@@ -59,7 +60,6 @@ pub fn router(state: AppState) -> Router {
         .merge(console)
         .nest("/api/v1", api)
         .fallback(|| async { AppError::NotFound })
-        .layer(map_response(security::headers))
         .layer(axum::middleware::from_fn(metrics::time_request))
         .with_state(state)
 }

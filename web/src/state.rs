@@ -1,6 +1,8 @@
-//! The state every handler shares: the store, the signing keys, the login limiter and settings.
+//! The state every handler shares: the store, the signing keys, the login limiter, the
+//! password-check slots and settings.
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use chrono::TimeDelta;
 use heliograph_shared::UnsubscribeKey;
@@ -8,6 +10,7 @@ use heliograph_shared::store::Store;
 
 use crate::auth::keys::Keys;
 use crate::auth::limiter::LoginLimiter;
+use crate::auth::passwords::PasswordChecks;
 use crate::settings::WebSettings;
 
 /// Shared by every handler (cheap to clone).
@@ -16,6 +19,7 @@ pub struct AppState {
     pub(crate) store: Arc<dyn Store>,
     pub(crate) keys: Keys,
     pub(crate) limiter: Arc<LoginLimiter>,
+    pub(crate) passwords: PasswordChecks,
     pub(crate) settings: Arc<WebSettings>,
     /// Verifies the unsubscribe links in customer emails (the mailer's key); without one the
     /// links answer 404.
@@ -23,24 +27,21 @@ pub struct AppState {
 }
 
 impl AppState {
-    /// State for `settings` over `store`.
-    pub fn new(settings: &WebSettings, store: Arc<dyn Store>) -> Self {
+    /// State for `settings` over `store`; fails when the password threads cannot be started.
+    pub fn new(settings: &WebSettings, store: Arc<dyn Store>) -> std::io::Result<Self> {
         if settings.session_secret.is_none() {
             tracing::warn!(
                 "web.session_secret is not set: sessions are signed with a random key and end when the process stops"
             );
         }
-        Self {
+        Ok(Self {
             store,
             keys: Keys::new(settings.session_secret.as_ref()),
-            limiter: Arc::new(LoginLimiter::new(
-                settings.login_failures,
-                TimeDelta::minutes(i64::from(settings.login_window_minutes)),
-                settings.login_tracked,
-            )),
+            limiter: Arc::new(LoginLimiter::new(settings.limiter(), Instant::now())),
+            passwords: PasswordChecks::new(settings.password_checks)?,
             settings: Arc::new(settings.clone()),
             unsubscribe: None,
-        }
+        })
     }
 
     /// How long a session lasts.

@@ -52,12 +52,7 @@ async fn operator_session(app: &TestApp) -> (String, String) {
 
 async fn add_operator(app: &TestApp) {
     let password = PasswordDigest::hash(OPERATOR_PASSWORD).unwrap();
-    let olga = User {
-        username: Username::parse("olga").unwrap(),
-        display_name: "Olga".into(),
-        password,
-        active: true,
-    };
+    let olga = User::new(Username::parse("olga").unwrap(), "Olga", password);
     app.store.upsert_operator(&olga).await.unwrap();
 }
 

@@ -7,6 +7,7 @@ mod common;
 
 use common::{DAY, PASSWORD, TestApp, USER, csrf_field, set_cookie};
 use heliograph_shared::{GatewayId, GatewayToken, RefusalReason, RefusedGateway};
+use heliograph_web::WebSettings;
 
 #[tokio::test]
 async fn logging_in_with_the_right_password_opens_the_fleet_with_an_http_only_lax_cookie() {
@@ -71,17 +72,52 @@ async fn a_login_post_without_the_forms_token_is_refused() {
 }
 
 #[tokio::test]
-async fn the_sixth_failed_login_within_the_window_is_rate_limited_even_with_the_right_password() {
-    let (app, _, _) = TestApp::spawn().await.unwrap();
+async fn after_five_failures_an_account_must_wait_even_with_the_right_password() {
+    let settings = WebSettings { login_delay_secs: 60, ..WebSettings::default() };
+    let (app, _, _) = TestApp::spawn_with(settings).await.unwrap();
     for _ in 0..5 {
         assert_eq!(app.login("sunrise", USER, "nope").await.unwrap().status(), 401);
     }
     let limited = app.login("sunrise", USER, PASSWORD).await.unwrap();
     assert_eq!(limited.status(), 429);
+    let retry_after: u64 = limited.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=60).contains(&retry_after), "told to wait at most the first delay: {retry_after}");
     assert!(set_cookie(&limited, "hg_session").is_none());
-    assert!(limited.text().await.unwrap().contains("too many failed logins"));
+    assert!(limited.text().await.unwrap().contains("Too many failed logins: try again in"));
     // Another user from the same address is not affected.
     assert_eq!(app.login("voltwerk", USER, PASSWORD).await.unwrap().status(), 303);
+}
+
+#[tokio::test]
+async fn after_login_only_paths_on_this_site_are_followed() {
+    let (app, _, _) = TestApp::spawn().await.unwrap();
+    let cases = [
+        ("/sites?sort=power", "/sites?sort=power"),
+        ("/\t/evil.example", "/"),
+        ("//evil.example", "/"),
+        ("/\\evil.example", "/"),
+        ("https://evil.example/", "/"),
+        ("/\r\nSet-Cookie: x=1", "/"),
+    ];
+    for (next, expected) in cases {
+        let (token, cookie) = app.login_form().await.unwrap();
+        let response = app
+            .http
+            .post(format!("{}/login", app.base))
+            .header("cookie", cookie)
+            .form(&[
+                ("csrf", token.as_str()),
+                ("provider", "sunrise"),
+                ("username", USER),
+                ("password", PASSWORD),
+                ("next", next),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 303, "{next:?}");
+        assert_eq!(response.headers()["location"], expected, "{next:?}");
+    }
 }
 
 #[tokio::test]

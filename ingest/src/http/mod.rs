@@ -5,13 +5,9 @@
 //! The listener is open to anyone, so nothing is read before it is needed: the credentials are
 //! checked before a byte of the body is read (401 without reading it), a declared length over the
 //! limit is refused at once (413), the body's bytes are taken from the process's memory pool
-//! (503 when it is empty), the whole request has a deadline (408), and [`serve`] caps
-//! connections with the TCP listeners' semaphore and closes one whose headers do not arrive in
-//! time.
-
-mod serve;
-
-pub use serve::serve;
+//! (503 when it is empty), the whole request has a deadline (408), and the listener
+//! (`heliograph_shared::http_edge`) caps connections with the TCP listeners' semaphore and
+//! closes one whose headers do not arrive in time.
 
 use std::error::Error as _;
 use std::net::SocketAddr;

@@ -60,6 +60,9 @@ impl Store for Outage {
     async fn operator(&self, u: &Username) -> Result<Option<User>, StoreError> {
         self.inner.operator(u).await
     }
+    async fn end_operator_sessions(&self, u: &Username) -> Result<bool, StoreError> {
+        self.inner.end_operator_sessions(u).await
+    }
 }
 
 /// A disk whose `fail_write`-th write (counting from 1) writes half its bytes and fails, and

@@ -3,11 +3,12 @@
 
 use std::fmt;
 
-use argon2::Argon2;
 use argon2::password_hash::rand_core::OsRng;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::{Algorithm, Argon2, Block, Params, Version};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use subtle::ConstantTimeEq;
 
 use super::token::TokenHash;
 
@@ -82,6 +83,30 @@ impl PasswordDigest {
             .unwrap_or(false)
     }
 
+    /// [`Self::verify`] with argon2's working memory taken from `memory` (grown once to what the
+    /// digest's parameters need, then reused), so that repeated checks on one thread touch the
+    /// same pages instead of having the allocator hand out, and keep, fresh ones each time.
+    pub fn verify_in(&self, password: &str, memory: &mut PasswordMemory) -> bool {
+        let Ok(hash) = PasswordHash::new(&self.0) else { return false };
+        let (Some(salt), Some(expected)) = (hash.salt, hash.hash) else { return false };
+        let algorithm = Algorithm::try_from(hash.algorithm).ok();
+        let version = hash.version.map_or(Ok(Version::default()), Version::try_from).ok();
+        let (Some(algorithm), Some(version), Ok(params)) = (algorithm, version, Params::try_from(&hash))
+        else {
+            return false;
+        };
+        let mut salt_bytes = [0u8; 64];
+        let Ok(salt) = salt.decode_b64(&mut salt_bytes) else { return false };
+        let blocks = params.block_count();
+        if memory.0.len() < blocks {
+            memory.0.resize(blocks, Block::default());
+        }
+        let mut computed = vec![0u8; expected.len()];
+        Argon2::new(algorithm, version, params)
+            .hash_password_into_with_memory(password.as_bytes(), salt, &mut computed, &mut memory.0[..blocks])
+            .is_ok_and(|()| bool::from(computed.as_slice().ct_eq(expected.as_bytes())))
+    }
+
     /// Rebuilds a stored digest.
     pub fn from_stored(value: String) -> Self {
         Self(value)
@@ -99,7 +124,35 @@ impl fmt::Debug for PasswordDigest {
     }
 }
 
-/// A provider's panel user.
+/// argon2's working memory, kept by a thread that checks passwords one after another (about
+/// 19 MiB with the default parameters, allocated at the first check).
+#[derive(Default)]
+pub struct PasswordMemory(Vec<Block>);
+
+/// What an account's sessions are bound to, besides its password: replaced to end them all
+/// (logging out, deactivation). Random, so that an account made again under the same name never
+/// matches the sessions of the one before.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct SessionGeneration(i64);
+
+impl SessionGeneration {
+    /// A new generation, unlike any before (with overwhelming probability).
+    pub fn fresh() -> Self {
+        Self(rand::random())
+    }
+
+    /// Rebuilds a stored generation.
+    pub fn from_stored(value: i64) -> Self {
+        Self(value)
+    }
+
+    /// The value, for storage and for signing into sessions.
+    pub fn value(self) -> i64 {
+        self.0
+    }
+}
+
+/// A provider's panel user, or an operator.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct User {
     /// Login name, unique within the provider.
@@ -110,6 +163,34 @@ pub struct User {
     pub password: PasswordDigest,
     /// Deactivated users cannot log in.
     pub active: bool,
+    /// The generation its sessions must carry; see [`SessionGeneration`].
+    pub session_generation: SessionGeneration,
+}
+
+impl User {
+    /// An active account with a fresh session generation.
+    pub fn new(username: Username, display_name: impl Into<String>, password: PasswordDigest) -> Self {
+        Self {
+            username,
+            display_name: display_name.into(),
+            password,
+            active: true,
+            session_generation: SessionGeneration::fresh(),
+        }
+    }
+
+    /// Gives the account a new password, ending its sessions.
+    pub fn set_password(&mut self, password: PasswordDigest) {
+        self.password = password;
+        self.session_generation = SessionGeneration::fresh();
+    }
+
+    /// Deactivates the account, ending its sessions for good: activating it again does not
+    /// bring them back.
+    pub fn deactivate(&mut self) {
+        self.active = false;
+        self.session_generation = SessionGeneration::fresh();
+    }
 }
 
 /// A provider's API token for `/api/v1` (only its hash is stored).
@@ -134,6 +215,19 @@ mod tests {
         assert!(digest.verify("correct horse battery staple"));
         assert!(!digest.verify("Correct horse battery staple"));
         assert!(!format!("{digest:?}").contains("argon2"));
+    }
+
+    #[test]
+    fn checks_in_kept_memory_agree_with_plain_checks() {
+        let digest = PasswordDigest::hash("correct horse battery staple").expect("hashes");
+        let mut memory = PasswordMemory::default();
+        assert!(digest.verify_in("correct horse battery staple", &mut memory));
+        let grown = memory.0.len();
+        assert_eq!(grown, 19 * 1024, "argon2's default: 19 MiB in 1 KiB blocks");
+        assert!(!digest.verify_in("Correct horse battery staple", &mut memory));
+        assert!(digest.verify_in("correct horse battery staple", &mut memory), "after a failure too");
+        assert_eq!(memory.0.len(), grown, "the memory is reused, not grown");
+        assert!(!PasswordDigest::from_stored("not a digest".into()).verify_in("x", &mut memory));
     }
 
     #[test]

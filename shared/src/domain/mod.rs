@@ -12,11 +12,14 @@ mod metric;
 mod provider;
 mod quarantine;
 mod reading;
+mod secret;
 mod token;
 mod units;
 mod unsubscribe;
 
-pub use account::{ApiToken, MIN_PASSWORD_CHARS, PasswordDigest, User, Username};
+pub use account::{
+    ApiToken, MIN_PASSWORD_CHARS, PasswordDigest, PasswordMemory, SessionGeneration, User, Username,
+};
 pub use alert::{Alert, AlertKind, MailPreferences};
 pub use customer::{Customer, EmailAddress};
 pub use delivery::{
@@ -29,6 +32,7 @@ pub use metric::{MAX_ABS_VALUE, Metric, MetricError, Metrics, parse_value};
 pub use provider::{Preferences, Provider, Replication, ReplicationError, ReportSchedule};
 pub use quarantine::{QuarantinedReading, RefusalReason, RefusedGateway};
 pub use reading::{DeviceStatus, Reading, ReadingError, TimestampPolicy};
+pub use secret::{MIN_SECRET_BYTES, SECRET_ADVICE, SecretError, SigningSecret, optional_secret};
 pub use token::{GatewayToken, TokenHash};
 pub use units::{Quantity, Unit, UnitError};
 pub use unsubscribe::{Unsubscribe, UnsubscribeError, UnsubscribeKey, UnsubscribeScope};

@@ -23,7 +23,7 @@ use chrono_tz::Tz;
 use crate::domain::{
     Alert, ApiToken, Claim, ClaimOwner, ClaimRequest, Customer, CustomerId, Delivery, DeliveryKey,
     DeliveryOutcome, Device, DeviceId, Gateway, GatewayId, MailPreferences, Provider, ProviderSlug,
-    QuarantinedReading, Reading, RefusedGateway, TokenHash, User, Username,
+    QuarantinedReading, Reading, RefusedGateway, SessionGeneration, TokenHash, User, Username,
 };
 use crate::reports::HourlyRollup;
 use crate::reports::daily::DaySummary;
@@ -106,6 +106,10 @@ pub trait Store: Send + Sync + 'static {
 
     /// One operator account.
     async fn operator(&self, username: &Username) -> Result<Option<User>, StoreError>;
+
+    /// Ends every session of an operator by giving it a fresh [`SessionGeneration`], changing
+    /// nothing else of the account; false when there is no such operator.
+    async fn end_operator_sessions(&self, username: &Username) -> Result<bool, StoreError>;
 }
 
 /// One provider's data. Every method reads or writes that provider's namespace only.
@@ -220,6 +224,17 @@ pub trait TenantStore: Send + Sync + 'static {
 
     /// Every user.
     async fn users(&self) -> Result<Vec<User>, StoreError>;
+
+    /// Ends every session of a user by giving it a fresh [`SessionGeneration`], changing nothing
+    /// else of the account (a concurrent deactivation is not undone); false when there is no
+    /// such user. The backends write the generation alone; this default, for wrappers, rewrites
+    /// the whole record.
+    async fn end_sessions(&self, username: &Username) -> Result<bool, StoreError> {
+        let Some(mut user) = self.user(username).await? else { return Ok(false) };
+        user.session_generation = SessionGeneration::fresh();
+        self.upsert_user(&user).await?;
+        Ok(true)
+    }
 
     /// Stores an API token's hash.
     async fn add_api_token(&self, token: &ApiToken) -> Result<(), StoreError>;

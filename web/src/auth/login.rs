@@ -1,22 +1,26 @@
 //! Logging in and out. The login form carries its own CSRF token (a signed cookie matched by a
-//! hidden field); passwords are checked with argon2 off the async runtime; failures are rate
-//! limited per client address and user name, and unknown providers or users cost the same
-//! argon2 work as wrong passwords so they cannot be told apart by timing.
+//! hidden field); an attempt needs one of the few password-check slots (else `503` at once) and
+//! the limiter's leave (else `429`, see `limiter`), which counts it before argon2 runs; unknown
+//! providers or users cost the same argon2 work as wrong passwords so they cannot be told apart
+//! by timing.
 
-use std::net::SocketAddr;
-use std::sync::OnceLock;
+use std::net::IpAddr;
+use std::time::{Duration, Instant};
 
 use askama::Template;
 use axum::Form;
-use axum::extract::{ConnectInfo, Query, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use chrono::{TimeDelta, Utc};
-use heliograph_shared::{PasswordDigest, ProviderSlug, Username};
+use heliograph_shared::{ProviderSlug, User, Username};
 use serde::Deserialize;
 use subtle::ConstantTimeEq;
 
+use super::Scope;
+use super::client::ClientAddr;
 use super::keys::random_token;
+use super::passwords::Slot;
 use super::session::{LOGIN_COOKIE, SESSION_COOKIE, Session, clear_cookie, cookie, set_cookie};
 use crate::error::AppError;
 use crate::state::AppState;
@@ -87,7 +91,7 @@ pub async fn form(
 /// `POST /login`.
 pub async fn submit(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ClientAddr(client): ClientAddr,
     headers: HeaderMap,
     Form(form): Form<LoginForm>,
 ) -> Result<Response, AppError> {
@@ -99,24 +103,25 @@ pub async fn submit(
         .chars()
         .take(100)
         .collect();
-    let now = Utc::now();
-    if !state.limiter.allows(peer.ip(), &who, now) {
-        tracing::warn!(client = %peer.ip(), who, "login refused: too many failures");
-        let message = AppError::TooManyRequests.to_string();
-        return login_page(
-            &state,
-            StatusCode::TOO_MANY_REQUESTS,
-            &form.provider,
-            &form.username,
-            &form.next,
-            Some(message),
-        );
-    }
-    match authenticate(&state, &form).await? {
-        Some((provider, username)) => {
-            state.limiter.succeeded(peer.ip(), &who);
-            tracing::info!(provider = %provider, user = %username, "logged in");
-            let session = Session::new(provider, username, now, state.session_lifetime());
+    let slot = match admit(&state, client, &who) {
+        Ok(slot) => slot,
+        Err(held) => {
+            let page = login_page(
+                &state,
+                held.status(),
+                &form.provider,
+                &form.username,
+                &form.next,
+                Some(held.message()),
+            );
+            return page.map(|response| held.with_retry_after(response));
+        }
+    };
+    match authenticate(&state, &form, slot).await? {
+        Some((provider, user)) => {
+            state.limiter.succeeded(client, &who);
+            tracing::info!(provider = %provider, user = %user.username, "logged in");
+            let session = Session::new(provider, &user, &state.keys, Utc::now(), state.session_lifetime());
             let mut response = Redirect::to(safe_next(&form.next)).into_response();
             let secure = state.settings.cookie_secure;
             let cookies = response.headers_mut();
@@ -128,8 +133,7 @@ pub async fn submit(
             Ok(response)
         }
         None => {
-            state.limiter.failed(peer.ip(), &who, now);
-            tracing::info!(client = %peer.ip(), who, "login failed");
+            tracing::info!(%client, who, "login failed");
             let message = "Provider, user name or password is wrong.".to_owned();
             login_page(
                 &state,
@@ -143,38 +147,81 @@ pub async fn submit(
     }
 }
 
+/// Why a login attempt did not get to its password check.
+pub(super) enum Held {
+    /// Every password-check slot is taken.
+    Busy,
+    /// The limiter says to wait this long.
+    Wait(Duration),
+}
+
+impl Held {
+    /// The status to answer with.
+    pub(super) fn status(&self) -> StatusCode {
+        match self {
+            Self::Busy => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Wait(_) => StatusCode::TOO_MANY_REQUESTS,
+        }
+    }
+
+    /// What the login page says.
+    pub(super) fn message(&self) -> String {
+        match self {
+            Self::Busy => "The server is busy checking other logins; try again in a moment.".into(),
+            Self::Wait(_) => {
+                format!("Too many failed logins: try again in {} seconds.", self.retry_after_secs())
+            }
+        }
+    }
+
+    fn retry_after_secs(&self) -> u64 {
+        match self {
+            Self::Busy => 1,
+            Self::Wait(wait) => wait.as_secs() + u64::from(wait.subsec_nanos() > 0),
+        }
+    }
+
+    /// `response` with `Retry-After`.
+    pub(super) fn with_retry_after(&self, mut response: Response) -> Response {
+        response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(self.retry_after_secs()));
+        response
+    }
+}
+
+/// A password-check slot for an attempt on `account` from `client`, the attempt counted by the
+/// limiter; or why not. The slot is taken first, so an attempt refused for want of one is not
+/// counted against the account.
+pub(super) fn admit(state: &AppState, client: IpAddr, account: &str) -> Result<Slot, Held> {
+    let Some(slot) = state.passwords.try_slot() else {
+        tracing::debug!(%client, account, "login refused: every password check slot is taken");
+        return Err(Held::Busy);
+    };
+    match state.limiter.reserve(client, account, Instant::now()) {
+        Ok(()) => Ok(slot),
+        Err(wait) => {
+            tracing::warn!(%client, account, wait_secs = wait.as_secs_f64(), "login refused: too many failures");
+            Err(Held::Wait(wait))
+        }
+    }
+}
+
 /// The provider and user when the password is right.
 async fn authenticate(
     state: &AppState,
     form: &LoginForm,
-) -> Result<Option<(ProviderSlug, Username)>, AppError> {
+    slot: Slot,
+) -> Result<Option<(ProviderSlug, User)>, AppError> {
     let names = ProviderSlug::parse(form.provider.trim()).ok().zip(Username::parse(&form.username).ok());
-    let mut digest = None;
+    let mut account = None;
     if let Some((provider, username)) = &names
         && state.store.provider(provider).await?.is_some()
     {
         let tenant = state.store.tenant(provider).await?;
-        digest = tenant.user(username).await?.filter(|u| u.active).map(|u| u.password);
+        account = tenant.user(username).await?.filter(|u| u.active).map(|user| (provider.clone(), user));
     }
-    let known = digest.is_some();
-    let verified = check_password(digest, form.password.clone()).await?;
-    Ok(if known && verified { names } else { None })
-}
-
-/// Checks `password` against `digest` off the async runtime; without a digest (no such
-/// account) it checks against a dummy one, so that costs the same time, and answers false.
-pub(super) async fn check_password(
-    digest: Option<PasswordDigest>,
-    password: String,
-) -> Result<bool, AppError> {
-    let known = digest.is_some();
-    let verified = tokio::task::spawn_blocking(move || match digest.as_ref().or_else(|| dummy_digest()) {
-        Some(digest) => digest.verify(&password),
-        None => false,
-    })
-    .await
-    .map_err(|e| AppError::Internal(format!("password check failed: {e}")))?;
-    Ok(known && verified)
+    let digest = account.as_ref().map(|(_, user)| user.password.clone());
+    let verified = slot.verify(digest, form.password.clone()).await?;
+    Ok(account.filter(|_| verified))
 }
 
 /// True when a login form's `presented` token is the one signed into its cookie.
@@ -190,20 +237,32 @@ pub(super) fn form_token_matches(
     })
 }
 
-/// A digest to verify against when the user does not exist, so that costs the same time.
-fn dummy_digest() -> Option<&'static PasswordDigest> {
-    static DUMMY: OnceLock<Option<PasswordDigest>> = OnceLock::new();
-    DUMMY.get_or_init(|| PasswordDigest::hash("not a password of anyone").ok()).as_ref()
-}
-
-/// A local path to go to after login; anything else (another host, `//host`) becomes `/`.
+/// Where to go after login: `next` when it is a path on this site, else the fleet page.
+///
+/// Browsers are lenient with `Location`: they drop tabs and newlines, read `\\` as `/`, and
+/// take `//host` (also after such clean-up) as another site. So only a path made of visible
+/// ASCII is followed, starting with one `/`, without backslashes, and parsed as a path and
+/// query (which refuses a scheme, an authority and a fragment).
 fn safe_next(next: &str) -> &str {
-    let local = next.starts_with('/') && !next.starts_with("//") && !next.contains('\\') && next.len() < 2048;
-    if local && !next.starts_with("/login") { next } else { "/" }
+    const FLEET: &str = "/";
+    let visible = next.bytes().all(|b| b.is_ascii_graphic());
+    let local = visible
+        && next.len() < 2048
+        && next.starts_with('/')
+        && !next.starts_with("//")
+        && !next.contains('\\')
+        && !next.starts_with("/login")
+        && next.parse::<axum::http::uri::PathAndQuery>().is_ok_and(|p| p.as_str() == next);
+    if local { next } else { FLEET }
 }
 
-/// `POST /logout` (behind the session middleware, so CSRF-checked).
-pub async fn logout(State(state): State<AppState>, session: Session) -> Response {
+/// `POST /logout` (behind the session middleware, so CSRF-checked): ends every session of the
+/// user, on every web process and device, not only this browser's.
+pub async fn logout(State(state): State<AppState>, session: Session, scope: Scope) -> Response {
+    if let Err(e) = scope.tenant.end_sessions(&session.username).await {
+        // The sessions go on: say so rather than pretend, and keep the cookie to try again with.
+        return AppError::from(e).into_response();
+    }
     tracing::info!(provider = %session.provider, user = %session.username, "logged out");
     let mut response = Redirect::to("/login").into_response();
     response
@@ -218,10 +277,40 @@ mod tests {
 
     #[test]
     fn only_local_paths_are_followed_after_login() {
-        assert_eq!(safe_next("/sites?sort=power"), "/sites?sort=power");
-        assert_eq!(safe_next("https://evil.example/"), "/");
-        assert_eq!(safe_next("//evil.example/"), "/");
-        assert_eq!(safe_next("/\\evil.example"), "/");
-        assert_eq!(safe_next("/login"), "/");
+        for local in
+            ["/", "/sites?sort=power", "/sites/SUN-1/day/2026-06-01", "/customers/%2F%2Fevil.example"]
+        {
+            assert_eq!(safe_next(local), local, "{local:?} is a path on this site");
+        }
+        let hostile = [
+            "https://evil.example/",
+            "http:evil.example",
+            "javascript:alert(1)",
+            "//evil.example/",
+            "///evil.example",
+            "/\\evil.example",
+            "\\\\evil.example",
+            "/\t/evil.example",
+            "/\n/evil.example",
+            "/\r\n/evil.example",
+            "\t//evil.example",
+            " //evil.example",
+            "/ /evil.example",
+            "/\u{0}/evil.example",
+            "/\u{7f}/evil.example",
+            "/\u{a0}/evil.example",
+            "/\u{2028}/evil.example",
+            "/\u{3000}/evil.example",
+            "/ｅvil.example",
+            "/sites#//evil.example",
+            "evil.example",
+            "",
+            "/login",
+            "/login?next=//evil.example",
+        ];
+        for value in hostile {
+            assert_eq!(safe_next(value), "/", "{value:?} is not followed");
+        }
+        assert_eq!(safe_next(&format!("/{}", "a".repeat(4096))), "/", "overlong");
     }
 }

@@ -4,10 +4,12 @@
 //! caller's provider, so an id of another provider's customer or gateway is simply not found.
 
 pub mod api_token;
+pub mod client;
 pub mod keys;
 pub mod limiter;
 pub mod login;
 pub mod operator;
+pub mod passwords;
 pub mod session;
 
 use std::sync::Arc;
@@ -20,7 +22,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
 use chrono::Utc;
 use heliograph_shared::store::TenantStore;
-use heliograph_shared::{Provider, ProviderSlug, Username};
+use heliograph_shared::{Provider, ProviderSlug};
 
 use self::session::{SESSION_COOKIE, Session, clear_cookie, cookie};
 use crate::error::AppError;
@@ -54,26 +56,26 @@ impl<S: Send + Sync> FromRequestParts<S> for Session {
     }
 }
 
-/// The scope of an active user of an existing provider, or none.
-async fn user_scope(
-    state: &AppState,
-    provider: &ProviderSlug,
-    user: &Username,
-) -> Result<Option<Scope>, AppError> {
-    let Some(record) = state.store.provider(provider).await? else { return Ok(None) };
-    let tenant = state.store.tenant(provider).await?;
-    let active = tenant.user(user).await?.is_some_and(|u| u.active);
-    Ok(active.then_some(Scope { provider: record, tenant }))
+/// The scope of a session whose user is active and still has the session's stamp, or none.
+async fn user_scope(state: &AppState, session: &Session) -> Result<Option<Scope>, AppError> {
+    let Some(record) = state.store.provider(&session.provider).await? else { return Ok(None) };
+    let tenant = state.store.tenant(&session.provider).await?;
+    let current = tenant
+        .user(&session.username)
+        .await?
+        .is_some_and(|user| user.active && state.keys.stamp_matches(&user, &session.stamp));
+    Ok(current.then_some(Scope { provider: record, tenant }))
 }
 
-/// Panel middleware: a valid session or a redirect to the login page; on anything but GET and
-/// HEAD, a form body carrying the session's CSRF token or 403.
+/// Panel middleware: a valid session of an active user whose stamp it still carries, or a
+/// redirect to the login page; on anything but GET and HEAD, a form body carrying the session's
+/// CSRF token or 403.
 pub async fn require_session(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let now = Utc::now();
     let session =
         cookie(request.headers(), SESSION_COOKIE).and_then(|value| Session::decode(&state.keys, value, now));
     let scope = match &session {
-        Some(s) => match user_scope(&state, &s.provider, &s.username).await {
+        Some(s) => match user_scope(&state, s).await {
             Ok(scope) => scope,
             Err(e) => return e.into_response(),
         },

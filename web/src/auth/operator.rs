@@ -1,14 +1,12 @@
 //! Operator accounts: the people who run the installation. An operator creates providers and
 //! their first users and sees no provider's data. Operators log in at `/operator/login` with
 //! their own signed cookie (`hg_operator`, a purpose of its own, so a provider user's session
-//! can never pass for an operator's or the reverse), CSRF-checked forms and the same login rate
-//! limit as provider users.
-
-use std::net::SocketAddr;
+//! can never pass for an operator's or the reverse), CSRF-checked forms, and the same
+//! password-check slots and login limiter as provider users.
 
 use askama::Template;
 use axum::Form;
-use axum::extract::{ConnectInfo, FromRequestParts, Request, State};
+use axum::extract::{FromRequestParts, Request, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::middleware::Next;
@@ -16,11 +14,12 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, TimeDelta, Utc};
-use heliograph_shared::Username;
+use heliograph_shared::{User, Username};
 use serde::{Deserialize, Serialize};
 
+use super::client::ClientAddr;
 use super::keys::{Keys, random_token};
-use super::login::{check_password, form_token_matches};
+use super::login::{admit, form_token_matches};
 use super::session::{clear_cookie, cookie, csrf_matches, set_cookie};
 use crate::error::AppError;
 use crate::state::AppState;
@@ -38,6 +37,9 @@ pub struct OperatorSession {
     /// The operator.
     #[serde(rename = "o")]
     pub username: Username,
+    /// The account's stamp when the session began (see `Keys::session_stamp`).
+    #[serde(rename = "s")]
+    pub stamp: String,
     /// Expiry, Unix seconds.
     #[serde(rename = "e")]
     pub expires: i64,
@@ -47,8 +49,13 @@ pub struct OperatorSession {
 }
 
 impl OperatorSession {
-    fn new(username: Username, now: DateTime<Utc>, lifetime: TimeDelta) -> Self {
-        Self { username, expires: (now + lifetime).timestamp(), csrf: random_token() }
+    fn new(operator: &User, keys: &Keys, now: DateTime<Utc>, lifetime: TimeDelta) -> Self {
+        Self {
+            username: operator.username.clone(),
+            stamp: keys.session_stamp(operator),
+            expires: (now + lifetime).timestamp(),
+            csrf: random_token(),
+        }
     }
 
     fn encode(&self, keys: &Keys) -> String {
@@ -71,15 +78,15 @@ impl<S: Send + Sync> FromRequestParts<S> for OperatorSession {
     }
 }
 
-/// Operator middleware: a valid operator session of an active operator, or a redirect to the
-/// operator login; forms must carry the session's CSRF token.
+/// Operator middleware: a valid operator session of an active operator whose stamp it still
+/// carries, or a redirect to the operator login; forms must carry the session's CSRF token.
 pub async fn require_operator(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let now = Utc::now();
     let session = cookie(request.headers(), OPERATOR_COOKIE)
         .and_then(|value| OperatorSession::decode(&state.keys, value, now));
     let active = match &session {
         Some(s) => match state.store.operator(&s.username).await {
-            Ok(record) => record.is_some_and(|o| o.active),
+            Ok(record) => record.is_some_and(|o| o.active && state.keys.stamp_matches(&o, &s.stamp)),
             Err(e) => return AppError::from(e).into_response(),
         },
         None => false,
@@ -146,7 +153,7 @@ pub async fn login_form(State(state): State<AppState>) -> Result<Response, AppEr
 /// `POST /operator/login`.
 pub async fn login(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ClientAddr(client): ClientAddr,
     headers: HeaderMap,
     Form(form): Form<LoginForm>,
 ) -> Result<Response, AppError> {
@@ -155,24 +162,24 @@ pub async fn login(
     }
     let who: String =
         format!("operator:{}", form.username.trim().to_ascii_lowercase()).chars().take(100).collect();
-    let now = Utc::now();
-    if !state.limiter.allows(peer.ip(), &who, now) {
-        tracing::warn!(client = %peer.ip(), who, "operator login refused: too many failures");
-        let message = AppError::TooManyRequests.to_string();
-        return login_page(&state, StatusCode::TOO_MANY_REQUESTS, &form.username, Some(message));
-    }
-    let username = Username::parse(form.username.trim()).ok();
-    let digest = match &username {
-        Some(name) => state.store.operator(name).await?.filter(|o| o.active).map(|o| o.password),
-        None => None,
+    let slot = match admit(&state, client, &who) {
+        Ok(slot) => slot,
+        Err(held) => {
+            let page = login_page(&state, held.status(), &form.username, Some(held.message()));
+            return page.map(|response| held.with_retry_after(response));
+        }
     };
-    let known = digest.is_some();
-    let verified = check_password(digest, form.password).await?;
-    match username.filter(|_| known && verified) {
-        Some(username) => {
-            state.limiter.succeeded(peer.ip(), &who);
-            tracing::info!(operator = %username, "operator logged in");
-            let session = OperatorSession::new(username, now, state.session_lifetime());
+    let account = match Username::parse(form.username.trim()) {
+        Ok(name) => state.store.operator(&name).await?.filter(|o| o.active),
+        Err(_) => None,
+    };
+    let digest = account.as_ref().map(|o| o.password.clone());
+    let verified = slot.verify(digest, form.password).await?;
+    match account.filter(|_| verified) {
+        Some(operator) => {
+            state.limiter.succeeded(client, &who);
+            tracing::info!(operator = %operator.username, "operator logged in");
+            let session = OperatorSession::new(&operator, &state.keys, Utc::now(), state.session_lifetime());
             let secure = state.settings.cookie_secure;
             let mut response = Redirect::to("/operator").into_response();
             let cookies = response.headers_mut();
@@ -184,8 +191,7 @@ pub async fn login(
             Ok(response)
         }
         None => {
-            state.limiter.failed(peer.ip(), &who, now);
-            tracing::info!(client = %peer.ip(), who, "operator login failed");
+            tracing::info!(%client, who, "operator login failed");
             login_page(
                 &state,
                 StatusCode::UNAUTHORIZED,
@@ -196,8 +202,11 @@ pub async fn login(
     }
 }
 
-/// `POST /operator/logout`.
+/// `POST /operator/logout`: ends every session of the operator, on every web process.
 pub async fn logout(State(state): State<AppState>, session: OperatorSession) -> Response {
+    if let Err(e) = state.store.end_operator_sessions(&session.username).await {
+        return AppError::from(e).into_response();
+    }
     tracing::info!(operator = %session.username, "operator logged out");
     let mut response = Redirect::to("/operator/login").into_response();
     response

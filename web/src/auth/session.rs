@@ -1,12 +1,14 @@
-//! The session cookie: provider, user name, expiry and CSRF token, signed with HMAC-SHA256 and
-//! sent back as an HTTP-only, SameSite=Lax cookie. Nothing is kept on the server; a user who is
-//! deactivated loses access at the next request, because every request looks the user up.
+//! The session cookie: provider, user name, the account's stamp, expiry and CSRF token, signed
+//! with HMAC-SHA256 and sent back as an HTTP-only, SameSite=Lax cookie. Every request looks the
+//! user up in the store (on every web process alike) and needs the account active and its stamp
+//! unchanged: logging out, deactivation or a new password change the stamp (see
+//! `Keys::session_stamp`), which ends every session of the account at its next request.
 
 use axum::http::{HeaderMap, HeaderValue, header};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, TimeDelta, Utc};
-use heliograph_shared::{ProviderSlug, Username};
+use heliograph_shared::{ProviderSlug, User, Username};
 use serde::{Deserialize, Serialize};
 use subtle::ConstantTimeEq;
 
@@ -28,6 +30,9 @@ pub struct Session {
     /// The user.
     #[serde(rename = "u")]
     pub username: Username,
+    /// The account's stamp when the session began.
+    #[serde(rename = "s")]
+    pub stamp: String,
     /// Expiry, Unix seconds.
     #[serde(rename = "e")]
     pub expires: i64,
@@ -37,9 +42,21 @@ pub struct Session {
 }
 
 impl Session {
-    /// A new session lasting `lifetime` from `now`, with a fresh CSRF token.
-    pub fn new(provider: ProviderSlug, username: Username, now: DateTime<Utc>, lifetime: TimeDelta) -> Self {
-        Self { provider, username, expires: (now + lifetime).timestamp(), csrf: random_token() }
+    /// A new session of `user` lasting `lifetime` from `now`, with a fresh CSRF token.
+    pub fn new(
+        provider: ProviderSlug,
+        user: &User,
+        keys: &Keys,
+        now: DateTime<Utc>,
+        lifetime: TimeDelta,
+    ) -> Self {
+        Self {
+            provider,
+            username: user.username.clone(),
+            stamp: keys.session_stamp(user),
+            expires: (now + lifetime).timestamp(),
+            csrf: random_token(),
+        }
     }
 
     /// The signed cookie value.
@@ -95,20 +112,19 @@ pub fn clear_cookie(name: &str, secure: bool) -> HeaderValue {
 mod tests {
     use super::*;
 
-    fn session(now: DateTime<Utc>) -> Session {
-        Session::new(
-            ProviderSlug::parse("sunrise").expect("valid"),
-            Username::parse("demo").expect("valid"),
-            now,
-            TimeDelta::hours(1),
-        )
+    fn session(keys: &Keys, now: DateTime<Utc>) -> Session {
+        let digest = heliograph_shared::PasswordDigest::from_stored(
+            "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".into(),
+        );
+        let user = User::new(Username::parse("demo").expect("valid"), "Demo", digest);
+        Session::new(ProviderSlug::parse("sunrise").expect("valid"), &user, keys, now, TimeDelta::hours(1))
     }
 
     #[test]
     fn a_session_survives_its_cookie_until_it_expires() {
         let keys = Keys::new(None);
         let now = Utc::now();
-        let s = session(now);
+        let s = session(&keys, now);
         let cookie = s.encode(&keys);
         assert_eq!(Session::decode(&keys, &cookie, now), Some(s.clone()));
         assert_eq!(Session::decode(&keys, &cookie, now + TimeDelta::hours(2)), None);
@@ -121,7 +137,7 @@ mod tests {
     fn a_session_edited_to_name_another_provider_is_refused() {
         let keys = Keys::new(None);
         let now = Utc::now();
-        let cookie = session(now).encode(&keys);
+        let cookie = session(&keys, now).encode(&keys);
         let (data, signature) = cookie.rsplit_once('.').expect("signed");
         let json = String::from_utf8(URL_SAFE_NO_PAD.decode(data).expect("base64")).expect("utf-8");
         let forged = URL_SAFE_NO_PAD.encode(json.replace("sunrise", "voltwerk"));

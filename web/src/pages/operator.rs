@@ -8,7 +8,7 @@ use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use chrono_tz::Tz;
 use heliograph_shared::store::StoreError;
-use heliograph_shared::{MIN_PASSWORD_CHARS, PasswordDigest, Provider, ProviderSlug, User, Username};
+use heliograph_shared::{MIN_PASSWORD_CHARS, Provider, ProviderSlug, User, Username};
 use serde::Deserialize;
 
 use crate::auth::operator::OperatorSession;
@@ -83,11 +83,12 @@ pub async fn create_provider(
     };
     let (provider, username) = checked;
     let slug = provider.slug.clone();
-    let password = std::mem::take(&mut form.password);
-    let digest = tokio::task::spawn_blocking(move || PasswordDigest::hash(&password))
-        .await
-        .map_err(|e| AppError::Internal(format!("password hashing failed: {e}")))?
-        .map_err(AppError::Internal)?;
+    let Some(slot) = state.passwords.try_slot() else {
+        let message = "The server is busy checking passwords; try again in a moment.".to_owned();
+        form.password.clear();
+        return render(&state, &session, StatusCode::SERVICE_UNAVAILABLE, None, Some(message), form).await;
+    };
+    let digest = slot.hash(std::mem::take(&mut form.password)).await?;
     match state.store.create_provider(&provider).await {
         Ok(()) => {}
         Err(StoreError::ProviderExists(_)) => {
@@ -102,9 +103,7 @@ pub async fn create_provider(
         form.user_display_name.trim().to_owned()
     };
     let tenant = state.store.tenant(&slug).await?;
-    tenant
-        .upsert_user(&User { username: username.clone(), display_name, password: digest, active: true })
-        .await?;
+    tenant.upsert_user(&User::new(username.clone(), display_name, digest)).await?;
     tracing::info!(operator = %session.username, provider = %slug, user = %username, "provider created");
     Ok(Redirect::to(&format!("/operator?created={slug}")).into_response())
 }

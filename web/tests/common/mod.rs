@@ -322,7 +322,7 @@ pub async fn provider(
     let password =
         tokio::task::spawn_blocking(|| PasswordDigest::hash(PASSWORD)).await?.map_err(anyhow::Error::msg)?;
     let username = Username::parse(USER).map_err(anyhow::Error::msg)?;
-    tenant.upsert_user(&User { username, display_name: "Anna".into(), password, active: true }).await?;
+    tenant.upsert_user(&User::new(username, "Anna", password)).await?;
     let (api_token, hash) = heliograph_web::auth::api_token::issue(slug);
     tenant.add_api_token(&ApiToken { hash, name: "test".into(), created_at: Utc::now() }).await?;
     Ok(api_token)

@@ -1,16 +1,22 @@
 //! Panel users and API tokens in a provider keyspace. Both are small tables read by key on
 //! every request (a session's user, a bearer token's hash) and listed on the settings page.
+//! The registry's operators table has the users table's columns, and shares its row mapping.
 
 use chrono::{DateTime, Utc};
 use scylla::client::session::Session;
 use scylla::statement::prepared::PreparedStatement;
 
 use super::error::ResultExt;
-use super::query::{self, prepare};
-use crate::domain::{ApiToken, KeyspaceName, PasswordDigest, TokenHash, User, Username};
+use super::query::{self, Conditional, prepare, prepare_conditional};
+use crate::domain::{ApiToken, KeyspaceName, PasswordDigest, SessionGeneration, TokenHash, User, Username};
 use crate::store::StoreError;
 
-type UserRow = (String, Option<String>, Option<String>, Option<bool>);
+/// `username, display_name, password, active, session_generation`: the columns of a user row,
+/// in the registry's operators table too.
+pub(super) type UserRow = (String, Option<String>, Option<String>, Option<bool>, Option<i64>);
+
+/// The columns of [`UserRow`], for statements.
+pub(super) const USER_COLUMNS: &str = "username, display_name, password, active, session_generation";
 type TokenRow = (Vec<u8>, Option<String>, Option<DateTime<Utc>>);
 
 /// The prepared statements of the accounts tables.
@@ -18,6 +24,7 @@ pub(super) struct AccountStatements {
     upsert_user: PreparedStatement,
     user: PreparedStatement,
     users: PreparedStatement,
+    end_sessions: PreparedStatement,
     add_token: PreparedStatement,
     token: PreparedStatement,
     tokens: PreparedStatement,
@@ -30,19 +37,15 @@ impl AccountStatements {
         Ok(Self {
             upsert_user: prepare(
                 session,
-                format!(
-                    "INSERT INTO {ks}.users (username, display_name, password, active) VALUES (?, ?, ?, ?)"
-                ),
+                format!("INSERT INTO {ks}.users ({USER_COLUMNS}) VALUES (?, ?, ?, ?, ?)"),
             )
             .await?,
-            user: prepare(
+            user: prepare(session, format!("SELECT {USER_COLUMNS} FROM {ks}.users WHERE username = ?"))
+                .await?,
+            users: prepare(session, format!("SELECT {USER_COLUMNS} FROM {ks}.users")).await?,
+            end_sessions: prepare_conditional(
                 session,
-                format!("SELECT username, display_name, password, active FROM {ks}.users WHERE username = ?"),
-            )
-            .await?,
-            users: prepare(
-                session,
-                format!("SELECT username, display_name, password, active FROM {ks}.users"),
+                format!("UPDATE {ks}.users SET session_generation = ? WHERE username = ? IF EXISTS"),
             )
             .await?,
             add_token: prepare(
@@ -61,13 +64,40 @@ impl AccountStatements {
     }
 }
 
-fn user_from_row((username, display_name, password, active): UserRow) -> Result<User, StoreError> {
+/// A user (or operator) from its row.
+pub(super) fn user_from_row(
+    (username, display_name, password, active, generation): UserRow,
+) -> Result<User, StoreError> {
     Ok(User {
         username: Username::parse(&username).map_err(StoreError::Corrupt)?,
         display_name: display_name.unwrap_or_default(),
         password: PasswordDigest::from_stored(password.unwrap_or_default()),
         active: active.unwrap_or(false),
+        session_generation: SessionGeneration::from_stored(generation.unwrap_or(0)),
     })
+}
+
+/// The values of a user's (or operator's) row, in [`USER_COLUMNS`] order.
+pub(super) fn user_values(user: &User) -> (&str, &str, &str, bool, i64) {
+    (
+        user.username.as_str(),
+        &user.display_name,
+        user.password.as_str(),
+        user.active,
+        user.session_generation.value(),
+    )
+}
+
+/// Gives an existing account of `statement`'s table a fresh session generation (`UPDATE ...
+/// SET session_generation = ? WHERE username = ? IF EXISTS`, so that no row is made for a name
+/// without an account); false when there is none.
+pub(super) async fn end_sessions(
+    session: &Session,
+    statement: &PreparedStatement,
+    username: &Username,
+) -> Result<bool, StoreError> {
+    let values = (SessionGeneration::fresh().value(), username.as_str());
+    Ok(Conditional::execute(session, statement, values).await?.applied())
 }
 
 fn token_from_row((hash, name, created_at): TokenRow) -> Result<ApiToken, StoreError> {
@@ -85,9 +115,17 @@ pub(super) async fn upsert_user(
     st: &AccountStatements,
     user: &User,
 ) -> Result<(), StoreError> {
-    let values = (user.username.as_str(), &user.display_name, user.password.as_str(), user.active);
-    session.execute_unpaged(&st.upsert_user, values).await.store()?;
+    session.execute_unpaged(&st.upsert_user, user_values(user)).await.store()?;
     Ok(())
+}
+
+/// Ends a user's sessions.
+pub(super) async fn end_user_sessions(
+    session: &Session,
+    st: &AccountStatements,
+    username: &Username,
+) -> Result<bool, StoreError> {
+    end_sessions(session, &st.end_sessions, username).await
 }
 
 /// One user.

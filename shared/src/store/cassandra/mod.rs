@@ -35,9 +35,7 @@ use self::error::ResultExt;
 use self::query::Conditional;
 use self::schema::Migrator;
 use self::statements::{RegistryStatements, TenantStatements};
-use crate::domain::{
-    GatewayId, KeyspaceName, PasswordDigest, Provider, ProviderSlug, RefusedGateway, User, Username,
-};
+use crate::domain::{GatewayId, KeyspaceName, Provider, ProviderSlug, RefusedGateway, User, Username};
 use crate::store::{CassandraSettings, Store, StoreError, TenantStore};
 
 #[cfg(feature = "bench")]
@@ -211,23 +209,19 @@ impl Store for CassandraStore {
     }
 
     async fn upsert_operator(&self, operator: &User) -> Result<(), StoreError> {
-        let values =
-            (operator.username.as_str(), &operator.display_name, operator.password.as_str(), operator.active);
+        let values = accounts::user_values(operator);
         query::write_partition(self.session(), &self.registry.statements.upsert_operator, &[values]).await
     }
 
     async fn operator(&self, username: &Username) -> Result<Option<User>, StoreError> {
-        let row: Option<(String, Option<String>, Option<String>, Option<bool>)> =
+        let row: Option<accounts::UserRow> =
             query::first_row(self.session(), &self.registry.statements.operator, (username.as_str(),))
                 .await?;
-        row.map(|(username, display_name, password, active)| {
-            Ok(User {
-                username: Username::parse(&username).map_err(StoreError::Corrupt)?,
-                display_name: display_name.unwrap_or_default(),
-                password: PasswordDigest::from_stored(password.unwrap_or_default()),
-                active: active.unwrap_or(false),
-            })
-        })
-        .transpose()
+        row.map(accounts::user_from_row).transpose()
+    }
+
+    async fn end_operator_sessions(&self, username: &Username) -> Result<bool, StoreError> {
+        accounts::end_sessions(self.session(), &self.registry.statements.end_operator_sessions, username)
+            .await
     }
 }

@@ -28,6 +28,7 @@ pub(super) const REGISTRY: &[Migration] = &[
     Migration { version: 1, cql: include_str!("migrations/registry_001.cql") },
     Migration { version: 2, cql: include_str!("migrations/registry_002.cql") },
     Migration { version: 3, cql: include_str!("migrations/registry_003.cql") },
+    Migration { version: 4, cql: include_str!("migrations/registry_004.cql") },
 ];
 
 /// A provider keyspace's migrations, in order.
@@ -39,6 +40,7 @@ pub(super) const TENANT: &[Migration] = &[
     Migration { version: 5, cql: include_str!("migrations/tenant_005.cql") },
     Migration { version: 6, cql: include_str!("migrations/tenant_006.cql") },
     Migration { version: 7, cql: include_str!("migrations/tenant_007.cql") },
+    Migration { version: 8, cql: include_str!("migrations/tenant_008.cql") },
 ];
 
 /// How long the coordinator may take to apply one schema change; the driver's wait for every

@@ -5,7 +5,7 @@
 use scylla::client::session::Session;
 use scylla::statement::prepared::PreparedStatement;
 
-use super::accounts::AccountStatements;
+use super::accounts::{AccountStatements, USER_COLUMNS};
 use super::mail::MailStatements;
 use super::query::{prepare, prepare_conditional};
 use super::rollups::RollupStatements;
@@ -82,6 +82,8 @@ pub(super) struct RegistryStatements {
     pub(super) upsert_operator: PreparedStatement,
     /// One operator account.
     pub(super) operator: PreparedStatement,
+    /// Gives an operator a fresh session generation: `IF EXISTS`.
+    pub(super) end_operator_sessions: PreparedStatement,
 }
 
 impl RegistryStatements {
@@ -114,14 +116,17 @@ impl RegistryStatements {
             unclaimed: RefusalStatements::prepare(session, ks, "unclaimed_refusals").await?,
             upsert_operator: prepare(
                 session,
-                format!(
-                    "INSERT INTO {ks}.operators (username, display_name, password, active) VALUES (?, ?, ?, ?)"
-                ),
+                format!("INSERT INTO {ks}.operators ({USER_COLUMNS}) VALUES (?, ?, ?, ?, ?)"),
             )
             .await?,
             operator: prepare(
                 session,
-                format!("SELECT username, display_name, password, active FROM {ks}.operators WHERE username = ?"),
+                format!("SELECT {USER_COLUMNS} FROM {ks}.operators WHERE username = ?"),
+            )
+            .await?,
+            end_operator_sessions: prepare_conditional(
+                session,
+                format!("UPDATE {ks}.operators SET session_generation = ? WHERE username = ? IF EXISTS"),
             )
             .await?,
         })

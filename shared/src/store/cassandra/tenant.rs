@@ -387,6 +387,10 @@ impl TenantStore for CassandraTenant {
         accounts::users(self.session(), &self.statements.accounts).await
     }
 
+    async fn end_sessions(&self, username: &Username) -> Result<bool, StoreError> {
+        accounts::end_user_sessions(self.session(), &self.statements.accounts, username).await
+    }
+
     async fn add_api_token(&self, token: &ApiToken) -> Result<(), StoreError> {
         accounts::add_token(self.session(), &self.statements.accounts, token).await
     }

@@ -22,7 +22,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use self::rows::refused_from_row;
 use self::schema::Schema;
 use self::writer::{Writer, backend};
-use crate::domain::{GatewayId, Provider, ProviderSlug, RefusedGateway, User, Username};
+use crate::domain::{GatewayId, Provider, ProviderSlug, RefusedGateway, SessionGeneration, User, Username};
 use crate::store::{Store, StoreError, TenantStore};
 
 pub use self::tenant::EmbeddedTenant;
@@ -279,15 +279,16 @@ impl Store for EmbeddedStore {
         self.registry
             .write(move |c| {
                 c.prepare_cached(
-                    "INSERT OR REPLACE INTO operators (username, display_name, password, active)
-                     VALUES (?1, ?2, ?3, ?4)",
+                    "INSERT OR REPLACE INTO operators (username, display_name, password, active, session_generation)
+                     VALUES (?1, ?2, ?3, ?4, ?5)",
                 )
                 .map_err(|e| backend(&e))?
                 .execute(params![
                     operator.username.as_str(),
                     operator.display_name,
                     operator.password.as_str(),
-                    operator.active
+                    operator.active,
+                    operator.session_generation.value()
                 ])
                 .map_err(|e| backend(&e))?;
                 Ok(())
@@ -301,12 +302,27 @@ impl Store for EmbeddedStore {
             .read(move |c| {
                 let mut statement = c
                     .prepare_cached(
-                        "SELECT username, display_name, password, active FROM operators WHERE username = ?1",
+                        "SELECT username, display_name, password, active, session_generation FROM operators
+                         WHERE username = ?1",
                     )
                     .map_err(|e| backend(&e))?;
                 let mut rows =
                     statement.query_map([username], rows::user_from_row).map_err(|e| backend(&e))?;
                 rows.next().map(|r| r.map_err(|e| backend(&e))?).transpose()
+            })
+            .await
+    }
+
+    async fn end_operator_sessions(&self, username: &Username) -> Result<bool, StoreError> {
+        let (username, generation) = (username.as_str().to_owned(), SessionGeneration::fresh().value());
+        self.registry
+            .write(move |c| {
+                let changed = c
+                    .prepare_cached("UPDATE operators SET session_generation = ?1 WHERE username = ?2")
+                    .map_err(|e| backend(&e))?
+                    .execute(params![generation, username])
+                    .map_err(|e| backend(&e))?;
+                Ok(changed > 0)
             })
             .await
     }

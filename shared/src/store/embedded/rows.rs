@@ -9,7 +9,7 @@ use super::writer::backend;
 use crate::domain::{
     ApiToken, Customer, CustomerId, Device, DeviceId, DeviceKind, DeviceStatus, EmailAddress, Gateway,
     GatewayId, Metric, Metrics, PasswordDigest, QuarantinedReading, Reading, RefusalReason, RefusedGateway,
-    TokenHash, User, Username,
+    SessionGeneration, TokenHash, User, Username,
 };
 use crate::store::StoreError;
 
@@ -356,11 +356,13 @@ pub(super) fn user_from_row(row: &Row<'_>) -> rusqlite::Result<Result<User, Stor
     let display_name: String = row.get(1)?;
     let password: String = row.get(2)?;
     let active: bool = row.get(3)?;
+    let generation: i64 = row.get(4)?;
     Ok(Username::parse(&username).map_err(StoreError::Corrupt).map(|username| User {
         username,
         display_name,
         password: PasswordDigest::from_stored(password),
         active,
+        session_generation: SessionGeneration::from_stored(generation),
     }))
 }
 

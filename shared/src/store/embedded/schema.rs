@@ -48,6 +48,9 @@ const REGISTRY: &[&str] = &[
         written_at INTEGER NOT NULL
     );
 ",
+    "
+    ALTER TABLE operators ADD COLUMN session_generation INTEGER NOT NULL DEFAULT 0;
+",
 ];
 
 /// Migrations of a provider database, in order.
@@ -197,6 +200,9 @@ const TENANT: &[&str] = &[
         last_address TEXT NOT NULL,
         written_at INTEGER NOT NULL
     );
+",
+    "
+    ALTER TABLE users ADD COLUMN session_generation INTEGER NOT NULL DEFAULT 0;
 ",
 ];
 

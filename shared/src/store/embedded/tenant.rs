@@ -16,7 +16,7 @@ use super::{mail, summaries, write};
 use crate::domain::{
     Alert, ApiToken, Claim, ClaimOwner, ClaimRequest, Customer, CustomerId, Delivery, DeliveryKey,
     DeliveryOutcome, Device, DeviceId, Gateway, GatewayId, MailPreferences, ProviderSlug, QuarantinedReading,
-    Reading, RefusedGateway, TokenHash, User, Username,
+    Reading, RefusedGateway, SessionGeneration, TokenHash, User, Username,
 };
 use crate::reports::HourlyRollup;
 use crate::reports::daily::DaySummary;
@@ -289,10 +289,17 @@ impl TenantStore for EmbeddedTenant {
         self.writer
             .run(move |c| {
                 c.prepare_cached(
-                    "INSERT OR REPLACE INTO users (username, display_name, password, active) VALUES (?1, ?2, ?3, ?4)",
+                    "INSERT OR REPLACE INTO users (username, display_name, password, active, session_generation)
+                     VALUES (?1, ?2, ?3, ?4, ?5)",
                 )
                 .map_err(|e| backend(&e))?
-                .execute(params![user.username.as_str(), user.display_name, user.password.as_str(), user.active])
+                .execute(params![
+                    user.username.as_str(),
+                    user.display_name,
+                    user.password.as_str(),
+                    user.active,
+                    user.session_generation.value()
+                ])
                 .map_err(|e| backend(&e))?;
                 Ok(())
             })
@@ -300,13 +307,29 @@ impl TenantStore for EmbeddedTenant {
     }
 
     async fn user(&self, username: &Username) -> Result<Option<User>, StoreError> {
-        let sql = "SELECT username, display_name, password, active FROM users WHERE username = ?1".to_owned();
+        let sql = "SELECT username, display_name, password, active, session_generation FROM users WHERE username = ?1"
+            .to_owned();
         Ok(self.query(sql, [username.as_str().to_owned()], rows::user_from_row).await?.pop())
     }
 
     async fn users(&self) -> Result<Vec<User>, StoreError> {
-        let sql = "SELECT username, display_name, password, active FROM users ORDER BY username".to_owned();
+        let sql = "SELECT username, display_name, password, active, session_generation FROM users ORDER BY username"
+            .to_owned();
         self.query(sql, [], rows::user_from_row).await
+    }
+
+    async fn end_sessions(&self, username: &Username) -> Result<bool, StoreError> {
+        let (username, generation) = (username.as_str().to_owned(), SessionGeneration::fresh().value());
+        self.writer
+            .run(move |c| {
+                let changed = c
+                    .prepare_cached("UPDATE users SET session_generation = ?1 WHERE username = ?2")
+                    .map_err(|e| backend(&e))?
+                    .execute(params![generation, username])
+                    .map_err(|e| backend(&e))?;
+                Ok(changed > 0)
+            })
+            .await
     }
 
     async fn add_api_token(&self, token: &ApiToken) -> Result<(), StoreError> {
