@@ -19,9 +19,34 @@ pub fn metrics_recorder() -> anyhow::Result<PrometheusHandle> {
         .context("cannot install the metrics recorder")
 }
 
-/// Opens the configured store.
+/// Opens the configured store (a one-off command: fails at once when the store does not answer).
 pub async fn open_store(settings: &Settings) -> anyhow::Result<Arc<dyn Store>> {
     store::open(&settings.store).await.context("cannot open the store")
+}
+
+/// Opens the configured store for a long-running role: while it cannot be reached (a cluster
+/// without quorum, a node restarting), tries again with backoff instead of exiting, so that the
+/// process is there the moment it answers. `None` when shutdown came first; a store that answers
+/// with an error of its own (a bad setting) fails at once.
+pub async fn open_store_patiently(
+    settings: &Settings,
+    shutdown: &CancellationToken,
+) -> anyhow::Result<Option<Arc<dyn Store>>> {
+    let mut backoff = std::time::Duration::from_secs(1);
+    loop {
+        match store::open(&settings.store).await {
+            Ok(store) => return Ok(Some(store)),
+            Err(e) if e.is_unavailable() => {
+                tracing::warn!(error = %e, retry_in = ?backoff, "the store cannot be reached yet; waiting for it");
+                tokio::select! {
+                    () = shutdown.cancelled() => return Ok(None),
+                    () = tokio::time::sleep(backoff) => {}
+                }
+                backoff = (backoff * 2).min(std::time::Duration::from_secs(30));
+            }
+            Err(e) => return Err(e).context("cannot open the store"),
+        }
+    }
 }
 
 /// Cancels the returned token on SIGTERM or SIGINT.

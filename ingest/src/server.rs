@@ -94,7 +94,16 @@ impl IngestServer {
         ));
         let tls = settings.tls.as_ref().map(crate::tls::acceptor).transpose()?;
         let dedicated = Arc::new(Mutex::new(HashMap::new()));
-        let bound_dedicated = bind_dedicated(store.as_ref(), &settings, &dedicated).await?;
+        let bound_dedicated = match bind_dedicated(store.as_ref(), &settings, &dedicated).await {
+            Ok(bound) => bound,
+            // A cluster without quorum answers no registry read: the shared port and the spool
+            // serve meanwhile, and the registry watch binds the dedicated ports once it answers.
+            Err(ServerError::Store(e)) if e.is_unavailable() => {
+                warn!(error = %e, "cannot read the provider registry yet; dedicated ports follow once it answers");
+                Vec::new()
+            }
+            Err(e) => return Err(e),
+        };
         let server = Self {
             connections: Arc::new(Semaphore::new(settings.max_connections)),
             memory: MemoryPools::new(settings.max_bytes_in_flight),

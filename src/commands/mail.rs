@@ -12,7 +12,7 @@ use heliograph_shared::{CustomerId, ProviderSlug};
 use tracing::info;
 
 use crate::cli::{MailerArgs, MailerCommand};
-use crate::process::{metrics_recorder, open_store, shutdown_on_signals};
+use crate::process::{metrics_recorder, open_store, open_store_patiently, shutdown_on_signals};
 use crate::settings::Settings;
 
 /// The embedded store's data directory, where the outbox and the unsubscribe key live by default.
@@ -44,17 +44,23 @@ pub fn build(settings: &Settings, store: Arc<dyn Store>) -> anyhow::Result<Maile
 
 /// `heliograph mailer [send-now|preview]`.
 pub async fn mailer(settings: Settings, args: MailerArgs) -> anyhow::Result<()> {
+    let Some(command) = args.command else {
+        let metrics = metrics_recorder()?;
+        let shutdown = shutdown_on_signals();
+        let ops = super::probes::serve(settings.ops.mailer, metrics, shutdown.clone()).await?;
+        let Some(store) = open_store_patiently(&settings, &shutdown).await? else {
+            return Ok(());
+        };
+        ops.store_opened(&store);
+        let mailer = build(&settings, store)?;
+        info!(ops = ?ops.address, "mailer running");
+        mailer.run(shutdown).await;
+        return Ok(());
+    };
     let store = open_store(&settings).await?;
     let mailer = build(&settings, Arc::clone(&store))?;
-    match args.command {
-        None => {
-            let metrics = metrics_recorder()?;
-            let shutdown = shutdown_on_signals();
-            let ops = super::probes::serve(settings.ops.mailer, store, metrics, shutdown.clone()).await?;
-            info!(ops = ?ops, "mailer running");
-            mailer.run(shutdown).await;
-        }
-        Some(MailerCommand::SendNow { provider, customer, period }) => {
+    match command {
+        MailerCommand::SendNow { provider, customer, period } => {
             let (provider, customer, period) = parse(&provider, &customer, &period)?;
             match mailer.send_summary(&provider, customer, period, true).await? {
                 Delivered::Sent => println!("sent the summary of {period} to customer {customer}"),
@@ -68,7 +74,7 @@ pub async fn mailer(settings: Settings, args: MailerArgs) -> anyhow::Result<()> 
                 Delivered::Rejected(error) => anyhow::bail!("the mail server refused the message: {error}"),
             }
         }
-        Some(MailerCommand::Preview { provider, customer, period, out }) => {
+        MailerCommand::Preview { provider, customer, period, out } => {
             let (provider, customer, period) = parse(&provider, &customer, &period)?;
             let rendered = mailer.preview_summary(&provider, customer, period).await?;
             std::fs::write(&out, &rendered.html)

@@ -2,7 +2,7 @@
 //! apart from the ports gateways and browsers reach: the metrics name every provider.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use anyhow::Context as _;
 use axum::Router;
@@ -16,20 +16,35 @@ use tokio_util::sync::CancellationToken;
 
 #[derive(Clone)]
 struct Probes {
-    store: Arc<dyn Store>,
+    store: Arc<OnceLock<Arc<dyn Store>>>,
     metrics: PrometheusHandle,
 }
 
-/// Binds `address` and serves the probes until `shutdown`; returns the bound address (`None`
-/// when there is no address: no probes).
+/// The probes of a running process: its address, and the store `/readyz` asks once the process
+/// has one (until then it answers 503, while `/healthz` says the process is alive).
+pub struct ProbesHandle {
+    /// The bound address, when there is one.
+    pub address: Option<SocketAddr>,
+    store: Arc<OnceLock<Arc<dyn Store>>>,
+}
+
+impl ProbesHandle {
+    /// The store is open: `/readyz` now answers whether it is reachable.
+    pub fn store_opened(&self, store: &Arc<dyn Store>) {
+        let _ = self.store.set(Arc::clone(store));
+    }
+}
+
+/// Binds `address` (none: no probes) and serves the probes until `shutdown`. Started before the
+/// store is opened, so that a process waiting for its store is seen alive and not ready.
 pub async fn serve(
     address: Option<SocketAddr>,
-    store: Arc<dyn Store>,
     metrics: PrometheusHandle,
     shutdown: CancellationToken,
-) -> anyhow::Result<Option<SocketAddr>> {
+) -> anyhow::Result<ProbesHandle> {
+    let store = Arc::new(OnceLock::new());
     let Some(address) = address else {
-        return Ok(None);
+        return Ok(ProbesHandle { address: None, store });
     };
     let listener = tokio::net::TcpListener::bind(address)
         .await
@@ -39,18 +54,21 @@ pub async fn serve(
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(ready))
         .route("/metrics", get(render))
-        .with_state(Probes { store, metrics });
+        .with_state(Probes { store: Arc::clone(&store), metrics });
     tokio::spawn(async move {
         let served = axum::serve(listener, router).with_graceful_shutdown(shutdown.cancelled_owned()).await;
         if let Err(e) = served {
             tracing::error!(error = %e, "the health and metrics listener failed");
         }
     });
-    Ok(Some(bound))
+    Ok(ProbesHandle { address: Some(bound), store })
 }
 
 async fn ready(State(probes): State<Probes>) -> (StatusCode, &'static str) {
-    match probes.store.ping().await {
+    let Some(store) = probes.store.get() else {
+        return (StatusCode::SERVICE_UNAVAILABLE, "store not reached yet");
+    };
+    match store.ping().await {
         Ok(()) => (StatusCode::OK, "ready"),
         Err(_) => (StatusCode::SERVICE_UNAVAILABLE, "store unreachable"),
     }

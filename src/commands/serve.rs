@@ -8,17 +8,19 @@ use heliograph_web::WebServer;
 use tracing::info;
 
 use crate::cli::ServeArgs;
-use crate::process::{metrics_recorder, open_store, shutdown_on_signals};
+use crate::process::{metrics_recorder, open_store_patiently, shutdown_on_signals};
 use crate::settings::Settings;
 
 /// `heliograph serve`: ingest, web and mailer in one process.
 pub async fn serve(settings: Settings, args: ServeArgs) -> anyhow::Result<()> {
     let metrics = metrics_recorder()?;
-    let store = open_store(&settings).await?;
     let shutdown = shutdown_on_signals();
+    let ops = super::probes::serve(settings.ops.ingest, metrics, shutdown.clone()).await?;
+    let Some(store) = open_store_patiently(&settings, &shutdown).await? else {
+        return Ok(());
+    };
+    ops.store_opened(&store);
     let ingest = IngestServer::bind(settings.ingest.clone(), Arc::clone(&store)).await?;
-    let ops =
-        super::probes::serve(settings.ops.ingest, Arc::clone(&store), metrics, shutdown.clone()).await?;
     let mut web_settings = settings.web.clone();
     if args.demo {
         // The demo is opened over plain http://localhost, where Safari drops `Secure` cookies.
@@ -30,7 +32,7 @@ pub async fn serve(settings: Settings, args: ServeArgs) -> anyhow::Result<()> {
         ingest = %ingest.local_addr()?,
         sunspec_http = ?ingest.http_addr(),
         web = %web.local_addr()?,
-        ops = ?ops,
+        ops = ?ops.address,
         "heliograph serving"
     );
     let demo = if args.demo {
@@ -63,11 +65,14 @@ pub async fn serve(settings: Settings, args: ServeArgs) -> anyhow::Result<()> {
 /// `heliograph ingest`.
 pub async fn ingest(settings: Settings) -> anyhow::Result<()> {
     let metrics = metrics_recorder()?;
-    let store = open_store(&settings).await?;
     let shutdown = shutdown_on_signals();
-    let ingest = IngestServer::bind(settings.ingest.clone(), Arc::clone(&store)).await?;
-    let ops = super::probes::serve(settings.ops.ingest, store, metrics, shutdown.clone()).await?;
-    info!(ingest = %ingest.local_addr()?, sunspec_http = ?ingest.http_addr(), ops = ?ops, "ingest serving");
+    let ops = super::probes::serve(settings.ops.ingest, metrics, shutdown.clone()).await?;
+    let Some(store) = open_store_patiently(&settings, &shutdown).await? else {
+        return Ok(());
+    };
+    ops.store_opened(&store);
+    let ingest = IngestServer::bind(settings.ingest.clone(), store).await?;
+    info!(ingest = %ingest.local_addr()?, sunspec_http = ?ingest.http_addr(), ops = ?ops.address, "ingest serving");
     // Its last log line says what is left in the spool.
     ingest.run(shutdown).await?;
     Ok(())
@@ -76,11 +81,14 @@ pub async fn ingest(settings: Settings) -> anyhow::Result<()> {
 /// `heliograph web`.
 pub async fn web(settings: Settings) -> anyhow::Result<()> {
     let metrics = metrics_recorder()?;
-    let store = open_store(&settings).await?;
     let shutdown = shutdown_on_signals();
-    let web = with_unsubscribe_key(WebServer::bind(&settings.web, Arc::clone(&store)).await?, &settings);
-    let ops = super::probes::serve(settings.ops.web, store, metrics, shutdown.clone()).await?;
-    info!(web = %web.local_addr()?, ops = ?ops, "web serving");
+    let ops = super::probes::serve(settings.ops.web, metrics, shutdown.clone()).await?;
+    let Some(store) = open_store_patiently(&settings, &shutdown).await? else {
+        return Ok(());
+    };
+    ops.store_opened(&store);
+    let web = with_unsubscribe_key(WebServer::bind(&settings.web, store).await?, &settings);
+    info!(web = %web.local_addr()?, ops = ?ops.address, "web serving");
     web.run(shutdown).await?;
     info!("stopped");
     Ok(())
