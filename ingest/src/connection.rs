@@ -6,8 +6,9 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use chrono::{Duration as ChronoDuration, Utc};
+use heliograph_shared::ProviderSlug;
 use heliograph_shared::TimestampPolicy;
-use heliograph_shared::store::WriteSession;
+use heliograph_shared::store::{BatchWriter, ReadingsLog};
 use quick_xml::Reader;
 use quick_xml::events::Event;
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, BufReader, ReadHalf, WriteHalf};
@@ -66,8 +67,9 @@ pub struct Connection<S> {
     /// Where its unfinished documents' bytes come from (the strangers' pool until it has
     /// authenticated).
     pools: MemoryPools,
-    /// What the store may remember of this connection's documents between them.
-    writes: WriteSession,
+    /// The writer of this connection's documents for its gateway's provider: the store may
+    /// remember what it stored between them.
+    store_writer: Option<(ProviderSlug, Box<dyn BatchWriter>)>,
 }
 
 impl<S: AsyncRead + AsyncWrite + Send + 'static> Connection<S> {
@@ -106,7 +108,7 @@ impl<S: AsyncRead + AsyncWrite + Send + 'static> Connection<S> {
             session: None,
             authenticated: false,
             pools,
-            writes: WriteSession::default(),
+            store_writer: None,
         }
     }
 
@@ -289,7 +291,9 @@ impl<S: AsyncRead + AsyncWrite + Send + 'static> Connection<S> {
                 let outcome = match gateway {
                     Ok(gateway) => {
                         self.start_session(&gateway);
-                        self.pipeline.store_document(&gateway, document, Some(&self.writes)).await
+                        let pipeline = Arc::clone(&self.pipeline);
+                        let writer = self.writer_for(&gateway);
+                        pipeline.store_document(&gateway, document, Some(writer)).await
                     }
                     Err(error) => Err(error),
                 };
@@ -301,6 +305,20 @@ impl<S: AsyncRead + AsyncWrite + Send + 'static> Connection<S> {
                     Err(error) => (Answer::refused(Some(format), seq, error), false),
                 }
             }
+        }
+    }
+
+    /// The connection's writer for the gateway's provider (a new one when the provider changes).
+    fn writer_for(&mut self, gateway: &AuthenticatedGateway) -> &dyn BatchWriter {
+        let provider = gateway.tenant.provider();
+        if self.store_writer.as_ref().is_none_or(|(current, _)| current != provider) {
+            let tenant = Arc::clone(&gateway.tenant);
+            let log: Arc<dyn ReadingsLog> = tenant;
+            self.store_writer = Some((provider.clone(), log.writer()));
+        }
+        match &self.store_writer {
+            Some((_, writer)) => writer.as_ref(),
+            None => unreachable!("a writer was made just above"),
         }
     }
 

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
-use heliograph_shared::store::{Store, StoreError, TenantStore, WriteBatch, WriteSession};
+use heliograph_shared::store::{BatchWriter, Store, StoreError, TenantStore, WriteBatch};
 use heliograph_shared::{
     GatewayId, GatewayToken, ProviderSlug, QuarantinedReading, RefusalReason, RefusedGateway,
 };
@@ -134,12 +134,13 @@ impl Pipeline {
     }
 
     /// Writes a document's readings and quarantined readings; returns the answer once durable.
-    /// `writes` is the sending connection's memory between its documents, if it sends several.
+    /// `writer` is the sending connection's writer for the gateway's provider, if it sends several
+    /// documents (it may remember what it stored between them).
     pub async fn store_document(
         &self,
         gateway: &AuthenticatedGateway,
         document: ReadingsDocument,
-        writes: Option<&WriteSession>,
+        writer: Option<&dyn BatchWriter>,
     ) -> Result<Answer, ProtocolError> {
         let answer = Answer::stored(&document);
         let received_at = Utc::now();
@@ -163,14 +164,10 @@ impl Pipeline {
         metrics::readings_stored(provider.as_str(), batch.readings.len(), batch.quarantined.len());
         let started = Instant::now();
         let write = |batch: WriteBatch| async {
-            let written = match writes {
-                Some(session) => gateway.tenant.write_batch_in(batch, session).await,
+            match writer {
+                Some(writer) => writer.write(batch).await,
                 None => gateway.tenant.write_batch(batch).await,
-            };
-            if written.is_err() {
-                writes.map(WriteSession::forget);
             }
-            written
         };
         let Some(spool) = &self.spool else {
             write(batch).await.map_err(|e| unavailable(&e))?;
@@ -180,7 +177,9 @@ impl Pipeline {
         if spool.holds(provider, &gateway.gateway) {
             // This gateway's earlier documents wait in the spool: queue behind them, in order.
             // The replay writes them, so nothing this connection stored before carries past them.
-            writes.map(WriteSession::forget);
+            if let Some(writer) = writer {
+                writer.forget();
+            }
             spool.append(provider, batch).await.map_err(|e| spool_refused(&e))?;
             return Ok(answer);
         }

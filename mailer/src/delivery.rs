@@ -14,8 +14,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use futures::future::BoxFuture;
-use heliograph_shared::store::{StoreError, TenantStore};
+use heliograph_shared::store::{MailLedger, StoreError};
 use heliograph_shared::{Claim, ClaimOwner, ClaimRequest, DeliveryKey, DeliveryOutcome, ProviderSlug};
 use lettre::Message;
 use tracing::{debug, info, warn};
@@ -37,46 +36,6 @@ pub enum Delivered {
     WillRetry(String),
     /// The server refused the message for good.
     Rejected(String),
-}
-
-/// What the claim-send-record cycle needs of a store: one provider's delivery rows. A
-/// provider's [`TenantStore`] is one; a test can stand in a store that fails between send and
-/// record.
-pub trait DeliveryRecords: Send + Sync {
-    /// The provider whose deliveries these are.
-    fn provider(&self) -> &ProviderSlug;
-
-    /// [`TenantStore::claim_delivery`].
-    fn claim<'a>(&'a self, request: &'a ClaimRequest) -> BoxFuture<'a, Result<Claim, StoreError>>;
-
-    /// [`TenantStore::finish_delivery`].
-    fn finish<'a>(
-        &'a self,
-        key: &'a DeliveryKey,
-        owner: &'a ClaimOwner,
-        outcome: &'a DeliveryOutcome,
-        now: DateTime<Utc>,
-    ) -> BoxFuture<'a, Result<bool, StoreError>>;
-}
-
-impl DeliveryRecords for Arc<dyn TenantStore> {
-    fn provider(&self) -> &ProviderSlug {
-        self.as_ref().provider()
-    }
-
-    fn claim<'a>(&'a self, request: &'a ClaimRequest) -> BoxFuture<'a, Result<Claim, StoreError>> {
-        self.claim_delivery(request)
-    }
-
-    fn finish<'a>(
-        &'a self,
-        key: &'a DeliveryKey,
-        owner: &'a ClaimOwner,
-        outcome: &'a DeliveryOutcome,
-        now: DateTime<Utc>,
-    ) -> BoxFuture<'a, Result<bool, StoreError>> {
-        self.finish_delivery(key, owner, outcome, now)
-    }
 }
 
 /// First pause before an outcome the store did not take is offered again; doubled each time.
@@ -107,7 +66,8 @@ impl Deliverer {
     /// round's clock: claims, leases and retry times are all reckoned from it.
     pub async fn deliver<F, Fut>(
         &self,
-        tenant: &dyn DeliveryRecords,
+        provider: &ProviderSlug,
+        ledger: &dyn MailLedger,
         key: &DeliveryKey,
         force: bool,
         now: DateTime<Utc>,
@@ -124,7 +84,7 @@ impl Deliverer {
             lease: self.settings.lease(),
             force,
         };
-        let attempt = match tenant.claim(&request).await? {
+        let attempt = match ledger.claim_delivery(&request).await? {
             Claim::Granted { attempt } => attempt,
             other => {
                 debug!(delivery = %key, claim = ?other, "not sending");
@@ -134,7 +94,7 @@ impl Deliverer {
         let message = match build().await {
             Ok(Some(message)) => message,
             Ok(None) => {
-                self.finish(tenant, key, &DeliveryOutcome::Sent, now).await?;
+                self.finish(ledger, key, &DeliveryOutcome::Sent, now).await?;
                 return Ok(Delivered::NothingToSend);
             }
             Err(e) => {
@@ -142,32 +102,32 @@ impl Deliverer {
                 let error = e.to_string();
                 let retry_at = now + self.settings.retry_delay(attempt);
                 warn!(delivery = %key, attempt, error = %error, %retry_at, "cannot build the message");
-                self.finish(tenant, key, &DeliveryOutcome::Failed { error: error.clone(), retry_at }, now)
+                self.finish(ledger, key, &DeliveryOutcome::Failed { error: error.clone(), retry_at }, now)
                     .await?;
-                crate::metrics::email(tenant.provider().as_str(), key, "retry");
+                crate::metrics::email(provider.as_str(), key, "retry");
                 return Ok(Delivered::WillRetry(error));
             }
         };
-        let name = format!("{}_{}_{}", tenant.provider(), key.customer, key.topic());
+        let name = format!("{}_{}_{}", provider, key.customer, key.topic());
         match self.outbox.send(&message, &name).await {
             Ok(()) => {
-                self.finish(tenant, key, &DeliveryOutcome::Sent, now).await?;
+                self.finish(ledger, key, &DeliveryOutcome::Sent, now).await?;
                 info!(delivery = %key, attempt, transport = self.outbox.kind(), "sent");
-                crate::metrics::email(tenant.provider().as_str(), key, "sent");
+                crate::metrics::email(provider.as_str(), key, "sent");
                 Ok(Delivered::Sent)
             }
             Err(SendError::Transient(error)) => {
                 let retry_at = now + self.settings.retry_delay(attempt);
                 warn!(delivery = %key, attempt, error = %error, %retry_at, "send failed; will retry");
-                self.finish(tenant, key, &DeliveryOutcome::Failed { error: error.clone(), retry_at }, now)
+                self.finish(ledger, key, &DeliveryOutcome::Failed { error: error.clone(), retry_at }, now)
                     .await?;
-                crate::metrics::email(tenant.provider().as_str(), key, "retry");
+                crate::metrics::email(provider.as_str(), key, "retry");
                 Ok(Delivered::WillRetry(error))
             }
             Err(SendError::Permanent(error)) => {
                 warn!(delivery = %key, attempt, error = %error, "the mail server refused the message for good");
-                self.finish(tenant, key, &DeliveryOutcome::Rejected { error: error.clone() }, now).await?;
-                crate::metrics::email(tenant.provider().as_str(), key, "rejected");
+                self.finish(ledger, key, &DeliveryOutcome::Rejected { error: error.clone() }, now).await?;
+                crate::metrics::email(provider.as_str(), key, "rejected");
                 Ok(Delivered::Rejected(error))
             }
         }
@@ -178,7 +138,7 @@ impl Deliverer {
     /// after that another mailer may hold the delivery, and its record stands.
     async fn finish(
         &self,
-        tenant: &dyn DeliveryRecords,
+        ledger: &dyn MailLedger,
         key: &DeliveryKey,
         outcome: &DeliveryOutcome,
         now: DateTime<Utc>,
@@ -186,7 +146,7 @@ impl Deliverer {
         let lease_ends = now + self.settings.lease();
         let mut pause = RECORD_RETRY_FIRST;
         loop {
-            match tenant.finish(key, &self.owner, outcome, now).await {
+            match ledger.finish_delivery(key, &self.owner, outcome, now).await {
                 Ok(true) => return Ok(()),
                 Ok(false) => {
                     // Our lease ran out and another mailer took the delivery over (its outcome
@@ -209,44 +169,59 @@ impl Deliverer {
 mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};
 
+    use async_trait::async_trait;
     use chrono::TimeDelta;
-    use heliograph_shared::store::Store;
     use heliograph_shared::store::embedded::EmbeddedStore;
+    use heliograph_shared::store::{ProviderRegistry, TenantStore};
     use heliograph_shared::{CustomerId, DeliveryState, Provider};
+    use heliograph_shared::{Delivery, MailPreferences};
 
     use super::*;
     use crate::FileOutbox;
 
-    /// A provider's delivery rows whose next `failures` records fail as a node outage does.
+    /// A provider's mail ledger whose next `failures` records fail as a node outage does.
     struct FailingRecords {
         inner: Arc<dyn TenantStore>,
         failures: AtomicUsize,
     }
 
-    impl DeliveryRecords for FailingRecords {
-        fn provider(&self) -> &ProviderSlug {
-            self.inner.provider()
+    #[async_trait]
+    impl MailLedger for FailingRecords {
+        async fn claim_delivery(&self, request: &ClaimRequest) -> Result<Claim, StoreError> {
+            self.inner.claim_delivery(request).await
         }
 
-        fn claim<'a>(&'a self, request: &'a ClaimRequest) -> BoxFuture<'a, Result<Claim, StoreError>> {
-            self.inner.claim_delivery(request)
-        }
-
-        fn finish<'a>(
-            &'a self,
-            key: &'a DeliveryKey,
-            owner: &'a ClaimOwner,
-            outcome: &'a DeliveryOutcome,
+        async fn finish_delivery(
+            &self,
+            key: &DeliveryKey,
+            owner: &ClaimOwner,
+            outcome: &DeliveryOutcome,
             now: DateTime<Utc>,
-        ) -> BoxFuture<'a, Result<bool, StoreError>> {
-            let failing =
-                self.failures.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1));
-            if failing.is_ok() {
-                return Box::pin(async {
-                    Err(StoreError::Unavailable("write timed out (consistency: LocalSerial)".into()))
-                });
+        ) -> Result<bool, StoreError> {
+            if self.failures.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1)).is_ok() {
+                return Err(StoreError::Unavailable("write timed out (consistency: LocalSerial)".into()));
             }
-            self.inner.finish_delivery(key, owner, outcome, now)
+            self.inner.finish_delivery(key, owner, outcome, now).await
+        }
+
+        async fn delivery(&self, key: &DeliveryKey) -> Result<Option<Delivery>, StoreError> {
+            self.inner.delivery(key).await
+        }
+
+        async fn deliveries_due(
+            &self,
+            now: DateTime<Utc>,
+            limit: usize,
+        ) -> Result<Vec<Delivery>, StoreError> {
+            self.inner.deliveries_due(now, limit).await
+        }
+
+        async fn mail_preferences(&self, customer: CustomerId) -> Result<MailPreferences, StoreError> {
+            self.inner.mail_preferences(customer).await
+        }
+
+        async fn set_mail_preferences(&self, c: CustomerId, p: &MailPreferences) -> Result<(), StoreError> {
+            self.inner.set_mail_preferences(c, p).await
         }
     }
 
@@ -280,10 +255,14 @@ mod tests {
         let (records, deliverer) = setup(dir.path(), 60, 3).await;
         let key = DeliveryKey::new(CustomerId::new_random(), "summary:2026-12-04").expect("key");
         let now = Utc::now();
-        let first = deliverer.deliver(&records, &key, false, now, || async { Ok(message()) }).await;
+        let first = deliverer
+            .deliver(records.inner.provider(), &records, &key, false, now, || async { Ok(message()) })
+            .await;
         // A round after the lease would have run out: the delivery is done, nothing goes out again.
         let later = now + TimeDelta::seconds(61);
-        let second = deliverer.deliver(&records, &key, false, later, || async { Ok(message()) }).await;
+        let second = deliverer
+            .deliver(records.inner.provider(), &records, &key, false, later, || async { Ok(message()) })
+            .await;
         assert_eq!(sent(dir.path()), 1, "the summary went out once (first {first:?}, then {second:?})");
         assert_eq!(first.expect("delivered"), Delivered::Sent);
         assert_eq!(second.expect("answered"), Delivered::Skipped(Claim::AlreadySent));
@@ -297,7 +276,9 @@ mod tests {
         let (records, deliverer) = setup(dir.path(), 1, usize::MAX).await;
         let key = DeliveryKey::new(CustomerId::new_random(), "summary:2026-12-05").expect("key");
         let asked = std::time::Instant::now();
-        let outcome = deliverer.deliver(&records, &key, false, Utc::now(), || async { Ok(message()) }).await;
+        let outcome = deliverer
+            .deliver(records.inner.provider(), &records, &key, false, Utc::now(), || async { Ok(message()) })
+            .await;
         assert!(matches!(outcome, Err(MailerError::Store(StoreError::Unavailable(_)))), "{outcome:?}");
         assert!(asked.elapsed() < Duration::from_secs(30), "gave up within about the lease");
     }

@@ -275,18 +275,24 @@ impl Mailer {
         let delivered = match (&job, customer) {
             (Job::Summary(_, period), Some(customer)) => {
                 self.deliverer
-                    .deliver(tenant, &key, force, now, || {
+                    .deliver(tenant.provider(), tenant.as_ref(), &key, force, now, || {
                         summaries::message(context, roster, customer, *period, &key, now)
                     })
                     .await?
             }
             (Job::Notice(_), Some(customer)) => {
                 self.deliverer
-                    .deliver(tenant, &key, force, now, || notices::message(context, roster, customer, &key))
+                    .deliver(tenant.provider(), tenant.as_ref(), &key, force, now, || {
+                        notices::message(context, roster, customer, &key)
+                    })
                     .await?
             }
             // The customer was deleted: nothing to send, and the delivery is closed.
-            (_, None) => self.deliverer.deliver(tenant, &key, force, now, || async { Ok(None) }).await?,
+            (_, None) => {
+                self.deliverer
+                    .deliver(tenant.provider(), tenant.as_ref(), &key, force, now, || async { Ok(None) })
+                    .await?
+            }
         };
         Ok((key, delivered))
     }

@@ -18,8 +18,8 @@ use futures::future::join_all;
 use heliograph_shared::reports::daily::DaySummary;
 use heliograph_shared::reports::{self, Period, SiteFacts, SiteReport, hourly_rollups};
 use heliograph_shared::store::{
-    self, CassandraSettings, ConsistencySetting, Store, StoreError, StoreSettings, TenantStore, WriteBatch,
-    WriteSession,
+    self, CassandraSettings, ConsistencySetting, ReadingsLog, Store, StoreError, StoreSettings, TenantStore,
+    WriteBatch,
 };
 use heliograph_shared::{
     Customer, CustomerId, Device, DeviceId, DeviceKind, DeviceStatus, EmailAddress, Gateway, GatewayId,
@@ -518,8 +518,8 @@ async fn a_connections_documents_keep_rollups_equal_to_a_fold_of_everything_stor
     let mut ahead = reading("inv-1", 2101);
     ahead.metrics.set(Metric::AcPower, 4321.0).unwrap();
     tenant.write_batch(batch("GW-1", start, vec![ahead])).await.unwrap();
-    let session = WriteSession::default();
-    let write = |readings: Vec<Reading>| tenant.write_batch_in(batch("GW-1", start, readings), &session);
+    let writer = ReadingsLog::writer(Arc::clone(&tenant) as Arc<dyn ReadingsLog>);
+    let write = |readings: Vec<Reading>| writer.write(batch("GW-1", start, readings));
     for document in &documents[..8] {
         write(document.clone()).await.unwrap();
     }
@@ -539,7 +539,7 @@ async fn a_connections_documents_keep_rollups_equal_to_a_fold_of_everything_stor
     for document in &documents[12..16] {
         write(document.clone()).await.unwrap();
     }
-    session.forget();
+    writer.forget();
     write(documents[16].clone()).await.unwrap();
     write(minutes(900..950).map(|m| reading("inv-1", m)).collect()).await.unwrap();
     write(documents[17].clone()).await.unwrap();
@@ -574,11 +574,12 @@ async fn two_connections_of_one_gateway_taking_turns_keep_rollups_equal_to_a_fol
         )
     };
     // Twelve documents of 30 one-minute readings; the connections send every other one.
-    let connections = [WriteSession::default(), WriteSession::default()];
+    let log = || Arc::clone(&tenant) as Arc<dyn ReadingsLog>;
+    let connections = [log().writer(), log().writer()];
     for document in 0..12 {
         let readings: Vec<Reading> = (document * 30..(document + 1) * 30).map(reading).collect();
-        let session = &connections[usize::try_from(document % 2).unwrap()];
-        tenant.write_batch_in(batch("GW-1", start, readings), session).await.unwrap();
+        let writer = &connections[usize::try_from(document % 2).unwrap()];
+        writer.write(batch("GW-1", start, readings)).await.unwrap();
     }
 
     let range = start - TimeDelta::hours(1)..start + TimeDelta::hours(8);
@@ -1375,14 +1376,14 @@ async fn a_connections_late_documents_count_in_year_reports_at_each_acknowledgem
     // rather than after each (Cassandra does): every document must count all the same.
     // A plain late write in between (an HTTP upload) must not end what the session started.
     let year = SummarisedYear::new(f).await;
-    let session = WriteSession::default();
+    let writer = (Arc::clone(&year.tenant) as Arc<dyn ReadingsLog>).writer();
     for (n, (day, plain)) in [(20, false), (22, true), (24, false), (26, false)].into_iter().enumerate() {
         let mark = year.tenant.history_mark(&gw("GW-1")).await.unwrap();
         let late = batch("GW-1", Utc::now(), year.afternoon(at(2025, 3, day, 12, 0, 0)));
         if plain {
             year.tenant.write_batch(late).await.unwrap();
         } else {
-            year.tenant.write_batch_in(late, &session).await.unwrap();
+            writer.write(late).await.unwrap();
         }
         let after = year.tenant.history_mark(&gw("GW-1")).await.unwrap().unwrap();
         assert!(

@@ -24,7 +24,8 @@ use std::fs::{self, File};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
-use heliograph_shared::store::{Store, WriteBatch};
+use async_trait::async_trait;
+use heliograph_shared::store::{ProviderRegistry, ReadingsLog, StoreError, WriteBatch};
 use heliograph_shared::{GatewayId, ProviderSlug};
 use tokio::sync::{Notify, mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
@@ -223,8 +224,39 @@ impl Spool {
     /// Replays spooled documents into `store` until cancelled: each gateway's in order, gateways
     /// concurrently; an unavailable store is waited for; a record it refuses for good is set
     /// aside in the dead letters.
-    pub async fn replay(self: Arc<Self>, store: Arc<dyn Store>, shutdown: CancellationToken) {
-        replay::run(Arc::clone(&self.inner), self.appender.clone(), store, shutdown).await;
+    pub async fn replay<T: ReplayTarget + ?Sized + 'static>(
+        self: Arc<Self>,
+        store: Arc<T>,
+        shutdown: CancellationToken,
+    ) {
+        let target: Arc<dyn ReplayTarget> = Arc::new(Target(store));
+        replay::run(Arc::clone(&self.inner), self.appender.clone(), target, shutdown).await;
+    }
+}
+
+/// Where the replay stores what the spool holds: each provider's readings log. Every store is
+/// one; a test stands in a few lines that fail as it needs.
+#[async_trait]
+pub trait ReplayTarget: Send + Sync {
+    /// The readings log of `provider`.
+    async fn readings_log(&self, provider: &ProviderSlug) -> Result<Arc<dyn ReadingsLog>, StoreError>;
+}
+
+#[async_trait]
+impl<T: ProviderRegistry + ?Sized> ReplayTarget for T {
+    async fn readings_log(&self, provider: &ProviderSlug) -> Result<Arc<dyn ReadingsLog>, StoreError> {
+        let tenant = self.tenant(provider).await?;
+        Ok(tenant)
+    }
+}
+
+/// A target behind any pointer, as one trait object.
+struct Target<T: ?Sized>(Arc<T>);
+
+#[async_trait]
+impl<T: ReplayTarget + ?Sized> ReplayTarget for Target<T> {
+    async fn readings_log(&self, provider: &ProviderSlug) -> Result<Arc<dyn ReadingsLog>, StoreError> {
+        self.0.readings_log(provider).await
     }
 }
 

@@ -11,14 +11,14 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use heliograph_shared::ProviderSlug;
-use heliograph_shared::store::{Store, StoreError, TenantStore, WriteBatch};
+use heliograph_shared::store::{ReadingsLog, StoreError, WriteBatch};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
 use super::appender::Request;
 use super::record::{self, OrderKey, Record};
-use super::{Inner, segment};
+use super::{Inner, ReplayTarget, segment};
 
 /// Most records read and stored as one chunk.
 const CHUNK_RECORDS: usize = 4096;
@@ -49,7 +49,7 @@ type Spooled = (Box<Record>, Vec<u8>);
 pub(super) async fn run(
     inner: Arc<Inner>,
     appender: mpsc::Sender<Request>,
-    store: Arc<dyn Store>,
+    store: Arc<dyn ReplayTarget>,
     shutdown: CancellationToken,
 ) {
     let mut cursor: Option<(u64, u64)> = None;
@@ -165,7 +165,7 @@ fn read_chunk(path: &std::path::Path, offset: u64, end: u64) -> std::io::Result<
 /// idempotent).
 async fn store_chunk(
     inner: &Arc<Inner>,
-    store: &dyn Store,
+    store: &dyn ReplayTarget,
     entries: Vec<Entry>,
     shutdown: &CancellationToken,
 ) -> bool {
@@ -189,7 +189,7 @@ async fn store_chunk(
         }
     }
     // Providers first, one at a time: a chunk usually names few of them.
-    let mut tenants: HashMap<ProviderSlug, Option<Arc<dyn TenantStore>>> = HashMap::new();
+    let mut tenants: HashMap<ProviderSlug, Option<Arc<dyn ReadingsLog>>> = HashMap::new();
     for (key, _) in &groups {
         if !tenants.contains_key(&key.0) {
             let Some(tenant) = tenant_for(store, &key.0, shutdown).await else {
@@ -212,13 +212,13 @@ async fn store_chunk(
 /// The provider's store; `Some(None)` when the provider does not exist (its records are then
 /// set aside); `None` when interrupted.
 async fn tenant_for(
-    store: &dyn Store,
+    store: &dyn ReplayTarget,
     provider: &ProviderSlug,
     shutdown: &CancellationToken,
-) -> Option<Option<Arc<dyn TenantStore>>> {
+) -> Option<Option<Arc<dyn ReadingsLog>>> {
     let mut backoff = Backoff::default();
     loop {
-        match store.tenant(provider).await {
+        match store.readings_log(provider).await {
             Ok(tenant) => return Some(Some(tenant)),
             Err(e) if e.is_unavailable() => {
                 warn!(%provider, error = %e, "spool replay waits for the store");
@@ -240,7 +240,7 @@ async fn tenant_for(
 /// only the record it refuses is set aside. `None` when interrupted.
 async fn store_group(
     inner: &Arc<Inner>,
-    tenant: Option<&dyn TenantStore>,
+    tenant: Option<&dyn ReadingsLog>,
     key: &OrderKey,
     records: Vec<Spooled>,
     shutdown: &CancellationToken,
@@ -291,7 +291,7 @@ async fn store_group(
 /// Writes one batch, waiting out an unavailable store. `Some(Err)` when the store refuses it for
 /// good; `None` when interrupted.
 async fn store_batch(
-    tenant: &dyn TenantStore,
+    tenant: &dyn ReadingsLog,
     provider: &ProviderSlug,
     batch: &WriteBatch,
     shutdown: &CancellationToken,

@@ -5,63 +5,27 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use heliograph_shared::store::{self, StoreError, StoreSettings, TenantStore};
-use heliograph_shared::{DeviceId, Provider, RefusedGateway, User, Username};
+use heliograph_shared::store::{self, ReadingsLog, Store, StoreError, StoreSettings};
+use heliograph_shared::{DeviceId, Provider};
 
 use super::disk::AppendFile;
 use super::record::tests::record;
 use super::*;
 
-/// A real embedded store whose tenants cannot be reached while `down` is set: a store outage,
-/// on demand. Every other method is the real store's.
+/// A real embedded store whose readings cannot be reached while `down` is set: a store outage,
+/// on demand.
 struct Outage {
     inner: Arc<dyn Store>,
     down: AtomicBool,
 }
 
 #[async_trait]
-impl Store for Outage {
-    fn backend(&self) -> &'static str {
-        self.inner.backend()
-    }
-    async fn ping(&self) -> Result<(), StoreError> {
-        self.inner.ping().await
-    }
-    async fn create_provider(&self, p: &Provider) -> Result<(), StoreError> {
-        self.inner.create_provider(p).await
-    }
-    async fn update_provider(&self, p: &Provider) -> Result<(), StoreError> {
-        self.inner.update_provider(p).await
-    }
-    async fn provider(&self, s: &ProviderSlug) -> Result<Option<Provider>, StoreError> {
-        self.inner.provider(s).await
-    }
-    async fn providers(&self) -> Result<Vec<Provider>, StoreError> {
-        self.inner.providers().await
-    }
-    async fn tenant(&self, s: &ProviderSlug) -> Result<Arc<dyn TenantStore>, StoreError> {
+impl ReplayTarget for Outage {
+    async fn readings_log(&self, provider: &ProviderSlug) -> Result<Arc<dyn ReadingsLog>, StoreError> {
         if self.down.load(Ordering::SeqCst) {
             return Err(StoreError::Unavailable("test outage".into()));
         }
-        self.inner.tenant(s).await
-    }
-    async fn locate_gateway(&self, g: &GatewayId) -> Result<Option<ProviderSlug>, StoreError> {
-        self.inner.locate_gateway(g).await
-    }
-    async fn record_unclaimed_gateway(&self, r: &RefusedGateway) -> Result<(), StoreError> {
-        self.inner.record_unclaimed_gateway(r).await
-    }
-    async fn unclaimed_gateways(&self, l: usize) -> Result<Vec<RefusedGateway>, StoreError> {
-        self.inner.unclaimed_gateways(l).await
-    }
-    async fn upsert_operator(&self, o: &User) -> Result<(), StoreError> {
-        self.inner.upsert_operator(o).await
-    }
-    async fn operator(&self, u: &Username) -> Result<Option<User>, StoreError> {
-        self.inner.operator(u).await
-    }
-    async fn end_operator_sessions(&self, u: &Username) -> Result<bool, StoreError> {
-        self.inner.end_operator_sessions(u).await
+        self.inner.readings_log(provider).await
     }
 }
 
@@ -199,8 +163,7 @@ async fn replay_waits_out_an_outage_without_losing_or_duplicating_anything() {
         spool.append(&slug, batch("GW-1", minute)).await.unwrap();
     }
     let shutdown = CancellationToken::new();
-    let replay =
-        tokio::spawn(Arc::clone(&spool).replay(Arc::clone(&store) as Arc<dyn Store>, shutdown.clone()));
+    let replay = tokio::spawn(Arc::clone(&spool).replay(Arc::clone(&store), shutdown.clone()));
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(spool.pending_records(), 25, "nothing passes while the store is down");
     store.down.store(false, Ordering::SeqCst);

@@ -1,9 +1,11 @@
-//! Storage: one trait pair, two real backends.
+//! Storage: narrow ports, each small enough that a test double is a few lines, and two real
+//! backends that implement all of them.
 //!
-//! [`Store`] is the installation-wide registry (providers, the gateway directory) and hands out
-//! [`TenantStore`] handles. A tenant handle is bound to one provider's namespace (its SQLite
-//! database or its Cassandra keyspace) at construction and has no way to name another, which is
-//! what keeps providers apart.
+//! [`Store`] is the installation-wide registry ([`ProviderRegistry`], [`OperatorAccounts`],
+//! [`UnclaimedGateways`]) and hands out [`TenantStore`] handles. A tenant handle is bound to one
+//! provider's namespace (its SQLite database or its Cassandra keyspace) at construction and has no
+//! way to name another, which is what keeps providers apart; it offers [`FleetDirectory`],
+//! [`ReadingsLog`], [`ReportCache`], [`Accounts`], [`MailLedger`] and [`AlertLog`].
 
 mod batch;
 mod carry;
@@ -31,7 +33,7 @@ use crate::reports::daily::DaySummary;
 pub use batch::WriteBatch;
 pub use config::{CassandraSettings, ConsistencySetting, StoreSettings};
 pub use error::StoreError;
-pub use session::WriteSession;
+pub(crate) use session::{SessionWriter, WriteSession, WritesInSession};
 
 /// The gateways whose summarised history a document's readings may change: those of readings
 /// older than [`LATE_AFTER`](crate::reports::daily::LATE_AFTER) when they are written (not when
@@ -67,57 +69,35 @@ impl HistoryMark {
     }
 }
 
-/// Installation-wide storage: the provider registry and the gateway directory.
-#[async_trait]
-pub trait Store: Send + Sync + 'static {
-    /// "embedded" or "cassandra", for logs and health pages.
-    fn backend(&self) -> &'static str;
+/// Installation-wide storage: every registry port. Consumers that need less ask for less: the
+/// spool's replay, say, only for [`ProviderRegistry`].
+pub trait Store: ProviderRegistry + OperatorAccounts + UnclaimedGateways {}
 
-    /// Checks the store answers.
-    async fn ping(&self) -> Result<(), StoreError>;
+impl<T: ProviderRegistry + OperatorAccounts + UnclaimedGateways> Store for T {}
 
-    /// Registers a provider and creates its namespace (keyspace or database).
-    async fn create_provider(&self, provider: &Provider) -> Result<(), StoreError>;
-
-    /// Replaces a provider's settings (retention and replication changes are applied to its namespace).
-    async fn update_provider(&self, provider: &Provider) -> Result<(), StoreError>;
-
-    /// One provider.
-    async fn provider(&self, slug: &ProviderSlug) -> Result<Option<Provider>, StoreError>;
-
-    /// Every provider.
-    async fn providers(&self) -> Result<Vec<Provider>, StoreError>;
-
-    /// A handle on one provider's namespace.
-    async fn tenant(&self, slug: &ProviderSlug) -> Result<Arc<dyn TenantStore>, StoreError>;
-
-    /// Which provider a gateway id belongs to.
-    async fn locate_gateway(&self, gateway: &GatewayId) -> Result<Option<ProviderSlug>, StoreError>;
-
-    /// Records a gateway refused on the shared port before any provider could be named.
-    async fn record_unclaimed_gateway(&self, refusal: &RefusedGateway) -> Result<(), StoreError>;
-
-    /// Gateways refused on the shared port whose id no provider owns, most recent first.
-    async fn unclaimed_gateways(&self, limit: usize) -> Result<Vec<RefusedGateway>, StoreError>;
-
-    /// Creates or replaces an operator account (installation-wide: operators create providers
-    /// and their first users; they see no provider's data).
-    async fn upsert_operator(&self, operator: &User) -> Result<(), StoreError>;
-
-    /// One operator account.
-    async fn operator(&self, username: &Username) -> Result<Option<User>, StoreError>;
-
-    /// Ends every session of an operator by giving it a fresh [`SessionGeneration`], changing
-    /// nothing else of the account; false when there is no such operator.
-    async fn end_operator_sessions(&self, username: &Username) -> Result<bool, StoreError>;
-}
-
-/// One provider's data. Every method reads or writes that provider's namespace only.
-#[async_trait]
-pub trait TenantStore: Send + Sync + 'static {
+/// One provider's data: every tenant port, bound at construction to that provider's namespace
+/// and with no way to name another. Consumers that need less take the port they use.
+pub trait TenantStore: FleetDirectory + ReadingsLog + ReportCache + Accounts + MailLedger + AlertLog {
     /// The provider this handle is bound to.
     fn provider(&self) -> &ProviderSlug;
+}
 
+/// One writer's documents, stored one after the other (an ingest connection's): what it
+/// remembers between them is its own, so that no caller has to carry it.
+#[async_trait]
+pub trait BatchWriter: Send + Sync {
+    /// Stores a document's outcome as [`ReadingsLog::write_batch`] does; after a failure the
+    /// writer forgets what it remembered.
+    async fn write(&self, batch: WriteBatch) -> Result<(), StoreError>;
+
+    /// Forgets what it remembers: to be called when one of this writer's documents was stored
+    /// another way (spooled, replayed), so that nothing is carried past it.
+    fn forget(&self);
+}
+
+/// A provider's customers, gateways and devices: what the panel manages and reports name.
+#[async_trait]
+pub trait FleetDirectory: Send + Sync + 'static {
     /// Creates or replaces a customer.
     async fn upsert_customer(&self, customer: &Customer) -> Result<(), StoreError>;
 
@@ -142,20 +122,20 @@ pub trait TenantStore: Send + Sync + 'static {
 
     /// The devices a gateway has reported.
     async fn devices(&self, gateway: &GatewayId) -> Result<Vec<Device>, StoreError>;
+}
 
+/// What gateways deliver: readings (and the writers ingest connections use), quarantined readings and refused gateways.
+#[async_trait]
+pub trait ReadingsLog: Send + Sync + 'static {
     /// Stores a document's outcome: readings (idempotently, keyed by gateway, device and
     /// timestamp), quarantined readings, device descriptions and the gateway's last-seen time.
     /// Returns only once everything is durable.
     async fn write_batch(&self, batch: WriteBatch) -> Result<(), StoreError>;
 
-    /// [`Self::write_batch`] for a writer that sends document after document (an ingest
-    /// connection): the store may use what `session` remembers of that writer's earlier
-    /// documents to do less, with the same outcome. The caller must [`WriteSession::forget`]
-    /// whenever one of the writer's documents is stored another way or fails.
-    async fn write_batch_in(&self, batch: WriteBatch, session: &WriteSession) -> Result<(), StoreError> {
-        let _ = session;
-        self.write_batch(batch).await
-    }
+    /// A writer for one connection's documents, one after the other: it may remember what it
+    /// stored to do less for the next document, with the same outcome as
+    /// [`Self::write_batch`].
+    fn writer(self: Arc<Self>) -> Box<dyn BatchWriter>;
 
     /// One device's readings with `range.start <= ts < range.end`, oldest first, at most `limit`.
     async fn readings(
@@ -178,7 +158,11 @@ pub trait TenantStore: Send + Sync + 'static {
 
     /// Refused gateways, most recent first.
     async fn refused_gateways(&self, limit: usize) -> Result<Vec<RefusedGateway>, StoreError>;
+}
 
+/// What the store keeps for reports as readings arrive: hourly rollups, history marks and day summaries.
+#[async_trait]
+pub trait ReportCache: Send + Sync + 'static {
     /// One device's hourly rollups for the hours starting in `range`, in order. Kept by the
     /// store as readings are written, so that reports never fold raw readings themselves.
     async fn hourly_rollups(
@@ -215,7 +199,11 @@ pub trait TenantStore: Send + Sync + 'static {
         basis: i64,
         summaries: &[DaySummary],
     ) -> Result<(), StoreError>;
+}
 
+/// Panel users, their sessions, and API tokens.
+#[async_trait]
+pub trait Accounts: Send + Sync + 'static {
     /// Creates or replaces a panel user.
     async fn upsert_user(&self, user: &User) -> Result<(), StoreError>;
 
@@ -247,7 +235,11 @@ pub trait TenantStore: Send + Sync + 'static {
 
     /// Removes an API token.
     async fn revoke_api_token(&self, hash: &TokenHash) -> Result<(), StoreError>;
+}
 
+/// The mailer's ledger: each delivery claimed before it is sent, its outcome, and customers' mail choices.
+#[async_trait]
+pub trait MailLedger: Send + Sync + 'static {
     /// Claims a mail delivery durably before it is sent (see [`Claim`]): a first claim inserts
     /// the key only if it does not exist; an expired lease, a due retry or `force` takes it over.
     async fn claim_delivery(&self, request: &ClaimRequest) -> Result<Claim, StoreError>;
@@ -269,6 +261,20 @@ pub trait TenantStore: Send + Sync + 'static {
     /// lease has run out, oldest first, at most `limit`.
     async fn deliveries_due(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<Delivery>, StoreError>;
 
+    /// A customer's mail choices (the defaults when never set).
+    async fn mail_preferences(&self, customer: CustomerId) -> Result<MailPreferences, StoreError>;
+
+    /// Replaces a customer's mail choices.
+    async fn set_mail_preferences(
+        &self,
+        customer: CustomerId,
+        preferences: &MailPreferences,
+    ) -> Result<(), StoreError>;
+}
+
+/// Alerts opened and cleared per site and device, and which of them customers were told about.
+#[async_trait]
+pub trait AlertLog: Send + Sync + 'static {
     /// Opens an alert unless one of the same kind is already open for the same site and device;
     /// true when this call opened it.
     async fn open_alert(&self, alert: &Alert) -> Result<bool, StoreError>;
@@ -293,16 +299,59 @@ pub trait TenantStore: Send + Sync + 'static {
     /// Assigns the customer's untaken openings and clearings to the notice `topic` and returns
     /// every alert that notice covers (also those assigned to it by an earlier attempt).
     async fn take_alert_notices(&self, customer: CustomerId, topic: &str) -> Result<Vec<Alert>, StoreError>;
+}
 
-    /// A customer's mail choices (the defaults when never set).
-    async fn mail_preferences(&self, customer: CustomerId) -> Result<MailPreferences, StoreError>;
+/// The installation's providers and the gateway directory, and handles on each provider's namespace.
+#[async_trait]
+pub trait ProviderRegistry: Send + Sync + 'static {
+    /// "embedded" or "cassandra", for logs and health pages.
+    fn backend(&self) -> &'static str;
 
-    /// Replaces a customer's mail choices.
-    async fn set_mail_preferences(
-        &self,
-        customer: CustomerId,
-        preferences: &MailPreferences,
-    ) -> Result<(), StoreError>;
+    /// Checks the store answers.
+    async fn ping(&self) -> Result<(), StoreError>;
+
+    /// Registers a provider and creates its namespace (keyspace or database).
+    async fn create_provider(&self, provider: &Provider) -> Result<(), StoreError>;
+
+    /// Replaces a provider's settings (retention and replication changes are applied to its namespace).
+    async fn update_provider(&self, provider: &Provider) -> Result<(), StoreError>;
+
+    /// One provider.
+    async fn provider(&self, slug: &ProviderSlug) -> Result<Option<Provider>, StoreError>;
+
+    /// Every provider.
+    async fn providers(&self) -> Result<Vec<Provider>, StoreError>;
+
+    /// A handle on one provider's namespace.
+    async fn tenant(&self, slug: &ProviderSlug) -> Result<Arc<dyn TenantStore>, StoreError>;
+
+    /// Which provider a gateway id belongs to.
+    async fn locate_gateway(&self, gateway: &GatewayId) -> Result<Option<ProviderSlug>, StoreError>;
+}
+
+/// Operator accounts (installation-wide: operators create providers and their first users; they see no provider's data).
+#[async_trait]
+pub trait OperatorAccounts: Send + Sync + 'static {
+    /// Creates or replaces an operator account (installation-wide: operators create providers
+    /// and their first users; they see no provider's data).
+    async fn upsert_operator(&self, operator: &User) -> Result<(), StoreError>;
+
+    /// One operator account.
+    async fn operator(&self, username: &Username) -> Result<Option<User>, StoreError>;
+
+    /// Ends every session of an operator by giving it a fresh [`SessionGeneration`], changing
+    /// nothing else of the account; false when there is no such operator.
+    async fn end_operator_sessions(&self, username: &Username) -> Result<bool, StoreError>;
+}
+
+/// Gateways refused on the shared port whose id no provider owns.
+#[async_trait]
+pub trait UnclaimedGateways: Send + Sync + 'static {
+    /// Records a gateway refused on the shared port before any provider could be named.
+    async fn record_unclaimed_gateway(&self, refusal: &RefusedGateway) -> Result<(), StoreError>;
+
+    /// Gateways refused on the shared port whose id no provider owns, most recent first.
+    async fn unclaimed_gateways(&self, limit: usize) -> Result<Vec<RefusedGateway>, StoreError>;
 }
 
 /// Opens the store the settings describe, migrating its schema.

@@ -3,10 +3,13 @@
 //! writer makes redundant. Forgetting it only costs that work again.
 
 use std::collections::HashMap;
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
+use async_trait::async_trait;
+
 use super::carry::Carry;
+use super::{BatchWriter, StoreError, WriteBatch};
 use crate::domain::{DeviceId, GatewayId};
 use crate::reports::daily::MARK_LEASE;
 
@@ -77,6 +80,42 @@ impl WriteSession {
     fn lock(&self) -> std::sync::MutexGuard<'_, SessionState> {
         // The state is a cache: one left half-updated by a panic is still safe to use.
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// A backend's tenant handle that can store a batch with one writer's memory.
+#[async_trait]
+pub(crate) trait WritesInSession: Send + Sync + 'static {
+    /// Stores `batch` as [`ReadingsLog::write_batch`](super::ReadingsLog::write_batch) does, using
+    /// and updating what `session` remembers of the writer's earlier documents.
+    async fn write_in(&self, batch: WriteBatch, session: &WriteSession) -> Result<(), StoreError>;
+}
+
+/// The [`BatchWriter`] of a backend's tenant handle: the handle and one writer's memory.
+pub(crate) struct SessionWriter<T> {
+    tenant: Arc<T>,
+    session: WriteSession,
+}
+
+impl<T> SessionWriter<T> {
+    pub(crate) fn new(tenant: Arc<T>) -> Self {
+        Self { tenant, session: WriteSession::default() }
+    }
+}
+
+#[async_trait]
+impl<T: WritesInSession> BatchWriter for SessionWriter<T> {
+    async fn write(&self, batch: WriteBatch) -> Result<(), StoreError> {
+        let written = self.tenant.write_in(batch, &self.session).await;
+        if written.is_err() {
+            // What it remembered may not be what the store holds now.
+            self.session.forget();
+        }
+        written
+    }
+
+    fn forget(&self) {
+        self.session.forget();
     }
 }
 

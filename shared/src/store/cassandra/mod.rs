@@ -36,7 +36,9 @@ use self::query::Conditional;
 use self::schema::Migrator;
 use self::statements::{RegistryStatements, TenantStatements};
 use crate::domain::{GatewayId, KeyspaceName, Provider, ProviderSlug, RefusedGateway, User, Username};
-use crate::store::{CassandraSettings, Store, StoreError, TenantStore};
+use crate::store::{
+    CassandraSettings, OperatorAccounts, ProviderRegistry, StoreError, TenantStore, UnclaimedGateways,
+};
 
 #[cfg(feature = "bench")]
 pub use self::baseline::DirectReadingWriter;
@@ -125,7 +127,7 @@ fn parse_provider(settings: &str) -> Result<Provider, StoreError> {
 }
 
 #[async_trait]
-impl Store for CassandraStore {
+impl ProviderRegistry for CassandraStore {
     fn backend(&self) -> &'static str {
         "cassandra"
     }
@@ -199,15 +201,10 @@ impl Store for CassandraStore {
                 .await?;
         row.map(|(provider,)| ProviderSlug::parse(&provider).map_err(StoreError::from)).transpose()
     }
+}
 
-    async fn record_unclaimed_gateway(&self, refusal: &RefusedGateway) -> Result<(), StoreError> {
-        refusals::record(self.session(), &self.registry.statements.unclaimed, refusal).await
-    }
-
-    async fn unclaimed_gateways(&self, limit: usize) -> Result<Vec<RefusedGateway>, StoreError> {
-        refusals::most_recent(self.session(), &self.registry.statements.unclaimed, limit).await
-    }
-
+#[async_trait]
+impl OperatorAccounts for CassandraStore {
     async fn upsert_operator(&self, operator: &User) -> Result<(), StoreError> {
         let values = accounts::user_values(operator);
         query::write_partition(self.session(), &self.registry.statements.upsert_operator, &[values]).await
@@ -223,5 +220,16 @@ impl Store for CassandraStore {
     async fn end_operator_sessions(&self, username: &Username) -> Result<bool, StoreError> {
         accounts::end_sessions(self.session(), &self.registry.statements.end_operator_sessions, username)
             .await
+    }
+}
+
+#[async_trait]
+impl UnclaimedGateways for CassandraStore {
+    async fn record_unclaimed_gateway(&self, refusal: &RefusedGateway) -> Result<(), StoreError> {
+        refusals::record(self.session(), &self.registry.statements.unclaimed, refusal).await
+    }
+
+    async fn unclaimed_gateways(&self, limit: usize) -> Result<Vec<RefusedGateway>, StoreError> {
+        refusals::most_recent(self.session(), &self.registry.statements.unclaimed, limit).await
     }
 }

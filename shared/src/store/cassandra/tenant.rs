@@ -24,7 +24,9 @@ use crate::reports::HourlyRollup;
 use crate::reports::daily::{DaySummary, MARK_LEASE};
 use crate::store::carry::{CARRY_AHEAD, by_device};
 use crate::store::{
-    HistoryMark, StoreError, TenantStore, WriteBatch, WriteSession, late_gateways, new_history_mark,
+    Accounts, AlertLog, BatchWriter, FleetDirectory, HistoryMark, MailLedger, ReadingsLog, ReportCache,
+    SessionWriter, StoreError, TenantStore, WriteBatch, WriteSession, WritesInSession, late_gateways,
+    new_history_mark,
 };
 
 /// Day partitions read concurrently, ahead of the one being consumed.
@@ -87,12 +89,14 @@ fn cql_limit(limit: usize) -> i32 {
     i32::try_from(limit).unwrap_or(i32::MAX)
 }
 
-#[async_trait]
 impl TenantStore for CassandraTenant {
     fn provider(&self) -> &ProviderSlug {
         &self.slug
     }
+}
 
+#[async_trait]
+impl FleetDirectory for CassandraTenant {
     async fn upsert_customer(&self, customer: &Customer) -> Result<(), StoreError> {
         let values = rows::customer_values(customer);
         self.session().execute_unpaged(&self.statements.upsert_customer, values).await.store()?;
@@ -158,7 +162,10 @@ impl TenantStore for CassandraTenant {
             query::all_rows(self.session(), &self.statements.devices, (gateway.as_str(),)).await?;
         rows::convert(rows)
     }
+}
 
+#[async_trait]
+impl ReadingsLog for CassandraTenant {
     async fn write_batch(&self, batch: WriteBatch) -> Result<(), StoreError> {
         write::write_batch(self.session(), &self.statements, &batch, true, &[]).await?;
         rollups::refresh(self, self.session(), &self.statements.rollups, &batch.readings, TimeDelta::zero())
@@ -166,96 +173,8 @@ impl TenantStore for CassandraTenant {
         self.mark_late(&batch).await
     }
 
-    async fn write_batch_in(&self, batch: WriteBatch, session: &WriteSession) -> Result<(), StoreError> {
-        // Late readings: the history mark is changed before them, and again only once the
-        // session's last change is half a lease old (see `reports::daily`), instead of after
-        // every document.
-        let sent = std::time::Instant::now();
-        let settles_at = Utc::now() + MARK_LEASE;
-        let marking: Vec<GatewayId> =
-            late_gateways(&batch).into_iter().filter(|g| session.mark_due(g)).cloned().collect();
-        for gateway in &marking {
-            let mark = new_history_mark();
-            summaries::set_settling_mark(
-                self.session(),
-                &self.statements.summaries,
-                gateway,
-                mark,
-                settles_at,
-            )
-            .await?;
-        }
-        // Each device's readings are folded on from the writer's carry when they continue it
-        // (the store checked to hold nothing in their way), else folded from the store after
-        // the write, which seeds the carry again. A failure leaves the taken carries behind.
-        let (mut carried, mut folded, mut cold) = (Vec::new(), Vec::new(), Vec::new());
-        for ((gateway, device), readings) in by_device(&batch.readings) {
-            let Some(mut carry) = session.take_carry(&gateway, &device).filter(|c| c.continues(&readings))
-            else {
-                cold.push(readings);
-                continue;
-            };
-            // Readings another writer stored in the gap before them or ahead of them belong in
-            // the fold.
-            let probes = carry.probes(&readings, CARRY_AHEAD);
-            if self.holds_readings_in(&gateway, &device, &probes).await? {
-                cold.push(readings);
-                continue;
-            }
-            carry.found_empty(&probes);
-            folded.extend(carry.advance(&readings));
-            carried.push(((gateway, device), carry));
-        }
-        let touch = session.touch_due(&batch.gateway);
-        write::write_batch(self.session(), &self.statements, &batch, touch, &folded).await?;
-        if touch {
-            session.touched(&batch.gateway);
-        }
-        for readings in &cold {
-            let seeded =
-                rollups::refresh(self, self.session(), &self.statements.rollups, readings, CARRY_AHEAD)
-                    .await?;
-            carried.extend(seeded);
-        }
-        for gateway in &marking {
-            session.marked(gateway, sent);
-        }
-        for ((gateway, device), carry) in carried {
-            session.keep_carry(gateway, device, carry);
-        }
-        Ok(())
-    }
-
-    async fn history_mark(&self, gateway: &GatewayId) -> Result<Option<HistoryMark>, StoreError> {
-        summaries::mark(self.session(), &self.statements.summaries, gateway).await
-    }
-
-    async fn day_summaries(
-        &self,
-        gateway: &GatewayId,
-        zone: Tz,
-        days: Range<NaiveDate>,
-    ) -> Result<Vec<(DaySummary, i64)>, StoreError> {
-        summaries::read(self.session(), &self.statements.summaries, gateway, zone, days).await
-    }
-
-    async fn put_day_summaries(
-        &self,
-        gateway: &GatewayId,
-        zone: Tz,
-        basis: i64,
-        days: &[DaySummary],
-    ) -> Result<(), StoreError> {
-        summaries::write(self.session(), &self.statements.summaries, gateway, zone, basis, days).await
-    }
-
-    async fn hourly_rollups(
-        &self,
-        gateway: &GatewayId,
-        device: &DeviceId,
-        range: Range<DateTime<Utc>>,
-    ) -> Result<Vec<HourlyRollup>, StoreError> {
-        rollups::read(self.session(), &self.statements.rollups, gateway, device, range).await
+    fn writer(self: Arc<Self>) -> Box<dyn BatchWriter> {
+        Box::new(SessionWriter::new(self))
     }
 
     async fn readings(
@@ -324,57 +243,45 @@ impl TenantStore for CassandraTenant {
     async fn refused_gateways(&self, limit: usize) -> Result<Vec<RefusedGateway>, StoreError> {
         refusals::most_recent(self.session(), &self.statements.refused, limit).await
     }
+}
 
-    async fn claim_delivery(&self, request: &ClaimRequest) -> Result<Claim, StoreError> {
-        mail::claim(self.session(), &self.statements.mail, request).await
-    }
-
-    async fn finish_delivery(
+#[async_trait]
+impl ReportCache for CassandraTenant {
+    async fn hourly_rollups(
         &self,
-        key: &DeliveryKey,
-        owner: &ClaimOwner,
-        outcome: &DeliveryOutcome,
-        now: DateTime<Utc>,
-    ) -> Result<bool, StoreError> {
-        mail::finish(self.session(), &self.statements.mail, key, owner, outcome, now).await
-    }
-
-    async fn delivery(&self, key: &DeliveryKey) -> Result<Option<Delivery>, StoreError> {
-        mail::delivery(self.session(), &self.statements.mail, key).await
-    }
-
-    async fn deliveries_due(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<Delivery>, StoreError> {
-        mail::due(self.session(), &self.statements.mail, now, limit).await
-    }
-
-    async fn open_alert(&self, alert: &Alert) -> Result<bool, StoreError> {
-        mail::open_alert(self.session(), &self.statements.mail, alert).await
-    }
-
-    async fn clear_alert(&self, alert: &Alert, at: DateTime<Utc>) -> Result<bool, StoreError> {
-        mail::clear_alert(self.session(), &self.statements.mail, alert, at).await
-    }
-
-    async fn open_alerts(&self) -> Result<Vec<Alert>, StoreError> {
-        mail::open_alerts(self.session(), &self.statements.mail).await
-    }
-
-    async fn customer_alerts(
-        &self,
-        customer: CustomerId,
+        gateway: &GatewayId,
+        device: &DeviceId,
         range: Range<DateTime<Utc>>,
-    ) -> Result<Vec<Alert>, StoreError> {
-        mail::customer_alerts(self.session(), &self.statements.mail, customer, range).await
+    ) -> Result<Vec<HourlyRollup>, StoreError> {
+        rollups::read(self.session(), &self.statements.rollups, gateway, device, range).await
     }
 
-    async fn customers_with_pending_notices(&self) -> Result<Vec<CustomerId>, StoreError> {
-        mail::customers_with_pending_notices(self.session(), &self.statements.mail).await
+    async fn history_mark(&self, gateway: &GatewayId) -> Result<Option<HistoryMark>, StoreError> {
+        summaries::mark(self.session(), &self.statements.summaries, gateway).await
     }
 
-    async fn take_alert_notices(&self, customer: CustomerId, topic: &str) -> Result<Vec<Alert>, StoreError> {
-        mail::take_alert_notices(self.session(), &self.statements.mail, customer, topic).await
+    async fn day_summaries(
+        &self,
+        gateway: &GatewayId,
+        zone: Tz,
+        days: Range<NaiveDate>,
+    ) -> Result<Vec<(DaySummary, i64)>, StoreError> {
+        summaries::read(self.session(), &self.statements.summaries, gateway, zone, days).await
     }
 
+    async fn put_day_summaries(
+        &self,
+        gateway: &GatewayId,
+        zone: Tz,
+        basis: i64,
+        days: &[DaySummary],
+    ) -> Result<(), StoreError> {
+        summaries::write(self.session(), &self.statements.summaries, gateway, zone, basis, days).await
+    }
+}
+
+#[async_trait]
+impl Accounts for CassandraTenant {
     async fn upsert_user(&self, user: &User) -> Result<(), StoreError> {
         accounts::upsert_user(self.session(), &self.statements.accounts, user).await
     }
@@ -406,6 +313,31 @@ impl TenantStore for CassandraTenant {
     async fn revoke_api_token(&self, hash: &TokenHash) -> Result<(), StoreError> {
         accounts::revoke_token(self.session(), &self.statements.accounts, hash).await
     }
+}
+
+#[async_trait]
+impl MailLedger for CassandraTenant {
+    async fn claim_delivery(&self, request: &ClaimRequest) -> Result<Claim, StoreError> {
+        mail::claim(self.session(), &self.statements.mail, request).await
+    }
+
+    async fn finish_delivery(
+        &self,
+        key: &DeliveryKey,
+        owner: &ClaimOwner,
+        outcome: &DeliveryOutcome,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        mail::finish(self.session(), &self.statements.mail, key, owner, outcome, now).await
+    }
+
+    async fn delivery(&self, key: &DeliveryKey) -> Result<Option<Delivery>, StoreError> {
+        mail::delivery(self.session(), &self.statements.mail, key).await
+    }
+
+    async fn deliveries_due(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<Delivery>, StoreError> {
+        mail::due(self.session(), &self.statements.mail, now, limit).await
+    }
 
     async fn mail_preferences(&self, customer: CustomerId) -> Result<MailPreferences, StoreError> {
         mail::preferences(self.session(), &self.statements.mail, customer).await
@@ -417,5 +349,99 @@ impl TenantStore for CassandraTenant {
         preferences: &MailPreferences,
     ) -> Result<(), StoreError> {
         mail::set_preferences(self.session(), &self.statements.mail, customer, preferences).await
+    }
+}
+
+#[async_trait]
+impl AlertLog for CassandraTenant {
+    async fn open_alert(&self, alert: &Alert) -> Result<bool, StoreError> {
+        mail::open_alert(self.session(), &self.statements.mail, alert).await
+    }
+
+    async fn clear_alert(&self, alert: &Alert, at: DateTime<Utc>) -> Result<bool, StoreError> {
+        mail::clear_alert(self.session(), &self.statements.mail, alert, at).await
+    }
+
+    async fn open_alerts(&self) -> Result<Vec<Alert>, StoreError> {
+        mail::open_alerts(self.session(), &self.statements.mail).await
+    }
+
+    async fn customer_alerts(
+        &self,
+        customer: CustomerId,
+        range: Range<DateTime<Utc>>,
+    ) -> Result<Vec<Alert>, StoreError> {
+        mail::customer_alerts(self.session(), &self.statements.mail, customer, range).await
+    }
+
+    async fn customers_with_pending_notices(&self) -> Result<Vec<CustomerId>, StoreError> {
+        mail::customers_with_pending_notices(self.session(), &self.statements.mail).await
+    }
+
+    async fn take_alert_notices(&self, customer: CustomerId, topic: &str) -> Result<Vec<Alert>, StoreError> {
+        mail::take_alert_notices(self.session(), &self.statements.mail, customer, topic).await
+    }
+}
+
+#[async_trait]
+impl WritesInSession for CassandraTenant {
+    async fn write_in(&self, batch: WriteBatch, session: &WriteSession) -> Result<(), StoreError> {
+        // Late readings: the history mark is changed before them, and again only once the
+        // session's last change is half a lease old (see `reports::daily`), instead of after
+        // every document.
+        let sent = std::time::Instant::now();
+        let settles_at = Utc::now() + MARK_LEASE;
+        let marking: Vec<GatewayId> =
+            late_gateways(&batch).into_iter().filter(|g| session.mark_due(g)).cloned().collect();
+        for gateway in &marking {
+            let mark = new_history_mark();
+            summaries::set_settling_mark(
+                self.session(),
+                &self.statements.summaries,
+                gateway,
+                mark,
+                settles_at,
+            )
+            .await?;
+        }
+        // Each device's readings are folded on from the writer's carry when they continue it
+        // (the store checked to hold nothing in their way), else folded from the store after
+        // the write, which seeds the carry again. A failure leaves the taken carries behind.
+        let (mut carried, mut folded, mut cold) = (Vec::new(), Vec::new(), Vec::new());
+        for ((gateway, device), readings) in by_device(&batch.readings) {
+            let Some(mut carry) = session.take_carry(&gateway, &device).filter(|c| c.continues(&readings))
+            else {
+                cold.push(readings);
+                continue;
+            };
+            // Readings another writer stored in the gap before them or ahead of them belong in
+            // the fold.
+            let probes = carry.probes(&readings, CARRY_AHEAD);
+            if self.holds_readings_in(&gateway, &device, &probes).await? {
+                cold.push(readings);
+                continue;
+            }
+            carry.found_empty(&probes);
+            folded.extend(carry.advance(&readings));
+            carried.push(((gateway, device), carry));
+        }
+        let touch = session.touch_due(&batch.gateway);
+        write::write_batch(self.session(), &self.statements, &batch, touch, &folded).await?;
+        if touch {
+            session.touched(&batch.gateway);
+        }
+        for readings in &cold {
+            let seeded =
+                rollups::refresh(self, self.session(), &self.statements.rollups, readings, CARRY_AHEAD)
+                    .await?;
+            carried.extend(seeded);
+        }
+        for gateway in &marking {
+            session.marked(gateway, sent);
+        }
+        for ((gateway, device), carry) in carried {
+            session.keep_carry(gateway, device, carry);
+        }
+        Ok(())
     }
 }

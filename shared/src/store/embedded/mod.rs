@@ -23,7 +23,7 @@ use self::rows::refused_from_row;
 use self::schema::Schema;
 use self::writer::{Writer, backend};
 use crate::domain::{GatewayId, Provider, ProviderSlug, RefusedGateway, SessionGeneration, User, Username};
-use crate::store::{Store, StoreError, TenantStore};
+use crate::store::{OperatorAccounts, ProviderRegistry, StoreError, TenantStore, UnclaimedGateways};
 
 pub use self::tenant::EmbeddedTenant;
 
@@ -159,7 +159,7 @@ impl EmbeddedStore {
 }
 
 #[async_trait]
-impl Store for EmbeddedStore {
+impl ProviderRegistry for EmbeddedStore {
     fn backend(&self) -> &'static str {
         "embedded"
     }
@@ -253,27 +253,10 @@ impl Store for EmbeddedStore {
             })
             .await
     }
+}
 
-    async fn record_unclaimed_gateway(&self, refusal: &RefusedGateway) -> Result<(), StoreError> {
-        let refusal = refusal.clone();
-        self.registry.write(move |c| rows::record_refusal(c, "unclaimed_refusals", &refusal)).await
-    }
-
-    async fn unclaimed_gateways(&self, limit: usize) -> Result<Vec<RefusedGateway>, StoreError> {
-        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        self.registry
-            .read(move |c| {
-                let mut statement = c
-                    .prepare_cached(&rows::recent_refusals("unclaimed_refusals"))
-                    .map_err(|e| backend(&e))?;
-                let rows = statement
-                    .query_map([limit, rows::refusals_kept_since()], refused_from_row)
-                    .map_err(|e| backend(&e))?;
-                rows.map(|r| r.map_err(|e| backend(&e))?).collect()
-            })
-            .await
-    }
-
+#[async_trait]
+impl OperatorAccounts for EmbeddedStore {
     async fn upsert_operator(&self, operator: &User) -> Result<(), StoreError> {
         let operator = operator.clone();
         self.registry
@@ -323,6 +306,29 @@ impl Store for EmbeddedStore {
                     .execute(params![generation, username])
                     .map_err(|e| backend(&e))?;
                 Ok(changed > 0)
+            })
+            .await
+    }
+}
+
+#[async_trait]
+impl UnclaimedGateways for EmbeddedStore {
+    async fn record_unclaimed_gateway(&self, refusal: &RefusedGateway) -> Result<(), StoreError> {
+        let refusal = refusal.clone();
+        self.registry.write(move |c| rows::record_refusal(c, "unclaimed_refusals", &refusal)).await
+    }
+
+    async fn unclaimed_gateways(&self, limit: usize) -> Result<Vec<RefusedGateway>, StoreError> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.registry
+            .read(move |c| {
+                let mut statement = c
+                    .prepare_cached(&rows::recent_refusals("unclaimed_refusals"))
+                    .map_err(|e| backend(&e))?;
+                let rows = statement
+                    .query_map([limit, rows::refusals_kept_since()], refused_from_row)
+                    .map_err(|e| backend(&e))?;
+                rows.map(|r| r.map_err(|e| backend(&e))?).collect()
             })
             .await
     }

@@ -21,7 +21,10 @@ use crate::domain::{
 use crate::reports::HourlyRollup;
 use crate::reports::daily::DaySummary;
 use crate::store::carry::CARRY_AHEAD;
-use crate::store::{HistoryMark, StoreError, TenantStore, WriteBatch, WriteSession};
+use crate::store::{
+    Accounts, AlertLog, BatchWriter, FleetDirectory, HistoryMark, MailLedger, ReadingsLog, ReportCache,
+    SessionWriter, StoreError, TenantStore, WriteBatch, WriteSession, WritesInSession,
+};
 
 /// A handle on one provider's database.
 pub struct EmbeddedTenant {
@@ -78,12 +81,14 @@ fn limit(n: usize) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
 }
 
-#[async_trait]
 impl TenantStore for EmbeddedTenant {
     fn provider(&self) -> &ProviderSlug {
         &self.slug
     }
+}
 
+#[async_trait]
+impl FleetDirectory for EmbeddedTenant {
     async fn upsert_customer(&self, customer: &Customer) -> Result<(), StoreError> {
         let customer = customer.clone();
         self.writer.run(move |c| rows::upsert_customer(c, &customer)).await
@@ -159,55 +164,18 @@ impl TenantStore for EmbeddedTenant {
             .to_owned();
         self.query(sql, [gateway.as_str().to_owned()], rows::device_from_row).await
     }
+}
 
+#[async_trait]
+impl ReadingsLog for EmbeddedTenant {
     async fn write_batch(&self, batch: WriteBatch) -> Result<(), StoreError> {
         self.writer
             .run(move |c| write::write_document(c, &batch, Vec::new(), TimeDelta::zero()).map(drop))
             .await
     }
 
-    async fn write_batch_in(&self, batch: WriteBatch, session: &WriteSession) -> Result<(), StoreError> {
-        // The carries are taken out here and put back only once the transaction is committed:
-        // a failure leaves them out, as a job rolled back leaves nothing they describe.
-        let devices: BTreeSet<(&GatewayId, &DeviceId)> =
-            batch.readings.iter().map(|r| (&r.gateway, &r.device)).collect();
-        let carries: Vec<_> = devices
-            .into_iter()
-            .filter_map(|(g, d)| session.take_carry(g, d).map(|carry| ((g.clone(), d.clone()), carry)))
-            .collect();
-        let kept = self.writer.run(move |c| write::write_document(c, &batch, carries, CARRY_AHEAD)).await?;
-        for ((gateway, device), carry) in kept {
-            session.keep_carry(gateway, device, carry);
-        }
-        Ok(())
-    }
-
-    async fn history_mark(&self, gateway: &GatewayId) -> Result<Option<HistoryMark>, StoreError> {
-        let gateway = gateway.as_str().to_owned();
-        // Every late write changes the mark in the transaction of its rollups: never settling.
-        let value = self.read(move |c| summaries::mark(c, &gateway)).await?;
-        Ok(value.map(|value| HistoryMark { value, settles_at: None }))
-    }
-
-    async fn day_summaries(
-        &self,
-        gateway: &GatewayId,
-        zone: Tz,
-        days: Range<NaiveDate>,
-    ) -> Result<Vec<(DaySummary, i64)>, StoreError> {
-        let gateway = gateway.as_str().to_owned();
-        self.read(move |c| summaries::read(c, &gateway, zone, days)).await
-    }
-
-    async fn put_day_summaries(
-        &self,
-        gateway: &GatewayId,
-        zone: Tz,
-        basis: i64,
-        days: &[DaySummary],
-    ) -> Result<(), StoreError> {
-        let (gateway, days) = (gateway.as_str().to_owned(), days.to_vec());
-        self.writer.run(move |c| summaries::write(c, &gateway, zone, basis, &days)).await
+    fn writer(self: Arc<Self>) -> Box<dyn BatchWriter> {
+        Box::new(SessionWriter::new(self))
     }
 
     async fn readings(
@@ -253,7 +221,10 @@ impl TenantStore for EmbeddedTenant {
         let sql = rows::recent_refusals("gateway_refusals");
         self.query(sql, [limit(limit_rows), rows::refusals_kept_since()], rows::refused_from_row).await
     }
+}
 
+#[async_trait]
+impl ReportCache for EmbeddedTenant {
     async fn hourly_rollups(
         &self,
         gateway: &GatewayId,
@@ -284,6 +255,37 @@ impl TenantStore for EmbeddedTenant {
         .await
     }
 
+    async fn history_mark(&self, gateway: &GatewayId) -> Result<Option<HistoryMark>, StoreError> {
+        let gateway = gateway.as_str().to_owned();
+        // Every late write changes the mark in the transaction of its rollups: never settling.
+        let value = self.read(move |c| summaries::mark(c, &gateway)).await?;
+        Ok(value.map(|value| HistoryMark { value, settles_at: None }))
+    }
+
+    async fn day_summaries(
+        &self,
+        gateway: &GatewayId,
+        zone: Tz,
+        days: Range<NaiveDate>,
+    ) -> Result<Vec<(DaySummary, i64)>, StoreError> {
+        let gateway = gateway.as_str().to_owned();
+        self.read(move |c| summaries::read(c, &gateway, zone, days)).await
+    }
+
+    async fn put_day_summaries(
+        &self,
+        gateway: &GatewayId,
+        zone: Tz,
+        basis: i64,
+        days: &[DaySummary],
+    ) -> Result<(), StoreError> {
+        let (gateway, days) = (gateway.as_str().to_owned(), days.to_vec());
+        self.writer.run(move |c| summaries::write(c, &gateway, zone, basis, &days)).await
+    }
+}
+
+#[async_trait]
+impl Accounts for EmbeddedTenant {
     async fn upsert_user(&self, user: &User) -> Result<(), StoreError> {
         let user = user.clone();
         self.writer
@@ -366,7 +368,10 @@ impl TenantStore for EmbeddedTenant {
             })
             .await
     }
+}
 
+#[async_trait]
+impl MailLedger for EmbeddedTenant {
     async fn claim_delivery(&self, request: &ClaimRequest) -> Result<Claim, StoreError> {
         let request = request.clone();
         self.writer.run(move |c| mail::claim(c, &request)).await
@@ -397,6 +402,22 @@ impl TenantStore for EmbeddedTenant {
         self.read(move |c| mail::due(c, now, limit_rows)).await
     }
 
+    async fn mail_preferences(&self, customer: CustomerId) -> Result<MailPreferences, StoreError> {
+        self.read(move |c| mail::mail_preferences(c, customer)).await
+    }
+
+    async fn set_mail_preferences(
+        &self,
+        customer: CustomerId,
+        preferences: &MailPreferences,
+    ) -> Result<(), StoreError> {
+        let preferences = preferences.clone();
+        self.writer.run(move |c| mail::set_mail_preferences(c, customer, &preferences)).await
+    }
+}
+
+#[async_trait]
+impl AlertLog for EmbeddedTenant {
     async fn open_alert(&self, alert: &Alert) -> Result<bool, StoreError> {
         let alert = alert.clone();
         self.writer.run(move |c| mail::open_alert(c, &alert)).await
@@ -427,17 +448,23 @@ impl TenantStore for EmbeddedTenant {
         let topic = topic.to_owned();
         self.writer.run(move |c| mail::take_alert_notices(c, customer, &topic)).await
     }
+}
 
-    async fn mail_preferences(&self, customer: CustomerId) -> Result<MailPreferences, StoreError> {
-        self.read(move |c| mail::mail_preferences(c, customer)).await
-    }
-
-    async fn set_mail_preferences(
-        &self,
-        customer: CustomerId,
-        preferences: &MailPreferences,
-    ) -> Result<(), StoreError> {
-        let preferences = preferences.clone();
-        self.writer.run(move |c| mail::set_mail_preferences(c, customer, &preferences)).await
+#[async_trait]
+impl WritesInSession for EmbeddedTenant {
+    async fn write_in(&self, batch: WriteBatch, session: &WriteSession) -> Result<(), StoreError> {
+        // The carries are taken out here and put back only once the transaction is committed:
+        // a failure leaves them out, as a job rolled back leaves nothing they describe.
+        let devices: BTreeSet<(&GatewayId, &DeviceId)> =
+            batch.readings.iter().map(|r| (&r.gateway, &r.device)).collect();
+        let carries: Vec<_> = devices
+            .into_iter()
+            .filter_map(|(g, d)| session.take_carry(g, d).map(|carry| ((g.clone(), d.clone()), carry)))
+            .collect();
+        let kept = self.writer.run(move |c| write::write_document(c, &batch, carries, CARRY_AHEAD)).await?;
+        for ((gateway, device), carry) in kept {
+            session.keep_carry(gateway, device, carry);
+        }
+        Ok(())
     }
 }
