@@ -208,3 +208,91 @@ pub enum DeliveryOutcome {
         error: String,
     },
 }
+
+impl Claim {
+    /// What a claim request gets, given the delivery as stored: the one rule both stores apply
+    /// (each then writes a granted claim with compare-and-set on the row it read). A live claim
+    /// is respected, its own owner's too unless forced; an expired one, a failed one whose retry
+    /// is due, or anything forced is taken over; a sent or rejected delivery stays as it is.
+    pub fn decide(current: Option<&Delivery>, request: &ClaimRequest) -> Claim {
+        let Some(stored) = current else {
+            return Claim::Granted { attempt: 1 };
+        };
+        let live = stored.state == DeliveryState::Claimed && stored.lease_until > request.now;
+        if live && !(request.force && stored.owner == request.owner) {
+            return Claim::HeldByOther { owner: stored.owner.clone(), until: stored.lease_until };
+        }
+        let take_over = Claim::Granted { attempt: stored.attempts.saturating_add(1) };
+        if request.force {
+            return take_over;
+        }
+        match stored.state {
+            DeliveryState::Claimed => take_over,
+            DeliveryState::Failed => match stored.next_attempt_at {
+                Some(at) if at > request.now => Claim::NotDue { at },
+                _ => take_over,
+            },
+            DeliveryState::Sent => Claim::AlreadySent,
+            DeliveryState::Rejected => Claim::Rejected,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(owner: &str, force: bool, now: DateTime<Utc>) -> ClaimRequest {
+        ClaimRequest {
+            key: DeliveryKey::new(CustomerId::new_random(), "summary:day:2026-12-06").expect("a valid topic"),
+            owner: ClaimOwner::parse(owner).expect("a valid owner"),
+            now,
+            lease: TimeDelta::seconds(60),
+            force,
+        }
+    }
+
+    fn stored(state: DeliveryState, owner: &str, lease_until: DateTime<Utc>) -> Delivery {
+        Delivery {
+            key: request(owner, false, lease_until).key,
+            state,
+            owner: ClaimOwner::parse(owner).expect("a valid owner"),
+            lease_until,
+            attempts: 2,
+            next_attempt_at: None,
+            last_error: None,
+            sent_at: None,
+        }
+    }
+
+    #[test]
+    fn a_claim_is_decided_the_same_way_whatever_the_store() {
+        let now = Utc::now();
+        let later = now + TimeDelta::seconds(30);
+        let earlier = now - TimeDelta::seconds(30);
+        let granted = |attempt| Claim::Granted { attempt };
+        let held = |owner: &str| Claim::HeldByOther {
+            owner: ClaimOwner::parse(owner).expect("a valid owner"),
+            until: later,
+        };
+        let cases = [
+            (None, "a", false, granted(1)),
+            (Some(stored(DeliveryState::Claimed, "b", later)), "a", false, held("b")),
+            (Some(stored(DeliveryState::Claimed, "b", later)), "a", true, held("b")),
+            (Some(stored(DeliveryState::Claimed, "a", later)), "a", false, held("a")),
+            (Some(stored(DeliveryState::Claimed, "a", later)), "a", true, granted(3)),
+            (Some(stored(DeliveryState::Claimed, "b", earlier)), "a", false, granted(3)),
+            (Some(stored(DeliveryState::Sent, "b", earlier)), "a", false, Claim::AlreadySent),
+            (Some(stored(DeliveryState::Sent, "b", earlier)), "a", true, granted(3)),
+            (Some(stored(DeliveryState::Rejected, "b", earlier)), "a", false, Claim::Rejected),
+            (Some(stored(DeliveryState::Failed, "b", earlier)), "a", false, granted(3)),
+        ];
+        for (current, owner, force, expected) in cases {
+            assert_eq!(Claim::decide(current.as_ref(), &request(owner, force, now)), expected, "{current:?}");
+        }
+        let mut not_due = stored(DeliveryState::Failed, "b", earlier);
+        not_due.next_attempt_at = Some(later);
+        assert_eq!(Claim::decide(Some(&not_due), &request("a", false, now)), Claim::NotDue { at: later });
+        assert_eq!(Claim::decide(Some(&not_due), &request("a", true, now)), granted(3));
+    }
+}

@@ -250,24 +250,12 @@ pub(super) async fn delivery(
     row.map(delivery_from_row).transpose()
 }
 
-/// Why a delivery that could not be claimed stays away, from its current row.
-fn refusal(current: &Delivery, request: &ClaimRequest) -> Option<Claim> {
-    match current.state {
-        DeliveryState::Sent if !request.force => Some(Claim::AlreadySent),
-        DeliveryState::Rejected if !request.force => Some(Claim::Rejected),
-        DeliveryState::Claimed if current.lease_until > request.now && current.owner != request.owner => {
-            Some(Claim::HeldByOther { owner: current.owner.clone(), until: current.lease_until })
-        }
-        DeliveryState::Failed
-            if !request.force && current.next_attempt_at.is_some_and(|at| at > request.now) =>
-        {
-            Some(Claim::NotDue { at: current.next_attempt_at.unwrap_or(request.now) })
-        }
-        _ => None,
-    }
-}
+/// Compare-and-set rounds before a contended claim gives up.
+const CLAIM_ROUNDS: usize = 8;
 
-/// Claims a delivery (see the module documentation).
+/// Claims a delivery: the row is read, [`Claim::decide`] says what the request gets, and a
+/// granted claim is written only if the row is still as read (a lightweight transaction); a row
+/// changed meanwhile is read and decided again.
 pub(super) async fn claim(
     session: &Session,
     st: &MailStatements,
@@ -275,44 +263,43 @@ pub(super) async fn claim(
 ) -> Result<Claim, StoreError> {
     let key = &request.key;
     let lease_until = request.now + request.lease;
-    let values = (key.customer.0, key.topic(), request.owner.as_str(), lease_until, request.now);
-    let answer = Conditional::execute(session, &st.insert_delivery, values).await?;
-    let attempt = if answer.applied() {
-        1
-    } else {
-        let Some(current) = delivery(session, st, key).await? else {
-            return Err(StoreError::Unavailable(
-                "a delivery row was not readable right after its claim".into(),
-            ));
+    for _ in 0..CLAIM_ROUNDS {
+        let current = delivery(session, st, key).await?;
+        let decided = Claim::decide(current.as_ref(), request);
+        let Claim::Granted { attempt } = decided else {
+            return Ok(decided);
         };
-        if let Some(refused) = refusal(&current, request) {
-            return Ok(refused);
+        let written = match &current {
+            None => {
+                let values = (key.customer.0, key.topic(), request.owner.as_str(), lease_until, request.now);
+                Conditional::execute(session, &st.insert_delivery, values).await?.applied()
+            }
+            Some(current) => {
+                let values = (
+                    request.owner.as_str(),
+                    lease_until,
+                    i64::from(attempt),
+                    request.now,
+                    key.customer.0,
+                    key.topic(),
+                    current.state.as_str(),
+                    current.owner.as_str(),
+                    i64::from(current.attempts),
+                );
+                Conditional::execute(session, &st.take_over_delivery, values).await?.applied()
+            }
+        };
+        if written {
+            session
+                .execute_unpaged(&st.add_pending_delivery, (BUCKET, key.customer.0, key.topic()))
+                .await
+                .store()?;
+            return Ok(decided);
         }
-        let attempts = i64::from(current.attempts);
-        let values = (
-            request.owner.as_str(),
-            lease_until,
-            attempts + 1,
-            request.now,
-            key.customer.0,
-            key.topic(),
-            current.state.as_str(),
-            current.owner.as_str(),
-            attempts,
-        );
-        if !Conditional::execute(session, &st.take_over_delivery, values).await?.applied() {
-            // Someone else changed it between the read and the update: report what they did.
-            let now = delivery(session, st, key).await?;
-            return Ok(match now {
-                Some(d) if d.state == DeliveryState::Sent => Claim::AlreadySent,
-                Some(d) => Claim::HeldByOther { owner: d.owner, until: d.lease_until },
-                None => Claim::HeldByOther { owner: current.owner, until: current.lease_until },
-            });
-        }
-        u32::try_from(attempts + 1).unwrap_or(u32::MAX)
-    };
-    session.execute_unpaged(&st.add_pending_delivery, (BUCKET, key.customer.0, key.topic())).await.store()?;
-    Ok(Claim::Granted { attempt })
+    }
+    Err(StoreError::Unavailable(format!(
+        "delivery {key} is being claimed by too many mailers at once; try again"
+    )))
 }
 
 /// Records the outcome of the owner's attempt.

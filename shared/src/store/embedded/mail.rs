@@ -1,8 +1,7 @@
 //! The mailer's tables in a provider database: delivery claims, alerts, mail preferences.
 //!
-//! A claim is one `INSERT … ON CONFLICT DO UPDATE … WHERE <takeover allowed> RETURNING`: the
-//! primary key (customer, topic) makes the first claim unique, and the statement takes the
-//! database's write lock before reading, so two processes on one file cannot both win.
+//! A claim is decided by the rule both stores share ([`Claim::decide`]) on the row as read, and
+//! written with compare-and-set on that row, so two processes on one file cannot both win.
 
 use std::ops::Range;
 
@@ -20,41 +19,61 @@ use crate::store::StoreError;
 const DELIVERY_COLUMNS: &str =
     "customer, topic, state, owner, lease_until, attempts, next_attempt_at, last_error, sent_at";
 
+/// Claims a delivery: the row is read, [`Claim::decide`] says what the request gets, and a
+/// granted claim is written only if the row is still as read. The writer thread runs this in
+/// its transaction, so another writer of this process cannot come between; another process on
+/// the same file can, and then the write finds the row changed and the claim is decided again.
 pub(super) fn claim(c: &Connection, request: &ClaimRequest) -> Result<Claim, StoreError> {
     let now = millis(request.now);
     let lease_until = millis(request.now + request.lease);
     let customer = request.key.customer.to_string();
-    let granted: Option<i64> = c
-        .prepare_cached(
-            "INSERT INTO deliveries (customer, topic, state, owner, lease_until, attempts, updated_at)
-             VALUES (?1, ?2, 'claimed', ?3, ?4, 1, ?5)
-             ON CONFLICT (customer, topic) DO UPDATE SET
-                state = 'claimed', owner = excluded.owner, lease_until = excluded.lease_until,
-                attempts = attempts + 1, next_attempt_at = NULL, updated_at = excluded.updated_at
-             WHERE (state = 'claimed' AND lease_until <= ?5)
-                OR (state = 'failed' AND COALESCE(next_attempt_at, 0) <= ?5)
-                OR (?6 AND NOT (state = 'claimed' AND lease_until > ?5 AND owner <> ?3))
-             RETURNING attempts",
-        )
-        .map_err(|e| backend(&e))?
-        .query_row(
-            params![customer, request.key.topic(), request.owner.as_str(), lease_until, now, request.force],
-            |row| row.get(0),
-        )
-        .optional()
-        .map_err(|e| backend(&e))?;
-    if let Some(attempts) = granted {
-        return Ok(Claim::Granted { attempt: u32::try_from(attempts).unwrap_or(u32::MAX) });
+    for _ in 0..CLAIM_ROUNDS {
+        let current = delivery(c, &request.key)?;
+        let decided = Claim::decide(current.as_ref(), request);
+        let Claim::Granted { attempt } = decided else {
+            return Ok(decided);
+        };
+        let written = match &current {
+            None => c
+                .prepare_cached(
+                    "INSERT INTO deliveries (customer, topic, state, owner, lease_until, attempts, updated_at)
+                     VALUES (?1, ?2, 'claimed', ?3, ?4, 1, ?5) ON CONFLICT (customer, topic) DO NOTHING",
+                )
+                .map_err(|e| backend(&e))?
+                .execute(params![customer, request.key.topic(), request.owner.as_str(), lease_until, now])
+                .map_err(|e| backend(&e))?,
+            Some(stored) => c
+                .prepare_cached(
+                    "UPDATE deliveries SET state = 'claimed', owner = ?3, lease_until = ?4, attempts = ?5,
+                        next_attempt_at = NULL, updated_at = ?6
+                     WHERE customer = ?1 AND topic = ?2 AND state = ?7 AND owner = ?8 AND attempts = ?9",
+                )
+                .map_err(|e| backend(&e))?
+                .execute(params![
+                    customer,
+                    request.key.topic(),
+                    request.owner.as_str(),
+                    lease_until,
+                    attempt,
+                    now,
+                    stored.state.as_str(),
+                    stored.owner.as_str(),
+                    stored.attempts,
+                ])
+                .map_err(|e| backend(&e))?,
+        };
+        if written == 1 {
+            return Ok(decided);
+        }
     }
-    let existing = delivery(c, &request.key)?
-        .ok_or_else(|| StoreError::Backend("a delivery claim vanished during its own transaction".into()))?;
-    Ok(match existing.state {
-        DeliveryState::Sent => Claim::AlreadySent,
-        DeliveryState::Claimed => Claim::HeldByOther { owner: existing.owner, until: existing.lease_until },
-        DeliveryState::Failed => Claim::NotDue { at: existing.next_attempt_at.unwrap_or(request.now) },
-        DeliveryState::Rejected => Claim::Rejected,
-    })
+    Err(StoreError::Unavailable(format!(
+        "delivery {} is being claimed by too many processes at once; try again",
+        request.key
+    )))
 }
+
+/// Compare-and-set rounds before a contended claim gives up.
+const CLAIM_ROUNDS: usize = 8;
 
 pub(super) fn finish(
     c: &Connection,
