@@ -1,7 +1,7 @@
 //! The mailer's tables in a provider database: delivery claims, alerts, mail preferences.
 //!
-//! A claim is decided by the rule both stores share ([`Claim::decide`]) on the row as read, and
-//! written with compare-and-set on that row, so two processes on one file cannot both win.
+//! A claim is decided by the rule both stores share ([`Claim::decide`]) on the row as read under
+//! the database's write lock, so two processes on one file cannot both win.
 
 use std::ops::Range;
 
@@ -19,61 +19,55 @@ use crate::store::StoreError;
 const DELIVERY_COLUMNS: &str =
     "customer, topic, state, owner, lease_until, attempts, next_attempt_at, last_error, sent_at";
 
-/// Claims a delivery: the row is read, [`Claim::decide`] says what the request gets, and a
-/// granted claim is written only if the row is still as read. The writer thread runs this in
-/// its transaction, so another writer of this process cannot come between; another process on
-/// the same file can, and then the write finds the row changed and the claim is decided again.
+/// Claims a delivery by the rule both stores share ([`Claim::decide`]). The first step is a
+/// write (an insert of a first claim, which does nothing when the row exists), so that the
+/// transaction holds the database's write lock before it reads the row: another process on the
+/// same file can then neither come between the read and the takeover nor make the read stale.
 pub(super) fn claim(c: &Connection, request: &ClaimRequest) -> Result<Claim, StoreError> {
     let now = millis(request.now);
     let lease_until = millis(request.now + request.lease);
     let customer = request.key.customer.to_string();
-    for _ in 0..CLAIM_ROUNDS {
-        let current = delivery(c, &request.key)?;
-        let decided = Claim::decide(current.as_ref(), request);
-        let Claim::Granted { attempt } = decided else {
-            return Ok(decided);
-        };
-        let written = match &current {
-            None => c
-                .prepare_cached(
-                    "INSERT INTO deliveries (customer, topic, state, owner, lease_until, attempts, updated_at)
-                     VALUES (?1, ?2, 'claimed', ?3, ?4, 1, ?5) ON CONFLICT (customer, topic) DO NOTHING",
-                )
-                .map_err(|e| backend(&e))?
-                .execute(params![customer, request.key.topic(), request.owner.as_str(), lease_until, now])
-                .map_err(|e| backend(&e))?,
-            Some(stored) => c
-                .prepare_cached(
-                    "UPDATE deliveries SET state = 'claimed', owner = ?3, lease_until = ?4, attempts = ?5,
-                        next_attempt_at = NULL, updated_at = ?6
-                     WHERE customer = ?1 AND topic = ?2 AND state = ?7 AND owner = ?8 AND attempts = ?9",
-                )
-                .map_err(|e| backend(&e))?
-                .execute(params![
-                    customer,
-                    request.key.topic(),
-                    request.owner.as_str(),
-                    lease_until,
-                    attempt,
-                    now,
-                    stored.state.as_str(),
-                    stored.owner.as_str(),
-                    stored.attempts,
-                ])
-                .map_err(|e| backend(&e))?,
-        };
-        if written == 1 {
-            return Ok(decided);
-        }
+    let inserted = c
+        .prepare_cached(
+            "INSERT INTO deliveries (customer, topic, state, owner, lease_until, attempts, updated_at)
+             VALUES (?1, ?2, 'claimed', ?3, ?4, 1, ?5) ON CONFLICT (customer, topic) DO NOTHING",
+        )
+        .map_err(|e| backend(&e))?
+        .execute(params![customer, request.key.topic(), request.owner.as_str(), lease_until, now])
+        .map_err(|e| backend(&e))?;
+    if inserted == 1 {
+        return Ok(Claim::decide(None, request));
     }
-    Err(StoreError::Unavailable(format!(
-        "delivery {} is being claimed by too many processes at once; try again",
-        request.key
-    )))
+    let stored = delivery(c, &request.key)?
+        .ok_or_else(|| StoreError::Backend("a delivery claim vanished during its own transaction".into()))?;
+    let decided = Claim::decide(Some(&stored), request);
+    let Claim::Granted { attempt } = decided else {
+        return Ok(decided);
+    };
+    let written = c
+        .prepare_cached(
+            "UPDATE deliveries SET state = 'claimed', owner = ?3, lease_until = ?4, attempts = ?5,
+                next_attempt_at = NULL, updated_at = ?6
+             WHERE customer = ?1 AND topic = ?2 AND state = ?7 AND owner = ?8 AND attempts = ?9",
+        )
+        .map_err(|e| backend(&e))?
+        .execute(params![
+            customer,
+            request.key.topic(),
+            request.owner.as_str(),
+            lease_until,
+            attempt,
+            now,
+            stored.state.as_str(),
+            stored.owner.as_str(),
+            stored.attempts,
+        ])
+        .map_err(|e| backend(&e))?;
+    if written != 1 {
+        return Err(StoreError::Backend("a delivery claim changed under the write lock".into()));
+    }
+    Ok(decided)
 }
-
-/// Compare-and-set rounds before a contended claim gives up.
-const CLAIM_ROUNDS: usize = 8;
 
 pub(super) fn finish(
     c: &Connection,
