@@ -22,8 +22,9 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, SecondsFormat, TimeDelta, Utc};
 use common::process::{BIN, free_port, heliograph, start_role};
 use common::{GatewayConn, http_get, reading, unique};
+use heliograph_shared::store::cassandra::KeyspaceName;
 use heliograph_shared::store::{self, CassandraSettings, ConsistencySetting, StoreSettings, TenantStore};
-use heliograph_shared::{DeviceId, GatewayId, KeyspaceName, ProviderSlug, Replication};
+use heliograph_shared::{DeviceId, GatewayId, ProviderSlug, Replication};
 
 /// The cluster tests share the cluster's nodes (one of them is killed): one at a time.
 static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());

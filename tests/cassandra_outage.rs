@@ -22,8 +22,9 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, SecondsFormat, TimeDelta, Utc};
 use common::process::{BIN, OPS_ANY_PORT, free_port, wait_for_port};
 use common::{GatewayConn, reading, unique};
+use heliograph_shared::store::cassandra::KeyspaceName;
 use heliograph_shared::store::{self, CassandraSettings, ConsistencySetting, StoreSettings, TenantStore};
-use heliograph_shared::{DeviceId, GatewayId, KeyspaceName};
+use heliograph_shared::{DeviceId, GatewayId};
 
 const GATEWAYS: usize = 16;
 const READINGS_PER_DOCUMENT: i64 = 10;

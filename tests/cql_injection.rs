@@ -11,10 +11,11 @@ use std::process::Command;
 
 use chrono::Utc;
 use common::{cassandra_settings, unique};
+use heliograph_shared::store::cassandra::KeyspaceName;
 use heliograph_shared::store::{self, StoreSettings, WriteBatch};
 use heliograph_shared::{
     Customer, CustomerId, Device, DeviceId, DeviceKind, EmailAddress, Gateway, GatewayId, GatewayToken,
-    KeyspaceName, Provider, ProviderSlug, QuarantinedReading, Replication,
+    Provider, ProviderSlug, QuarantinedReading, Replication,
 };
 
 const BIN: &str = env!("CARGO_BIN_EXE_heliograph");

@@ -11,13 +11,12 @@ use std::time::{Duration, Instant};
 
 use chrono::TimeDelta;
 use heliograph_mailer::{MailerSettings, summaries};
+use heliograph_shared::store::cassandra::KeyspaceName;
 use heliograph_shared::store::embedded::EmbeddedStore;
 use heliograph_shared::store::{
     self, CassandraSettings, ConsistencySetting, Store, StoreSettings, TenantStore,
 };
-use heliograph_shared::{
-    Claim, ClaimOwner, ClaimRequest, DeliveryState, DeviceKind, KeyspaceName, ReportSchedule,
-};
+use heliograph_shared::{Claim, ClaimOwner, ClaimRequest, DeliveryState, DeviceKind, ReportSchedule};
 
 use common::*;
 

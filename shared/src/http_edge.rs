@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::ConnectInfo;
-use axum::http::Request;
+use axum::http::{Request, StatusCode};
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
@@ -22,6 +22,8 @@ use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tower::ServiceExt as _;
+
+use crate::store::ProviderRegistry;
 
 /// The limits of one HTTP listener.
 #[derive(Debug, Clone)]
@@ -112,4 +114,16 @@ pub async fn serve(listener: TcpListener, router: Router, limits: EdgeLimits, sh
 fn busy(stream: &TcpStream, peer: SocketAddr) {
     tracing::debug!(client = %peer, "connection refused: too many open connections");
     let _ = stream.try_write(BUSY);
+}
+
+/// The answer of `/readyz` on every listener: ready when the store answers a ping; `None` while
+/// the process has no store yet (it is waiting for it to be reachable).
+pub async fn readiness(store: Option<&dyn ProviderRegistry>) -> (StatusCode, &'static str) {
+    match store {
+        None => (StatusCode::SERVICE_UNAVAILABLE, "store not reached yet"),
+        Some(store) => match store.ping().await {
+            Ok(()) => (StatusCode::OK, "ready"),
+            Err(_) => (StatusCode::SERVICE_UNAVAILABLE, "store unreachable"),
+        },
+    }
 }

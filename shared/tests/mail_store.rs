@@ -5,11 +5,11 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, TimeDelta, Utc};
+use heliograph_shared::store::cassandra::KeyspaceName;
 use heliograph_shared::store::{self, CassandraSettings, ConsistencySetting, StoreSettings, TenantStore};
 use heliograph_shared::{
     Alert, AlertKind, Claim, ClaimOwner, ClaimRequest, CustomerId, DeliveryKey, DeliveryOutcome,
-    DeliveryState, DeviceId, GatewayId, KeyspaceName, MailPreferences, Provider, ProviderSlug,
-    ReportSchedule,
+    DeliveryState, DeviceId, GatewayId, MailPreferences, Provider, ProviderSlug, ReportSchedule,
 };
 
 #[derive(Clone, Copy)]

@@ -17,14 +17,15 @@ use futures::FutureExt;
 use futures::future::join_all;
 use heliograph_shared::reports::daily::DaySummary;
 use heliograph_shared::reports::{self, Period, SiteFacts, SiteReport, hourly_rollups};
+use heliograph_shared::store::cassandra::KeyspaceName;
 use heliograph_shared::store::{
     self, CassandraSettings, ConsistencySetting, ReadingsLog, Store, StoreError, StoreSettings, TenantStore,
     WriteBatch,
 };
 use heliograph_shared::{
     Customer, CustomerId, Device, DeviceId, DeviceKind, DeviceStatus, EmailAddress, Gateway, GatewayId,
-    GatewayToken, KeyspaceName, Metric, Metrics, Provider, ProviderSlug, QuarantinedReading, Reading,
-    RefusalReason, RefusedGateway,
+    GatewayToken, Metric, Metrics, Provider, ProviderSlug, QuarantinedReading, Reading, RefusalReason,
+    RefusedGateway,
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -1087,7 +1088,7 @@ mod cassandra_layout {
         let mut provider = Provider::new(f.slug("acme"), "Acme");
         provider.retention_days = 30;
         f.store.create_provider(&provider).await.unwrap();
-        let keyspace = provider.slug.keyspace();
+        let keyspace = KeyspaceName::of_provider(&provider.slug);
         let keyspace = keyspace.as_str();
         assert_eq!(
             replication_class(&session, keyspace).await,

@@ -10,7 +10,7 @@ use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use axum::routing::get;
-use heliograph_shared::store::Store;
+use heliograph_shared::store::{ProviderRegistry, Store};
 use metrics_exporter_prometheus::PrometheusHandle;
 use tokio_util::sync::CancellationToken;
 
@@ -65,13 +65,8 @@ pub async fn serve(
 }
 
 async fn ready(State(probes): State<Probes>) -> (StatusCode, &'static str) {
-    let Some(store) = probes.store.get() else {
-        return (StatusCode::SERVICE_UNAVAILABLE, "store not reached yet");
-    };
-    match store.ping().await {
-        Ok(()) => (StatusCode::OK, "ready"),
-        Err(_) => (StatusCode::SERVICE_UNAVAILABLE, "store unreachable"),
-    }
+    let store = probes.store.get().map(|store| -> &dyn ProviderRegistry { store.as_ref() });
+    heliograph_shared::http_edge::readiness(store).await
 }
 
 async fn render(State(probes): State<Probes>) -> impl IntoResponse {

@@ -10,8 +10,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use heliograph_ingest::{IngestServer, IngestSettings};
+use heliograph_shared::store::cassandra::KeyspaceName;
 use heliograph_shared::store::{self, CassandraSettings, Store, StoreSettings, TenantStore};
-use heliograph_shared::{Gateway, GatewayId, GatewayToken, KeyspaceName, Provider, ProviderSlug};
+use heliograph_shared::{Gateway, GatewayId, GatewayToken, Provider, ProviderSlug};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};

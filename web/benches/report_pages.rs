@@ -23,11 +23,11 @@ use chrono_tz::Tz;
 use criterion::{Criterion, criterion_group, criterion_main};
 use heliograph_shared::reports::period::local_date;
 use heliograph_shared::reports::{self, Period, SiteFacts, SiteReport};
+use heliograph_shared::store::cassandra::KeyspaceName;
 use heliograph_shared::store::{self, CassandraSettings, Store, StoreSettings, TenantStore, WriteBatch};
 use heliograph_shared::{
     Customer, CustomerId, Device, DeviceId, DeviceKind, DeviceStatus, EmailAddress, Gateway, GatewayId,
-    GatewayToken, KeyspaceName, Metric, Metrics, PasswordDigest, Provider, ProviderSlug, Reading, User,
-    Username,
+    GatewayToken, Metric, Metrics, PasswordDigest, Provider, ProviderSlug, Reading, User, Username,
 };
 use heliograph_web::{WebServer, WebSettings};
 use tokio_util::sync::CancellationToken;

@@ -65,8 +65,5 @@ pub fn router(state: AppState) -> Router {
 }
 
 async fn ready(State(state): State<AppState>) -> (StatusCode, &'static str) {
-    match state.store.ping().await {
-        Ok(()) => (StatusCode::OK, "ready"),
-        Err(_) => (StatusCode::SERVICE_UNAVAILABLE, "store unreachable"),
-    }
+    heliograph_shared::http_edge::readiness(Some(state.store.as_ref())).await
 }

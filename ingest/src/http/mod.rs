@@ -48,12 +48,7 @@ pub fn router(pipeline: Arc<Pipeline>, settings: Arc<IngestSettings>, memory: Me
             "/readyz",
             get(move || {
                 let store = Arc::clone(&ready_store);
-                async move {
-                    match store.ping().await {
-                        Ok(()) => (StatusCode::OK, "ready"),
-                        Err(_) => (StatusCode::SERVICE_UNAVAILABLE, "store unreachable"),
-                    }
-                }
+                async move { heliograph_shared::http_edge::readiness(Some(store.as_ref())).await }
             }),
         );
     router

@@ -59,55 +59,6 @@ impl ProviderSlug {
     pub fn as_str(&self) -> &str {
         &self.0
     }
-
-    /// The provider's own Cassandra keyspace.
-    pub fn keyspace(&self) -> KeyspaceName {
-        KeyspaceName(format!("hg_{}", self.0))
-    }
-}
-
-/// A keyspace name: a valid unquoted CQL identifier (`[a-z][a-z0-9_]{0,47}`). Provider keyspaces
-/// come from [`ProviderSlug::keyspace`]; the registry keyspace's name is parsed from settings.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
-pub struct KeyspaceName(String);
-
-impl KeyspaceName {
-    /// Parses a keyspace name, refusing anything that is not a safe CQL identifier.
-    pub fn parse(value: &str) -> Result<Self, IdError> {
-        let mut chars = value.chars();
-        let first_ok = chars.next().is_some_and(|c| c.is_ascii_lowercase());
-        let rest_ok = chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
-        if first_ok && rest_ok && value.len() <= 48 {
-            Ok(Self(value.to_owned()))
-        } else {
-            Err(IdError::Keyspace(truncated(value)))
-        }
-    }
-
-    /// The name as text, ready to be placed in CQL.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl TryFrom<String> for KeyspaceName {
-    type Error = IdError;
-    fn try_from(value: String) -> Result<Self, IdError> {
-        Self::parse(&value)
-    }
-}
-
-impl From<KeyspaceName> for String {
-    fn from(value: KeyspaceName) -> String {
-        value.0
-    }
-}
-
-impl fmt::Display for KeyspaceName {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
 }
 
 fn valid_device_like(value: &str) -> bool {
@@ -228,12 +179,6 @@ mod tests {
         ] {
             assert!(ProviderSlug::parse(bad).is_err(), "{bad}");
         }
-    }
-
-    #[test]
-    fn keyspace_names_derive_from_the_slug() {
-        let slug = ProviderSlug::parse("acme").expect("valid slug");
-        assert_eq!(slug.keyspace().as_str(), "hg_acme");
     }
 
     #[test]

@@ -27,7 +27,7 @@ pub use delivery::{
 };
 pub use device::{Device, DeviceKind};
 pub use gateway::Gateway;
-pub use ids::{CustomerId, DeviceId, GatewayId, IdError, KeyspaceName, ProviderSlug};
+pub use ids::{CustomerId, DeviceId, GatewayId, IdError, ProviderSlug};
 pub use metric::{MAX_ABS_VALUE, Metric, MetricError, Metrics, parse_value};
 pub use provider::{Preferences, Provider, Replication, ReplicationError, ReportSchedule};
 pub use quarantine::{QuarantinedReading, RefusalReason, RefusedGateway};

@@ -4,7 +4,8 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-use crate::domain::{KeyspaceName, Replication};
+use crate::domain::Replication;
+use crate::store::cassandra::KeyspaceName;
 
 /// Store settings, as read from the configuration file (`[store]`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

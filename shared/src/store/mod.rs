@@ -48,16 +48,16 @@ pub(crate) fn new_history_mark() -> i64 {
     rand::random()
 }
 
-/// A gateway's history mark as read (see [`TenantStore::history_mark`]).
+/// A gateway's history mark as read (see [`ReportCache::history_mark`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct HistoryMark {
     /// The mark: another value after each change.
     pub value: i64,
     /// Until when late readings may still be written under the mark without changing it: set
-    /// by a writer that changes the mark before a run of late readings rather than after each
-    /// document (a Cassandra ingest connection), [`MARK_LEASE`](crate::reports::daily::MARK_LEASE)
-    /// after it did, by its clock. A change after late readings leaves it as it was, as another
-    /// writer may still be writing under it.
+    /// by a [`BatchWriter`] that changes the mark before a run of late readings rather than after
+    /// each document, [`MARK_LEASE`](crate::reports::daily::MARK_LEASE) after it did, by its
+    /// clock. A change after late readings leaves it as it was, as another writer may still be
+    /// writing under it.
     pub settles_at: Option<DateTime<Utc>>,
 }
 
@@ -175,7 +175,7 @@ pub trait ReportCache: Send + Sync + 'static {
     /// The gateway's history mark: changed whenever readings older than
     /// [`LATE_AFTER`](crate::reports::daily::LATE_AFTER) are written for it, so that day
     /// summaries computed before can tell they are stale; none before the first such write.
-    /// A plain write changes it after the readings' rollups; a writer with a [`WriteSession`]
+    /// A plain write changes it after the readings' rollups; a [`BatchWriter`]
     /// may change it before them, once per half [`MARK_LEASE`](crate::reports::daily::MARK_LEASE),
     /// and then the mark says until when it covers readings still arriving
     /// ([`HistoryMark::settling`]).

@@ -8,8 +8,9 @@ use scylla::statement::prepared::PreparedStatement;
 
 use super::error::ResultExt;
 use super::query::{self, Conditional, prepare, prepare_conditional};
-use crate::domain::{ApiToken, KeyspaceName, PasswordDigest, SessionGeneration, TokenHash, User, Username};
+use crate::domain::{ApiToken, PasswordDigest, SessionGeneration, TokenHash, User, Username};
 use crate::store::StoreError;
+use crate::store::cassandra::KeyspaceName;
 
 /// `username, display_name, password, active, session_generation`: the columns of a user row,
 /// in the registry's operators table too.

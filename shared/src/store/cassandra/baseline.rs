@@ -8,6 +8,7 @@ use futures::{StreamExt, TryStreamExt, stream};
 use scylla::client::session::Session;
 use scylla::statement::prepared::PreparedStatement;
 
+use super::KeyspaceName;
 use super::connect;
 use super::query::prepare;
 use super::statements::upsert_reading;
@@ -25,7 +26,7 @@ impl DirectReadingWriter {
     /// Connects and prepares the upsert; the provider's keyspace must exist already.
     pub async fn connect(settings: &CassandraSettings, provider: &ProviderSlug) -> Result<Self, StoreError> {
         let session = connect::session(settings).await?;
-        let upsert = prepare(&session, upsert_reading(&provider.keyspace())).await?;
+        let upsert = prepare(&session, upsert_reading(&KeyspaceName::of_provider(provider))).await?;
         Ok(Self { session, upsert })
     }
 

@@ -88,10 +88,7 @@ pub(super) struct MailStatements {
 
 impl MailStatements {
     /// Prepares the statements against a provider keyspace (its tables must exist).
-    pub(super) async fn prepare(
-        session: &Session,
-        ks: &crate::domain::KeyspaceName,
-    ) -> Result<Self, StoreError> {
+    pub(super) async fn prepare(session: &Session, ks: &super::KeyspaceName) -> Result<Self, StoreError> {
         Ok(Self {
             insert_delivery: prepare_conditional(
                 session,

@@ -13,6 +13,7 @@ mod baseline;
 mod connect;
 mod error;
 mod keys;
+mod keyspace;
 mod mail;
 mod query;
 mod refusals;
@@ -35,13 +36,14 @@ use self::error::ResultExt;
 use self::query::Conditional;
 use self::schema::Migrator;
 use self::statements::{RegistryStatements, TenantStatements};
-use crate::domain::{GatewayId, KeyspaceName, Provider, ProviderSlug, RefusedGateway, User, Username};
+use crate::domain::{GatewayId, Provider, ProviderSlug, RefusedGateway, User, Username};
 use crate::store::{
     CassandraSettings, OperatorAccounts, ProviderRegistry, StoreError, TenantStore, UnclaimedGateways,
 };
 
 #[cfg(feature = "bench")]
 pub use self::baseline::DirectReadingWriter;
+pub use self::keyspace::KeyspaceName;
 pub use self::tenant::CassandraTenant;
 
 /// The Cassandra store.
@@ -110,7 +112,9 @@ impl CassandraStore {
         let tenant = cell
             .get_or_try_init(|| async {
                 self.registry.migrator.migrate_tenant(self.session(), provider).await?;
-                let statements = TenantStatements::prepare(self.session(), &provider.slug.keyspace()).await?;
+                let statements =
+                    TenantStatements::prepare(self.session(), &KeyspaceName::of_provider(&provider.slug))
+                        .await?;
                 Ok::<_, StoreError>(Arc::new(CassandraTenant::new(
                     provider.slug.clone(),
                     statements,

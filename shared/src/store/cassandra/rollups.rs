@@ -27,10 +27,11 @@ use scylla::statement::prepared::PreparedStatement;
 
 use super::error::ResultExt;
 use super::query::{self, prepare};
-use crate::domain::{DeviceId, GatewayId, KeyspaceName, Reading};
+use crate::domain::{DeviceId, GatewayId, Reading};
 use crate::reports::HourlyRollup;
 use crate::reports::rollup::{fold_window, hourly_rollups, touched_hours};
 use crate::store::carry::Carry;
+use crate::store::cassandra::KeyspaceName;
 use crate::store::{StoreError, TenantStore};
 
 /// Month partitions read concurrently for one device.

@@ -13,8 +13,9 @@ use scylla::statement::prepared::PreparedStatement;
 
 use super::error::ResultExt;
 use super::query;
-use crate::domain::{KeyspaceName, Provider, Replication};
+use crate::domain::{Provider, Replication};
 use crate::store::StoreError;
+use crate::store::cassandra::KeyspaceName;
 
 /// One schema version: CQL statements separated by `;`, with `{keyspace}` and `{ttl}`
 /// placeholders.
@@ -98,7 +99,7 @@ pub(super) async fn create_keyspace(
 
 /// Applies a provider's replication to its existing keyspace.
 pub(super) async fn alter_replication(session: &Session, provider: &Provider) -> Result<(), StoreError> {
-    let keyspace = provider.slug.keyspace();
+    let keyspace = KeyspaceName::of_provider(&provider.slug);
     let replication = provider.replication.to_cql()?;
     ddl(session, format!("ALTER KEYSPACE {keyspace} WITH replication = {replication}")).await
 }
@@ -106,7 +107,7 @@ pub(super) async fn alter_replication(session: &Session, provider: &Provider) ->
 /// Applies a provider's retention to its expiring tables. It applies to rows written from now
 /// on; rows already written keep the time to live they were written with.
 pub(super) async fn alter_retention(session: &Session, provider: &Provider) -> Result<(), StoreError> {
-    let keyspace = provider.slug.keyspace();
+    let keyspace = KeyspaceName::of_provider(&provider.slug);
     let ttl = ttl(provider);
     for table in EXPIRING_TABLES {
         ddl(session, format!("ALTER TABLE {keyspace}.{table} WITH default_time_to_live = {ttl}")).await?;
@@ -221,7 +222,7 @@ impl Migrator {
         session: &Session,
         provider: &Provider,
     ) -> Result<(), StoreError> {
-        let keyspace = provider.slug.keyspace();
+        let keyspace = KeyspaceName::of_provider(&provider.slug);
         let pending = self.pending(session, &keyspace, TENANT).await?;
         if pending.is_empty() {
             return Ok(());
@@ -262,7 +263,7 @@ mod tests {
 
     #[test]
     fn rendering_fills_the_keyspace_and_ttl_and_drops_comments() {
-        let keyspace = ProviderSlug::parse("acme").expect("valid slug").keyspace();
+        let keyspace = KeyspaceName::of_provider(&ProviderSlug::parse("acme").expect("valid slug"));
         let statements = render(TENANT[0].cql, &keyspace, 3600);
         assert_eq!(statements.len(), 6);
         for statement in &statements {

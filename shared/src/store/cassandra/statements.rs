@@ -11,8 +11,8 @@ use super::query::{prepare, prepare_conditional};
 use super::rollups::RollupStatements;
 use super::rows::{GATEWAY_COLUMNS, READING_COLUMNS};
 use super::summaries::SummaryStatements;
-use crate::domain::KeyspaceName;
 use crate::store::StoreError;
+use crate::store::cassandra::KeyspaceName;
 
 /// Statements of a refusal table (`unclaimed_gateways` in the registry, `refused_gateways` in
 /// a provider's keyspace), which count attempts with compare-and-set.

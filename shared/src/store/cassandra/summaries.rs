@@ -11,8 +11,9 @@ use scylla::statement::prepared::PreparedStatement;
 
 use super::error::ResultExt;
 use super::query::{self, MAX_BATCH_ROWS, prepare, write_partition};
-use crate::domain::{GatewayId, KeyspaceName};
+use crate::domain::GatewayId;
 use crate::reports::daily::DaySummary;
+use crate::store::cassandra::KeyspaceName;
 use crate::store::{HistoryMark, StoreError};
 
 /// The prepared statements of the summary tables.
