@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::process::{BIN, free_port, wait_for_port};
+use common::process::{BIN, OPS_ANY_PORT, free_port, wait_for_port};
 
 /// The longest a revocation may take to reach the other process.
 const WITHIN: Duration = Duration::from_secs(10);
@@ -46,7 +46,7 @@ impl Pair {
                 let path = dir.join(format!("web{n}.toml"));
                 let text = format!(
                     "{store}\n[web]\nlisten = \"127.0.0.1:{port}\"\ncookie_secure = false\nsession_secret = \"{secret}\"\n\
-                     [log]\nfilter = \"warn\"\n"
+                     [log]\nfilter = \"warn\"\n{OPS_ANY_PORT}"
                 );
                 std::fs::write(&path, text).unwrap();
                 path

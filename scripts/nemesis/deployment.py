@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -46,8 +47,9 @@ class Ports:
     ops_web: int = field(default_factory=free_port)
 
 
-SESSION_SECRET = "nemesis-session-secret-" + "0" * 16
-UNSUBSCRIBE_SECRET = "nemesis-unsubscribe-secret-" + "0" * 16
+# Random per run: the processes refuse placeholders and low-entropy secrets.
+SESSION_SECRET = secrets.token_hex(32)
+UNSUBSCRIBE_SECRET = secrets.token_hex(32)
 PASSWORD = "nemesis panel password"
 
 
