@@ -42,8 +42,44 @@ async fn main() -> ExitCode {
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("heliograph: {e:#}");
+            eprintln!("heliograph: {}", explain(&e));
             ExitCode::FAILURE
         }
+    }
+}
+
+/// The error and its causes on one line, each cause once: messages that already quote their
+/// cause (a store error quotes the driver's) are not followed by it a second time.
+fn explain(error: &anyhow::Error) -> String {
+    let mut line = String::new();
+    for cause in error.chain() {
+        let text = cause.to_string();
+        if line.contains(&text) {
+            continue;
+        }
+        if !line.is_empty() {
+            line.push_str(": ");
+        }
+        line.push_str(&text);
+    }
+    line
+}
+
+#[cfg(test)]
+mod tests {
+    use heliograph_shared::store::{Failure, StoreError};
+
+    use super::explain;
+
+    #[test]
+    fn a_cause_quoted_by_its_error_is_printed_once() {
+        let io = std::io::Error::other("connection refused");
+        let store = StoreError::Unavailable(Failure::caused_by("cassandra", io));
+        let error = anyhow::Error::new(store).context("cannot list providers");
+        assert_eq!(
+            explain(&error),
+            "cannot list providers: store unavailable: cassandra: connection refused"
+        );
+        assert!(std::error::Error::source(error.chain().nth(1).unwrap()).is_some(), "the cause is kept");
     }
 }

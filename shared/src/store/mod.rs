@@ -32,7 +32,7 @@ use crate::reports::daily::DaySummary;
 
 pub use batch::WriteBatch;
 pub use config::{CassandraSettings, ConsistencySetting, StoreSettings};
-pub use error::StoreError;
+pub use error::{Failure, StoreError};
 pub(crate) use session::{SessionWriter, WriteSession, WritesInSession};
 
 /// The gateways whose summarised history a document's readings may change: those of readings

@@ -70,7 +70,7 @@ pub(super) fn user_from_row(
     (username, display_name, password, active, generation): UserRow,
 ) -> Result<User, StoreError> {
     Ok(User {
-        username: Username::parse(&username).map_err(StoreError::Corrupt)?,
+        username: Username::parse(&username).map_err(|e| StoreError::Corrupt(e.into()))?,
         display_name: display_name.unwrap_or_default(),
         password: PasswordDigest::from_stored(password.unwrap_or_default()),
         active: active.unwrap_or(false),

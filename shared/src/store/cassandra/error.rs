@@ -2,15 +2,13 @@
 //! [`StoreError::Unavailable`] (retry later; ingest spools), anything else is
 //! [`StoreError::Backend`], and rows that do not decode are [`StoreError::Corrupt`].
 
-use std::fmt::Display;
-
 use scylla::errors::{
     DbError, ExecutionError, IntoRowsResultError, MetadataError, NewSessionError, NextPageError,
     NextRowError, PagerExecutionError, PrepareError, RequestAttemptError, RequestError, RowsError,
     SchemaAgreementError,
 };
 
-use crate::store::StoreError;
+use crate::store::{Failure, StoreError};
 
 /// Maps a driver error to a store error, keeping the driver's message.
 pub(super) trait IntoStoreError {
@@ -18,12 +16,9 @@ pub(super) trait IntoStoreError {
     fn into_store_error(self) -> StoreError;
 }
 
-fn classify(unavailable: bool, error: impl Display) -> StoreError {
-    if unavailable {
-        StoreError::Unavailable(format!("cassandra: {error}"))
-    } else {
-        StoreError::Backend(format!("cassandra: {error}"))
-    }
+fn classify(unavailable: bool, error: impl std::error::Error + Send + Sync + 'static) -> StoreError {
+    let failure = Failure::caused_by("cassandra", error);
+    if unavailable { StoreError::Unavailable(failure) } else { StoreError::Backend(failure) }
 }
 
 /// Errors a replica or coordinator reports when it is down, overloaded or too slow.
@@ -133,7 +128,9 @@ impl IntoStoreError for NextRowError {
                 let unavailable = request_unavailable(&request);
                 classify(unavailable, request)
             }
-            NextRowError::RowDeserializationError(e) => StoreError::Corrupt(format!("cassandra row: {e}")),
+            NextRowError::RowDeserializationError(e) => {
+                StoreError::Corrupt(Failure::caused_by("cassandra row", e))
+            }
             other => classify(false, other),
         }
     }
@@ -141,25 +138,25 @@ impl IntoStoreError for NextRowError {
 
 impl IntoStoreError for IntoRowsResultError {
     fn into_store_error(self) -> StoreError {
-        StoreError::Backend(format!("cassandra answered without rows: {self}"))
+        StoreError::Backend(Failure::caused_by("cassandra answered without rows", self))
     }
 }
 
 impl IntoStoreError for RowsError {
     fn into_store_error(self) -> StoreError {
-        StoreError::Corrupt(format!("cassandra rows do not have the expected columns: {self}"))
+        StoreError::Corrupt(Failure::caused_by("cassandra rows do not have the expected columns", self))
     }
 }
 
 impl IntoStoreError for scylla::errors::DeserializationError {
     fn into_store_error(self) -> StoreError {
-        StoreError::Corrupt(format!("cassandra row: {self}"))
+        StoreError::Corrupt(Failure::caused_by("cassandra row", self))
     }
 }
 
 impl IntoStoreError for scylla::errors::SerializationError {
     fn into_store_error(self) -> StoreError {
-        StoreError::Backend(format!("cassandra values: {self}"))
+        StoreError::Backend(Failure::caused_by("cassandra values", self))
     }
 }
 
@@ -206,6 +203,15 @@ mod tests {
         ] {
             assert!(error.into_store_error().is_unavailable());
         }
+    }
+
+    #[test]
+    fn the_driver_error_stays_reachable_as_the_source() {
+        let error = db(DbError::Overloaded).into_store_error();
+        let failure = std::error::Error::source(&error).expect("the failure");
+        let driver = failure.source().expect("the driver's error");
+        assert!(driver.downcast_ref::<ExecutionError>().is_some(), "{driver:?}");
+        assert!(error.to_string().contains("cassandra"), "{error}");
     }
 
     #[test]

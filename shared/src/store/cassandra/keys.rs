@@ -60,7 +60,9 @@ pub(super) fn quarantine_id(received_at: DateTime<Utc>, index: usize) -> Result<
         .and_then(|t| u64::try_from(t).ok())
         .filter(|t| *t < (1 << 60))
         .ok_or_else(|| {
-            StoreError::Backend(format!("receipt time {received_at} cannot be stored in a time-based UUID"))
+            StoreError::Backend(
+                format!("receipt time {received_at} cannot be stored in a time-based UUID").into(),
+            )
         })?;
     let random: [u8; 8] = rand::random();
     let time_low = (ticks & 0xFFFF_FFFF) as u32;

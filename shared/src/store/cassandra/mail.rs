@@ -218,7 +218,7 @@ impl MailStatements {
 }
 
 fn corrupt(e: impl std::fmt::Display) -> StoreError {
-    StoreError::Corrupt(e.to_string())
+    StoreError::Corrupt(e.to_string().into())
 }
 
 fn delivery_from_row(row: DeliveryRow) -> Result<Delivery, StoreError> {
@@ -294,9 +294,9 @@ pub(super) async fn claim(
             return Ok(decided);
         }
     }
-    Err(StoreError::Unavailable(format!(
-        "delivery {key} is being claimed by too many mailers at once; try again"
-    )))
+    Err(StoreError::Unavailable(
+        format!("delivery {key} is being claimed by too many mailers at once; try again").into(),
+    ))
 }
 
 /// Records the outcome of the owner's attempt.

@@ -74,7 +74,7 @@ impl Registry {
             return Ok(provider.clone());
         }
         let owner = answer.text("provider").ok_or_else(|| {
-            StoreError::Corrupt(format!("gateway directory entry {gateway} names no provider"))
+            StoreError::Corrupt(format!("gateway directory entry {gateway} names no provider").into())
         })?;
         Ok(ProviderSlug::parse(owner)?)
     }

@@ -83,10 +83,13 @@ pub(super) async fn record(
         }
         held = Held::from_answer(&answer);
     }
-    Err(StoreError::Unavailable(format!(
-        "gateway {}'s refusals are being recorded by too many writers at once; try again",
-        refusal.gateway
-    )))
+    Err(StoreError::Unavailable(
+        format!(
+            "gateway {}'s refusals are being recorded by too many writers at once; try again",
+            refusal.gateway
+        )
+        .into(),
+    ))
 }
 
 /// The refusals with the latest `last_seen`, most recent first, at most `limit` (the table holds

@@ -175,7 +175,9 @@ pub(super) async fn read(
     partitions
         .into_iter()
         .flatten()
-        .map(|(bytes,)| HourlyRollup::from_bytes(&bytes).map_err(|e| StoreError::Corrupt(e.to_string())))
+        .map(|(bytes,)| {
+            HourlyRollup::from_bytes(&bytes).map_err(|e| StoreError::Corrupt(e.to_string().into()))
+        })
         .collect()
 }
 

@@ -158,12 +158,12 @@ impl TryFrom<CustomerRow> for Customer {
             emails: row
                 .emails
                 .iter()
-                .map(|email| EmailAddress::parse(email).map_err(StoreError::Corrupt))
+                .map(|email| EmailAddress::parse(email).map_err(|e| StoreError::Corrupt(e.into())))
                 .collect::<Result<_, _>>()?,
             timezone: row
                 .timezone
                 .parse()
-                .map_err(|_| StoreError::Corrupt(format!("unknown timezone {:?}", row.timezone)))?,
+                .map_err(|_| StoreError::Corrupt(format!("unknown timezone {:?}", row.timezone).into()))?,
             active: row.active,
         })
     }
@@ -227,7 +227,8 @@ impl GatewayRow {
             TokenHash::from_bytes(bytes)
                 .ok_or_else(|| StoreError::Corrupt("token hash is not 32 bytes".into()))
         };
-        let missing = |column: &str| StoreError::Corrupt(format!("gateway {} has no {column}", self.id));
+        let missing =
+            |column: &str| StoreError::Corrupt(format!("gateway {} has no {column}", self.id).into());
         let previous_token = match (&self.previous_token_hash, self.previous_token_until) {
             (Some(h), Some(until)) => Some((hash(h)?, until)),
             _ => None,
@@ -364,8 +365,9 @@ impl TryFrom<RefusalRow> for RefusedGateway {
     fn try_from(row: RefusalRow) -> Result<Self, StoreError> {
         Ok(RefusedGateway {
             gateway: GatewayId::parse(&row.gateway)?,
-            reason: RefusalReason::from_word(&row.reason)
-                .ok_or_else(|| StoreError::Corrupt(format!("unknown refusal reason {:?}", row.reason)))?,
+            reason: RefusalReason::from_word(&row.reason).ok_or_else(|| {
+                StoreError::Corrupt(format!("unknown refusal reason {:?}", row.reason).into())
+            })?,
             first_seen: row.first_seen,
             last_seen: row.last_seen,
             attempts: u64::try_from(row.attempts).unwrap_or(0),

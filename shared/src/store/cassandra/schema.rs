@@ -78,13 +78,16 @@ async fn ddl(session: &Session, cql: String) -> Result<(), StoreError> {
 /// made, some node has not caught up, and the operator needs to know which step to look at.
 fn disagreement(cql: &str, waited: Duration) -> StoreError {
     let first_line = cql.lines().next().unwrap_or_default().trim();
-    StoreError::Unavailable(format!(
-        "cassandra: the nodes did not all agree on the schema within {} s after `{first_line}`: a \
+    StoreError::Unavailable(
+        format!(
+            "cassandra: the nodes did not all agree on the schema within {} s after `{first_line}`: a \
          node is behind (one just restarted, or whose schema merge failed; `nodetool \
          describecluster` shows which, `nodetool resetlocalschema` on it re-reads the schema from \
          its peers); the command is safe to run again",
-        waited.as_secs()
-    ))
+            waited.as_secs()
+        )
+        .into(),
+    )
 }
 
 /// Creates a keyspace unless it exists.
@@ -241,7 +244,8 @@ mod tests {
     fn a_schema_change_the_nodes_do_not_agree_on_names_the_statement_and_the_remedy() {
         let cql = "CREATE TABLE IF NOT EXISTS hg_acme.readings (\n    gateway_id text\n)";
         let error = disagreement(cql, Duration::from_secs(120));
-        let StoreError::Unavailable(message) = &error else { panic!("{error:?}") };
+        let StoreError::Unavailable(failure) = &error else { panic!("{error:?}") };
+        let message = failure.to_string();
         assert!(
             message.contains("within 120 s after `CREATE TABLE IF NOT EXISTS hg_acme.readings (`"),
             "{message}"

@@ -132,7 +132,8 @@ pub(super) async fn read(
         .into_iter()
         .flatten()
         .map(|(bytes, basis)| {
-            let summary = DaySummary::from_bytes(&bytes).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            let summary =
+                DaySummary::from_bytes(&bytes).map_err(|e| StoreError::Corrupt(e.to_string().into()))?;
             Ok((summary, basis))
         })
         .collect()

@@ -83,7 +83,7 @@ impl Checkpointer {
         thread::Builder::new()
             .name(format!("sqlite-ckpt-{name}"))
             .spawn(move || run(&connection, &woken))
-            .map_err(|e| StoreError::Backend(format!("cannot start checkpoint thread: {e}")))?;
+            .map_err(|e| StoreError::Backend(format!("cannot start checkpoint thread: {e}").into()))?;
         Ok(Self { wake, wake_pages, limit_pages, woken_at: Cell::new(0) })
     }
 
@@ -118,7 +118,7 @@ fn run(connection: &Connection, woken: &mpsc::Receiver<()>) {
 /// A passive checkpoint: copies what the log holds without waiting for (or blocking) the writer
 /// or readers; the writer starts the log over once all of it is copied and no reader needs it.
 fn checkpoint(connection: &Connection) -> Result<(), StoreError> {
-    connection.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())).map_err(|e| backend(&e))
+    connection.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())).map_err(backend)
 }
 
 #[cfg(test)]

@@ -32,9 +32,9 @@ pub(super) fn claim(c: &Connection, request: &ClaimRequest) -> Result<Claim, Sto
             "INSERT INTO deliveries (customer, topic, state, owner, lease_until, attempts, updated_at)
              VALUES (?1, ?2, 'claimed', ?3, ?4, 1, ?5) ON CONFLICT (customer, topic) DO NOTHING",
         )
-        .map_err(|e| backend(&e))?
+        .map_err(backend)?
         .execute(params![customer, request.key.topic(), request.owner.as_str(), lease_until, now])
-        .map_err(|e| backend(&e))?;
+        .map_err(backend)?;
     if inserted == 1 {
         return Ok(Claim::decide(None, request));
     }
@@ -50,7 +50,7 @@ pub(super) fn claim(c: &Connection, request: &ClaimRequest) -> Result<Claim, Sto
                 next_attempt_at = NULL, updated_at = ?6
              WHERE customer = ?1 AND topic = ?2 AND state = ?7 AND owner = ?8 AND attempts = ?9",
         )
-        .map_err(|e| backend(&e))?
+        .map_err(backend)?
         .execute(params![
             customer,
             request.key.topic(),
@@ -62,7 +62,7 @@ pub(super) fn claim(c: &Connection, request: &ClaimRequest) -> Result<Claim, Sto
             stored.owner.as_str(),
             stored.attempts,
         ])
-        .map_err(|e| backend(&e))?;
+        .map_err(backend)?;
     if written != 1 {
         return Err(StoreError::Backend("a delivery claim changed under the write lock".into()));
     }
@@ -89,7 +89,7 @@ pub(super) fn finish(
                 sent_at = COALESCE(?7, sent_at), updated_at = ?8
              WHERE customer = ?1 AND topic = ?2 AND owner = ?3 AND state = 'claimed'",
         )
-        .map_err(|e| backend(&e))?
+        .map_err(backend)?
         .execute(params![
             key.customer.to_string(),
             key.topic(),
@@ -100,16 +100,16 @@ pub(super) fn finish(
             sent_at,
             millis(now),
         ])
-        .map_err(|e| backend(&e))?;
+        .map_err(backend)?;
     Ok(changed == 1)
 }
 
 pub(super) fn delivery(c: &Connection, key: &DeliveryKey) -> Result<Option<Delivery>, StoreError> {
     c.prepare_cached(&format!("SELECT {DELIVERY_COLUMNS} FROM deliveries WHERE customer = ?1 AND topic = ?2"))
-        .map_err(|e| backend(&e))?
+        .map_err(backend)?
         .query_row(params![key.customer.to_string(), key.topic()], delivery_from_row)
         .optional()
-        .map_err(|e| backend(&e))?
+        .map_err(backend)?
         .transpose()
 }
 
@@ -120,10 +120,9 @@ pub(super) fn due(c: &Connection, now: DateTime<Utc>, limit: i64) -> Result<Vec<
              WHERE (state = 'failed' AND next_attempt_at <= ?1) OR (state = 'claimed' AND lease_until <= ?1)
              ORDER BY updated_at LIMIT ?2"
         ))
-        .map_err(|e| backend(&e))?;
-    let rows =
-        statement.query_map(params![millis(now), limit], delivery_from_row).map_err(|e| backend(&e))?;
-    rows.map(|r| r.map_err(|e| backend(&e))?).collect()
+        .map_err(backend)?;
+    let rows = statement.query_map(params![millis(now), limit], delivery_from_row).map_err(backend)?;
+    rows.map(|r| r.map_err(backend)?).collect()
 }
 
 fn delivery_from_row(row: &Row<'_>) -> rusqlite::Result<Result<Delivery, StoreError>> {
@@ -137,11 +136,11 @@ fn delivery_from_row(row: &Row<'_>) -> rusqlite::Result<Result<Delivery, StoreEr
     let last_error: Option<String> = row.get(7)?;
     let sent_at: Option<i64> = row.get(8)?;
     Ok((|| {
-        let corrupt = |e: crate::domain::DeliveryKeyError| StoreError::Corrupt(e.to_string());
+        let corrupt = |e: crate::domain::DeliveryKeyError| StoreError::Corrupt(e.to_string().into());
         Ok(Delivery {
             key: DeliveryKey::new(customer.parse()?, &topic).map_err(corrupt)?,
             state: DeliveryState::from_word(&state)
-                .ok_or_else(|| StoreError::Corrupt(format!("unknown delivery state {state:?}")))?,
+                .ok_or_else(|| StoreError::Corrupt(format!("unknown delivery state {state:?}").into()))?,
             owner: ClaimOwner::parse(&owner).map_err(corrupt)?,
             lease_until: from_millis(lease_until)?,
             attempts: u32::try_from(attempts).unwrap_or(0),
@@ -161,7 +160,7 @@ pub(super) fn open_alert(c: &Connection, alert: &Alert) -> Result<bool, StoreErr
             "INSERT INTO alerts ({ALERT_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
              ON CONFLICT DO NOTHING"
         ))
-        .map_err(|e| backend(&e))?
+        .map_err(backend)?
         .execute(params![
             alert.id.to_string(),
             alert.kind.as_str(),
@@ -174,16 +173,16 @@ pub(super) fn open_alert(c: &Connection, alert: &Alert) -> Result<bool, StoreErr
             alert.open_notice,
             alert.clear_notice,
         ])
-        .map_err(|e| backend(&e))?;
+        .map_err(backend)?;
     Ok(inserted == 1)
 }
 
 pub(super) fn clear_alert(c: &Connection, id: uuid::Uuid, at: DateTime<Utc>) -> Result<bool, StoreError> {
     let changed = c
         .prepare_cached("UPDATE alerts SET cleared_at = ?2 WHERE id = ?1 AND cleared_at IS NULL")
-        .map_err(|e| backend(&e))?
+        .map_err(backend)?
         .execute(params![id.to_string(), millis(at)])
-        .map_err(|e| backend(&e))?;
+        .map_err(backend)?;
     Ok(changed == 1)
 }
 
@@ -196,9 +195,9 @@ fn alerts_where(
         .prepare_cached(&format!(
             "SELECT {ALERT_COLUMNS} FROM alerts WHERE {condition} ORDER BY opened_at, id"
         ))
-        .map_err(|e| backend(&e))?;
-    let rows = statement.query_map(values, alert_from_row).map_err(|e| backend(&e))?;
-    rows.map(|r| r.map_err(|e| backend(&e))?).collect()
+        .map_err(backend)?;
+    let rows = statement.query_map(values, alert_from_row).map_err(backend)?;
+    rows.map(|r| r.map_err(backend)?).collect()
 }
 
 pub(super) fn open_alerts(c: &Connection) -> Result<Vec<Alert>, StoreError> {
@@ -224,9 +223,9 @@ pub(super) fn customers_with_pending_notices(c: &Connection) -> Result<Vec<Custo
                AND (open_notice IS NULL OR (cleared_at IS NOT NULL AND clear_notice IS NULL))
              ORDER BY customer",
         )
-        .map_err(|e| backend(&e))?;
-    let rows = statement.query_map([], |row| row.get::<_, String>(0)).map_err(|e| backend(&e))?;
-    rows.map(|r| Ok(r.map_err(|e| backend(&e))?.parse()?)).collect()
+        .map_err(backend)?;
+    let rows = statement.query_map([], |row| row.get::<_, String>(0)).map_err(backend)?;
+    rows.map(|r| Ok(r.map_err(backend)?.parse()?)).collect()
 }
 
 pub(super) fn take_alert_notices(
@@ -236,16 +235,16 @@ pub(super) fn take_alert_notices(
 ) -> Result<Vec<Alert>, StoreError> {
     let id = customer.to_string();
     c.prepare_cached("UPDATE alerts SET open_notice = ?2 WHERE customer = ?1 AND open_notice IS NULL")
-        .map_err(|e| backend(&e))?
+        .map_err(backend)?
         .execute(params![id, topic])
-        .map_err(|e| backend(&e))?;
+        .map_err(backend)?;
     c.prepare_cached(
         "UPDATE alerts SET clear_notice = ?2
          WHERE customer = ?1 AND cleared_at IS NOT NULL AND clear_notice IS NULL",
     )
-    .map_err(|e| backend(&e))?
+    .map_err(backend)?
     .execute(params![id, topic])
-    .map_err(|e| backend(&e))?;
+    .map_err(backend)?;
     alerts_where(c, "customer = ?1 AND (open_notice = ?2 OR clear_notice = ?2)", params![id, topic])
 }
 
@@ -263,9 +262,9 @@ fn alert_from_row(row: &Row<'_>) -> rusqlite::Result<Result<Alert, StoreError>> 
     Ok((|| {
         Ok(Alert {
             id: uuid::Uuid::parse_str(&id)
-                .map_err(|e| StoreError::Corrupt(format!("alert id {id:?}: {e}")))?,
+                .map_err(|e| StoreError::Corrupt(format!("alert id {id:?}: {e}").into()))?,
             kind: AlertKind::from_word(&kind)
-                .ok_or_else(|| StoreError::Corrupt(format!("unknown alert kind {kind:?}")))?,
+                .ok_or_else(|| StoreError::Corrupt(format!("unknown alert kind {kind:?}").into()))?,
             gateway: GatewayId::parse(&gateway)?,
             device: if device.is_empty() { None } else { Some(DeviceId::parse(&device)?) },
             customer: customer.map(|c| c.parse()).transpose()?,
@@ -280,7 +279,7 @@ fn alert_from_row(row: &Row<'_>) -> rusqlite::Result<Result<Alert, StoreError>> 
 
 fn schedule_from_word(word: &str) -> Result<ReportSchedule, StoreError> {
     ReportSchedule::from_word(word)
-        .ok_or_else(|| StoreError::Corrupt(format!("unknown report schedule {word:?}")))
+        .ok_or_else(|| StoreError::Corrupt(format!("unknown report schedule {word:?}").into()))
 }
 
 pub(super) fn mail_preferences(c: &Connection, customer: CustomerId) -> Result<MailPreferences, StoreError> {
@@ -288,10 +287,10 @@ pub(super) fn mail_preferences(c: &Connection, customer: CustomerId) -> Result<M
         .prepare_cached(
             "SELECT schedule, unsubscribed_summaries, unsubscribed_alerts FROM mail_preferences WHERE customer = ?1",
         )
-        .map_err(|e| backend(&e))?
+        .map_err(backend)?
         .query_row([customer.to_string()], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
         .optional()
-        .map_err(|e| backend(&e))?;
+        .map_err(backend)?;
     let Some((schedule, unsubscribed_summaries, unsubscribed_alerts)) = row else {
         return Ok(MailPreferences::default());
     };
@@ -311,13 +310,13 @@ pub(super) fn set_mail_preferences(
         "INSERT OR REPLACE INTO mail_preferences (customer, schedule, unsubscribed_summaries, unsubscribed_alerts)
          VALUES (?1, ?2, ?3, ?4)",
     )
-    .map_err(|e| backend(&e))?
+    .map_err(backend)?
     .execute(params![
         customer.to_string(),
         preferences.schedule.map(ReportSchedule::as_str),
         preferences.unsubscribed_summaries,
         preferences.unsubscribed_alerts,
     ])
-    .map_err(|e| backend(&e))?;
+    .map_err(backend)?;
     Ok(())
 }

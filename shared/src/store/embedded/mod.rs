@@ -78,7 +78,7 @@ where
 {
     tokio::task::spawn_blocking(f)
         .await
-        .map_err(|e| StoreError::Backend(format!("database task failed: {e}")))?
+        .map_err(|e| StoreError::Backend(format!("database task failed: {e}").into()))?
 }
 
 /// The connections to one database: its writer's, its reader's and its checkpointer's.
@@ -90,20 +90,20 @@ struct Connections {
 
 /// Opens a database file with durable settings and its schema migrated.
 fn open_database(path: &Path, schema: Schema) -> Result<Connections, StoreError> {
-    let mut writer = Connection::open(path).map_err(|e| backend(&e))?;
+    let mut writer = Connection::open(path).map_err(backend)?;
     schema::prepare(&mut writer, schema)?;
-    let reader = Connection::open(path).map_err(|e| backend(&e))?;
-    reader.execute_batch("PRAGMA busy_timeout = 10000; PRAGMA query_only = ON;").map_err(|e| backend(&e))?;
+    let reader = Connection::open(path).map_err(backend)?;
+    reader.execute_batch("PRAGMA busy_timeout = 10000; PRAGMA query_only = ON;").map_err(backend)?;
     // SQLite's default page cache is 2 MiB per connection: once a provider's history runs to
     // gigabytes, the index's inner pages do not fit and every write and rollup read copies them
     // in from the OS again (the growth row of BENCHMARKS.md). A cache grows to its size only as
     // pages are used.
     for (connection, kib) in [(&writer, WRITER_PAGE_CACHE_KIB), (&reader, READER_PAGE_CACHE_KIB)] {
-        connection.execute_batch(&format!("PRAGMA cache_size = -{kib};")).map_err(|e| backend(&e))?;
+        connection.execute_batch(&format!("PRAGMA cache_size = -{kib};")).map_err(backend)?;
     }
     // Checkpoints sync the database file as commits sync the log.
-    let checkpoints = Connection::open(path).map_err(|e| backend(&e))?;
-    checkpoints.execute_batch("PRAGMA synchronous = FULL;").map_err(|e| backend(&e))?;
+    let checkpoints = Connection::open(path).map_err(backend)?;
+    checkpoints.execute_batch("PRAGMA synchronous = FULL;").map_err(backend)?;
     Ok(Connections { writer, reader, checkpoints })
 }
 
@@ -118,7 +118,7 @@ impl EmbeddedStore {
         let dir = data_dir.to_path_buf();
         let registry = blocking(move || {
             std::fs::create_dir_all(dir.join("providers")).map_err(|e| {
-                StoreError::Config(format!("cannot create data directory {}: {e}", dir.display()))
+                StoreError::Config(format!("cannot create data directory {}: {e}", dir.display()).into())
             })?;
             let connections = open_database(&dir.join("registry.db"), Schema::Registry)?;
             Ok(Registry {
@@ -165,7 +165,7 @@ impl ProviderRegistry for EmbeddedStore {
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
-        self.registry.read(|c| c.query_row("SELECT 1", [], |_| Ok(())).map_err(|e| backend(&e))).await
+        self.registry.read(|c| c.query_row("SELECT 1", [], |_| Ok(())).map_err(backend)).await
     }
 
     async fn create_provider(&self, provider: &Provider) -> Result<(), StoreError> {
@@ -178,7 +178,7 @@ impl ProviderRegistry for EmbeddedStore {
                     "INSERT INTO providers (slug, settings) VALUES (?1, ?2) ON CONFLICT (slug) DO NOTHING",
                     params![key, settings],
                 )
-                .map_err(|e| backend(&e))
+                .map_err(backend)
             })
             .await?;
         if inserted == 0 {
@@ -194,7 +194,7 @@ impl ProviderRegistry for EmbeddedStore {
             .registry
             .write(move |c| {
                 c.execute("UPDATE providers SET settings = ?2 WHERE slug = ?1", params![key, settings])
-                    .map_err(|e| backend(&e))
+                    .map_err(backend)
             })
             .await?;
         if updated == 1 { Ok(()) } else { Err(StoreError::UnknownProvider(provider.slug.clone())) }
@@ -207,7 +207,7 @@ impl ProviderRegistry for EmbeddedStore {
                 let settings: Option<String> = c
                     .query_row("SELECT settings FROM providers WHERE slug = ?1", [key], |row| row.get(0))
                     .optional()
-                    .map_err(|e| backend(&e))?;
+                    .map_err(backend)?;
                 settings.map(|s| serde_json::from_str(&s).map_err(StoreError::from)).transpose()
             })
             .await
@@ -216,12 +216,11 @@ impl ProviderRegistry for EmbeddedStore {
     async fn providers(&self) -> Result<Vec<Provider>, StoreError> {
         self.registry
             .read(|c| {
-                let mut statement = c
-                    .prepare_cached("SELECT settings FROM providers ORDER BY slug")
-                    .map_err(|e| backend(&e))?;
-                let rows = statement.query_map([], |row| row.get::<_, String>(0)).map_err(|e| backend(&e))?;
+                let mut statement =
+                    c.prepare_cached("SELECT settings FROM providers ORDER BY slug").map_err(backend)?;
+                let rows = statement.query_map([], |row| row.get::<_, String>(0)).map_err(backend)?;
                 rows.map(|row| {
-                    let settings = row.map_err(|e| backend(&e))?;
+                    let settings = row.map_err(backend)?;
                     serde_json::from_str(&settings).map_err(StoreError::from)
                 })
                 .collect()
@@ -248,7 +247,7 @@ impl ProviderRegistry for EmbeddedStore {
                         row.get(0)
                     })
                     .optional()
-                    .map_err(|e| backend(&e))?;
+                    .map_err(backend)?;
                 provider.map(|p| ProviderSlug::parse(&p).map_err(StoreError::from)).transpose()
             })
             .await
@@ -265,7 +264,7 @@ impl OperatorAccounts for EmbeddedStore {
                     "INSERT OR REPLACE INTO operators (username, display_name, password, active, session_generation)
                      VALUES (?1, ?2, ?3, ?4, ?5)",
                 )
-                .map_err(|e| backend(&e))?
+                .map_err(backend)?
                 .execute(params![
                     operator.username.as_str(),
                     operator.display_name,
@@ -273,7 +272,7 @@ impl OperatorAccounts for EmbeddedStore {
                     operator.active,
                     operator.session_generation.value()
                 ])
-                .map_err(|e| backend(&e))?;
+                .map_err(backend)?;
                 Ok(())
             })
             .await
@@ -288,10 +287,9 @@ impl OperatorAccounts for EmbeddedStore {
                         "SELECT username, display_name, password, active, session_generation FROM operators
                          WHERE username = ?1",
                     )
-                    .map_err(|e| backend(&e))?;
-                let mut rows =
-                    statement.query_map([username], rows::user_from_row).map_err(|e| backend(&e))?;
-                rows.next().map(|r| r.map_err(|e| backend(&e))?).transpose()
+                    .map_err(backend)?;
+                let mut rows = statement.query_map([username], rows::user_from_row).map_err(backend)?;
+                rows.next().map(|r| r.map_err(backend)?).transpose()
             })
             .await
     }
@@ -302,9 +300,9 @@ impl OperatorAccounts for EmbeddedStore {
             .write(move |c| {
                 let changed = c
                     .prepare_cached("UPDATE operators SET session_generation = ?1 WHERE username = ?2")
-                    .map_err(|e| backend(&e))?
+                    .map_err(backend)?
                     .execute(params![generation, username])
-                    .map_err(|e| backend(&e))?;
+                    .map_err(backend)?;
                 Ok(changed > 0)
             })
             .await
@@ -322,13 +320,12 @@ impl UnclaimedGateways for EmbeddedStore {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         self.registry
             .read(move |c| {
-                let mut statement = c
-                    .prepare_cached(&rows::recent_refusals("unclaimed_refusals"))
-                    .map_err(|e| backend(&e))?;
+                let mut statement =
+                    c.prepare_cached(&rows::recent_refusals("unclaimed_refusals")).map_err(backend)?;
                 let rows = statement
                     .query_map([limit, rows::refusals_kept_since()], refused_from_row)
-                    .map_err(|e| backend(&e))?;
-                rows.map(|r| r.map_err(|e| backend(&e))?).collect()
+                    .map_err(backend)?;
+                rows.map(|r| r.map_err(backend)?).collect()
             })
             .await
     }

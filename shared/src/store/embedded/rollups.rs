@@ -39,10 +39,10 @@ pub(super) fn refresh_rollups(
     readings: &[Reading],
     ahead: TimeDelta,
 ) -> Result<Vec<(DeviceKey, Carry)>, StoreError> {
-    let mut query = c.prepare_cached(FOLD_SELECT).map_err(|e| backend(&e))?;
+    let mut query = c.prepare_cached(FOLD_SELECT).map_err(backend)?;
     let mut delete = c
         .prepare_cached("DELETE FROM hourly_rollups WHERE gateway = ?1 AND device = ?2 AND hour = ?3")
-        .map_err(|e| backend(&e))?;
+        .map_err(backend)?;
     let runs = touched_runs(readings);
     let mut carries = Vec::new();
     for (i, run) in runs.iter().enumerate() {
@@ -56,8 +56,8 @@ pub(super) fn refresh_rollups(
         let (from, to) = (millis(window.start), millis(window.end));
         let stored = query
             .query_map(params![gateway, device, from, to], |row| folded_reading(row, run.gateway, run.device))
-            .map_err(|e| backend(&e))?
-            .map(|r| r.map_err(|e| backend(&e))?)
+            .map_err(backend)?
+            .map(|r| r.map_err(backend)?)
             .collect::<Result<Vec<_>, StoreError>>()?;
         let mut rollups = hourly_rollups(&stored).into_iter().peekable();
         let mut hour = run.first;
@@ -67,7 +67,7 @@ pub(super) fn refresh_rollups(
             match rollups.next_if(|r| r.hour == hour) {
                 Some(rollup) => upsert(c, &rollup)?,
                 None => {
-                    delete.execute(params![gateway, device, millis(hour)]).map_err(|e| backend(&e))?;
+                    delete.execute(params![gateway, device, millis(hour)]).map_err(backend)?;
                 }
             }
             hour += TimeDelta::hours(1);
@@ -84,9 +84,9 @@ pub(super) fn upsert(c: &Connection, rollup: &HourlyRollup) -> Result<(), StoreE
     c.prepare_cached(
         "INSERT OR REPLACE INTO hourly_rollups (gateway, device, hour, rollup) VALUES (?1, ?2, ?3, ?4)",
     )
-    .map_err(|e| backend(&e))?
+    .map_err(backend)?
     .execute(params![rollup.gateway.as_str(), rollup.device.as_str(), millis(rollup.hour), rollup.to_bytes()])
-    .map_err(|e| backend(&e))?;
+    .map_err(backend)?;
     Ok(())
 }
 
@@ -101,10 +101,10 @@ pub(super) fn holds_readings_in(
         .prepare_cached(
             "SELECT 1 FROM readings WHERE gateway = ?1 AND device = ?2 AND ts >= ?3 AND ts < ?4 LIMIT 1",
         )
-        .map_err(|e| backend(&e))?;
+        .map_err(backend)?;
     for range in ranges {
         let params = params![gateway.as_str(), device.as_str(), millis(range.start), millis(range.end)];
-        if probe.exists(params).map_err(|e| backend(&e))? {
+        if probe.exists(params).map_err(backend)? {
             return Ok(true);
         }
     }

@@ -21,7 +21,7 @@ pub(super) fn millis(ts: DateTime<Utc>) -> i64 {
 pub(super) fn from_millis(ms: i64) -> Result<DateTime<Utc>, StoreError> {
     Utc.timestamp_millis_opt(ms)
         .single()
-        .ok_or_else(|| StoreError::Corrupt(format!("timestamp {ms} ms is out of range")))
+        .ok_or_else(|| StoreError::Corrupt(format!("timestamp {ms} ms is out of range").into()))
 }
 
 /// The column list of `readings` after the key, in [`Metric::ALL`] order.
@@ -32,7 +32,7 @@ pub(super) const READING_INSERT: &str = "INSERT OR REPLACE INTO readings (gatewa
 
 /// Writes `readings` (replacing any stored at the same key), through one prepared statement.
 pub(super) fn insert_readings(c: &Connection, readings: &[Reading]) -> Result<(), StoreError> {
-    let mut statement = c.prepare_cached(READING_INSERT).map_err(|e| backend(&e))?;
+    let mut statement = c.prepare_cached(READING_INSERT).map_err(backend)?;
     for reading in readings {
         let m = &reading.metrics;
         let extra = if m.extra.is_empty() { None } else { Some(serde_json::to_string(&m.extra)?) };
@@ -48,7 +48,7 @@ pub(super) fn insert_readings(c: &Connection, readings: &[Reading]) -> Result<()
             statement.raw_bind_parameter(5 + Metric::ALL.len(), extra.as_deref())?;
             statement.raw_execute()
         };
-        insert(&mut statement).map_err(|e| backend(&e))?;
+        insert(&mut statement).map_err(backend)?;
     }
     Ok(())
 }
@@ -93,7 +93,7 @@ pub(super) fn upsert_device(c: &Connection, device: &Device) -> Result<(), Store
                 serial = COALESCE(excluded.serial, serial),
                 last_seen = MAX(COALESCE(last_seen, 0), COALESCE(excluded.last_seen, 0))",
         )
-        .map_err(|e| backend(&e))?;
+        .map_err(backend)?;
     statement
         .execute(params![
             device.gateway.as_str(),
@@ -104,7 +104,7 @@ pub(super) fn upsert_device(c: &Connection, device: &Device) -> Result<(), Store
             device.serial,
             device.last_seen.map(millis),
         ])
-        .map_err(|e| backend(&e))?;
+        .map_err(backend)?;
     Ok(())
 }
 
@@ -144,7 +144,7 @@ pub(super) fn write_gateway(c: &Connection, gateway: &Gateway, insert: bool) -> 
         None => (None, None),
     };
     c.prepare_cached(sql)
-        .map_err(|e| backend(&e))?
+        .map_err(backend)?
         .execute(params![
             gateway.id.as_str(),
             gateway.customer.map(|c| c.to_string()),
@@ -156,7 +156,7 @@ pub(super) fn write_gateway(c: &Connection, gateway: &Gateway, insert: bool) -> 
             gateway.last_seen.map(millis),
             gateway.active,
         ])
-        .map_err(|e| backend(&e))
+        .map_err(backend)
 }
 
 pub(super) const GATEWAY_COLUMNS: &str = "id, customer, site_name, capacity_kwp, token_hash,
@@ -207,7 +207,7 @@ pub(super) fn customer_from_row(row: &Row<'_>) -> rusqlite::Result<Result<Custom
             emails: serde_json::from_str::<Vec<EmailAddress>>(&emails)?,
             timezone: timezone
                 .parse()
-                .map_err(|_| StoreError::Corrupt(format!("unknown timezone {timezone:?}")))?,
+                .map_err(|_| StoreError::Corrupt(format!("unknown timezone {timezone:?}").into()))?,
             active,
         })
     })())
@@ -218,7 +218,7 @@ pub(super) fn upsert_customer(c: &Connection, customer: &Customer) -> Result<(),
     c.prepare_cached(
         "INSERT OR REPLACE INTO customers (id, name, emails, timezone, active) VALUES (?1, ?2, ?3, ?4, ?5)",
     )
-    .map_err(|e| backend(&e))?
+    .map_err(backend)?
     .execute(params![
         customer.id.to_string(),
         customer.name,
@@ -226,7 +226,7 @@ pub(super) fn upsert_customer(c: &Connection, customer: &Customer) -> Result<(),
         customer.timezone.name(),
         customer.active
     ])
-    .map_err(|e| backend(&e))?;
+    .map_err(backend)?;
     Ok(())
 }
 
@@ -235,7 +235,7 @@ pub(super) fn insert_quarantined(c: &Connection, q: &QuarantinedReading) -> Resu
         "INSERT OR IGNORE INTO quarantine (gateway, received_at, seq, device, ts, reason, content)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
     )
-    .map_err(|e| backend(&e))?
+    .map_err(backend)?
     .execute(params![
         q.gateway.as_str(),
         millis(q.received_at),
@@ -245,7 +245,7 @@ pub(super) fn insert_quarantined(c: &Connection, q: &QuarantinedReading) -> Resu
         q.reason,
         q.content,
     ])
-    .map_err(|e| backend(&e))?;
+    .map_err(backend)?;
     Ok(())
 }
 
@@ -282,18 +282,18 @@ pub(super) fn record_refusal(
 ) -> Result<(), StoreError> {
     let now = millis(Utc::now());
     c.prepare_cached(&format!("DELETE FROM {table} WHERE written_at < ?1"))
-        .map_err(|e| backend(&e))?
+        .map_err(backend)?
         .execute([now - RefusedGateway::KEPT_SECS * 1000])
-        .map_err(|e| backend(&e))?;
+        .map_err(backend)?;
     let slot = RefusedGateway::slot(&r.gateway);
     let stored = c
         .prepare_cached(&format!(
             "SELECT gateway, reason, first_seen, last_seen, attempts, last_address FROM {table} WHERE slot = ?1"
         ))
-        .map_err(|e| backend(&e))?
+        .map_err(backend)?
         .query_row([slot], refused_from_row)
         .optional()
-        .map_err(|e| backend(&e))?
+        .map_err(backend)?
         // A row that no longer reads is simply replaced.
         .and_then(Result::ok);
     let new = r.recorded_over(stored.as_ref());
@@ -302,7 +302,7 @@ pub(super) fn record_refusal(
             (slot, gateway, reason, first_seen, last_seen, attempts, last_address, written_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
     ))
-    .map_err(|e| backend(&e))?
+    .map_err(backend)?
     .execute(params![
         slot,
         new.gateway.as_str(),
@@ -313,7 +313,7 @@ pub(super) fn record_refusal(
         new.last_address,
         now,
     ])
-    .map_err(|e| backend(&e))?;
+    .map_err(backend)?;
     Ok(())
 }
 
@@ -342,7 +342,7 @@ pub(super) fn refused_from_row(row: &Row<'_>) -> rusqlite::Result<Result<Refused
         Ok(RefusedGateway {
             gateway: GatewayId::parse(&gateway)?,
             reason: RefusalReason::from_word(&reason)
-                .ok_or_else(|| StoreError::Corrupt(format!("unknown refusal reason {reason:?}")))?,
+                .ok_or_else(|| StoreError::Corrupt(format!("unknown refusal reason {reason:?}").into()))?,
             first_seen: from_millis(first_seen)?,
             last_seen: from_millis(last_seen)?,
             attempts: u64::try_from(attempts).unwrap_or(0),
@@ -357,7 +357,7 @@ pub(super) fn user_from_row(row: &Row<'_>) -> rusqlite::Result<Result<User, Stor
     let password: String = row.get(2)?;
     let active: bool = row.get(3)?;
     let generation: i64 = row.get(4)?;
-    Ok(Username::parse(&username).map_err(StoreError::Corrupt).map(|username| User {
+    Ok(Username::parse(&username).map_err(|e| StoreError::Corrupt(e.into())).map(|username| User {
         username,
         display_name,
         password: PasswordDigest::from_stored(password),

@@ -228,25 +228,25 @@ pub(super) fn prepare(connection: &mut Connection, schema: Schema) -> Result<(),
                  applied_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))
              );",
         )
-        .map_err(|e| backend(&e))?;
+        .map_err(backend)?;
     let migrations = match schema {
         Schema::Registry => REGISTRY,
         Schema::Tenant => TENANT,
     };
     let applied: i64 = connection
         .query_row("SELECT COALESCE(MAX(version), 0) FROM schema_migrations", [], |row| row.get(0))
-        .map_err(|e| backend(&e))?;
+        .map_err(backend)?;
     for (index, sql) in migrations.iter().enumerate() {
         let version = i64::try_from(index + 1).unwrap_or(i64::MAX);
         if version <= applied {
             continue;
         }
-        let transaction = connection.transaction().map_err(|e| backend(&e))?;
-        transaction.execute_batch(sql).map_err(|e| backend(&e))?;
+        let transaction = connection.transaction().map_err(backend)?;
+        transaction.execute_batch(sql).map_err(backend)?;
         transaction
             .execute("INSERT INTO schema_migrations (version) VALUES (?1)", [version])
-            .map_err(|e| backend(&e))?;
-        transaction.commit().map_err(|e| backend(&e))?;
+            .map_err(backend)?;
+        transaction.commit().map_err(backend)?;
     }
     Ok(())
 }

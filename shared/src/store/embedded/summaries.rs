@@ -23,19 +23,19 @@ pub(super) fn set_mark(c: &Connection, gateway: &GatewayId, mark: i64) -> Result
         "INSERT INTO history_marks (gateway, mark) VALUES (?1, ?2)
          ON CONFLICT (gateway) DO UPDATE SET mark = excluded.mark",
     )
-    .map_err(|e| backend(&e))?
+    .map_err(backend)?
     .execute(params![gateway.as_str(), mark])
-    .map_err(|e| backend(&e))?;
+    .map_err(backend)?;
     Ok(())
 }
 
 /// The gateway's history mark.
 pub(super) fn mark(c: &Connection, gateway: &str) -> Result<Option<i64>, StoreError> {
     c.prepare_cached("SELECT mark FROM history_marks WHERE gateway = ?1")
-        .map_err(|e| backend(&e))?
+        .map_err(backend)?
         .query_row([gateway], |row| row.get(0))
         .optional()
-        .map_err(|e| backend(&e))
+        .map_err(backend)
 }
 
 /// The stored summaries for local dates in `days`, in order, with their bases.
@@ -50,15 +50,18 @@ pub(super) fn read(
             "SELECT summary, basis FROM day_summaries WHERE gateway = ?1 AND zone = ?2 AND day >= ?3 AND day < ?4
              ORDER BY day",
         )
-        .map_err(|e| backend(&e))?;
+        .map_err(backend)?;
     let mut rows = statement
         .query(params![gateway, zone.name(), day_key(days.start), day_key(days.end)])
-        .map_err(|e| backend(&e))?;
+        .map_err(backend)?;
     let mut out = Vec::new();
-    while let Some(row) = rows.next().map_err(|e| backend(&e))? {
-        let bytes: Vec<u8> = row.get(0).map_err(|e| backend(&e))?;
-        let basis: i64 = row.get(1).map_err(|e| backend(&e))?;
-        out.push((DaySummary::from_bytes(&bytes).map_err(|e| StoreError::Corrupt(e.to_string()))?, basis));
+    while let Some(row) = rows.next().map_err(backend)? {
+        let bytes: Vec<u8> = row.get(0).map_err(backend)?;
+        let basis: i64 = row.get(1).map_err(backend)?;
+        out.push((
+            DaySummary::from_bytes(&bytes).map_err(|e| StoreError::Corrupt(e.to_string().into()))?,
+            basis,
+        ));
     }
     Ok(out)
 }
@@ -75,11 +78,11 @@ pub(super) fn write(
         .prepare_cached(
             "INSERT OR REPLACE INTO day_summaries (gateway, zone, day, basis, summary) VALUES (?1, ?2, ?3, ?4, ?5)",
         )
-        .map_err(|e| backend(&e))?;
+        .map_err(backend)?;
     for summary in summaries {
         statement
             .execute(params![gateway, zone.name(), day_key(summary.date), basis, summary.to_bytes()])
-            .map_err(|e| backend(&e))?;
+            .map_err(backend)?;
     }
     Ok(())
 }

@@ -69,9 +69,9 @@ impl EmbeddedTenant {
         P: rusqlite::Params + Send + 'static,
     {
         self.read(move |c| {
-            let mut statement = c.prepare_cached(&sql).map_err(|e| backend(&e))?;
-            let rows = statement.query_map(params, convert).map_err(|e| backend(&e))?;
-            rows.map(|r| r.map_err(|e| backend(&e))?).collect()
+            let mut statement = c.prepare_cached(&sql).map_err(backend)?;
+            let rows = statement.query_map(params, convert).map_err(backend)?;
+            rows.map(|r| r.map_err(backend)?).collect()
         })
         .await
     }
@@ -114,9 +114,9 @@ impl FleetDirectory for EmbeddedTenant {
                     "INSERT INTO gateway_directory (gateway, provider) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
                     params![id, provider],
                 )
-                .map_err(|e| backend(&e))?;
+                .map_err(backend)?;
                 c.query_row("SELECT provider FROM gateway_directory WHERE gateway = ?1", [id], |row| row.get(0))
-                    .map_err(|e| backend(&e))
+                    .map_err(backend)
             })
             .await?;
         if owner != self.slug.as_str() {
@@ -144,10 +144,10 @@ impl FleetDirectory for EmbeddedTenant {
         let key = id.as_str().to_owned();
         self.read(move |c| {
             c.prepare_cached(&sql)
-                .map_err(|e| backend(&e))?
+                .map_err(backend)?
                 .query_row([key], rows::gateway_from_row)
                 .optional()
-                .map_err(|e| backend(&e))?
+                .map_err(backend)?
                 .transpose()
         })
         .await
@@ -239,16 +239,16 @@ impl ReportCache for EmbeddedTenant {
                     "SELECT rollup FROM hourly_rollups WHERE gateway = ?1 AND device = ?2 AND hour >= ?3 AND hour < ?4
                      ORDER BY hour",
                 )
-                .map_err(|e| backend(&e))?;
-            let mut rows = statement.query(params).map_err(|e| backend(&e))?;
+                .map_err(backend)?;
+            let mut rows = statement.query(params).map_err(backend)?;
             let mut rollups = Vec::new();
-            while let Some(row) = rows.next().map_err(|e| backend(&e))? {
+            while let Some(row) = rows.next().map_err(backend)? {
                 // Packed rollups are BLOBs; rows from before them are JSON TEXT.
-                let bytes = match row.get_ref(0).map_err(|e| backend(&e))? {
+                let bytes = match row.get_ref(0).map_err(backend)? {
                     rusqlite::types::ValueRef::Blob(bytes) | rusqlite::types::ValueRef::Text(bytes) => bytes,
-                    other => return Err(StoreError::Corrupt(format!("hourly rollup stored as {:?}", other.data_type()))),
+                    other => return Err(StoreError::Corrupt(format!("hourly rollup stored as {:?}", other.data_type()).into())),
                 };
-                rollups.push(HourlyRollup::from_bytes(bytes).map_err(|e| StoreError::Corrupt(e.to_string()))?);
+                rollups.push(HourlyRollup::from_bytes(bytes).map_err(|e| StoreError::Corrupt(e.to_string().into()))?);
             }
             Ok(rollups)
         })
@@ -294,7 +294,7 @@ impl Accounts for EmbeddedTenant {
                     "INSERT OR REPLACE INTO users (username, display_name, password, active, session_generation)
                      VALUES (?1, ?2, ?3, ?4, ?5)",
                 )
-                .map_err(|e| backend(&e))?
+                .map_err(backend)?
                 .execute(params![
                     user.username.as_str(),
                     user.display_name,
@@ -302,7 +302,7 @@ impl Accounts for EmbeddedTenant {
                     user.active,
                     user.session_generation.value()
                 ])
-                .map_err(|e| backend(&e))?;
+                .map_err(backend)?;
                 Ok(())
             })
             .await
@@ -326,9 +326,9 @@ impl Accounts for EmbeddedTenant {
             .run(move |c| {
                 let changed = c
                     .prepare_cached("UPDATE users SET session_generation = ?1 WHERE username = ?2")
-                    .map_err(|e| backend(&e))?
+                    .map_err(backend)?
                     .execute(params![generation, username])
-                    .map_err(|e| backend(&e))?;
+                    .map_err(backend)?;
                 Ok(changed > 0)
             })
             .await
@@ -341,9 +341,9 @@ impl Accounts for EmbeddedTenant {
                 c.prepare_cached(
                     "INSERT OR REPLACE INTO api_tokens (hash, name, created_at) VALUES (?1, ?2, ?3)",
                 )
-                .map_err(|e| backend(&e))?
+                .map_err(backend)?
                 .execute(params![token.hash.as_bytes().to_vec(), token.name, millis(token.created_at)])
-                .map_err(|e| backend(&e))?;
+                .map_err(backend)?;
                 Ok(())
             })
             .await
@@ -363,7 +363,7 @@ impl Accounts for EmbeddedTenant {
         let key = hash.as_bytes().to_vec();
         self.writer
             .run(move |c| {
-                c.execute("DELETE FROM api_tokens WHERE hash = ?1", [key]).map_err(|e| backend(&e))?;
+                c.execute("DELETE FROM api_tokens WHERE hash = ?1", [key]).map_err(backend)?;
                 Ok(())
             })
             .await

@@ -59,9 +59,9 @@ pub(super) fn write_document(
         rows::upsert_device(c, device)?;
     }
     c.prepare_cached("UPDATE gateways SET last_seen = MAX(COALESCE(last_seen, 0), ?2) WHERE id = ?1")
-        .map_err(|e| backend(&e))?
+        .map_err(backend)?
         .execute(params![batch.gateway.as_str(), millis(batch.received_at)])
-        .map_err(|e| backend(&e))?;
+        .map_err(backend)?;
     Ok(kept)
 }
 

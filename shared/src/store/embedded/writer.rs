@@ -46,7 +46,7 @@ impl Writer {
         thread::Builder::new()
             .name(format!("sqlite-writer-{name}"))
             .spawn(move || run(connection, &checkpointer, receiver))
-            .map_err(|e| StoreError::Backend(format!("cannot start writer thread: {e}")))?;
+            .map_err(|e| StoreError::Backend(format!("cannot start writer thread: {e}").into()))?;
         Ok(Self { requests })
     }
 
@@ -95,7 +95,8 @@ fn commit_group(connection: &mut Connection, requests: Vec<Request>) {
         Ok(transaction) => transaction,
         Err(e) => {
             for request in requests {
-                let _ = request.done.send(Err(backend(&e)));
+                let error = StoreError::Backend(format!("sqlite cannot begin a transaction: {e}").into());
+                let _ = request.done.send(Err(error));
             }
             return;
         }
@@ -104,11 +105,11 @@ fn commit_group(connection: &mut Connection, requests: Vec<Request>) {
     for request in requests {
         let outcome = match transaction.savepoint() {
             Ok(savepoint) => match (request.job)(&savepoint) {
-                Ok(()) => savepoint.commit().map_err(|e| backend(&e)),
+                Ok(()) => savepoint.commit().map_err(backend),
                 // Dropping the savepoint rolls this job back and leaves the others in place.
                 Err(e) => Err(e),
             },
-            Err(e) => Err(backend(&e)),
+            Err(e) => Err(backend(e)),
         };
         outcomes.push((request.done, outcome));
     }
@@ -116,13 +117,14 @@ fn commit_group(connection: &mut Connection, requests: Vec<Request>) {
     for (done, outcome) in outcomes {
         let outcome = match &committed {
             Ok(()) => outcome,
-            Err(e) => Err(backend(e)),
+            // One commit answers many callers and its error cannot be cloned: each gets its text.
+            Err(e) => Err(StoreError::Backend(format!("sqlite commit: {e}").into())),
         };
         // The caller may have gone away (connection closed); its data is committed regardless.
         let _ = done.send(outcome);
     }
 }
 
-pub(super) fn backend(e: &rusqlite::Error) -> StoreError {
-    StoreError::Backend(format!("sqlite: {e}"))
+pub(super) fn backend(e: rusqlite::Error) -> StoreError {
+    StoreError::Backend(crate::store::Failure::caused_by("sqlite", e))
 }
