@@ -3,9 +3,9 @@
 use heliograph_shared::store::StoreError;
 use heliograph_shared::{CustomerId, DeliveryKeyError, ProviderSlug, UnsubscribeError};
 
-use crate::compose::ComposeError;
-use crate::content::ContentError;
-use crate::render::RenderError;
+use crate::mime::ComposeError;
+use crate::summary::from_reports::ContentError;
+use crate::templates::RenderError;
 use crate::transport::TransportError;
 
 /// What went wrong in the mailer.

@@ -13,13 +13,15 @@ use heliograph_shared::{
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
+use crate::MailerError;
+use crate::alerts::email as alert_email;
 use crate::alerts::{AlertReport, Monitor};
 use crate::delivery::{Delivered, Deliverer};
-use crate::period::{Period, PeriodKind};
 use crate::roster::Roster;
 use crate::settings::MailerSettings;
+use crate::summary::email as summary_email;
+use crate::summary::{Cadence, SummaryPeriod};
 use crate::transport::Outbox;
-use crate::{MailerError, notices, summaries};
 
 /// What every email needs besides its data: settings and the unsubscribe key.
 pub struct MailContext {
@@ -39,24 +41,24 @@ impl MailContext {
 /// One email to consider in a round.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 enum Job {
-    Summary(CustomerId, Period),
+    Summary(CustomerId, SummaryPeriod),
     Notice(DeliveryKey),
 }
 
 impl Job {
     fn key(&self) -> Result<DeliveryKey, MailerError> {
         match self {
-            Self::Summary(customer, period) => summaries::key(*customer, *period),
+            Self::Summary(customer, period) => summary_email::key(*customer, *period),
             Self::Notice(key) => Ok(key.clone()),
         }
     }
 
     /// The job a stored delivery stands for, if its topic is one this mailer writes.
     fn from_key(key: &DeliveryKey) -> Option<Self> {
-        if let Some(period) = key.topic().strip_prefix(summaries::TOPIC_PREFIX) {
-            return Period::parse(period).ok().map(|p| Self::Summary(key.customer, p));
+        if let Some(period) = key.topic().strip_prefix(summary_email::TOPIC_PREFIX) {
+            return SummaryPeriod::parse(period).ok().map(|p| Self::Summary(key.customer, p));
         }
-        key.topic().starts_with(notices::TOPIC_PREFIX).then(|| Self::Notice(key.clone()))
+        key.topic().starts_with(alert_email::TOPIC_PREFIX).then(|| Self::Notice(key.clone()))
     }
 }
 
@@ -248,13 +250,13 @@ impl Mailer {
                 continue;
             }
             let schedule = preferences.schedule.unwrap_or(roster.provider.preferences.report_schedule);
-            let Some(kind) = PeriodKind::for_schedule(schedule) else { continue };
-            for period in Period::closed_within(kind, customer.timezone, now, delay, window) {
+            let Some(kind) = Cadence::for_schedule(schedule) else { continue };
+            for period in SummaryPeriod::closed_within(kind, customer.timezone, now, delay, window) {
                 push(Job::Summary(customer.id, period))?;
             }
         }
         let interval = TimeDelta::minutes(settings.alert_min_interval_minutes.max(1));
-        let topic = notices::topic(now, interval);
+        let topic = alert_email::topic(now, interval);
         for customer in roster.tenant.customers_with_pending_notices().await? {
             push(Job::Notice(DeliveryKey::new(customer, &topic)?))?;
         }
@@ -276,14 +278,14 @@ impl Mailer {
             (Job::Summary(_, period), Some(customer)) => {
                 self.deliverer
                     .deliver(tenant.provider(), tenant.as_ref(), &key, force, now, || {
-                        summaries::message(context, roster, customer, *period, &key, now)
+                        summary_email::message(context, roster, customer, *period, &key, now)
                     })
                     .await?
             }
             (Job::Notice(_), Some(customer)) => {
                 self.deliverer
                     .deliver(tenant.provider(), tenant.as_ref(), &key, force, now, || {
-                        notices::message(context, roster, customer, &key)
+                        alert_email::message(context, roster, customer, &key)
                     })
                     .await?
             }
@@ -302,7 +304,7 @@ impl Mailer {
         &self,
         provider: &ProviderSlug,
         customer: CustomerId,
-        period: Period,
+        period: SummaryPeriod,
         force: bool,
     ) -> Result<Delivered, MailerError> {
         let provider = self
@@ -326,8 +328,8 @@ impl Mailer {
         &self,
         provider: &ProviderSlug,
         customer: CustomerId,
-        period: Period,
-    ) -> Result<crate::render::Rendered, MailerError> {
+        period: SummaryPeriod,
+    ) -> Result<crate::templates::Rendered, MailerError> {
         let provider = self
             .store
             .provider(provider)
@@ -339,7 +341,7 @@ impl Mailer {
             .customer(customer)
             .ok_or(MailerError::UnknownCustomer { provider: slug, customer })?
             .clone();
-        summaries::render(&self.context, &roster, &customer, period, Utc::now()).await
+        summary_email::render(&self.context, &roster, &customer, period, Utc::now()).await
     }
 
     /// Checks every provider's sites for alerts at `now`.

@@ -6,7 +6,7 @@ mod common;
 use std::sync::Arc;
 
 use chrono::TimeDelta;
-use heliograph_mailer::period::Period;
+use heliograph_mailer::summary::SummaryPeriod;
 use heliograph_shared::store::embedded::EmbeddedStore;
 use heliograph_shared::store::{Store, WriteBatch};
 use heliograph_shared::{Device, DeviceKind, ReportSchedule};
@@ -27,7 +27,7 @@ async fn markup_in_names_reaches_the_html_email_as_text() {
     let customer =
         customer(&tenant, &format!("Customer {PAYLOAD}"), "c@example.com", chrono_tz::Europe::Berlin).await;
     let site = site(&tenant, "GW-X1", &format!("Site {PAYLOAD}"), customer.id, 5.0).await;
-    let period = Period::parse("2026-03").expect("a month");
+    let period = SummaryPeriod::parse("2026-03").expect("a month");
     let from = period.bounds(chrono_tz::Europe::Berlin).start + TimeDelta::days(3) + TimeDelta::hours(9);
     let readings = inverter_readings(
         &site.id,

@@ -10,7 +10,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::TimeDelta;
-use heliograph_mailer::{MailerSettings, summaries};
+use heliograph_mailer::MailerSettings;
+use heliograph_mailer::summary::email as summary_email;
 use heliograph_shared::store::cassandra::KeyspaceName;
 use heliograph_shared::store::embedded::EmbeddedStore;
 use heliograph_shared::store::{
@@ -59,7 +60,7 @@ async fn mail_waits_while_the_smtp_server_is_down_and_arrives_once_it_is_back() 
     let mailer = mailer(Arc::clone(&store), settings(port));
     let first = mailer.round(clock.now()).await.expect("a round runs while the mail server is down");
     assert_eq!((first.sent, first.failed), (0, 1), "{first:?}");
-    let key = summaries::key(customer.id, clock.yesterday()).expect("a key");
+    let key = summary_email::key(customer.id, clock.yesterday()).expect("a key");
     let delivery = tenant.delivery(&key).await.expect("readable").expect("claimed and recorded");
     assert_eq!(delivery.state, DeliveryState::Failed);
     assert!(delivery.next_attempt_at.is_some() && delivery.last_error.is_some(), "{delivery:?}");
@@ -115,10 +116,13 @@ async fn two_mailers_send_each_summary_exactly_once(
         customers.push(c);
     }
     // A mailer that claimed customer 0's summary and crashed: its lease runs 3 more seconds.
+    // The first rounds run at the instant of that claim, so that however slowly this machine
+    // gets through them, the lease cannot have run out during them.
+    let claimed_at = clock.now();
     let crashed = ClaimRequest {
-        key: summaries::key(customers[0].id, clock.yesterday()).expect("a key"),
+        key: summary_email::key(customers[0].id, clock.yesterday()).expect("a key"),
         owner: ClaimOwner::parse("crashed-mailer").expect("valid owner"),
-        now: clock.now(),
+        now: claimed_at,
         lease: TimeDelta::seconds(3),
         force: false,
     };
@@ -128,7 +132,7 @@ async fn two_mailers_send_each_summary_exactly_once(
     let one = mailer(Arc::clone(&first_store), settings(smtp.port));
     let two = mailer(Arc::clone(&second_store), settings(smtp.port));
     for _ in 0..3 {
-        let (a, b) = tokio::join!(one.round(clock.now()), two.round(clock.now()));
+        let (a, b) = tokio::join!(one.round(claimed_at), two.round(claimed_at));
         let (a, b) = (a.expect("round"), b.expect("round"));
         assert_eq!(a.failed + b.failed, 0, "{a:?} {b:?}");
     }
@@ -183,7 +187,7 @@ async fn a_claim_made_late_in_a_long_round_holds_for_a_lease_from_when_it_is_mad
         )
         .await;
         site(&tenant, &format!("GW-{i:02}"), &format!("Site {i}"), c.id, 5.0).await;
-        keys.push(summaries::key(c.id, clock.yesterday()).expect("a key"));
+        keys.push(summary_email::key(c.id, clock.yesterday()).expect("a key"));
     }
     // A slow mail server and one summary at a time: the round lasts about four seconds, longer
     // than the three-second lease. A claim whose lease ran from the round's start would already

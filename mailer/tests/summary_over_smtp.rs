@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Timelike, Utc};
 use heliograph_mailer::Delivered;
-use heliograph_mailer::period::Period;
+use heliograph_mailer::summary::SummaryPeriod;
 use heliograph_shared::store::{self, Store, StoreSettings};
 use heliograph_shared::{
     Alert, AlertKind, DeviceId, DeviceKind, Metric, Metrics, Reading, ReportSchedule, UnsubscribeScope,
@@ -155,7 +155,7 @@ async fn monthly_and_daily_summaries_arrive_with_totals_headers_and_dst_correct_
     let mailer = mailer(Arc::clone(&store), settings(smtp.port));
 
     // The month of March 2026 in Berlin: 28 Feb 23:00 UTC to 31 Mar 22:00 UTC (DST on the 29th).
-    let march = Period::parse("2026-03").expect("a month");
+    let march = SummaryPeriod::parse("2026-03").expect("a month");
     let sent =
         mailer.send_summary(&tenant.provider().clone(), customer.id, march, false).await.expect("sent");
     assert_eq!(sent, Delivered::Sent);
@@ -164,7 +164,7 @@ async fn monthly_and_daily_summaries_arrive_with_totals_headers_and_dst_correct_
         mailer.send_summary(&tenant.provider().clone(), customer.id, march, false).await.expect("checked");
     assert!(matches!(again, Delivered::Skipped(_)), "{again:?}");
 
-    let day = Period::parse("2026-03-29").expect("a day");
+    let day = SummaryPeriod::parse("2026-03-29").expect("a day");
     assert_eq!(
         mailer.send_summary(&tenant.provider().clone(), customer.id, day, false).await.expect("sent"),
         Delivered::Sent
@@ -215,9 +215,9 @@ async fn monthly_and_daily_summaries_arrive_with_totals_headers_and_dst_correct_
     let got = produced_in(&text);
     assert!((got - expected).abs() <= 0.5, "monthly total {got} kWh, readings say {expected:.3} kWh");
     assert!(
-        html.contains(&heliograph_mailer::view::kwh(expected)),
+        html.contains(&heliograph_mailer::presentation::kwh(expected)),
         "HTML total {}",
-        heliograph_mailer::view::kwh(expected)
+        heliograph_mailer::presentation::kwh(expected)
     );
     // The meter's figures: import and export from its counters, consumption and
     // self-consumption from those and production.

@@ -5,7 +5,7 @@ use std::str::FromStr as _;
 use std::sync::Arc;
 
 use anyhow::Context as _;
-use heliograph_mailer::period::Period;
+use heliograph_mailer::summary::SummaryPeriod;
 use heliograph_mailer::{Delivered, FileOutbox, Mailer, Outbox, SmtpOutbox, TransportKind};
 use heliograph_shared::store::{Store, StoreSettings};
 use heliograph_shared::{CustomerId, ProviderSlug};
@@ -88,6 +88,10 @@ pub async fn mailer(settings: Settings, args: MailerArgs) -> anyhow::Result<()> 
     Ok(())
 }
 
-fn parse(provider: &str, customer: &str, period: &str) -> anyhow::Result<(ProviderSlug, CustomerId, Period)> {
-    Ok((ProviderSlug::parse(provider)?, CustomerId::from_str(customer)?, Period::parse(period)?))
+fn parse(
+    provider: &str,
+    customer: &str,
+    period: &str,
+) -> anyhow::Result<(ProviderSlug, CustomerId, SummaryPeriod)> {
+    Ok((ProviderSlug::parse(provider)?, CustomerId::from_str(customer)?, SummaryPeriod::parse(period)?))
 }

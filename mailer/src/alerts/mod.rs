@@ -1,6 +1,7 @@
-//! Alerts: the rules (pure) and the monitor that applies them to a provider's sites and keeps
-//! the open alerts in the store.
+//! Alerts: the rules (pure), the monitor that applies them to a provider's sites and keeps the
+//! open alerts in the store, and the email that tells a customer what opened and cleared.
 
+pub mod email;
 pub mod monitor;
 pub mod rules;
 

@@ -13,7 +13,8 @@ use super::rules::{self, Daylight};
 use crate::roster::Roster;
 use heliograph_shared::reports::period::local_midnight;
 
-use crate::{MailerError, content};
+use crate::MailerError;
+use crate::summary::from_reports;
 
 /// How long after a local day ends its production is judged (late readings arrive).
 const JUDGE_AFTER: TimeDelta = TimeDelta::hours(2);
@@ -110,7 +111,7 @@ impl Monitor {
             let daylight = match cached {
                 Some(d) => d,
                 None => {
-                    let d = content::daylight(roster.tenant.as_ref(), site, tz, now).await?;
+                    let d = from_reports::daylight(roster.tenant.as_ref(), site, tz, now).await?;
                     if let Ok(mut m) = self.daylight.lock() {
                         m.retain(|(_, date), _| *date >= today);
                         m.insert((site.id.clone(), today), d);
@@ -176,7 +177,7 @@ impl Monitor {
             if let Some(y) = yields.get(&(gateway.id.clone(), date)) {
                 return Ok(*y);
             }
-            let y = content::day_yield(tenant, gateway, date, roster.timezone_of(gateway), now).await?;
+            let y = from_reports::day_yield(tenant, gateway, date, roster.timezone_of(gateway), now).await?;
             yields.insert((gateway.id.clone(), date), y);
             Ok(y)
         };

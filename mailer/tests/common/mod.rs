@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, TimeDelta, Utc};
 use chrono_tz::Tz;
-use heliograph_mailer::period::{Period, PeriodKind};
+use heliograph_mailer::summary::{Cadence, SummaryPeriod};
 use heliograph_mailer::{Mailer, MailerSettings, Outbox, SmtpOutbox, SmtpSecurity, SmtpSettings};
 use heliograph_shared::store::{Store, TenantStore, WriteBatch};
 use heliograph_shared::{
@@ -59,9 +59,9 @@ impl BerlinDayClock {
     }
 
     /// The day before the clock's day in Berlin: the daily summary due.
-    pub fn yesterday(&self) -> Period {
+    pub fn yesterday(&self) -> SummaryPeriod {
         let today = self.noon.with_timezone(&chrono_tz::Europe::Berlin).date_naive();
-        Period::containing(PeriodKind::Day, today - chrono::Days::new(1))
+        SummaryPeriod::containing(Cadence::Day, today - chrono::Days::new(1))
     }
 }
 

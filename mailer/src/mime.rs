@@ -9,7 +9,7 @@ use lettre::message::{Mailbox, MultiPart};
 
 use heliograph_shared::{DeliveryKey, EmailAddress};
 
-use crate::render::Rendered;
+use crate::templates::Rendered;
 
 /// Why a message cannot be built.
 #[derive(Debug, thiserror::Error)]

@@ -1,10 +1,10 @@
 //! What a summary says, as plain data: filled from the shared report computation by
-//! [`crate::content`], turned into words and bars by [`crate::view`].
+//! [`crate::summary::from_reports`], turned into words and bars by [`crate::presentation`].
 
 use chrono::{DateTime, Utc};
 use heliograph_shared::{DeviceId, DeviceKind, GatewayId};
 
-use crate::period::Period;
+use crate::summary::SummaryPeriod;
 
 /// Energy over a period, kWh. Meter figures are `None` where no meter reports them.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -79,7 +79,7 @@ pub struct ChartBar {
 #[derive(Debug, Clone, PartialEq)]
 pub struct SummaryData {
     /// The period.
-    pub period: Period,
+    pub period: SummaryPeriod,
     /// Totals over every site.
     pub totals: EnergyTotals,
     /// Produced in the period before, when there is data for it.

@@ -3,7 +3,7 @@
 
 use askama::Template;
 
-use crate::view::{AlertView, Page, SummaryView};
+use crate::presentation::{AlertView, Page, SummaryView};
 
 /// A rendered email body in both forms.
 #[derive(Debug, Clone)]

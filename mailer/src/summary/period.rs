@@ -1,5 +1,7 @@
-//! Report periods in a customer's timezone: a day, an ISO week (Monday to Sunday) or a calendar
-//! month, with UTC bounds that follow DST (a spring-forward day has 23 hours, an autumn one 25).
+//! The period a summary email covers, in the customer's timezone: a day, an ISO week (Monday to
+//! Sunday) or a calendar month, with UTC bounds that follow DST (a spring-forward day has 23
+//! hours, an autumn one 25). Its key names the delivery in the mail ledger; its figures come
+//! from the shared report [`ReportPeriod`] it maps to, which has no weeks.
 
 use std::fmt;
 use std::ops::Range;
@@ -7,11 +9,11 @@ use std::ops::Range;
 use chrono::{DateTime, Datelike, Days, Months, NaiveDate, TimeDelta, Utc, Weekday};
 use chrono_tz::Tz;
 use heliograph_shared::ReportSchedule;
-use heliograph_shared::reports::period::local_midnight;
+use heliograph_shared::reports::period::{Period as ReportPeriod, local_midnight};
 
-/// How long a period is.
+/// How often a customer gets a summary, and so how long its period is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum PeriodKind {
+pub enum Cadence {
     /// One local day.
     Day,
     /// One ISO week, Monday to Sunday.
@@ -20,7 +22,7 @@ pub enum PeriodKind {
     Month,
 }
 
-impl PeriodKind {
+impl Cadence {
     /// The period a schedule sends; `None` for [`ReportSchedule::Never`].
     pub fn for_schedule(schedule: ReportSchedule) -> Option<Self> {
         match schedule {
@@ -46,48 +48,48 @@ impl PeriodKind {
 #[error(
     "period {0:?} is not understood: use 2026-03-29 (a day), 2026-W13 (an ISO week) or 2026-03 (a month)"
 )]
-pub struct PeriodError(String);
+pub struct SummaryPeriodError(String);
 
 /// A day, week or month, by its first local date.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct Period {
-    kind: PeriodKind,
+pub struct SummaryPeriod {
+    kind: Cadence,
     start: NaiveDate,
 }
 
-impl Period {
+impl SummaryPeriod {
     /// The period of `kind` that contains `date`.
-    pub fn containing(kind: PeriodKind, date: NaiveDate) -> Self {
+    pub fn containing(kind: Cadence, date: NaiveDate) -> Self {
         let start = match kind {
-            PeriodKind::Day => date,
-            PeriodKind::Week => date - Days::new(u64::from(date.weekday().num_days_from_monday())),
-            PeriodKind::Month => date.with_day(1).unwrap_or(date),
+            Cadence::Day => date,
+            Cadence::Week => date - Days::new(u64::from(date.weekday().num_days_from_monday())),
+            Cadence::Month => date.with_day(1).unwrap_or(date),
         };
         Self { kind, start }
     }
 
     /// Parses `2026-03-29`, `2026-W13` or `2026-03`.
-    pub fn parse(text: &str) -> Result<Self, PeriodError> {
+    pub fn parse(text: &str) -> Result<Self, SummaryPeriodError> {
         let text = text.trim();
-        let error = || PeriodError(text.chars().take(32).collect());
+        let error = || SummaryPeriodError(text.chars().take(32).collect());
         if let Some((year, week)) = text.split_once("-W") {
             let year: i32 = year.parse().map_err(|_| error())?;
             let week: u32 = week.parse().map_err(|_| error())?;
             let start = NaiveDate::from_isoywd_opt(year, week, Weekday::Mon).ok_or_else(error)?;
-            return Ok(Self { kind: PeriodKind::Week, start });
+            return Ok(Self { kind: Cadence::Week, start });
         }
         if let Ok(date) = NaiveDate::parse_from_str(text, "%Y-%m-%d") {
-            return Ok(Self { kind: PeriodKind::Day, start: date });
+            return Ok(Self { kind: Cadence::Day, start: date });
         }
         let date = NaiveDate::parse_from_str(&format!("{text}-01"), "%Y-%m-%d").map_err(|_| error())?;
         if text.len() != 7 {
             return Err(error());
         }
-        Ok(Self { kind: PeriodKind::Month, start: date })
+        Ok(Self { kind: Cadence::Month, start: date })
     }
 
     /// Its kind.
-    pub fn kind(&self) -> PeriodKind {
+    pub fn kind(&self) -> Cadence {
         self.kind
     }
 
@@ -99,9 +101,9 @@ impl Period {
     /// The local date after its last one.
     pub fn end_date(&self) -> NaiveDate {
         match self.kind {
-            PeriodKind::Day => self.start + Days::new(1),
-            PeriodKind::Week => self.start + Days::new(7),
-            PeriodKind::Month => self.start + Months::new(1),
+            Cadence::Day => self.start + Days::new(1),
+            Cadence::Week => self.start + Days::new(7),
+            Cadence::Month => self.start + Months::new(1),
         }
     }
 
@@ -126,15 +128,25 @@ impl Period {
     /// 29 February, or week 53 in a year without one).
     pub fn a_year_earlier(&self) -> Option<Self> {
         match self.kind {
-            PeriodKind::Day | PeriodKind::Month => {
+            Cadence::Day | Cadence::Month => {
                 let start = self.start.with_year(self.start.year() - 1)?;
                 Some(Self { kind: self.kind, start })
             }
-            PeriodKind::Week => {
+            Cadence::Week => {
                 let week = self.start.iso_week();
                 let start = NaiveDate::from_isoywd_opt(week.year() - 1, week.week(), Weekday::Mon)?;
                 Some(Self { kind: self.kind, start })
             }
+        }
+    }
+
+    /// The shared report period that covers the same days, so that a summary's figures are
+    /// the panel's: days and months as they are, a week as the range of its seven days.
+    pub fn report_period(&self) -> ReportPeriod {
+        match self.kind {
+            Cadence::Day => ReportPeriod::Day { date: self.start },
+            Cadence::Week => ReportPeriod::Range { first: self.start, last: self.start + Days::new(6) },
+            Cadence::Month => ReportPeriod::Month { year: self.start.year(), month: self.start.month() },
         }
     }
 
@@ -147,20 +159,20 @@ impl Period {
     /// The stable text form used in delivery keys and on the command line.
     pub fn key(&self) -> String {
         match self.kind {
-            PeriodKind::Day => self.start.format("%Y-%m-%d").to_string(),
-            PeriodKind::Week => {
+            Cadence::Day => self.start.format("%Y-%m-%d").to_string(),
+            Cadence::Week => {
                 let week = self.start.iso_week();
                 format!("{}-W{:02}", week.year(), week.week())
             }
-            PeriodKind::Month => self.start.format("%Y-%m").to_string(),
+            Cadence::Month => self.start.format("%Y-%m").to_string(),
         }
     }
 
     /// How people read it: "Sunday 29 March 2026", "23–29 March 2026 (week 13)", "March 2026".
     pub fn label(&self) -> String {
         match self.kind {
-            PeriodKind::Day => self.start.format("%A %-d %B %Y").to_string(),
-            PeriodKind::Week => {
+            Cadence::Day => self.start.format("%A %-d %B %Y").to_string(),
+            Cadence::Week => {
                 let last = self.end_date() - Days::new(1);
                 let week = self.start.iso_week().week();
                 if self.start.month() == last.month() {
@@ -171,14 +183,14 @@ impl Period {
                     format!("{} – {} (week {week})", self.start.format("%-d %B %Y"), last.format("%-d %B %Y"))
                 }
             }
-            PeriodKind::Month => self.start.format("%B %Y").to_string(),
+            Cadence::Month => self.start.format("%B %Y").to_string(),
         }
     }
 
     /// The periods of `kind` that closed in `tz` at least `delay` before `now` and at most
     /// `window` before it, oldest first: what a scheduler should have sent by `now`.
     pub fn closed_within(
-        kind: PeriodKind,
+        kind: Cadence,
         tz: Tz,
         now: DateTime<Utc>,
         delay: TimeDelta,
@@ -205,7 +217,7 @@ impl Period {
     }
 }
 
-impl fmt::Display for Period {
+impl fmt::Display for SummaryPeriod {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.key())
     }
@@ -221,36 +233,37 @@ mod tests {
 
     #[test]
     fn a_spring_forward_day_in_berlin_has_23_hours_and_an_autumn_day_25() {
-        let spring = Period::parse("2026-03-29").expect("a day");
+        let spring = SummaryPeriod::parse("2026-03-29").expect("a day");
         let bounds = spring.bounds(chrono_tz::Europe::Berlin);
         assert_eq!(bounds.start, utc("2026-03-28T23:00:00Z"));
         assert_eq!(bounds.end, utc("2026-03-29T22:00:00Z"));
-        let autumn = Period::parse("2026-10-25").expect("a day").bounds(chrono_tz::Europe::Berlin);
+        let autumn = SummaryPeriod::parse("2026-10-25").expect("a day").bounds(chrono_tz::Europe::Berlin);
         assert_eq!(autumn.end - autumn.start, TimeDelta::hours(25));
     }
 
     #[test]
     fn weeks_run_monday_to_sunday_and_months_are_calendar_months() {
-        let week = Period::containing(PeriodKind::Week, NaiveDate::from_ymd_opt(2026, 3, 29).expect("date"));
+        let week =
+            SummaryPeriod::containing(Cadence::Week, NaiveDate::from_ymd_opt(2026, 3, 29).expect("date"));
         assert_eq!(week.key(), "2026-W13");
         assert_eq!(week.start_date(), NaiveDate::from_ymd_opt(2026, 3, 23).expect("date"));
         assert_eq!(week.label(), "23–29 March 2026 (week 13)");
-        let march = Period::parse("2026-03").expect("a month");
+        let march = SummaryPeriod::parse("2026-03").expect("a month");
         let bounds = march.bounds(chrono_tz::Europe::Berlin);
         assert_eq!(bounds.start, utc("2026-02-28T23:00:00Z"));
         assert_eq!(bounds.end, utc("2026-03-31T22:00:00Z"));
         assert_eq!(march.previous().key(), "2026-02");
         assert_eq!(march.a_year_earlier().map(|p| p.key()), Some("2025-03".to_owned()));
-        assert_eq!(Period::parse("2026-W01").map(|p| p.previous().key()), Ok("2025-W52".to_owned()));
+        assert_eq!(SummaryPeriod::parse("2026-W01").map(|p| p.previous().key()), Ok("2025-W52".to_owned()));
     }
 
     #[test]
     fn keys_parse_back_to_the_same_period_and_nonsense_is_refused() {
         for key in ["2026-03-29", "2026-W13", "2026-03", "2020-W53"] {
-            assert_eq!(Period::parse(key).map(|p| p.key()), Ok(key.to_owned()));
+            assert_eq!(SummaryPeriod::parse(key).map(|p| p.key()), Ok(key.to_owned()));
         }
         for bad in ["", "2026", "2026-13", "2026-W60", "March", "2026-03-32", "2026-3"] {
-            assert!(Period::parse(bad).is_err(), "{bad}");
+            assert!(SummaryPeriod::parse(bad).is_err(), "{bad}");
         }
     }
 
@@ -260,11 +273,12 @@ mod tests {
         let delay = TimeDelta::minutes(60);
         let window = TimeDelta::days(2);
         // 2026-11-02 00:30 in New York is 05:30Z: 1 November closed 30 minutes ago, not yet due.
-        let due = Period::closed_within(PeriodKind::Day, tz, utc("2026-11-02T05:30:00Z"), delay, window);
-        assert_eq!(due.iter().map(Period::key).collect::<Vec<_>>(), vec!["2026-10-31"]);
-        let due = Period::closed_within(PeriodKind::Day, tz, utc("2026-11-02T06:00:00Z"), delay, window);
-        assert_eq!(due.iter().map(Period::key).collect::<Vec<_>>(), vec!["2026-10-31", "2026-11-01"]);
-        let months = Period::closed_within(PeriodKind::Month, tz, utc("2026-11-02T06:00:00Z"), delay, window);
-        assert_eq!(months.iter().map(Period::key).collect::<Vec<_>>(), vec!["2026-10"]);
+        let due = SummaryPeriod::closed_within(Cadence::Day, tz, utc("2026-11-02T05:30:00Z"), delay, window);
+        assert_eq!(due.iter().map(SummaryPeriod::key).collect::<Vec<_>>(), vec!["2026-10-31"]);
+        let due = SummaryPeriod::closed_within(Cadence::Day, tz, utc("2026-11-02T06:00:00Z"), delay, window);
+        assert_eq!(due.iter().map(SummaryPeriod::key).collect::<Vec<_>>(), vec!["2026-10-31", "2026-11-01"]);
+        let months =
+            SummaryPeriod::closed_within(Cadence::Month, tz, utc("2026-11-02T06:00:00Z"), delay, window);
+        assert_eq!(months.iter().map(SummaryPeriod::key).collect::<Vec<_>>(), vec!["2026-10"]);
     }
 }

@@ -7,10 +7,10 @@ use chrono::{DateTime, TimeDelta, Utc};
 use heliograph_shared::{Alert, Customer, DeliveryKey, UnsubscribeScope};
 use lettre::Message;
 
-use crate::compose::{self, Addressing};
+use crate::mime::{self, Addressing};
 use crate::roster::Roster;
 use crate::service::MailContext;
-use crate::{MailerError, render, view};
+use crate::{MailerError, presentation, templates};
 
 /// Topic prefix of alert notices.
 pub const TOPIC_PREFIX: &str = "alerts:";
@@ -40,15 +40,20 @@ pub async fn message(
     }
     let tz = customer.timezone;
     let topic = Some(key.topic().to_owned());
-    let describe = |a: &Alert| view::alert_row(a, tz, &|g| roster.site_name(g));
+    let describe = |a: &Alert| presentation::alert_row(a, tz, &|g| roster.site_name(g));
     // An alert that opened and cleared before any notice is told once, as cleared.
     let opened =
         alerts.iter().filter(|a| a.open_notice == topic && a.clear_notice != topic).map(describe).collect();
     let cleared = alerts.iter().filter(|a| a.clear_notice == topic).map(describe).collect();
     let unsubscribe_url = context.unsubscribe_url(roster, customer.id, UnsubscribeScope::Alerts);
-    let view =
-        view::alerts(roster.provider.brand(), &customer.name, opened, cleared, unsubscribe_url.clone());
-    let rendered = render::alerts(&view)?;
+    let view = presentation::alerts(
+        roster.provider.brand(),
+        &customer.name,
+        opened,
+        cleared,
+        unsubscribe_url.clone(),
+    );
+    let rendered = templates::alerts(&view)?;
     let addressing = Addressing {
         from_address: &context.settings.from_address,
         brand: roster.provider.brand(),
@@ -56,7 +61,7 @@ pub async fn message(
         key,
         unsubscribe_url: &unsubscribe_url,
     };
-    Ok(Some(compose::message(&rendered, &addressing)?))
+    Ok(Some(mime::message(&rendered, &addressing)?))
 }
 
 #[cfg(test)]

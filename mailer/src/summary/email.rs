@@ -6,18 +6,19 @@ use heliograph_shared::{Customer, CustomerId, DeliveryKey, UnsubscribeScope};
 use lettre::Message;
 use tracing::debug;
 
-use crate::compose::{self, Addressing};
-use crate::period::Period;
+use crate::mime::{self, Addressing};
+use crate::presentation::{self, SummaryContext};
 use crate::roster::Roster;
 use crate::service::MailContext;
-use crate::view::{self, SummaryContext};
-use crate::{MailerError, content, render};
+use crate::summary::SummaryPeriod;
+use crate::summary::from_reports;
+use crate::{MailerError, templates};
 
 /// Topic prefix of summaries: `summary:<period key>`.
 pub const TOPIC_PREFIX: &str = "summary:";
 
 /// The delivery key of a customer's summary of `period`.
-pub fn key(customer: CustomerId, period: Period) -> Result<DeliveryKey, MailerError> {
+pub fn key(customer: CustomerId, period: SummaryPeriod) -> Result<DeliveryKey, MailerError> {
     Ok(DeliveryKey::new(customer, &format!("{TOPIC_PREFIX}{}", period.key()))?)
 }
 
@@ -26,15 +27,15 @@ pub async fn render(
     context: &MailContext,
     roster: &Roster,
     customer: &Customer,
-    period: Period,
+    period: SummaryPeriod,
     now: DateTime<Utc>,
-) -> Result<render::Rendered, MailerError> {
+) -> Result<templates::Rendered, MailerError> {
     let tz = customer.timezone;
     let sites = roster.sites(customer.id);
-    let data = content::summary_data(roster.tenant.as_ref(), sites, period, tz, now).await?;
+    let data = from_reports::summary_data(roster.tenant.as_ref(), sites, period, tz, now).await?;
     let alerts = roster.tenant.customer_alerts(customer.id, period.bounds(tz)).await?;
-    let rows = alerts.iter().map(|a| view::alert_row(a, tz, &|g| roster.site_name(g))).collect();
-    let view = view::summary(
+    let rows = alerts.iter().map(|a| presentation::alert_row(a, tz, &|g| roster.site_name(g))).collect();
+    let view = presentation::summary(
         &data,
         SummaryContext {
             brand: roster.provider.brand(),
@@ -44,7 +45,7 @@ pub async fn render(
             unsubscribe_url: context.unsubscribe_url(roster, customer.id, UnsubscribeScope::Summaries),
         },
     );
-    Ok(render::summary(&view)?)
+    Ok(templates::summary(&view)?)
 }
 
 /// The summary message, or `None` when the customer should not get it (inactive, no address,
@@ -53,7 +54,7 @@ pub async fn message(
     context: &MailContext,
     roster: &Roster,
     customer: &Customer,
-    period: Period,
+    period: SummaryPeriod,
     key: &DeliveryKey,
     now: DateTime<Utc>,
 ) -> Result<Option<Message>, MailerError> {
@@ -71,5 +72,5 @@ pub async fn message(
         key,
         unsubscribe_url: &unsubscribe_url,
     };
-    Ok(Some(compose::message(&rendered, &addressing)?))
+    Ok(Some(mime::message(&rendered, &addressing)?))
 }

@@ -4,7 +4,7 @@
 
 use std::ops::Range;
 
-use chrono::{DateTime, Datelike, Days, NaiveDate, NaiveTime, TimeDelta, Timelike, Utc};
+use chrono::{DateTime, Days, NaiveDate, NaiveTime, TimeDelta, Timelike, Utc};
 use chrono_tz::Tz;
 use heliograph_shared::reports;
 use heliograph_shared::reports::period::Period as ReportPeriod;
@@ -13,8 +13,8 @@ use heliograph_shared::store::{StoreError, TenantStore};
 use heliograph_shared::{Device, DeviceKind, Gateway};
 
 use crate::alerts::rules::Daylight;
-use crate::period::{Period, PeriodKind};
-use crate::summary::{ChartBar, DeviceSummary, EnergyTotals, Peak, SiteSummary, SummaryData};
+use crate::summary::figures::{ChartBar, DeviceSummary, EnergyTotals, Peak, SiteSummary, SummaryData};
+use crate::summary::{Cadence, SummaryPeriod};
 
 /// Why report data could not be had.
 #[derive(Debug, thiserror::Error)]
@@ -22,17 +22,6 @@ pub enum ContentError {
     /// The store failed while rollups were read; the delivery is retried.
     #[error("cannot read report data: {0}")]
     Store(#[from] StoreError),
-}
-
-/// The report period for a mail period: days and months as they are, a week as a range of its
-/// seven days.
-pub fn report_period(period: Period) -> ReportPeriod {
-    let start = period.start_date();
-    match period.kind() {
-        PeriodKind::Day => ReportPeriod::Day { date: start },
-        PeriodKind::Week => ReportPeriod::Range { first: start, last: start + Days::new(6) },
-        PeriodKind::Month => ReportPeriod::Month { year: start.year(), month: start.month() },
-    }
 }
 
 /// A site's devices with their rollups for `range` and the history the report needs before it,
@@ -92,14 +81,14 @@ async fn production(
     Ok(Some(report.total.production_wh / 1000.0))
 }
 
-fn chart_label(period: Period, index: usize, bucket_label: &str) -> String {
+fn chart_label(period: SummaryPeriod, index: usize, bucket_label: &str) -> String {
     match period.kind() {
-        PeriodKind::Day => bucket_label.split(':').next().unwrap_or(bucket_label).to_owned(),
-        PeriodKind::Week => {
+        Cadence::Day => bucket_label.split(':').next().unwrap_or(bucket_label).to_owned(),
+        Cadence::Week => {
             let date = period.start_date() + Days::new(index as u64);
             date.format("%a").to_string()
         }
-        PeriodKind::Month => bucket_label.to_owned(),
+        Cadence::Month => bucket_label.to_owned(),
     }
 }
 
@@ -107,11 +96,11 @@ fn chart_label(period: Period, index: usize, bucket_label: &str) -> String {
 pub async fn summary_data(
     tenant: &dyn TenantStore,
     sites: &[Gateway],
-    period: Period,
+    period: SummaryPeriod,
     tz: Tz,
     now: DateTime<Utc>,
 ) -> Result<SummaryData, ContentError> {
-    let reported = report_period(period);
+    let reported = period.report_period();
     let bounds = reported.bounds(tz);
     let mut summary = SummaryData {
         period,
@@ -164,7 +153,7 @@ pub async fn summary_data(
             *summary.previous_kwh.get_or_insert(0.0) += previous;
         }
         if let Some(earlier) = period.a_year_earlier()
-            && let Some(kwh) = production(tenant, gateway, report_period(earlier), facts, now).await?
+            && let Some(kwh) = production(tenant, gateway, earlier.report_period(), facts, now).await?
         {
             *summary.last_year_kwh.get_or_insert(0.0) += kwh;
         }

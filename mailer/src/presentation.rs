@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use heliograph_shared::{Alert, AlertKind, DeviceKind};
 
-use crate::summary::{DeviceSummary, EnergyTotals, Peak, SiteSummary, SummaryData};
+use crate::summary::figures::{DeviceSummary, EnergyTotals, Peak, SiteSummary, SummaryData};
 
 /// Tallest bar of the HTML chart, pixels.
 pub const CHART_HEIGHT_PX: u32 = 120;
@@ -345,7 +345,7 @@ pub struct SummaryContext<'a> {
 /// Builds the summary view.
 pub fn summary(data: &SummaryData, context: SummaryContext<'_>) -> SummaryView {
     let tz = context.tz;
-    let with_date = data.period.kind() != crate::period::PeriodKind::Day;
+    let with_date = data.period.kind() != crate::summary::Cadence::Day;
     let period_label = data.period.label();
     let adjective = data.period.kind().adjective();
     let produced = kwh(data.totals.produced_kwh);
