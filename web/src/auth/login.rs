@@ -1,31 +1,24 @@
-//! Logging in and out. The login form carries its own CSRF token (a signed cookie matched by a
-//! hidden field); an attempt needs one of the few password-check slots (else `503` at once) and
-//! the limiter's leave (else `429`, see `limiter`), which counts it before argon2 runs; unknown
-//! providers or users cost the same argon2 work as wrong passwords so they cannot be told apart
-//! by timing.
-
-use std::net::IpAddr;
-use std::time::{Duration, Instant};
+//! Provider users logging in and out at `/login`; what every login form does (CSRF token,
+//! password-check slots, the limiter, equal work for unknown accounts) is the [`Door`]'s.
 
 use askama::Template;
 use axum::Form;
 use axum::extract::{Query, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::{Html, IntoResponse, Redirect, Response};
-use chrono::{TimeDelta, Utc};
-use heliograph_shared::{ProviderSlug, User, Username};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use chrono::Utc;
+use heliograph_shared::{PasswordDigest, ProviderSlug, User, Username};
 use serde::Deserialize;
-use subtle::ConstantTimeEq;
 
 use super::Scope;
 use super::client::ClientAddr;
-use super::keys::random_token;
-use super::passwords::Slot;
-use super::session::{LOGIN_COOKIE, SESSION_COOKIE, Session, clear_cookie, cookie, set_cookie};
+use super::door::{Attempt, Door};
+use super::session::{LOGIN_COOKIE, SESSION_COOKIE, Session, clear_cookie};
 use crate::error::AppError;
 use crate::state::AppState;
 
-const LOGIN_PURPOSE: &str = "login";
+/// The provider users' door.
+const DOOR: Door = Door { form_cookie: LOGIN_COOKIE, form_purpose: "login", session_cookie: SESSION_COOKIE };
 
 #[derive(Template)]
 #[template(path = "login.html")]
@@ -63,21 +56,16 @@ fn login_page(
     next: &str,
     error: Option<String>,
 ) -> Result<Response, AppError> {
-    let token = random_token();
-    let page = LoginPage {
-        csrf: token.clone(),
-        provider: provider.chars().take(32).collect(),
-        username: username.chars().take(64).collect(),
-        next: safe_next(next).to_owned(),
-        error,
-    };
-    let mut response = (status, Html(page.render()?)).into_response();
-    let signed = state.keys.sign(LOGIN_PURPOSE, &token);
-    response.headers_mut().append(
-        header::SET_COOKIE,
-        set_cookie(LOGIN_COOKIE, &signed, TimeDelta::hours(2), state.settings.cookie_secure),
-    );
-    Ok(response)
+    DOOR.page(state, status, |csrf| {
+        LoginPage {
+            csrf,
+            provider: provider.chars().take(32).collect(),
+            username: username.chars().take(64).collect(),
+            next: safe_next(next).to_owned(),
+            error,
+        }
+        .render()
+    })
 }
 
 /// `GET /login`.
@@ -95,7 +83,7 @@ pub async fn submit(
     headers: HeaderMap,
     Form(form): Form<LoginForm>,
 ) -> Result<Response, AppError> {
-    if !form_token_matches(&state, &headers, LOGIN_COOKIE, LOGIN_PURPOSE, &form.csrf) {
+    if !DOOR.form_token_matches(&state, &headers, &form.csrf) {
         return Err(AppError::Csrf);
     }
     let who: String = format!("{}/{}", form.provider.trim(), form.username.trim())
@@ -103,138 +91,39 @@ pub async fn submit(
         .chars()
         .take(100)
         .collect();
-    let slot = match admit(&state, client, &who) {
-        Ok(slot) => slot,
-        Err(held) => {
-            let page = login_page(
-                &state,
-                held.status(),
-                &form.provider,
-                &form.username,
-                &form.next,
-                Some(held.message()),
-            );
-            return page.map(|response| held.with_retry_after(response));
+    let page =
+        |status, error| login_page(&state, status, &form.provider, &form.username, &form.next, Some(error));
+    match DOOR.attempt(&state, client, &who, form.password.clone(), find_user(&state, &form)).await? {
+        Attempt::Held(held) => {
+            page(held.status(), held.message()).map(|response| held.with_retry_after(response))
         }
-    };
-    match authenticate(&state, &form, slot).await? {
-        Some((provider, user)) => {
-            state.limiter.succeeded(client, &who);
+        Attempt::Refused => {
+            page(StatusCode::UNAUTHORIZED, "Provider, user name or password is wrong.".into())
+        }
+        Attempt::Admitted((provider, user)) => {
             tracing::info!(provider = %provider, user = %user.username, "logged in");
             let session = Session::new(provider, &user, &state.keys, Utc::now(), state.session_lifetime());
-            let mut response = Redirect::to(safe_next(&form.next)).into_response();
-            let secure = state.settings.cookie_secure;
-            let cookies = response.headers_mut();
-            cookies.append(
-                header::SET_COOKIE,
-                set_cookie(SESSION_COOKIE, &session.encode(&state.keys), state.session_lifetime(), secure),
-            );
-            cookies.append(header::SET_COOKIE, clear_cookie(LOGIN_COOKIE, secure));
-            Ok(response)
-        }
-        None => {
-            tracing::info!(%client, who, "login failed");
-            let message = "Provider, user name or password is wrong.".to_owned();
-            login_page(
-                &state,
-                StatusCode::UNAUTHORIZED,
-                &form.provider,
-                &form.username,
-                &form.next,
-                Some(message),
-            )
+            Ok(DOOR.signed_in(&state, safe_next(&form.next), &session.encode(&state.keys)))
         }
     }
 }
 
-/// Why a login attempt did not get to its password check.
-pub(super) enum Held {
-    /// Every password-check slot is taken.
-    Busy,
-    /// The limiter says to wait this long.
-    Wait(Duration),
-}
-
-impl Held {
-    /// The status to answer with.
-    pub(super) fn status(&self) -> StatusCode {
-        match self {
-            Self::Busy => StatusCode::SERVICE_UNAVAILABLE,
-            Self::Wait(_) => StatusCode::TOO_MANY_REQUESTS,
-        }
-    }
-
-    /// What the login page says.
-    pub(super) fn message(&self) -> String {
-        match self {
-            Self::Busy => "The server is busy checking other logins; try again in a moment.".into(),
-            Self::Wait(_) => {
-                format!("Too many failed logins: try again in {} seconds.", self.retry_after_secs())
-            }
-        }
-    }
-
-    fn retry_after_secs(&self) -> u64 {
-        match self {
-            Self::Busy => 1,
-            Self::Wait(wait) => wait.as_secs() + u64::from(wait.subsec_nanos() > 0),
-        }
-    }
-
-    /// `response` with `Retry-After`.
-    pub(super) fn with_retry_after(&self, mut response: Response) -> Response {
-        response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(self.retry_after_secs()));
-        response
-    }
-}
-
-/// A password-check slot for an attempt on `account` from `client`, the attempt counted by the
-/// limiter; or why not. The slot is taken first, so an attempt refused for want of one is not
-/// counted against the account.
-pub(super) fn admit(state: &AppState, client: IpAddr, account: &str) -> Result<Slot, Held> {
-    let Some(slot) = state.passwords.try_slot() else {
-        tracing::debug!(%client, account, "login refused: every password check slot is taken");
-        return Err(Held::Busy);
-    };
-    match state.limiter.reserve(client, account, Instant::now()) {
-        Ok(()) => Ok(slot),
-        Err(wait) => {
-            tracing::warn!(%client, account, wait_secs = wait.as_secs_f64(), "login refused: too many failures");
-            Err(Held::Wait(wait))
-        }
-    }
-}
-
-/// The provider and user when the password is right.
-async fn authenticate(
+/// The active user the form names, with the digest to check its password against.
+async fn find_user(
     state: &AppState,
     form: &LoginForm,
-    slot: Slot,
-) -> Result<Option<(ProviderSlug, User)>, AppError> {
+) -> Result<Option<((ProviderSlug, User), PasswordDigest)>, AppError> {
     let names = ProviderSlug::parse(form.provider.trim()).ok().zip(Username::parse(&form.username).ok());
-    let mut account = None;
-    if let Some((provider, username)) = &names
-        && state.store.provider(provider).await?.is_some()
-    {
-        let tenant = state.store.tenant(provider).await?;
-        account = tenant.user(username).await?.filter(|u| u.active).map(|user| (provider.clone(), user));
+    let Some((provider, username)) = names else { return Ok(None) };
+    if state.store.provider(&provider).await?.is_none() {
+        return Ok(None);
     }
-    let digest = account.as_ref().map(|(_, user)| user.password.clone());
-    let verified = slot.verify(digest, form.password.clone()).await?;
-    Ok(account.filter(|_| verified))
-}
-
-/// True when a login form's `presented` token is the one signed into its cookie.
-pub(super) fn form_token_matches(
-    state: &AppState,
-    headers: &HeaderMap,
-    cookie_name: &str,
-    purpose: &str,
-    presented: &str,
-) -> bool {
-    cookie(headers, cookie_name).and_then(|value| state.keys.verify(purpose, value)).is_some_and(|token| {
-        !presented.is_empty() && bool::from(token.as_bytes().ct_eq(presented.as_bytes()))
-    })
+    let tenant = state.store.tenant(&provider).await?;
+    let user = tenant.user(&username).await?.filter(|u| u.active);
+    Ok(user.map(|user| {
+        let digest = user.password.clone();
+        ((provider, user), digest)
+    }))
 }
 
 /// Where to go after login: `next` when it is a path on this site, else the fleet page.

@@ -5,6 +5,7 @@
 
 pub mod api_token;
 pub mod client;
+mod door;
 pub mod keys;
 pub mod limiter;
 pub mod login;

@@ -10,7 +10,7 @@ use axum::extract::{FromRequestParts, Request, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::middleware::Next;
-use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Redirect, Response};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, TimeDelta, Utc};
@@ -18,18 +18,22 @@ use heliograph_shared::{User, Username};
 use serde::{Deserialize, Serialize};
 
 use super::client::ClientAddr;
+use super::door::{Attempt, Door};
 use super::keys::{Keys, random_token};
-use super::login::{admit, form_token_matches};
-use super::session::{clear_cookie, cookie, csrf_matches, set_cookie};
+use super::session::{clear_cookie, cookie, csrf_matches};
 use crate::error::AppError;
 use crate::state::AppState;
 
 /// The operator session cookie's name.
 pub const OPERATOR_COOKIE: &str = "hg_operator";
-/// The operator login form's CSRF cookie's name.
-const OPERATOR_LOGIN_COOKIE: &str = "hg_operator_login";
 const OPERATOR_PURPOSE: &str = "operator";
-const OPERATOR_LOGIN_PURPOSE: &str = "operator-login";
+/// The operators' door: its form token and session cookies are its own, so a provider user's
+/// can never pass for an operator's or the reverse.
+const DOOR: Door = Door {
+    form_cookie: "hg_operator_login",
+    form_purpose: "operator-login",
+    session_cookie: OPERATOR_COOKIE,
+};
 
 /// A logged-in operator.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -126,15 +130,9 @@ fn login_page(
     username: &str,
     error: Option<String>,
 ) -> Result<Response, AppError> {
-    let token = random_token();
-    let page = LoginPage { csrf: token.clone(), username: username.chars().take(64).collect(), error };
-    let mut response = (status, Html(page.render()?)).into_response();
-    let signed = state.keys.sign(OPERATOR_LOGIN_PURPOSE, &token);
-    response.headers_mut().append(
-        header::SET_COOKIE,
-        set_cookie(OPERATOR_LOGIN_COOKIE, &signed, TimeDelta::hours(2), state.settings.cookie_secure),
-    );
-    Ok(response)
+    DOOR.page(state, status, |csrf| {
+        LoginPage { csrf, username: username.chars().take(64).collect(), error }.render()
+    })
 }
 
 /// The operator login form's fields.
@@ -157,47 +155,29 @@ pub async fn login(
     headers: HeaderMap,
     Form(form): Form<LoginForm>,
 ) -> Result<Response, AppError> {
-    if !form_token_matches(&state, &headers, OPERATOR_LOGIN_COOKIE, OPERATOR_LOGIN_PURPOSE, &form.csrf) {
+    if !DOOR.form_token_matches(&state, &headers, &form.csrf) {
         return Err(AppError::Csrf);
     }
     let who: String =
         format!("operator:{}", form.username.trim().to_ascii_lowercase()).chars().take(100).collect();
-    let slot = match admit(&state, client, &who) {
-        Ok(slot) => slot,
-        Err(held) => {
-            let page = login_page(&state, held.status(), &form.username, Some(held.message()));
-            return page.map(|response| held.with_retry_after(response));
+    let find = async {
+        let Ok(name) = Username::parse(form.username.trim()) else { return Ok(None) };
+        let operator = state.store.operator(&name).await?.filter(|o| o.active);
+        Ok(operator.map(|o| {
+            let digest = o.password.clone();
+            (o, digest)
+        }))
+    };
+    let page = |status, error| login_page(&state, status, &form.username, Some(error));
+    match DOOR.attempt(&state, client, &who, form.password.clone(), find).await? {
+        Attempt::Held(held) => {
+            page(held.status(), held.message()).map(|response| held.with_retry_after(response))
         }
-    };
-    let account = match Username::parse(form.username.trim()) {
-        Ok(name) => state.store.operator(&name).await?.filter(|o| o.active),
-        Err(_) => None,
-    };
-    let digest = account.as_ref().map(|o| o.password.clone());
-    let verified = slot.verify(digest, form.password).await?;
-    match account.filter(|_| verified) {
-        Some(operator) => {
-            state.limiter.succeeded(client, &who);
+        Attempt::Refused => page(StatusCode::UNAUTHORIZED, "User name or password is wrong.".into()),
+        Attempt::Admitted(operator) => {
             tracing::info!(operator = %operator.username, "operator logged in");
             let session = OperatorSession::new(&operator, &state.keys, Utc::now(), state.session_lifetime());
-            let secure = state.settings.cookie_secure;
-            let mut response = Redirect::to("/operator").into_response();
-            let cookies = response.headers_mut();
-            cookies.append(
-                header::SET_COOKIE,
-                set_cookie(OPERATOR_COOKIE, &session.encode(&state.keys), state.session_lifetime(), secure),
-            );
-            cookies.append(header::SET_COOKIE, clear_cookie(OPERATOR_LOGIN_COOKIE, secure));
-            Ok(response)
-        }
-        None => {
-            tracing::info!(%client, who, "operator login failed");
-            login_page(
-                &state,
-                StatusCode::UNAUTHORIZED,
-                &form.username,
-                Some("User name or password is wrong.".into()),
-            )
+            Ok(DOOR.signed_in(&state, "/operator", &session.encode(&state.keys)))
         }
     }
 }
