@@ -447,7 +447,7 @@ async fn garbage_between_documents_is_refused_and_earlier_documents_are_kept() {
 #[tokio::test]
 async fn a_dedicated_port_accepts_only_its_own_providers_gateways() {
     let test = open_store(Backend::Embedded).await;
-    let free = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let free = heliograph_testkit::free_port();
     let acme = provider(&test.store, "acme", Some(free)).await;
     let other = provider(&test.store, "other", None).await;
     let acme_token = gateway(&acme, "ACME-1").await;
@@ -477,7 +477,7 @@ async fn a_dedicated_port_accepts_only_its_own_providers_gateways() {
 async fn a_provider_added_while_running_gets_its_dedicated_port_without_a_restart() {
     let test = open_store(Backend::Embedded).await;
     let server = TestServer::start(test_settings(), test.store.clone()).await;
-    let free = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let free = heliograph_testkit::free_port();
     let late = provider(&test.store, "late", Some(free)).await;
     let token = gateway(&late, "LATE-1").await;
     let dedicated = std::net::SocketAddr::from(([127, 0, 0, 1], free));

@@ -3,7 +3,6 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
 
 /// The binary under test.
 pub const BIN: &str = env!("CARGO_BIN_EXE_heliograph");
@@ -13,26 +12,7 @@ pub const BIN: &str = env!("CARGO_BIN_EXE_heliograph");
 pub const OPS_ANY_PORT: &str =
     "[ops]\ningest = \"127.0.0.1:0\"\nweb = \"127.0.0.1:0\"\nmailer = \"127.0.0.1:0\"\n";
 
-/// A loopback port free at the time of asking, for a server started afterwards. It is taken
-/// below Linux's ephemeral range (32768 and up), where the kernel's own choice for port 0 and
-/// for every outgoing connection (a Cassandra driver's, another test's) lies: a port from that
-/// range could be handed to one of those before the server binds it. Ports are handed out in
-/// turn from a start that differs between test processes, each checked free when handed out.
-pub fn free_port() -> u16 {
-    use std::sync::atomic::{AtomicU32, Ordering};
-    const FIRST: u32 = 20_000;
-    const COUNT: u32 = 12_000; // up to 31,999; clear of the Cassandra ports the tests use (7xxx, 9xxx)
-    static NEXT: AtomicU32 = AtomicU32::new(0);
-    let offset = std::process::id().wrapping_mul(7_919);
-    for _ in 0..COUNT {
-        let port = FIRST + offset.wrapping_add(NEXT.fetch_add(1, Ordering::Relaxed)) % COUNT;
-        let port = u16::try_from(port).expect("below 32,000");
-        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
-            return port;
-        }
-    }
-    panic!("no free loopback port from {FIRST} to {}", FIRST + COUNT - 1)
-}
+pub use heliograph_testkit::{free_port, wait_for_port};
 
 /// Runs `heliograph --config <config> <args>`; its stdout, failing the test if it failed.
 pub fn heliograph(config: &Path, args: &[&str]) -> String {
@@ -57,15 +37,6 @@ pub fn start_role(config: &Path, role: &str, port: u16) -> Child {
         .expect("starts heliograph");
     wait_for_port(port, role);
     child
-}
-
-/// Waits until something accepts connections on loopback `port`.
-pub fn wait_for_port(port: u16, what: &str) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "{what} did not open port {port}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
 }
 
 /// An embedded-store installation in a directory: provider `acme` with gateway `GW-1`.

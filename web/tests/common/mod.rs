@@ -76,13 +76,7 @@ pub struct Session {
 
 /// The value of a `Set-Cookie` named `name` in a response.
 pub fn set_cookie(response: &reqwest::Response, name: &str) -> Option<String> {
-    response
-        .headers()
-        .get_all(reqwest::header::SET_COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find(|v| v.starts_with(&format!("{name}=")))
-        .map(str::to_owned)
+    heliograph_testkit::cookies::set_cookie(response.headers(), name)
 }
 
 /// The first hidden `csrf` field in a page.
@@ -220,11 +214,7 @@ impl TestApp {
     }
 }
 
-/// Inverter power at an instant: a clear-sky bell from 06:00 to 18:00 UTC, peaking at `peak` W.
-pub fn bell(ts: DateTime<Utc>, peak: f64) -> f64 {
-    let hour = (ts.timestamp().rem_euclid(86_400)) as f64 / 3600.0;
-    if (6.0..18.0).contains(&hour) { peak * ((hour - 6.0) / 12.0 * std::f64::consts::PI).sin() } else { 0.0 }
-}
+pub use heliograph_testkit::sun::bell;
 
 /// Readings of an inverter and a grid meter every `step` over `range`, counters continuing from
 /// `energy` (Wh) and returned advanced.

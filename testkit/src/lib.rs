@@ -1,0 +1,12 @@
+//! What every Heliograph test suite needs, written once: loopback ports for servers the test
+//! starts ([`ports`]), waiting for a condition with a deadline instead of sleeping for a guessed
+//! time ([`wait`]), reading `Set-Cookie` ([`cookies`]) and a synthetic sun for readings that
+//! look like a plant's day ([`sun`]). A dev-dependency only; no product code uses it.
+
+pub mod cookies;
+pub mod ports;
+pub mod sun;
+pub mod wait;
+
+pub use ports::{free_port, wait_for_port};
+pub use wait::{wait_until, wait_until_async};
