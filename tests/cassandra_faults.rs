@@ -25,6 +25,7 @@ use common::{GatewayConn, http_get, reading, unique};
 use heliograph_shared::store::cassandra::KeyspaceName;
 use heliograph_shared::store::{self, CassandraSettings, ConsistencySetting, StoreSettings, TenantStore};
 use heliograph_shared::{DeviceId, GatewayId, ProviderSlug, Replication};
+use heliograph_testkit::forms;
 
 /// The cluster tests share the cluster's nodes (one of them is killed): one at a time.
 static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
@@ -206,36 +207,8 @@ fn add_user(config: &Path, provider: &str) {
 async fn panel(port: u16, provider: &str) -> (reqwest::Client, String) {
     let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
     let base = format!("http://127.0.0.1:{port}");
-    let form = http.get(format!("{base}/login")).send().await.unwrap();
-    let cookie_of = |response: &reqwest::Response, name: &str| {
-        response
-            .headers()
-            .get_all("set-cookie")
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .find(|v| v.starts_with(&format!("{name}=")))
-            .and_then(|v| v.split(';').next())
-            .map(str::to_owned)
-            .unwrap()
-    };
-    let login_cookie = cookie_of(&form, "hg_login");
-    let html = form.text().await.unwrap();
-    let at = html.find(r#"name="csrf" value=""#).unwrap() + r#"name="csrf" value=""#.len();
-    let token = html[at..].split('"').next().unwrap().to_owned();
-    let answer = http
-        .post(format!("{base}/login"))
-        .header("cookie", login_cookie)
-        .form(&[
-            ("csrf", token.as_str()),
-            ("provider", provider),
-            ("username", "anna"),
-            ("password", PASSWORD),
-        ])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(answer.status(), 303, "login on port {port}");
-    (http, cookie_of(&answer, "hg_session"))
+    let session = forms::log_in(&http, &base, provider, "anna", PASSWORD).await.unwrap();
+    (http, session.unwrap_or_else(|| panic!("login on port {port}")))
 }
 
 async fn page(client: &(reqwest::Client, String), port: u16, path: &str) -> (u16, String) {

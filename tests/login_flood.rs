@@ -15,6 +15,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use common::process::{BIN, free_port, wait_for_port};
+use heliograph_testkit::cookies::cookie_pair;
+use heliograph_testkit::forms::submit_login;
 
 const CLIENTS: usize = 200;
 const ATTEMPTS_EACH: usize = 5;
@@ -54,31 +56,9 @@ fn run(config: &Path, args: &[&str], stdin: &str) {
     assert!(output.status.success(), "{args:?}: {}", String::from_utf8_lossy(&output.stderr));
 }
 
-/// The login form's token and cookie.
-async fn login_form(http: &reqwest::Client, base: &str) -> (String, String) {
-    let response = http.get(format!("{base}/login")).send().await.unwrap();
-    let cookie = response
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find(|v| v.starts_with("hg_login="))
-        .and_then(|v| v.split(';').next())
-        .unwrap()
-        .to_owned();
-    let html = response.text().await.unwrap();
-    let at = html.find(r#"name="csrf" value=""#).unwrap() + r#"name="csrf" value=""#.len();
-    (html[at..].split('"').next().unwrap().to_owned(), cookie)
-}
-
 async fn post_login(http: &reqwest::Client, base: &str, user: &str, password: &str) -> reqwest::Response {
-    let (token, cookie) = login_form(http, base).await;
-    http.post(format!("{base}/login"))
-        .header("cookie", cookie)
-        .form(&[("csrf", token.as_str()), ("provider", "acme"), ("username", user), ("password", password)])
-        .send()
-        .await
-        .unwrap()
+    let fields = [("provider", "acme"), ("username", user), ("password", password)];
+    submit_login(http, base, "/login", "hg_login", &fields).await.unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -125,15 +105,7 @@ async fn a_flood_of_logins_raises_peak_memory_by_at_most_128_mib_and_the_panel_k
     let (peak_before, rss_before) = memory_kib(pid);
     let login = post_login(&http, &base, "anna", PASSWORD).await;
     assert_eq!(login.status(), 303);
-    let session = login
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find(|v| v.starts_with("hg_session="))
-        .and_then(|v| v.split(';').next())
-        .unwrap()
-        .to_owned();
+    let session = cookie_pair(login.headers(), "hg_session").unwrap();
 
     // The panel's own pages, asked again and again while the flood lasts.
     let flooding = Arc::new(AtomicBool::new(true));

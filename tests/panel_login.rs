@@ -12,6 +12,8 @@ use std::time::{Duration, Instant};
 mod common;
 
 use common::process::{BIN, OPS_ANY_PORT, free_port};
+use heliograph_testkit::cookies::cookie_pair;
+use heliograph_testkit::forms;
 
 struct Running(Child);
 
@@ -76,37 +78,10 @@ fn start(config: &Path, args: &[&str], web: u16) -> Running {
     Running(child)
 }
 
-fn cookie(response: &reqwest::Response, name: &str) -> Option<String> {
-    response
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find(|v| v.starts_with(&format!("{name}=")))
-        .and_then(|v| v.split(';').next())
-        .map(str::to_owned)
-}
-
 /// Logs in through the form; the session cookie on success.
 async fn log_in(web: u16, provider: &str, user: &str, password: &str) -> Option<String> {
     let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
-    let base = format!("http://127.0.0.1:{web}");
-    let form = http.get(format!("{base}/login")).send().await.ok()?;
-    let login_cookie = cookie(&form, "hg_login")?;
-    let html = form.text().await.ok()?;
-    let at = html.find(r#"name="csrf" value=""#)? + r#"name="csrf" value=""#.len();
-    let token = html[at..].split('"').next()?.to_owned();
-    let answer = http
-        .post(format!("{base}/login"))
-        .header("cookie", login_cookie)
-        .form(&[("csrf", token.as_str()), ("provider", provider), ("username", user), ("password", password)])
-        .send()
-        .await
-        .ok()?;
-    if answer.status() != 303 {
-        return None;
-    }
-    cookie(&answer, "hg_session")
+    forms::log_in(&http, &format!("http://127.0.0.1:{web}"), provider, user, password).await.ok().flatten()
 }
 
 #[tokio::test]
@@ -177,20 +152,11 @@ async fn an_operator_added_from_the_command_line_logs_in_to_the_operator_console
     let _web = start(&config, &["web"], web);
     let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
     let base = format!("http://127.0.0.1:{web}");
-    let form = http.get(format!("{base}/operator/login")).send().await.unwrap();
-    let login_cookie = cookie(&form, "hg_operator_login").unwrap();
-    let html = form.text().await.unwrap();
-    let at = html.find(r#"name="csrf" value=""#).unwrap() + r#"name="csrf" value=""#.len();
-    let token = html[at..].split('"').next().unwrap().to_owned();
-    let answer = http
-        .post(format!("{base}/operator/login"))
-        .header("cookie", login_cookie)
-        .form(&[("csrf", token.as_str()), ("username", "olga"), ("password", "operator secret")])
-        .send()
-        .await
-        .unwrap();
+    let fields = [("username", "olga"), ("password", "operator secret")];
+    let answer =
+        forms::submit_login(&http, &base, "/operator/login", "hg_operator_login", &fields).await.unwrap();
     assert_eq!(answer.status(), 303);
-    let session = cookie(&answer, "hg_operator").unwrap();
+    let session = cookie_pair(answer.headers(), "hg_operator").unwrap();
     let console = http.get(format!("{base}/operator")).header("cookie", session).send().await.unwrap();
     assert_eq!(console.status(), 200);
     assert!(console.text().await.unwrap().contains("New provider"));

@@ -14,6 +14,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::process::{BIN, OPS_ANY_PORT, free_port, wait_for_port};
+use heliograph_testkit::cookies::cookie_pair;
+use heliograph_testkit::forms::{csrf_field, submit_login};
 
 /// The longest a revocation may take to reach the other process.
 const WITHIN: Duration = Duration::from_secs(10);
@@ -89,22 +91,12 @@ impl Pair {
             Some(_) => ("/login", "hg_login", "hg_session"),
             None => ("/operator/login", "hg_operator_login", "hg_operator"),
         };
-        let form = self.http.get(format!("{}{form_path}", self.bases[n])).send().await.unwrap();
-        let login_cookie = cookie(&form, cookie_name).unwrap();
-        let token = csrf(&form.text().await.unwrap());
-        let mut fields = vec![("csrf", token.as_str()), ("username", user), ("password", password)];
+        let mut fields = vec![("username", user), ("password", password)];
         if let Some(provider) = provider {
             fields.push(("provider", provider));
         }
-        let answer = self
-            .http
-            .post(format!("{}{form_path}", self.bases[n]))
-            .header("cookie", login_cookie)
-            .form(&fields)
-            .send()
-            .await
-            .unwrap();
-        (answer.status() == 303).then(|| cookie(&answer, session_name)).flatten()
+        let answer = submit_login(&self.http, &self.bases[n], form_path, cookie_name, &fields).await.unwrap();
+        (answer.status() == 303).then(|| cookie_pair(answer.headers(), session_name)).flatten()
     }
 
     /// The status of `GET path` on process `n` with `session`.
@@ -168,20 +160,8 @@ fn heliograph(config: &Path, args: &[&str], stdin: &str) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
-fn cookie(response: &reqwest::Response, name: &str) -> Option<String> {
-    response
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find(|v| v.starts_with(&format!("{name}=")))
-        .and_then(|v| v.split(';').next())
-        .map(str::to_owned)
-}
-
 fn csrf(html: &str) -> String {
-    let at = html.find(r#"name="csrf" value=""#).unwrap() + r#"name="csrf" value=""#.len();
-    html[at..].split('"').next().unwrap().to_owned()
+    csrf_field(html).expect("a page with a csrf field")
 }
 
 async fn sessions_end_on_both_processes(backend: &str, store: &str, provider: &str) {

@@ -29,6 +29,7 @@ use heliograph_shared::{
     Customer, CustomerId, Device, DeviceId, DeviceKind, DeviceStatus, EmailAddress, Gateway, GatewayId,
     GatewayToken, Metric, Metrics, PasswordDigest, Provider, ProviderSlug, Reading, User, Username,
 };
+use heliograph_testkit::forms;
 use heliograph_web::{WebServer, WebSettings};
 use tokio_util::sync::CancellationToken;
 
@@ -247,36 +248,9 @@ async fn start() -> anyhow::Result<Running> {
     let shutdown = CancellationToken::new();
     tokio::spawn(server.run(shutdown.clone()));
     let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build()?;
-    let login = http.get(format!("{base}/login")).send().await?;
-    let login_cookie = cookie(&login, "hg_login");
-    let html = login.text().await?;
-    let at = html.find(r#"name="csrf" value=""#).unwrap() + r#"name="csrf" value=""#.len();
-    let token = html[at..].split('"').next().unwrap().to_owned();
-    let answer = http
-        .post(format!("{base}/login"))
-        .header("cookie", login_cookie)
-        .form(&[
-            ("csrf", token.as_str()),
-            ("provider", slug().as_str()),
-            ("username", "bench"),
-            ("password", PASSWORD),
-        ])
-        .send()
-        .await?;
-    anyhow::ensure!(answer.status() == 303, "login answered {}", answer.status());
-    Ok(Running { base, cookie: cookie(&answer, "hg_session"), http, _shutdown: shutdown, store, _temp: temp })
-}
-
-fn cookie(response: &reqwest::Response, name: &str) -> String {
-    response
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find(|v| v.starts_with(&format!("{name}=")))
-        .and_then(|v| v.split(';').next())
-        .unwrap_or_default()
-        .to_owned()
+    let cookie = forms::log_in(&http, &base, slug().as_str(), "bench", PASSWORD).await?;
+    let cookie = cookie.ok_or_else(|| anyhow::anyhow!("the bench user's login was refused"))?;
+    Ok(Running { base, cookie, http, _shutdown: shutdown, store, _temp: temp })
 }
 
 fn pages(c: &mut Criterion) {

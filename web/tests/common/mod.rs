@@ -79,11 +79,7 @@ pub fn set_cookie(response: &reqwest::Response, name: &str) -> Option<String> {
     heliograph_testkit::cookies::set_cookie(response.headers(), name)
 }
 
-/// The first hidden `csrf` field in a page.
-pub fn csrf_field(html: &str) -> Option<String> {
-    let at = html.find(r#"name="csrf" value=""#)? + r#"name="csrf" value=""#.len();
-    Some(html[at..].split('"').next()?.to_owned())
-}
+pub use heliograph_testkit::forms::csrf_field;
 
 impl TestApp {
     /// Starts the app with two seeded providers, `sunrise` (Berlin) and `voltwerk` (Vienna).
