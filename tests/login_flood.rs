@@ -7,14 +7,12 @@
 
 mod common;
 
-use std::io::Write as _;
-use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use common::process::{BIN, free_port, wait_for_port};
+use common::process::{BIN, free_port, heliograph_fed, wait_for_port};
 use heliograph_testkit::cookies::cookie_pair;
 use heliograph_testkit::forms::submit_login;
 
@@ -41,21 +39,6 @@ fn memory_kib(pid: u32) -> (u64, u64) {
     (field("VmHWM:"), field("VmRSS:"))
 }
 
-fn run(config: &Path, args: &[&str], stdin: &str) {
-    let mut child = Command::new(BIN)
-        .arg("--config")
-        .arg(config)
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
-    let output = child.wait_with_output().unwrap();
-    assert!(output.status.success(), "{args:?}: {}", String::from_utf8_lossy(&output.stderr));
-}
-
 async fn post_login(http: &reqwest::Client, base: &str, user: &str, password: &str) -> reqwest::Response {
     let fields = [("provider", "acme"), ("username", user), ("password", password)];
     submit_login(http, base, "/login", "hg_login", &fields).await.unwrap()
@@ -75,8 +58,8 @@ async fn a_flood_of_logins_raises_peak_memory_by_at_most_128_mib_and_the_panel_k
         dir.path().join("data").display()
     );
     std::fs::write(&config, text).unwrap();
-    run(&config, &["provider", "add", "acme", "--name", "Acme"], "");
-    run(
+    heliograph_fed(&config, &["provider", "add", "acme", "--name", "Acme"], "");
+    heliograph_fed(
         &config,
         &["user", "add", "--provider", "acme", "anna", "--display-name", "Anna", "--password-stdin"],
         &format!("{PASSWORD}\n"),

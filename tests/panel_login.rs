@@ -4,14 +4,13 @@
 
 #![allow(clippy::unwrap_used)] // a test that cannot unwrap has already failed
 
-use std::io::Write as _;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 mod common;
 
-use common::process::{BIN, OPS_ANY_PORT, free_port};
+use common::process::{BIN, OPS_ANY_PORT, free_port, heliograph_output};
 use heliograph_testkit::cookies::cookie_pair;
 use heliograph_testkit::forms;
 
@@ -43,19 +42,7 @@ fn config(dir: &Path) -> (std::path::PathBuf, u16) {
 
 /// Runs `heliograph` with `stdin` and extra environment; returns (success, stdout + stderr).
 fn heliograph(config: &Path, args: &[&str], stdin: &str, env: &[(&str, &str)]) -> (bool, String) {
-    let mut child = Command::new(BIN)
-        .arg("--config")
-        .arg(config)
-        .args(args)
-        .env_remove("HELIOGRAPH_PASSWORD")
-        .envs(env.iter().copied())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
-    let output = child.wait_with_output().unwrap();
+    let output = heliograph_output(config, args, stdin, env);
     let text =
         format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
     (output.status.success(), text)

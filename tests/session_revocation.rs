@@ -8,12 +8,11 @@
 
 mod common;
 
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::process::{BIN, OPS_ANY_PORT, free_port, wait_for_port};
+use common::process::{BIN, OPS_ANY_PORT, free_port, heliograph_fed, wait_for_port};
 use heliograph_testkit::cookies::cookie_pair;
 use heliograph_testkit::forms::{csrf_field, submit_login};
 
@@ -55,13 +54,13 @@ impl Pair {
             })
             .collect();
         let config = configs[0].clone();
-        heliograph(&config, &["provider", "add", provider, "--name", "Acme"], "");
-        heliograph(
+        heliograph_fed(&config, &["provider", "add", provider, "--name", "Acme"], "");
+        heliograph_fed(
             &config,
             &["user", "add", "--provider", provider, "anna", "--display-name", "Anna", "--password-stdin"],
             "first password\n",
         );
-        heliograph(
+        heliograph_fed(
             &config,
             &["operator", "add", "olga", "--display-name", "Olga", "--password-stdin"],
             "operator password\n",
@@ -143,23 +142,6 @@ impl Pair {
     }
 }
 
-fn heliograph(config: &Path, args: &[&str], stdin: &str) -> String {
-    let mut child = Command::new(BIN)
-        .arg("--config")
-        .arg(config)
-        .args(args)
-        .env_remove("HELIOGRAPH_PASSWORD")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
-    let output = child.wait_with_output().unwrap();
-    assert!(output.status.success(), "{args:?}: {}", String::from_utf8_lossy(&output.stderr));
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
-
 fn csrf(html: &str) -> String {
     csrf_field(html).expect("a page with a csrf field")
 }
@@ -185,7 +167,7 @@ async fn sessions_end_on_both_processes(backend: &str, store: &str, provider: &s
     // A new password, set from the command line, ends the sessions on both.
     let session = pair.log_in(1, p, "anna", "first password").await.unwrap();
     let args = ["user", "password", "--provider", provider, "anna", "--password-stdin"];
-    let out = heliograph(&pair.config, &args, "second password\n");
+    let out = heliograph_fed(&pair.config, &args, "second password\n");
     let changed = Instant::now();
     assert!(out.contains("their sessions have ended"), "{out}");
     let delays = [
@@ -199,7 +181,7 @@ async fn sessions_end_on_both_processes(backend: &str, store: &str, provider: &s
 
     // So does deactivation.
     let session = pair.log_in(0, p, "anna", "second password").await.unwrap();
-    heliograph(&pair.config, &["user", "deactivate", "--provider", provider, "anna"], "");
+    heliograph_fed(&pair.config, &["user", "deactivate", "--provider", provider, "anna"], "");
     let deactivated = Instant::now();
     let delays = [
         pair.refused_after(0, "/sites", &session, deactivated).await,
@@ -220,7 +202,7 @@ async fn sessions_end_on_both_processes(backend: &str, store: &str, provider: &s
         "{backend}: operator logged out on web 2, web 1 refused the session {delay:.0?} after the logout began"
     );
     let session = pair.log_in(1, None, "olga", "operator password").await.unwrap();
-    heliograph(&pair.config, &["operator", "deactivate", "olga"], "");
+    heliograph_fed(&pair.config, &["operator", "deactivate", "olga"], "");
     let deactivated = Instant::now();
     let delays = [
         pair.refused_after(0, "/operator", &session, deactivated).await,

@@ -10,22 +10,10 @@ use std::path::Path;
 use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
-use common::process::{OPS_ANY_PORT, free_port};
+use common::process::{OPS_ANY_PORT, free_port, heliograph};
 use common::{cassandra_settings, unique};
 
 const BIN: &str = env!("CARGO_BIN_EXE_heliograph");
-
-/// Runs `heliograph` with the given config and arguments; returns stdout, failing on error.
-fn heliograph(config: &Path, args: &[&str]) -> String {
-    let output = Command::new(BIN).arg("--config").arg(config).args(args).output().expect("runs heliograph");
-    assert!(
-        output.status.success(),
-        "heliograph {args:?} failed: {}\n{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
 
 struct Running(Child);
 

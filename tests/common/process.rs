@@ -1,8 +1,9 @@
 //! The `heliograph` binary as an operator runs it: a config file, one-shot commands, and
 //! long-running roles started in the background.
 
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, Output, Stdio};
 
 /// The binary under test.
 pub const BIN: &str = env!("CARGO_BIN_EXE_heliograph");
@@ -16,13 +17,41 @@ pub use heliograph_testkit::{free_port, wait_for_port};
 
 /// Runs `heliograph --config <config> <args>`; its stdout, failing the test if it failed.
 pub fn heliograph(config: &Path, args: &[&str]) -> String {
-    let output = Command::new(BIN).arg("--config").arg(config).args(args).output().expect("runs heliograph");
+    heliograph_fed(config, args, "")
+}
+
+/// Runs `heliograph --config <config> <args>` with `stdin` as its input (a password, say); its
+/// stdout, failing the test if it failed.
+pub fn heliograph_fed(config: &Path, args: &[&str], stdin: &str) -> String {
+    let output = heliograph_output(config, args, stdin, &[]);
     assert!(
         output.status.success(),
-        "heliograph {args:?} failed: {}",
+        "heliograph {args:?} failed: {}\n{}",
+        String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr)
     );
     String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// Runs `heliograph --config <config> <args>` with `stdin` as its input and `env` added; its
+/// output, whatever came of it. `HELIOGRAPH_PASSWORD` is removed from what it inherits, so that
+/// a password comes only from where the test puts it.
+pub fn heliograph_output(config: &Path, args: &[&str], stdin: &str, env: &[(&str, &str)]) -> Output {
+    let mut child = Command::new(BIN)
+        .arg("--config")
+        .arg(config)
+        .args(args)
+        .env_remove("HELIOGRAPH_PASSWORD")
+        .envs(env.iter().copied())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("runs heliograph");
+    let mut input = child.stdin.take().expect("a piped stdin");
+    input.write_all(stdin.as_bytes()).expect("writes heliograph's stdin");
+    drop(input);
+    child.wait_with_output().expect("heliograph's output")
 }
 
 /// Starts `heliograph --config <config> <role>` (output discarded) and waits until `port` accepts.
