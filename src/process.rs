@@ -1,6 +1,7 @@
 //! What every long-running command needs from the process: the metrics recorder, the store, and
 //! a shutdown signal.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use anyhow::Context as _;
@@ -9,6 +10,7 @@ use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use tokio_util::sync::CancellationToken;
 use tracing::info;
 
+use crate::commands::probes::{self, ProbesHandle};
 use crate::settings::Settings;
 
 /// Installs the process-wide Prometheus recorder; its handle renders `/metrics`.
@@ -17,6 +19,30 @@ pub fn metrics_recorder() -> anyhow::Result<PrometheusHandle> {
         .set_buckets(&heliograph_ingest::metrics::LATENCY_BUCKETS)?
         .install_recorder()
         .context("cannot install the metrics recorder")
+}
+
+/// A long-running role's process once it is up.
+pub struct RoleProcess {
+    /// Cancelled on SIGTERM or SIGINT.
+    pub shutdown: CancellationToken,
+    /// Its probes and metrics listener.
+    pub ops: ProbesHandle,
+    /// The store, open.
+    pub store: Arc<dyn Store>,
+}
+
+/// Starts what every long-running role needs, in the order that keeps it observable: metrics,
+/// signals, the probes on `ops` (alive and not ready while the store is awaited), then the store,
+/// patiently. `None` when a signal came before the store opened.
+pub async fn start_role(settings: &Settings, ops: Option<SocketAddr>) -> anyhow::Result<Option<RoleProcess>> {
+    let metrics = metrics_recorder()?;
+    let shutdown = shutdown_on_signals();
+    let ops = probes::serve(ops, metrics, shutdown.clone()).await?;
+    let Some(store) = open_store_patiently(settings, &shutdown).await? else {
+        return Ok(None);
+    };
+    ops.store_opened(&store);
+    Ok(Some(RoleProcess { shutdown, ops, store }))
 }
 
 /// Opens the configured store (a one-off command: fails at once when the store does not answer).

@@ -12,7 +12,7 @@ use heliograph_shared::{CustomerId, ProviderSlug};
 use tracing::info;
 
 use crate::cli::{MailerArgs, MailerCommand};
-use crate::process::{metrics_recorder, open_store, open_store_patiently, shutdown_on_signals};
+use crate::process::{RoleProcess, open_store, start_role};
 use crate::settings::Settings;
 
 /// The embedded store's data directory, where the outbox and the unsubscribe key live by default.
@@ -45,13 +45,10 @@ pub fn build(settings: &Settings, store: Arc<dyn Store>) -> anyhow::Result<Maile
 /// `heliograph mailer [send-now|preview]`.
 pub async fn mailer(settings: Settings, args: MailerArgs) -> anyhow::Result<()> {
     let Some(command) = args.command else {
-        let metrics = metrics_recorder()?;
-        let shutdown = shutdown_on_signals();
-        let ops = super::probes::serve(settings.ops.mailer, metrics, shutdown.clone()).await?;
-        let Some(store) = open_store_patiently(&settings, &shutdown).await? else {
+        let Some(RoleProcess { shutdown, ops, store }) = start_role(&settings, settings.ops.mailer).await?
+        else {
             return Ok(());
         };
-        ops.store_opened(&store);
         let mailer = build(&settings, store)?;
         info!(ops = ?ops.address, "mailer running");
         mailer.run(shutdown).await;

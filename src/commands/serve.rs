@@ -8,18 +8,14 @@ use heliograph_web::WebServer;
 use tracing::info;
 
 use crate::cli::ServeArgs;
-use crate::process::{metrics_recorder, open_store_patiently, shutdown_on_signals};
+use crate::process::{RoleProcess, start_role};
 use crate::settings::Settings;
 
 /// `heliograph serve`: ingest, web and mailer in one process.
 pub async fn serve(settings: Settings, args: ServeArgs) -> anyhow::Result<()> {
-    let metrics = metrics_recorder()?;
-    let shutdown = shutdown_on_signals();
-    let ops = super::probes::serve(settings.ops.ingest, metrics, shutdown.clone()).await?;
-    let Some(store) = open_store_patiently(&settings, &shutdown).await? else {
+    let Some(RoleProcess { shutdown, ops, store }) = start_role(&settings, settings.ops.ingest).await? else {
         return Ok(());
     };
-    ops.store_opened(&store);
     let ingest = IngestServer::bind(settings.ingest.clone(), Arc::clone(&store)).await?;
     let mut web_settings = settings.web.clone();
     if args.demo {
@@ -64,13 +60,9 @@ pub async fn serve(settings: Settings, args: ServeArgs) -> anyhow::Result<()> {
 
 /// `heliograph ingest`.
 pub async fn ingest(settings: Settings) -> anyhow::Result<()> {
-    let metrics = metrics_recorder()?;
-    let shutdown = shutdown_on_signals();
-    let ops = super::probes::serve(settings.ops.ingest, metrics, shutdown.clone()).await?;
-    let Some(store) = open_store_patiently(&settings, &shutdown).await? else {
+    let Some(RoleProcess { shutdown, ops, store }) = start_role(&settings, settings.ops.ingest).await? else {
         return Ok(());
     };
-    ops.store_opened(&store);
     let ingest = IngestServer::bind(settings.ingest.clone(), store).await?;
     info!(ingest = %ingest.local_addr()?, sunspec_http = ?ingest.http_addr(), ops = ?ops.address, "ingest serving");
     // Its last log line says what is left in the spool.
@@ -80,13 +72,9 @@ pub async fn ingest(settings: Settings) -> anyhow::Result<()> {
 
 /// `heliograph web`.
 pub async fn web(settings: Settings) -> anyhow::Result<()> {
-    let metrics = metrics_recorder()?;
-    let shutdown = shutdown_on_signals();
-    let ops = super::probes::serve(settings.ops.web, metrics, shutdown.clone()).await?;
-    let Some(store) = open_store_patiently(&settings, &shutdown).await? else {
+    let Some(RoleProcess { shutdown, ops, store }) = start_role(&settings, settings.ops.web).await? else {
         return Ok(());
     };
-    ops.store_opened(&store);
     let web = with_unsubscribe_key(WebServer::bind(&settings.web, store).await?, &settings);
     info!(web = %web.local_addr()?, ops = ?ops.address, "web serving");
     web.run(shutdown).await?;
