@@ -207,8 +207,8 @@ fn add_user(config: &Path, provider: &str) {
 async fn panel(port: u16, provider: &str) -> (reqwest::Client, String) {
     let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
     let base = format!("http://127.0.0.1:{port}");
-    let session = forms::log_in(&http, &base, provider, "anna", PASSWORD).await.unwrap();
-    (http, session.unwrap_or_else(|| panic!("login on port {port}")))
+    let session = forms::log_in(&http, &base, provider, "anna", PASSWORD).await;
+    (http, session.unwrap_or_else(|e| panic!("login on port {port}: {e}")))
 }
 
 async fn page(client: &(reqwest::Client, String), port: u16, path: &str) -> (u16, String) {

@@ -66,9 +66,9 @@ fn start(config: &Path, args: &[&str], web: u16) -> Running {
 }
 
 /// Logs in through the form; the session cookie on success.
-async fn log_in(web: u16, provider: &str, user: &str, password: &str) -> Option<String> {
+async fn log_in(web: u16, provider: &str, user: &str, password: &str) -> Result<String, forms::FormError> {
     let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
-    forms::log_in(&http, &format!("http://127.0.0.1:{web}"), provider, user, password).await.ok().flatten()
+    forms::log_in(&http, &format!("http://127.0.0.1:{web}"), provider, user, password).await
 }
 
 #[tokio::test]
@@ -97,9 +97,13 @@ async fn a_user_added_from_the_command_line_logs_in_to_the_panel() {
     assert!(ok && out.contains("anna\tAnna Huber\tactive") && out.contains("bob\tBob"), "{out}");
 
     let _web = start(&config, &["web"], web);
-    assert!(log_in(web, "acme", "anna", "a long enough secret").await.is_some());
-    assert!(log_in(web, "acme", "bob", "bobs long secret").await.is_some());
-    assert!(log_in(web, "acme", "anna", "a wrong secret").await.is_none());
+    log_in(web, "acme", "anna", "a long enough secret").await.unwrap();
+    log_in(web, "acme", "bob", "bobs long secret").await.unwrap();
+    let refused = log_in(web, "acme", "anna", "a wrong secret").await;
+    assert!(
+        matches!(refused, Err(forms::FormError::Refused(reqwest::StatusCode::UNAUTHORIZED))),
+        "{refused:?}"
+    );
 }
 
 #[tokio::test]
@@ -110,7 +114,7 @@ async fn serve_demo_lets_you_log_in_as_sunrise_demo_demo() {
     // The demo provisions its providers and users as it starts; poll until the login works.
     let deadline = Instant::now() + Duration::from_secs(60);
     let session = loop {
-        if let Some(session) = log_in(web, "sunrise", "demo", "demo").await {
+        if let Ok(session) = log_in(web, "sunrise", "demo", "demo").await {
             break session;
         }
         assert!(Instant::now() < deadline, "sunrise / demo / demo never logged in");
@@ -123,7 +127,7 @@ async fn serve_demo_lets_you_log_in_as_sunrise_demo_demo() {
     let html = fleet.text().await.unwrap();
     assert!(html.contains("SUNRISE-0001") && html.contains("Sunrise Solar Installers"), "{html}");
     assert!(!html.contains("VOLTWERK-0001"));
-    assert!(log_in(web, "voltwerk", "demo", "demo").await.is_some());
+    log_in(web, "voltwerk", "demo", "demo").await.unwrap();
 }
 
 #[tokio::test]

@@ -85,7 +85,13 @@ impl Pair {
 
     /// Logs in on process `n` through the form (provider users, or operators when `provider`
     /// is none); the session cookie.
-    async fn log_in(&self, n: usize, provider: Option<&str>, user: &str, password: &str) -> Option<String> {
+    async fn log_in(
+        &self,
+        n: usize,
+        provider: Option<&str>,
+        user: &str,
+        password: &str,
+    ) -> Result<String, u16> {
         let (form_path, cookie_name, session_name) = match provider {
             Some(_) => ("/login", "hg_login", "hg_session"),
             None => ("/operator/login", "hg_operator_login", "hg_operator"),
@@ -95,7 +101,8 @@ impl Pair {
             fields.push(("provider", provider));
         }
         let answer = submit_login(&self.http, &self.bases[n], form_path, cookie_name, &fields).await.unwrap();
-        (answer.status() == 303).then(|| cookie_pair(answer.headers(), session_name)).flatten()
+        let status = answer.status().as_u16();
+        cookie_pair(answer.headers(), session_name).filter(|_| status == 303).ok_or(status)
     }
 
     /// The status of `GET path` on process `n` with `session`.
@@ -177,7 +184,7 @@ async fn sessions_end_on_both_processes(backend: &str, store: &str, provider: &s
     println!(
         "{backend}: after `heliograph user password` the session was refused by web 1 and 2 within {delays:.0?}"
     );
-    assert!(pair.log_in(0, p, "anna", "first password").await.is_none(), "the old password is refused");
+    assert_eq!(pair.log_in(0, p, "anna", "first password").await, Err(401), "the old password is refused");
 
     // So does deactivation.
     let session = pair.log_in(0, p, "anna", "second password").await.unwrap();
@@ -190,7 +197,11 @@ async fn sessions_end_on_both_processes(backend: &str, store: &str, provider: &s
     println!(
         "{backend}: after `heliograph user deactivate` the session was refused by web 1 and 2 within {delays:.0?}"
     );
-    assert!(pair.log_in(1, p, "anna", "second password").await.is_none(), "a deactivated user cannot log in");
+    assert_eq!(
+        pair.log_in(1, p, "anna", "second password").await,
+        Err(401),
+        "a deactivated user cannot log in"
+    );
 
     // Operators too.
     let session = pair.log_in(0, None, "olga", "operator password").await.unwrap();

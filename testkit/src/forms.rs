@@ -14,6 +14,10 @@ pub enum FormError {
     /// The page has no `csrf` field.
     #[error("the form at {0} has no csrf field")]
     NoToken(String),
+    /// The panel answered the login with this status instead of admitting it (`401`: wrong
+    /// account or password; `403`: the form token; `429` or `503`: held back).
+    #[error("the login was refused with {0}")]
+    Refused(reqwest::StatusCode),
     /// The page set no form cookie.
     #[error("the form at {path} set no {cookie} cookie")]
     NoCookie {
@@ -51,20 +55,23 @@ pub async fn submit_login(
     Ok(http.post(&url).header(reqwest::header::COOKIE, cookie).form(&body).send().await?)
 }
 
-/// Logs a provider's user in at `/login`; the `hg_session=…` cookie pair when the panel
-/// accepts the login (a `303`), `None` when it refuses it.
+/// Logs a provider's user in at `/login`; the `hg_session=…` cookie pair when the panel admits
+/// the login (a `303` with that cookie), else [`FormError::Refused`] with the status it answered,
+/// so that a test expecting a refusal can tell a wrong password (`401`) from a broken server.
 pub async fn log_in(
     http: &Client,
     base: &str,
     provider: &str,
     user: &str,
     password: &str,
-) -> Result<Option<String>, FormError> {
+) -> Result<String, FormError> {
     let fields = [("provider", provider), ("username", user), ("password", password)];
     let answer = submit_login(http, base, "/login", "hg_login", &fields).await?;
-    Ok((answer.status() == reqwest::StatusCode::SEE_OTHER)
-        .then(|| cookie_pair(answer.headers(), "hg_session"))
-        .flatten())
+    let status = answer.status();
+    match cookie_pair(answer.headers(), "hg_session") {
+        Some(cookie) if status == reqwest::StatusCode::SEE_OTHER => Ok(cookie),
+        _ => Err(FormError::Refused(status)),
+    }
 }
 
 #[cfg(test)]

@@ -8,7 +8,9 @@ use std::time::{Duration, Instant};
 /// How often a condition is asked again.
 const POLL: Duration = Duration::from_millis(20);
 
-/// Blocks until `condition` holds, failing the test with `what` if it does not within `within`.
+/// Blocks the calling thread until `condition` holds, failing the test with `what` if it does
+/// not within `within`. For conditions on other processes (a port opened by a child); inside an
+/// async test, a condition served by the test's own runtime needs [`wait_until_async`].
 pub fn wait_until(within: Duration, what: &str, mut condition: impl FnMut() -> bool) {
     let deadline = Instant::now() + within;
     while !condition() {
@@ -26,7 +28,9 @@ where
 {
     let deadline = Instant::now() + within;
     loop {
-        if let Some(value) = condition().await {
+        // A condition that hangs (a request without a timeout) is cut off at the deadline too.
+        let remaining = deadline.saturating_duration_since(Instant::now());
+        if let Ok(Some(value)) = tokio::time::timeout(remaining, condition()).await {
             return value;
         }
         assert!(Instant::now() < deadline, "waited {within:?} for {what}");
@@ -42,6 +46,17 @@ mod tests {
     fn a_condition_that_comes_true_ends_the_wait() {
         let started = Instant::now();
         wait_until(Duration::from_secs(5), "the clock", || started.elapsed() > Duration::from_millis(50));
+        assert!(started.elapsed() < Duration::from_secs(5));
+    }
+
+    #[tokio::test]
+    async fn a_condition_that_hangs_is_cut_off_at_the_deadline() {
+        let started = Instant::now();
+        let waited = tokio::spawn(wait_until_async(Duration::from_millis(100), "a hung request", || {
+            std::future::pending::<Option<()>>()
+        }))
+        .await;
+        assert!(waited.is_err(), "the wait fails instead of hanging");
         assert!(started.elapsed() < Duration::from_secs(5));
     }
 

@@ -249,7 +249,6 @@ async fn start() -> anyhow::Result<Running> {
     tokio::spawn(server.run(shutdown.clone()));
     let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build()?;
     let cookie = forms::log_in(&http, &base, slug().as_str(), "bench", PASSWORD).await?;
-    let cookie = cookie.ok_or_else(|| anyhow::anyhow!("the bench user's login was refused"))?;
     Ok(Running { base, cookie, http, _shutdown: shutdown, store, _temp: temp })
 }
 
