@@ -54,7 +54,7 @@ fn explain(error: &anyhow::Error) -> String {
     let mut line = String::new();
     for cause in error.chain() {
         let text = cause.to_string();
-        if line.contains(&text) {
+        if line.ends_with(&text) {
             continue;
         }
         if !line.is_empty() {
@@ -81,5 +81,12 @@ mod tests {
             "cannot list providers: store unavailable: cassandra: connection refused"
         );
         assert!(std::error::Error::source(error.chain().nth(1).unwrap()).is_some(), "the cause is kept");
+    }
+
+    #[test]
+    fn a_cause_whose_words_appear_earlier_but_not_as_the_quote_is_still_printed() {
+        let error =
+            anyhow::Error::new(std::io::Error::other("timed out")).context("timed out waiting for the lock");
+        assert_eq!(explain(&error), "timed out waiting for the lock: timed out");
     }
 }

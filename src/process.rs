@@ -60,7 +60,13 @@ pub async fn open_store_patiently(
 ) -> anyhow::Result<Option<Arc<dyn Store>>> {
     let mut backoff = std::time::Duration::from_secs(1);
     loop {
-        match store::open(&settings.store).await {
+        let opened = tokio::select! {
+            // Opening can take minutes (a Cassandra schema waiting for agreement): a signal
+            // meanwhile ends the wait rather than starting a role that is already told to stop.
+            () = shutdown.cancelled() => return Ok(None),
+            opened = store::open(&settings.store) => opened,
+        };
+        match opened {
             Ok(store) => return Ok(Some(store)),
             Err(e) if e.is_unavailable() => {
                 tracing::warn!(error = %e, retry_in = ?backoff, "the store cannot be reached yet; waiting for it");
