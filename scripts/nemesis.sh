@@ -13,7 +13,8 @@
 # (127.0.0.1:PORT,…), HELIOGRAPH_CLUSTER_STORAGE_PORT, HELIOGRAPH_CLUSTER_JMX_PORT and
 # HELIOGRAPH_CLUSTER_HEAP when set (scripts/test.sh sets them for its own cluster); otherwise a
 # cluster of its own on ports 9053/7050/7500, started here and stopped at the end.
-# The binary: --binary PATH, else target/release/heliograph (built here with cargo if needed).
+# The binary: --binary PATH, else $CARGO_TARGET_DIR/release/heliograph (default ./target; built here
+# with cargo if needed).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -39,7 +40,7 @@ if [[ $report_set == 0 ]] && python3 -c "import sys; sys.exit(0 if float(sys.arg
 fi
 if [[ -z $binary && $plan_only == 0 ]]; then
   nice -n 10 cargo build --release --locked --bin heliograph
-  extra+=(--binary target/release/heliograph)
+  extra+=(--binary "${CARGO_TARGET_DIR:-target}/release/heliograph")
 fi
 
 if [[ -n ${HELIOGRAPH_CLUSTER_RUN_DIR:-} ]]; then

@@ -258,6 +258,22 @@ mod tests {
     }
 
     #[test]
+    fn a_summary_covers_the_same_days_and_instants_as_its_report_period() {
+        let tz = chrono_tz::Europe::Berlin;
+        // The week of the autumn clock change: 168 + 1 hours.
+        let week = SummaryPeriod::parse("2026-W43").expect("a week");
+        let report = week.report_period();
+        let date = |text| NaiveDate::parse_from_str(text, "%Y-%m-%d").expect("a date");
+        assert_eq!(report, ReportPeriod::Range { first: date("2026-10-19"), last: date("2026-10-25") });
+        assert_eq!(report.bounds(tz), week.bounds(tz));
+        assert_eq!(week.bounds(tz).end - week.bounds(tz).start, TimeDelta::hours(169));
+        for key in ["2026-03-29", "2026-03"] {
+            let period = SummaryPeriod::parse(key).expect("a period");
+            assert_eq!(period.report_period().bounds(tz), period.bounds(tz), "{key}");
+        }
+    }
+
+    #[test]
     fn keys_parse_back_to_the_same_period_and_nonsense_is_refused() {
         for key in ["2026-03-29", "2026-W13", "2026-03", "2020-W53"] {
             assert_eq!(SummaryPeriod::parse(key).map(|p| p.key()), Ok(key.to_owned()));
