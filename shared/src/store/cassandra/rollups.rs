@@ -9,6 +9,13 @@
 //! (`store/carry.rs`), with the same result, and their rollups are written together with their
 //! readings.
 //!
+//! A fold from the store is written with the time of its read as its write timestamp, so that of
+//! two folds of one hour the one that read later wins, whichever is written last: it saw every
+//! reading the other saw. Without that, a process paused between its read and its write (a
+//! SIGSTOP, a long GC of the node it talks to) wrote back a fold older than one another process
+//! had written meanwhile (a SunSpec upload retried on the other ingest), and the hour stayed
+//! short. The nemesis found it.
+//!
 //! Two connections of one gateway taking turns are told apart by the gap each finds before its
 //! next document (`Carry::gap_before`), which sends that document down the fold-from-the-store
 //! path when the other stored readings there. Two connections writing the same device's same
@@ -32,7 +39,7 @@ use crate::reports::HourlyRollup;
 use crate::reports::rollup::{fold_window, hourly_rollups, touched_hours};
 use crate::store::carry::Carry;
 use crate::store::cassandra::KeyspaceName;
-use crate::store::{StoreError, TenantStore};
+use crate::store::{ReadingsLog, StoreError};
 
 /// Month partitions read concurrently for one device.
 const READ_AHEAD_MONTHS: usize = 4;
@@ -40,7 +47,8 @@ const READ_AHEAD_MONTHS: usize = 4;
 /// The prepared statements of the rollups table.
 pub(super) struct RollupStatements {
     upsert: PreparedStatement,
-    delete: PreparedStatement,
+    upsert_as_of: PreparedStatement,
+    delete_as_of: PreparedStatement,
     range: PreparedStatement,
 }
 
@@ -53,9 +61,20 @@ impl RollupStatements {
                 format!("INSERT INTO {ks}.hourly_rollups (gateway, device, month, hour, rollup) VALUES (?, ?, ?, ?, ?)"),
             )
             .await?,
-            delete: prepare(
+            upsert_as_of: prepare(
                 session,
-                format!("DELETE FROM {ks}.hourly_rollups WHERE gateway = ? AND device = ? AND month = ? AND hour = ?"),
+                format!(
+                    "INSERT INTO {ks}.hourly_rollups (gateway, device, month, hour, rollup) VALUES (?, ?, ?, ?, ?)
+                     USING TIMESTAMP ?"
+                ),
+            )
+            .await?,
+            delete_as_of: prepare(
+                session,
+                format!(
+                    "DELETE FROM {ks}.hourly_rollups USING TIMESTAMP ?
+                     WHERE gateway = ? AND device = ? AND month = ? AND hour = ?"
+                ),
             )
             .await?,
             range: prepare(
@@ -113,9 +132,10 @@ impl RollupStatements {
 /// Folds again, from the stored readings, every hour `readings` touch, and writes the rollups.
 /// One read per device covers all its touched hours and their margins, and `ahead` more: what
 /// it finds seeds each device's carry (returned), which then knows the store holds nothing
-/// else up to the end of that read.
+/// else up to the end of that read. Each device's rollups are written as of the time its read
+/// began (see the module's notes).
 pub(super) async fn refresh(
-    tenant: &dyn TenantStore,
+    tenant: &dyn ReadingsLog,
     session: &Session,
     st: &RollupStatements,
     readings: &[Reading],
@@ -127,6 +147,7 @@ pub(super) async fn refresh(
         let mut window = fold_window(first, last);
         window.end += ahead;
         let known_end = window.end;
+        let read_at = Utc::now().timestamp_micros();
         let stored = tenant.readings(gateway, device, window, usize::MAX).await?;
         let mut folded: BTreeMap<DateTime<Utc>, HourlyRollup> =
             hourly_rollups(&stored).into_iter().map(|r| (r.hour, r)).collect();
@@ -137,11 +158,12 @@ pub(super) async fn refresh(
                 async move {
                     match rollup {
                         Some(rollup) => {
-                            let values = (gateway, device, month(h), h, rollup.to_bytes());
-                            session.execute_unpaged(&st.upsert, values).await.store()
+                            let values = (gateway, device, month(h), h, rollup.to_bytes(), read_at);
+                            session.execute_unpaged(&st.upsert_as_of, values).await.store()
                         }
                         None => {
-                            session.execute_unpaged(&st.delete, (gateway, device, month(h), h)).await.store()
+                            let values = (read_at, gateway, device, month(h), h);
+                            session.execute_unpaged(&st.delete_as_of, values).await.store()
                         }
                     }
                 }
@@ -196,5 +218,139 @@ mod tests {
         assert_eq!(months(&(utc(2025, 11, 30, 0)..utc(2026, 2, 1, 0))), vec![202511, 202512, 202601]);
         assert_eq!(months(&(utc(2026, 3, 1, 0)..utc(2026, 3, 1, 0))), Vec::<i32>::new());
         assert_eq!(months(&(utc(2026, 3, 31, 23)..utc(2026, 4, 1, 0))), vec![202603]);
+    }
+}
+
+#[cfg(test)]
+mod stale_fold_tests {
+    #![allow(clippy::unwrap_used)] // a test that cannot unwrap has already failed
+
+    use std::sync::Arc;
+
+    use async_trait::async_trait;
+    use chrono::TimeZone;
+    use tokio::sync::Notify;
+
+    use super::*;
+    use crate::domain::{Metric, Metrics, Provider, ProviderSlug, QuarantinedReading, RefusedGateway};
+    use crate::store::cassandra::{CassandraStore, CassandraTenant};
+    use crate::store::{
+        BatchWriter, CassandraSettings, ConsistencySetting, ProviderRegistry, ReportCache, WriteBatch,
+    };
+
+    /// A fold's view of the store that was read, then held up: `readings` answers with what the
+    /// store held before, once `go` is told; `reading` says the read has begun.
+    struct Stalled {
+        inner: Arc<CassandraTenant>,
+        before: Vec<Reading>,
+        reading: Arc<Notify>,
+        go: Arc<Notify>,
+    }
+
+    #[async_trait]
+    impl ReadingsLog for Stalled {
+        async fn write_batch(&self, batch: WriteBatch) -> Result<(), StoreError> {
+            self.inner.write_batch(batch).await
+        }
+        fn writer(self: Arc<Self>) -> Box<dyn BatchWriter> {
+            Arc::clone(&self.inner).writer()
+        }
+        async fn readings(
+            &self,
+            _: &GatewayId,
+            _: &DeviceId,
+            _: Range<DateTime<Utc>>,
+            _: usize,
+        ) -> Result<Vec<Reading>, StoreError> {
+            self.reading.notify_one();
+            self.go.notified().await;
+            Ok(self.before.clone())
+        }
+        async fn quarantined(
+            &self,
+            range: Range<DateTime<Utc>>,
+            limit: usize,
+        ) -> Result<Vec<QuarantinedReading>, StoreError> {
+            self.inner.quarantined(range, limit).await
+        }
+        async fn record_refused_gateway(&self, refusal: &RefusedGateway) -> Result<(), StoreError> {
+            self.inner.record_refused_gateway(refusal).await
+        }
+        async fn refused_gateways(&self, limit: usize) -> Result<Vec<RefusedGateway>, StoreError> {
+            self.inner.refused_gateways(limit).await
+        }
+    }
+
+    fn reading(ts: DateTime<Utc>, energy_wh: f64) -> Reading {
+        let mut metrics = Metrics::default();
+        metrics.set(Metric::AcPower, 1000.0).unwrap();
+        metrics.set(Metric::Energy, energy_wh).unwrap();
+        Reading {
+            gateway: GatewayId::parse("GW-1").unwrap(),
+            device: DeviceId::parse("inv-1").unwrap(),
+            ts,
+            status: None,
+            metrics,
+        }
+    }
+
+    /// The nemesis's finding, without the nemesis: a fold that read the hour, stalled, and wrote
+    /// after another writer had folded the hour with a later reading, must not take its place.
+    #[tokio::test]
+    async fn a_fold_written_late_does_not_replace_one_that_read_more() {
+        let node =
+            std::env::var("HELIOGRAPH_CASSANDRA").expect("HELIOGRAPH_CASSANDRA names a Cassandra node");
+        let token = format!("{:08x}", rand::random::<u32>());
+        let settings = CassandraSettings {
+            nodes: vec![node],
+            registry_keyspace: KeyspaceName::parse(&format!("stale_{token}")).unwrap(),
+            consistency: ConsistencySetting::One,
+            request_timeout_ms: 20_000,
+            ..CassandraSettings::default()
+        };
+        let store = CassandraStore::connect(&settings).await.unwrap();
+        let provider = Provider::new(ProviderSlug::parse(&format!("stale{token}")).unwrap(), "Stale");
+        store.create_provider(&provider).await.unwrap();
+        let tenant = store.open_tenant(&provider).await.unwrap();
+
+        let hour = Utc.with_ymd_and_hms(2026, 6, 1, 10, 0, 0).single().unwrap();
+        let first = reading(hour + TimeDelta::minutes(5), 1_000.0);
+        let second = reading(hour + TimeDelta::minutes(35), 1_500.0);
+        let mut batch = WriteBatch::new(first.gateway.clone(), Utc::now());
+        batch.readings.push(first.clone());
+        tenant.write_batch(batch).await.unwrap();
+
+        let stalled = Stalled {
+            inner: Arc::clone(&tenant),
+            before: vec![first.clone()],
+            reading: Arc::new(Notify::new()),
+            go: Arc::new(Notify::new()),
+        };
+        let late_fold = refresh(
+            &stalled,
+            tenant.session(),
+            &tenant.statements.rollups,
+            std::slice::from_ref(&first),
+            TimeDelta::zero(),
+        );
+        let meanwhile = async {
+            stalled.reading.notified().await;
+            let mut batch = WriteBatch::new(second.gateway.clone(), Utc::now());
+            batch.readings.push(second.clone());
+            tenant.write_batch(batch).await.unwrap();
+            stalled.go.notify_one();
+        };
+        let (late, ()) = tokio::join!(late_fold, meanwhile);
+        late.unwrap();
+
+        let stored = tenant
+            .hourly_rollups(&first.gateway, &first.device, hour..hour + TimeDelta::hours(1))
+            .await
+            .unwrap();
+        assert_eq!(stored, hourly_rollups(&[first, second]), "the hour holds both readings");
+        for keyspace in [KeyspaceName::of_provider(&provider.slug), settings.registry_keyspace] {
+            let drop = format!("DROP KEYSPACE IF EXISTS {keyspace}");
+            tenant.session().query_unpaged(drop, ()).await.unwrap();
+        }
     }
 }

@@ -38,7 +38,7 @@ const RECEIPT_CLOCK_MARGIN: TimeDelta = TimeDelta::days(2);
 /// A handle on one provider's keyspace.
 pub struct CassandraTenant {
     slug: ProviderSlug,
-    statements: TenantStatements,
+    pub(super) statements: TenantStatements,
     registry: Arc<Registry>,
 }
 
@@ -57,7 +57,7 @@ impl CassandraTenant {
         Self { slug, statements, registry }
     }
 
-    fn session(&self) -> &Session {
+    pub(super) fn session(&self) -> &Session {
         &self.registry.session
     }
 
