@@ -10,6 +10,7 @@ use heliograph_shared::store::Store;
 use heliograph_shared::{
     ClaimOwner, Customer, CustomerId, DeliveryKey, ProviderSlug, UnsubscribeKey, UnsubscribeScope,
 };
+use lettre::Message;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
@@ -17,10 +18,12 @@ use crate::MailerError;
 use crate::alerts::email as alert_email;
 use crate::alerts::{AlertReport, Monitor};
 use crate::delivery::{Delivered, Deliverer};
+use crate::mime::{self, Addressing};
 use crate::roster::Roster;
 use crate::settings::MailerSettings;
 use crate::summary::email as summary_email;
 use crate::summary::{Cadence, SummaryPeriod};
+use crate::templates::Rendered;
 use crate::transport::Outbox;
 
 /// What every email needs besides its data: settings and the unsubscribe key.
@@ -35,6 +38,27 @@ impl MailContext {
     /// The unsubscribe link of a customer.
     pub fn unsubscribe_url(&self, roster: &Roster, customer: CustomerId, scope: UnsubscribeScope) -> String {
         self.unsubscribe.url(&self.settings.public_url, &roster.provider.slug, customer, scope)
+    }
+
+    /// The message of delivery `key` to every address of `customer`, under the provider's brand,
+    /// with the one-click unsubscribe headers of `scope` (the same link `rendered` shows).
+    pub fn message(
+        &self,
+        roster: &Roster,
+        customer: &Customer,
+        key: &DeliveryKey,
+        scope: UnsubscribeScope,
+        rendered: &Rendered,
+    ) -> Result<Message, MailerError> {
+        let unsubscribe_url = self.unsubscribe_url(roster, customer.id, scope);
+        let addressing = Addressing {
+            from_address: &self.settings.from_address,
+            brand: roster.provider.brand(),
+            to: &customer.emails,
+            key,
+            unsubscribe_url: &unsubscribe_url,
+        };
+        Ok(mime::message(rendered, &addressing)?)
     }
 }
 

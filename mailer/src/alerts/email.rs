@@ -7,7 +7,6 @@ use chrono::{DateTime, TimeDelta, Utc};
 use heliograph_shared::{Alert, Customer, DeliveryKey, UnsubscribeScope};
 use lettre::Message;
 
-use crate::mime::{self, Addressing};
 use crate::roster::Roster;
 use crate::service::MailContext;
 use crate::{MailerError, presentation, templates};
@@ -46,22 +45,10 @@ pub async fn message(
         alerts.iter().filter(|a| a.open_notice == topic && a.clear_notice != topic).map(describe).collect();
     let cleared = alerts.iter().filter(|a| a.clear_notice == topic).map(describe).collect();
     let unsubscribe_url = context.unsubscribe_url(roster, customer.id, UnsubscribeScope::Alerts);
-    let view = presentation::alerts(
-        roster.provider.brand(),
-        &customer.name,
-        opened,
-        cleared,
-        unsubscribe_url.clone(),
-    );
+    let view =
+        presentation::alerts(roster.provider.brand(), &customer.name, opened, cleared, unsubscribe_url);
     let rendered = templates::alerts(&view)?;
-    let addressing = Addressing {
-        from_address: &context.settings.from_address,
-        brand: roster.provider.brand(),
-        to: &customer.emails,
-        key,
-        unsubscribe_url: &unsubscribe_url,
-    };
-    Ok(Some(mime::message(&rendered, &addressing)?))
+    Ok(Some(context.message(roster, customer, key, UnsubscribeScope::Alerts, &rendered)?))
 }
 
 #[cfg(test)]

@@ -6,7 +6,6 @@ use heliograph_shared::{Customer, CustomerId, DeliveryKey, UnsubscribeScope};
 use lettre::Message;
 use tracing::debug;
 
-use crate::mime::{self, Addressing};
 use crate::presentation::{self, SummaryContext};
 use crate::roster::Roster;
 use crate::service::MailContext;
@@ -64,13 +63,5 @@ pub async fn message(
         return Ok(None);
     }
     let rendered = render(context, roster, customer, period, now).await?;
-    let unsubscribe_url = context.unsubscribe_url(roster, customer.id, UnsubscribeScope::Summaries);
-    let addressing = Addressing {
-        from_address: &context.settings.from_address,
-        brand: roster.provider.brand(),
-        to: &customer.emails,
-        key,
-        unsubscribe_url: &unsubscribe_url,
-    };
-    Ok(Some(mime::message(&rendered, &addressing)?))
+    Ok(Some(context.message(roster, customer, key, UnsubscribeScope::Summaries, &rendered)?))
 }
