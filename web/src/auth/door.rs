@@ -14,11 +14,10 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use chrono::TimeDelta;
 use heliograph_shared::PasswordDigest;
-use subtle::ConstantTimeEq;
 
 use super::keys::random_token;
 use super::passwords::Slot;
-use super::session::{clear_cookie, cookie, set_cookie};
+use super::session::{clear_cookie, cookie, csrf_matches, set_cookie};
 use crate::error::AppError;
 use crate::state::AppState;
 
@@ -51,9 +50,7 @@ impl Door {
     pub fn form_token_matches(&self, state: &AppState, headers: &HeaderMap, presented: &str) -> bool {
         cookie(headers, self.form_cookie)
             .and_then(|value| state.keys.verify(self.form_purpose, value))
-            .is_some_and(|token| {
-                !presented.is_empty() && bool::from(token.as_bytes().ct_eq(presented.as_bytes()))
-            })
+            .is_some_and(|token| csrf_matches(token, presented))
     }
 
     /// The page `render` makes from a fresh form token, with that token's signed cookie.
