@@ -11,7 +11,7 @@ use tokio::net::TcpStream;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio_util::sync::CancellationToken;
 
-use crate::provision::SimulatedGateway;
+use crate::provision::{Condition, SimulatedGateway};
 use crate::simulate::Plan;
 use crate::solar::Sample;
 
@@ -93,8 +93,16 @@ impl GatewayClient {
         let mut count = 0;
         if let Some(mut ts) = self.plan.history_from {
             let now = Utc::now();
-            while ts <= now && !shutdown.is_cancelled() {
-                count += self.readings_at(ts, &mut pending);
+            let mut unsent = String::new();
+            while ts <= now && !shutdown.is_cancelled() && !self.gateway.silent_at(ts) {
+                if self.gateway.stored_until.is_some_and(|until| ts <= until) {
+                    // Simulated all the same, so that the counters run on from what is stored.
+                    unsent.clear();
+                    self.gateway.readings_at(ts, &mut unsent);
+                    ts += self.plan.step;
+                    continue;
+                }
+                count += self.gateway.readings_at(ts, &mut pending);
                 if count >= self.plan.batch {
                     self.send(&pending).await?;
                     pending.clear();
@@ -121,7 +129,10 @@ impl GatewayClient {
                     break;
                 }
                 let now = Utc::now();
-                count += self.readings_at(now, &mut pending);
+                if self.gateway.silent_at(now) {
+                    break;
+                }
+                count += self.gateway.readings_at(now, &mut pending);
                 if count >= self.plan.batch.min(8) {
                     self.send(&pending).await?;
                     pending.clear();
@@ -136,36 +147,6 @@ impl GatewayClient {
             self.read_answer().await?;
         }
         Ok(self.totals)
-    }
-
-    /// Appends this gateway's readings at `ts` to `out`; returns how many.
-    fn readings_at(&mut self, ts: DateTime<Utc>, out: &mut String) -> usize {
-        let sample = self.gateway.plant.sample(ts);
-        let stamp = ts.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-        inverter(out, &stamp, &sample);
-        let mut count = 1;
-        if self.gateway.has_meter {
-            let consumption = self.gateway.consumption(ts);
-            let grid = consumption - sample.ac_power;
-            self.gateway.meter.advance(ts, grid);
-            out.push_str(&format!(
-                "<reading device=\"meter-1\" kind=\"meter\" ts=\"{stamp}\"><ac_power unit=\"W\">{grid:.1}</ac_power>\
-                 <import_energy unit=\"kWh\">{:.3}</import_energy><export_energy unit=\"kWh\">{:.3}</export_energy></reading>",
-                self.gateway.meter.import_wh / 1000.0,
-                self.gateway.meter.export_wh / 1000.0
-            ));
-            count += 1;
-        }
-        if self.gateway.has_sensor {
-            out.push_str(&format!(
-                "<reading device=\"irr-1\" kind=\"irradiance_sensor\" ts=\"{stamp}\"><irradiance unit=\"W/m2\">{:.1}</irradiance>\
-                 <temperature unit=\"C\">{:.1}</temperature></reading>",
-                sample.irradiance,
-                sample.temperature - 8.0
-            ));
-            count += 1;
-        }
-        count
     }
 
     async fn send(&mut self, readings: &str) -> anyhow::Result<()> {
@@ -202,8 +183,55 @@ impl GatewayClient {
     }
 }
 
-fn inverter(out: &mut String, stamp: &str, s: &Sample) {
-    let status = if s.ac_power > 0.0 { "producing" } else { "standby" };
+impl SimulatedGateway {
+    /// Whether the gateway says nothing at `ts` (it is offline from some time on).
+    pub(crate) fn silent_at(&self, ts: DateTime<Utc>) -> bool {
+        matches!(self.condition, Condition::Offline { since } if ts > since)
+    }
+
+    /// Appends this gateway's readings at `ts` to `out`; returns how many.
+    pub(crate) fn readings_at(&mut self, ts: DateTime<Utc>, out: &mut String) -> usize {
+        let faulted = matches!(self.condition, Condition::Fault { since } if ts >= since);
+        self.plant.derate = match self.condition {
+            _ if faulted => 0.0,
+            Condition::Underperforming { share } => share.clamp(0.0, 1.0),
+            _ => 1.0,
+        };
+        let sample = self.plant.sample(ts);
+        let stamp = ts.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        inverter(out, &stamp, &sample, faulted);
+        let mut count = 1;
+        if self.has_meter {
+            let consumption = self.consumption(ts);
+            let grid = consumption - sample.ac_power;
+            self.meter.advance(ts, grid);
+            out.push_str(&format!(
+                "<reading device=\"meter-1\" kind=\"meter\" ts=\"{stamp}\"><ac_power unit=\"W\">{grid:.1}</ac_power>\
+                 <import_energy unit=\"kWh\">{:.3}</import_energy><export_energy unit=\"kWh\">{:.3}</export_energy></reading>",
+                self.meter.import_wh / 1000.0,
+                self.meter.export_wh / 1000.0
+            ));
+            count += 1;
+        }
+        if self.has_sensor {
+            out.push_str(&format!(
+                "<reading device=\"irr-1\" kind=\"irradiance_sensor\" ts=\"{stamp}\"><irradiance unit=\"W/m2\">{:.1}</irradiance>\
+                 <temperature unit=\"C\">{:.1}</temperature></reading>",
+                sample.irradiance,
+                sample.temperature - 8.0
+            ));
+            count += 1;
+        }
+        count
+    }
+}
+
+fn inverter(out: &mut String, stamp: &str, s: &Sample, faulted: bool) {
+    let status = match () {
+        () if faulted => "fault",
+        () if s.ac_power > 0.0 => "producing",
+        () => "standby",
+    };
     out.push_str(&format!(
         "<reading device=\"inv-1\" kind=\"inverter\" ts=\"{stamp}\">\
          <ac_power unit=\"W\">{}</ac_power><dc_power unit=\"W\">{}</dc_power>\
@@ -259,5 +287,61 @@ fn parse_answer(line: &str) -> anyhow::Result<Answer> {
             Event::Eof => anyhow::bail!("empty answer line"),
             _ => {}
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use chrono::{Duration, TimeZone};
+
+    use super::*;
+
+    fn gateway(condition: Condition) -> SimulatedGateway {
+        let mut gateway =
+            SimulatedGateway::new(heliograph_shared::GatewayId::parse("GW-1").unwrap(), "t".into(), 1, 5);
+        gateway.condition = condition;
+        gateway
+    }
+
+    /// Runs a June day in Munich minute by minute; returns the energy made and the documents.
+    fn day(gateway: &mut SimulatedGateway) -> (f64, String) {
+        let start = Utc.with_ymd_and_hms(2026, 6, 21, 0, 0, 0).unwrap();
+        let mut text = String::new();
+        let before = gateway.plant.energy_wh;
+        for minute in 0..24 * 60 {
+            gateway.readings_at(start + Duration::minutes(minute), &mut text);
+        }
+        (gateway.plant.energy_wh - before, text)
+    }
+
+    #[test]
+    fn an_underperforming_plant_makes_its_share_of_a_healthy_ones_energy() {
+        let (healthy, _) = day(&mut gateway(Condition::Healthy));
+        let (poor, _) = day(&mut gateway(Condition::Underperforming { share: 0.5 }));
+        assert!(healthy > 10_000.0, "a June day makes {healthy} Wh");
+        assert!((poor / healthy - 0.5).abs() < 0.01, "{poor} against {healthy} Wh");
+    }
+
+    #[test]
+    fn a_faulty_inverter_says_so_and_makes_nothing_from_the_fault_on() {
+        let since = Utc.with_ymd_and_hms(2026, 6, 21, 12, 0, 0).unwrap();
+        let mut faulty = gateway(Condition::Fault { since });
+        let (energy, text) = day(&mut faulty);
+        let (healthy, _) = day(&mut gateway(Condition::Healthy));
+        assert!(energy > 0.0 && energy < 0.8 * healthy, "{energy} of {healthy} Wh: the morning only");
+        let afternoon = &text[text.find("2026-06-21T12:00:00Z").unwrap()..];
+        assert!(afternoon.contains("<status>fault</status>") && !afternoon.contains("producing"));
+        assert!(text[..text.find("2026-06-21T12:00:00Z").unwrap()].contains("<status>producing</status>"));
+    }
+
+    #[test]
+    fn an_offline_gateway_is_silent_only_after_it_went_quiet() {
+        let since = Utc.with_ymd_and_hms(2026, 6, 21, 12, 0, 0).unwrap();
+        let offline = gateway(Condition::Offline { since });
+        assert!(!offline.silent_at(since));
+        assert!(offline.silent_at(since + Duration::minutes(1)));
+        assert!(!gateway(Condition::Healthy).silent_at(since + Duration::days(1)));
     }
 }

@@ -6,11 +6,8 @@ use std::path::Path;
 use anyhow::Context as _;
 use chrono::{DateTime, Duration, Timelike, Utc};
 use chrono_tz::Tz;
-use heliograph_shared::store::{Store, StoreError, TenantStore};
-use heliograph_shared::{
-    Customer, CustomerId, EmailAddress, Gateway, GatewayId, GatewayToken, PasswordDigest, Provider,
-    ProviderSlug, User, Username,
-};
+use heliograph_shared::store::{Store, TenantStore};
+use heliograph_shared::{Customer, CustomerId, EmailAddress, Gateway, GatewayId, GatewayToken, ProviderSlug};
 
 use crate::solar::Plant;
 
@@ -54,10 +51,37 @@ pub struct SimulatedGateway {
     pub has_sensor: bool,
     /// The meter's counters.
     pub meter: Meter,
+    /// What is wrong with the site, if anything.
+    pub condition: Condition,
+    /// Readings up to this time are already stored: they are still simulated (the counters run
+    /// on from them) but not sent again.
+    pub stored_until: Option<DateTime<Utc>>,
+}
+
+/// What a simulated site suffers from, so that the demo shows what an installer looks for.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Condition {
+    /// Works as it should.
+    Healthy,
+    /// The inverter reports a fault and produces nothing from this time on.
+    Fault {
+        /// When the fault began.
+        since: DateTime<Utc>,
+    },
+    /// The gateway has sent nothing since this time (a router unplugged, a SIM out of credit).
+    Offline {
+        /// Its last reading.
+        since: DateTime<Utc>,
+    },
+    /// The plant delivers only this share of what its peers do (soiling, a failed string).
+    Underperforming {
+        /// The share, between 0 and 1.
+        share: f64,
+    },
 }
 
 impl SimulatedGateway {
-    fn new(id: GatewayId, token: String, index: usize, seed: u64) -> Self {
+    pub(crate) fn new(id: GatewayId, token: String, index: usize, seed: u64) -> Self {
         let capacity_kwp = capacity(index, seed);
         Self {
             id,
@@ -67,6 +91,7 @@ impl SimulatedGateway {
                 latitude: 48.14,
                 longitude: 11.58,
                 seed: seed.wrapping_mul(7919).wrapping_add(index as u64),
+                derate: 1.0,
                 // A few years of production already on the counter.
                 energy_wh: capacity_kwp * 1_000.0 * 1_000.0 * (1.0 + (index % 5) as f64),
                 last: None,
@@ -74,12 +99,16 @@ impl SimulatedGateway {
             has_meter: index.is_multiple_of(2),
             has_sensor: index.is_multiple_of(3),
             meter: Meter { import_wh: 2.0e6 + index as f64 * 1e5, export_wh: 1.0e6, last: None },
+            condition: Condition::Healthy,
+            stored_until: None,
         }
     }
 
-    /// Household consumption, W: a base load with morning and evening peaks.
+    /// Household consumption, W: a base load with morning and evening peaks, by the site's
+    /// solar time (so that the peaks fall where the households are, whatever the longitude).
     pub fn consumption(&self, ts: DateTime<Utc>) -> f64 {
-        let hour = f64::from(ts.hour()) + f64::from(ts.minute()) / 60.0;
+        let utc_hour = f64::from(ts.hour()) + f64::from(ts.minute()) / 60.0;
+        let hour = (utc_hour + self.plant.longitude / 15.0).rem_euclid(24.0);
         let peak = |centre: f64, width: f64| (-((hour - centre) / width).powi(2)).exp();
         350.0 + 1_200.0 * peak(6.5, 1.2) + 2_000.0 * peak(18.5, 2.0)
     }
@@ -122,54 +151,76 @@ pub async fn provision(
 ) -> anyhow::Result<Vec<SimulatedGateway>> {
     let provider = store.provider(slug).await?.with_context(|| format!("provider {slug} does not exist"))?;
     let tenant = store.tenant(slug).await?;
+    let domain = slug.as_str().replace('_', "-");
     let mut gateways = Vec::with_capacity(count);
     for index in 1..=count {
         let id = GatewayId::parse(&format!("{prefix}-{index:04}"))?;
-        let site = SITE_NAMES[(index - 1) % SITE_NAMES.len()];
+        let site = format!("{} ({index})", SITE_NAMES[(index - 1) % SITE_NAMES.len()]);
         let token = GatewayToken::generate();
         let simulated = SimulatedGateway::new(id.clone(), token.reveal().to_owned(), index, seed);
-        match tenant.gateway(&id).await? {
-            Some(mut existing) => {
-                existing.previous_token = Some((existing.token_hash, Utc::now() + Duration::hours(1)));
-                existing.token_hash = token.hash();
-                tenant.update_gateway(&existing).await?;
-            }
-            None => {
-                let customer = ensure_customer(tenant.as_ref(), site, provider.timezone, index).await?;
-                let gateway = Gateway {
-                    id,
-                    customer: Some(customer),
-                    site_name: format!("{site} ({index})"),
-                    capacity_kwp: simulated.plant.capacity_kwp,
-                    token_hash: token.hash(),
-                    previous_token: None,
-                    last_seen: None,
-                    active: true,
-                };
-                tenant.create_gateway(&gateway).await?;
-            }
-        }
+        let owner = Owner {
+            name: &site,
+            email: &format!("owner{index}@{domain}.example"),
+            timezone: provider.timezone,
+        };
+        commission(tenant.as_ref(), &id, &token, &site, simulated.plant.capacity_kwp, &owner).await?;
         gateways.push(simulated);
     }
     Ok(gateways)
 }
 
-async fn ensure_customer(
+/// The customer a simulated site belongs to.
+pub(crate) struct Owner<'a> {
+    /// The customer's name.
+    pub name: &'a str,
+    /// Where their reports go.
+    pub email: &'a str,
+    /// Their time zone.
+    pub timezone: Tz,
+}
+
+/// Gives the gateway `id` the new `token`: an existing gateway keeps its old token for an hour
+/// (a running simulator may still be using it); a new one is created with its site and its
+/// owner (a customer, created unless one of that name exists). Returns the gateway's last-seen
+/// time when it existed.
+pub(crate) async fn commission(
     tenant: &dyn TenantStore,
-    site: &str,
-    timezone: Tz,
-    index: usize,
-) -> anyhow::Result<CustomerId> {
-    let name = format!("{site} ({index})");
-    if let Some(existing) = tenant.customers().await?.into_iter().find(|c| c.name == name) {
+    id: &GatewayId,
+    token: &GatewayToken,
+    site_name: &str,
+    capacity_kwp: f64,
+    owner: &Owner<'_>,
+) -> anyhow::Result<Option<DateTime<Utc>>> {
+    if let Some(mut existing) = tenant.gateway(id).await? {
+        existing.previous_token = Some((existing.token_hash, Utc::now() + Duration::hours(1)));
+        existing.token_hash = token.hash();
+        tenant.update_gateway(&existing).await?;
+        return Ok(existing.last_seen);
+    }
+    let customer = ensure_customer(tenant, owner).await?;
+    let gateway = Gateway {
+        id: id.clone(),
+        customer: Some(customer),
+        site_name: site_name.to_owned(),
+        capacity_kwp,
+        token_hash: token.hash(),
+        previous_token: None,
+        last_seen: None,
+        active: true,
+    };
+    tenant.create_gateway(&gateway).await?;
+    Ok(None)
+}
+
+async fn ensure_customer(tenant: &dyn TenantStore, owner: &Owner<'_>) -> anyhow::Result<CustomerId> {
+    if let Some(existing) = tenant.customers().await?.into_iter().find(|c| c.name == owner.name) {
         return Ok(existing.id);
     }
-    let email = format!("owner{index}@{}.example", tenant.provider().as_str().replace('_', "-"));
     let customer = Customer {
         id: CustomerId::new_random(),
-        name,
-        emails: vec![EmailAddress::parse(&email).map_err(anyhow::Error::msg)?],
-        timezone,
+        name: owner.name.to_owned(),
+        emails: vec![EmailAddress::parse(owner.email).map_err(anyhow::Error::msg)?],
+        timezone: owner.timezone,
         active: true,
     };
     tenant.upsert_customer(&customer).await?;
@@ -217,45 +268,4 @@ pub fn read_tokens(path: &Path, count: usize, seed: u64) -> anyhow::Result<Vec<S
         gateways.len()
     );
     Ok(gateways)
-}
-
-/// The demo's panel user at every demo provider, and its password (printed at start-up).
-pub const DEMO_LOGIN: (&str, &str) = ("demo", "demo");
-
-/// The demo providers' slugs.
-pub const DEMO_PROVIDERS: [&str; 2] = ["sunrise", "voltwerk"];
-
-/// Creates the demo user at a provider unless it exists.
-async fn ensure_demo_user(tenant: &dyn TenantStore) -> anyhow::Result<()> {
-    let username = Username::parse(DEMO_LOGIN.0).map_err(anyhow::Error::msg)?;
-    if tenant.user(&username).await?.is_some() {
-        return Ok(());
-    }
-    let password = tokio::task::spawn_blocking(|| PasswordDigest::hash(DEMO_LOGIN.1))
-        .await?
-        .map_err(anyhow::Error::msg)?;
-    tenant.upsert_user(&User::new(username, "Demo user", password)).await?;
-    Ok(())
-}
-
-/// The demo's two providers and their fleets (created when missing, re-keyed otherwise), each
-/// with the demo panel user.
-pub async fn demo_fleets(store: &dyn Store) -> anyhow::Result<Vec<Vec<SimulatedGateway>>> {
-    let fleets = [
-        (DEMO_PROVIDERS[0], "Sunrise Solar Installers", "Europe/Berlin", 4),
-        (DEMO_PROVIDERS[1], "Voltwerk O&M", "Europe/Vienna", 3),
-    ];
-    let mut out = Vec::new();
-    for (slug, name, timezone, count) in fleets {
-        let slug = ProviderSlug::parse(slug)?;
-        let mut provider = Provider::new(slug.clone(), name);
-        provider.timezone = timezone.parse().map_err(|_| anyhow::anyhow!("bad demo timezone"))?;
-        match store.create_provider(&provider).await {
-            Ok(()) | Err(StoreError::ProviderExists(_)) => {}
-            Err(e) => return Err(e.into()),
-        }
-        ensure_demo_user(store.tenant(&slug).await?.as_ref()).await?;
-        out.push(provision(store, &slug, &default_prefix(&slug), count, 11).await?);
-    }
-    Ok(out)
 }

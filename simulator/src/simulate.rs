@@ -3,16 +3,14 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::Duration as StdDuration;
 
 use anyhow::Context as _;
 use chrono::{DateTime, Duration, DurationRound, Utc};
 use clap::Args;
 use heliograph_shared::ProviderSlug;
-use heliograph_shared::store::{Store, StoreSettings};
+use heliograph_shared::store::StoreSettings;
 use tokio_util::sync::CancellationToken;
-use tracing::{info, warn};
 
 use crate::gateway::{GatewayClient, Totals};
 use crate::provision::{self, SimulatedGateway};
@@ -153,36 +151,4 @@ pub async fn drive(
         totals.add(&joined.context("a simulated gateway panicked")??);
     }
     Ok(totals)
-}
-
-/// The demo behind `heliograph serve --demo`: two providers with customers and gateways, a day of
-/// history, then live readings every minute until shutdown.
-pub async fn demo(store: Arc<dyn Store>, target: SocketAddr, shutdown: CancellationToken) {
-    let outcome = async {
-        let fleets = provision::demo_fleets(store.as_ref()).await?;
-        let (user, password) = provision::DEMO_LOGIN;
-        info!(
-            providers = provision::DEMO_PROVIDERS.join(", "),
-            user,
-            password,
-            "demo: log in to the panel with provider sunrise (or voltwerk), user {user}, password {password}"
-        );
-        // One plan, so each plant's energy counter runs on from history into live data.
-        let plan = Plan {
-            history_from: Some((Utc::now() - Duration::days(2)).duration_trunc(Duration::minutes(1))?),
-            step: Duration::minutes(1),
-            batch: 240,
-            live: true,
-            live_for: None,
-            latitude: 48.14,
-            longitude: 11.58,
-        };
-        let all: Vec<SimulatedGateway> = fleets.into_iter().flatten().collect();
-        info!(gateways = all.len(), "demo: sending two days of history, then live readings every minute");
-        drive(all, target, plan, shutdown).await?;
-        anyhow::Ok(())
-    };
-    if let Err(e) = outcome.await {
-        warn!(error = %e, "demo simulation stopped");
-    }
 }

@@ -61,6 +61,9 @@ pub struct Plant {
     pub longitude: f64,
     /// Seed for clouds.
     pub seed: u64,
+    /// The share of its rated output the plant delivers (1.0 healthy; a soiled array or a
+    /// failed string less; a tripped inverter nothing).
+    pub derate: f64,
     /// Lifetime counter, Wh.
     pub energy_wh: f64,
     /// Time of the last reading, for integration.
@@ -99,7 +102,7 @@ impl Plant {
         let sun = (elevation.to_radians().sin()).max(0.0);
         let clear_sky = 1000.0 * sun.powf(1.15);
         let irradiance = clear_sky * cloudiness(self.seed, ts);
-        let dc_power = self.capacity_kwp * irradiance * 0.92;
+        let dc_power = self.capacity_kwp * irradiance * 0.92 * self.derate;
         let ac_power = (dc_power * 0.965).min(self.capacity_kwp * 1000.0);
         if let Some(last) = self.last {
             let hours = (ts - last).num_milliseconds().max(0) as f64 / 3_600_000.0;
@@ -156,6 +159,7 @@ mod tests {
             latitude: 48.14,
             longitude: 11.58,
             seed: 1,
+            derate: 1.0,
             energy_wh: 5e6,
             last: None,
         };

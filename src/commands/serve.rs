@@ -33,7 +33,12 @@ pub async fn serve(settings: Settings, args: ServeArgs) -> anyhow::Result<()> {
     );
     let demo = if args.demo {
         let target = loopback(ingest.local_addr()?);
-        Some(tokio::spawn(heliograph_simulator::simulate::demo(Arc::clone(&store), target, shutdown.clone())))
+        Some(tokio::spawn(heliograph_simulator::demo::run(
+            Arc::clone(&store),
+            target,
+            heliograph_simulator::demo::HISTORY,
+            shutdown.clone(),
+        )))
     } else {
         None
     };
