@@ -1,7 +1,7 @@
 //! The demo behind `heliograph serve --demo`: two providers on opposite sides of the world (so
 //! that one of them is in daylight at any hour), each with a fleet an installer would recognise
 //! (households with grid meters, businesses with irradiance sensors, a site with an inverter
-//! fault, one offline since yesterday, one producing half of what its peers do), four weeks of
+//! fault, one offline since yesterday, one producing half of what its peers do), six weeks of
 //! history, and then live readings every minute.
 
 use std::net::SocketAddr;
@@ -26,9 +26,9 @@ pub const DEMO_LOGIN: (&str, &str) = ("demo", "demo");
 /// The demo providers' slugs.
 pub const DEMO_PROVIDERS: [&str; 2] = ["sunrise", "voltwerk"];
 
-/// How much history `serve --demo` sends before going live: enough for month views with a
-/// shape.
-pub const HISTORY: Duration = Duration::days(28);
+/// How much history `serve --demo` sends before going live: enough for a whole previous month,
+/// so that month views, the year's bars and the first monthly summary show real figures.
+pub const HISTORY: Duration = Duration::days(42);
 
 /// Readings already stored are not sent again, except this much before the last contact (a
 /// restart may have cut off documents that were in flight).
