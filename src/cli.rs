@@ -19,14 +19,17 @@ pub struct Cli {
 /// Roles and administration commands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Everything in one process (ingest, web and mailer) on the embedded store by default.
+    /// Everything in one process (ingest, web, mailer and alert monitor) on the embedded store by
+    /// default.
     Serve(ServeArgs),
     /// The ingest server alone.
     Ingest,
     /// The web panel alone.
     Web,
-    /// The mailer: runs the summary and alert scheduler, or sends one summary on demand.
+    /// The mailer: sends due summaries and alert emails, or one summary on demand.
     Mailer(MailerArgs),
+    /// The alert monitor: checks every provider's sites for alerts and keeps them in the store.
+    Monitor,
     /// Manage providers (tenants).
     #[command(subcommand)]
     Provider(ProviderCommand),

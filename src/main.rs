@@ -29,6 +29,7 @@ async fn main() -> ExitCode {
         Command::Ingest => commands::serve::ingest(settings).await,
         Command::Web => commands::serve::web(settings).await,
         Command::Mailer(args) => commands::mail::mailer(settings, args).await,
+        Command::Monitor => commands::monitor::monitor(settings).await,
         Command::Provider(command) => commands::admin::provider(settings, command).await,
         Command::Customer(command) => commands::admin::customer(settings, command).await,
         Command::Gateway(command) => commands::admin::gateway(settings, command).await,

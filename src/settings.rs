@@ -8,6 +8,7 @@ use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 use heliograph_ingest::IngestSettings;
 use heliograph_mailer::MailerSettings;
+use heliograph_shared::alerts::MonitorSettings;
 use heliograph_shared::store::StoreSettings;
 use heliograph_web::WebSettings;
 use serde::{Deserialize, Serialize};
@@ -24,6 +25,8 @@ pub struct Settings {
     pub web: WebSettings,
     /// Customer summaries and alert emails.
     pub mailer: MailerSettings,
+    /// The alert monitor.
+    pub monitor: MonitorSettings,
     /// Logging.
     pub log: LogSettings,
     /// The internal listener for probes and metrics.
@@ -42,12 +45,14 @@ pub struct OpsSettings {
     pub web: Option<SocketAddr>,
     /// `heliograph mailer`.
     pub mailer: Option<SocketAddr>,
+    /// `heliograph monitor`.
+    pub monitor: Option<SocketAddr>,
 }
 
 impl Default for OpsSettings {
     fn default() -> Self {
         let local = |port| Some(SocketAddr::from(([127, 0, 0, 1], port)));
-        Self { ingest: local(7790), web: local(7791), mailer: local(7792) }
+        Self { ingest: local(7790), web: local(7791), mailer: local(7792), monitor: local(7793) }
     }
 }
 

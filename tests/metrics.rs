@@ -78,29 +78,35 @@ async fn wait_healthy(port: u16) {
 }
 
 #[tokio::test]
-async fn web_and_mailer_processes_serve_health_readiness_and_metrics() {
+async fn web_mailer_and_monitor_processes_serve_health_readiness_and_metrics() {
     let dir = tempfile::tempdir().unwrap();
-    let (web, web_ops, mailer_ops) = (free_port(), free_port(), free_port());
+    let (web, web_ops, mailer_ops, monitor_ops) = (free_port(), free_port(), free_port(), free_port());
     let config = dir.path().join("heliograph.toml");
     std::fs::write(
         &config,
         format!(
             "[store]\nbackend = \"embedded\"\ndata_dir = \"{}\"\n[web]\nlisten = \"127.0.0.1:{web}\"\n\
              [mailer]\ntransport = \"file\"\noutbox_dir = \"{}\"\n\
-             [ops]\nweb = \"127.0.0.1:{web_ops}\"\nmailer = \"127.0.0.1:{mailer_ops}\"\n[log]\nfilter = \"warn\"\n",
+             [ops]\nweb = \"127.0.0.1:{web_ops}\"\nmailer = \"127.0.0.1:{mailer_ops}\"\n\
+             monitor = \"127.0.0.1:{monitor_ops}\"\n[log]\nfilter = \"warn\"\n",
             dir.path().join("data").display(),
             dir.path().join("outbox").display()
         ),
     )
     .unwrap();
     heliograph(&config, &["provider", "add", "acme", "--name", "Acme"]);
-    let mut processes = [start_role(&config, "web", web), start_role(&config, "mailer", mailer_ops)];
+    let mut processes = [
+        start_role(&config, "web", web),
+        start_role(&config, "mailer", mailer_ops),
+        start_role(&config, "monitor", monitor_ops),
+    ];
     wait_healthy(web_ops).await;
     wait_healthy(mailer_ops).await;
+    wait_healthy(monitor_ops).await;
     let web_addr = std::net::SocketAddr::from(([127, 0, 0, 1], web));
     let (status, _) = common::http_get(web_addr, "/login").await;
     assert_eq!(status, 200);
-    for port in [web_ops, mailer_ops] {
+    for port in [web_ops, mailer_ops, monitor_ops] {
         let (status, body) =
             common::http_get(std::net::SocketAddr::from(([127, 0, 0, 1], port)), "/readyz").await;
         assert_eq!((status, body.trim()), (200, "ready"), "port {port}");
@@ -110,11 +116,14 @@ async fn web_and_mailer_processes_serve_health_readiness_and_metrics() {
     // The scheduler's first round starts at once; its counter shows once it has finished.
     let deadline = Instant::now() + Duration::from_secs(10);
     let mut mailer_metrics = scrape(mailer_ops).await;
-    while !mailer_metrics.contains(r#"heliograph_mailer_rounds_total{outcome="ok"}"#)
+    let mut monitor_metrics = scrape(monitor_ops).await;
+    while !(mailer_metrics.contains(r#"heliograph_mailer_rounds_total{outcome="ok"}"#)
+        && monitor_metrics.contains(r#"heliograph_monitor_checks_total{outcome="ok"}"#))
         && Instant::now() < deadline
     {
         tokio::time::sleep(Duration::from_millis(100)).await;
         mailer_metrics = scrape(mailer_ops).await;
+        monitor_metrics = scrape(monitor_ops).await;
     }
     for process in &mut processes {
         let _ = process.kill();
@@ -124,4 +133,6 @@ async fn web_and_mailer_processes_serve_health_readiness_and_metrics() {
     assert!(web_metrics.contains(login), "missing {login:?} in\n{web_metrics}");
     let rounds = r#"heliograph_mailer_rounds_total{outcome="ok"}"#;
     assert!(mailer_metrics.contains(rounds), "missing {rounds:?} in\n{mailer_metrics}");
+    let checks = r#"heliograph_monitor_checks_total{outcome="ok"}"#;
+    assert!(monitor_metrics.contains(checks), "missing {checks:?} in\n{monitor_metrics}");
 }

@@ -3,13 +3,12 @@
 //!
 //! - [`summary`]: the period a summary covers (days, ISO weeks, months in the customer's
 //!   timezone), its figures read from the shared report computation, and the email.
-//! - [`alerts`]: offline, fault and underperformance rules, the monitor that applies them, and
-//!   the alert email.
+//! - [`alerts`]: the alert email (detection is `heliograph_shared::alerts`, run by `serve` and
+//!   the `monitor` role).
 //! - [`presentation`] and [`templates`]: figures into words and bars, then askama templates.
 //! - [`mime`]: MIME message with brand, unsubscribe headers and a stable `Message-ID`.
 //! - [`transport`]: SMTP (pooled, TLS) or a directory of `.eml` files.
 //! - [`delivery`]: claim durably, send, record the outcome, retry with backoff.
-//! - [`roster`]: a provider's recipients for one round.
 //! - [`service`]: the [`Mailer`] that runs rounds with bounded concurrency.
 
 pub mod alerts;
@@ -18,7 +17,6 @@ mod error;
 pub mod metrics;
 pub mod mime;
 pub mod presentation;
-pub mod roster;
 pub mod service;
 pub mod settings;
 pub mod summary;

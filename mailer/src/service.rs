@@ -16,15 +16,14 @@ use tracing::{info, warn};
 
 use crate::MailerError;
 use crate::alerts::email as alert_email;
-use crate::alerts::{AlertReport, Monitor};
 use crate::delivery::{Delivered, Deliverer};
 use crate::mime::{self, Addressing};
-use crate::roster::Roster;
 use crate::settings::MailerSettings;
 use crate::summary::email as summary_email;
 use crate::summary::{Cadence, SummaryPeriod};
 use crate::templates::Rendered;
 use crate::transport::Outbox;
+use heliograph_shared::roster::Roster;
 
 /// What every email needs besides its data: settings and the unsubscribe key.
 pub struct MailContext {
@@ -118,7 +117,6 @@ pub struct Mailer {
     store: Arc<dyn Store>,
     context: MailContext,
     deliverer: Deliverer,
-    monitor: Monitor,
     done: Mutex<HashSet<DeliveryKey>>,
 }
 
@@ -136,7 +134,6 @@ impl Mailer {
             store,
             deliverer: Deliverer::new(owner, Arc::new(outbox), Arc::clone(&settings)),
             context: MailContext { settings, unsubscribe },
-            monitor: Monitor::default(),
             done: Mutex::new(HashSet::new()),
         }
     }
@@ -146,23 +143,16 @@ impl Mailer {
         self.deliverer.owner()
     }
 
-    /// Runs rounds and alert checks until `shutdown`; a failed round is logged and retried at
-    /// the next tick (the store or mail server may be back by then).
+    /// Runs rounds until `shutdown`; a failed round is logged and retried at the next tick (the
+    /// store or mail server may be back by then).
     pub async fn run(&self, shutdown: CancellationToken) {
         let settings = Arc::clone(&self.context.settings);
         let mut rounds = tokio::time::interval(settings.tick());
-        let mut checks = tokio::time::interval(settings.alert_check());
         rounds.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        checks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         info!(owner = %self.owner(), "mailer running");
         loop {
             tokio::select! {
                 () = shutdown.cancelled() => break,
-                _ = checks.tick(), if settings.alerts => {
-                    if let Err(e) = self.check_alerts(Utc::now()).await {
-                        warn!(error = %e, "alert check failed; trying again at the next one");
-                    }
-                }
                 _ = rounds.tick() => {
                     let outcome = self.round(Utc::now()).await;
                     crate::metrics::round(outcome.is_ok());
@@ -279,10 +269,12 @@ impl Mailer {
                 push(Job::Summary(customer.id, period))?;
             }
         }
-        let interval = TimeDelta::minutes(settings.alert_min_interval_minutes.max(1));
-        let topic = alert_email::topic(now, interval);
-        for customer in roster.tenant.customers_with_pending_notices().await? {
-            push(Job::Notice(DeliveryKey::new(customer, &topic)?))?;
+        if settings.alerts {
+            let interval = TimeDelta::minutes(settings.alert_min_interval_minutes.max(1));
+            let topic = alert_email::topic(now, interval);
+            for customer in roster.tenant.customers_with_pending_notices().await? {
+                push(Job::Notice(DeliveryKey::new(customer, &topic)?))?;
+            }
         }
         Ok(jobs)
     }
@@ -366,25 +358,5 @@ impl Mailer {
             .ok_or(MailerError::UnknownCustomer { provider: slug, customer })?
             .clone();
         summary_email::render(&self.context, &roster, &customer, period, Utc::now()).await
-    }
-
-    /// Checks every provider's sites for alerts at `now`.
-    pub async fn check_alerts(&self, now: DateTime<Utc>) -> Result<AlertReport, MailerError> {
-        let mut total = AlertReport::default();
-        for provider in self.store.providers().await? {
-            let slug = provider.slug.clone();
-            let checked = async {
-                let roster = Roster::load(self.store.as_ref(), provider).await?;
-                self.monitor.check(&roster, now).await
-            };
-            match checked.await {
-                Ok(report) => {
-                    total.opened += report.opened;
-                    total.cleared += report.cleared;
-                }
-                Err(e) => warn!(provider = %slug, error = %e, "alert check failed for this provider"),
-            }
-        }
-        Ok(total)
     }
 }

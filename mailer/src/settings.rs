@@ -89,9 +89,7 @@ pub struct MailerSettings {
     pub unsubscribe_secret: Option<SigningSecret>,
     /// Seconds between scheduler rounds (due summaries, alert notices, retries).
     pub tick_secs: u64,
-    /// Seconds between alert checks.
-    pub alert_check_secs: u64,
-    /// Whether alerts are checked and mailed.
+    /// Whether customers are emailed their alerts (detection is the monitor's, `[monitor]`).
     pub alerts: bool,
     /// Minutes after a period closes before its summary goes out (late readings arrive).
     pub summary_delay_minutes: i64,
@@ -123,7 +121,6 @@ impl Default for MailerSettings {
             public_url: "http://localhost:8080".to_owned(),
             unsubscribe_secret: None,
             tick_secs: 60,
-            alert_check_secs: 300,
             alerts: true,
             summary_delay_minutes: 60,
             catch_up_days: 7,
@@ -141,11 +138,6 @@ impl MailerSettings {
     /// Time between scheduler rounds.
     pub fn tick(&self) -> Duration {
         Duration::from_secs(self.tick_secs.max(1))
-    }
-
-    /// Time between alert checks.
-    pub fn alert_check(&self) -> Duration {
-        Duration::from_secs(self.alert_check_secs.max(1))
     }
 
     /// A claim's lease.

@@ -1,6 +1,7 @@
-//! Alerts end to end: a site goes silent in daylight and a device reports a fault; the customer
-//! gets one email when they open and one when they clear, never more than one per slot, over a
-//! real SMTP server process; the alerts stay in the store for the panel.
+//! Alerts end to end: a site goes silent in daylight and a device reports a fault; the monitor
+//! opens an alert for each (two monitors checking open each once), the customer gets one email
+//! when they open and one when they clear, never more than one per slot, over a real SMTP server
+//! process; the alerts stay in the store for the panel.
 
 mod common;
 
@@ -8,6 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
+use heliograph_shared::alerts::Monitor;
 use heliograph_shared::store::{self, Store, StoreSettings, TenantStore};
 use heliograph_shared::{AlertKind, DeviceKind, DeviceStatus, Reading, ReportSchedule};
 
@@ -60,10 +62,15 @@ async fn an_alert_mails_once_when_it_opens_and_once_when_it_clears_and_never_sto
 
     let smtp = SmtpServer::start(&dir.path().join("received"));
     let mailer = mailer(Arc::clone(&store), settings(smtp.port));
-    let opened = mailer.check_alerts(now).await.expect("alerts checked");
-    assert_eq!((opened.opened, opened.cleared), (2, 0));
-    // A second mailer check changes nothing: one open alert per condition.
-    assert_eq!(mailer.check_alerts(now + TimeDelta::minutes(5)).await.expect("checked").opened, 0);
+    // Two monitors (two processes) check at the same moment: each alert opens once.
+    let (monitor, other_monitor) = (Monitor::default(), Monitor::default());
+    let (opened, also) =
+        tokio::join!(monitor.check_all(store.as_ref(), now), other_monitor.check_all(store.as_ref(), now));
+    let (opened, also) = (opened.expect("alerts checked"), also.expect("alerts checked"));
+    assert_eq!((opened.opened + also.opened, opened.cleared + also.cleared), (2, 0));
+    // A later check changes nothing: one open alert per condition.
+    let again = other_monitor.check_all(store.as_ref(), now + TimeDelta::minutes(5)).await.expect("checked");
+    assert_eq!(again.opened, 0);
     let open = tenant.open_alerts().await.expect("open alerts");
     let mut kinds: Vec<AlertKind> = open.iter().map(|a| a.kind).collect();
     kinds.sort();
@@ -84,7 +91,7 @@ async fn an_alert_mails_once_when_it_opens_and_once_when_it_clears_and_never_sto
     let later = now + TimeDelta::minutes(20);
     report(&tenant, &home, later - TimeDelta::minutes(10), later, DeviceStatus::Producing).await;
     report(&tenant, &barn, later - TimeDelta::minutes(10), later, DeviceStatus::Producing).await;
-    let cleared = mailer.check_alerts(later).await.expect("alerts checked");
+    let cleared = monitor.check_all(store.as_ref(), later).await.expect("alerts checked");
     assert_eq!((cleared.opened, cleared.cleared), (0, 2));
     assert!(tenant.open_alerts().await.expect("open alerts").is_empty());
     let held = mailer.round(later).await.expect("a round");

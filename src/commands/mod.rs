@@ -2,6 +2,7 @@
 
 pub mod admin;
 pub mod mail;
+pub mod monitor;
 pub mod probes;
 pub mod serve;
 pub mod spool;

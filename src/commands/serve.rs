@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use heliograph_ingest::IngestServer;
+use heliograph_shared::alerts::Monitor;
 use heliograph_web::WebServer;
 use tracing::info;
 
@@ -42,6 +43,10 @@ pub async fn serve(settings: Settings, args: ServeArgs) -> anyhow::Result<()> {
     } else {
         None
     };
+    let monitor = settings.monitor.enabled.then(|| {
+        let (store, every, stop) = (Arc::clone(&store), settings.monitor.interval(), shutdown.clone());
+        tokio::spawn(async move { Monitor::default().run(store, every, stop).await })
+    });
     let mailer = if settings.mailer.enabled {
         let mailer = super::mail::build(&settings, Arc::clone(&store))?;
         let stop = shutdown.clone();
@@ -53,6 +58,11 @@ pub async fn serve(settings: Settings, args: ServeArgs) -> anyhow::Result<()> {
     if let Some(mailer) = mailer {
         // The mailer stops at the same signal; a send under way finishes or is retried later.
         let _ = mailer.await;
+    }
+    if let Some(monitor) = monitor {
+        // It stops at the same signal; a check under way finishes its provider or is cut off,
+        // and the next process checks again (opening and clearing are idempotent).
+        let _ = monitor.await;
     }
     if let Some(demo) = demo {
         demo.abort();

@@ -7,9 +7,9 @@ use chrono::{DateTime, TimeDelta, Utc};
 use heliograph_shared::{Alert, Customer, DeliveryKey, UnsubscribeScope};
 use lettre::Message;
 
-use crate::roster::Roster;
 use crate::service::MailContext;
 use crate::{MailerError, presentation, templates};
+use heliograph_shared::roster::Roster;
 
 /// Topic prefix of alert notices.
 pub const TOPIC_PREFIX: &str = "alerts:";

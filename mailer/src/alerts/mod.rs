@@ -1,8 +1,4 @@
-//! Alerts: the rules (pure), the monitor that applies them to a provider's sites and keeps the
-//! open alerts in the store, and the email that tells a customer what opened and cleared.
+//! The alert email: what opened and cleared at a customer's sites, from the notices the monitor
+//! (`heliograph_shared::alerts`) leaves in the store.
 
 pub mod email;
-pub mod monitor;
-pub mod rules;
-
-pub use monitor::{AlertReport, Monitor};

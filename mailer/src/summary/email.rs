@@ -7,11 +7,11 @@ use lettre::Message;
 use tracing::debug;
 
 use crate::presentation::{self, SummaryContext};
-use crate::roster::Roster;
 use crate::service::MailContext;
 use crate::summary::SummaryPeriod;
 use crate::summary::from_reports;
 use crate::{MailerError, templates};
+use heliograph_shared::roster::Roster;
 
 /// Topic prefix of summaries: `summary:<period key>`.
 pub const TOPIC_PREFIX: &str = "summary:";

@@ -7,6 +7,7 @@
 //! view's power curve reads raw readings ([`curve`]). Periods are read in the site's own
 //! timezone ([`period`]).
 
+pub mod comparable;
 pub mod csv;
 pub mod curve;
 pub mod daily;

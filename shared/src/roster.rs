@@ -1,14 +1,12 @@
-//! One provider's recipients for a round: its customers and which sites belong to whom, read
-//! once per round instead of once per email.
+//! One provider's people and sites for a round of work (alert checks, emails): its customers and
+//! which sites belong to whom, read once per round instead of once per site or email.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use crate::domain::{Customer, CustomerId, Gateway, GatewayId, Provider};
+use crate::store::{Store, StoreError, TenantStore};
 use chrono_tz::Tz;
-use heliograph_shared::store::{Store, TenantStore};
-use heliograph_shared::{Customer, CustomerId, Gateway, GatewayId, Provider};
-
-use crate::MailerError;
 
 /// A provider, its store handle, its customers and their sites.
 pub struct Roster {
@@ -23,7 +21,7 @@ pub struct Roster {
 
 impl Roster {
     /// Reads the provider's customers and gateways.
-    pub async fn load(store: &dyn Store, provider: Provider) -> Result<Self, MailerError> {
+    pub async fn load(store: &dyn Store, provider: Provider) -> Result<Self, StoreError> {
         let tenant = store.tenant(&provider.slug).await?;
         let customers: HashMap<CustomerId, Customer> =
             tenant.customers().await?.into_iter().map(|c| (c.id, c)).collect();
@@ -72,6 +70,6 @@ impl Roster {
     /// The timezone a site's day is read in: its customer's, else the provider's.
     pub fn timezone_of(&self, gateway: &Gateway) -> Tz {
         let customer = gateway.customer.and_then(|c| self.customers.get(&c));
-        heliograph_shared::reports::site_timezone(customer, &self.provider)
+        crate::reports::site_timezone(customer, &self.provider)
     }
 }

@@ -1,20 +1,21 @@
 //! Applies the alert rules to every active site of a provider: opens an alert when a condition
 //! starts to hold and clears it when it passes. Opening is idempotent in the store (one open
-//! alert per kind, site and device), so two mailers checking at once open it once.
+//! alert per kind, site and device), so two monitors checking at once open it once.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Days, NaiveDate, TimeDelta, Utc};
-use heliograph_shared::{Alert, AlertKind, DeviceId, Gateway, GatewayId};
-use tracing::info;
+use tokio_util::sync::CancellationToken;
+use tracing::{info, warn};
 
+use super::observed;
 use super::rules::{self, Daylight};
+use crate::domain::{Alert, AlertKind, DeviceId, Gateway, GatewayId};
+use crate::reports::comparable;
+use crate::reports::period::local_midnight;
 use crate::roster::Roster;
-use heliograph_shared::reports::period::local_midnight;
-
-use crate::MailerError;
-use crate::summary::from_reports;
+use crate::store::{Store, StoreError};
 
 /// How long after a local day ends its production is judged (late readings arrive).
 const JUDGE_AFTER: TimeDelta = TimeDelta::hours(2);
@@ -41,7 +42,7 @@ type OpenKey = (AlertKind, GatewayId, Option<DeviceId>);
 
 impl Monitor {
     /// Checks every active site of the roster's provider at `now`.
-    pub async fn check(&self, roster: &Roster, now: DateTime<Utc>) -> Result<AlertReport, MailerError> {
+    pub async fn check(&self, roster: &Roster, now: DateTime<Utc>) -> Result<AlertReport, StoreError> {
         let tenant = roster.tenant.as_ref();
         let mut open: HashMap<OpenKey, Alert> = tenant
             .open_alerts()
@@ -68,11 +69,12 @@ impl Monitor {
         now: DateTime<Utc>,
         open: &mut HashMap<OpenKey, Alert>,
         report: &mut AlertReport,
-    ) -> Result<(), MailerError> {
+    ) -> Result<(), StoreError> {
         match (open.get(&key), holds) {
             (None, Some(detail)) => {
                 let alert = Alert::open(key.0, key.1.clone(), key.2.clone(), site.customer, now, detail);
                 if roster.tenant.open_alert(&alert).await? {
+                    super::metrics::alert(roster.provider.slug.as_str(), key.0.as_str(), "opened");
                     info!(provider = %roster.provider.slug, site = %site.id, kind = key.0.as_str(), "alert opened");
                     report.opened += 1;
                 }
@@ -80,6 +82,7 @@ impl Monitor {
             }
             (Some(alert), None) => {
                 if roster.tenant.clear_alert(alert, now).await? {
+                    super::metrics::alert(roster.provider.slug.as_str(), key.0.as_str(), "cleared");
                     info!(provider = %roster.provider.slug, site = %site.id, kind = key.0.as_str(), "alert cleared");
                     report.cleared += 1;
                 }
@@ -97,7 +100,7 @@ impl Monitor {
         now: DateTime<Utc>,
         open: &mut HashMap<OpenKey, Alert>,
         report: &mut AlertReport,
-    ) -> Result<(), MailerError> {
+    ) -> Result<(), StoreError> {
         let tz = roster.timezone_of(site);
         let threshold =
             TimeDelta::minutes(i64::from(roster.provider.preferences.offline_after_minutes.max(1)));
@@ -111,7 +114,7 @@ impl Monitor {
             let daylight = match cached {
                 Some(d) => d,
                 None => {
-                    let d = from_reports::daylight(roster.tenant.as_ref(), site, tz, now).await?;
+                    let d = observed::daylight(roster.tenant.as_ref(), site, tz, now).await?;
                     if let Ok(mut m) = self.daylight.lock() {
                         m.retain(|(_, date), _| *date >= today);
                         m.insert((site.id.clone(), today), d);
@@ -136,7 +139,7 @@ impl Monitor {
         now: DateTime<Utc>,
         open: &mut HashMap<OpenKey, Alert>,
         report: &mut AlertReport,
-    ) -> Result<(), MailerError> {
+    ) -> Result<(), StoreError> {
         let window = TimeDelta::minutes(i64::from(roster.provider.preferences.offline_after_minutes.max(1)));
         for device in roster.tenant.devices(&site.id).await? {
             let readings = roster
@@ -161,7 +164,7 @@ impl Monitor {
         open: &mut HashMap<OpenKey, Alert>,
         yields: &mut HashMap<(GatewayId, NaiveDate), Option<f64>>,
         report: &mut AlertReport,
-    ) -> Result<(), MailerError> {
+    ) -> Result<(), StoreError> {
         let tz = roster.timezone_of(site);
         let Some(day) = now.with_timezone(&tz).date_naive().checked_sub_days(Days::new(1)) else {
             return Ok(());
@@ -173,11 +176,11 @@ impl Monitor {
             return Ok(());
         }
         let tenant = roster.tenant.as_ref();
-        let mut yield_of = async |gateway: &Gateway, date: NaiveDate| -> Result<Option<f64>, MailerError> {
+        let mut yield_of = async |gateway: &Gateway, date: NaiveDate| -> Result<Option<f64>, StoreError> {
             if let Some(y) = yields.get(&(gateway.id.clone(), date)) {
                 return Ok(*y);
             }
-            let y = from_reports::day_yield(tenant, gateway, date, roster.timezone_of(gateway), now).await?;
+            let y = comparable::day_yield(tenant, gateway, date, roster.timezone_of(gateway), now).await?;
             yields.insert((gateway.id.clone(), date), y);
             Ok(y)
         };
@@ -209,5 +212,77 @@ impl Monitor {
             judged.insert((site.id.clone(), day));
         }
         Ok(())
+    }
+}
+
+/// How the monitor runs: `[monitor]` in the configuration.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
+pub struct MonitorSettings {
+    /// Whether this process checks for alerts (`serve` and the `monitor` role do by default).
+    pub enabled: bool,
+    /// Seconds between checks of every provider's sites.
+    pub check_secs: u64,
+}
+
+impl Default for MonitorSettings {
+    fn default() -> Self {
+        Self { enabled: true, check_secs: 300 }
+    }
+}
+
+impl MonitorSettings {
+    /// Time between checks.
+    pub fn interval(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.check_secs.max(1))
+    }
+}
+
+impl Monitor {
+    /// Checks every provider's sites at `now`. A provider whose check fails is logged and
+    /// skipped, so that one provider's unreadable keyspace does not silence the others.
+    pub async fn check_all(&self, store: &dyn Store, now: DateTime<Utc>) -> Result<AlertReport, StoreError> {
+        let mut total = AlertReport::default();
+        for provider in store.providers().await? {
+            let slug = provider.slug.clone();
+            let checked = async {
+                let roster = Roster::load(store, provider).await?;
+                self.check(&roster, now).await
+            };
+            match checked.await {
+                Ok(report) => {
+                    total.opened += report.opened;
+                    total.cleared += report.cleared;
+                }
+                Err(e) => warn!(provider = %slug, error = %e, "alert check failed for this provider"),
+            }
+        }
+        Ok(total)
+    }
+
+    /// Checks every provider's sites each `interval` until `shutdown`; a failed check is logged
+    /// and tried again at the next one (the store may be back by then).
+    pub async fn run(
+        &self,
+        store: Arc<dyn Store>,
+        interval: std::time::Duration,
+        shutdown: CancellationToken,
+    ) {
+        let mut checks = tokio::time::interval(interval);
+        checks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        info!(every_secs = interval.as_secs(), "alert monitor running");
+        loop {
+            tokio::select! {
+                () = shutdown.cancelled() => break,
+                _ = checks.tick() => {
+                    let checked = self.check_all(store.as_ref(), Utc::now()).await;
+                    super::metrics::check(checked.is_ok());
+                    if let Err(e) = checked {
+                        warn!(error = %e, "alert check failed; trying again at the next one");
+                    }
+                }
+            }
+        }
+        info!("alert monitor stopped");
     }
 }
