@@ -116,7 +116,7 @@ pub async fn summary_data(
     let mut flows = EnergyFlows::default();
     let mut chart: Vec<(String, f64)> = Vec::new();
     for gateway in sites {
-        let facts = SiteFacts { capacity_kwp: gateway.capacity_kwp, timezone: tz };
+        let facts = SiteFacts { capacity_kwp: gateway.capacity_kwp, timezone: tz, commissioned: None };
         let loaded = load(tenant, gateway, bounds.clone()).await?;
         let all: Vec<DeviceRollups> = loaded.iter().map(|(_, d)| d.clone()).collect();
         let report = SiteReport::compute(facts, &all, reported, now);
@@ -189,7 +189,7 @@ pub async fn day_yield(
     tz: Tz,
     now: DateTime<Utc>,
 ) -> Result<Option<f64>, ContentError> {
-    let facts = SiteFacts { capacity_kwp: gateway.capacity_kwp, timezone: tz };
+    let facts = SiteFacts { capacity_kwp: gateway.capacity_kwp, timezone: tz, commissioned: None };
     let kwh = production(tenant, gateway, ReportPeriod::Day { date }, facts, now).await?;
     Ok(kwh.and_then(|kwh| site::specific_yield(kwh * 1000.0, gateway.capacity_kwp)))
 }
