@@ -269,7 +269,7 @@ async fn the_day_csv_has_one_row_per_local_hour_adding_up_to_the_counters_rise()
     let lines: Vec<&str> = csv.lines().collect();
     assert_eq!(
         lines[0],
-        "start,end,production_kwh,peak_power_w,peak_at,grid_import_kwh,grid_export_kwh,consumption_kwh,self_consumption_kwh"
+        "start,end,production_kwh,peak_power_w,peak_at,grid_import_kwh,grid_export_kwh,consumption_kwh,self_consumption_kwh,data"
     );
     assert_eq!(lines.len(), 1 + 24);
     assert!(lines[1].starts_with("2026-06-01T00:00:00+02:00,2026-06-01T01:00:00+02:00,"));
