@@ -286,7 +286,7 @@ async fn the_readings_page_paginates_and_the_readings_csv_streams_every_row() {
     let first = app.get(&session, &format!("/sites/{}/readings?{range}", sunrise.gateway)).await.unwrap();
     let html = first.text().await.unwrap();
     assert_eq!(html.matches("<tr><td>2026-06-01 ").count(), 100, "a page holds 100 rows");
-    assert!(html.contains("Next page"));
+    assert!(html.contains("Older →"));
     let csv = app.get(&session, &format!("/sites/{}/readings/csv?{range}", sunrise.gateway)).await.unwrap();
     assert_eq!(csv.headers()["content-type"], "text/csv; charset=utf-8");
     let text = csv.text().await.unwrap();
