@@ -96,10 +96,14 @@ impl DaySummary {
         }
     }
 
-    /// True when a device reported that day: production, a meter, a peak or a covered daylight
-    /// hour. (A day whose only readings fell at night reads as a day without data.)
+    /// True when the day's production was measured: something produced, or a producer reported
+    /// in daylight (a site without producers: its meter reported). A day whose producers fell
+    /// silent before dawn reads as a day without data, not as a day of zero production.
     pub fn has_data(&self) -> bool {
-        self.production_wh != 0.0 || self.grid.is_some() || self.peak.is_some() || self.covered_hours > 0.0
+        self.production_wh != 0.0
+            || self.peak.is_some()
+            || self.covered_hours > 0.0
+            || (self.daylight_hours == 0 && self.grid.is_some())
     }
 
     /// The stored form.

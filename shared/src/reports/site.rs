@@ -23,7 +23,7 @@ use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 
 use super::energy::{self, Counter};
-use super::period::{Bucket, Period};
+use super::period::{Bucket, Period, Resolution};
 use super::rollup::{HourlyRollup, truncate_hour};
 use crate::domain::{DeviceId, DeviceKind};
 
@@ -284,8 +284,7 @@ impl SiteReport {
             .iter()
             .map(|b| {
                 let span = b.start..b.end;
-                let reported = devices.iter().any(|d| d.rollups.iter().any(|r| span.contains(&r.hour)));
-                Coverage::of(span, reported, site.commissioned, now)
+                Coverage::of(span.clone(), reported(devices, &span, period, tz), site.commissioned, now)
             })
             .collect();
         let counted =
@@ -347,6 +346,21 @@ pub(super) struct BucketSums {
     pub(super) peaks: Vec<Option<Peak>>,
     /// Whether each bucket was measured.
     pub(super) coverage: Vec<Coverage>,
+}
+
+/// Whether `span` holds data: for an hour, any rollup of a producer (of any device where none
+/// produces); for a day or longer, one in a daylight hour, since production is what such a
+/// bucket shows and a gateway that fell silent at dawn did not produce zero that day.
+fn reported(devices: &[DeviceRollups], span: &Range<DateTime<Utc>>, period: Period, tz: Tz) -> bool {
+    let producers = producers(devices);
+    let reporters: Vec<&DeviceRollups> =
+        if producers.is_empty() { devices.iter().collect() } else { producers };
+    let hourly = period.resolution() == Resolution::Hour;
+    reporters.iter().any(|d| {
+        d.rollups.iter().any(|r| {
+            span.contains(&r.hour) && (hourly || DAYLIGHT.contains(&r.hour.with_timezone(&tz).hour()))
+        })
+    })
 }
 
 /// Each bucket's peak: the highest hourly sum of the producers' peaks.
@@ -708,6 +722,23 @@ mod tests {
         let report = SiteReport::compute(site, &[inverter], silent, now);
         assert_eq!(report.coverage, Coverage::NoData);
         assert_eq!(report.availability, Some(0.0), "a silent day after commissioning is unavailable");
+    }
+
+    #[test]
+    fn a_day_whose_producers_fell_silent_before_dawn_has_no_data_but_a_dull_day_is_zero() {
+        // UTC. 1 June: readings all day. 2 June: only 00-04 (silent from before dawn).
+        // 3 June: daylight readings that produced nothing (snow).
+        let mut rollups: Vec<HourlyRollup> = (0..24).map(|h| counted(h, 0.0, 10.0, 10.0)).collect();
+        rollups.extend((24..29).map(rollup));
+        rollups.extend((54..62).map(rollup));
+        let inverter = device(DeviceKind::Inverter, rollups);
+        let site = SiteFacts { capacity_kwp: 1.0, timezone: Tz::UTC, commissioned: Some(utc(2026, 6, 1, 0)) };
+        let first = NaiveDate::from_ymd_opt(2026, 6, 1).expect("valid");
+        let period = Period::range(first, first + TimeDelta::days(2)).expect("valid range");
+        let report = SiteReport::compute(site, &[inverter], period, utc(2026, 6, 4, 0));
+        let coverage: Vec<Coverage> = report.buckets.iter().map(|b| b.coverage).collect();
+        assert_eq!(coverage, [Coverage::Data, Coverage::NoData, Coverage::Data]);
+        assert_eq!(report.buckets[2].flows.production_wh, 0.0);
     }
 
     #[test]
