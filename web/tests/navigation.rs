@@ -183,6 +183,11 @@ async fn status_chips_filter_the_fleet_and_it_sorts_with_what_needs_attention_fi
     );
     let offline = app.get(&session, "/sites?status=offline").await.unwrap().text().await.unwrap();
     assert_eq!(sites(&offline), ["SUN-7"]);
+    let never_seen = offline.split("Zed roof").nth(1).unwrap().split("</tr>").next().unwrap();
+    assert!(
+        !never_seen.contains("0 Wh") && !never_seen.contains("0.00"),
+        "no zero for a silent site: {never_seen}"
+    );
     assert!(offline.contains("aria-current=\"true\"") && offline.contains("Only offline sites"));
     let online = app.get(&session, "/sites?status=online").await.unwrap().text().await.unwrap();
     assert_eq!(sites(&online), [sunrise.gateway.to_string()]);

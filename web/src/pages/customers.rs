@@ -248,7 +248,11 @@ pub async fn show(
             id: gateway.id.to_string(),
             site_name: gateway.site_name.clone(),
             capacity: format!("{:.1} kWp", gateway.capacity_kwp),
-            today: format::energy(snapshot.today.total.production_wh),
+            today: if snapshot.today.coverage.measured() {
+                format::energy(snapshot.today.total.production_wh)
+            } else {
+                "–".into()
+            },
             power: format::power_or_dash(snapshot.current_power),
             status: snapshot.status.word(),
             status_text: status_text(&snapshot.status, customer.timezone, now),

@@ -345,8 +345,17 @@ fn row(
         customer_id: customer.map(|c| c.id.to_string()).unwrap_or_default(),
         capacity: format!("{:.1}", gateway.capacity_kwp),
         power: format::power_or_dash(snapshot.current_power),
-        today: format::energy(today.total.production_wh),
-        specific_yield: today.specific_yield.map(|y| format!("{y:.2}")).unwrap_or_else(|| "–".into()),
+        // A site that has not reported today has no figure for today, not a zero.
+        today: if today.coverage.measured() {
+            format::energy(today.total.production_wh)
+        } else {
+            "–".into()
+        },
+        specific_yield: today
+            .specific_yield
+            .filter(|_| today.coverage.measured())
+            .map(|y| format!("{y:.2}"))
+            .unwrap_or_else(|| "–".into()),
         status: snapshot.status.word(),
         status_text: status_text(&snapshot.status, today.timezone, now),
         alerts,

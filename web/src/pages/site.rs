@@ -325,18 +325,19 @@ fn notice(report: &SiteReport) -> String {
 
 fn cards(report: &SiteReport) -> Vec<Card> {
     if !report.coverage.measured() {
-        let dash = |label| Card { label, value: "—".into(), note: report.coverage.words().into() };
+        // The notice under the cards says why; the cards only show that nothing was measured.
+        let dash = |label| Card { label, value: "—".into(), note: String::new() };
         return vec![
             dash("Production"),
             dash("Specific yield"),
             dash("Peak power"),
             Card {
                 label: "Availability",
-                value: format::percent(report.availability),
+                value: report.availability.map_or_else(|| "—".into(), |a| format::percent(Some(a))),
                 note: if report.availability.is_some() {
                     "of daylight minutes (06–20 h) with data".into()
                 } else {
-                    report.coverage.words().into()
+                    String::new()
                 },
             },
         ];
