@@ -189,6 +189,7 @@ async fn status_chips_filter_the_fleet_and_it_sorts_with_what_needs_attention_fi
         "no zero for a silent site: {never_seen}"
     );
     assert!(offline.contains("aria-current=\"true\"") && offline.contains("Only offline sites"));
+    assert!(offline.contains("of 2 · 5.0 kWp"), "the totals add up the sites shown");
     let online = app.get(&session, "/sites?status=online").await.unwrap().text().await.unwrap();
     assert_eq!(sites(&online), [sunrise.gateway.to_string()]);
     let fault = app.get(&session, "/sites?status=fault").await.unwrap().text().await.unwrap();

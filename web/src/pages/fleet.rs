@@ -242,11 +242,14 @@ pub async fn overview(
         rows.retain(|r| r.state == status);
     }
 
+    // The totals add up the sites the table shows.
+    let shown: Vec<&(Gateway, SiteSnapshot)> =
+        snapshots.iter().filter(|(_, s)| status.is_empty() || s.status.word() == status).collect();
     let totals = Totals {
         sites: rows.len(),
-        power: format::power(snapshots.iter().filter_map(|(_, s)| s.current_power).sum()),
-        today: format::energy(snapshots.iter().map(|(_, s)| s.today.total.production_wh).sum()),
-        capacity: format!("{:.1} kWp", snapshots.iter().map(|(g, _)| g.capacity_kwp).sum::<f64>()),
+        power: format::power(shown.iter().filter_map(|(_, s)| s.current_power).sum()),
+        today: format::energy(shown.iter().map(|(_, s)| s.today.total.production_wh).sum()),
+        capacity: format!("{:.1} kWp", shown.iter().map(|(g, _)| g.capacity_kwp).sum::<f64>()),
     };
     let headers = SortKey::ALL
         .iter()
