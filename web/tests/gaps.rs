@@ -7,7 +7,7 @@
 mod common;
 
 use chrono::{Datelike, TimeDelta, Utc};
-use common::{DAY, TestApp};
+use common::{DAY, TestApp, site};
 use heliograph_shared::reports::period::local_date;
 
 #[tokio::test]
@@ -111,4 +111,16 @@ async fn the_api_says_which_buckets_were_measured() {
         .await
         .unwrap();
     assert_eq!(future["coverage"], "future");
+}
+
+#[tokio::test]
+async fn the_api_gives_no_production_today_for_a_site_silent_today() {
+    let (app, sunrise, _) = TestApp::spawn().await.unwrap();
+    site(app.store.as_ref(), &sunrise.slug, "SUN-7", "Zed Ltd", "Zed roof", 5.0).await.unwrap();
+    let sites: serde_json::Value = app.api(&sunrise.api_token, "/sites").await.unwrap().json().await.unwrap();
+    let today = |id: &str| {
+        sites.as_array().unwrap().iter().find(|s| s["id"] == id).unwrap()["today_production_wh"].clone()
+    };
+    assert!(today("SUN-7").is_null(), "never seen: no figure, not 0");
+    assert!(today(sunrise.gateway.as_str()).is_f64(), "reporting today: a figure");
 }
