@@ -37,6 +37,8 @@ pub struct Bar {
     pub label: String,
     /// Height, in the chart's unit; none where nothing was measured (a gap, not a zero bar).
     pub value: Option<f64>,
+    /// Why a gap is empty, as a class the stylesheet draws it by ("no-data", "future", …).
+    pub gap: &'static str,
     /// Tooltip.
     pub title: String,
     /// Where clicking the bar leads (the day of a month, the month of a year).
@@ -250,6 +252,11 @@ pub fn bar_chart(bars: &[Bar], unit: &str, label: &str) -> String {
             }
             None => ("gap", TOP, Frame::plot_height()),
         };
+        let class = if bar.value.is_none() && !bar.gap.is_empty() {
+            format!("{class} {}", bar.gap)
+        } else {
+            class.to_owned()
+        };
         let _ = write!(
             out,
             r#"<rect class="{class}" x="{x:.1}" y="{y:.1}" width="{width:.1}" height="{height:.1}"><title>{}</title></rect><text class="tick" x="{centre:.1}" y="{:.1}" text-anchor="middle">{}</text>"#,
@@ -315,15 +322,16 @@ mod tests {
                 value: Some(23.46),
                 title: "1 June: 23.46 kWh".into(),
                 href: Some("/sites/GW/day/2026-06-01".into()),
+                gap: "",
             },
-            Bar { label: "<2>".into(), value: Some(0.0), title: "2 June: 0 Wh".into(), href: None },
-            Bar { label: "3".into(), value: None, title: "3 June: Future".into(), href: None },
+            Bar { label: "<2>".into(), value: Some(0.0), title: "2 June: 0 Wh".into(), href: None, gap: "" },
+            Bar { label: "3".into(), value: None, title: "3 June: Future".into(), href: None, gap: "future" },
         ];
         let svg = bar_chart(&bars, "kWh", "Energy per day");
         assert!(svg.contains(">23.5<"));
         assert!(svg.contains(r#"<a class="drill" href="/sites/GW/day/2026-06-01"><rect class="bar s0""#));
         assert_eq!(svg.matches(r#"class="bar s0""#).count(), 2, "a measured zero is a bar, a gap is not");
-        assert!(svg.contains(r#"<rect class="gap""#) && svg.contains("<title>3 June: Future</title>"));
+        assert!(svg.contains(r#"<rect class="gap future""#) && svg.contains("<title>3 June: Future</title>"));
         assert!(svg.contains("<title>1 June: 23.46 kWh</title>"));
         assert!(svg.contains("&lt;2&gt;") && !svg.contains("<2>"));
     }

@@ -62,7 +62,7 @@ async fn a_month_with_silent_days_shows_them_as_no_data_in_the_table_chart_and_c
     let site = format!("/sites/{}", sunrise.gateway);
     let html = app.get(&session, &format!("{site}/month/2026-06")).await.unwrap().text().await.unwrap();
     assert_eq!(html.matches("class=\"bar s0\"").count(), 1, "only the measured day has a bar");
-    assert_eq!(html.matches("<rect class=\"gap\"").count(), 29, "the silent days are gaps");
+    assert_eq!(html.matches("<rect class=\"gap no-data\"").count(), 29, "the silent days are gaps");
     assert_eq!(html.matches("<tr class=\"missing\"><th scope=\"row\">").count(), 29);
     assert!(html.contains("<td class=\"num\">No data</td>"));
     assert!(!html.contains(">0 Wh<"), "a silent day is not a zero");

@@ -414,7 +414,12 @@ fn energy_bars(report: &SiteReport, base: &str) -> String {
             let href = drill_down(report, b, base);
             if !b.coverage.measured() {
                 let title = format!("{name}: {}", b.coverage.words());
-                return Bar { label: b.label.clone(), value: None, title, href };
+                let gap = match b.coverage {
+                    Coverage::Future => "future",
+                    Coverage::BeforeCommissioning => "before-commissioning",
+                    _ => "no-data",
+                };
+                return Bar { label: b.label.clone(), value: None, title, href, gap };
             }
             let mut title = format!("{name}: {}", format::energy(b.flows.production_wh));
             if let Some(peak) = b.peak {
@@ -423,7 +428,7 @@ fn energy_bars(report: &SiteReport, base: &str) -> String {
             if let Some(consumption) = b.flows.consumption_wh {
                 title.push_str(&format!(", consumption {}", format::energy(consumption)));
             }
-            Bar { label: b.label.clone(), value: Some(b.flows.production_wh / 1000.0), title, href }
+            Bar { label: b.label.clone(), value: Some(b.flows.production_wh / 1000.0), title, href, gap: "" }
         })
         .collect();
     let label = if yearly { "Energy per month" } else { "Energy per day" };
