@@ -1462,7 +1462,8 @@ impl SummarisedYear {
             reports::device_rollups(tenant, &gw("GW-1"), &self.devices, Self::YEAR.bounds(Self::ZONE))
                 .await
                 .unwrap();
-        let site = SiteFacts { capacity_kwp: self.gateway.capacity_kwp, timezone: Self::ZONE };
+        let site =
+            SiteFacts { capacity_kwp: self.gateway.capacity_kwp, timezone: Self::ZONE, commissioned: None };
         let direct = SiteReport::compute(site, &rollups, Self::YEAR, now);
         assert!((after.total.production_wh - direct.total.production_wh).abs() < 1e-6);
         assert_eq!(after.buckets[2].flows.production_wh, direct.buckets[2].flows.production_wh);

@@ -49,7 +49,8 @@ pub struct SiteSummary {
     active: bool,
     status: SiteStatus,
     current_power_w: Option<f64>,
-    today_production_wh: f64,
+    /// Null when the site has reported nothing today (not a production of zero).
+    today_production_wh: Option<f64>,
     last_seen: Option<DateTime<Utc>>,
 }
 
@@ -82,7 +83,11 @@ pub async fn sites(scope: Scope) -> Result<Json<Vec<SiteSummary>>, ApiError> {
             active: gateway.active,
             status: snapshot.status,
             current_power_w: snapshot.current_power,
-            today_production_wh: snapshot.today.total.production_wh,
+            today_production_wh: snapshot
+                .today
+                .coverage
+                .measured()
+                .then_some(snapshot.today.total.production_wh),
             last_seen: gateway.last_seen,
         });
     }

@@ -35,10 +35,14 @@ pub struct Series {
 pub struct Bar {
     /// Axis label ("21", "Jun").
     pub label: String,
-    /// Height, in the chart's unit.
-    pub value: f64,
+    /// Height, in the chart's unit; none where nothing was measured (a gap, not a zero bar).
+    pub value: Option<f64>,
+    /// Why a gap is empty, as a class the stylesheet draws it by ("no-data", "future", …).
+    pub gap: &'static str,
     /// Tooltip.
     pub title: String,
+    /// Where clicking the bar leads (the day of a month, the month of a year).
+    pub href: Option<String>,
 }
 
 /// Escapes text for SVG content and attributes.
@@ -225,7 +229,7 @@ fn legend<'a>(out: &mut String, names: impl Iterator<Item = &'a str>) {
 
 /// An energy bar chart in `unit`, a value label on each bar and a tooltip per bar.
 pub fn bar_chart(bars: &[Bar], unit: &str, label: &str) -> String {
-    let high = bars.iter().map(|b| b.value).fold(0.0f64, f64::max);
+    let high = bars.iter().filter_map(|b| b.value).fold(0.0f64, f64::max);
     let ticks = ticks(0.0, if high > 0.0 { high } else { 1.0 }, 5);
     let frame = Frame { y_low: ticks[0], y_high: ticks[ticks.len() - 1] };
     let mut out = String::with_capacity(8 * 1024);
@@ -236,21 +240,38 @@ pub fn bar_chart(bars: &[Bar], unit: &str, label: &str) -> String {
     let small = slot < 34.0;
     for (i, bar) in bars.iter().enumerate() {
         let x = LEFT + slot * i as f64 + (slot - width) / 2.0;
-        let y = frame.y(bar.value.max(0.0));
-        let height = (frame.y(0.0) - y).max(0.0);
         let centre = x + width / 2.0;
+        if let Some(href) = &bar.href {
+            let _ = write!(out, r#"<a class="drill" href="{}">"#, escape(href));
+        }
+        // A gap keeps its slot as a hover target, so its tooltip can say why it is empty.
+        let (class, y, height) = match bar.value {
+            Some(value) => {
+                let y = frame.y(value.max(0.0));
+                ("bar s0", y, (frame.y(0.0) - y).max(0.0))
+            }
+            None => ("gap", TOP, Frame::plot_height()),
+        };
+        let class = if bar.value.is_none() && !bar.gap.is_empty() {
+            format!("{class} {}", bar.gap)
+        } else {
+            class.to_owned()
+        };
         let _ = write!(
             out,
-            r#"<rect class="bar s0" x="{x:.1}" y="{y:.1}" width="{width:.1}" height="{height:.1}"><title>{}</title></rect><text class="tick" x="{centre:.1}" y="{:.1}" text-anchor="middle">{}</text>"#,
+            r#"<rect class="{class}" x="{x:.1}" y="{y:.1}" width="{width:.1}" height="{height:.1}"><title>{}</title></rect><text class="tick" x="{centre:.1}" y="{:.1}" text-anchor="middle">{}</text>"#,
             escape(&bar.title),
             HEIGHT - BOTTOM + 18.0,
             escape(&bar.label)
         );
-        if bar.value > 0.0 {
-            let text = if bar.value >= 100.0 || small && bar.value >= 10.0 {
-                format!("{:.0}", bar.value)
+        if bar.href.is_some() {
+            out.push_str("</a>");
+        }
+        if let Some(value) = bar.value.filter(|v| *v > 0.0) {
+            let text = if value >= 100.0 || small && value >= 10.0 {
+                format!("{value:.0}")
             } else {
-                format!("{:.1}", bar.value)
+                format!("{value:.1}")
             };
             let class = if small { "value small" } else { "value" };
             let _ = write!(
@@ -296,11 +317,21 @@ mod tests {
     #[test]
     fn bars_carry_value_labels_and_tooltips_and_escape_text() {
         let bars = vec![
-            Bar { label: "1".into(), value: 23.46, title: "1 June: 23.46 kWh".into() },
-            Bar { label: "<2>".into(), value: 0.0, title: "2 June: no data".into() },
+            Bar {
+                label: "1".into(),
+                value: Some(23.46),
+                title: "1 June: 23.46 kWh".into(),
+                href: Some("/sites/GW/day/2026-06-01".into()),
+                gap: "",
+            },
+            Bar { label: "<2>".into(), value: Some(0.0), title: "2 June: 0 Wh".into(), href: None, gap: "" },
+            Bar { label: "3".into(), value: None, title: "3 June: Future".into(), href: None, gap: "future" },
         ];
         let svg = bar_chart(&bars, "kWh", "Energy per day");
         assert!(svg.contains(">23.5<"));
+        assert!(svg.contains(r#"<a class="drill" href="/sites/GW/day/2026-06-01"><rect class="bar s0""#));
+        assert_eq!(svg.matches(r#"class="bar s0""#).count(), 2, "a measured zero is a bar, a gap is not");
+        assert!(svg.contains(r#"<rect class="gap future""#) && svg.contains("<title>3 June: Future</title>"));
         assert!(svg.contains("<title>1 June: 23.46 kWh</title>"));
         assert!(svg.contains("&lt;2&gt;") && !svg.contains("<2>"));
     }

@@ -269,7 +269,7 @@ async fn the_day_csv_has_one_row_per_local_hour_adding_up_to_the_counters_rise()
     let lines: Vec<&str> = csv.lines().collect();
     assert_eq!(
         lines[0],
-        "start,end,production_kwh,peak_power_w,peak_at,grid_import_kwh,grid_export_kwh,consumption_kwh,self_consumption_kwh"
+        "start,end,production_kwh,peak_power_w,peak_at,grid_import_kwh,grid_export_kwh,consumption_kwh,self_consumption_kwh,data"
     );
     assert_eq!(lines.len(), 1 + 24);
     assert!(lines[1].starts_with("2026-06-01T00:00:00+02:00,2026-06-01T01:00:00+02:00,"));
@@ -286,7 +286,7 @@ async fn the_readings_page_paginates_and_the_readings_csv_streams_every_row() {
     let first = app.get(&session, &format!("/sites/{}/readings?{range}", sunrise.gateway)).await.unwrap();
     let html = first.text().await.unwrap();
     assert_eq!(html.matches("<tr><td>2026-06-01 ").count(), 100, "a page holds 100 rows");
-    assert!(html.contains("Next page"));
+    assert!(html.contains("Older →"));
     let csv = app.get(&session, &format!("/sites/{}/readings/csv?{range}", sunrise.gateway)).await.unwrap();
     assert_eq!(csv.headers()["content-type"], "text/csv; charset=utf-8");
     let text = csv.text().await.unwrap();

@@ -70,7 +70,7 @@ pub async fn summary_data(
     let mut flows = EnergyFlows::default();
     let mut chart: Vec<(String, f64)> = Vec::new();
     for gateway in sites {
-        let facts = SiteFacts { capacity_kwp: gateway.capacity_kwp, timezone: tz };
+        let facts = SiteFacts { capacity_kwp: gateway.capacity_kwp, timezone: tz, commissioned: None };
         let loaded = comparable::devices_with_rollups(tenant, gateway, bounds.clone()).await?;
         let all: Vec<DeviceRollups> = loaded.iter().map(|(_, d)| d.clone()).collect();
         let report = SiteReport::compute(facts, &all, reported, now);

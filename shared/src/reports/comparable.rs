@@ -63,7 +63,7 @@ pub async fn day_yield(
     tz: Tz,
     now: DateTime<Utc>,
 ) -> Result<Option<f64>, StoreError> {
-    let facts = SiteFacts { capacity_kwp: gateway.capacity_kwp, timezone: tz };
+    let facts = SiteFacts { capacity_kwp: gateway.capacity_kwp, timezone: tz, commissioned: None };
     let kwh = production_kwh(tenant, gateway, Period::Day { date }, facts, now).await?;
     Ok(kwh.and_then(|kwh| site::specific_yield(kwh * 1000.0, gateway.capacity_kwp)))
 }

@@ -9,19 +9,23 @@ use std::fmt::Write as _;
 use chrono::{DateTime, SecondsFormat, Utc};
 use chrono_tz::Tz;
 
-use super::site::SiteReport;
+use super::site::{Coverage, SiteReport};
 use crate::domain::{Metric, Reading};
 
-/// A report's buckets, one row each, energies in kWh.
+/// A report's buckets, one row each, energies in kWh. A bucket without measurements has empty
+/// figures and says why in its `data` column ("no_data", "before_commissioning", "future"),
+/// so a spreadsheet never adds up a missing hour as a zero.
 pub fn report_csv(report: &SiteReport) -> String {
     let tz = report.timezone;
     let mut out = String::from("start,end,production_kwh,peak_power_w,peak_at");
     if report.has_meter {
         out.push_str(",grid_import_kwh,grid_export_kwh,consumption_kwh,self_consumption_kwh");
     }
-    out.push_str("\r\n");
+    out.push_str(",data\r\n");
     let kwh = |wh: Option<f64>| wh.map(|v| format!("{:.3}", v / 1000.0)).unwrap_or_default();
     for bucket in &report.buckets {
+        let measured = bucket.coverage.measured();
+        let kwh = |wh: Option<f64>| if measured { kwh(wh) } else { String::new() };
         let flows = &bucket.flows;
         let _ = write!(
             out,
@@ -42,9 +46,18 @@ pub fn report_csv(report: &SiteReport) -> String {
                 kwh(flows.self_consumption_wh)
             );
         }
-        out.push_str("\r\n");
+        let _ = write!(out, ",{}\r\n", coverage_key(bucket.coverage));
     }
     out
+}
+
+fn coverage_key(coverage: Coverage) -> &'static str {
+    match coverage {
+        Coverage::Data => "measured",
+        Coverage::NoData => "no_data",
+        Coverage::BeforeCommissioning => "before_commissioning",
+        Coverage::Future => "future",
+    }
 }
 
 /// The header row of [`readings_csv_rows`].
@@ -113,28 +126,42 @@ mod tests {
             timezone: tz,
             capacity_kwp: 5.0,
             has_meter: true,
-            buckets: vec![BucketReport {
-                start,
-                end: start + chrono::TimeDelta::hours(1),
-                label: "12:00".into(),
-                flows: EnergyFlows::new(2500.0, Some((100.0, 1200.0))),
-                peak: Some(Peak { watts: 3100.0, at: start }),
-            }],
+            buckets: vec![
+                BucketReport {
+                    start,
+                    end: start + chrono::TimeDelta::hours(1),
+                    label: "12:00".into(),
+                    flows: EnergyFlows::new(2500.0, Some((100.0, 1200.0))),
+                    peak: Some(Peak { watts: 3100.0, at: start }),
+                    coverage: Coverage::Data,
+                },
+                BucketReport {
+                    start: start + chrono::TimeDelta::hours(1),
+                    end: start + chrono::TimeDelta::hours(2),
+                    label: "13:00".into(),
+                    flows: EnergyFlows::new(0.0, Some((0.0, 0.0))),
+                    peak: None,
+                    coverage: Coverage::NoData,
+                },
+            ],
             total: EnergyFlows::default(),
             peak: None,
             specific_yield: None,
             availability: None,
+            coverage: Coverage::Data,
+            commissioned: None,
         };
         let csv = report_csv(&report);
         let lines: Vec<&str> = csv.lines().collect();
         assert_eq!(
             lines[0],
-            "start,end,production_kwh,peak_power_w,peak_at,grid_import_kwh,grid_export_kwh,consumption_kwh,self_consumption_kwh"
+            "start,end,production_kwh,peak_power_w,peak_at,grid_import_kwh,grid_export_kwh,consumption_kwh,self_consumption_kwh,data"
         );
         assert_eq!(
             lines[1],
-            "2026-06-01T12:00:00+02:00,2026-06-01T13:00:00+02:00,2.500,3100.0,2026-06-01T12:00:00+02:00,0.100,1.200,1.400,1.300"
+            "2026-06-01T12:00:00+02:00,2026-06-01T13:00:00+02:00,2.500,3100.0,2026-06-01T12:00:00+02:00,0.100,1.200,1.400,1.300,measured"
         );
+        assert_eq!(lines[2], "2026-06-01T13:00:00+02:00,2026-06-01T14:00:00+02:00,,,,,,,,no_data");
     }
 
     #[test]

@@ -29,7 +29,7 @@ use serde::{Deserialize, Serialize};
 
 use super::energy::{MAX_COUNTER_GAP, bucket_index};
 use super::period::{Period, local_midnight};
-use super::site::{BucketSums, DeviceRollups, Peak, SiteFacts, SiteReport, daylight_hours};
+use super::site::{BucketSums, Coverage, DeviceRollups, Peak, SiteFacts, SiteReport, daylight_hours};
 use crate::domain::Device;
 
 /// A summary is stored only for a day that ended at least this long ago.
@@ -96,6 +96,16 @@ impl DaySummary {
         }
     }
 
+    /// True when the day's production was measured: something produced, or a producer reported
+    /// in daylight (a site without producers: its meter reported). A day whose producers fell
+    /// silent before dawn reads as a day without data, not as a day of zero production.
+    pub fn has_data(&self) -> bool {
+        self.production_wh != 0.0
+            || self.peak.is_some()
+            || self.covered_hours > 0.0
+            || (self.daylight_hours == 0 && self.grid.is_some())
+    }
+
     /// The stored form.
     pub fn to_bytes(&self) -> Vec<u8> {
         // Serialising plain numbers, dates and options cannot fail.
@@ -113,9 +123,10 @@ impl DaySummary {
 #[error("unreadable day summary: {0}")]
 pub struct DaySummaryDecodeError(String);
 
-/// What a summary was computed on: the gateway's history mark and its devices (a device that
-/// changes kind changes what counts as production).
-pub fn basis(mark: Option<i64>, devices: &[Device]) -> i64 {
+/// What a summary was computed on: the gateway's history mark, its devices (a device that
+/// changes kind changes what counts as production) and its commissioning (which availability
+/// counts from).
+pub fn basis(mark: Option<i64>, devices: &[Device], commissioned: Option<DateTime<Utc>>) -> i64 {
     // SipHash with fixed keys: the same inputs give the same basis in every process of a build
     // (another build may differ, which only makes its summaries computed again).
     let mut hasher = DefaultHasher::new();
@@ -123,6 +134,7 @@ pub fn basis(mark: Option<i64>, devices: &[Device]) -> i64 {
     let mut kinds: Vec<(&str, &str)> = devices.iter().map(|d| (d.id.as_str(), d.kind.as_str())).collect();
     kinds.sort_unstable();
     kinds.hash(&mut hasher);
+    commissioned.map(|c| c.timestamp()).hash(&mut hasher);
     i64::from_ne_bytes(hasher.finish().to_ne_bytes())
 }
 
@@ -132,11 +144,13 @@ pub fn settled(tz: Tz, date: NaiveDate, now: DateTime<Utc>) -> bool {
 }
 
 /// The report of `period` (a month, year or range: periods of whole days) from the summaries of
-/// its days; days without a summary count as days without data.
+/// its days; days without a summary count as days without data, and those not begun by `now`
+/// as future.
 pub fn report_from_days(
     site: SiteFacts,
     period: Period,
     days: &BTreeMap<NaiveDate, DaySummary>,
+    now: DateTime<Utc>,
 ) -> SiteReport {
     let tz = site.timezone;
     let buckets = period.buckets(tz);
@@ -146,9 +160,11 @@ pub fn report_from_days(
     let mut peaks: Vec<Option<Peak>> = vec![None; buckets.len()];
     let (mut daylight, mut covered) = (0u64, 0.0);
     let mut has_meter = false;
+    let mut reported = vec![false; buckets.len()];
     for summary in days.range(period.first_day()..period.end_day()).map(|(_, s)| s) {
         let Some(i) = bucket_index(&buckets, local_midnight(tz, summary.date)) else { continue };
         production[i] += summary.production_wh;
+        reported[i] |= summary.has_data();
         if let Some((im, ex)) = summary.grid {
             has_meter = true;
             import[i] += im;
@@ -162,7 +178,12 @@ pub fn report_from_days(
         daylight += u64::from(summary.daylight_hours);
         covered += summary.covered_hours;
     }
-    let sums = BucketSums { production, grid: has_meter.then_some((import, export)), peaks };
+    let coverage = buckets
+        .iter()
+        .zip(reported)
+        .map(|(b, reported)| Coverage::of(b.start..b.end, reported, site.commissioned, now))
+        .collect();
+    let sums = BucketSums { production, grid: has_meter.then_some((import, export)), peaks, coverage };
     let availability = (daylight > 0).then(|| covered / daylight as f64);
     SiteReport::assemble(site, period, buckets, sums, availability)
 }
@@ -256,7 +277,7 @@ mod tests {
             .take_while(|d| *d < period.end_day())
             .map(|d| (d, DaySummary::compute(site, devices, d, now)))
             .collect();
-        report_from_days(site, period, &days)
+        report_from_days(site, period, &days, now)
     }
 
     fn close(a: f64, b: f64) -> bool {
@@ -295,7 +316,7 @@ mod tests {
     #[test]
     fn a_month_from_day_summaries_is_the_month_from_hourly_rollups() {
         let devices = site_rollups(45);
-        let site = SiteFacts { capacity_kwp: 9.5, timezone: chrono_tz::Europe::Berlin };
+        let site = SiteFacts { capacity_kwp: 9.5, timezone: chrono_tz::Europe::Berlin, commissioned: None };
         let now = utc(2026, 7, 15, 0);
         for period in [Period::Month { year: 2026, month: 6 }, Period::Month { year: 2026, month: 5 }] {
             assert_same(
@@ -310,7 +331,7 @@ mod tests {
         let devices = site_rollups(45);
         let now = utc(2026, 6, 30, 9); // in the middle of the data: the last day is partial
         for tz in [chrono_tz::Europe::Berlin, chrono_tz::America::New_York, chrono_tz::Asia::Kolkata] {
-            let site = SiteFacts { capacity_kwp: 9.5, timezone: tz };
+            let site = SiteFacts { capacity_kwp: 9.5, timezone: tz, commissioned: None };
             for period in [
                 Period::Year { year: 2026 },
                 Period::Range { first: date(2026, 5, 18), last: date(2026, 6, 29) },
@@ -344,20 +365,54 @@ mod tests {
         };
         let devices = [device("inv", DeviceKind::Inverter), device("meter", DeviceKind::Meter)];
         let reversed = [device("meter", DeviceKind::Meter), device("inv", DeviceKind::Inverter)];
-        assert_eq!(basis(None, &devices), basis(None, &reversed));
-        assert_ne!(basis(None, &devices), basis(Some(7), &devices));
-        assert_ne!(basis(Some(7), &devices), basis(Some(8), &devices));
+        assert_eq!(basis(None, &devices, None), basis(None, &reversed, None));
+        assert_ne!(basis(None, &devices, None), basis(Some(7), &devices, None));
+        assert_ne!(basis(Some(7), &devices, None), basis(Some(8), &devices, None));
         let changed = [device("inv", DeviceKind::Other), device("meter", DeviceKind::Meter)];
-        assert_ne!(basis(Some(7), &devices), basis(Some(7), &changed));
+        assert_ne!(basis(Some(7), &devices, None), basis(Some(7), &changed, None));
     }
 
     #[test]
     fn a_summary_reads_back_as_stored() {
         let devices = site_rollups(3);
-        let site = SiteFacts { capacity_kwp: 5.0, timezone: chrono_tz::Europe::Berlin };
+        let site = SiteFacts { capacity_kwp: 5.0, timezone: chrono_tz::Europe::Berlin, commissioned: None };
         let summary = DaySummary::compute(site, &devices, date(2026, 5, 21), utc(2026, 6, 1, 0));
         assert!(summary.production_wh > 0.0 && summary.grid.is_some() && summary.peak.is_some());
         assert_eq!(DaySummary::from_bytes(&summary.to_bytes()).expect("reads back"), summary);
         assert!(DaySummary::from_bytes(b"\xff\xff").is_err());
+    }
+
+    #[test]
+    fn a_month_counts_availability_from_commissioning_and_marks_days_before_it_and_to_come() {
+        // Berlin site commissioned on 10 June at 04:00 UTC (06:00 local), reporting every
+        // daylight hour since; seen on 20 June at noon.
+        let tz = chrono_tz::Europe::Berlin;
+        let commissioned = utc(2026, 6, 10, 4);
+        let rollups: Vec<HourlyRollup> = (0..11 * 24)
+            .map(|h| commissioned + TimeDelta::hours(h))
+            .filter(|hour| hour.with_timezone(&tz).hour() >= 6 && hour.with_timezone(&tz).hour() < 20)
+            .map(|hour| HourlyRollup { hour, minutes_with_data: 60, ..rollup(0) })
+            .collect();
+        let devices = vec![DeviceRollups {
+            device: DeviceId::parse("inv").expect("valid"),
+            kind: DeviceKind::Inverter,
+            rollups,
+        }];
+        let site = SiteFacts { capacity_kwp: 5.0, timezone: tz, commissioned: Some(commissioned) };
+        let now = utc(2026, 6, 20, 10);
+        let period = Period::Month { year: 2026, month: 6 };
+        let days = period
+            .first_day()
+            .iter_days()
+            .take_while(|d| *d <= date(2026, 6, 20))
+            .map(|d| (d, DaySummary::compute(site, &devices, d, now)))
+            .collect();
+        let report = report_from_days(site, period, &days, now);
+        let coverage = |day: usize| report.buckets[day - 1].coverage;
+        assert_eq!(coverage(9), Coverage::BeforeCommissioning);
+        assert_eq!(coverage(10), Coverage::Data);
+        assert_eq!(coverage(20), Coverage::Data);
+        assert_eq!(coverage(21), Coverage::Future);
+        assert_eq!(report.availability, Some(1.0), "up every daylight hour it existed");
     }
 }

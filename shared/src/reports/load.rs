@@ -54,13 +54,14 @@ pub async fn site_report(
     period: Period,
     now: DateTime<Utc>,
 ) -> Result<SiteReport, StoreError> {
-    let site = SiteFacts { capacity_kwp: gateway.capacity_kwp, timezone };
+    let commissioned = tenant.first_rollup_hour(&gateway.id).await?;
+    let site = SiteFacts { capacity_kwp: gateway.capacity_kwp, timezone, commissioned };
     if let Period::Day { .. } = period {
         let rollups = device_rollups(tenant, &gateway.id, devices, period.bounds(timezone)).await?;
         return Ok(SiteReport::compute(site, &rollups, period, now));
     }
     let days = day_summaries(tenant, gateway, devices, site, period, now).await?;
-    Ok(daily::report_from_days(site, period, &days))
+    Ok(daily::report_from_days(site, period, &days, now))
 }
 
 /// The summary of every day of `period` that has begun: the stored ones that are current, the
@@ -76,7 +77,7 @@ async fn day_summaries(
     let tz = site.timezone;
     // The mark before the summaries and the rollups (see `daily`).
     let mark = tenant.history_mark(&gateway.id).await?;
-    let basis = daily::basis(mark.map(|m| m.value), devices);
+    let basis = daily::basis(mark.map(|m| m.value), devices, site.commissioned);
     // Late readings may still be arriving under a young mark: nothing stored is trusted or kept.
     let settling = mark.is_some_and(|m| m.settling(now));
     let (first, end) = (period.first_day(), period.end_day());
@@ -133,8 +134,11 @@ pub async fn site_snapshot(
     offline_after: TimeDelta,
 ) -> Result<SiteSnapshot, StoreError> {
     let period = Period::Day { date: local_date(timezone, now) };
-    let rollups = device_rollups(tenant, &gateway.id, devices, period.bounds(timezone)).await?;
-    let site = SiteFacts { capacity_kwp: gateway.capacity_kwp, timezone };
+    let (rollups, commissioned) = futures::try_join!(
+        device_rollups(tenant, &gateway.id, devices, period.bounds(timezone)),
+        tenant.first_rollup_hour(&gateway.id)
+    )?;
+    let site = SiteFacts { capacity_kwp: gateway.capacity_kwp, timezone, commissioned };
     Ok(SiteSnapshot {
         today: SiteReport::compute(site, &rollups, period, now),
         status: site_status(gateway, &rollups, faulty, now, offline_after),

@@ -24,5 +24,5 @@ pub use load::{SiteSnapshot, day_curves, device_rollups, site_report, site_snaps
 pub use packed::RollupDecodeError;
 pub use period::{Bucket, Period, PeriodError, Resolution};
 pub use rollup::{HourlyRollup, hourly_rollups};
-pub use site::{BucketReport, DeviceRollups, EnergyFlows, Peak, SiteFacts, SiteReport};
+pub use site::{BucketReport, Coverage, DeviceRollups, EnergyFlows, Peak, SiteFacts, SiteReport};
 pub use status::SiteStatus;

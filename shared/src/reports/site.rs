@@ -9,8 +9,11 @@
 //! - **Peak power** is the highest hourly sum of the producers' peaks (exact with one inverter,
 //!   an upper bound with several), at the time of the largest contributor's peak.
 //! - **Availability** is the share of daylight minutes with data, daylight being the local clock
-//!   hours [`DAYLIGHT`] of hours already over. A device's full hour is its best-covered hour of
-//!   the same day, so a gateway reporting every five minutes is not 20 % available.
+//!   hours [`DAYLIGHT`] of hours already over and after the site's commissioning. A device's full
+//!   hour is its best-covered hour of the same day, so a gateway reporting every five minutes is
+//!   not 20 % available.
+//! - Every bucket says whether its figures were measured ([`Coverage`]), so that an hour without
+//!   readings, a day before the site existed or a month to come is never shown as a real zero.
 
 use std::collections::BTreeMap;
 use std::ops::Range;
@@ -20,7 +23,7 @@ use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 
 use super::energy::{self, Counter};
-use super::period::{Bucket, Period};
+use super::period::{Bucket, Period, Resolution};
 use super::rollup::{HourlyRollup, truncate_hour};
 use crate::domain::{DeviceId, DeviceKind};
 
@@ -105,6 +108,73 @@ pub struct Peak {
     pub at: DateTime<Utc>,
 }
 
+/// Whether a bucket's figures were measured, or why there are none.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Coverage {
+    /// A device reported in it: its figures are measured, a zero included.
+    Data,
+    /// It has begun and nothing was reported.
+    NoData,
+    /// It ended before the site's first data.
+    BeforeCommissioning,
+    /// It has not begun.
+    Future,
+}
+
+impl Coverage {
+    /// The coverage of `start..end`, given whether anything was reported in it.
+    pub fn of(
+        span: Range<DateTime<Utc>>,
+        has_data: bool,
+        commissioned: Option<DateTime<Utc>>,
+        now: DateTime<Utc>,
+    ) -> Self {
+        if span.start >= now {
+            Self::Future
+        } else if has_data {
+            Self::Data
+        } else if commissioned.is_some_and(|c| span.end <= c) {
+            Self::BeforeCommissioning
+        } else {
+            Self::NoData
+        }
+    }
+
+    /// A period's coverage from its buckets': measured when any bucket is; otherwise future
+    /// when all are, before commissioning when none is after it, else without data.
+    pub fn of_period(buckets: impl IntoIterator<Item = Self>) -> Self {
+        let (mut data, mut future, mut before, mut missing) = (false, true, false, false);
+        for coverage in buckets {
+            data |= coverage == Self::Data;
+            future &= coverage == Self::Future;
+            before |= coverage == Self::BeforeCommissioning;
+            missing |= coverage == Self::NoData;
+        }
+        match () {
+            () if data => Self::Data,
+            () if future => Self::Future,
+            () if before && !missing => Self::BeforeCommissioning,
+            () => Self::NoData,
+        }
+    }
+
+    /// True when the figures were measured.
+    pub fn measured(self) -> bool {
+        self == Self::Data
+    }
+
+    /// How a missing figure reads: "No data", "Not yet commissioned", "Future".
+    pub fn words(self) -> &'static str {
+        match self {
+            Self::Data => "Measured",
+            Self::NoData => "No data",
+            Self::BeforeCommissioning => "Not yet commissioned",
+            Self::Future => "Future",
+        }
+    }
+}
+
 /// One bucket's figures.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct BucketReport {
@@ -118,6 +188,8 @@ pub struct BucketReport {
     pub flows: EnergyFlows,
     /// Peak production power in the bucket.
     pub peak: Option<Peak>,
+    /// Whether the figures were measured; zeros stand in for those that were not.
+    pub coverage: Coverage,
 }
 
 /// What a site is, as far as its report cares.
@@ -127,6 +199,8 @@ pub struct SiteFacts {
     pub capacity_kwp: f64,
     /// The site's timezone (its customer's, else its provider's).
     pub timezone: Tz,
+    /// When the site's first data arrived (the hour of its first rollup); none when unknown.
+    pub commissioned: Option<DateTime<Utc>>,
 }
 
 /// A site's report for one period.
@@ -148,8 +222,13 @@ pub struct SiteReport {
     pub peak: Option<Peak>,
     /// kWh per kWp.
     pub specific_yield: Option<f64>,
-    /// Share of daylight minutes with data, 0-1; none before any daylight hour is over.
+    /// Share of daylight minutes with data, 0-1, counted from commissioning; none before any
+    /// such daylight hour is over.
     pub availability: Option<f64>,
+    /// Whether the period's figures were measured, or why there are none.
+    pub coverage: Coverage,
+    /// When the site's first data arrived, when known.
+    pub commissioned: Option<DateTime<Utc>>,
 }
 
 /// The devices whose energy is production: inverters, or when a site has none, devices of
@@ -201,8 +280,17 @@ impl SiteReport {
         });
 
         let peaks = bucket_peaks(&producers, &buckets);
-        let availability = availability(&producers, bounds, tz, now);
-        Self::assemble(site, period, buckets, BucketSums { production, grid, peaks }, availability)
+        let coverage = buckets
+            .iter()
+            .map(|b| {
+                let span = b.start..b.end;
+                Coverage::of(span.clone(), reported(devices, &span, period, tz), site.commissioned, now)
+            })
+            .collect();
+        let counted =
+            site.commissioned.map_or(bounds.start, |c| bounds.start.max(truncate_hour(c)))..bounds.end;
+        let availability = availability(&producers, counted, tz, now);
+        Self::assemble(site, period, buckets, BucketSums { production, grid, peaks, coverage }, availability)
     }
 
     /// The report from each bucket's sums: totals, the period's peak and specific yield follow.
@@ -213,13 +301,14 @@ impl SiteReport {
         sums: BucketSums,
         availability: Option<f64>,
     ) -> Self {
-        let BucketSums { production, grid, peaks } = sums;
+        let BucketSums { production, grid, peaks, coverage } = sums;
         let reports: Vec<BucketReport> = buckets
             .into_iter()
             .enumerate()
             .map(|(i, bucket)| BucketReport {
                 flows: EnergyFlows::new(production[i], grid.as_ref().map(|(im, ex)| (im[i], ex[i]))),
                 peak: peaks[i],
+                coverage: coverage[i],
                 start: bucket.start,
                 end: bucket.end,
                 label: bucket.label,
@@ -238,6 +327,8 @@ impl SiteReport {
             has_meter: grid.is_some(),
             specific_yield: specific_yield(total.production_wh, site.capacity_kwp),
             availability,
+            coverage: Coverage::of_period(coverage),
+            commissioned: site.commissioned,
             buckets: reports,
             total,
             peak,
@@ -253,6 +344,23 @@ pub(super) struct BucketSums {
     pub(super) grid: Option<(Vec<f64>, Vec<f64>)>,
     /// Peak production power per bucket.
     pub(super) peaks: Vec<Option<Peak>>,
+    /// Whether each bucket was measured.
+    pub(super) coverage: Vec<Coverage>,
+}
+
+/// Whether `span` holds data: for an hour, any rollup of a producer (of any device where none
+/// produces); for a day or longer, one in a daylight hour, since production is what such a
+/// bucket shows and a gateway that fell silent at dawn did not produce zero that day.
+fn reported(devices: &[DeviceRollups], span: &Range<DateTime<Utc>>, period: Period, tz: Tz) -> bool {
+    let producers = producers(devices);
+    let reporters: Vec<&DeviceRollups> =
+        if producers.is_empty() { devices.iter().collect() } else { producers };
+    let hourly = period.resolution() == Resolution::Hour;
+    reporters.iter().any(|d| {
+        d.rollups.iter().any(|r| {
+            span.contains(&r.hour) && (hourly || DAYLIGHT.contains(&r.hour.with_timezone(&tz).hour()))
+        })
+    })
 }
 
 /// Each bucket's peak: the highest hourly sum of the producers' peaks.
@@ -391,7 +499,7 @@ mod tests {
             // Next local day (22:00 UTC): not in the period.
             r(23, 2_000.0, 2_000.0, 0.0),
         ];
-        let site = SiteFacts { capacity_kwp: 5.0, timezone: berlin() };
+        let site = SiteFacts { capacity_kwp: 5.0, timezone: berlin(), commissioned: None };
         let period = Period::Day { date: NaiveDate::from_ymd_opt(2026, 3, 29).expect("valid") };
         let report =
             SiteReport::compute(site, &[device(DeviceKind::Inverter, rollups)], period, utc(2026, 4, 1, 0));
@@ -415,7 +523,7 @@ mod tests {
         let rollups: Vec<HourlyRollup> = (0..25)
             .map(|h| at_hour(start, counted(0, 100.0 * h as f64, 100.0 * h as f64 + 100.0, 100.0), h))
             .collect();
-        let site = SiteFacts { capacity_kwp: 10.0, timezone: berlin() };
+        let site = SiteFacts { capacity_kwp: 10.0, timezone: berlin(), commissioned: None };
         let period = Period::Day { date: NaiveDate::from_ymd_opt(2026, 10, 25).expect("valid") };
         let report =
             SiteReport::compute(site, &[device(DeviceKind::Inverter, rollups)], period, utc(2026, 11, 1, 0));
@@ -432,7 +540,7 @@ mod tests {
             at_hour(utc(2026, 6, 1, 21), counted(0, 0.0, 100.0, 100.0), 0),
             at_hour(utc(2026, 6, 1, 22), counted(0, 100.0, 250.0, 150.0), 0),
         ];
-        let site = SiteFacts { capacity_kwp: 1.0, timezone: berlin() };
+        let site = SiteFacts { capacity_kwp: 1.0, timezone: berlin(), commissioned: None };
         let report = SiteReport::compute(
             site,
             &[device(DeviceKind::Inverter, rollups)],
@@ -460,7 +568,7 @@ mod tests {
                 ..rollup(10)
             }],
         );
-        let site = SiteFacts { capacity_kwp: 3.0, timezone: Tz::UTC };
+        let site = SiteFacts { capacity_kwp: 3.0, timezone: Tz::UTC, commissioned: None };
         let period = Period::Day { date: NaiveDate::from_ymd_opt(2026, 6, 1).expect("valid") };
         let report = SiteReport::compute(site, &[inverter, meter], period, utc(2026, 6, 2, 0));
         // Production 3000; import 200, export 1200 → consumption 3000 + 200 − 1200 = 2000;
@@ -488,7 +596,7 @@ mod tests {
         );
         let inverter =
             device(DeviceKind::Inverter, vec![HourlyRollup { power_integral: 2500.0, ..rollup(12) }]);
-        let site = SiteFacts { capacity_kwp: 3.0, timezone: Tz::UTC };
+        let site = SiteFacts { capacity_kwp: 3.0, timezone: Tz::UTC, commissioned: None };
         let period = Period::Day { date: NaiveDate::from_ymd_opt(2026, 6, 1).expect("valid") };
         let report = SiteReport::compute(site, &[inverter, meter], period, utc(2026, 6, 2, 0));
         assert_eq!(report.total.grid_import_wh, Some(400.0));
@@ -506,7 +614,7 @@ mod tests {
         };
         let a = device(DeviceKind::Inverter, vec![peak(11, 4000.0, 10), peak(12, 5000.0, 20)]);
         let b = device(DeviceKind::Inverter, vec![peak(11, 3000.0, 40), peak(12, 1000.0, 50)]);
-        let site = SiteFacts { capacity_kwp: 10.0, timezone: Tz::UTC };
+        let site = SiteFacts { capacity_kwp: 10.0, timezone: Tz::UTC, commissioned: None };
         let period = Period::Day { date: NaiveDate::from_ymd_opt(2026, 6, 1).expect("valid") };
         let report = SiteReport::compute(site, &[a, b], period, utc(2026, 6, 2, 0));
         assert_eq!(
@@ -526,7 +634,7 @@ mod tests {
         rollups.push(HourlyRollup { minutes_with_data: 12, ..rollup(22) });
         let inverter = device(DeviceKind::Inverter, rollups);
         let period = Period::Day { date: NaiveDate::from_ymd_opt(2026, 6, 1).expect("valid") };
-        let site = SiteFacts { capacity_kwp: 1.0, timezone: Tz::UTC };
+        let site = SiteFacts { capacity_kwp: 1.0, timezone: Tz::UTC, commissioned: None };
         // (7 × 12 + 6) / (14 × 12) = 90 / 168.
         let report = SiteReport::compute(site, std::slice::from_ref(&inverter), period, utc(2026, 6, 2, 0));
         assert_eq!(report.availability, Some(90.0 / 168.0));
@@ -554,7 +662,7 @@ mod tests {
         let first = NaiveDate::from_ymd_opt(2026, 6, 1).expect("valid");
         let last = NaiveDate::from_ymd_opt(2026, 6, 3).expect("valid");
         let period = Period::range(first, last).expect("valid range");
-        let site = SiteFacts { capacity_kwp: 1.0, timezone: Tz::UTC };
+        let site = SiteFacts { capacity_kwp: 1.0, timezone: Tz::UTC, commissioned: None };
         let report = SiteReport::compute(site, &[inverter], period, utc(2026, 6, 10, 0));
         assert_eq!(report.availability, Some(0.5));
     }
@@ -563,11 +671,83 @@ mod tests {
     fn a_silent_site_is_zero_percent_available() {
         let inverter = device(DeviceKind::Inverter, vec![]);
         let period = Period::Day { date: NaiveDate::from_ymd_opt(2026, 6, 1).expect("valid") };
-        let site = SiteFacts { capacity_kwp: 1.0, timezone: Tz::UTC };
+        let site = SiteFacts { capacity_kwp: 1.0, timezone: Tz::UTC, commissioned: None };
         let report = SiteReport::compute(site, &[inverter], period, utc(2026, 6, 2, 0));
         assert_eq!(report.availability, Some(0.0));
         assert_eq!(report.total.production_wh, 0.0);
         assert_eq!(report.peak, None);
+    }
+
+    #[test]
+    fn hours_before_commissioning_without_data_and_to_come_are_told_apart_from_a_measured_zero() {
+        // UTC site commissioned at 09:00 on 1 June; it reports every hour from then, producing
+        // nothing at 09:00 (a measured zero), except at 12:00 (silent). Seen at 15:30.
+        let rollups: Vec<HourlyRollup> = (9..16)
+            .filter(|h| *h != 12)
+            .map(|h| if h == 9 { rollup(h) } else { counted(h, 0.0, 100.0, 100.0) })
+            .collect();
+        let inverter = device(DeviceKind::Inverter, rollups);
+        let site = SiteFacts { capacity_kwp: 1.0, timezone: Tz::UTC, commissioned: Some(utc(2026, 6, 1, 9)) };
+        let period = Period::Day { date: NaiveDate::from_ymd_opt(2026, 6, 1).expect("valid") };
+        let now = utc(2026, 6, 1, 15) + TimeDelta::minutes(30);
+        let report = SiteReport::compute(site, &[inverter], period, now);
+        let coverage: Vec<Coverage> = report.buckets.iter().map(|b| b.coverage).collect();
+        assert_eq!(coverage[8], Coverage::BeforeCommissioning);
+        assert_eq!(coverage[9], Coverage::Data);
+        assert_eq!(report.buckets[9].flows.production_wh, 0.0, "a measured zero stays a zero");
+        assert_eq!(coverage[12], Coverage::NoData);
+        assert_eq!(coverage[15], Coverage::Data, "the hour under way has data");
+        assert_eq!(coverage[16], Coverage::Future);
+        assert_eq!(report.coverage, Coverage::Data);
+        // Daylight hours over since commissioning: 09-14, six, of which 12 is missing.
+        assert_eq!(report.availability, Some(5.0 / 6.0));
+    }
+
+    #[test]
+    fn a_day_before_commissioning_or_to_come_has_no_figures_nor_availability() {
+        let inverter = device(DeviceKind::Inverter, vec![counted(10, 0.0, 100.0, 100.0)]);
+        let site =
+            SiteFacts { capacity_kwp: 1.0, timezone: Tz::UTC, commissioned: Some(utc(2026, 6, 1, 10)) };
+        let now = utc(2026, 6, 3, 12);
+        let before = Period::Day { date: NaiveDate::from_ymd_opt(2026, 5, 31).expect("valid") };
+        let report = SiteReport::compute(site, std::slice::from_ref(&inverter), before, now);
+        assert_eq!(report.coverage, Coverage::BeforeCommissioning);
+        assert_eq!(report.availability, None, "not 0 %: the site did not exist");
+        let future = Period::Day { date: NaiveDate::from_ymd_opt(2026, 6, 4).expect("valid") };
+        let report = SiteReport::compute(site, std::slice::from_ref(&inverter), future, now);
+        assert_eq!(report.coverage, Coverage::Future);
+        assert!(report.buckets.iter().all(|b| b.coverage == Coverage::Future));
+        assert_eq!(report.availability, None);
+        let silent = Period::Day { date: NaiveDate::from_ymd_opt(2026, 6, 2).expect("valid") };
+        let report = SiteReport::compute(site, &[inverter], silent, now);
+        assert_eq!(report.coverage, Coverage::NoData);
+        assert_eq!(report.availability, Some(0.0), "a silent day after commissioning is unavailable");
+    }
+
+    #[test]
+    fn a_day_whose_producers_fell_silent_before_dawn_has_no_data_but_a_dull_day_is_zero() {
+        // UTC. 1 June: readings all day. 2 June: only 00-04 (silent from before dawn).
+        // 3 June: daylight readings that produced nothing (snow).
+        let mut rollups: Vec<HourlyRollup> = (0..24).map(|h| counted(h, 0.0, 10.0, 10.0)).collect();
+        rollups.extend((24..29).map(rollup));
+        rollups.extend((54..62).map(rollup));
+        let inverter = device(DeviceKind::Inverter, rollups);
+        let site = SiteFacts { capacity_kwp: 1.0, timezone: Tz::UTC, commissioned: Some(utc(2026, 6, 1, 0)) };
+        let first = NaiveDate::from_ymd_opt(2026, 6, 1).expect("valid");
+        let period = Period::range(first, first + TimeDelta::days(2)).expect("valid range");
+        let report = SiteReport::compute(site, &[inverter], period, utc(2026, 6, 4, 0));
+        let coverage: Vec<Coverage> = report.buckets.iter().map(|b| b.coverage).collect();
+        assert_eq!(coverage, [Coverage::Data, Coverage::NoData, Coverage::Data]);
+        assert_eq!(report.buckets[2].flows.production_wh, 0.0);
+    }
+
+    #[test]
+    fn a_period_is_measured_when_any_bucket_is() {
+        use Coverage::*;
+        assert_eq!(Coverage::of_period([BeforeCommissioning, Data, Future]), Data);
+        assert_eq!(Coverage::of_period([Future, Future]), Future);
+        assert_eq!(Coverage::of_period([BeforeCommissioning, Future]), BeforeCommissioning);
+        assert_eq!(Coverage::of_period([BeforeCommissioning, NoData, Future]), NoData);
     }
 
     #[test]

@@ -181,6 +181,11 @@ pub trait ReportCache: Send + Sync + 'static {
     /// ([`HistoryMark::settling`]).
     async fn history_mark(&self, gateway: &GatewayId) -> Result<Option<HistoryMark>, StoreError>;
 
+    /// The hour of the gateway's first hourly rollup still kept: reports take it for the site's
+    /// commissioning (what came before is "not yet commissioned", not a zero); none when the
+    /// store cannot tell.
+    async fn first_rollup_hour(&self, gateway: &GatewayId) -> Result<Option<DateTime<Utc>>, StoreError>;
+
     /// The stored day summaries of a site read in `zone`, for the local dates in `days`, in
     /// order, each with the basis it was computed on.
     async fn day_summaries(

@@ -26,20 +26,58 @@ struct CustomerRow {
     active: bool,
 }
 
+/// A sortable column header of the customers list.
+struct Header {
+    label: &'static str,
+    href: String,
+    arrow: &'static str,
+    numeric: bool,
+}
+
 #[derive(Template)]
 #[template(path = "customers.html")]
 struct CustomersPage {
     layout: Layout,
+    q: String,
+    sort: &'static str,
+    order: &'static str,
+    headers: Vec<Header>,
     customers: Vec<CustomerRow>,
+    of_all: usize,
     default_timezone: String,
 }
 
-/// `GET /customers`.
-pub async fn list(session: Session, scope: Scope) -> Result<Html<String>, AppError> {
+/// `?q=…&sort=name|email|timezone|sites|state&order=asc|desc`.
+#[derive(Debug, Default, Deserialize)]
+pub struct CustomersQuery {
+    #[serde(default)]
+    q: String,
+    #[serde(default)]
+    sort: String,
+    #[serde(default)]
+    order: String,
+}
+
+/// The customers list's columns: query word, label, numeric.
+const COLUMNS: [(&str, &str, bool); 5] = [
+    ("name", "Name", false),
+    ("email", "Email", false),
+    ("timezone", "Timezone", false),
+    ("sites", "Sites", true),
+    ("state", "State", false),
+];
+
+/// `GET /customers`: searchable by name, email or timezone, sortable by any column.
+pub async fn list(
+    session: Session,
+    scope: Scope,
+    Query(query): Query<CustomersQuery>,
+) -> Result<Html<String>, AppError> {
     let gateways = scope.tenant.gateways().await?;
-    let mut customers = scope.tenant.customers().await?;
-    customers.sort_by_key(|c| c.name.to_lowercase());
-    let rows = customers
+    let customers = scope.tenant.customers().await?;
+    let of_all = customers.len();
+    let needle = query.q.trim().to_lowercase();
+    let mut rows: Vec<CustomerRow> = customers
         .into_iter()
         .map(|c| CustomerRow {
             sites: gateways.iter().filter(|g| g.customer == Some(c.id)).count(),
@@ -49,9 +87,62 @@ pub async fn list(session: Session, scope: Scope) -> Result<Html<String>, AppErr
             name: c.name,
             active: c.active,
         })
+        .filter(|r| {
+            needle.is_empty()
+                || [&r.name, &r.emails, &r.timezone]
+                    .iter()
+                    .any(|field| field.to_lowercase().contains(&needle))
+        })
+        .collect();
+    let sort = COLUMNS.iter().map(|(word, _, _)| *word).find(|w| *w == query.sort).unwrap_or("name");
+    // Site counts read largest first by default, text alphabetically.
+    let descending = match query.order.as_str() {
+        "asc" => false,
+        "desc" => true,
+        _ => sort == "sites",
+    };
+    rows.sort_by(|a, b| {
+        let by_name = a.name.to_lowercase().cmp(&b.name.to_lowercase());
+        let primary = match sort {
+            "email" => a.emails.to_lowercase().cmp(&b.emails.to_lowercase()),
+            "timezone" => a.timezone.cmp(&b.timezone),
+            "sites" => a.sites.cmp(&b.sites),
+            // Active before deactivated.
+            "state" => b.active.cmp(&a.active),
+            _ => by_name,
+        };
+        let primary = if descending { primary.reverse() } else { primary };
+        primary.then(by_name)
+    });
+    let headers = COLUMNS
+        .iter()
+        .map(|(word, label, numeric)| {
+            let current = *word == sort;
+            let next_descending = if current { !descending } else { *word == "sites" };
+            let params = [
+                ("q", needle.as_str()),
+                ("sort", word),
+                ("order", if next_descending { "desc" } else { "asc" }),
+            ];
+            Header {
+                label,
+                href: format!("/customers?{}", serde_urlencoded::to_string(params).unwrap_or_default()),
+                arrow: match (current, descending) {
+                    (false, _) => "",
+                    (true, true) => " ↓",
+                    (true, false) => " ↑",
+                },
+                numeric: *numeric,
+            }
+        })
         .collect();
     render(&CustomersPage {
         layout: Layout::new(&scope, &session, "customers"),
+        q: query.q.trim().chars().take(100).collect(),
+        sort,
+        order: if descending { "desc" } else { "asc" },
+        headers,
+        of_all,
         customers: rows,
         default_timezone: scope.provider.timezone.name().to_owned(),
     })
@@ -157,7 +248,11 @@ pub async fn show(
             id: gateway.id.to_string(),
             site_name: gateway.site_name.clone(),
             capacity: format!("{:.1} kWp", gateway.capacity_kwp),
-            today: format::energy(snapshot.today.total.production_wh),
+            today: if snapshot.today.coverage.measured() {
+                format::energy(snapshot.today.total.production_wh)
+            } else {
+                "–".into()
+            },
             power: format::power_or_dash(snapshot.current_power),
             status: snapshot.status.word(),
             status_text: status_text(&snapshot.status, customer.timezone, now),

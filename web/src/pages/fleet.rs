@@ -1,5 +1,6 @@
 //! The fleet overview: every site with its current power, today's energy, state and open
-//! alerts, totals on top, searchable and sortable through the query string.
+//! alerts, totals on top, searchable, filterable by state and sortable (by a column, or needs
+//! attention first) through the query string.
 
 use std::cmp::Ordering;
 use std::collections::HashMap;
@@ -20,11 +21,13 @@ use crate::error::AppError;
 use crate::format;
 use crate::state::AppState;
 
-/// `?q=…&sort=…&order=asc|desc`.
+/// `?q=…&status=online|offline|fault|inactive&sort=…&order=asc|desc`.
 #[derive(Debug, Default, Deserialize)]
 pub struct FleetQuery {
     #[serde(default)]
     q: String,
+    #[serde(default)]
+    status: String,
     #[serde(default)]
     sort: String,
     #[serde(default)]
@@ -41,6 +44,8 @@ enum SortKey {
     Today,
     Yield,
     Status,
+    /// Faults, then offline sites, then sites with open alerts, most alerts first.
+    Attention,
 }
 
 impl SortKey {
@@ -55,7 +60,17 @@ impl SortKey {
     ];
 
     fn parse(word: &str) -> Self {
+        if word == "attention" {
+            return Self::Attention;
+        }
         Self::ALL.iter().find(|(_, w, _)| *w == word).map_or(SortKey::Site, |(k, _, _)| *k)
+    }
+
+    fn word(self) -> &'static str {
+        if self == Self::Attention {
+            return "attention";
+        }
+        Self::ALL.iter().find(|(k, _, _)| *k == self).map_or("site", |(_, w, _)| w)
     }
 
     /// Figures sort largest first by default, names alphabetically.
@@ -77,6 +92,7 @@ struct Row {
     status_text: String,
     alerts: Vec<String>,
     sort: (f64, f64, f64, f64, u8),
+    state: &'static str,
 }
 
 struct Header {
@@ -88,11 +104,16 @@ struct Header {
     optional: bool,
 }
 
+/// A state chip that filters the fleet: the count, and the link that shows only those sites.
+struct Chip {
+    word: &'static str,
+    label: String,
+    href: String,
+    active: bool,
+}
+
 struct Totals {
     sites: usize,
-    online: usize,
-    offline: usize,
-    fault: usize,
     power: String,
     today: String,
     capacity: String,
@@ -105,10 +126,27 @@ struct FleetPage {
     q: String,
     sort: String,
     order: String,
+    status: String,
+    chips: Vec<Chip>,
+    all_href: String,
+    attention_href: String,
+    attention: bool,
     headers: Vec<Header>,
     rows: Vec<Row>,
     totals: Totals,
     of_all: usize,
+}
+
+/// `/sites?…` with the parameters that are set.
+fn fleet_href(q: &str, status: &str, sort: &str, order: &str) -> String {
+    let params: Vec<(&str, &str)> = [("q", q), ("status", status), ("sort", sort), ("order", order)]
+        .into_iter()
+        .filter(|(_, v)| !v.is_empty())
+        .collect();
+    if params.is_empty() {
+        return "/sites".into();
+    }
+    format!("/sites?{}", serde_urlencoded::to_string(params).unwrap_or_default())
 }
 
 /// `GET /`: the fleet is the home page.
@@ -186,15 +224,32 @@ pub async fn overview(
         _ => key.descending_by_default(),
     };
     sort_rows(&mut rows, key, descending);
+    // The chips count every site the search matched; the filter then narrows the table.
+    let status = STATES.iter().find(|w| **w == query.status).copied().unwrap_or("");
+    let count = |word: &str| snapshots.iter().filter(|(_, s)| s.status.word() == word).count();
+    let order_param = if query.order.is_empty() { "" } else { query.order.as_str() };
+    let sort_param = if query.sort.is_empty() { "" } else { key.word() };
+    let chips = STATES
+        .iter()
+        .map(|word| Chip {
+            word,
+            label: format!("{} {word}", count(word)),
+            href: fleet_href(&needle, if status == *word { "" } else { word }, sort_param, order_param),
+            active: status == *word,
+        })
+        .collect();
+    if !status.is_empty() {
+        rows.retain(|r| r.state == status);
+    }
 
+    // The totals add up the sites the table shows.
+    let shown: Vec<&(Gateway, SiteSnapshot)> =
+        snapshots.iter().filter(|(_, s)| status.is_empty() || s.status.word() == status).collect();
     let totals = Totals {
         sites: rows.len(),
-        online: snapshots.iter().filter(|(_, s)| s.status == SiteStatus::Online).count(),
-        offline: snapshots.iter().filter(|(_, s)| matches!(s.status, SiteStatus::Offline { .. })).count(),
-        fault: snapshots.iter().filter(|(_, s)| matches!(s.status, SiteStatus::Fault { .. })).count(),
-        power: format::power(snapshots.iter().filter_map(|(_, s)| s.current_power).sum()),
-        today: format::energy(snapshots.iter().map(|(_, s)| s.today.total.production_wh).sum()),
-        capacity: format!("{:.1} kWp", snapshots.iter().map(|(g, _)| g.capacity_kwp).sum::<f64>()),
+        power: format::power(shown.iter().filter_map(|(_, s)| s.current_power).sum()),
+        today: format::energy(shown.iter().map(|(_, s)| s.today.total.production_wh).sum()),
+        capacity: format!("{:.1} kWp", shown.iter().map(|(g, _)| g.capacity_kwp).sum::<f64>()),
     };
     let headers = SortKey::ALL
         .iter()
@@ -202,10 +257,9 @@ pub async fn overview(
             let current = *k == key;
             let next_descending = if current { !descending } else { k.descending_by_default() };
             let order = if next_descending { "desc" } else { "asc" };
-            let params = [("q", needle.as_str()), ("sort", word), ("order", order)];
             Header {
                 label,
-                href: format!("/sites?{}", serde_urlencoded::to_string(params).unwrap_or_default()),
+                href: fleet_href(&needle, status, word, order),
                 arrow: match (current, descending) {
                     (false, _) => "",
                     (true, true) => " ↓",
@@ -219,14 +273,22 @@ pub async fn overview(
     render(&FleetPage {
         layout: Layout::new(&scope, &session, "fleet"),
         q: query.q.trim().chars().take(100).collect(),
-        sort: SortKey::ALL.iter().find(|(k, _, _)| *k == key).map_or("site", |(_, w, _)| w).to_owned(),
+        sort: key.word().to_owned(),
         order: if descending { "desc".into() } else { "asc".into() },
+        status: status.to_owned(),
+        chips,
+        all_href: fleet_href(&needle, "", sort_param, order_param),
+        attention_href: fleet_href(&needle, status, "attention", ""),
+        attention: key == SortKey::Attention,
         headers,
         rows,
         totals,
         of_all,
     })
 }
+
+/// The states the fleet can be filtered by, in the order their chips appear.
+const STATES: [&str; 4] = ["fault", "offline", "online", "inactive"];
 
 /// Open alerts, or none where the backend does not keep alerts yet (the column stays empty).
 pub async fn open_alerts(scope: &Scope) -> Vec<Alert> {
@@ -286,8 +348,17 @@ fn row(
         customer_id: customer.map(|c| c.id.to_string()).unwrap_or_default(),
         capacity: format!("{:.1}", gateway.capacity_kwp),
         power: format::power_or_dash(snapshot.current_power),
-        today: format::energy(today.total.production_wh),
-        specific_yield: today.specific_yield.map(|y| format!("{y:.2}")).unwrap_or_else(|| "–".into()),
+        // A site that has not reported today has no figure for today, not a zero.
+        today: if today.coverage.measured() {
+            format::energy(today.total.production_wh)
+        } else {
+            "–".into()
+        },
+        specific_yield: today
+            .specific_yield
+            .filter(|_| today.coverage.measured())
+            .map(|y| format!("{y:.2}"))
+            .unwrap_or_else(|| "–".into()),
         status: snapshot.status.word(),
         status_text: status_text(&snapshot.status, today.timezone, now),
         alerts,
@@ -298,7 +369,20 @@ fn row(
             today.specific_yield.unwrap_or(-1.0),
             rank,
         ),
+        state: snapshot.status.word(),
     }
+}
+
+/// How urgently a site needs someone, lowest first: a fault, offline, open alerts (more first),
+/// then fine, then deactivated (nobody is expected to look).
+fn attention(row: &Row) -> (u8, std::cmp::Reverse<usize>) {
+    let rank = match row.sort.4 {
+        2 if !row.alerts.is_empty() => 2,
+        2 => 3,
+        3 => 4,
+        other => other,
+    };
+    (rank, std::cmp::Reverse(row.alerts.len()))
 }
 
 fn sort_rows(rows: &mut [Row], key: SortKey, descending: bool) {
@@ -312,6 +396,7 @@ fn sort_rows(rows: &mut [Row], key: SortKey, descending: bool) {
             SortKey::Today => a.sort.2.total_cmp(&b.sort.2),
             SortKey::Yield => a.sort.3.total_cmp(&b.sort.3),
             SortKey::Status => a.sort.4.cmp(&b.sort.4),
+            SortKey::Attention => attention(a).cmp(&attention(b)),
         };
         let primary = if descending { primary.reverse() } else { primary };
         if primary == Ordering::Equal { by_name(a, b) } else { primary }

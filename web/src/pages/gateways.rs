@@ -81,6 +81,8 @@ struct GatewayRow {
     id: String,
     site_name: String,
     customer: String,
+    /// Empty for a gateway without a customer.
+    customer_id: String,
     capacity: String,
     active: bool,
     last_seen: String,
@@ -102,17 +104,17 @@ pub async fn list(session: Session, scope: Scope) -> Result<Html<String>, AppErr
     gateways.sort_by_key(|g| g.site_name.to_lowercase());
     let rows = gateways
         .into_iter()
-        .map(|g| GatewayRow {
-            customer: g
-                .customer
-                .and_then(|id| customers.iter().find(|c| c.id == id))
-                .map(|c| c.name.clone())
-                .unwrap_or_default(),
-            id: g.id.to_string(),
-            site_name: g.site_name,
-            capacity: format!("{:.1}", g.capacity_kwp),
-            active: g.active,
-            last_seen: g.last_seen.map(|t| format::ago(t, now)).unwrap_or_else(|| "never".into()),
+        .map(|g| {
+            let customer = g.customer.and_then(|id| customers.iter().find(|c| c.id == id));
+            GatewayRow {
+                customer: customer.map(|c| c.name.clone()).unwrap_or_default(),
+                customer_id: customer.map(|c| c.id.to_string()).unwrap_or_default(),
+                id: g.id.to_string(),
+                site_name: g.site_name,
+                capacity: format!("{:.1}", g.capacity_kwp),
+                active: g.active,
+                last_seen: g.last_seen.map(|t| format::ago(t, now)).unwrap_or_else(|| "never".into()),
+            }
         })
         .collect();
     render(&GatewaysPage {

@@ -1,5 +1,6 @@
-//! Raw readings of one device over a time range: a paginated table (keyset pagination by
-//! timestamp, so page 500 costs what page 1 costs) and a streamed CSV export.
+//! Raw readings of one device over a time range: a paginated table, newest first (keyset
+//! pagination by timestamp both ways, so page 500 costs what page 1 costs), and a streamed CSV
+//! export, oldest first.
 
 use std::ops::Range;
 use std::sync::Arc;
@@ -29,13 +30,59 @@ pub const PAGE: usize = 100;
 /// Rows read per store request while streaming a CSV.
 const CSV_CHUNK: usize = 5_000;
 
-/// `?device=…&from=…&to=…&after=…` (`from`/`to` local `YYYY-MM-DDTHH:MM`, `after` RFC 3339).
+/// Rows read per store request while looking back for the newest readings.
+const BACK_CHUNK: usize = 5_000;
+/// The first window looked back through for older readings; doubled while it finds none.
+const BACK_WINDOW: TimeDelta = TimeDelta::hours(1);
+
+/// `?device=…&from=…&to=…&before=…|after=…` (`from`/`to` local `YYYY-MM-DDTHH:MM`; `before`
+/// and `after` RFC 3339: the page older than, or newer than, a reading).
 #[derive(Debug, Default, Deserialize)]
 pub struct ReadingsQuery {
     device: Option<String>,
     from: Option<String>,
     to: Option<String>,
+    before: Option<String>,
     after: Option<String>,
+}
+
+fn instant(text: Option<&str>, name: &str) -> Result<Option<DateTime<Utc>>, AppError> {
+    text.filter(|s| !s.is_empty())
+        .map(|t| {
+            DateTime::parse_from_rfc3339(t)
+                .map(|t| t.with_timezone(&Utc))
+                .map_err(|_| AppError::BadRequest(format!("`{name}` is an RFC 3339 timestamp")))
+        })
+        .transpose()
+}
+
+/// The newest `count` readings in `range`, newest first. The store reads oldest first, so this
+/// looks back through windows that double while they are empty and shrink while one holds
+/// more than a request returns.
+async fn newest(
+    tenant: &dyn TenantStore,
+    gateway: &GatewayId,
+    device: &DeviceId,
+    range: Range<DateTime<Utc>>,
+    count: usize,
+) -> Result<Vec<Reading>, AppError> {
+    let mut found: Vec<Reading> = Vec::new();
+    let mut end = range.end;
+    let mut window = BACK_WINDOW;
+    while end > range.start && found.len() < count {
+        let start = (end - window).max(range.start);
+        let chunk = tenant.readings(gateway, device, start..end, BACK_CHUNK).await?;
+        if chunk.len() == BACK_CHUNK && window > TimeDelta::seconds(1) {
+            window = window / 4;
+            continue;
+        }
+        window = if chunk.is_empty() { (window * 2).min(TimeDelta::days(31)) } else { BACK_WINDOW };
+        // `found` is newest first.
+        found.extend(chunk.into_iter().rev());
+        end = start;
+    }
+    found.truncate(count);
+    Ok(found)
 }
 
 /// The device and time range a readings request asks for.
@@ -133,10 +180,11 @@ struct ReadingsPage {
     to: String,
     columns: Vec<String>,
     rows: Vec<Row>,
-    next_href: String,
-    first_href: String,
+    /// Links to the older and newer pages, and to the latest; empty where there is none.
+    older_href: String,
+    newer_href: String,
+    latest_href: String,
     csv_href: String,
-    paged: bool,
 }
 
 /// `GET /sites/{id}/readings`.
@@ -147,21 +195,42 @@ pub async fn page(
     Query(query): Query<ReadingsQuery>,
 ) -> Result<Html<String>, AppError> {
     let selection = Selection::resolve(&scope, &id, &query).await?;
-    let start = match query.after.as_deref().filter(|s| !s.is_empty()) {
-        Some(after) => {
-            let after = DateTime::parse_from_rfc3339(after)
-                .map_err(|_| AppError::BadRequest("`after` is an RFC 3339 timestamp".into()))?
-                .with_timezone(&Utc);
-            (after + TimeDelta::milliseconds(1)).max(selection.range.start)
+    let range = selection.range.clone();
+    let (tenant, gateway, device) = (scope.tenant.as_ref(), &selection.gateway, &selection.device.id);
+    let before = instant(query.before.as_deref(), "before")?;
+    let after = instant(query.after.as_deref(), "after")?;
+    // Newest first; `older` and `newer` say whether there is a page either side.
+    let (readings, older, newer) = match (before, after) {
+        (_, Some(after)) => {
+            let from = (after + TimeDelta::milliseconds(1)).max(range.start);
+            let mut page = tenant.readings(gateway, device, from..range.end, PAGE + 1).await?;
+            let newer = page.len() > PAGE;
+            page.truncate(PAGE);
+            let older = match page.first() {
+                Some(oldest) => {
+                    !tenant.readings(gateway, device, range.start..oldest.ts, 1).await?.is_empty()
+                }
+                None => false,
+            };
+            page.reverse();
+            (page, older, newer)
         }
-        None => selection.range.start,
+        (before, None) => {
+            let to = before.map_or(range.end, |b| b.min(range.end));
+            let mut page = newest(tenant, gateway, device, range.start..to, PAGE + 1).await?;
+            let older = page.len() > PAGE;
+            page.truncate(PAGE);
+            let newer = match (before, page.first()) {
+                (Some(_), Some(newest)) => {
+                    let from = newest.ts + TimeDelta::milliseconds(1);
+                    !tenant.readings(gateway, device, from..range.end, 1).await?.is_empty()
+                }
+                (Some(_), None) => true,
+                (None, _) => false,
+            };
+            (page, older, newer)
+        }
     };
-    let mut readings = scope
-        .tenant
-        .readings(&selection.gateway, &selection.device.id, start..selection.range.end, PAGE + 1)
-        .await?;
-    let more = readings.len() > PAGE;
-    readings.truncate(PAGE);
     let metrics: Vec<Metric> =
         Metric::ALL.into_iter().filter(|m| readings.iter().any(|r| r.metrics.get(*m).is_some())).collect();
     let tz = selection.timezone;
@@ -178,13 +247,21 @@ pub async fn page(
         .collect();
     let base = format!("/sites/{}/readings", selection.gateway);
     let query_string = selection.query_string();
-    let next_href = match (more, readings.last()) {
-        (true, Some(last)) => format!(
+    let page_href = |key: &str, at: DateTime<Utc>| {
+        format!(
             "{base}?{query_string}&{}",
-            serde_urlencoded::to_string([("after", last.ts.to_rfc3339())]).unwrap_or_default()
-        ),
+            serde_urlencoded::to_string([(key, at.to_rfc3339())]).unwrap_or_default()
+        )
+    };
+    let older_href = match readings.last() {
+        Some(oldest) if older => page_href("before", oldest.ts),
         _ => String::new(),
     };
+    let newer_href = match readings.first() {
+        Some(newest) if newer => page_href("after", newest.ts),
+        _ => String::new(),
+    };
+    let on_latest = before.is_none() && after.is_none();
     let local = |t: DateTime<Utc>| t.with_timezone(&tz).format("%Y-%m-%dT%H:%M").to_string();
     render(&ReadingsPage {
         layout: Layout::new(&scope, &session, "fleet"),
@@ -203,10 +280,10 @@ pub async fn page(
             .map(|m| format!("{} ({})", m.name().replace('_', " "), m.quantity().canonical_symbol()))
             .collect(),
         rows,
-        next_href,
-        first_href: format!("{base}?{query_string}"),
+        older_href,
+        newer_href,
+        latest_href: if on_latest { String::new() } else { format!("{base}?{query_string}") },
         csv_href: format!("{base}/csv?{query_string}"),
-        paged: query.after.is_some(),
     })
 }
 

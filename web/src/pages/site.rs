@@ -8,7 +8,7 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
 use chrono_tz::Tz;
 use heliograph_shared::reports::period::local_date;
-use heliograph_shared::reports::{self, Period, PeriodError, Resolution, SiteReport};
+use heliograph_shared::reports::{self, BucketReport, Coverage, Period, PeriodError, Resolution, SiteReport};
 use heliograph_shared::{Customer, Device, DeviceKind, Gateway, Metric, Reading};
 
 use super::fleet::{alert_text, open_alerts, status_text};
@@ -94,6 +94,10 @@ struct Tab {
 
 struct TableRow {
     label: String,
+    /// Where the row drills down to (a day of a month, a month of a year); empty for none.
+    href: String,
+    /// True when the figures were not measured (the cells say why).
+    missing: bool,
     cells: Vec<String>,
 }
 
@@ -122,9 +126,15 @@ struct SitePage {
     power_now: String,
     alerts: Vec<String>,
     tabs: Vec<Tab>,
+    view: &'static str,
     title: String,
     previous_href: String,
+    /// Empty when the next period has not begun.
     next_href: String,
+    /// Why the period has no figures to chart, when it has none.
+    notice: String,
+    /// False for a period to come or before commissioning: nothing to chart or tabulate.
+    figures: bool,
     today_href: String,
     csv_href: String,
     cards: Vec<Card>,
@@ -184,7 +194,7 @@ pub async fn report_page(
                 _ => Ok(Vec::new()),
             }
         },
-        device_rows(&scope, &site, now),
+        device_rows(&scope, &site, period, now),
     )?;
 
     let base = format!("/sites/{}", site.gateway.id);
@@ -219,9 +229,10 @@ pub async fn report_page(
                 .collect();
             charts::power_chart(&series, period.bounds(site.timezone), site.timezone)
         }
-        _ => energy_bars(&report),
+        _ => energy_bars(&report, &base),
     };
-    let (columns, table, total) = table(&report);
+    let (columns, table, total) = table(&report, &base);
+    let next = period.next();
     render(&SitePage {
         layout: Layout::new(&scope, &session, "fleet"),
         id: site.gateway.id.to_string(),
@@ -235,9 +246,16 @@ pub async fn report_page(
         power_now: format::power_or_dash(snapshot.current_power),
         alerts: alerts.iter().map(alert_text).collect(),
         tabs,
+        view: match period.view() {
+            "day" => "Day",
+            "month" => "Month",
+            _ => "Year",
+        },
         title: period.title(),
         previous_href: href(&period.previous()),
-        next_href: href(&period.next()),
+        next_href: if next.first_day() <= today { href(&next) } else { String::new() },
+        notice: notice(&report),
+        figures: matches!(report.coverage, Coverage::Data | Coverage::NoData),
         today_href: href(&Period::containing(period.view(), today).unwrap_or(period)),
         csv_href: format!("{}/csv", href(&period)),
         cards: cards(&report),
@@ -289,9 +307,48 @@ fn metric_title(metric: Metric) -> &'static str {
     }
 }
 
+/// Why a period has no measured figures; empty when it has some.
+fn notice(report: &SiteReport) -> String {
+    match report.coverage {
+        Coverage::Data => String::new(),
+        Coverage::Future => "This period is in the future: nothing has been measured yet.".into(),
+        Coverage::BeforeCommissioning => match report.commissioned {
+            Some(at) => format!(
+                "Not yet commissioned: the site's first data arrived on {}.",
+                format::local_datetime(at, report.timezone)
+            ),
+            None => "Not yet commissioned.".into(),
+        },
+        Coverage::NoData => "No data: the site reported nothing in this period.".into(),
+    }
+}
+
 fn cards(report: &SiteReport) -> Vec<Card> {
+    if !report.coverage.measured() {
+        // The notice under the cards says why; the cards only show that nothing was measured.
+        let dash = |label| Card { label, value: "—".into(), note: String::new() };
+        return vec![
+            dash("Production"),
+            dash("Specific yield"),
+            dash("Peak power"),
+            Card {
+                label: "Availability",
+                value: report.availability.map_or_else(|| "—".into(), |a| format::percent(Some(a))),
+                note: if report.availability.is_some() {
+                    "of daylight minutes (06–20 h) with data".into()
+                } else {
+                    String::new()
+                },
+            },
+        ];
+    }
     let tz = report.timezone;
     let total = &report.total;
+    let since_commissioning = report
+        .commissioned
+        .filter(|c| report.period.bounds(tz).contains(c))
+        .map(|c| format!(", since commissioning on {}", format::local_datetime(c, tz)))
+        .unwrap_or_default();
     let peak_when = |at: DateTime<Utc>| match report.period.resolution() {
         Resolution::Hour => format!("at {}", format::local_time(at, tz)),
         _ => format!("on {}", format::local_datetime(at, tz)),
@@ -311,7 +368,7 @@ fn cards(report: &SiteReport) -> Vec<Card> {
         Card {
             label: "Availability",
             value: format::percent(report.availability),
-            note: "of daylight minutes (06–20 h) with data".into(),
+            note: format!("of daylight minutes (06–20 h) with data{since_commissioning}"),
         },
     ];
     if let (Some(consumption), Some(import), Some(export), Some(own)) =
@@ -332,7 +389,19 @@ fn cards(report: &SiteReport) -> Vec<Card> {
     cards
 }
 
-fn energy_bars(report: &SiteReport) -> String {
+/// Where a month's day or a year's month drills down to; none for hours or a bucket to come.
+fn drill_down(report: &SiteReport, bucket: &BucketReport, base: &str) -> Option<String> {
+    let date = bucket.start.with_timezone(&report.timezone).date_naive();
+    let view = match report.period.resolution() {
+        Resolution::Hour => return None,
+        Resolution::Day => "day",
+        Resolution::Month => "month",
+    };
+    let target = Period::containing(view, date).ok()?;
+    (bucket.coverage != Coverage::Future).then(|| format!("{base}/{}/{}", target.view(), target.key()))
+}
+
+fn energy_bars(report: &SiteReport, base: &str) -> String {
     let tz = report.timezone;
     let yearly = report.period.resolution() == Resolution::Month;
     let bars: Vec<Bar> = report
@@ -342,6 +411,16 @@ fn energy_bars(report: &SiteReport) -> String {
             let when = b.start.with_timezone(&tz);
             let name =
                 if yearly { when.format("%B %Y").to_string() } else { when.format("%a %-d %b").to_string() };
+            let href = drill_down(report, b, base);
+            if !b.coverage.measured() {
+                let title = format!("{name}: {}", b.coverage.words());
+                let gap = match b.coverage {
+                    Coverage::Future => "future",
+                    Coverage::BeforeCommissioning => "before-commissioning",
+                    _ => "no-data",
+                };
+                return Bar { label: b.label.clone(), value: None, title, href, gap };
+            }
             let mut title = format!("{name}: {}", format::energy(b.flows.production_wh));
             if let Some(peak) = b.peak {
                 title.push_str(&format!(", peak {}", format::power(peak.watts)));
@@ -349,14 +428,14 @@ fn energy_bars(report: &SiteReport) -> String {
             if let Some(consumption) = b.flows.consumption_wh {
                 title.push_str(&format!(", consumption {}", format::energy(consumption)));
             }
-            Bar { label: b.label.clone(), value: b.flows.production_wh / 1000.0, title }
+            Bar { label: b.label.clone(), value: Some(b.flows.production_wh / 1000.0), title, href, gap: "" }
         })
         .collect();
     let label = if yearly { "Energy per month" } else { "Energy per day" };
     charts::bar_chart(&bars, "kWh", label)
 }
 
-fn table(report: &SiteReport) -> (Vec<&'static str>, Vec<TableRow>, TableRow) {
+fn table(report: &SiteReport, base: &str) -> (Vec<&'static str>, Vec<TableRow>, TableRow) {
     let mut columns = vec!["Production", "Peak"];
     if report.has_meter {
         columns.extend(["Consumption", "Self-consumption", "Import", "Export"]);
@@ -375,11 +454,18 @@ fn table(report: &SiteReport) -> (Vec<&'static str>, Vec<TableRow>, TableRow) {
         }
         cells
     };
+    let missing = |coverage: Coverage| {
+        let mut cells = vec![coverage.words().to_owned()];
+        cells.resize(columns.len(), "—".into());
+        cells
+    };
     let tz = report.timezone;
     let rows = report
         .buckets
         .iter()
         .map(|b| TableRow {
+            href: drill_down(report, b, base).unwrap_or_default(),
+            missing: !b.coverage.measured(),
             label: match report.period.resolution() {
                 Resolution::Hour => {
                     format!("{}–{}", format::local_time(b.start, tz), format::local_time(b.end, tz))
@@ -387,10 +473,19 @@ fn table(report: &SiteReport) -> (Vec<&'static str>, Vec<TableRow>, TableRow) {
                 Resolution::Day => b.start.with_timezone(&tz).format("%a %-d %b").to_string(),
                 Resolution::Month => b.start.with_timezone(&tz).format("%B").to_string(),
             },
-            cells: cells(&b.flows, b.peak),
+            cells: if b.coverage.measured() { cells(&b.flows, b.peak) } else { missing(b.coverage) },
         })
         .collect();
-    let total = TableRow { label: "Total".into(), cells: cells(&report.total, report.peak) };
+    let total = TableRow {
+        label: "Total".into(),
+        href: String::new(),
+        missing: !report.coverage.measured(),
+        cells: if report.coverage.measured() {
+            cells(&report.total, report.peak)
+        } else {
+            missing(report.coverage)
+        },
+    };
     (columns, rows, total)
 }
 
@@ -398,8 +493,13 @@ fn table(report: &SiteReport) -> (Vec<&'static str>, Vec<TableRow>, TableRow) {
 async fn device_rows(
     scope: &Scope,
     site: &SiteContext,
+    period: Period,
     now: DateTime<Utc>,
 ) -> Result<Vec<DeviceRow>, AppError> {
+    // The readings link opens the period on view, not today.
+    let bounds = period.bounds(site.timezone);
+    let local = |t: DateTime<Utc>| t.with_timezone(&site.timezone).format("%Y-%m-%dT%H:%M").to_string();
+    let (from, to) = (local(bounds.start), local(bounds.end));
     let mut rows = Vec::with_capacity(site.devices.len());
     for device in &site.devices {
         let latest = latest_reading(scope, device).await?;
@@ -433,7 +533,12 @@ async fn device_rows(
             readings_href: format!(
                 "/sites/{}/readings?{}",
                 site.gateway.id,
-                serde_urlencoded::to_string([("device", device.id.as_str())]).unwrap_or_default()
+                serde_urlencoded::to_string([
+                    ("device", device.id.as_str()),
+                    ("from", from.as_str()),
+                    ("to", to.as_str())
+                ])
+                .unwrap_or_default()
             ),
         });
     }

@@ -260,6 +260,12 @@ impl ReportCache for CassandraTenant {
         summaries::mark(self.session(), &self.statements.summaries, gateway).await
     }
 
+    async fn first_rollup_hour(&self, _: &GatewayId) -> Result<Option<DateTime<Utc>>, StoreError> {
+        // Rollups are partitioned by device and month, so the first one is not one query away;
+        // until the gateway records its commissioning, reports cannot tell it on Cassandra.
+        Ok(None)
+    }
+
     async fn day_summaries(
         &self,
         gateway: &GatewayId,

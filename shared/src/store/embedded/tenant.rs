@@ -9,7 +9,7 @@ use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
 use chrono_tz::Tz;
 use rusqlite::{Connection, OptionalExtension, params};
 
-use super::rows::{self, millis};
+use super::rows::{self, from_millis, millis};
 use super::writer::{Writer, backend};
 use super::{Registry, blocking, poisoned};
 use super::{mail, summaries, write};
@@ -260,6 +260,19 @@ impl ReportCache for EmbeddedTenant {
         // Every late write changes the mark in the transaction of its rollups: never settling.
         let value = self.read(move |c| summaries::mark(c, &gateway)).await?;
         Ok(value.map(|value| HistoryMark { value, settles_at: None }))
+    }
+
+    async fn first_rollup_hour(&self, gateway: &GatewayId) -> Result<Option<DateTime<Utc>>, StoreError> {
+        let gateway = gateway.as_str().to_owned();
+        let first: Option<i64> = self
+            .read(move |c| {
+                c.query_row("SELECT MIN(hour) FROM hourly_rollups WHERE gateway = ?1", [gateway], |row| {
+                    row.get(0)
+                })
+                .map_err(backend)
+            })
+            .await?;
+        first.map(from_millis).transpose()
     }
 
     async fn day_summaries(
