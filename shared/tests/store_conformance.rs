@@ -196,6 +196,7 @@ conformance!(
     reopening_the_store_keeps_providers_and_their_data,
     operator_accounts_are_kept_in_the_registry_and_replaced_whole,
     rollups_follow_rewrites_and_corrections_across_a_month_boundary,
+    the_first_rollup_hour_is_the_earliest_written_in_any_order_and_by_any_writer,
     users_are_replaced_whole_listed_by_name_and_kept_per_provider,
     ending_a_users_sessions_changes_its_generation_alone_and_makes_no_user,
     ending_an_operators_sessions_changes_its_generation_alone_and_makes_no_operator,
@@ -1198,6 +1199,37 @@ async fn rollups_follow_rewrites_and_corrections_across_a_month_boundary(f: &Fix
     tenant.write_batch(batch("GW-1", start, vec![corrected[90].clone()])).await.unwrap();
     let stored = tenant.hourly_rollups(&gw("GW-1"), &dev("inv-1"), range).await.unwrap();
     assert_eq!(stored, hourly_rollups(&corrected));
+}
+
+/// A site's commissioning, as the reports take it: the hour of its first rollup, whichever
+/// document brought it, in whatever order, through a plain write or a connection's writer;
+/// none before any reading, and a later document does not move it.
+async fn the_first_rollup_hour_is_the_earliest_written_in_any_order_and_by_any_writer(f: &Fixture) {
+    let tenant = f.provider_with_gateway("acme", "GW-1").await;
+    assert_eq!(tenant.first_rollup_hour(&gw("GW-1")).await.unwrap(), None);
+    let reading = |ts| power_reading("GW-1", "inv-1", ts, 500.0);
+    let writer = Arc::clone(&tenant).writer();
+    writer
+        .write(batch("GW-1", at(2026, 6, 3, 10, 0, 0), vec![reading(at(2026, 6, 3, 10, 5, 0))]))
+        .await
+        .unwrap();
+    assert_eq!(tenant.first_rollup_hour(&gw("GW-1")).await.unwrap(), Some(at(2026, 6, 3, 10, 0, 0)));
+    // A later document on the same connection, then history from the week before.
+    writer
+        .write(batch("GW-1", at(2026, 6, 3, 11, 0, 0), vec![reading(at(2026, 6, 3, 11, 30, 0))]))
+        .await
+        .unwrap();
+    assert_eq!(tenant.first_rollup_hour(&gw("GW-1")).await.unwrap(), Some(at(2026, 6, 3, 10, 0, 0)));
+    let backfill = vec![reading(at(2026, 5, 27, 8, 59, 0)), reading(at(2026, 5, 27, 9, 1, 0))];
+    tenant.write_batch(batch("GW-1", at(2026, 6, 3, 12, 0, 0), backfill)).await.unwrap();
+    assert_eq!(tenant.first_rollup_hour(&gw("GW-1")).await.unwrap(), Some(at(2026, 5, 27, 8, 0, 0)));
+    // Anything later, however it comes, leaves it where it is.
+    tenant
+        .write_batch(batch("GW-1", at(2026, 6, 4, 0, 0, 0), vec![reading(at(2026, 6, 1, 0, 0, 0))]))
+        .await
+        .unwrap();
+    assert_eq!(tenant.first_rollup_hour(&gw("GW-1")).await.unwrap(), Some(at(2026, 5, 27, 8, 0, 0)));
+    assert_eq!(tenant.first_rollup_hour(&gw("GW-2")).await.unwrap(), None);
 }
 
 async fn users_are_replaced_whole_listed_by_name_and_kept_per_provider(f: &Fixture) {

@@ -181,9 +181,9 @@ pub trait ReportCache: Send + Sync + 'static {
     /// ([`HistoryMark::settling`]).
     async fn history_mark(&self, gateway: &GatewayId) -> Result<Option<HistoryMark>, StoreError>;
 
-    /// The hour of the gateway's first hourly rollup still kept: reports take it for the site's
-    /// commissioning (what came before is "not yet commissioned", not a zero); none when the
-    /// store cannot tell.
+    /// The hour of the gateway's first hourly rollup: reports take it for the site's
+    /// commissioning (what came before is "not yet commissioned", not a zero); none before its
+    /// first reading.
     async fn first_rollup_hour(&self, gateway: &GatewayId) -> Result<Option<DateTime<Utc>>, StoreError>;
 
     /// The stored day summaries of a site read in `zone`, for the local dates in `days`, in

@@ -44,12 +44,20 @@ use crate::store::{ReadingsLog, StoreError};
 /// Month partitions read concurrently for one device.
 const READ_AHEAD_MONTHS: usize = 4;
 
+/// The write timestamp of a gateway's first hour is this less the hour (in microseconds), so
+/// that an earlier hour always has the later timestamp and wins, in whatever order two writers'
+/// marks arrive: Cassandra keeps the minimum with plain writes, no read or lightweight
+/// transaction. No other write touches that cell, and gateways are never deleted.
+const FIRST_HOUR_CLOCK: i64 = 1 << 61;
+
 /// The prepared statements of the rollups table.
 pub(super) struct RollupStatements {
     upsert: PreparedStatement,
     upsert_as_of: PreparedStatement,
     delete_as_of: PreparedStatement,
     range: PreparedStatement,
+    mark_first_hour: PreparedStatement,
+    first_hour: PreparedStatement,
 }
 
 impl RollupStatements {
@@ -85,8 +93,37 @@ impl RollupStatements {
                 ),
             )
             .await?,
+            mark_first_hour: prepare(
+                session,
+                format!("UPDATE {ks}.gateways USING TIMESTAMP ? SET first_hour = ? WHERE id = ?"),
+            )
+            .await?,
+            first_hour: prepare(session, format!("SELECT first_hour FROM {ks}.gateways WHERE id = ?")).await?,
         })
     }
+}
+
+/// The hour of the gateway's first rollup ever written (none before its first reading).
+pub(super) async fn first_hour(
+    session: &Session,
+    st: &RollupStatements,
+    gateway: &GatewayId,
+) -> Result<Option<DateTime<Utc>>, StoreError> {
+    let row: Option<(Option<DateTime<Utc>>,)> =
+        query::first_row(session, &st.first_hour, (gateway.as_str(),)).await?;
+    Ok(row.and_then(|(hour,)| hour))
+}
+
+/// Records `hour` as the gateway's first unless an earlier one is recorded (see
+/// [`FIRST_HOUR_CLOCK`]).
+async fn mark_first_hour(
+    session: &Session,
+    st: &RollupStatements,
+    gateway: &GatewayId,
+    hour: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let timestamp = FIRST_HOUR_CLOCK - hour.timestamp_micros();
+    session.execute_unpaged(&st.mark_first_hour, (timestamp, hour, gateway.as_str())).await.store().map(drop)
 }
 
 /// The `month` partition key of an instant: `yyyymm` of its UTC date.
@@ -151,6 +188,9 @@ pub(super) async fn refresh(
         let stored = tenant.readings(gateway, device, window, usize::MAX).await?;
         let mut folded: BTreeMap<DateTime<Utc>, HourlyRollup> =
             hourly_rollups(&stored).into_iter().map(|r| (r.hour, r)).collect();
+        if let Some(&earliest) = folded.keys().next() {
+            mark_first_hour(session, st, gateway, earliest).await?;
+        }
         stream::iter(hours)
             .map(|h| {
                 let (gateway, device) = (gateway.as_str(), device.as_str());

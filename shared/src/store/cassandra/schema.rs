@@ -42,6 +42,7 @@ pub(super) const TENANT: &[Migration] = &[
     Migration { version: 6, cql: include_str!("migrations/tenant_006.cql") },
     Migration { version: 7, cql: include_str!("migrations/tenant_007.cql") },
     Migration { version: 8, cql: include_str!("migrations/tenant_008.cql") },
+    Migration { version: 9, cql: include_str!("migrations/tenant_009.cql") },
 ];
 
 /// How long the coordinator may take to apply one schema change; the driver's wait for every

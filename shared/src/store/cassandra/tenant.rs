@@ -260,10 +260,8 @@ impl ReportCache for CassandraTenant {
         summaries::mark(self.session(), &self.statements.summaries, gateway).await
     }
 
-    async fn first_rollup_hour(&self, _: &GatewayId) -> Result<Option<DateTime<Utc>>, StoreError> {
-        // Rollups are partitioned by device and month, so the first one is not one query away;
-        // until the gateway records its commissioning, reports cannot tell it on Cassandra.
-        Ok(None)
+    async fn first_rollup_hour(&self, gateway: &GatewayId) -> Result<Option<DateTime<Utc>>, StoreError> {
+        rollups::first_hour(self.session(), &self.statements.rollups, gateway).await
     }
 
     async fn day_summaries(
