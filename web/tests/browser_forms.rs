@@ -113,6 +113,7 @@ impl Page<'_> {
             "settings",
         )
         .await?;
+        self.wrong("form[action='/settings/api-tokens']", &[("name", " ")], &["name"], "api-token").await?;
         self.open("/quarantine").await?;
         self.chrome.eval(&self.tab, "document.querySelector('details#commission').open = true").await?;
         self.wrong(
@@ -175,11 +176,30 @@ impl Page<'_> {
         self.expect_text("New token for SUN-1 — shown once").await?;
         self.shot("feedback-new-token").await?;
 
+        // An API token is issued, shown once; revoking one names it first.
+        self.open("/settings").await?;
+        let token = format!("ERP export {}", self.width);
+        self.fill("form[action='/settings/api-tokens']", &[("name", &token)]).await?;
+        self.submit("form[action='/settings/api-tokens']", "document.title.startsWith('API token')").await?;
+        self.expect_text(&format!("API token “{token}” — shown once")).await?;
+        self.open("/settings").await?;
+        self.submit(
+            "form[action='/settings/api-tokens/revoke']",
+            "document.title.startsWith('Revoke the API token “')",
+        )
+        .await?;
+        self.expect_text("This cannot be undone.").await?;
+        self.fits("section.confirm").await?;
+        self.shot("confirm-revoke-api-token").await?;
+        self.submit("section.confirm form", "location.search === '?done=revoked'").await?;
+        self.expect_text("API token revoked: requests that use it are refused from now on.").await?;
+
         // The provider is remembered for the next login.
         self.submit("form.logout", "location.pathname === '/login'").await?;
         let remembered =
             self.chrome.eval(&self.tab, "document.querySelector('input[name=provider]').value").await?;
         anyhow::ensure!(remembered == "sunrise", "the login form holds {remembered}");
+        self.shot("login-remembered").await?;
         Ok(())
     }
 

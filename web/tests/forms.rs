@@ -232,7 +232,7 @@ async fn settings_with_a_wrong_field_come_back_with_every_field_kept_and_a_city_
     assert!(page.contains("Settings saved."));
 
     let html = came_back(post(&app, &session, "/settings/api-tokens", &[("name", "  ")]).await).await;
-    assert!(marked(&html, "name", "Required."));
+    assert!(marked(&html, "name", "Name the token, so that you know later what uses it"));
 }
 
 #[tokio::test]

@@ -210,6 +210,11 @@ pub async fn issue_token(
         Err(message) => {
             let mut page =
                 settings_page(&session, &scope, current_settings(&scope), FieldErrors::new()).await?;
+            let message = if form.name.trim().is_empty() {
+                "Name the token, so that you know later what uses it: e.g. ERP export.".to_owned()
+            } else {
+                message
+            };
             page.token_errors.add("name", message);
             page.token_name = form.name;
             return form::invalid(&page);
