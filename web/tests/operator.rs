@@ -120,6 +120,8 @@ async fn an_operator_creates_a_provider_and_its_first_user_who_can_then_log_in()
     );
     let again = create(fields(&csrf, "gamma")).await;
     assert_eq!(again.status(), 409);
+    let html = again.text().await.unwrap();
+    assert!(html.contains(r#"<p class="field-error" id="slug-error">A provider gamma exists already"#));
     let listed = app
         .http
         .get(format!("{}/operator", app.base))

@@ -72,7 +72,7 @@ pub async fn create_gateway(
         Ok(()) => {}
         Err(StoreError::GatewayExists(id)) => {
             let mut errors = FieldErrors::new();
-            errors.add("id", format!("Gateway {id} already exists: open it from the list above."));
+            errors.add("id", format!("Gateway {id} already exists: find it under Gateways."));
             return Ok(Err(errors));
         }
         Err(StoreError::GatewayTaken(id)) => {

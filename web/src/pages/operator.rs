@@ -95,8 +95,10 @@ pub async fn create_provider(
     match state.store.create_provider(&provider).await {
         Ok(()) => {}
         Err(StoreError::ProviderExists(_)) => {
-            let message = format!("A provider {slug} exists already; choose another id.");
-            return render(&state, &session, StatusCode::CONFLICT, None, Some(message), form).await;
+            let mut errors = FieldErrors::new();
+            errors.add("slug", format!("A provider {slug} exists already; choose another id."));
+            let page = page(&state, &session, None, None, form).await?;
+            return respond(StatusCode::CONFLICT, ConsolePage { errors, ..page });
         }
         Err(e) => return Err(e.into()),
     }
