@@ -90,7 +90,7 @@ async fn an_operator_creates_a_provider_and_its_first_user_who_can_then_log_in()
             ("csrf", csrf.to_owned()),
             ("slug", slug.to_owned()),
             ("name", "Gamma Solar <b>GmbH</b>".to_owned()),
-            ("timezone", "Europe/Zurich".to_owned()),
+            ("timezone", "zurich".to_owned()),
             ("ingest_port", String::new()),
             ("username", "greta".to_owned()),
             ("user_display_name", "Greta".to_owned()),
@@ -101,7 +101,10 @@ async fn an_operator_creates_a_provider_and_its_first_user_who_can_then_log_in()
     for hostile in ["gamma; DROP KEYSPACE heliograph", "Gamma", "hg_x\"", "a".repeat(40).as_str(), ""] {
         let response = create(fields(&csrf, hostile)).await;
         assert_eq!(response.status(), 400, "{hostile:?}");
-        assert!(response.text().await.unwrap().contains("Provider id"), "the form says what to fix");
+        let html = response.text().await.unwrap();
+        assert!(html.contains("Provider id"), "the form says what to fix");
+        assert!(html.contains(r#"aria-describedby="slug-error""#), "next to the id field");
+        assert!(html.contains(r#"value="greta""#), "the rest of the input is kept");
     }
     assert_eq!(app.store.providers().await.unwrap().len(), 2, "nothing was created by refused forms");
 
@@ -117,6 +120,8 @@ async fn an_operator_creates_a_provider_and_its_first_user_who_can_then_log_in()
     );
     let again = create(fields(&csrf, "gamma")).await;
     assert_eq!(again.status(), 409);
+    let html = again.text().await.unwrap();
+    assert!(html.contains(r#"<p class="field-error" id="slug-error">A provider gamma exists already"#));
     let listed = app
         .http
         .get(format!("{}/operator", app.base))

@@ -322,7 +322,8 @@ async fn creating_a_gateway_shows_its_token_once_and_rotation_keeps_the_old_one_
         "shown once"
     );
 
-    let rotated = app.post(&session, "/gateways/SUN-NEW/rotate-token", &[]).await.unwrap();
+    let rotated =
+        app.post(&session, "/gateways/SUN-NEW/rotate-token", &[("confirmed", "yes")]).await.unwrap();
     let new_token = secret(&rotated.text().await.unwrap());
     let gateway = tenant.gateway(&id).await.unwrap().unwrap();
     let now = chrono::Utc::now();
@@ -330,7 +331,10 @@ async fn creating_a_gateway_shows_its_token_once_and_rotation_keeps_the_old_one_
     assert!(gateway.accepts(&GatewayToken::from_presented(&token), now + chrono::TimeDelta::hours(23)));
     assert!(!gateway.accepts(&GatewayToken::from_presented(&token), now + chrono::TimeDelta::hours(25)));
 
-    let deactivated = app.post(&session, "/gateways/SUN-NEW/active", &[("active", "false")]).await.unwrap();
+    let deactivated = app
+        .post(&session, "/gateways/SUN-NEW/active", &[("active", "false"), ("confirmed", "yes")])
+        .await
+        .unwrap();
     assert_eq!(deactivated.status(), 303);
     assert!(!tenant.gateway(&id).await.unwrap().unwrap().active);
     let edited = app
@@ -351,12 +355,13 @@ async fn creating_a_gateway_shows_its_token_once_and_rotation_keeps_the_old_one_
         .post(&session, "/gateways", &[("id", "SUN-NEW"), ("site_name", "x"), ("capacity_kwp", "1")])
         .await
         .unwrap();
-    assert_eq!(duplicate.status(), 409);
+    assert_eq!(duplicate.status(), 422, "said at the id field of the form");
     let taken = app
         .post(&session, "/gateways", &[("id", "VOLT-1"), ("site_name", "x"), ("capacity_kwp", "1")])
         .await
         .unwrap();
-    assert_eq!(taken.status(), 409, "another provider's gateway id cannot be claimed");
+    assert_eq!(taken.status(), 422, "another provider's gateway id cannot be claimed");
+    assert!(taken.text().await.unwrap().contains("registered by another provider"));
 }
 
 #[tokio::test]
@@ -413,6 +418,7 @@ async fn customers_are_created_edited_and_deactivated() {
         .unwrap();
     assert_eq!(created.status(), 303);
     let location = created.headers()["location"].to_str().unwrap().to_owned();
+    let location = location.trim_end_matches("?done=created").to_owned();
     let id: heliograph_shared::CustomerId = location.trim_start_matches("/customers/").parse().unwrap();
     let tenant = app.store.tenant(&sunrise.slug).await.unwrap();
     let customer = tenant.customer(id).await.unwrap().unwrap();
@@ -427,8 +433,10 @@ async fn customers_are_created_edited_and_deactivated() {
         .post(&session, &location, &[("name", "Carla"), ("emails", "not-an-address"), ("timezone", "")])
         .await
         .unwrap();
-    assert_eq!(bad.status(), 400);
-    app.post(&session, &format!("{location}/active"), &[("active", "false")]).await.unwrap();
+    assert_eq!(bad.status(), 422);
+    app.post(&session, &format!("{location}/active"), &[("active", "false"), ("confirmed", "yes")])
+        .await
+        .unwrap();
     let customer = tenant.customer(id).await.unwrap().unwrap();
     assert_eq!(
         (customer.name.as_str(), customer.timezone.name(), customer.active),
@@ -485,7 +493,10 @@ async fn the_api_answers_a_providers_token_and_refuses_others() {
     let at = settings.find(r#"name="hash" value=""#).unwrap() + r#"name="hash" value=""#.len();
     let hash = settings[at..].split('"').next().unwrap().to_owned();
     assert_eq!(
-        app.post(&session, "/settings/api-tokens/revoke", &[("hash", &hash)]).await.unwrap().status(),
+        app.post(&session, "/settings/api-tokens/revoke", &[("hash", &hash), ("confirmed", "yes")])
+            .await
+            .unwrap()
+            .status(),
         303
     );
     assert_eq!(app.api(&sunrise.api_token, "/sites").await.unwrap().status(), 401);

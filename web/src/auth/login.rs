@@ -1,24 +1,40 @@
 //! Provider users logging in and out at `/login`; what every login form does (CSRF token,
 //! password-check slots, the limiter, equal work for unknown accounts) is the [`Door`]'s.
+//!
+//! The provider field takes what people type: the slug in any case and with stray spaces, or the
+//! provider's displayed name when exactly one provider has it. The last provider that logged in
+//! on this browser is remembered in a cookie to fill the field next time.
 
 use askama::Template;
 use axum::Form;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
-use chrono::Utc;
+use chrono::{TimeDelta, Utc};
 use heliograph_shared::{PasswordDigest, ProviderSlug, User, Username};
 use serde::Deserialize;
 
 use super::Scope;
 use super::client::ClientAddr;
 use super::door::{Attempt, Door};
-use super::session::{LOGIN_COOKIE, SESSION_COOKIE, Session, clear_cookie};
+use super::session::{LOGIN_COOKIE, SESSION_COOKIE, Session, clear_cookie, cookie, set_cookie};
 use crate::error::AppError;
 use crate::state::AppState;
 
 /// The provider users' door.
 const DOOR: Door = Door { form_cookie: LOGIN_COOKIE, form_purpose: "login", session_cookie: SESSION_COOKIE };
+
+/// The cookie that remembers the last provider logged in on this browser: only its slug, which
+/// fills the form's provider field and grants nothing.
+pub const PROVIDER_COOKIE: &str = "hg_provider";
+
+/// How long the provider is remembered.
+const PROVIDER_REMEMBERED: TimeDelta = TimeDelta::days(365);
+
+/// The one answer to a refused login. It does not say which field is wrong, the provider
+/// included: slugs appear in no URL of the panel (only inside API tokens, which are secret), so
+/// saying "no such provider" would let anyone list the companies that use this installation.
+pub const REFUSED: &str = "Provider, user name or password is wrong.";
 
 #[derive(Template)]
 #[template(path = "login.html")]
@@ -68,12 +84,46 @@ fn login_page(
     })
 }
 
-/// `GET /login`.
+/// `GET /login`: the provider field holds the remembered provider, if any.
 pub async fn form(
     State(state): State<AppState>,
+    headers: HeaderMap,
     Query(query): Query<LoginQuery>,
 ) -> Result<Response, AppError> {
-    login_page(&state, StatusCode::OK, "", "", query.next.as_deref().unwrap_or("/"), None)
+    let remembered = cookie(&headers, PROVIDER_COOKIE)
+        .and_then(|value| ProviderSlug::parse(value).ok())
+        .map(|slug| slug.to_string())
+        .unwrap_or_default();
+    login_page(&state, StatusCode::OK, &remembered, "", query.next.as_deref().unwrap_or("/"), None)
+}
+
+/// The provider the login form's field names: its slug in any case, or a displayed name that
+/// exactly one provider has; else the field as typed, lowercased, for the limiter's key.
+async fn resolve_provider(state: &AppState, typed: &str) -> Result<Result<ProviderSlug, String>, AppError> {
+    let typed = typed.split_whitespace().collect::<Vec<_>>().join(" ");
+    let lowered = typed.to_lowercase();
+    if let Ok(slug) = ProviderSlug::parse(&lowered)
+        && state.store.provider(&slug).await?.is_some()
+    {
+        return Ok(Ok(slug));
+    }
+    if typed.is_empty() || typed.chars().count() > 120 {
+        return Ok(Err(lowered.chars().take(40).collect()));
+    }
+    let named: Vec<ProviderSlug> = state
+        .store
+        .providers()
+        .await?
+        .into_iter()
+        .filter(|p| {
+            [p.display_name.as_str(), p.brand()].iter().any(|name| name.trim().to_lowercase() == lowered)
+        })
+        .map(|p| p.slug)
+        .collect();
+    Ok(match <[ProviderSlug; 1]>::try_from(named) {
+        Ok([slug]) => Ok(slug),
+        Err(_) => Err(lowered.chars().take(40).collect()),
+    })
 }
 
 /// `POST /login`.
@@ -86,38 +136,49 @@ pub async fn submit(
     if !DOOR.form_token_matches(&state, &headers, &form.csrf) {
         return Err(AppError::Csrf);
     }
-    let who: String = format!("{}/{}", form.provider.trim(), form.username.trim())
-        .to_ascii_lowercase()
-        .chars()
-        .take(100)
-        .collect();
+    // Resolved before the limiter counts, so that "Sunrise", " sunrise " and the displayed name
+    // are one account to it, not three with five tries each.
+    let provider = resolve_provider(&state, &form.provider).await?;
+    let who: String = format!(
+        "{}/{}",
+        provider.as_ref().map_or_else(String::clone, ProviderSlug::to_string),
+        form.username.trim()
+    )
+    .to_ascii_lowercase()
+    .chars()
+    .take(100)
+    .collect();
     let page =
         |status, error| login_page(&state, status, &form.provider, &form.username, &form.next, Some(error));
-    match DOOR.attempt(&state, client, &who, form.password.clone(), find_user(&state, &form)).await? {
+    let find = find_user(&state, provider.ok(), &form.username);
+    match DOOR.attempt(&state, client, &who, form.password.clone(), find).await? {
         Attempt::Held(held) => {
             page(held.status(), held.message()).map(|response| held.with_retry_after(response))
         }
-        Attempt::Refused => {
-            page(StatusCode::UNAUTHORIZED, "Provider, user name or password is wrong.".into())
-        }
+        Attempt::Refused => page(StatusCode::UNAUTHORIZED, REFUSED.into()),
         Attempt::Admitted((provider, user)) => {
             tracing::info!(provider = %provider, user = %user.username, "logged in");
+            let remembered = provider.to_string();
             let session = Session::new(provider, &user, &state.keys, Utc::now(), state.session_lifetime());
-            Ok(DOOR.signed_in(&state, safe_next(&form.next), &session.encode(&state.keys)))
+            let mut response = DOOR.signed_in(&state, safe_next(&form.next), &session.encode(&state.keys));
+            response.headers_mut().append(
+                header::SET_COOKIE,
+                set_cookie(PROVIDER_COOKIE, &remembered, PROVIDER_REMEMBERED, state.settings.cookie_secure),
+            );
+            Ok(response)
         }
     }
 }
 
-/// The active user the form names, with the digest to check its password against.
+/// The active user of `provider` with the form's user name, with the digest to check its
+/// password against.
 async fn find_user(
     state: &AppState,
-    form: &LoginForm,
+    provider: Option<ProviderSlug>,
+    username: &str,
 ) -> Result<Option<((ProviderSlug, User), PasswordDigest)>, AppError> {
-    let names = ProviderSlug::parse(form.provider.trim()).ok().zip(Username::parse(&form.username).ok());
+    let names = provider.zip(Username::parse(username.trim()).ok());
     let Some((provider, username)) = names else { return Ok(None) };
-    if state.store.provider(&provider).await?.is_none() {
-        return Ok(None);
-    }
     let tenant = state.store.tenant(&provider).await?;
     let user = tenant.user(&username).await?.filter(|u| u.active);
     Ok(user.map(|user| {

@@ -1,17 +1,20 @@
 //! Customers: list and create, a customer's page (its sites with today's figures, its details
-//! to edit), deactivate and reactivate.
+//! to edit), deactivate (after a confirmation) and reactivate. A form with a wrong field comes
+//! back with the message next to it and the input kept.
 
 use askama::Template;
 use axum::Form;
 use axum::extract::{Path, Query};
-use axum::response::{Html, Redirect};
+use axum::response::{Html, IntoResponse, Redirect, Response};
 use chrono::{TimeDelta, Utc};
 use heliograph_shared::reports;
 use heliograph_shared::{Customer, CustomerId, EmailAddress};
 use serde::Deserialize;
 
+use super::confirm::ConfirmPage;
 use super::fleet::status_text;
-use super::{ActiveForm, Layout, Saved, find_customer, render, text_field, timezone_field};
+use super::form::{self, FieldErrors};
+use super::{ActiveForm, Done, Layout, find_customer, render};
 use crate::auth::Scope;
 use crate::auth::session::Session;
 use crate::error::AppError;
@@ -44,7 +47,9 @@ struct CustomersPage {
     headers: Vec<Header>,
     customers: Vec<CustomerRow>,
     of_all: usize,
-    default_timezone: String,
+    form: CustomerForm,
+    errors: FieldErrors,
+    timezones: Vec<&'static str>,
 }
 
 /// `?q=…&sort=name|email|timezone|sites|state&order=asc|desc`.
@@ -73,6 +78,20 @@ pub async fn list(
     scope: Scope,
     Query(query): Query<CustomersQuery>,
 ) -> Result<Html<String>, AppError> {
+    let form =
+        CustomerForm { timezone: scope.provider.timezone.name().to_owned(), ..CustomerForm::default() };
+    render(&list_page(&session, &scope, &query, form, FieldErrors::new()).await?)
+}
+
+/// The customers list (as `query` searches and sorts it) with the new-customer form holding
+/// `form` and its `errors`.
+async fn list_page(
+    session: &Session,
+    scope: &Scope,
+    query: &CustomersQuery,
+    form: CustomerForm,
+    errors: FieldErrors,
+) -> Result<CustomersPage, AppError> {
     let gateways = scope.tenant.gateways().await?;
     let customers = scope.tenant.customers().await?;
     let of_all = customers.len();
@@ -136,20 +155,22 @@ pub async fn list(
             }
         })
         .collect();
-    render(&CustomersPage {
-        layout: Layout::new(&scope, &session, "customers"),
+    Ok(CustomersPage {
+        layout: Layout::new(scope, session, "customers"),
         q: query.q.trim().chars().take(100).collect(),
         sort,
         order: if descending { "desc" } else { "asc" },
         headers,
         of_all,
         customers: rows,
-        default_timezone: scope.provider.timezone.name().to_owned(),
+        form,
+        errors,
+        timezones: form::timezone_names(),
     })
 }
 
-/// The create and edit forms' fields.
-#[derive(Deserialize)]
+/// The create and edit forms' fields, as typed.
+#[derive(Debug, Default, Deserialize)]
 pub struct CustomerForm {
     name: String,
     #[serde(default)]
@@ -159,33 +180,55 @@ pub struct CustomerForm {
 }
 
 /// Email addresses separated by commas, semicolons, spaces or new lines.
-fn emails_field(text: &str) -> Result<Vec<EmailAddress>, AppError> {
+fn emails_field(text: &str) -> Result<Vec<EmailAddress>, String> {
     let emails: Vec<EmailAddress> = text
         .split(|c: char| c == ',' || c == ';' || c.is_whitespace())
         .filter(|s| !s.is_empty())
-        .map(|s| EmailAddress::parse(s).map_err(AppError::BadRequest))
+        .map(EmailAddress::parse)
         .collect::<Result<_, _>>()?;
     if emails.len() > 20 {
-        return Err(AppError::BadRequest("at most 20 email addresses".into()));
+        return Err("Give at most 20 email addresses.".into());
     }
     Ok(emails)
 }
 
 impl CustomerForm {
-    fn apply(&self, customer: &mut Customer, scope: &Scope) -> Result<(), AppError> {
-        customer.name = text_field(&self.name, "the name", 120)?;
-        customer.emails = emails_field(&self.emails)?;
-        customer.timezone = if self.timezone.trim().is_empty() {
-            scope.provider.timezone
+    fn of(customer: &Customer) -> Self {
+        Self {
+            name: customer.name.clone(),
+            emails: customer.emails.iter().map(EmailAddress::as_str).collect::<Vec<_>>().join(", "),
+            timezone: customer.timezone.name().to_owned(),
+        }
+    }
+
+    /// Puts the fields into `customer`, or says what to correct (and changes nothing).
+    fn apply(&self, customer: &mut Customer, scope: &Scope) -> Result<(), FieldErrors> {
+        let mut errors = FieldErrors::new();
+        let name = errors.take("name", form::text(&self.name, 120));
+        let emails = errors.take("emails", emails_field(&self.emails));
+        let timezone = if self.timezone.trim().is_empty() {
+            Some(scope.provider.timezone)
         } else {
-            timezone_field(&self.timezone)?
+            errors.take("timezone", form::timezone(&self.timezone))
         };
-        Ok(())
+        match (name, emails, timezone) {
+            (Some(name), Some(emails), Some(timezone)) => {
+                customer.name = name;
+                customer.emails = emails;
+                customer.timezone = timezone;
+                Ok(())
+            }
+            _ => Err(errors),
+        }
     }
 }
 
 /// `POST /customers`.
-pub async fn create(scope: Scope, Form(form): Form<CustomerForm>) -> Result<Redirect, AppError> {
+pub async fn create(
+    session: Session,
+    scope: Scope,
+    Form(form): Form<CustomerForm>,
+) -> Result<Response, AppError> {
     let mut customer = Customer {
         id: CustomerId::new_random(),
         name: String::new(),
@@ -193,9 +236,11 @@ pub async fn create(scope: Scope, Form(form): Form<CustomerForm>) -> Result<Redi
         timezone: scope.provider.timezone,
         active: true,
     };
-    form.apply(&mut customer, &scope)?;
+    if let Err(errors) = form.apply(&mut customer, &scope) {
+        return form::invalid(&list_page(&session, &scope, &CustomersQuery::default(), form, errors).await?);
+    }
     scope.tenant.upsert_customer(&customer).await?;
-    Ok(Redirect::to(&format!("/customers/{}", customer.id)))
+    Ok(Redirect::to(&format!("/customers/{}?done=created", customer.id)).into_response())
 }
 
 struct SiteRow {
@@ -218,7 +263,10 @@ struct CustomerPage {
     timezone: String,
     active: bool,
     sites: Vec<SiteRow>,
-    saved: bool,
+    feedback: String,
+    form: CustomerForm,
+    errors: FieldErrors,
+    timezones: Vec<&'static str>,
 }
 
 /// `GET /customers/{id}`.
@@ -226,9 +274,34 @@ pub async fn show(
     session: Session,
     scope: Scope,
     Path(id): Path<String>,
-    Query(saved): Query<Saved>,
+    Query(done): Query<Done>,
 ) -> Result<Html<String>, AppError> {
     let customer = find_customer(&scope, &id).await?;
+    let feedback = match done.what() {
+        "created" => format!("Customer {} created.", customer.name),
+        "saved" => format!("Details of {} saved.", customer.name),
+        "deactivated" => format!(
+            "Customer {} deactivated: no reports or alerts are sent to them; their sites and data stay.",
+            customer.name
+        ),
+        "reactivated" => {
+            format!("Customer {} reactivated: reports and alerts are sent again.", customer.name)
+        }
+        _ => String::new(),
+    };
+    let form = CustomerForm::of(&customer);
+    render(&customer_page(&session, &scope, customer, form, FieldErrors::new(), feedback).await?)
+}
+
+/// A customer's page, its details form holding `form` and its `errors`.
+async fn customer_page(
+    session: &Session,
+    scope: &Scope,
+    customer: Customer,
+    form: CustomerForm,
+    errors: FieldErrors,
+    feedback: String,
+) -> Result<CustomerPage, AppError> {
     let now = Utc::now();
     let offline_after = TimeDelta::minutes(i64::from(scope.provider.preferences.offline_after_minutes));
     let mut sites = Vec::new();
@@ -258,38 +331,64 @@ pub async fn show(
             status_text: status_text(&snapshot.status, customer.timezone, now),
         });
     }
-    render(&CustomerPage {
-        layout: Layout::new(&scope, &session, "customers"),
+    Ok(CustomerPage {
+        layout: Layout::new(scope, session, "customers"),
         id: customer.id.to_string(),
         emails: customer.emails.iter().map(EmailAddress::as_str).collect::<Vec<_>>().join(", "),
         timezone: customer.timezone.name().to_owned(),
         name: customer.name,
         active: customer.active,
         sites,
-        saved: saved.is_saved(),
+        feedback,
+        form,
+        errors,
+        timezones: form::timezone_names(),
     })
 }
 
 /// `POST /customers/{id}`.
 pub async fn update(
+    session: Session,
     scope: Scope,
     Path(id): Path<String>,
     Form(form): Form<CustomerForm>,
-) -> Result<Redirect, AppError> {
+) -> Result<Response, AppError> {
     let mut customer = find_customer(&scope, &id).await?;
-    form.apply(&mut customer, &scope)?;
+    let stored = customer.clone();
+    if let Err(errors) = form.apply(&mut customer, &scope) {
+        return form::invalid(&customer_page(&session, &scope, stored, form, errors, String::new()).await?);
+    }
     scope.tenant.upsert_customer(&customer).await?;
-    Ok(Redirect::to(&format!("/customers/{}?saved=1", customer.id)))
+    Ok(Redirect::to(&format!("/customers/{}?done=saved", customer.id)).into_response())
 }
 
 /// `POST /customers/{id}/active`: a deactivated customer keeps its data and gets no mail.
+/// Deactivating asks first.
 pub async fn set_active(
+    session: Session,
     scope: Scope,
     Path(id): Path<String>,
     Form(form): Form<ActiveForm>,
-) -> Result<Redirect, AppError> {
+) -> Result<Response, AppError> {
     let mut customer = find_customer(&scope, &id).await?;
+    if !form.is_active() && !form.is_confirmed() {
+        return ConfirmPage {
+            layout: Layout::new(&scope, &session, "customers"),
+            title: format!("Deactivate customer {}?", customer.name),
+            consequence: format!(
+                "{} will get no more reports or alerts. Their sites keep reporting and all data stays; \
+                 you can reactivate them at any time.",
+                customer.name
+            ),
+            action: format!("/customers/{}/active", customer.id),
+            fields: vec![("active", "false".into())],
+            button: format!("Deactivate {}", customer.name),
+            cancel_href: format!("/customers/{}", customer.id),
+        }
+        .respond();
+    }
     customer.active = form.is_active();
     scope.tenant.upsert_customer(&customer).await?;
-    Ok(Redirect::to(&format!("/customers/{}?saved=1", customer.id)))
+    let done = if customer.active { "reactivated" } else { "deactivated" };
+    Ok(Redirect::to(&format!("/customers/{}?done={done}", customer.id)).into_response())
 }

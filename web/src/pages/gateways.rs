@@ -1,5 +1,7 @@
 //! Gateways (sites): create one and see its token once, edit its site, capacity and customer,
-//! deactivate it, rotate its token (the previous one keeps working for a grace period).
+//! deactivate it, rotate its token (the previous one keeps working for a grace period). Every
+//! destructive action asks first; a form with a wrong field comes back with the message next to
+//! it and the input kept.
 
 use askama::Template;
 use axum::Form;
@@ -10,9 +12,11 @@ use heliograph_shared::store::StoreError;
 use heliograph_shared::{CustomerId, Gateway, GatewayId, GatewayToken};
 use serde::Deserialize;
 
+use super::confirm::{self, ConfirmPage};
+use super::form::{self, FieldErrors};
 use super::{
-    ActiveForm, CustomerOption, Layout, Saved, SecretPage, capacity_field, customer_choice, customer_options,
-    find_gateway, render, text_field,
+    ActiveForm, CustomerOption, Done, Layout, SecretPage, customer_choice, customer_options, find_gateway,
+    render,
 };
 use crate::auth::Scope;
 use crate::auth::session::Session;
@@ -31,25 +35,28 @@ pub struct NewGateway {
 }
 
 impl NewGateway {
-    /// Checks a form's fields; the customer must be the caller's.
-    pub async fn from_form(
-        scope: &Scope,
-        id: &str,
-        customer: &str,
-        site_name: &str,
-        capacity: &str,
-    ) -> Result<Self, AppError> {
-        Ok(Self {
-            id: GatewayId::parse(id.trim()).map_err(|e| AppError::BadRequest(e.to_string()))?,
-            customer: customer_choice(scope, customer).await?,
-            site_name: text_field(site_name, "the site name", 120)?,
-            capacity_kwp: capacity_field(capacity)?,
+    /// Checks a form's fields (the customer must be the caller's), or says what to correct.
+    pub async fn from_form(scope: &Scope, form: &GatewayForm) -> Result<Result<Self, FieldErrors>, AppError> {
+        let mut errors = FieldErrors::new();
+        let id = errors.take("id", GatewayId::parse(form.id.trim()).map_err(|e| e.to_string()));
+        let customer = customer_choice(scope, &form.customer).await?;
+        let site_name = errors.take("site_name", form::text(&form.site_name, 120));
+        let capacity_kwp = errors.take("capacity_kwp", form::capacity(&form.capacity_kwp));
+        Ok(match (id, site_name, capacity_kwp) {
+            (Some(id), Some(site_name), Some(capacity_kwp)) => {
+                Ok(Self { id, customer, site_name, capacity_kwp })
+            }
+            _ => Err(errors),
         })
     }
 }
 
-/// Creates a gateway with a fresh token; returns it and the token in clear (shown once).
-pub async fn create_gateway(scope: &Scope, new: NewGateway) -> Result<(Gateway, String), AppError> {
+/// Creates a gateway with a fresh token; returns it and the token in clear (shown once), or the
+/// id field's error when the id is taken.
+pub async fn create_gateway(
+    scope: &Scope,
+    new: NewGateway,
+) -> Result<Result<(Gateway, String), FieldErrors>, AppError> {
     let token = GatewayToken::generate();
     let gateway = Gateway {
         id: new.id,
@@ -64,17 +71,24 @@ pub async fn create_gateway(scope: &Scope, new: NewGateway) -> Result<(Gateway, 
     match scope.tenant.create_gateway(&gateway).await {
         Ok(()) => {}
         Err(StoreError::GatewayExists(id)) => {
-            return Err(AppError::Conflict(format!("gateway {id} already exists")));
+            let mut errors = FieldErrors::new();
+            errors.add("id", format!("Gateway {id} already exists: find it under Gateways."));
+            return Ok(Err(errors));
         }
         Err(StoreError::GatewayTaken(id)) => {
-            return Err(AppError::Conflict(format!(
-                "gateway id {id} is registered by another provider; gateway ids are unique across the installation"
-            )));
+            let mut errors = FieldErrors::new();
+            errors.add(
+                "id",
+                format!(
+                    "Gateway id {id} is registered by another provider; gateway ids are unique across the installation."
+                ),
+            );
+            return Ok(Err(errors));
         }
         Err(e) => return Err(e.into()),
     }
     tracing::info!(provider = %scope.provider.slug, gateway = %gateway.id, "gateway created");
-    Ok((gateway, token.reveal().to_owned()))
+    Ok(Ok((gateway, token.reveal().to_owned())))
 }
 
 struct GatewayRow {
@@ -94,10 +108,23 @@ struct GatewaysPage {
     layout: Layout,
     gateways: Vec<GatewayRow>,
     customers: Vec<CustomerOption>,
+    form: GatewayForm,
+    errors: FieldErrors,
 }
 
 /// `GET /gateways`.
 pub async fn list(session: Session, scope: Scope) -> Result<Html<String>, AppError> {
+    let form = GatewayForm { capacity_kwp: "10".into(), ..GatewayForm::default() };
+    render(&list_page(&session, &scope, form, FieldErrors::new()).await?)
+}
+
+/// The gateways list with the new-gateway form holding `form` and its `errors`.
+async fn list_page(
+    session: &Session,
+    scope: &Scope,
+    form: GatewayForm,
+    errors: FieldErrors,
+) -> Result<GatewaysPage, AppError> {
     let now = Utc::now();
     let customers = scope.tenant.customers().await?;
     let mut gateways = scope.tenant.gateways().await?;
@@ -117,22 +144,35 @@ pub async fn list(session: Session, scope: Scope) -> Result<Html<String>, AppErr
             }
         })
         .collect();
-    render(&GatewaysPage {
-        layout: Layout::new(&scope, &session, "gateways"),
+    Ok(GatewaysPage {
+        layout: Layout::new(scope, session, "gateways"),
         gateways: rows,
-        customers: customer_options(&scope, None).await?,
+        customers: customer_options(scope, chosen(&form.customer)).await?,
+        form,
+        errors,
     })
 }
 
-/// The create and edit forms' fields.
-#[derive(Deserialize)]
+/// The customer a form's select had chosen, to keep it chosen when the form comes back.
+pub fn chosen(value: &str) -> Option<CustomerId> {
+    value.trim().parse().ok()
+}
+
+/// The create and edit forms' fields, as typed (the quarantine's commissioning form too).
+#[derive(Debug, Default, Deserialize)]
 pub struct GatewayForm {
+    /// Gateway id (create only).
+    #[serde(default, alias = "gateway")]
+    pub id: String,
+    /// Customer id, empty for none.
     #[serde(default)]
-    id: String,
+    pub customer: String,
+    /// Site name.
     #[serde(default)]
-    customer: String,
-    site_name: String,
-    capacity_kwp: String,
+    pub site_name: String,
+    /// Capacity as typed.
+    #[serde(default)]
+    pub capacity_kwp: String,
 }
 
 /// `POST /gateways`: creates a gateway and shows its token once.
@@ -140,11 +180,16 @@ pub async fn create(
     session: Session,
     scope: Scope,
     Form(form): Form<GatewayForm>,
-) -> Result<Html<String>, AppError> {
-    let new =
-        NewGateway::from_form(&scope, &form.id, &form.customer, &form.site_name, &form.capacity_kwp).await?;
-    let (gateway, token) = create_gateway(&scope, new).await?;
-    render(&SecretPage {
+) -> Result<Response, AppError> {
+    let created = match NewGateway::from_form(&scope, &form).await? {
+        Ok(new) => create_gateway(&scope, new).await?,
+        Err(errors) => Err(errors),
+    };
+    let (gateway, token) = match created {
+        Ok(created) => created,
+        Err(errors) => return form::invalid(&list_page(&session, &scope, form, errors).await?),
+    };
+    Ok(render(&SecretPage {
         layout: Layout::new(&scope, &session, "gateways"),
         title: format!("Gateway {} created", gateway.id),
         explanation: "Enter this token in the gateway's configuration. It is shown only this once; only its hash is stored."
@@ -152,7 +197,8 @@ pub async fn create(
         secret: token,
         back_href: format!("/gateways/{}", gateway.id),
         back_label: "Go to the gateway".into(),
-    })
+    })?
+    .into_response())
 }
 
 #[derive(Template)]
@@ -161,12 +207,13 @@ struct GatewayPage {
     layout: Layout,
     id: String,
     site_name: String,
-    capacity: String,
     active: bool,
     last_seen: String,
     previous_token: String,
     customers: Vec<CustomerOption>,
-    saved: bool,
+    feedback: String,
+    form: GatewayForm,
+    errors: FieldErrors,
 }
 
 /// `GET /gateways/{id}`.
@@ -174,16 +221,42 @@ pub async fn show(
     session: Session,
     scope: Scope,
     Path(id): Path<String>,
-    Query(saved): Query<Saved>,
+    Query(done): Query<Done>,
 ) -> Result<Html<String>, AppError> {
     let gateway = find_gateway(&scope, &id).await?;
+    let feedback = match done.what() {
+        "saved" => format!("Gateway {} saved.", gateway.id),
+        "deactivated" => format!(
+            "Gateway {} deactivated: its connections are refused from now on; its data stays.",
+            gateway.id
+        ),
+        "reactivated" => format!("Gateway {} reactivated: its next connection is accepted.", gateway.id),
+        _ => String::new(),
+    };
+    let form = GatewayForm {
+        id: gateway.id.to_string(),
+        customer: gateway.customer.map(|c| c.to_string()).unwrap_or_default(),
+        site_name: gateway.site_name.clone(),
+        capacity_kwp: format!("{}", gateway.capacity_kwp),
+    };
+    render(&gateway_page(&session, &scope, gateway, form, FieldErrors::new(), feedback).await?)
+}
+
+/// A gateway's page, its site form holding `form` and its `errors`.
+async fn gateway_page(
+    session: &Session,
+    scope: &Scope,
+    gateway: Gateway,
+    form: GatewayForm,
+    errors: FieldErrors,
+    feedback: String,
+) -> Result<GatewayPage, AppError> {
     let now = Utc::now();
     let tz = scope.provider.timezone;
-    render(&GatewayPage {
-        layout: Layout::new(&scope, &session, "gateways"),
+    Ok(GatewayPage {
+        layout: Layout::new(scope, session, "gateways"),
         id: gateway.id.to_string(),
         site_name: gateway.site_name.clone(),
-        capacity: format!("{}", gateway.capacity_kwp),
         active: gateway.active,
         last_seen: gateway
             .last_seen
@@ -195,36 +268,65 @@ pub async fn show(
             }
             _ => String::new(),
         },
-        customers: customer_options(&scope, gateway.customer).await?,
-        saved: saved.is_saved(),
+        customers: customer_options(scope, chosen(&form.customer)).await?,
+        feedback,
+        form,
+        errors,
     })
 }
 
 /// `POST /gateways/{id}`: saves site name, capacity and customer.
 pub async fn update(
+    session: Session,
     scope: Scope,
     Path(id): Path<String>,
     Form(form): Form<GatewayForm>,
-) -> Result<Redirect, AppError> {
+) -> Result<Response, AppError> {
     let mut gateway = find_gateway(&scope, &id).await?;
-    gateway.site_name = text_field(&form.site_name, "the site name", 120)?;
-    gateway.capacity_kwp = capacity_field(&form.capacity_kwp)?;
-    gateway.customer = customer_choice(&scope, &form.customer).await?;
+    let mut errors = FieldErrors::new();
+    let site_name = errors.take("site_name", form::text(&form.site_name, 120));
+    let capacity_kwp = errors.take("capacity_kwp", form::capacity(&form.capacity_kwp));
+    let customer = customer_choice(&scope, &form.customer).await?;
+    let (Some(site_name), Some(capacity_kwp)) = (site_name, capacity_kwp) else {
+        return form::invalid(&gateway_page(&session, &scope, gateway, form, errors, String::new()).await?);
+    };
+    gateway.site_name = site_name;
+    gateway.capacity_kwp = capacity_kwp;
+    gateway.customer = customer;
     scope.tenant.update_gateway(&gateway).await?;
-    Ok(Redirect::to(&format!("/gateways/{}?saved=1", gateway.id)))
+    Ok(Redirect::to(&format!("/gateways/{}?done=saved", gateway.id)).into_response())
 }
 
 /// `POST /gateways/{id}/active`: a deactivated gateway is refused at its next connection.
+/// Deactivating asks first.
 pub async fn set_active(
+    session: Session,
     scope: Scope,
     Path(id): Path<String>,
     Form(form): Form<ActiveForm>,
-) -> Result<Redirect, AppError> {
+) -> Result<Response, AppError> {
     let mut gateway = find_gateway(&scope, &id).await?;
+    if !form.is_active() && !form.is_confirmed() {
+        return ConfirmPage {
+            layout: Layout::new(&scope, &session, "gateways"),
+            title: format!("Deactivate gateway {}?", gateway.id),
+            consequence: format!(
+                "Gateway {} ({}) will stop being accepted: its connections are refused and nothing it \
+                 sends is stored until you reactivate it. Its data stays.",
+                gateway.id, gateway.site_name
+            ),
+            action: format!("/gateways/{}/active", gateway.id),
+            fields: vec![("active", "false".into())],
+            button: format!("Deactivate {}", gateway.id),
+            cancel_href: format!("/gateways/{}", gateway.id),
+        }
+        .respond();
+    }
     gateway.active = form.is_active();
     scope.tenant.update_gateway(&gateway).await?;
     tracing::info!(provider = %scope.provider.slug, gateway = %gateway.id, active = gateway.active, "gateway state changed");
-    Ok(Redirect::to(&format!("/gateways/{}?saved=1", gateway.id)))
+    let done = if gateway.active { "reactivated" } else { "deactivated" };
+    Ok(Redirect::to(&format!("/gateways/{}?done={done}", gateway.id)).into_response())
 }
 
 /// The rotation form: `revoke=true` refuses the previous token at once.
@@ -232,6 +334,8 @@ pub async fn set_active(
 pub struct RotateForm {
     #[serde(default)]
     revoke: Option<String>,
+    #[serde(default)]
+    confirmed: Option<String>,
 }
 
 /// `POST /gateways/{id}/rotate-token`: a new token, shown once; the previous one stays valid for
@@ -244,8 +348,45 @@ pub async fn rotate_token(
     Form(form): Form<RotateForm>,
 ) -> Result<Response, AppError> {
     let mut gateway = find_gateway(&scope, &id).await?;
-    let token = GatewayToken::generate();
     let revoke = form.revoke.as_deref() == Some("true");
+    if !confirm::is_confirmed(form.confirmed.as_deref()) {
+        let (title, consequence, button) = if revoke {
+            (
+                format!("Rotate and revoke the token of {}?", gateway.id),
+                format!(
+                    "A new token for {} is shown once. The current token is refused at once and open \
+                     connections that use it are closed: the gateway sends nothing until it has the new token.",
+                    gateway.id
+                ),
+                "Rotate and revoke now",
+            )
+        } else {
+            (
+                format!("Rotate the token of {}?", gateway.id),
+                format!(
+                    "A new token for {} is shown once. The current token keeps working for 24 hours; after \
+                     that the gateway is refused until it has the new token.",
+                    gateway.id
+                ),
+                "Rotate token",
+            )
+        };
+        let mut fields = Vec::new();
+        if revoke {
+            fields.push(("revoke", "true".to_owned()));
+        }
+        return ConfirmPage {
+            layout: Layout::new(&scope, &session, "gateways"),
+            title,
+            consequence,
+            action: format!("/gateways/{}/rotate-token", gateway.id),
+            fields,
+            button: button.into(),
+            cancel_href: format!("/gateways/{}", gateway.id),
+        }
+        .respond();
+    }
+    let token = GatewayToken::generate();
     gateway.rotate_token(&token, (!revoke).then_some(ROTATION_GRACE), Utc::now());
     scope.tenant.update_gateway(&gateway).await?;
     tracing::info!(provider = %scope.provider.slug, gateway = %gateway.id, revoke, "gateway token rotated");
@@ -258,7 +399,7 @@ pub async fn rotate_token(
     };
     Ok(render(&SecretPage {
         layout: Layout::new(&scope, &session, "gateways"),
-        title: format!("New token for {}", gateway.id),
+        title: format!("New token for {} — shown once", gateway.id),
         explanation: explanation.into(),
         secret: token.reveal().to_owned(),
         back_href: format!("/gateways/{}", gateway.id),

@@ -1,8 +1,10 @@
 //! The panel's pages, one module per area. Every page is an askama template extending
 //! `base.html`, which takes its header from a [`Layout`].
 
+pub mod confirm;
 pub mod customers;
 pub mod fleet;
+pub mod form;
 pub mod gateways;
 pub mod operator;
 pub mod quarantine;
@@ -24,12 +26,19 @@ use crate::error::AppError;
 #[derive(Deserialize)]
 pub struct ActiveForm {
     active: String,
+    #[serde(default)]
+    confirmed: Option<String>,
 }
 
 impl ActiveForm {
     /// True for "activate".
     pub fn is_active(&self) -> bool {
         self.active == "true"
+    }
+
+    /// True once the confirmation page's button was pressed (only deactivating asks).
+    pub fn is_confirmed(&self) -> bool {
+        confirm::is_confirmed(self.confirmed.as_deref())
     }
 }
 
@@ -83,37 +92,6 @@ pub async fn gateway_customer(scope: &Scope, gateway: &Gateway) -> Result<Option
     }
 }
 
-/// A form's text field, trimmed and bounded, or a message naming the field.
-pub fn text_field(value: &str, name: &str, max: usize) -> Result<String, AppError> {
-    let value = value.trim();
-    if value.is_empty() || value.chars().count() > max || value.chars().any(char::is_control) {
-        return Err(AppError::BadRequest(format!(
-            "{name} must be 1-{max} characters without control characters"
-        )));
-    }
-    Ok(value.to_owned())
-}
-
-/// A capacity in kWp from a form.
-pub fn capacity_field(value: &str) -> Result<f64, AppError> {
-    value
-        .trim()
-        .parse::<f64>()
-        .ok()
-        .filter(|v| v.is_finite() && *v > 0.0 && *v <= 100_000.0)
-        .ok_or_else(|| AppError::BadRequest("capacity must be a number of kWp between 0 and 100000".into()))
-}
-
-/// A timezone from a form.
-pub fn timezone_field(value: &str) -> Result<chrono_tz::Tz, AppError> {
-    value.trim().parse().map_err(|_| {
-        AppError::BadRequest(format!(
-            "unknown timezone {:?}: use an IANA name such as Europe/Berlin",
-            value.chars().take(40).collect::<String>()
-        ))
-    })
-}
-
 /// A page showing a secret once (a gateway or API token), with where to go next.
 #[derive(Template)]
 #[template(path = "secret.html")]
@@ -132,7 +110,8 @@ pub struct SecretPage {
     pub back_label: String,
 }
 
-/// The customer named by a form's select (empty: none); must be the caller's.
+/// The customer named by a form's select (empty: none); must be the caller's. A select offers
+/// only the caller's customers, so another id is someone trying ids: not found, like any other.
 pub async fn customer_choice(scope: &Scope, value: &str) -> Result<Option<CustomerId>, AppError> {
     if value.trim().is_empty() {
         return Ok(None);
@@ -163,16 +142,16 @@ pub async fn customer_options(
         .collect())
 }
 
-/// `?saved=1`, set by the redirect after a change.
+/// `?done=…`, set by the redirect after a change so that the page says which change was made.
 #[derive(Debug, Default, Deserialize)]
-pub struct Saved {
+pub struct Done {
     #[serde(default)]
-    saved: Option<String>,
+    done: Option<String>,
 }
 
-impl Saved {
-    /// True right after a change was saved.
-    pub fn is_saved(&self) -> bool {
-        self.saved.is_some()
+impl Done {
+    /// The change just made: "saved", "created", "deactivated", "reactivated", "revoked", …
+    pub fn what(&self) -> &str {
+        self.done.as_deref().unwrap_or("")
     }
 }

@@ -6,11 +6,11 @@ use axum::Form;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Redirect, Response};
-use chrono_tz::Tz;
 use heliograph_shared::store::StoreError;
 use heliograph_shared::{MIN_PASSWORD_CHARS, Provider, ProviderSlug, User, Username};
 use serde::Deserialize;
 
+use super::form::{self, FieldErrors};
 use crate::auth::operator::OperatorSession;
 use crate::error::AppError;
 use crate::state::AppState;
@@ -33,6 +33,8 @@ struct ConsolePage {
     created: Option<String>,
     error: Option<String>,
     form: NewProvider,
+    errors: FieldErrors,
+    timezones: Vec<&'static str>,
 }
 
 /// `?created=` after a provider was made.
@@ -76,9 +78,10 @@ pub async fn create_provider(
 ) -> Result<Response, AppError> {
     let checked = match check(&form) {
         Ok(checked) => checked,
-        Err(message) => {
+        Err(errors) => {
             form.password.clear();
-            return render(&state, &session, StatusCode::BAD_REQUEST, None, Some(message), form).await;
+            let page = page(&state, &session, None, None, form).await?;
+            return respond(StatusCode::BAD_REQUEST, ConsolePage { errors, ..page });
         }
     };
     let (provider, username) = checked;
@@ -92,8 +95,10 @@ pub async fn create_provider(
     match state.store.create_provider(&provider).await {
         Ok(()) => {}
         Err(StoreError::ProviderExists(_)) => {
-            let message = format!("A provider {slug} exists already; choose another id.");
-            return render(&state, &session, StatusCode::CONFLICT, None, Some(message), form).await;
+            let mut errors = FieldErrors::new();
+            errors.add("slug", format!("A provider {slug} exists already; choose another id."));
+            let page = page(&state, &session, None, None, form).await?;
+            return respond(StatusCode::CONFLICT, ConsolePage { errors, ..page });
         }
         Err(e) => return Err(e.into()),
     }
@@ -108,31 +113,42 @@ pub async fn create_provider(
     Ok(Redirect::to(&format!("/operator?created={slug}")).into_response())
 }
 
-/// The provider and first user the form describes, or what to correct.
-fn check(form: &NewProvider) -> Result<(Provider, Username), String> {
-    let slug = ProviderSlug::parse(form.slug.trim()).map_err(|e| format!("Provider id: {e}"))?;
-    let name = form.name.trim();
-    if name.is_empty() || name.chars().count() > 120 {
-        return Err("Name: give 1 to 120 characters.".into());
-    }
-    let timezone: Tz = form.timezone.trim().parse().map_err(|_| {
-        format!("Timezone: {:?} is not an IANA timezone such as Europe/Berlin.", form.timezone.trim())
-    })?;
-    let ingest_port =
+/// The provider and first user the form describes, or what to correct, by field.
+fn check(form: &NewProvider) -> Result<(Provider, Username), FieldErrors> {
+    let mut errors = FieldErrors::new();
+    let slug =
+        errors.take("slug", ProviderSlug::parse(form.slug.trim()).map_err(|e| format!("Provider id: {e}")));
+    let name = errors.take("name", form::text(&form.name, 120));
+    let timezone = errors.take("timezone", form::timezone(&form.timezone));
+    let ingest_port = errors.take(
+        "ingest_port",
         match form.ingest_port.trim() {
-            "" => None,
-            text => Some(text.parse::<u16>().ok().filter(|port| *port >= 1024).ok_or_else(|| {
-                format!("Dedicated ingest port: {text:?} is not a port from 1024 to 65535.")
-            })?),
-        };
-    let username = Username::parse(form.username.trim()).map_err(|e| format!("First user: {e}"))?;
+            "" => Ok(None),
+            text => text
+                .parse::<u16>()
+                .ok()
+                .filter(|port| *port >= 1024)
+                .map(Some)
+                .ok_or_else(|| format!("{text:?} is not a port from 1024 to 65535.")),
+        },
+    );
+    let username = errors.take("username", Username::parse(form.username.trim()).map_err(|e| e.to_string()));
     if form.password.chars().count() < MIN_PASSWORD_CHARS {
-        return Err(format!("Password: at least {MIN_PASSWORD_CHARS} characters."));
+        errors.add("password", format!("At least {MIN_PASSWORD_CHARS} characters."));
     }
-    let mut provider = Provider::new(slug, name);
-    provider.timezone = timezone;
-    provider.ingest_port = ingest_port;
-    Ok((provider, username))
+    match (slug, name, timezone, ingest_port, username) {
+        (Some(slug), Some(name), Some(timezone), Some(ingest_port), Some(username)) if errors.is_empty() => {
+            let mut provider = Provider::new(slug, name);
+            provider.timezone = timezone;
+            provider.ingest_port = ingest_port;
+            Ok((provider, username))
+        }
+        _ => Err(errors),
+    }
+}
+
+fn respond(status: StatusCode, page: ConsolePage) -> Result<Response, AppError> {
+    Ok((status, Html(page.render()?)).into_response())
 }
 
 async fn render(
@@ -143,6 +159,17 @@ async fn render(
     error: Option<String>,
     form: NewProvider,
 ) -> Result<Response, AppError> {
+    respond(status, page(state, session, created, error, form).await?)
+}
+
+/// The console with the form holding `form`.
+async fn page(
+    state: &AppState,
+    session: &OperatorSession,
+    created: Option<String>,
+    error: Option<String>,
+    form: NewProvider,
+) -> Result<ConsolePage, AppError> {
     let mut providers = Vec::new();
     for provider in state.store.providers().await? {
         let users = state.store.tenant(&provider.slug).await?.users().await?.len();
@@ -154,13 +181,14 @@ async fn render(
             users,
         });
     }
-    let page = ConsolePage {
+    Ok(ConsolePage {
         operator: session.username.to_string(),
         csrf: session.csrf.clone(),
         providers,
         created,
         error,
         form,
-    };
-    Ok((status, Html(page.render()?)).into_response())
+        errors: FieldErrors::new(),
+        timezones: form::timezone_names(),
+    })
 }

@@ -7,12 +7,12 @@
 
 use askama::Template;
 use axum::Form;
-use axum::response::Html;
+use axum::response::{Html, IntoResponse, Response};
 use chrono::{TimeDelta, Utc};
 use heliograph_shared::RefusalReason;
-use serde::Deserialize;
 
-use super::gateways::{NewGateway, create_gateway};
+use super::form::{self, FieldErrors};
+use super::gateways::{GatewayForm, NewGateway, chosen, create_gateway};
 use super::{CustomerOption, Layout, SecretPage, customer_options, render};
 use crate::auth::Scope;
 use crate::auth::session::Session;
@@ -50,10 +50,23 @@ struct QuarantinePage {
     refused: Vec<RefusedRow>,
     quarantined: Vec<QuarantinedRow>,
     customers: Vec<CustomerOption>,
+    form: GatewayForm,
+    errors: FieldErrors,
 }
 
 /// `GET /quarantine`.
 pub async fn page(session: Session, scope: Scope) -> Result<Html<String>, AppError> {
+    let form = GatewayForm { capacity_kwp: "10".into(), ..GatewayForm::default() };
+    render(&quarantine_page(&session, &scope, form, FieldErrors::new()).await?)
+}
+
+/// The page with the commissioning-by-id form holding `form` and its `errors`.
+async fn quarantine_page(
+    session: &Session,
+    scope: &Scope,
+    form: GatewayForm,
+    errors: FieldErrors,
+) -> Result<QuarantinePage, AppError> {
     let now = Utc::now();
     let tz = scope.provider.timezone;
     let refused = scope.tenant.refused_gateways(REFUSED_SHOWN).await?;
@@ -62,8 +75,8 @@ pub async fn page(session: Session, scope: Scope) -> Result<Html<String>, AppErr
         .quarantined(now - TimeDelta::days(7)..now + TimeDelta::minutes(1), QUARANTINE_SHOWN)
         .await?;
     let known = scope.tenant.gateways().await?;
-    render(&QuarantinePage {
-        layout: Layout::new(&scope, &session, "quarantine"),
+    Ok(QuarantinePage {
+        layout: Layout::new(scope, session, "quarantine"),
         refused: refused
             .into_iter()
             .map(|r| RefusedRow {
@@ -96,31 +109,28 @@ pub async fn page(session: Session, scope: Scope) -> Result<Html<String>, AppErr
                 content: q.content.chars().take(300).collect(),
             })
             .collect(),
-        customers: customer_options(&scope, None).await?,
+        customers: customer_options(scope, chosen(&form.customer)).await?,
+        form,
+        errors,
     })
 }
 
-/// `POST /quarantine/commission`: the commissioning form's fields.
-#[derive(Deserialize)]
-pub struct CommissionForm {
-    gateway: String,
-    #[serde(default)]
-    customer: String,
-    site_name: String,
-    capacity_kwp: String,
-}
-
-/// `POST /quarantine/commission`: creates the gateway and shows its token once.
+/// `POST /quarantine/commission`: creates the gateway and shows its token once; a wrong field
+/// comes back in the commissioning-by-id form, opened, with the input kept.
 pub async fn commission(
     session: Session,
     scope: Scope,
-    Form(form): Form<CommissionForm>,
-) -> Result<Html<String>, AppError> {
-    let new =
-        NewGateway::from_form(&scope, &form.gateway, &form.customer, &form.site_name, &form.capacity_kwp)
-            .await?;
-    let (gateway, token) = create_gateway(&scope, new).await?;
-    render(&SecretPage {
+    Form(form): Form<GatewayForm>,
+) -> Result<Response, AppError> {
+    let created = match NewGateway::from_form(&scope, &form).await? {
+        Ok(new) => create_gateway(&scope, new).await?,
+        Err(errors) => Err(errors),
+    };
+    let (gateway, token) = match created {
+        Ok(created) => created,
+        Err(errors) => return form::invalid(&quarantine_page(&session, &scope, form, errors).await?),
+    };
+    Ok(render(&SecretPage {
         layout: Layout::new(&scope, &session, "quarantine"),
         title: format!("Gateway {} commissioned", gateway.id),
         explanation: "Enter this token in the gateway's configuration. It is shown only this once; \
@@ -129,5 +139,6 @@ pub async fn commission(
         secret: token,
         back_href: format!("/gateways/{}", gateway.id),
         back_label: "Go to the gateway".into(),
-    })
+    })?
+    .into_response())
 }

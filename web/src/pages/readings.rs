@@ -8,7 +8,7 @@ use std::sync::Arc;
 use askama::Template;
 use axum::body::Body;
 use axum::extract::{Path, Query};
-use axum::response::{Html, Response};
+use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, NaiveDateTime, TimeDelta, TimeZone, Utc};
 use chrono_tz::Tz;
 use futures::stream;
@@ -18,6 +18,7 @@ use heliograph_shared::store::TenantStore;
 use heliograph_shared::{Device, DeviceId, GatewayId, Metric, Reading};
 use serde::Deserialize;
 
+use super::form::{self, FieldErrors};
 use super::site::{SiteContext, csv_response};
 use super::{Layout, render};
 use crate::auth::Scope;
@@ -99,17 +100,21 @@ pub struct Selection {
     pub gateway: GatewayId,
     /// Site name.
     pub site_name: String,
+    /// What is wrong with the typed range (the range is then today's, and nothing is shown).
+    pub errors: FieldErrors,
+    /// Said when the range was read differently from how it was typed.
+    pub notice: String,
 }
 
 /// A local `YYYY-MM-DDTHH:MM` in `tz`.
-fn local_input(text: &str, tz: Tz) -> Result<DateTime<Utc>, AppError> {
+fn local_input(text: &str, tz: Tz) -> Result<DateTime<Utc>, String> {
     let naive = NaiveDateTime::parse_from_str(text.trim(), "%Y-%m-%dT%H:%M")
         .or_else(|_| NaiveDateTime::parse_from_str(text.trim(), "%Y-%m-%dT%H:%M:%S"))
-        .map_err(|_| AppError::BadRequest("times are written 2026-06-01T14:00".into()))?;
+        .map_err(|_| "Write a time as 2026-06-01T14:00.".to_owned())?;
     tz.from_local_datetime(&naive)
         .earliest()
         .map(|t| t.with_timezone(&Utc))
-        .ok_or_else(|| AppError::BadRequest("that local time does not exist (daylight-saving change)".into()))
+        .ok_or_else(|| "That local time does not exist (the clocks went forward then).".to_owned())
 }
 
 impl Selection {
@@ -125,24 +130,39 @@ impl Selection {
             None => site.devices.first().cloned().ok_or(AppError::NotFound)?,
         };
         let tz = site.timezone;
+        let today = local_midnight(tz, local_date(tz, Utc::now()));
+        let mut errors = FieldErrors::new();
         let from = match query.from.as_deref().filter(|s| !s.is_empty()) {
-            Some(text) => local_input(text, tz)?,
-            None => local_midnight(tz, local_date(tz, Utc::now())),
+            Some(text) => errors.take("from", local_input(text, tz)),
+            None => Some(today),
         };
         let to = match query.to.as_deref().filter(|s| !s.is_empty()) {
-            Some(text) => local_input(text, tz)?,
-            None => from + TimeDelta::days(1),
+            Some(text) => errors.take("to", local_input(text, tz)),
+            None => from.map(|from| from + TimeDelta::days(1)),
         };
-        if to <= from {
-            return Err(AppError::BadRequest("the end must be after the start".into()));
-        }
+        let mut notice = String::new();
+        let range = match (from, to) {
+            (Some(from), Some(to)) if to > from => from..to,
+            // Typing the two ends the wrong way round is a slip, not a question: show the range.
+            (Some(from), Some(to)) if to < from => {
+                notice = "From was after To: showing the range between them.".into();
+                to..from
+            }
+            (Some(_), Some(_)) => {
+                errors.add("to", "To must be after From.");
+                today..today + TimeDelta::days(1)
+            }
+            _ => today..today + TimeDelta::days(1),
+        };
         Ok(Self {
             device,
             devices: site.devices,
-            range: from..to,
+            range,
             timezone: tz,
             gateway: site.gateway.id,
             site_name: site.gateway.site_name,
+            errors,
+            notice,
         })
     }
 
@@ -185,6 +205,8 @@ struct ReadingsPage {
     newer_href: String,
     latest_href: String,
     csv_href: String,
+    errors: FieldErrors,
+    notice: String,
 }
 
 /// `GET /sites/{id}/readings`.
@@ -193,8 +215,31 @@ pub async fn page(
     scope: Scope,
     Path(id): Path<String>,
     Query(query): Query<ReadingsQuery>,
-) -> Result<Html<String>, AppError> {
-    let selection = Selection::resolve(&scope, &id, &query).await?;
+) -> Result<Response, AppError> {
+    let mut selection = Selection::resolve(&scope, &id, &query).await?;
+    if !selection.errors.is_empty() {
+        return form::invalid(&ReadingsPage {
+            layout: Layout::new(&scope, &session, "fleet"),
+            id: selection.gateway.to_string(),
+            site_name: selection.site_name.clone(),
+            timezone: selection.timezone.name().to_owned(),
+            devices: selection
+                .devices
+                .iter()
+                .map(|d| DeviceOption { id: d.id.to_string(), selected: d.id == selection.device.id })
+                .collect(),
+            from: query.from.unwrap_or_default(),
+            to: query.to.unwrap_or_default(),
+            columns: Vec::new(),
+            rows: Vec::new(),
+            older_href: String::new(),
+            newer_href: String::new(),
+            latest_href: String::new(),
+            csv_href: String::new(),
+            errors: std::mem::take(&mut selection.errors),
+            notice: String::new(),
+        });
+    }
     let range = selection.range.clone();
     let (tenant, gateway, device) = (scope.tenant.as_ref(), &selection.gateway, &selection.device.id);
     let before = instant(query.before.as_deref(), "before")?;
@@ -284,7 +329,10 @@ pub async fn page(
         newer_href,
         latest_href: if on_latest { String::new() } else { format!("{base}?{query_string}") },
         csv_href: format!("{base}/csv?{query_string}"),
+        errors: FieldErrors::new(),
+        notice: selection.notice.clone(),
     })
+    .map(IntoResponse::into_response)
 }
 
 /// `GET /sites/{id}/readings/csv`: every reading in the range, streamed in chunks.
@@ -294,6 +342,9 @@ pub async fn csv(
     Query(query): Query<ReadingsQuery>,
 ) -> Result<Response, AppError> {
     let selection = Selection::resolve(&scope, &id, &query).await?;
+    if let Some(message) = ["from", "to"].into_iter().find_map(|field| selection.errors.get(field)) {
+        return Err(AppError::BadRequest(message.to_owned()));
+    }
     let filename = format!(
         "{}-{}-{}.csv",
         selection.gateway,

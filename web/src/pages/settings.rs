@@ -1,15 +1,18 @@
 //! The provider's own settings (branding, report schedule, timezone, alert thresholds,
-//! retention), and its API tokens: issue one (shown once) or revoke one.
+//! retention), and its API tokens: issue one (shown once) or revoke one (after a confirmation).
+//! A form with a wrong field comes back with the message next to it and the input kept.
 
 use askama::Template;
 use axum::Form;
 use axum::extract::{Query, State};
-use axum::response::{Html, Redirect};
+use axum::response::{Html, IntoResponse, Redirect, Response};
 use chrono::Utc;
 use heliograph_shared::{ApiToken, ReportSchedule, TokenHash};
 use serde::Deserialize;
 
-use super::{Layout, Saved, SecretPage, render, text_field, timezone_field};
+use super::confirm::{self, ConfirmPage};
+use super::form::{self, FieldErrors};
+use super::{Done, Layout, SecretPage, render};
 use crate::auth::Scope;
 use crate::auth::api_token;
 use crate::auth::session::Session;
@@ -41,41 +44,71 @@ struct TokenRow {
 struct SettingsPage {
     layout: Layout,
     display_name: String,
-    branding_name: String,
     schedules: Vec<ScheduleOption>,
-    timezone: String,
-    offline_after_minutes: u32,
-    underperformance_percent: u8,
-    retention_days: u32,
+    timezones: Vec<&'static str>,
     tokens: Vec<TokenRow>,
-    saved: bool,
+    feedback: String,
+    form: SettingsForm,
+    errors: FieldErrors,
+    token_name: String,
+    token_errors: FieldErrors,
 }
 
 /// `GET /settings`.
 pub async fn page(
     session: Session,
     scope: Scope,
-    Query(saved): Query<Saved>,
+    Query(done): Query<Done>,
 ) -> Result<Html<String>, AppError> {
+    let feedback = match done.what() {
+        "saved" => "Settings saved.",
+        "revoked" => "API token revoked: requests that use it are refused from now on.",
+        _ => "",
+    };
+    let mut page = settings_page(&session, &scope, current_settings(&scope), FieldErrors::new()).await?;
+    page.feedback = feedback.into();
+    render(&page)
+}
+
+/// The settings form holding what is stored.
+fn current_settings(scope: &Scope) -> SettingsForm {
     let provider = &scope.provider;
     let preferences = &provider.preferences;
-    let tokens = scope.tenant.api_tokens().await?;
-    render(&SettingsPage {
-        layout: Layout::new(&scope, &session, "settings"),
-        display_name: provider.display_name.clone(),
+    SettingsForm {
         branding_name: preferences.branding_name.clone(),
+        report_schedule: SCHEDULES
+            .iter()
+            .find(|(s, _, _)| *s == preferences.report_schedule)
+            .map(|(_, value, _)| (*value).to_owned())
+            .unwrap_or_default(),
+        timezone: provider.timezone.name().to_owned(),
+        offline_after_minutes: preferences.offline_after_minutes.to_string(),
+        underperformance_percent: preferences.underperformance_percent.to_string(),
+        retention_days: provider.retention_days.to_string(),
+    }
+}
+
+/// The settings page with the settings form holding `form` and its `errors`.
+async fn settings_page(
+    session: &Session,
+    scope: &Scope,
+    form: SettingsForm,
+    errors: FieldErrors,
+) -> Result<SettingsPage, AppError> {
+    let provider = &scope.provider;
+    let tokens = scope.tenant.api_tokens().await?;
+    Ok(SettingsPage {
+        layout: Layout::new(scope, session, "settings"),
+        display_name: provider.display_name.clone(),
         schedules: SCHEDULES
             .iter()
-            .map(|(s, value, label)| ScheduleOption {
+            .map(|(_, value, label)| ScheduleOption {
                 value,
                 label,
-                selected: *s == preferences.report_schedule,
+                selected: *value == form.report_schedule,
             })
             .collect(),
-        timezone: provider.timezone.name().to_owned(),
-        offline_after_minutes: preferences.offline_after_minutes,
-        underperformance_percent: preferences.underperformance_percent,
-        retention_days: provider.retention_days,
+        timezones: form::timezone_names(),
         tokens: tokens
             .into_iter()
             .map(|t| TokenRow {
@@ -84,67 +117,85 @@ pub async fn page(
                 hash: String::from(t.hash),
             })
             .collect(),
-        saved: saved.is_saved(),
+        feedback: String::new(),
+        form,
+        errors,
+        token_name: String::new(),
+        token_errors: FieldErrors::new(),
     })
 }
 
-/// The settings form's fields.
-#[derive(Deserialize)]
+/// The settings form's fields, as typed.
+#[derive(Debug, Default, Deserialize)]
 pub struct SettingsForm {
     #[serde(default)]
     branding_name: String,
+    #[serde(default)]
     report_schedule: String,
+    #[serde(default)]
     timezone: String,
+    #[serde(default)]
     offline_after_minutes: String,
+    #[serde(default)]
     underperformance_percent: String,
+    #[serde(default)]
     retention_days: String,
-}
-
-/// A whole number from a form, within `range`.
-fn number<T>(value: &str, name: &str, range: std::ops::RangeInclusive<T>) -> Result<T, AppError>
-where
-    T: std::str::FromStr + PartialOrd + std::fmt::Display,
-{
-    value.trim().parse::<T>().ok().filter(|v| range.contains(v)).ok_or_else(|| {
-        AppError::BadRequest(format!(
-            "{name} must be a whole number from {} to {}",
-            range.start(),
-            range.end()
-        ))
-    })
 }
 
 /// `POST /settings`.
 pub async fn save(
     State(state): State<AppState>,
+    session: Session,
     scope: Scope,
     Form(form): Form<SettingsForm>,
-) -> Result<Redirect, AppError> {
-    let mut provider = scope.provider.clone();
-    provider.preferences.branding_name = if form.branding_name.trim().is_empty() {
-        String::new()
+) -> Result<Response, AppError> {
+    let mut errors = FieldErrors::new();
+    let branding_name = if form.branding_name.trim().is_empty() {
+        Some(String::new())
     } else {
-        text_field(&form.branding_name, "the branding name", 80)?
+        errors.take("branding_name", form::text(&form.branding_name, 80))
     };
-    provider.preferences.report_schedule = SCHEDULES
-        .iter()
-        .find(|(_, value, _)| *value == form.report_schedule)
-        .map(|(s, _, _)| *s)
-        .ok_or_else(|| AppError::BadRequest("choose a report schedule from the list".into()))?;
-    provider.timezone = timezone_field(&form.timezone)?;
-    provider.preferences.offline_after_minutes =
-        number(&form.offline_after_minutes, "the offline threshold", 5..=10_080)?;
-    provider.preferences.underperformance_percent =
-        number(&form.underperformance_percent, "the underperformance threshold", 1..=100)?;
-    provider.retention_days = number(&form.retention_days, "retention", 0..=36_500)?;
+    let schedule = errors.take(
+        "report_schedule",
+        SCHEDULES
+            .iter()
+            .find(|(_, value, _)| *value == form.report_schedule)
+            .map(|(s, _, _)| *s)
+            .ok_or_else(|| "Choose a report schedule from the list.".to_owned()),
+    );
+    let timezone = errors.take("timezone", form::timezone(&form.timezone));
+    let offline =
+        errors.take("offline_after_minutes", form::whole_number(&form.offline_after_minutes, 5..=10_080));
+    let underperformance =
+        errors.take("underperformance_percent", form::whole_number(&form.underperformance_percent, 1..=100));
+    let retention = errors.take("retention_days", form::whole_number(&form.retention_days, 0..=36_500));
+    let (
+        Some(branding_name),
+        Some(schedule),
+        Some(timezone),
+        Some(offline),
+        Some(underperformance),
+        Some(retention),
+    ) = (branding_name, schedule, timezone, offline, underperformance, retention)
+    else {
+        return form::invalid(&settings_page(&session, &scope, form, errors).await?);
+    };
+    let mut provider = scope.provider.clone();
+    provider.preferences.branding_name = branding_name;
+    provider.preferences.report_schedule = schedule;
+    provider.timezone = timezone;
+    provider.preferences.offline_after_minutes = offline;
+    provider.preferences.underperformance_percent = underperformance;
+    provider.retention_days = retention;
     state.store.update_provider(&provider).await?;
     tracing::info!(provider = %provider.slug, "settings saved");
-    Ok(Redirect::to("/settings?saved=1"))
+    Ok(Redirect::to("/settings?done=saved").into_response())
 }
 
 /// The issue-token form.
 #[derive(Deserialize)]
 pub struct IssueForm {
+    #[serde(default)]
     name: String,
 }
 
@@ -153,33 +204,71 @@ pub async fn issue_token(
     session: Session,
     scope: Scope,
     Form(form): Form<IssueForm>,
-) -> Result<Html<String>, AppError> {
-    let name = text_field(&form.name, "the token's name", 80)?;
+) -> Result<Response, AppError> {
+    let name = match form::text(&form.name, 80) {
+        Ok(name) => name,
+        Err(message) => {
+            let mut page =
+                settings_page(&session, &scope, current_settings(&scope), FieldErrors::new()).await?;
+            let message = if form.name.trim().is_empty() {
+                "Name the token, so that you know later what uses it: e.g. ERP export.".to_owned()
+            } else {
+                message
+            };
+            page.token_errors.add("name", message);
+            page.token_name = form.name;
+            return form::invalid(&page);
+        }
+    };
     let (token, hash) = api_token::issue(&scope.provider.slug);
     scope.tenant.add_api_token(&ApiToken { hash, name: name.clone(), created_at: Utc::now() }).await?;
     tracing::info!(provider = %scope.provider.slug, name, "API token issued");
-    render(&SecretPage {
+    Ok(render(&SecretPage {
         layout: Layout::new(&scope, &session, "settings"),
-        title: format!("API token “{name}”"),
+        title: format!("API token “{name}” — shown once"),
         explanation: "Send it as `Authorization: Bearer <token>` to /api/v1/…. It is shown only this once; \
                       only its hash is stored."
             .into(),
         secret: token,
         back_href: "/settings".into(),
         back_label: "Back to settings".into(),
-    })
+    })?
+    .into_response())
 }
 
 /// The revoke form.
 #[derive(Deserialize)]
 pub struct RevokeForm {
     hash: String,
+    #[serde(default)]
+    confirmed: Option<String>,
 }
 
-/// `POST /settings/api-tokens/revoke`.
-pub async fn revoke_token(scope: Scope, Form(form): Form<RevokeForm>) -> Result<Redirect, AppError> {
-    let hash = TokenHash::try_from(form.hash).map_err(AppError::BadRequest)?;
+/// `POST /settings/api-tokens/revoke`: asks first, naming the token.
+pub async fn revoke_token(
+    session: Session,
+    scope: Scope,
+    Form(form): Form<RevokeForm>,
+) -> Result<Response, AppError> {
+    let hash = TokenHash::try_from(form.hash.clone()).map_err(|_| AppError::NotFound)?;
+    let token = scope.tenant.api_token(&hash).await?.ok_or(AppError::NotFound)?;
+    if !confirm::is_confirmed(form.confirmed.as_deref()) {
+        return ConfirmPage {
+            layout: Layout::new(&scope, &session, "settings"),
+            title: format!("Revoke the API token “{}”?", token.name),
+            consequence: format!(
+                "Every request that uses “{}” is refused from now on; whatever uses it stops working \
+                 until it gets a new token. This cannot be undone.",
+                token.name
+            ),
+            action: "/settings/api-tokens/revoke".into(),
+            fields: vec![("hash", form.hash)],
+            button: format!("Revoke “{}”", token.name),
+            cancel_href: "/settings".into(),
+        }
+        .respond();
+    }
     scope.tenant.revoke_api_token(&hash).await?;
     tracing::info!(provider = %scope.provider.slug, "API token revoked");
-    Ok(Redirect::to("/settings?saved=1"))
+    Ok(Redirect::to("/settings?done=revoked").into_response())
 }
