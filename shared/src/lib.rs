@@ -3,6 +3,7 @@
 //! configuration types they are built from, and the HTTP edge every listener serves through.
 
 pub mod domain;
+pub mod format;
 pub mod http_edge;
 pub mod reports;
 pub mod store;

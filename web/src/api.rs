@@ -108,7 +108,7 @@ pub struct ReadingsQuery {
     limit: Option<usize>,
 }
 
-/// One reading, metrics by name in canonical units.
+/// One reading, metrics by name in canonical units, rounded to each metric's resolution.
 #[derive(Debug, Serialize)]
 pub struct ReadingView {
     ts: DateTime<Utc>,
@@ -121,7 +121,8 @@ impl From<Reading> for ReadingView {
     fn from(reading: Reading) -> Self {
         let mut metrics = serde_json::Map::new();
         for (metric, value) in reading.metrics.iter() {
-            metrics.insert(metric.name().to_owned(), value.into());
+            metrics
+                .insert(metric.name().to_owned(), heliograph_shared::format::rounded(metric, value).into());
         }
         for (name, value) in &reading.metrics.extra {
             metrics.insert(name.clone(), (*value).into());
@@ -141,6 +142,8 @@ pub struct ReadingsPage {
     readings: Vec<ReadingView>,
     next_from: Option<DateTime<Utc>>,
     units: serde_json::Map<String, serde_json::Value>,
+    /// Each metric's name for people ("AC power"), as the panel heads its column.
+    labels: serde_json::Map<String, serde_json::Value>,
 }
 
 /// `GET /api/v1/sites/{id}/readings`.
@@ -167,5 +170,14 @@ pub async fn readings(
     let next_from = if more { rows.last().map(|r| r.ts + TimeDelta::milliseconds(1)) } else { None };
     let units =
         Metric::ALL.iter().map(|m| (m.name().to_owned(), m.quantity().canonical_symbol().into())).collect();
-    Ok(Json(ReadingsPage { readings: rows.into_iter().map(ReadingView::from).collect(), next_from, units }))
+    let labels = Metric::ALL
+        .iter()
+        .map(|m| (m.name().to_owned(), heliograph_shared::format::metric_label(*m).into()))
+        .collect();
+    Ok(Json(ReadingsPage {
+        readings: rows.into_iter().map(ReadingView::from).collect(),
+        next_from,
+        units,
+        labels,
+    }))
 }

@@ -74,7 +74,7 @@ pub fn readings_csv_rows(readings: &[Reading], tz: Tz, out: &mut String) {
         for metric in Metric::ALL {
             out.push(',');
             if let Some(value) = reading.metrics.get(metric) {
-                let _ = write!(out, "{value}");
+                out.push_str(&crate::format::csv_value(metric, value));
             }
         }
         out.push_str("\r\n");

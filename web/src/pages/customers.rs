@@ -156,7 +156,7 @@ pub async fn show(
         sites.push(SiteRow {
             id: gateway.id.to_string(),
             site_name: gateway.site_name.clone(),
-            capacity: format!("{:.1} kWp", gateway.capacity_kwp),
+            capacity: format::capacity(gateway.capacity_kwp),
             today: format::energy(snapshot.today.total.production_wh),
             power: format::power_or_dash(snapshot.current_power),
             status: snapshot.status.word(),

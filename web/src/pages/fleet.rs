@@ -47,10 +47,10 @@ impl SortKey {
     const ALL: [(SortKey, &'static str, &'static str); 7] = [
         (SortKey::Site, "site", "Site"),
         (SortKey::Customer, "customer", "Customer"),
-        (SortKey::Capacity, "capacity", "kWp"),
+        (SortKey::Capacity, "capacity", "Capacity"),
         (SortKey::Power, "power", "Power now"),
         (SortKey::Today, "today", "Today"),
-        (SortKey::Yield, "yield", "kWh/kWp"),
+        (SortKey::Yield, "yield", "Specific yield"),
         (SortKey::Status, "status", "Status"),
     ];
 
@@ -194,7 +194,7 @@ pub async fn overview(
         fault: snapshots.iter().filter(|(_, s)| matches!(s.status, SiteStatus::Fault { .. })).count(),
         power: format::power(snapshots.iter().filter_map(|(_, s)| s.current_power).sum()),
         today: format::energy(snapshots.iter().map(|(_, s)| s.today.total.production_wh).sum()),
-        capacity: format!("{:.1} kWp", snapshots.iter().map(|(g, _)| g.capacity_kwp).sum::<f64>()),
+        capacity: format::capacity(snapshots.iter().map(|(g, _)| g.capacity_kwp).sum::<f64>()),
     };
     let headers = SortKey::ALL
         .iter()
@@ -284,10 +284,10 @@ fn row(
         site_name: gateway.site_name.clone(),
         customer: customer.map(|c| c.name.clone()).unwrap_or_default(),
         customer_id: customer.map(|c| c.id.to_string()).unwrap_or_default(),
-        capacity: format!("{:.1}", gateway.capacity_kwp),
+        capacity: format::capacity(gateway.capacity_kwp),
         power: format::power_or_dash(snapshot.current_power),
         today: format::energy(today.total.production_wh),
-        specific_yield: today.specific_yield.map(|y| format!("{y:.2}")).unwrap_or_else(|| "–".into()),
+        specific_yield: format::specific_yield(today.specific_yield),
         status: snapshot.status.word(),
         status_text: status_text(&snapshot.status, today.timezone, now),
         alerts,

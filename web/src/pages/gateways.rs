@@ -110,7 +110,7 @@ pub async fn list(session: Session, scope: Scope) -> Result<Html<String>, AppErr
                 .unwrap_or_default(),
             id: g.id.to_string(),
             site_name: g.site_name,
-            capacity: format!("{:.1}", g.capacity_kwp),
+            capacity: format::capacity(g.capacity_kwp),
             active: g.active,
             last_seen: g.last_seen.map(|t| format::ago(t, now)).unwrap_or_else(|| "never".into()),
         })

@@ -172,7 +172,7 @@ pub async fn page(
             status: r.status.as_ref().map(|s| s.to_string()).unwrap_or_default(),
             values: metrics
                 .iter()
-                .map(|m| r.metrics.get(*m).map(format::reading_value).unwrap_or_default())
+                .map(|m| r.metrics.get(*m).map(|v| format::metric(*m, v)).unwrap_or_default())
                 .collect(),
         })
         .collect();
@@ -198,10 +198,7 @@ pub async fn page(
             .collect(),
         from: local(selection.range.start),
         to: local(selection.range.end),
-        columns: metrics
-            .iter()
-            .map(|m| format!("{} ({})", m.name().replace('_', " "), m.quantity().canonical_symbol()))
-            .collect(),
+        columns: metrics.iter().map(|m| format::metric_heading(*m)).collect(),
         rows,
         next_href,
         first_href: format!("{base}?{query_string}"),
