@@ -44,6 +44,23 @@ pub fn number(value: f64, decimals: usize) -> String {
     out
 }
 
+/// Decimals of a kWh figure at the resolution energies and powers are computed to (0.1 Wh or
+/// 0.1 W). Figures are rounded to it before they are written, so a figure read back from a CSV
+/// is written exactly as the panel writes the one it came from.
+const KILO_DECIMALS: usize = 4;
+
+/// `value` (Wh or W) at its resolution, 0.1.
+fn at_resolution(value: f64) -> f64 {
+    let value = (value * 10.0).round() / 10.0;
+    if value == 0.0 { 0.0 } else { value }
+}
+
+/// Text without trailing zeros or "-0": "2.5", "1025927", "0".
+fn trimmed(text: &str) -> String {
+    let text = if text.contains('.') { text.trim_end_matches('0').trim_end_matches('.') } else { text };
+    if text == "-0" { "0".into() } else { text.to_owned() }
+}
+
 /// Two decimals below 100, one below 1000, none above; a value that rounds to zero is "0".
 fn significant(value: f64) -> String {
     let abs = value.abs();
@@ -60,6 +77,7 @@ fn significant(value: f64) -> String {
 
 /// "0.74 kWh", "16.78 kWh", "363.5 kWh", "1 234 kWh", "34.04 MWh".
 pub fn energy(wh: f64) -> String {
+    let wh = at_resolution(wh);
     if wh.abs() < 9_999_500.0 {
         format!("{} kWh", significant(wh / 1_000.0))
     } else {
@@ -69,6 +87,7 @@ pub fn energy(wh: f64) -> String {
 
 /// "0.85 kW", "4.21 kW", "-2.83 kW", "0 kW", "12.30 MW".
 pub fn power(watts: f64) -> String {
+    let watts = at_resolution(watts);
     if watts.abs() < 9_999_500.0 {
         format!("{} kW", significant(watts / 1_000.0))
     } else {
@@ -137,9 +156,17 @@ pub fn rounded(metric: Metric, value: f64) -> f64 {
 /// A reading's value in CSV: its canonical unit, rounded to the metric's resolution, trailing
 /// zeros dropped, no grouping: "1025927", "229.25", "0".
 pub fn csv_value(metric: Metric, value: f64) -> String {
-    let text = format!("{:.*}", resolution(metric), value);
-    let text = text.trim_end_matches('0').trim_end_matches('.');
-    if text == "-0" { "0".into() } else { text.to_owned() }
+    trimmed(&format!("{:.*}", resolution(metric), value))
+}
+
+/// An energy in CSV, in kWh at the resolution figures are computed to: "2.5", "45.8349".
+pub fn csv_kwh(wh: f64) -> String {
+    trimmed(&format!("{:.*}", KILO_DECIMALS, at_resolution(wh) / 1_000.0))
+}
+
+/// A power in CSV, in W at its resolution: "3100", "412.5".
+pub fn csv_watts(watts: f64) -> String {
+    trimmed(&format!("{:.1}", at_resolution(watts)))
 }
 
 /// The label of a metric's column: "AC power", "Energy counter".
@@ -247,8 +274,21 @@ mod tests {
         assert_eq!(csv_value(Metric::Energy, 1_025_926.4), "1025926.4");
         assert_eq!(csv_value(Metric::AcVoltage, 229.246_012_928_580_82), "229.25");
         assert_eq!(csv_value(Metric::Frequency, 50.0), "50");
+        assert_eq!(csv_kwh(45_834.94), "45.8349");
+        assert_eq!(csv_kwh(2_500.0), "2.5");
+        assert_eq!(csv_kwh(-0.01), "0");
+        assert_eq!(csv_watts(3_100.0), "3100");
         assert_eq!(rounded(Metric::Energy, 1_025_926.999_999_999_9), 1_025_927.0);
         assert!(rounded(Metric::AcPower, -0.01).is_sign_positive());
+    }
+
+    #[test]
+    fn a_figure_read_back_from_csv_is_written_as_the_original() {
+        // Rounded twice (to 45.835 kWh in the CSV, then to two decimals) this would read 45.84.
+        for wh in [45_834.94, 45_834.96, 0.04, 999_999.95, 12_345.678] {
+            let back: f64 = csv_kwh(wh).parse().expect("a number");
+            assert_eq!(energy(back * 1_000.0), energy(wh), "{wh} Wh");
+        }
     }
 
     #[test]
