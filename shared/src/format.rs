@@ -187,20 +187,6 @@ pub fn metric_label(metric: Metric) -> &'static str {
     }
 }
 
-/// The unit [`metric`] writes a metric's values in.
-pub fn metric_unit(metric: Metric) -> &'static str {
-    match metric.quantity() {
-        Quantity::Energy => "kWh",
-        Quantity::Power => "kW",
-        other => other.canonical_symbol(),
-    }
-}
-
-/// "AC power (kW)": a column heading with the unit its values are written in.
-pub fn metric_heading(metric: Metric) -> String {
-    format!("{} ({})", metric_label(metric), metric_unit(metric))
-}
-
 /// "Inverter", "Irradiance sensor".
 pub fn device_kind(kind: DeviceKind) -> &'static str {
     match kind {
@@ -294,9 +280,8 @@ mod tests {
     #[test]
     fn labels_are_words_not_identifiers() {
         assert_eq!(device_kind(DeviceKind::IrradianceSensor), "Irradiance sensor");
-        assert_eq!(metric_heading(Metric::AcPower), "AC power (kW)");
-        assert_eq!(metric_heading(Metric::Energy), "Energy counter (kWh)");
-        assert_eq!(metric_heading(Metric::Irradiance), "Irradiance (W/m²)");
+        assert_eq!(metric_label(Metric::AcPower), "AC power");
+        assert_eq!(metric_label(Metric::ImportEnergy), "Import counter");
         for m in Metric::ALL {
             assert!(!metric_label(m).contains('_'), "{m:?}");
         }

@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 pub use heliograph_shared::format::{
     MISSING, capacity, counter, csv_value, device_kind, energy, local_datetime, local_time, metric,
-    metric_heading, metric_label, power,
+    metric_label, power,
 };
 
 /// A power, or a dash when unknown.

@@ -71,7 +71,7 @@ async fn an_energy_counter_reads_the_same_on_the_readings_page_and_in_its_csv() 
     let base = format!("/sites/{}/readings", sunrise.gateway);
 
     let page = app.get(&session, &format!("{base}?{range}")).await.unwrap().text().await.unwrap();
-    let heading = format::metric_heading(heliograph_shared::Metric::Energy);
+    let heading = format::metric_label(heliograph_shared::Metric::Energy);
     let headings: Vec<&str> = page
         .split("<th class=\"num\" scope=\"col\">")
         .skip(1)

@@ -198,7 +198,7 @@ pub async fn page(
             .collect(),
         from: local(selection.range.start),
         to: local(selection.range.end),
-        columns: metrics.iter().map(|m| format::metric_heading(*m)).collect(),
+        columns: metrics.iter().map(|m| format::metric_label(*m).to_owned()).collect(),
         rows,
         next_href,
         first_href: format!("{base}?{query_string}"),
