@@ -92,3 +92,27 @@ async fn an_energy_counter_reads_the_same_on_the_readings_page_and_in_its_csv() 
     assert_eq!(format::counter(wh), on_page, "the page writes the CSV's {stored} Wh");
     assert!(on_page.ends_with(" kWh") && !on_page.contains('.'), "whole kWh: {on_page}");
 }
+
+#[tokio::test]
+async fn a_quarantined_readings_time_is_written_in_the_sites_clock_like_every_other_time() {
+    let (app, sunrise, _) = TestApp::spawn().await.unwrap();
+    let now = Utc::now();
+    let mut batch = heliograph_shared::store::WriteBatch::new(sunrise.gateway.clone(), now);
+    for (device, ts) in [("inv-1", "2026-12-07T01:05:43Z"), ("inv-2", "yesterday noon")] {
+        batch.quarantined.push(heliograph_shared::QuarantinedReading {
+            gateway: sunrise.gateway.clone(),
+            received_at: now,
+            seq: None,
+            device: device.into(),
+            ts: ts.into(),
+            reason: "a test reading".into(),
+            content: "ac_power=1 W".into(),
+        });
+    }
+    app.store.tenant(&sunrise.slug).await.unwrap().write_batch(batch).await.unwrap();
+    let session = app.session("sunrise").await.unwrap();
+    let page = app.get(&session, "/quarantine").await.unwrap().text().await.unwrap();
+    assert!(page.contains("<td>2026-12-07 02:05</td>"), "Berlin time, the panel's one format:\n{page}");
+    assert!(!page.contains("01:05:43Z"));
+    assert!(page.contains("<td>yesterday noon</td>"), "a time that is none is shown as sent");
+}
