@@ -200,11 +200,23 @@ async fn phone() -> anyhow::Result<()> {
         ("/customers", "phone-customers.png"),
         ("/gateways", "phone-gateways.png"),
         ("/quarantine", "phone-quarantine.png"),
+        ("/gateways/SUN-1", "phone-gateway.png"),
     ] {
         chrome.goto(&tab, &format!("{}{path}", app.base)).await?;
         fits(&mut chrome, &tab, path).await?;
         chrome.screenshot(&tab, &shots.join(name)).await?;
     }
+    // A customer's page, reached from the list as a user would.
+    chrome.goto(&tab, &format!("{}/customers", app.base)).await?;
+    chrome
+        .click(&tab, "table.data tbody a[href^='/customers/']", "location.pathname.startsWith('/customers/')")
+        .await?;
+    fits(&mut chrome, &tab, "a customer").await?;
+    let badge = chrome
+        .eval(&tab, "(() => { const r = document.querySelector('table.data tbody .badge').getBoundingClientRect(); return r.width > 0 && r.right <= innerWidth; })()")
+        .await?;
+    anyhow::ensure!(badge == true, "the customer's site status is off screen");
+    chrome.screenshot(&tab, &shots.join("phone-customer.png")).await?;
 
     let errors = chrome.console_errors(&tab);
     anyhow::ensure!(errors.is_empty(), "console errors: {errors:#?}");
