@@ -1,9 +1,9 @@
 //! Turns summary data and alerts into what the templates print: formatted numbers in the
 //! customer's timezone, bar heights, labels. Pure; the templates hold no arithmetic.
 
-use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
-use heliograph_shared::{Alert, AlertKind, DeviceKind};
+use heliograph_shared::format;
+use heliograph_shared::{Alert, AlertKind};
 
 use crate::summary::figures::{DeviceSummary, EnergyTotals, Peak, SiteSummary, SummaryData};
 
@@ -151,33 +151,9 @@ pub struct AlertView {
     pub subject: String,
 }
 
-/// "1,234 kWh", "56.7 kWh", "3.21 kWh".
+/// Energy given in kWh, written by the rule the panel and CSV share: "56.7 kWh", "1 234 kWh".
 pub fn kwh(value: f64) -> String {
-    format!("{} kWh", number(value))
-}
-
-/// A number with thousands separators and fewer decimals the larger it is.
-pub fn number(value: f64) -> String {
-    let decimals = match value.abs() {
-        v if v >= 1000.0 => 0,
-        v if v >= 100.0 => 1,
-        v if v >= 10.0 => 1,
-        _ => 2,
-    };
-    let text = format!("{:.*}", decimals, value.abs());
-    let (whole, fraction) = text.split_once('.').map_or((text.as_str(), None), |(w, f)| (w, Some(f)));
-    let mut grouped = String::new();
-    for (i, digit) in whole.chars().enumerate() {
-        if i > 0 && (whole.len() - i) % 3 == 0 {
-            grouped.push(',');
-        }
-        grouped.push(digit);
-    }
-    let sign = if value < 0.0 && text.chars().any(|c| c.is_ascii_digit() && c != '0') { "-" } else { "" };
-    match fraction {
-        Some(f) => format!("{sign}{grouped}.{f}"),
-        None => format!("{sign}{grouped}"),
-    }
+    format::energy(value * 1_000.0)
 }
 
 /// "+12 %" / "-8 %" from now against before; `None` when before is zero.
@@ -197,30 +173,18 @@ pub fn change(now: f64, before: f64) -> Option<(String, bool)> {
     Some((text, percent >= 0.0))
 }
 
-fn local(at: DateTime<Utc>, tz: Tz, format: &str) -> String {
-    at.with_timezone(&tz).format(format).to_string()
-}
-
 fn peak_text(peak: Option<&Peak>, tz: Tz, with_date: bool) -> String {
     match peak {
-        Some(p) if with_date => format!("{} kW on {}", number(p.kw), local(p.at, tz, "%-d %b at %H:%M")),
-        Some(p) => format!("{} kW at {}", number(p.kw), local(p.at, tz, "%H:%M")),
+        Some(p) if with_date => {
+            format!("{} on {}", format::power(p.kw * 1_000.0), format::local_datetime(p.at, tz))
+        }
+        Some(p) => format!("{} at {}", format::power(p.kw * 1_000.0), format::local_time(p.at, tz)),
         None => "–".to_owned(),
     }
 }
 
-fn kind_word(kind: DeviceKind) -> &'static str {
-    match kind {
-        DeviceKind::Inverter => "Inverter",
-        DeviceKind::Meter => "Meter",
-        DeviceKind::IrradianceSensor => "Irradiance sensor",
-        DeviceKind::StringMonitor => "String monitor",
-        DeviceKind::Other => "Device",
-    }
-}
-
 fn device_row(device: &DeviceSummary, tz: Tz, with_date: bool) -> DeviceRow {
-    let mut name = format!("{} {}", kind_word(device.kind), device.id);
+    let mut name = format!("{} {}", format::device_kind(device.kind), device.id);
     if let Some(model) = &device.model {
         name.push_str(&format!(" ({model})"));
     }
@@ -231,7 +195,7 @@ fn device_row(device: &DeviceSummary, tz: Tz, with_date: bool) -> DeviceRow {
         name,
         energy: match (device.energy_kwh, device.grid_kwh) {
             (Some(e), _) => kwh(e),
-            (None, Some((import, export))) => format!("{} / {} kWh", number(import), number(export)),
+            (None, Some((import, export))) => format!("{} / {}", kwh(import), kwh(export)),
             (None, None) => "–".to_owned(),
         },
         peak: peak_text(device.peak.as_ref(), tz, with_date),
@@ -241,11 +205,11 @@ fn device_row(device: &DeviceSummary, tz: Tz, with_date: bool) -> DeviceRow {
 fn site_row(site: &SiteSummary, tz: Tz, with_date: bool) -> SiteRow {
     SiteRow {
         name: site.name.clone(),
-        capacity: format!("{} kWp", number(site.capacity_kwp)),
+        capacity: format::capacity(site.capacity_kwp),
         energy: kwh(site.totals.produced_kwh),
         specific_yield: site
             .specific_yield
-            .map_or_else(|| "–".to_owned(), |y| format!("{} kWh/kWp", number(y))),
+            .map_or_else(|| format::MISSING.to_owned(), format::specific_yield),
         peak: peak_text(site.peak.as_ref(), tz, with_date),
         devices: site.devices.iter().map(|d| device_row(d, tz, with_date)).collect(),
     }
@@ -258,7 +222,11 @@ fn figures(data: &SummaryData, tz: Tz, with_date: bool) -> Vec<Figure> {
     if let Some(y) = data.specific_yield {
         figures.push(Figure {
             label: "Specific yield",
-            value: format!("{} kWh/kWp ({} kWp installed)", number(y), number(data.capacity_kwp)),
+            value: format!(
+                "{} ({} installed)",
+                format::specific_yield(y),
+                format::capacity(data.capacity_kwp)
+            ),
         });
     }
     for (label, value) in [
@@ -315,9 +283,13 @@ pub fn alert_row(
     }
     let when = match alert.cleared_at {
         Some(cleared) => {
-            format!("{} – {}", local(alert.opened_at, tz, "%-d %b %H:%M"), local(cleared, tz, "%-d %b %H:%M"))
+            format!(
+                "{} – {}",
+                format::local_datetime(alert.opened_at, tz),
+                format::local_datetime(cleared, tz)
+            )
         }
-        None => format!("since {}", local(alert.opened_at, tz, "%-d %b %H:%M")),
+        None => format!("since {}", format::local_datetime(alert.opened_at, tz)),
     };
     AlertRow {
         title: title.to_owned(),
@@ -433,13 +405,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn numbers_get_thousands_separators_and_fewer_decimals_when_large() {
-        assert_eq!(number(1234.4), "1,234");
-        assert_eq!(number(1_234_567.0), "1,234,567");
-        assert_eq!(number(56.74), "56.7");
-        assert_eq!(number(3.214), "3.21");
-        assert_eq!(number(0.0), "0.00");
-        assert_eq!(number(-12.0), "-12.0");
+    fn energies_are_written_as_the_panel_writes_them() {
+        assert_eq!(kwh(1234.4).replace('\u{202f}', " "), "1 234 kWh");
+        assert_eq!(kwh(56.74), "56.74 kWh");
+        assert_eq!(kwh(3.214), "3.21 kWh");
+        assert_eq!(kwh(0.0), "0 kWh");
+        assert_eq!(kwh(-0.0001), "0 kWh");
     }
 
     #[test]

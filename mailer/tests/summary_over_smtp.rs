@@ -56,14 +56,13 @@ impl Plant {
     }
 }
 
-/// "Energy produced: 1,234 kWh" → 1234.0.
-/// "<label>: 1,234 kWh" → 1234.0.
+/// "<label>: 1 234 kWh" (a narrow no-break space between thousands) → 1234.0.
 fn figure(text: &str, label: &str) -> f64 {
     let prefix = format!("{label}:");
     let line =
         text.lines().find(|l| l.starts_with(&prefix)).unwrap_or_else(|| panic!("a {label:?} line in {text}"));
     let number: String =
-        line.trim_start_matches(&prefix).trim().trim_end_matches("kWh").trim().replace(',', "");
+        line.trim_start_matches(&prefix).trim().trim_end_matches("kWh").trim().replace('\u{202f}', "");
     number.parse().unwrap_or_else(|_| panic!("a number in {line:?}"))
 }
 
@@ -232,7 +231,7 @@ async fn monthly_and_daily_summaries_arrive_with_totals_headers_and_dst_correct_
     assert!((figure(&text, "Consumed") - (expected + imported - exported)).abs() <= 0.5);
     // The fault of 12 March is listed with its times in Berlin.
     assert!(text.contains("Device fault · Huber residence, device inv-1"), "{text}");
-    assert!(text.contains("12 Mar 10:00 – 12 Mar 12:30"), "{text}");
+    assert!(text.contains("2026-03-12 10:00 – 2026-03-12 12:30"), "{text}");
     // February had data on its last four days only: no baseline, so no change is claimed.
     assert!(!text.contains("compared with February 2026"), "{text}");
 

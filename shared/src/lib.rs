@@ -4,6 +4,7 @@
 
 pub mod alerts;
 pub mod domain;
+pub mod format;
 pub mod http_edge;
 pub mod reports;
 pub mod roster;

@@ -7,7 +7,7 @@ use axum::extract::{Path, Query};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, TimeDelta, Utc};
 use heliograph_shared::reports::{self, SiteReport, SiteStatus};
-use heliograph_shared::{DeviceId, Metric, Reading};
+use heliograph_shared::{DeviceId, Metric, Reading, format};
 use serde::{Deserialize, Serialize};
 
 use crate::auth::Scope;
@@ -38,7 +38,7 @@ impl IntoResponse for ApiError {
     }
 }
 
-/// A site in the list.
+/// A site in the list; power and energy rounded to their resolution (0.1 W, 0.1 Wh).
 #[derive(Debug, Serialize)]
 pub struct SiteSummary {
     id: String,
@@ -82,12 +82,12 @@ pub async fn sites(scope: Scope) -> Result<Json<Vec<SiteSummary>>, ApiError> {
             timezone: timezone.name().to_owned(),
             active: gateway.active,
             status: snapshot.status,
-            current_power_w: snapshot.current_power,
+            current_power_w: snapshot.current_power.map(|w| format::rounded(Metric::AcPower, w)),
             today_production_wh: snapshot
                 .today
                 .coverage
                 .measured()
-                .then_some(snapshot.today.total.production_wh),
+                .then(|| format::rounded(Metric::Energy, snapshot.today.total.production_wh)),
             last_seen: gateway.last_seen,
         });
     }
@@ -113,7 +113,7 @@ pub struct ReadingsQuery {
     limit: Option<usize>,
 }
 
-/// One reading, metrics by name in canonical units.
+/// One reading, metrics by name in canonical units, rounded to each metric's resolution.
 #[derive(Debug, Serialize)]
 pub struct ReadingView {
     ts: DateTime<Utc>,
@@ -126,7 +126,7 @@ impl From<Reading> for ReadingView {
     fn from(reading: Reading) -> Self {
         let mut metrics = serde_json::Map::new();
         for (metric, value) in reading.metrics.iter() {
-            metrics.insert(metric.name().to_owned(), value.into());
+            metrics.insert(metric.name().to_owned(), format::rounded(metric, value).into());
         }
         for (name, value) in &reading.metrics.extra {
             metrics.insert(name.clone(), (*value).into());
@@ -146,6 +146,8 @@ pub struct ReadingsPage {
     readings: Vec<ReadingView>,
     next_from: Option<DateTime<Utc>>,
     units: serde_json::Map<String, serde_json::Value>,
+    /// Each metric's name for people ("AC power"), as the panel heads its column.
+    labels: serde_json::Map<String, serde_json::Value>,
 }
 
 /// `GET /api/v1/sites/{id}/readings`.
@@ -172,5 +174,11 @@ pub async fn readings(
     let next_from = if more { rows.last().map(|r| r.ts + TimeDelta::milliseconds(1)) } else { None };
     let units =
         Metric::ALL.iter().map(|m| (m.name().to_owned(), m.quantity().canonical_symbol().into())).collect();
-    Ok(Json(ReadingsPage { readings: rows.into_iter().map(ReadingView::from).collect(), next_from, units }))
+    let labels = Metric::ALL.iter().map(|m| (m.name().to_owned(), format::metric_label(*m).into())).collect();
+    Ok(Json(ReadingsPage {
+        readings: rows.into_iter().map(ReadingView::from).collect(),
+        next_from,
+        units,
+        labels,
+    }))
 }

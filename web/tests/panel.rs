@@ -285,7 +285,7 @@ async fn the_readings_page_paginates_and_the_readings_csv_streams_every_row() {
     let range = "device=inv-1&from=2026-06-01T00%3A00&to=2026-06-02T00%3A00";
     let first = app.get(&session, &format!("/sites/{}/readings?{range}", sunrise.gateway)).await.unwrap();
     let html = first.text().await.unwrap();
-    assert_eq!(html.matches("<tr><td>2026-06-01 ").count(), 100, "a page holds 100 rows");
+    assert_eq!(html.matches(r#"<tr><td class="time">2026-06-01 "#).count(), 100, "a page holds 100 rows");
     assert!(html.contains("Older →"));
     let csv = app.get(&session, &format!("/sites/{}/readings/csv?{range}", sunrise.gateway)).await.unwrap();
     assert_eq!(csv.headers()["content-type"], "text/csv; charset=utf-8");

@@ -22,7 +22,7 @@ pub fn report_csv(report: &SiteReport) -> String {
         out.push_str(",grid_import_kwh,grid_export_kwh,consumption_kwh,self_consumption_kwh");
     }
     out.push_str(",data\r\n");
-    let kwh = |wh: Option<f64>| wh.map(|v| format!("{:.3}", v / 1000.0)).unwrap_or_default();
+    let kwh = |wh: Option<f64>| wh.map(crate::format::csv_kwh).unwrap_or_default();
     for bucket in &report.buckets {
         let measured = bucket.coverage.measured();
         let kwh = |wh: Option<f64>| if measured { kwh(wh) } else { String::new() };
@@ -33,7 +33,7 @@ pub fn report_csv(report: &SiteReport) -> String {
             local(bucket.start, tz),
             local(bucket.end, tz),
             kwh(Some(flows.production_wh)),
-            bucket.peak.map(|p| format!("{:.1}", p.watts)).unwrap_or_default(),
+            bucket.peak.map(|p| crate::format::csv_watts(p.watts)).unwrap_or_default(),
             bucket.peak.map(|p| local(p.at, tz)).unwrap_or_default(),
         );
         if report.has_meter {
@@ -87,7 +87,7 @@ pub fn readings_csv_rows(readings: &[Reading], tz: Tz, out: &mut String) {
         for metric in Metric::ALL {
             out.push(',');
             if let Some(value) = reading.metrics.get(metric) {
-                let _ = write!(out, "{value}");
+                out.push_str(&crate::format::csv_value(metric, value));
             }
         }
         out.push_str("\r\n");
@@ -159,7 +159,7 @@ mod tests {
         );
         assert_eq!(
             lines[1],
-            "2026-06-01T12:00:00+02:00,2026-06-01T13:00:00+02:00,2.500,3100.0,2026-06-01T12:00:00+02:00,0.100,1.200,1.400,1.300,measured"
+            "2026-06-01T12:00:00+02:00,2026-06-01T13:00:00+02:00,2.5,3100,2026-06-01T12:00:00+02:00,0.1,1.2,1.4,1.3,measured"
         );
         assert_eq!(lines[2], "2026-06-01T13:00:00+02:00,2026-06-01T14:00:00+02:00,,,,,,,,no_data");
     }

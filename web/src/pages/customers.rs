@@ -320,7 +320,7 @@ async fn customer_page(
         sites.push(SiteRow {
             id: gateway.id.to_string(),
             site_name: gateway.site_name.clone(),
-            capacity: format!("{:.1} kWp", gateway.capacity_kwp),
+            capacity: format::capacity(gateway.capacity_kwp),
             today: if snapshot.today.coverage.measured() {
                 format::energy(snapshot.today.total.production_wh)
             } else {

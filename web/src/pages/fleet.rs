@@ -52,10 +52,10 @@ impl SortKey {
     const ALL: [(SortKey, &'static str, &'static str); 7] = [
         (SortKey::Site, "site", "Site"),
         (SortKey::Customer, "customer", "Customer"),
-        (SortKey::Capacity, "capacity", "kWp"),
+        (SortKey::Capacity, "capacity", "Capacity"),
         (SortKey::Power, "power", "Power now"),
         (SortKey::Today, "today", "Today"),
-        (SortKey::Yield, "yield", "kWh/kWp"),
+        (SortKey::Yield, "yield", "Specific yield"),
         (SortKey::Status, "status", "Status"),
     ];
 
@@ -249,7 +249,7 @@ pub async fn overview(
         sites: rows.len(),
         power: format::power(shown.iter().filter_map(|(_, s)| s.current_power).sum()),
         today: format::energy(shown.iter().map(|(_, s)| s.today.total.production_wh).sum()),
-        capacity: format!("{:.1} kWp", shown.iter().map(|(g, _)| g.capacity_kwp).sum::<f64>()),
+        capacity: format::capacity(shown.iter().map(|(g, _)| g.capacity_kwp).sum::<f64>()),
     };
     let headers = SortKey::ALL
         .iter()
@@ -346,7 +346,7 @@ fn row(
         site_name: gateway.site_name.clone(),
         customer: customer.map(|c| c.name.clone()).unwrap_or_default(),
         customer_id: customer.map(|c| c.id.to_string()).unwrap_or_default(),
-        capacity: format!("{:.1}", gateway.capacity_kwp),
+        capacity: format::capacity(gateway.capacity_kwp),
         power: format::power_or_dash(snapshot.current_power),
         // A site that has not reported today has no figure for today, not a zero.
         today: if today.coverage.measured() {
@@ -354,11 +354,7 @@ fn row(
         } else {
             "–".into()
         },
-        specific_yield: today
-            .specific_yield
-            .filter(|_| today.coverage.measured())
-            .map(|y| format!("{y:.2}"))
-            .unwrap_or_else(|| "–".into()),
+        specific_yield: format::specific_yield(today.specific_yield.filter(|_| today.coverage.measured())),
         status: snapshot.status.word(),
         status_text: status_text(&snapshot.status, today.timezone, now),
         alerts,

@@ -138,7 +138,7 @@ async fn list_page(
                 customer_id: customer.map(|c| c.id.to_string()).unwrap_or_default(),
                 id: g.id.to_string(),
                 site_name: g.site_name,
-                capacity: format!("{:.1}", g.capacity_kwp),
+                capacity: format::capacity(g.capacity_kwp),
                 active: g.active,
                 last_seen: g.last_seen.map(|t| format::ago(t, now)).unwrap_or_else(|| "never".into()),
             }

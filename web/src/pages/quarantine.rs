@@ -8,7 +8,7 @@
 use askama::Template;
 use axum::Form;
 use axum::response::{Html, IntoResponse, Response};
-use chrono::{TimeDelta, Utc};
+use chrono::{DateTime, TimeDelta, Utc};
 use heliograph_shared::RefusalReason;
 
 use super::form::{self, FieldErrors};
@@ -104,7 +104,11 @@ async fn quarantine_page(
                 received: format::local_datetime(q.received_at, tz),
                 gateway: q.gateway.to_string(),
                 device: q.device,
-                ts: q.ts,
+                // The time as the gateway sent it, in the site's clock when it is one at all:
+                // a quarantined reading's timestamp may be what made it unreadable.
+                ts: DateTime::parse_from_rfc3339(&q.ts)
+                    .map(|t| format::local_datetime(t.with_timezone(&Utc), tz))
+                    .unwrap_or(q.ts),
                 reason: q.reason,
                 content: q.content.chars().take(300).collect(),
             })

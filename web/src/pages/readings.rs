@@ -286,7 +286,7 @@ pub async fn page(
             status: r.status.as_ref().map(|s| s.to_string()).unwrap_or_default(),
             values: metrics
                 .iter()
-                .map(|m| r.metrics.get(*m).map(format::reading_value).unwrap_or_default())
+                .map(|m| r.metrics.get(*m).map(|v| format::metric(*m, v)).unwrap_or_default())
                 .collect(),
         })
         .collect();
@@ -320,10 +320,7 @@ pub async fn page(
             .collect(),
         from: local(selection.range.start),
         to: local(selection.range.end),
-        columns: metrics
-            .iter()
-            .map(|m| format!("{} ({})", m.name().replace('_', " "), m.quantity().canonical_symbol()))
-            .collect(),
+        columns: metrics.iter().map(|m| format::metric_label(*m).to_owned()).collect(),
         rows,
         older_href,
         newer_href,

@@ -146,15 +146,15 @@ struct SitePage {
     device_columns: Vec<&'static str>,
 }
 
-/// The metrics the device table shows, in order, with their units.
-const DEVICE_METRICS: [(Metric, &str); 7] = [
-    (Metric::AcPower, "W"),
-    (Metric::Energy, "kWh"),
-    (Metric::AcVoltage, "V"),
-    (Metric::Frequency, "Hz"),
-    (Metric::Temperature, "°C"),
-    (Metric::Irradiance, "W/m²"),
-    (Metric::ImportEnergy, "kWh"),
+/// The metrics the device table shows, in order.
+const DEVICE_METRICS: [Metric; 7] = [
+    Metric::AcPower,
+    Metric::Energy,
+    Metric::AcVoltage,
+    Metric::Frequency,
+    Metric::Temperature,
+    Metric::Irradiance,
+    Metric::ImportEnergy,
 ];
 
 /// `GET /sites/{id}/{view}/{period}`.
@@ -239,7 +239,7 @@ pub async fn report_page(
         site_name: site.gateway.site_name.clone(),
         customer: site.customer.as_ref().map(|c| c.name.clone()).unwrap_or_default(),
         customer_id: site.customer.as_ref().map(|c| c.id.to_string()).unwrap_or_default(),
-        capacity: format!("{:.1} kWp", site.gateway.capacity_kwp),
+        capacity: format::capacity(site.gateway.capacity_kwp),
         timezone: site.timezone.name().to_owned(),
         status: snapshot.status.word(),
         status_text: status_text(&snapshot.status, site.timezone, now),
@@ -264,7 +264,7 @@ pub async fn report_page(
         table,
         total,
         devices,
-        device_columns: DEVICE_METRICS.iter().map(|(m, _)| metric_title(*m)).collect(),
+        device_columns: DEVICE_METRICS.iter().map(|m| format::metric_label(*m)).collect(),
     })
 }
 
@@ -292,19 +292,6 @@ pub fn csv_response(body: impl Into<axum::body::Body>, filename: &str) -> Respon
         body.into(),
     )
         .into_response()
-}
-
-fn metric_title(metric: Metric) -> &'static str {
-    match metric {
-        Metric::AcPower => "AC power",
-        Metric::Energy => "Energy counter",
-        Metric::AcVoltage => "AC voltage",
-        Metric::Frequency => "Frequency",
-        Metric::Temperature => "Temperature",
-        Metric::Irradiance => "Irradiance",
-        Metric::ImportEnergy => "Import counter",
-        _ => metric.name(),
-    }
 }
 
 /// Why a period has no measured figures; empty when it has some.
@@ -358,7 +345,7 @@ fn cards(report: &SiteReport) -> Vec<Card> {
         Card {
             label: "Specific yield",
             value: format::specific_yield(report.specific_yield),
-            note: format!("on {:.1} kWp", report.capacity_kwp),
+            note: format!("on {}", format::capacity(report.capacity_kwp)),
         },
         Card {
             label: "Peak power",
@@ -374,9 +361,7 @@ fn cards(report: &SiteReport) -> Vec<Card> {
     if let (Some(consumption), Some(import), Some(export), Some(own)) =
         (total.consumption_wh, total.grid_import_wh, total.grid_export_wh, total.self_consumption_wh)
     {
-        let share = |part: f64, whole: f64| {
-            if whole > 0.0 { format!("{:.0} %", part / whole * 100.0) } else { "–".into() }
-        };
+        let share = |part: f64, whole: f64| format::percent((whole > 0.0).then(|| part / whole));
         cards.push(Card { label: "Consumption", value: format::energy(consumption), note: String::new() });
         cards.push(Card {
             label: "Self-consumption",
@@ -505,23 +490,16 @@ async fn device_rows(
         let latest = latest_reading(scope, device).await?;
         let values = DEVICE_METRICS
             .iter()
-            .map(|(metric, unit)| {
+            .map(|metric| {
                 let value = latest.as_ref().and_then(|r| r.metrics.get(*metric));
-                match (value, *metric) {
-                    (Some(v), Metric::AcPower) => format::power(v),
-                    (Some(v), Metric::Energy | Metric::ImportEnergy) => {
-                        format::metric_value(v / 1000.0, unit)
-                    }
-                    (Some(v), _) => format::metric_value(v, unit),
-                    (None, _) => "–".into(),
-                }
+                value.map_or_else(|| format::MISSING.into(), |v| format::metric(*metric, v))
             })
             .collect();
         let model =
             [&device.manufacturer, &device.model].iter().filter_map(|s| s.as_deref()).collect::<Vec<_>>();
         rows.push(DeviceRow {
             id: device.id.to_string(),
-            kind: device.kind.as_str(),
+            kind: format::device_kind(device.kind),
             model: model.join(" "),
             seen: device.last_seen.map(|t| format::ago(t, now)).unwrap_or_else(|| "never".into()),
             status: latest
