@@ -73,7 +73,7 @@ impl Page<'_> {
         // Each form with a wrong value: back with the value kept and the message at its field.
         self.open("/customers").await?;
         self.wrong(
-            "form[action='/customers']",
+            "form[action='/customers'][method='post']",
             &[("name", "Dora Berger"), ("emails", "dora-at-example.org"), ("timezone", "Atlantis")],
             &["emails", "timezone"],
             "customer-new",
@@ -140,9 +140,13 @@ impl Page<'_> {
         self.expect_text("Gateway SUN-1 saved.").await?;
         self.open("/customers").await?;
         let name = format!("Erik Novak {}", self.width);
-        self.fill("form[action='/customers']", &[("name", &name), ("emails", ""), ("timezone", "lisbon")])
+        self.fill(
+            "form[action='/customers'][method='post']",
+            &[("name", &name), ("emails", ""), ("timezone", "lisbon")],
+        )
+        .await?;
+        self.submit("form[action='/customers'][method='post']", "location.search === '?done=created'")
             .await?;
-        self.submit("form[action='/customers']", "location.search === '?done=created'").await?;
         self.expect_text("has no email address: their reports and alerts go nowhere").await?;
         self.expect_text("Europe/Lisbon").await?;
         self.shot("customer-no-email").await?;

@@ -44,7 +44,10 @@ async fn a_devices_readings_link_from_a_past_day_opens_that_day() {
     let link = format!("{site}/readings?device=inv-1&#38;from=2026-06-01T00%3A00&#38;to=2026-06-02T00%3A00");
     assert!(html.contains(&link), "{html}");
     let readings = app.get(&session, &link.replace("&#38;", "&")).await.unwrap().text().await.unwrap();
-    assert!(readings.contains("<tr><td>2026-06-01 23:55:00</td>"), "the day's last reading leads");
+    assert!(
+        readings.contains("<tr><td class=\"time\">2026-06-01 23:55:00</td>"),
+        "the day's last reading leads"
+    );
 }
 
 #[tokio::test]
@@ -75,7 +78,10 @@ async fn readings_open_newest_first_and_page_to_older_newer_and_latest() {
     let base = format!("/sites/{}/readings", sunrise.gateway);
     let range = "device=inv-1&from=2026-06-01T00%3A00&to=2026-06-02T00%3A00";
     let times = |html: &str| -> Vec<String> {
-        html.split("<tr><td>").skip(1).map(|r| r.split("</td>").next().unwrap().to_owned()).collect()
+        html.split("<tr><td class=\"time\">")
+            .skip(1)
+            .map(|r| r.split("</td>").next().unwrap().to_owned())
+            .collect()
     };
     let href = |html: &str, rel: &str| -> Option<String> {
         let marker = format!("\" rel=\"{rel}\"");
@@ -189,7 +195,7 @@ async fn status_chips_filter_the_fleet_and_it_sorts_with_what_needs_attention_fi
         "no zero for a silent site: {never_seen}"
     );
     assert!(offline.contains("aria-current=\"true\"") && offline.contains("Only offline sites"));
-    assert!(offline.contains("of 2 · 5.0 kWp"), "the totals add up the sites shown");
+    assert!(offline.contains("of 2 · 5 kWp"), "the totals add up the sites shown");
     let online = app.get(&session, "/sites?status=online").await.unwrap().text().await.unwrap();
     assert_eq!(sites(&online), [sunrise.gateway.to_string()]);
     let fault = app.get(&session, "/sites?status=fault").await.unwrap().text().await.unwrap();
