@@ -104,6 +104,19 @@ async fn gaps() -> anyhow::Result<()> {
             bars.as_u64().unwrap_or(0) >= 3 && gaps.as_u64().unwrap_or(0) >= 1,
             "{bars} bars, {gaps} gaps"
         );
+        // In the drawing this width shows, days to come and before commissioning are blank:
+        // a gap must never be painted like a bar.
+        let blank = chrome
+            .eval(
+                &tab,
+                "(() => { const svg = [...document.querySelectorAll('svg.chart, svg.chart-narrow')] \
+                 .find(s => getComputedStyle(s).display !== 'none'); \
+                 const gaps = [...svg.querySelectorAll('rect.gap:not(.no-data)')]; \
+                 return gaps.length > 0 && gaps.every(r => ['none', 'transparent', 'rgba(0, 0, 0, 0)'] \
+                 .includes(getComputedStyle(r).fill)); })()",
+            )
+            .await?;
+        anyhow::ensure!(blank == true, "gaps painted at {width} px");
         let text = chrome.text(&tab).await?;
         anyhow::ensure!(text.contains("No data") || text.contains("Not yet commissioned"), "{text}");
         chrome.screenshot(&tab, &shot("month-with-gaps")).await?;
