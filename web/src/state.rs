@@ -11,6 +11,7 @@ use heliograph_shared::store::Store;
 use crate::auth::keys::Keys;
 use crate::auth::limiter::LoginLimiter;
 use crate::auth::passwords::PasswordChecks;
+use crate::auth::provider_names::ProviderNames;
 use crate::settings::WebSettings;
 
 /// Shared by every handler (cheap to clone).
@@ -20,6 +21,8 @@ pub struct AppState {
     pub(crate) keys: Keys,
     pub(crate) limiter: Arc<LoginLimiter>,
     pub(crate) passwords: PasswordChecks,
+    /// Providers by displayed name, for the login form.
+    pub(crate) provider_names: Arc<ProviderNames>,
     pub(crate) settings: Arc<WebSettings>,
     /// Verifies the unsubscribe links in customer emails (the mailer's key); without one the
     /// links answer 404.
@@ -39,6 +42,7 @@ impl AppState {
             keys: Keys::new(settings.session_secret.as_ref()),
             limiter: Arc::new(LoginLimiter::new(settings.limiter(), Instant::now())),
             passwords: PasswordChecks::new(settings.password_checks)?,
+            provider_names: Arc::new(ProviderNames::default()),
             settings: Arc::new(settings.clone()),
             unsubscribe: None,
         })

@@ -110,16 +110,7 @@ async fn resolve_provider(state: &AppState, typed: &str) -> Result<Result<Provid
     if typed.is_empty() || typed.chars().count() > 120 {
         return Ok(Err(lowered.chars().take(40).collect()));
     }
-    let named: Vec<ProviderSlug> = state
-        .store
-        .providers()
-        .await?
-        .into_iter()
-        .filter(|p| {
-            [p.display_name.as_str(), p.brand()].iter().any(|name| name.trim().to_lowercase() == lowered)
-        })
-        .map(|p| p.slug)
-        .collect();
+    let named = state.provider_names.named(state.store.as_ref(), &lowered).await?;
     Ok(match <[ProviderSlug; 1]>::try_from(named) {
         Ok([slug]) => Ok(slug),
         Err(_) => Err(lowered.chars().take(40).collect()),

@@ -11,6 +11,7 @@ pub mod limiter;
 pub mod login;
 pub mod operator;
 pub mod passwords;
+pub mod provider_names;
 pub mod session;
 
 use std::sync::Arc;
