@@ -98,10 +98,35 @@ pub async fn sites(scope: Scope) -> Result<Json<Vec<SiteSummary>>, ApiError> {
 pub async fn report(
     scope: Scope,
     Path((id, view, key)): Path<(String, String, String)>,
-) -> Result<Json<SiteReport>, ApiError> {
+) -> Result<Json<serde_json::Value>, ApiError> {
     let site = SiteContext::load(&scope, &id).await?;
     let period = parse_period(&view, &key)?;
-    Ok(Json(site.report(&scope, period, Utc::now()).await?))
+    let report: SiteReport = site.report(&scope, period, Utc::now()).await?;
+    let mut json = serde_json::to_value(report).map_err(|e| AppError::Internal(e.to_string()))?;
+    round_figures(&mut json);
+    Ok(Json(json))
+}
+
+/// Decimals every figure of a report is given in: a thousandth of a watt-hour, a watt, a
+/// kWh/kWp or of availability's share is beyond any meter's resolution, and sums of binary
+/// floats would otherwise show as 1025926.9999999999.
+const REPORT_DECIMALS: i32 = 3;
+
+/// Rounds every number in `value` to [`REPORT_DECIMALS`] (integers stay as they are).
+fn round_figures(value: &mut serde_json::Value) {
+    match value {
+        serde_json::Value::Number(number) if number.is_f64() => {
+            let scale = 10f64.powi(REPORT_DECIMALS);
+            if let Some(rounded) =
+                number.as_f64().and_then(|v| serde_json::Number::from_f64((v * scale).round() / scale + 0.0))
+            {
+                *number = rounded;
+            }
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(round_figures),
+        serde_json::Value::Object(fields) => fields.values_mut().for_each(round_figures),
+        _ => {}
+    }
 }
 
 /// `?device=…&from=…&to=…&limit=…` (RFC 3339 instants).
@@ -181,4 +206,26 @@ pub async fn readings(
         units,
         labels,
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn report_figures_carry_no_float_noise_and_no_negative_zero() {
+        let mut json = serde_json::json!({
+            "total": {"production_wh": 1_025_926.999_999_999_9, "grid_export_wh": -0.000_000_1},
+            "buckets": [{"peak": {"watts": 3_100.000_000_4}, "label": "01"}],
+            "availability": 0.987_654_3,
+            "samples": 17,
+        });
+        round_figures(&mut json);
+        assert_eq!(json["total"]["production_wh"].to_string(), "1025927.0");
+        assert_eq!(json["total"]["grid_export_wh"].to_string(), "0.0");
+        assert_eq!(json["buckets"][0]["peak"]["watts"].to_string(), "3100.0");
+        assert_eq!(json["availability"].to_string(), "0.988");
+        assert_eq!(json["samples"].to_string(), "17");
+        assert_eq!(json["buckets"][0]["label"], "01");
+    }
 }
