@@ -1229,6 +1229,10 @@ async fn the_first_rollup_hour_is_the_earliest_written_in_any_order_and_by_any_w
         .await
         .unwrap();
     assert_eq!(tenant.first_rollup_hour(&gw("GW-1")).await.unwrap(), Some(at(2026, 5, 27, 8, 0, 0)));
+    // Another device of the site, earlier still: the site's first hour is its.
+    let meter = power_reading("GW-1", "meter-1", at(2026, 5, 20, 7, 30, 0), -200.0);
+    tenant.write_batch(batch("GW-1", at(2026, 6, 4, 1, 0, 0), vec![meter])).await.unwrap();
+    assert_eq!(tenant.first_rollup_hour(&gw("GW-1")).await.unwrap(), Some(at(2026, 5, 20, 7, 0, 0)));
     assert_eq!(tenant.first_rollup_hour(&gw("GW-2")).await.unwrap(), None);
 }
 

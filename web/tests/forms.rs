@@ -260,6 +260,25 @@ async fn a_readings_range_typed_backwards_is_turned_around_and_said_so_and_an_em
     );
 }
 
+/// A range is what bounds a readings request's work (the newest are looked for from its end),
+/// so a typed range is kept between 2000 and next year, and to a year at most.
+#[tokio::test]
+async fn a_readings_range_is_kept_to_a_year_between_2000_and_next_year() {
+    let (app, sunrise, _) = TestApp::spawn().await.unwrap();
+    let session = app.session("sunrise").await.unwrap();
+    let base = format!("/sites/{}/readings", sunrise.gateway);
+    let far = app.get(&session, &format!("{base}?from=2026-06-01T00:00&to=9999-12-31T23:59")).await.unwrap();
+    let html = came_back(far).await;
+    assert!(marked(&html, "to", "Pick a time between the year 2000 and next year."));
+    let ancient = app.get(&session, &format!("{base}?from=1970-01-01T00:00")).await.unwrap();
+    assert!(marked(&came_back(ancient).await, "from", "Pick a time between the year 2000 and next year."));
+    let long = format!("{base}?from=2020-01-01T00:00&to=2026-06-01T00:00");
+    let html = came_back(app.get(&session, &long).await.unwrap()).await;
+    assert!(marked(&html, "to", "Show at most a year at a time: pick a To within a year of From."));
+    let csv = app.get(&session, &long.replace("/readings?", "/readings/csv?")).await.unwrap();
+    assert_eq!(csv.status(), 400, "the CSV of the same range is refused too");
+}
+
 #[tokio::test]
 async fn deactivating_a_gateway_asks_first_and_then_says_what_happened() {
     let (app, sunrise, _) = TestApp::spawn().await.unwrap();

@@ -22,6 +22,13 @@ const JUDGE_AFTER: TimeDelta = TimeDelta::hours(2);
 /// Days of a site's own history its day is compared with.
 const OWN_HISTORY_DAYS: u64 = 7;
 
+/// The oldest local date the monitor's per-site memory keeps. Local dates run from a day before
+/// UTC's to a day after it, and the monitor works on a site's today and yesterday, so nothing
+/// older than two days before UTC's date is asked for again, in any time zone.
+fn oldest_kept(now: DateTime<Utc>) -> NaiveDate {
+    now.date_naive().checked_sub_days(Days::new(2)).unwrap_or(NaiveDate::MIN)
+}
+
 /// What one check changed.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct AlertReport {
@@ -116,7 +123,9 @@ impl Monitor {
                 None => {
                     let d = observed::daylight(roster.tenant.as_ref(), site, tz, now).await?;
                     if let Ok(mut m) = self.daylight.lock() {
-                        m.retain(|(_, date), _| *date >= today);
+                        // Pruned by UTC's date, not this site's: sites in other time zones
+                        // keep their entries.
+                        m.retain(|(_, date), _| *date >= oldest_kept(now));
                         m.insert((site.id.clone(), today), d);
                     }
                     d
@@ -208,7 +217,7 @@ impl Monitor {
         let key = (AlertKind::Underperformance, site.id.clone(), None);
         Self::apply(roster, site, key, holds, now, open, report).await?;
         if let Ok(mut judged) = self.judged.lock() {
-            judged.retain(|(_, date)| *date >= day);
+            judged.retain(|(_, date)| *date >= oldest_kept(now));
             judged.insert((site.id.clone(), day));
         }
         Ok(())

@@ -14,7 +14,7 @@ use tokio::sync::Mutex;
 /// this long (its slug works at once).
 pub const REFRESH: Duration = Duration::from_secs(10);
 
-/// Every provider's displayed name and brand, lowercased, with its slug.
+/// Every provider's displayed name, lowercased, with its slug.
 type Index = Arc<Vec<(String, ProviderSlug)>>;
 
 /// The name index, read from the store when older than [`REFRESH`].
@@ -24,8 +24,8 @@ pub struct ProviderNames {
 }
 
 impl ProviderNames {
-    /// The slugs of the providers whose displayed name or brand is `lowered` (already trimmed
-    /// and lowercased). Concurrent callers wait for one refresh instead of each listing.
+    /// The slugs of the providers whose displayed name is `lowered` (already trimmed and
+    /// lowercased). Concurrent callers wait for one refresh instead of each listing.
     pub async fn named(
         &self,
         store: &dyn ProviderRegistry,
@@ -41,11 +41,10 @@ impl ProviderNames {
                             .providers()
                             .await?
                             .into_iter()
-                            .flat_map(|p| {
-                                let names =
-                                    [p.display_name.trim().to_lowercase(), p.brand().trim().to_lowercase()];
-                                names.into_iter().map(move |name| (name, p.slug.clone()))
-                            })
+                            // The displayed name only, which the operator sets: a brand is
+                            // the provider's own to choose, and one provider could otherwise
+                            // take another's name and make it ambiguous.
+                            .map(|p| (p.display_name.trim().to_lowercase(), p.slug))
                             .collect(),
                     );
                     *cached = Some((Instant::now(), Arc::clone(&index)));
@@ -53,10 +52,7 @@ impl ProviderNames {
                 }
             }
         };
-        let mut slugs: Vec<ProviderSlug> =
-            index.iter().filter(|(name, _)| name == lowered).map(|(_, slug)| slug.clone()).collect();
-        slugs.dedup();
-        Ok(slugs)
+        Ok(index.iter().filter(|(name, _)| name == lowered).map(|(_, slug)| slug.clone()).collect())
     }
 }
 

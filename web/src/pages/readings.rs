@@ -9,7 +9,7 @@ use askama::Template;
 use axum::body::Body;
 use axum::extract::{Path, Query};
 use axum::response::{IntoResponse, Response};
-use chrono::{DateTime, NaiveDateTime, TimeDelta, TimeZone, Utc};
+use chrono::{DateTime, Datelike, NaiveDateTime, TimeDelta, TimeZone, Utc};
 use chrono_tz::Tz;
 use futures::stream;
 use heliograph_shared::reports::csv::{readings_csv_header, readings_csv_rows};
@@ -106,11 +106,24 @@ pub struct Selection {
     pub notice: String,
 }
 
+/// The longest range one request reads: every reading of it may be looked through (the newest
+/// first), so the range is what bounds a request's work, not the page size.
+const MAX_RANGE: TimeDelta = TimeDelta::days(366);
+
+/// The years a typed time may fall in: readings older than 2000 are refused at ingest, and a
+/// time far ahead only makes a request look through empty years.
+fn plausible_year(year: i32) -> bool {
+    (2000..=Utc::now().year() + 1).contains(&year)
+}
+
 /// A local `YYYY-MM-DDTHH:MM` in `tz`.
 fn local_input(text: &str, tz: Tz) -> Result<DateTime<Utc>, String> {
     let naive = NaiveDateTime::parse_from_str(text.trim(), "%Y-%m-%dT%H:%M")
         .or_else(|_| NaiveDateTime::parse_from_str(text.trim(), "%Y-%m-%dT%H:%M:%S"))
         .map_err(|_| "Write a time as 2026-06-01T14:00.".to_owned())?;
+    if !plausible_year(naive.year()) {
+        return Err("Pick a time between the year 2000 and next year.".to_owned());
+    }
     tz.from_local_datetime(&naive)
         .earliest()
         .map(|t| t.with_timezone(&Utc))
@@ -153,6 +166,12 @@ impl Selection {
                 today..today + TimeDelta::days(1)
             }
             _ => today..today + TimeDelta::days(1),
+        };
+        let range = if range.end - range.start > MAX_RANGE {
+            errors.add("to", "Show at most a year at a time: pick a To within a year of From.");
+            today..today + TimeDelta::days(1)
+        } else {
+            range
         };
         Ok(Self {
             device,

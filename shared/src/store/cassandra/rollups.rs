@@ -188,8 +188,12 @@ pub(super) async fn refresh(
         let stored = tenant.readings(gateway, device, window, usize::MAX).await?;
         let mut folded: BTreeMap<DateTime<Utc>, HourlyRollup> =
             hourly_rollups(&stored).into_iter().map(|r| (r.hour, r)).collect();
-        if let Some(&earliest) = folded.keys().next() {
-            mark_first_hour(session, st, gateway, earliest).await?;
+        if let Some(&earliest) = folded.keys().next()
+            && let Err(e) = mark_first_hour(session, st, gateway, earliest).await
+        {
+            // Only the reports' "not yet commissioned" reads it: a document is not refused for it,
+            // and the next fold from the store marks the hour again.
+            tracing::warn!(%gateway, error = %e, "could not record the gateway's first hour");
         }
         stream::iter(hours)
             .map(|h| {

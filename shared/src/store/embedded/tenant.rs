@@ -266,10 +266,33 @@ impl ReportCache for EmbeddedTenant {
         let gateway = gateway.as_str().to_owned();
         let first: Option<i64> = self
             .read(move |c| {
-                c.query_row("SELECT MIN(hour) FROM hourly_rollups WHERE gateway = ?1", [gateway], |row| {
-                    row.get(0)
-                })
-                .map_err(backend)
+                // A MIN over the gateway alone would read every rollup it has (the key leads
+                // with gateway, device), on every page view; instead the index is probed twice
+                // per device: its next device, then that device's first hour.
+                let mut next_device = c
+                    .prepare_cached(
+                        "SELECT device FROM hourly_rollups WHERE gateway = ?1 AND device > ?2
+                         ORDER BY device LIMIT 1",
+                    )
+                    .map_err(backend)?;
+                let mut first_of = c
+                    .prepare_cached("SELECT MIN(hour) FROM hourly_rollups WHERE gateway = ?1 AND device = ?2")
+                    .map_err(backend)?;
+                let (mut first, mut after): (Option<i64>, String) = (None, String::new());
+                while let Some(device) = next_device
+                    .query_row(params![gateway, after], |row| row.get::<_, String>(0))
+                    .optional()
+                    .map_err(backend)?
+                {
+                    let hour: Option<i64> =
+                        first_of.query_row(params![gateway, device], |row| row.get(0)).map_err(backend)?;
+                    first = match (first, hour) {
+                        (Some(a), Some(b)) => Some(a.min(b)),
+                        (a, b) => a.or(b),
+                    };
+                    after = device;
+                }
+                Ok(first)
             })
             .await?;
         first.map(from_millis).transpose()
