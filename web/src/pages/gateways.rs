@@ -51,9 +51,22 @@ impl NewGateway {
     }
 }
 
+/// Creates the gateway a form describes, with a fresh token: the panel's form and the
+/// quarantine's commissioning both end here. Returns the gateway and the token in clear (shown
+/// once), or the fields' errors (a taken id among them).
+pub async fn create_from_form(
+    scope: &Scope,
+    form: &GatewayForm,
+) -> Result<Result<(Gateway, String), FieldErrors>, AppError> {
+    match NewGateway::from_form(scope, form).await? {
+        Ok(new) => create_gateway(scope, new).await,
+        Err(errors) => Ok(Err(errors)),
+    }
+}
+
 /// Creates a gateway with a fresh token; returns it and the token in clear (shown once), or the
 /// id field's error when the id is taken.
-pub async fn create_gateway(
+async fn create_gateway(
     scope: &Scope,
     new: NewGateway,
 ) -> Result<Result<(Gateway, String), FieldErrors>, AppError> {
@@ -181,11 +194,7 @@ pub async fn create(
     scope: Scope,
     Form(form): Form<GatewayForm>,
 ) -> Result<Response, AppError> {
-    let created = match NewGateway::from_form(&scope, &form).await? {
-        Ok(new) => create_gateway(&scope, new).await?,
-        Err(errors) => Err(errors),
-    };
-    let (gateway, token) = match created {
+    let (gateway, token) = match create_from_form(&scope, &form).await? {
         Ok(created) => created,
         Err(errors) => return form::invalid(&list_page(&session, &scope, form, errors).await?),
     };

@@ -12,7 +12,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 use heliograph_shared::RefusalReason;
 
 use super::form::{self, FieldErrors};
-use super::gateways::{GatewayForm, NewGateway, chosen, create_gateway};
+use super::gateways::{GatewayForm, chosen, create_from_form};
 use super::{CustomerOption, Layout, SecretPage, customer_options, render};
 use crate::auth::Scope;
 use crate::auth::session::Session;
@@ -126,11 +126,7 @@ pub async fn commission(
     scope: Scope,
     Form(form): Form<GatewayForm>,
 ) -> Result<Response, AppError> {
-    let created = match NewGateway::from_form(&scope, &form).await? {
-        Ok(new) => create_gateway(&scope, new).await?,
-        Err(errors) => Err(errors),
-    };
-    let (gateway, token) = match created {
+    let (gateway, token) = match create_from_form(&scope, &form).await? {
         Ok(created) => created,
         Err(errors) => return form::invalid(&quarantine_page(&session, &scope, form, errors).await?),
     };
