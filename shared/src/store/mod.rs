@@ -13,6 +13,7 @@ pub mod cassandra;
 mod config;
 pub mod embedded;
 mod error;
+mod refold;
 mod session;
 
 use std::ops::Range;

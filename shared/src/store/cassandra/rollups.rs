@@ -1,13 +1,10 @@
 //! Hourly rollups on Cassandra: kept up to date by the write path and read by the reports.
 //!
-//! After a document's readings are written, every hour they touch (and the neighbouring hour
-//! when a reading lies within the integration gap of the boundary, as the segment across it is
-//! split there: [`touched_hours`]) is folded again from the stored readings and written back.
-//! Recomputing from what is stored, rather than adding the document to the old rollup, makes a
-//! rewrite harmless and keeps the rollup exactly what the readings say. A connection's later
-//! documents that continue what it stored are folded on from its carry instead
-//! (`store/carry.rs`), with the same result, and their rollups are written together with their
-//! readings.
+//! After a document's readings are written, every hour they touch is folded again from the
+//! stored readings and written back (which hours and what they become: `store/refold.rs`). A
+//! connection's later documents that continue what it stored are folded on from its carry
+//! instead (`store/carry.rs`), with the same result, and their rollups are written together with
+//! their readings.
 //!
 //! A fold from the store is written with the time of its read as its write timestamp, so that of
 //! two folds of one hour the one that read later wins, whichever is written last: it saw every
@@ -36,9 +33,9 @@ use super::error::ResultExt;
 use super::query::{self, prepare};
 use crate::domain::{DeviceId, GatewayId, Reading};
 use crate::reports::HourlyRollup;
-use crate::reports::rollup::{fold_window, hourly_rollups, touched_hours};
 use crate::store::carry::Carry;
 use crate::store::cassandra::KeyspaceName;
+use crate::store::refold::{HourChange, Refolded, refolds};
 use crate::store::{ReadingsLog, StoreError};
 
 /// Month partitions read concurrently for one device.
@@ -166,11 +163,9 @@ impl RollupStatements {
     }
 }
 
-/// Folds again, from the stored readings, every hour `readings` touch, and writes the rollups.
-/// One read per device covers all its touched hours and their margins, and `ahead` more: what
-/// it finds seeds each device's carry (returned), which then knows the store holds nothing
-/// else up to the end of that read. Each device's rollups are written as of the time its read
-/// began (see the module's notes).
+/// Folds again, from the stored readings, every hour `readings` touch ([`refolds`]), and writes
+/// the rollups, each run's as of the time its read began (see the module's notes). Returns the
+/// carries the devices' last runs seed: each read reaches `ahead` past a device's last hour.
 pub(super) async fn refresh(
     tenant: &dyn ReadingsLog,
     session: &Session,
@@ -179,45 +174,37 @@ pub(super) async fn refresh(
     ahead: TimeDelta,
 ) -> Result<Vec<((GatewayId, DeviceId), Carry)>, StoreError> {
     let mut carries = Vec::new();
-    for ((gateway, device), hours) in touched_hours(readings) {
-        let (Some(first), Some(last)) = (hours.first().copied(), hours.last().copied()) else { continue };
-        let mut window = fold_window(first, last);
-        window.end += ahead;
-        let known_end = window.end;
+    for refold in refolds(readings, ahead) {
+        let (gateway, device) = (refold.gateway, refold.device);
         let read_at = Utc::now().timestamp_micros();
-        let stored = tenant.readings(gateway, device, window, usize::MAX).await?;
-        let mut folded: BTreeMap<DateTime<Utc>, HourlyRollup> =
-            hourly_rollups(&stored).into_iter().map(|r| (r.hour, r)).collect();
-        if let Some(&earliest) = folded.keys().next()
+        let stored = tenant.readings(gateway, device, refold.window.clone(), usize::MAX).await?;
+        let Refolded { changes, earliest_hour, carry } = refold.apply(&stored);
+        if let Some(earliest) = earliest_hour
             && let Err(e) = mark_first_hour(session, st, gateway, earliest).await
         {
             // Only the reports' "not yet commissioned" reads it: a document is not refused for it,
             // and the next fold from the store marks the hour again.
             tracing::warn!(%gateway, error = %e, "could not record the gateway's first hour");
         }
-        stream::iter(hours)
-            .map(|h| {
-                let (gateway, device) = (gateway.as_str(), device.as_str());
-                let rollup = folded.remove(&h);
-                async move {
-                    match rollup {
-                        Some(rollup) => {
-                            let values = (gateway, device, month(h), h, rollup.to_bytes(), read_at);
-                            session.execute_unpaged(&st.upsert_as_of, values).await.store()
-                        }
-                        None => {
-                            let values = (read_at, gateway, device, month(h), h);
-                            session.execute_unpaged(&st.delete_as_of, values).await.store()
-                        }
+        let (gateway, device) = (gateway.as_str(), device.as_str());
+        stream::iter(changes)
+            .map(|change| async move {
+                match change {
+                    HourChange::Write(rollup) => {
+                        let h = rollup.hour;
+                        let values = (gateway, device, month(h), h, rollup.to_bytes(), read_at);
+                        session.execute_unpaged(&st.upsert_as_of, values).await.store()
+                    }
+                    HourChange::Clear(h) => {
+                        let values = (read_at, gateway, device, month(h), h);
+                        session.execute_unpaged(&st.delete_as_of, values).await.store()
                     }
                 }
             })
             .buffer_unordered(8)
             .try_collect::<Vec<_>>()
             .await?;
-        if let Some(carry) = Carry::seed(&stored, known_end) {
-            carries.push(((gateway.clone(), device.clone()), carry));
-        }
+        carries.extend(carry);
     }
     Ok(carries)
 }
@@ -242,7 +229,9 @@ pub(super) async fn read(
         .into_iter()
         .flatten()
         .map(|(bytes,)| {
-            HourlyRollup::from_bytes(&bytes).map_err(|e| StoreError::Corrupt(e.to_string().into()))
+            HourlyRollup::from_bytes(&bytes).map_err(|e| {
+                StoreError::Corrupt(crate::store::Failure::caused_by("a stored hourly rollup", e))
+            })
         })
         .collect()
 }
@@ -277,6 +266,7 @@ mod stale_fold_tests {
 
     use super::*;
     use crate::domain::{Metric, Metrics, Provider, ProviderSlug, QuarantinedReading, RefusedGateway};
+    use crate::reports::rollup::hourly_rollups;
     use crate::store::cassandra::{CassandraStore, CassandraTenant};
     use crate::store::{
         BatchWriter, CassandraSettings, ConsistencySetting, ProviderRegistry, ReportCache, WriteBatch,
