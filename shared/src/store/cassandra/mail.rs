@@ -217,17 +217,23 @@ impl MailStatements {
     }
 }
 
-fn corrupt(e: impl std::fmt::Display) -> StoreError {
-    StoreError::Corrupt(e.to_string().into())
+/// A stored row that does not decode: `what` it was, and why.
+fn corrupt(what: impl Into<crate::store::Failure>) -> StoreError {
+    StoreError::Corrupt(what.into())
+}
+
+/// A stored delivery whose key or owner does not parse, with the parser's error as its source.
+fn corrupt_delivery(e: impl std::error::Error + Send + Sync + 'static) -> StoreError {
+    StoreError::Corrupt(crate::store::Failure::caused_by("a stored delivery", e))
 }
 
 fn delivery_from_row(row: DeliveryRow) -> Result<Delivery, StoreError> {
     let (customer, topic, state, owner, lease_until, attempts, next_attempt_at, last_error, sent_at, _) = row;
     Ok(Delivery {
-        key: DeliveryKey::new(CustomerId(customer), &topic).map_err(corrupt)?,
+        key: DeliveryKey::new(CustomerId(customer), &topic).map_err(corrupt_delivery)?,
         state: DeliveryState::from_word(&state)
             .ok_or_else(|| corrupt(format!("unknown delivery state {state:?}")))?,
-        owner: ClaimOwner::parse(&owner).map_err(corrupt)?,
+        owner: ClaimOwner::parse(&owner).map_err(corrupt_delivery)?,
         lease_until,
         attempts: u32::try_from(attempts).unwrap_or(0),
         next_attempt_at,

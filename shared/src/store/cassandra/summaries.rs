@@ -132,8 +132,9 @@ pub(super) async fn read(
         .into_iter()
         .flatten()
         .map(|(bytes, basis)| {
-            let summary =
-                DaySummary::from_bytes(&bytes).map_err(|e| StoreError::Corrupt(e.to_string().into()))?;
+            let summary = DaySummary::from_bytes(&bytes).map_err(|e| {
+                StoreError::Corrupt(crate::store::Failure::caused_by("a stored day summary", e))
+            })?;
             Ok((summary, basis))
         })
         .collect()

@@ -83,7 +83,9 @@ impl Checkpointer {
         thread::Builder::new()
             .name(format!("sqlite-ckpt-{name}"))
             .spawn(move || run(&connection, &woken))
-            .map_err(|e| StoreError::Backend(format!("cannot start checkpoint thread: {e}").into()))?;
+            .map_err(|e| {
+                StoreError::Backend(crate::store::Failure::caused_by("cannot start checkpoint thread", e))
+            })?;
         Ok(Self { wake, wake_pages, limit_pages, woken_at: Cell::new(0) })
     }
 

@@ -136,7 +136,9 @@ fn delivery_from_row(row: &Row<'_>) -> rusqlite::Result<Result<Delivery, StoreEr
     let last_error: Option<String> = row.get(7)?;
     let sent_at: Option<i64> = row.get(8)?;
     Ok((|| {
-        let corrupt = |e: crate::domain::DeliveryKeyError| StoreError::Corrupt(e.to_string().into());
+        let corrupt = |e: crate::domain::DeliveryKeyError| {
+            StoreError::Corrupt(crate::store::Failure::caused_by("a stored delivery", e))
+        };
         Ok(Delivery {
             key: DeliveryKey::new(customer.parse()?, &topic).map_err(corrupt)?,
             state: DeliveryState::from_word(&state)
@@ -261,8 +263,9 @@ fn alert_from_row(row: &Row<'_>) -> rusqlite::Result<Result<Alert, StoreError>> 
     let clear_notice: Option<String> = row.get(9)?;
     Ok((|| {
         Ok(Alert {
-            id: uuid::Uuid::parse_str(&id)
-                .map_err(|e| StoreError::Corrupt(format!("alert id {id:?}: {e}").into()))?,
+            id: uuid::Uuid::parse_str(&id).map_err(|e| {
+                StoreError::Corrupt(crate::store::Failure::caused_by(format!("alert id {id:?}"), e))
+            })?,
             kind: AlertKind::from_word(&kind)
                 .ok_or_else(|| StoreError::Corrupt(format!("unknown alert kind {kind:?}").into()))?,
             gateway: GatewayId::parse(&gateway)?,

@@ -78,7 +78,7 @@ where
 {
     tokio::task::spawn_blocking(f)
         .await
-        .map_err(|e| StoreError::Backend(format!("database task failed: {e}").into()))?
+        .map_err(|e| StoreError::Backend(crate::store::Failure::caused_by("database task failed", e)))?
 }
 
 /// The connections to one database: its writer's, its reader's and its checkpointer's.
@@ -118,7 +118,10 @@ impl EmbeddedStore {
         let dir = data_dir.to_path_buf();
         let registry = blocking(move || {
             std::fs::create_dir_all(dir.join("providers")).map_err(|e| {
-                StoreError::Config(format!("cannot create data directory {}: {e}", dir.display()).into())
+                StoreError::Config(crate::store::Failure::caused_by(
+                    format!("cannot create data directory {}", dir.display()),
+                    e,
+                ))
             })?;
             let connections = open_database(&dir.join("registry.db"), Schema::Registry)?;
             Ok(Registry {

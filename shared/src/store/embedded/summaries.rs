@@ -59,7 +59,9 @@ pub(super) fn read(
         let bytes: Vec<u8> = row.get(0).map_err(backend)?;
         let basis: i64 = row.get(1).map_err(backend)?;
         out.push((
-            DaySummary::from_bytes(&bytes).map_err(|e| StoreError::Corrupt(e.to_string().into()))?,
+            DaySummary::from_bytes(&bytes).map_err(|e| {
+                StoreError::Corrupt(crate::store::Failure::caused_by("a stored day summary", e))
+            })?,
             basis,
         ));
     }

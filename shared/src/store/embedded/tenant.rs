@@ -248,7 +248,7 @@ impl ReportCache for EmbeddedTenant {
                     rusqlite::types::ValueRef::Blob(bytes) | rusqlite::types::ValueRef::Text(bytes) => bytes,
                     other => return Err(StoreError::Corrupt(format!("hourly rollup stored as {:?}", other.data_type()).into())),
                 };
-                rollups.push(HourlyRollup::from_bytes(bytes).map_err(|e| StoreError::Corrupt(e.to_string().into()))?);
+                rollups.push(HourlyRollup::from_bytes(bytes).map_err(|e| StoreError::Corrupt(crate::store::Failure::caused_by("a stored hourly rollup", e)))?);
             }
             Ok(rollups)
         })

@@ -12,7 +12,7 @@ use rusqlite::Connection;
 use tokio::sync::{mpsc, oneshot};
 
 use super::checkpoint::Checkpointer;
-use crate::store::StoreError;
+use crate::store::{Failure, StoreError};
 
 /// A unit of work run inside the writer's transaction.
 pub(super) type Job = Box<dyn FnOnce(&Connection) -> Result<(), StoreError> + Send>;
@@ -46,7 +46,7 @@ impl Writer {
         thread::Builder::new()
             .name(format!("sqlite-writer-{name}"))
             .spawn(move || run(connection, &checkpointer, receiver))
-            .map_err(|e| StoreError::Backend(format!("cannot start writer thread: {e}").into()))?;
+            .map_err(|e| StoreError::Backend(Failure::caused_by("cannot start writer thread", e)))?;
         Ok(Self { requests })
     }
 
@@ -94,9 +94,12 @@ fn commit_group(connection: &mut Connection, requests: Vec<Request>) {
     let mut transaction = match connection.transaction() {
         Ok(transaction) => transaction,
         Err(e) => {
+            // One error answers every caller of the group: each gets it as a shared source.
+            let e = std::sync::Arc::new(e);
             for request in requests {
-                let error = StoreError::Backend(format!("sqlite cannot begin a transaction: {e}").into());
-                let _ = request.done.send(Err(error));
+                let error =
+                    Failure::caused_by("sqlite cannot begin a transaction", std::sync::Arc::clone(&e));
+                let _ = request.done.send(Err(StoreError::Backend(error)));
             }
             return;
         }
@@ -113,12 +116,12 @@ fn commit_group(connection: &mut Connection, requests: Vec<Request>) {
         };
         outcomes.push((request.done, outcome));
     }
-    let committed = transaction.commit();
+    let committed = transaction.commit().map_err(std::sync::Arc::new);
     for (done, outcome) in outcomes {
         let outcome = match &committed {
             Ok(()) => outcome,
-            // One commit answers many callers and its error cannot be cloned: each gets its text.
-            Err(e) => Err(StoreError::Backend(format!("sqlite commit: {e}").into())),
+            // One commit answers many callers: each gets its error as a shared source.
+            Err(e) => Err(StoreError::Backend(Failure::caused_by("sqlite commit", std::sync::Arc::clone(e)))),
         };
         // The caller may have gone away (connection closed); its data is committed regardless.
         let _ = done.send(outcome);
