@@ -125,16 +125,8 @@ pub async fn provider(store: &Arc<dyn Store>, slug: &str, port: Option<u16>) -> 
 /// Adds a gateway and returns its token.
 pub async fn gateway(tenant: &Arc<dyn TenantStore>, id: &str) -> String {
     let token = GatewayToken::generate();
-    let gateway = Gateway {
-        id: GatewayId::parse(id).expect("valid id"),
-        customer: None,
-        site_name: format!("Site {id}"),
-        capacity_kwp: 10.0,
-        token_hash: token.hash(),
-        previous_token: None,
-        last_seen: None,
-        active: true,
-    };
+    let id = GatewayId::parse(id).expect("valid id");
+    let gateway = Gateway::new(id.clone(), None, format!("Site {id}"), 10.0, token.hash());
     tenant.create_gateway(&gateway).await.expect("gateway created");
     token.reveal().to_owned()
 }
