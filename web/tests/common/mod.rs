@@ -15,6 +15,7 @@ use heliograph_shared::{
     GatewayId, GatewayToken, Metric, Metrics, PasswordDigest, Provider, ProviderSlug, Reading, User,
     Username,
 };
+use heliograph_testkit::try_wait_until_async;
 use heliograph_web::{WebServer, WebSettings};
 use tokio_util::sync::CancellationToken;
 
@@ -114,16 +115,13 @@ impl TestApp {
     }
 
     async fn wait_ready(&self) -> anyhow::Result<()> {
-        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
-        loop {
-            if let Ok(r) = self.http.get(format!("{}/readyz", self.base)).send().await
-                && r.status().is_success()
-            {
-                return Ok(());
-            }
-            anyhow::ensure!(tokio::time::Instant::now() < deadline, "the app did not become ready");
-            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-        }
+        let ready = try_wait_until_async(std::time::Duration::from_secs(10), || async {
+            let answer = self.http.get(format!("{}/readyz", self.base)).send().await;
+            answer.is_ok_and(|r| r.status().is_success()).then_some(())
+        })
+        .await;
+        anyhow::ensure!(ready.is_some(), "the app did not become ready");
+        Ok(())
     }
 
     /// The login page's token and cookie.
