@@ -11,9 +11,9 @@ use chrono_tz::Tz;
 use heliograph_shared::reports::Period;
 use heliograph_shared::store::{self, Store, StoreSettings, WriteBatch};
 use heliograph_shared::{
-    ApiToken, Customer, CustomerId, Device, DeviceId, DeviceKind, DeviceStatus, EmailAddress, Gateway,
-    GatewayId, GatewayToken, Metric, Metrics, PasswordDigest, Provider, ProviderSlug, Reading, User,
-    Username,
+    Alert, AlertKind, ApiToken, Customer, CustomerId, Device, DeviceId, DeviceKind, DeviceStatus,
+    EmailAddress, Gateway, GatewayId, GatewayToken, Metric, Metrics, PasswordDigest, Provider, ProviderSlug,
+    Reading, User, Username,
 };
 use heliograph_testkit::try_wait_until_async;
 use heliograph_web::{WebServer, WebSettings};
@@ -332,19 +332,30 @@ pub async fn site(
     };
     tenant.upsert_customer(&customer).await?;
     let gateway = GatewayId::parse(gateway)?;
-    tenant
-        .create_gateway(&Gateway {
-            id: gateway.clone(),
-            customer: Some(customer.id),
-            site_name: site_name.into(),
-            capacity_kwp,
-            token_hash: GatewayToken::generate().hash(),
-            previous_token: None,
-            last_seen: None,
-            active: true,
-        })
-        .await?;
+    let token = GatewayToken::generate();
+    let record =
+        Gateway::new(gateway.clone(), Some(customer.id), site_name.into(), capacity_kwp, token.hash());
+    tenant.create_gateway(&record).await?;
     Ok((customer.id, gateway))
+}
+
+/// Opens an underperformance alert on `gateway` at `at`, as the monitor would.
+pub async fn underperforming(
+    store: &dyn Store,
+    slug: &ProviderSlug,
+    gateway: &GatewayId,
+    at: DateTime<Utc>,
+) -> anyhow::Result<()> {
+    let alert = Alert::open(
+        AlertKind::Underperformance,
+        gateway.clone(),
+        None,
+        None,
+        at,
+        "produced 41 % of its recent median".into(),
+    );
+    store.tenant(slug).await?.open_alert(&alert).await?;
+    Ok(())
 }
 
 /// A provider with a user, a customer, a gateway, a complete [`DAY`] of five-minute data, the
