@@ -25,7 +25,7 @@ use common::{GatewayConn, http_get, reading, unique};
 use heliograph_shared::store::cassandra::KeyspaceName;
 use heliograph_shared::store::{self, CassandraSettings, ConsistencySetting, StoreSettings, TenantStore};
 use heliograph_shared::{DeviceId, GatewayId, ProviderSlug, Replication};
-use heliograph_testkit::forms;
+use heliograph_testkit::{forms, wait_until, wait_until_async};
 
 /// The cluster tests share the cluster's nodes (one of them is killed): one at a time.
 static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
@@ -365,19 +365,25 @@ impl std::fmt::Display for Tally {
 
 /// Waits until an ingest process's spool has been replayed into the store.
 async fn wait_for_empty_spool(http: u16) {
-    let deadline = Instant::now() + Duration::from_secs(120);
-    while spool_bytes(http).await > 0.0 {
-        assert!(Instant::now() < deadline, "the spool did not drain after the store came back");
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
+    let what = "the spool to drain after the store came back";
+    wait_until_async(Duration::from_secs(120), what, || async move {
+        (metric(http, "heliograph_ingest_spool_bytes").await <= 0.0).then_some(())
+    })
+    .await;
 }
 
-/// Bytes waiting in an ingest process's spool, from its metrics (on its internal port).
-async fn spool_bytes(ops: u16) -> f64 {
+/// Mail rounds a mailer process has completed without failing, from its metrics.
+async fn ok_rounds(ops: u16) -> f64 {
+    metric(ops, "heliograph_mailer_rounds_total{outcome=\"ok\"}").await
+}
+
+/// The value of the series `series` (a name and its labels, as written) in a process's metrics
+/// on its internal port `ops`; 0 before the series has been written.
+async fn metric(ops: u16, series: &str) -> f64 {
     let (_, metrics) = http_get(std::net::SocketAddr::from(([127, 0, 0, 1], ops)), "/metrics").await;
     metrics
         .lines()
-        .find_map(|l| l.strip_prefix("heliograph_ingest_spool_bytes "))
+        .find_map(|l| l.strip_prefix(series)?.strip_prefix(' '))
         .and_then(|v| v.trim().parse().ok())
         .unwrap_or(0.0)
 }
@@ -523,7 +529,17 @@ async fn two_ingest_two_web_and_two_mailer_processes_behave_as_one() {
     let _mailers =
         Running(vec![start_role(&config_a, "mailer", a.mailer), start_role(&config_b, "mailer", b.mailer)]);
     let messages = smtp.wait_for(2, Duration::from_secs(60));
-    tokio::time::sleep(Duration::from_secs(5)).await;
+    // A second summary would come from a later round: each mailer completes one whole round
+    // after the two arrived (the round under way then counts once, the next one is whole).
+    let mailers = [a.mailer, b.mailer];
+    let rounds = [ok_rounds(a.mailer).await, ok_rounds(b.mailer).await];
+    for (port, done) in mailers.into_iter().zip(rounds) {
+        let what = format!("two more mail rounds by the mailer on port {port}");
+        wait_until_async(Duration::from_secs(60), &what, || async move {
+            (ok_rounds(port).await >= done + 2.0).then_some(())
+        })
+        .await;
+    }
     let messages_later = smtp.count();
     eprintln!("scale-out: {} summaries arrived with two mailers running (expected 2)", messages_later);
     assert_eq!(messages, 2);
@@ -574,11 +590,9 @@ impl SmtpSink {
             .unwrap_or(0)
     }
 
+    /// Waits until `count` messages have arrived; how many have.
     fn wait_for(&self, count: usize, within: Duration) -> usize {
-        let deadline = Instant::now() + within;
-        while self.count() < count && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(200));
-        }
+        wait_until(within, &format!("{count} messages at the SMTP sink"), || self.count() >= count);
         self.count()
     }
 }

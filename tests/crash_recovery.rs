@@ -5,6 +5,8 @@
 
 use std::path::Path;
 use std::process::Child;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use chrono::{TimeDelta, Utc};
@@ -13,18 +15,20 @@ use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 mod common;
 
 use common::process::{OPS_ANY_PORT, free_port, heliograph as run, start_role};
+use heliograph_testkit::wait_until_async;
 
 fn start(config: &Path, port: u16) -> Child {
     start_role(config, "ingest", port)
 }
 
-/// Streams documents of 10 readings as fast as acks come; returns the highest acked sequence
-/// number when the connection breaks (the server was killed).
+/// Streams documents of 10 readings as fast as acks come, counting them in `acks`; returns the
+/// highest acked sequence number when the connection breaks (the server was killed).
 async fn stream_until_killed(
     port: u16,
     gateway: &str,
     token: &str,
     base: chrono::DateTime<Utc>,
+    acks: &AtomicU64,
 ) -> (u64, u64) {
     let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
     let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
@@ -47,7 +51,10 @@ async fn stream_until_killed(
         }
         sent = seq;
         match answers.next_line().await {
-            Ok(Some(line)) if line == format!("<ack seq=\"{seq}\" accepted=\"10\"/>") => acked = seq,
+            Ok(Some(line)) if line == format!("<ack seq=\"{seq}\" accepted=\"10\"/>") => {
+                acked = seq;
+                acks.store(seq, Ordering::Relaxed);
+            }
             _ => break,
         }
     }
@@ -79,15 +86,25 @@ async fn every_reading_acked_before_a_sigkill_is_stored_after_restart() {
         .to_owned();
     let mut server = start(&config, port);
     let base = Utc::now() - TimeDelta::days(20);
-    let killer = tokio::spawn(async move {
-        tokio::time::sleep(Duration::from_millis(1500)).await;
-        // SIGKILL: no shutdown, no flush, no goodbye.
-        server.kill().unwrap();
-        server.wait().unwrap();
+    // The kill lands mid-stream however fast the machine: once this many documents are acked.
+    const ACKED_BEFORE_KILL: u64 = 200;
+    let acks = Arc::new(AtomicU64::new(0));
+    let killer = tokio::spawn({
+        let acks = Arc::clone(&acks);
+        async move {
+            let what = format!("{ACKED_BEFORE_KILL} documents acked");
+            wait_until_async(Duration::from_secs(60), &what, || async {
+                (acks.load(Ordering::Relaxed) >= ACKED_BEFORE_KILL).then_some(())
+            })
+            .await;
+            // SIGKILL: no shutdown, no flush, no goodbye.
+            server.kill().unwrap();
+            server.wait().unwrap();
+        }
     });
-    let (sent, acked) = stream_until_killed(port, "GW-1", &token, base).await;
+    let (sent, acked) = stream_until_killed(port, "GW-1", &token, base, &acks).await;
     killer.await.unwrap();
-    assert!(acked > 50, "the stream ran for a while before the kill ({acked} acked)");
+    assert!(acked >= ACKED_BEFORE_KILL, "the stream ran for a while before the kill ({acked} acked)");
 
     let mut server = start(&config, port);
     let count: u64 = run(

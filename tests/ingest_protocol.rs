@@ -10,6 +10,7 @@ use std::time::Duration;
 use chrono::Utc;
 use common::*;
 use heliograph_shared::{DeviceId, GatewayId, Metric, RefusalReason};
+use heliograph_testkit::wait_until_async;
 
 fn day_range() -> std::ops::Range<chrono::DateTime<Utc>> {
     Utc::now() - chrono::Duration::days(2)..Utc::now() + chrono::Duration::days(1)
@@ -481,11 +482,10 @@ async fn a_provider_added_while_running_gets_its_dedicated_port_without_a_restar
     let late = provider(&test.store, "late", Some(free)).await;
     let token = gateway(&late, "LATE-1").await;
     let dedicated = std::net::SocketAddr::from(([127, 0, 0, 1], free));
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    while tokio::net::TcpStream::connect(dedicated).await.is_err() {
-        assert!(std::time::Instant::now() < deadline, "dedicated port never opened");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    wait_until_async(Duration::from_secs(10), "the dedicated port to open", || async move {
+        tokio::net::TcpStream::connect(dedicated).await.ok().map(drop)
+    })
+    .await;
     let _conn = GatewayConn::hello(dedicated, "LATE-1", &token).await;
     server.stop().await;
 }
@@ -591,9 +591,20 @@ async fn shutdown_lets_a_connection_finish_the_document_it_is_reading() {
     let document = format!("<batch seq=\"77\">{}</batch>\n", reading("inv-1", &minutes_ago(1), 3.0, 1.0));
     let (first, rest) = document.split_at(20);
     conn.send(first).await;
+    // The server shows nothing when it has read the start of a document, and a shutdown that
+    // comes before that rightly closes the connection: the one sleep left gives it the time.
     tokio::time::sleep(Duration::from_millis(200)).await;
     server.shutdown.cancel();
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    // The accept loop drops its listener when it sees the shutdown, woken by the same cancel as
+    // the connection: once new connections are refused, the connection has seen the shutdown
+    // mid-document, and a server that closed it then would leave the rest unanswered.
+    let addr = server.addr;
+    wait_until_async(
+        Duration::from_secs(10),
+        "the listener to refuse connections after shutdown",
+        || async move { tokio::net::TcpStream::connect(addr).await.is_err().then_some(()) },
+    )
+    .await;
     conn.send(rest).await;
     assert_eq!(conn.answer().await, "<ack seq=\"77\" accepted=\"1\"/>");
     assert!(conn.closed_within(Duration::from_secs(5)).await, "closed after the in-flight document");

@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 use common::process::{EmbeddedAcme, free_port, start_role};
 use common::*;
 use heliograph_shared::{GatewayId, GatewayToken};
+use heliograph_testkit::wait_until_async;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -332,8 +333,22 @@ async fn deactivation_and_a_revoked_token_end_an_open_session_within_the_cache_t
 
     record.active = true;
     tenant.update_gateway(&record).await.unwrap();
-    tokio::time::sleep(Duration::from_secs(3)).await; // the cache forgets the deactivated record
-    let mut conn = GatewayConn::hello(server.addr, "GW-1", &token).await;
+    // A hello is refused for as long as the server holds the deactivated record: ask until welcomed.
+    let reactivated = Instant::now();
+    let (addr, hello) = (server.addr, &format!("<hello gateway=\"GW-1\" token=\"{token}\"/>\n"));
+    let mut conn = wait_until_async(
+        Duration::from_secs(10),
+        "the reactivated gateway to be welcomed",
+        move || async move {
+            let mut conn = GatewayConn::connect(addr).await;
+            conn.send(hello).await;
+            conn.answer().await.starts_with("<welcome").then_some(conn)
+        },
+    )
+    .await;
+    let took = reactivated.elapsed();
+    println!("reactivated: welcomed after {took:?}");
+    assert!(took <= Duration::from_secs(5), "{took:?} for a 2 s cache");
     let stolen = GatewayToken::from_presented(&token);
     let new = GatewayToken::generate();
     record.rotate_token(&new, None, chrono::Utc::now());

@@ -7,12 +7,14 @@
 
 mod common;
 
-use std::io::Read as _;
+use std::io::{BufRead as _, BufReader};
 use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use common::process::{BIN, EmbeddedAcme, wait_for_port};
 use common::{GatewayConn, minutes_ago, reading};
+use heliograph_testkit::wait_until;
 
 #[tokio::test]
 async fn json_log_lines_name_the_connection_provider_and_gateway_and_never_a_token() {
@@ -30,6 +32,19 @@ async fn json_log_lines_name_the_connection_provider_and_gateway_and_never_a_tok
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
+    // The logs are read as they come, so that the test can wait for a line.
+    let logs = Arc::new(Mutex::new(String::new()));
+    let mut stdout = BufReader::new(server.stdout.take().unwrap());
+    let reader = std::thread::spawn({
+        let logs = Arc::clone(&logs);
+        move || {
+            let mut line = String::new();
+            while stdout.read_line(&mut line).unwrap() > 0 {
+                logs.lock().unwrap().push_str(&line);
+                line.clear();
+            }
+        }
+    });
     wait_for_port(acme.ingest, "ingest");
     let addr = acme.ingest_addr();
     let mut conn = GatewayConn::hello(addr, "GW-1", &token).await;
@@ -42,14 +57,18 @@ async fn json_log_lines_name_the_connection_provider_and_gateway_and_never_a_tok
     intruder.send(format!("<hello gateway=\"GW-1\" token=\"{wrong_token}\"/>\n")).await;
     assert!(intruder.answer().await.contains("nack"));
     drop(intruder);
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // The refusal is logged by the time the nack is read, but the line may still be on its way
+    // through the pipe: SIGTERM once it has arrived.
+    wait_until(Duration::from_secs(10), "the refusal's log line", || {
+        logs.lock().unwrap().contains("\"gateway refused\"")
+    });
 
     let terminated = Command::new("kill").arg("-TERM").arg(server.id().to_string()).status().unwrap();
     assert!(terminated.success());
     let status = server.wait().unwrap();
     assert_eq!(status.code(), Some(0), "a clean stop on SIGTERM");
-    let mut logs = String::new();
-    server.stdout.take().unwrap().read_to_string(&mut logs).unwrap();
+    reader.join().unwrap();
+    let logs = std::mem::take(&mut *logs.lock().unwrap());
 
     let lines: Vec<serde_json::Value> = logs
         .lines()

@@ -6,10 +6,11 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::process::{EmbeddedAcme, free_port, heliograph, start_role};
 use common::{GatewayConn, minutes_ago, reading};
+use heliograph_testkit::{try_wait_until_async, wait_until_async};
 
 async fn scrape(port: u16) -> String {
     let (status, body) =
@@ -47,12 +48,17 @@ async fn ingest_metrics_count_accepted_quarantined_and_refused_documents() {
         r#"heliograph_store_write_seconds_count{backend="embedded"} 1"#,
     ];
     // A document is counted just after its answer is written: the scrape may come first.
-    let deadline = Instant::now() + Duration::from_secs(5);
-    let mut metrics = scrape(ops).await;
-    while !expected.iter().all(|e| metrics.contains(e)) && Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(50)).await;
-        metrics = scrape(ops).await;
-    }
+    let expected = &expected;
+    let complete = try_wait_until_async(Duration::from_secs(5), || async move {
+        let metrics = scrape(ops).await;
+        expected.iter().all(|e| metrics.contains(e)).then_some(metrics)
+    })
+    .await;
+    // What is missing is told below, series by series.
+    let metrics = match complete {
+        Some(metrics) => metrics,
+        None => scrape(ops).await,
+    };
     let public = std::net::SocketAddr::from(([127, 0, 0, 1], acme.http));
     assert_eq!(common::http_get(public, "/metrics").await.0, 404, "no metrics on the public port");
     let _ = server.kill();
@@ -65,16 +71,12 @@ async fn ingest_metrics_count_accepted_quarantined_and_refused_documents() {
 
 async fn wait_healthy(port: u16) {
     let address = std::net::SocketAddr::from(([127, 0, 0, 1], port));
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        if std::net::TcpStream::connect(address).is_ok()
-            && common::http_get(address, "/healthz").await.0 == 200
-        {
-            return;
-        }
-        assert!(Instant::now() < deadline, "nothing healthy on port {port}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    wait_until_async(Duration::from_secs(20), &format!("something healthy on port {port}"), || async move {
+        let healthy = std::net::TcpStream::connect(address).is_ok()
+            && common::http_get(address, "/healthz").await.0 == 200;
+        healthy.then_some(())
+    })
+    .await;
 }
 
 #[tokio::test]
@@ -114,17 +116,18 @@ async fn web_mailer_and_monitor_processes_serve_health_readiness_and_metrics() {
     let web_metrics = scrape(web_ops).await;
     assert_eq!(common::http_get(web_addr, "/metrics").await.0, 404, "no metrics on the panel's port");
     // The scheduler's first round starts at once; its counter shows once it has finished.
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let mut mailer_metrics = scrape(mailer_ops).await;
-    let mut monitor_metrics = scrape(monitor_ops).await;
-    while !(mailer_metrics.contains(r#"heliograph_mailer_rounds_total{outcome="ok"}"#)
-        && monitor_metrics.contains(r#"heliograph_monitor_checks_total{outcome="ok"}"#))
-        && Instant::now() < deadline
-    {
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        mailer_metrics = scrape(mailer_ops).await;
-        monitor_metrics = scrape(monitor_ops).await;
-    }
+    let finished = try_wait_until_async(Duration::from_secs(10), || async move {
+        let (mailer, monitor) = (scrape(mailer_ops).await, scrape(monitor_ops).await);
+        let done = mailer.contains(r#"heliograph_mailer_rounds_total{outcome="ok"}"#)
+            && monitor.contains(r#"heliograph_monitor_checks_total{outcome="ok"}"#);
+        done.then_some((mailer, monitor))
+    })
+    .await;
+    // What is missing is told below.
+    let (mailer_metrics, monitor_metrics) = match finished {
+        Some(scraped) => scraped,
+        None => (scrape(mailer_ops).await, scrape(monitor_ops).await),
+    };
     for process in &mut processes {
         let _ = process.kill();
         let _ = process.wait();

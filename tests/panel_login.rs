@@ -6,13 +6,13 @@
 
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 mod common;
 
 use common::process::{BIN, OPS_ANY_PORT, free_port, heliograph_output};
 use heliograph_testkit::cookies::cookie_pair;
-use heliograph_testkit::forms;
+use heliograph_testkit::{forms, wait_until, wait_until_async};
 
 struct Running(Child);
 
@@ -57,11 +57,9 @@ fn start(config: &Path, args: &[&str], web: u16) -> Running {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while std::net::TcpStream::connect(("127.0.0.1", web)).is_err() {
-        assert!(Instant::now() < deadline, "{args:?} did not open the web port");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    wait_until(Duration::from_secs(60), &format!("{args:?} to open the web port {web}"), || {
+        std::net::TcpStream::connect(("127.0.0.1", web)).is_ok()
+    });
     Running(child)
 }
 
@@ -112,14 +110,11 @@ async fn serve_demo_lets_you_log_in_as_sunrise_demo_demo() {
     let (config, web) = config(dir.path());
     let _serve = start(&config, &["serve", "--demo"], web);
     // The demo provisions its providers and users as it starts; poll until the login works.
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let session = loop {
-        if let Ok(session) = log_in(web, "sunrise", "demo", "demo").await {
-            break session;
-        }
-        assert!(Instant::now() < deadline, "sunrise / demo / demo never logged in");
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    };
+    let session =
+        wait_until_async(Duration::from_secs(60), "sunrise / demo / demo to log in", || async move {
+            log_in(web, "sunrise", "demo", "demo").await.ok()
+        })
+        .await;
     let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
     let fleet =
         http.get(format!("http://127.0.0.1:{web}/sites")).header("cookie", session).send().await.unwrap();

@@ -8,9 +8,10 @@ mod common;
 
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::process::{BIN, free_port, wait_for_port};
+use heliograph_testkit::{try_wait_until, wait_until};
 
 fn config(dir: &Path, name: &str, web_section: &str, mailer_section: &str) -> std::path::PathBuf {
     let path = dir.join(format!("{name}.toml"));
@@ -39,14 +40,10 @@ fn run_web(config: &Path, env: &[(&str, &str)]) -> (Option<i32>, String) {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while child.try_wait().unwrap().is_none() {
-        if Instant::now() > deadline {
-            child.kill().unwrap();
-            child.wait().unwrap();
-            panic!("heliograph web started with {config:?} and {env:?}");
-        }
-        std::thread::sleep(Duration::from_millis(20));
+    if !try_wait_until(Duration::from_secs(30), || child.try_wait().unwrap().is_some()) {
+        child.kill().unwrap();
+        child.wait().unwrap();
+        panic!("heliograph web started with {config:?} and {env:?}");
     }
     let output = child.wait_with_output().unwrap();
     (output.status.code(), String::from_utf8_lossy(&output.stderr).into_owned())
@@ -114,11 +111,7 @@ fn a_random_secret_from_the_environment_starts_the_panel() {
     wait_for_port(port, "web with a random secret");
     // The process makes the unsubscribe key as it starts (no secret configured).
     let key = dir.path().join("data").join("unsubscribe.key");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !key.exists() {
-        assert!(Instant::now() < deadline, "no unsubscribe key was made");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_until(Duration::from_secs(30), "the web process to make the unsubscribe key", || key.exists());
     assert!(child.try_wait().unwrap().is_none(), "still running");
     child.kill().unwrap();
     child.wait().unwrap();

@@ -8,10 +8,11 @@ mod common;
 
 use std::path::Path;
 use std::process::{Child, Command};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::process::{OPS_ANY_PORT, free_port, heliograph};
 use common::{cassandra_settings, unique};
+use heliograph_testkit::try_wait_until;
 
 const BIN: &str = env!("CARGO_BIN_EXE_heliograph");
 
@@ -38,14 +39,14 @@ fn start(config: &Path, role: &str, ingest_port: u16) -> Running {
         .spawn()
         .expect("starts heliograph");
     let mut running = Running(child);
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while std::net::TcpStream::connect(("127.0.0.1", ingest_port)).is_err() {
-        let exited = running.0.try_wait().expect("polls the child");
-        if exited.is_some() || Instant::now() > deadline {
-            let printed = std::fs::read_to_string(&log_path).unwrap_or_default();
-            panic!("{role} did not open its ingest port ({exited:?}); it printed:\n{printed}");
-        }
-        std::thread::sleep(Duration::from_millis(100));
+    let mut exited = None;
+    let opened = try_wait_until(Duration::from_secs(60), || {
+        exited = running.0.try_wait().expect("polls the child");
+        exited.is_some() || std::net::TcpStream::connect(("127.0.0.1", ingest_port)).is_ok()
+    });
+    if !opened || exited.is_some() {
+        let printed = std::fs::read_to_string(&log_path).unwrap_or_default();
+        panic!("{role} did not open its ingest port ({exited:?}); it printed:\n{printed}");
     }
     running
 }

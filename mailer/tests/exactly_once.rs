@@ -7,7 +7,7 @@ mod common;
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use chrono::TimeDelta;
 use heliograph_mailer::MailerSettings;
@@ -18,6 +18,7 @@ use heliograph_shared::store::{
     self, CassandraSettings, ConsistencySetting, Store, StoreSettings, TenantStore,
 };
 use heliograph_shared::{Claim, ClaimOwner, ClaimRequest, DeliveryState, DeviceKind, ReportSchedule};
+use heliograph_testkit::wait_until_async;
 
 use common::*;
 
@@ -67,15 +68,13 @@ async fn mail_waits_while_the_smtp_server_is_down_and_arrives_once_it_is_back() 
 
     // The server comes up; the retry (backoff 1 s in these settings) delivers the summary.
     let smtp = SmtpServer::start_on(port, &dir.path().join("received"));
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while smtp.messages().is_empty() {
-        assert!(
-            Instant::now() < deadline,
-            "the summary did not arrive within 30 s of the server coming back"
-        );
-        mailer.round(clock.now()).await.expect("a round");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    let (mailer_ref, smtp_ref, clock_ref) = (&mailer, &smtp, &clock);
+    let what = "the summary to arrive within 30 s of the server coming back";
+    wait_until_async(Duration::from_secs(30), what, || async move {
+        mailer_ref.round(clock_ref.now()).await.expect("a round");
+        (!smtp_ref.messages().is_empty()).then_some(())
+    })
+    .await;
     // Later rounds send nothing more.
     for _ in 0..3 {
         mailer.round(clock.now()).await.expect("a round");
@@ -140,14 +139,15 @@ async fn two_mailers_send_each_summary_exactly_once(
     assert_eq!(received.len(), 11, "everyone but the crashed claim's customer, once each");
 
     // Once the lease has run out, one of the two takes the claim over and sends it.
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while smtp.messages().len() < 12 {
-        assert!(Instant::now() < deadline, "the crashed mailer's claim was not taken over");
-        let (a, b) = tokio::join!(one.round(clock.now()), two.round(clock.now()));
+    let (one_ref, two_ref, smtp_ref, clock_ref) = (&one, &two, &smtp, &clock);
+    let what = "the crashed mailer's claim to be taken over";
+    wait_until_async(Duration::from_secs(30), what, || async move {
+        let (a, b) = tokio::join!(one_ref.round(clock_ref.now()), two_ref.round(clock_ref.now()));
         a.expect("round");
         b.expect("round");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+        (smtp_ref.messages().len() >= 12).then_some(())
+    })
+    .await;
     for _ in 0..2 {
         let (a, b) = tokio::join!(one.round(clock.now()), two.round(clock.now()));
         a.expect("round");

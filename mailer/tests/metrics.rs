@@ -4,12 +4,13 @@
 mod common;
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use chrono::TimeDelta;
 use heliograph_shared::store::Store;
 use heliograph_shared::store::embedded::EmbeddedStore;
 use heliograph_shared::{DeviceKind, ReportSchedule};
+use heliograph_testkit::wait_until_async;
 use metrics_exporter_prometheus::PrometheusBuilder;
 
 use common::*;
@@ -44,12 +45,16 @@ async fn emails_are_counted_by_provider_kind_and_outcome() {
     assert!(scraped.contains(retry), "missing {retry:?} in\n{scraped}");
 
     let smtp = SmtpServer::start_on(port, &dir.path().join("received"));
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while smtp.messages().is_empty() {
-        assert!(Instant::now() < deadline, "the summary did not arrive once the server was back");
-        mailer.round(clock.now()).await.expect("a round");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    let (mailer_ref, smtp_ref, clock_ref) = (&mailer, &smtp, &clock);
+    wait_until_async(
+        Duration::from_secs(30),
+        "the summary to arrive once the server was back",
+        || async move {
+            mailer_ref.round(clock_ref.now()).await.expect("a round");
+            (!smtp_ref.messages().is_empty()).then_some(())
+        },
+    )
+    .await;
     let scraped = recorder.render();
     let sent = r#"heliograph_mailer_emails_total{provider="sunny",kind="summary",outcome="sent"} 1"#;
     assert!(scraped.contains(sent), "missing {sent:?} in\n{scraped}");

@@ -198,16 +198,7 @@ pub(crate) async fn commission(
         return Ok(existing.last_seen);
     }
     let customer = ensure_customer(tenant, owner).await?;
-    let gateway = Gateway {
-        id: id.clone(),
-        customer: Some(customer),
-        site_name: site_name.to_owned(),
-        capacity_kwp,
-        token_hash: token.hash(),
-        previous_token: None,
-        last_seen: None,
-        active: true,
-    };
+    let gateway = Gateway::new(id.clone(), Some(customer), site_name.to_owned(), capacity_kwp, token.hash());
     tenant.create_gateway(&gateway).await?;
     Ok(None)
 }

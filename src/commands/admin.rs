@@ -110,16 +110,8 @@ pub async fn gateway(settings: Settings, command: GatewayCommand) -> anyhow::Res
             );
             let tenant = store.tenant(&slug(&provider)?).await?;
             let token = GatewayToken::generate();
-            let gateway = Gateway {
-                id: GatewayId::parse(&id)?,
-                customer: customer.map(|c| c.parse::<CustomerId>()).transpose()?,
-                site_name: site,
-                capacity_kwp,
-                token_hash: token.hash(),
-                previous_token: None,
-                last_seen: None,
-                active: true,
-            };
+            let customer = customer.map(|c| c.parse::<CustomerId>()).transpose()?;
+            let gateway = Gateway::new(GatewayId::parse(&id)?, customer, site, capacity_kwp, token.hash());
             tenant.create_gateway(&gateway).await?;
             println!("gateway {} added; its token (shown once, store it in the gateway):", gateway.id);
             println!("{}", token.reveal());

@@ -11,4 +11,4 @@ pub mod sun;
 pub mod wait;
 
 pub use ports::{free_port, wait_for_port};
-pub use wait::{wait_until, wait_until_async};
+pub use wait::{try_wait_until, try_wait_until_async, wait_until, wait_until_async};

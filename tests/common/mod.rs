@@ -63,14 +63,15 @@ pub async fn open_store(backend: Backend) -> TestStore {
     TestStore { store, settings, dir }
 }
 
-/// Settings for a test server on ephemeral loopback ports.
+/// Settings for a test server on ephemeral loopback ports. The spool is left to
+/// [`TestServer::start`], which gives the server one it removes afterwards.
 pub fn test_settings() -> IngestSettings {
     IngestSettings {
         listen: SocketAddr::from(([127, 0, 0, 1], 0)),
         http_listen: Some(SocketAddr::from(([127, 0, 0, 1], 0))),
         dedicated_host: [127, 0, 0, 1].into(),
         registry_refresh_secs: 1,
-        spool_dir: Some(std::env::temp_dir().join(unique("heliograph-test-spool-"))),
+        spool_dir: None,
         ..IngestSettings::default()
     }
 }
@@ -81,10 +82,20 @@ pub struct TestServer {
     pub http: SocketAddr,
     pub shutdown: CancellationToken,
     pub task: tokio::task::JoinHandle<()>,
+    /// The spool directory the server was given, removed when the server is dropped.
+    spool: Option<tempfile::TempDir>,
 }
 
 impl TestServer {
-    pub async fn start(settings: IngestSettings, store: Arc<dyn Store>) -> Self {
+    /// Binds and runs a server; with no `spool_dir` in `settings` it spools to a fresh directory
+    /// that goes with the server (a test that restarts a server on one spool names its own).
+    pub async fn start(mut settings: IngestSettings, store: Arc<dyn Store>) -> Self {
+        let spool = settings.spool_dir.is_none().then(|| {
+            tempfile::Builder::new().prefix("heliograph-test-spool-").tempdir().expect("a spool directory")
+        });
+        if let Some(dir) = &spool {
+            settings.spool_dir = Some(dir.path().to_owned());
+        }
         let server = IngestServer::bind(settings, store).await.expect("server binds");
         let addr = server.local_addr().expect("bound address");
         let http = server.http_addr().expect("http listener");
@@ -93,7 +104,7 @@ impl TestServer {
         let task = tokio::spawn(async move {
             server.run(stop).await.expect("server runs");
         });
-        Self { addr, http, shutdown, task }
+        Self { addr, http, shutdown, task, spool }
     }
 
     pub async fn stop(self) {
@@ -114,16 +125,8 @@ pub async fn provider(store: &Arc<dyn Store>, slug: &str, port: Option<u16>) -> 
 /// Adds a gateway and returns its token.
 pub async fn gateway(tenant: &Arc<dyn TenantStore>, id: &str) -> String {
     let token = GatewayToken::generate();
-    let gateway = Gateway {
-        id: GatewayId::parse(id).expect("valid id"),
-        customer: None,
-        site_name: format!("Site {id}"),
-        capacity_kwp: 10.0,
-        token_hash: token.hash(),
-        previous_token: None,
-        last_seen: None,
-        active: true,
-    };
+    let id = GatewayId::parse(id).expect("valid id");
+    let gateway = Gateway::new(id.clone(), None, format!("Site {id}"), 10.0, token.hash());
     tenant.create_gateway(&gateway).await.expect("gateway created");
     token.reveal().to_owned()
 }

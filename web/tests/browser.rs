@@ -8,26 +8,18 @@
 mod cdp;
 mod common;
 
-use std::path::PathBuf;
 use std::time::Duration;
 
 use chrono::{DateTime, Datelike, NaiveDate, TimeDelta, TimeZone, Timelike, Utc};
 use chrono_tz::Tz;
-use common::{PASSWORD, TestApp, USER, empty_store, provider, site, write};
+use common::{PASSWORD, TestApp, USER, empty_store, provider, site, underperforming, write};
 use heliograph_shared::reports::period::local_date;
 use heliograph_shared::store::{Store, WriteBatch};
 use heliograph_shared::{
-    Alert, AlertKind, DeviceId, DeviceStatus, GatewayId, Metric, Metrics, ProviderSlug, QuarantinedReading,
-    Reading, RefusalReason, RefusedGateway,
+    DeviceId, DeviceStatus, GatewayId, Metric, Metrics, ProviderSlug, QuarantinedReading, Reading,
+    RefusalReason, RefusedGateway,
 };
 use heliograph_web::WebSettings;
-
-/// Where screenshots go: `$CARGO_TARGET_DIR/screenshots`, else `target/screenshots`.
-fn screenshots() -> PathBuf {
-    std::env::var_os("CARGO_TARGET_DIR")
-        .map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target"), PathBuf::from)
-        .join("screenshots")
-}
 
 /// A deterministic value in [0, 1) (SplitMix64).
 fn unit(seed: u64) -> f64 {
@@ -198,16 +190,7 @@ async fn seed_sunrise(store: &dyn Store, now: DateTime<Utc>) -> anyhow::Result<(
         content: "ac_power=4120 W; energy=81234.5 kWh".into(),
     });
     tenant.write_batch(batch).await?;
-    tenant
-        .open_alert(&Alert::open(
-            AlertKind::Underperformance,
-            GatewayId::parse("SUN-2")?,
-            None,
-            None,
-            now - TimeDelta::hours(2),
-            "produced 41 % of its recent median".into(),
-        ))
-        .await?;
+    underperforming(store, &slug, &GatewayId::parse("SUN-2")?, now - TimeDelta::hours(2)).await?;
     Ok(())
 }
 
@@ -225,7 +208,7 @@ async fn journey() -> anyhow::Result<()> {
     seed_sunrise(store.as_ref(), now).await?;
     common::seed(store.as_ref(), "voltwerk", "Europe/Vienna", "VOLT-1", "Bob Gruber").await?;
     let app = TestApp::start(dir, store, WebSettings::default()).await?;
-    let shots = screenshots();
+    let shots = cdp::screenshots();
     let tz: Tz = "Europe/Berlin".parse().map_err(|_| anyhow::anyhow!("zone"))?;
     let today = local_date(tz, now);
     let yesterday = today.pred_opt().unwrap();
@@ -240,8 +223,7 @@ async fn journey() -> anyhow::Result<()> {
         "not sent to the login page"
     );
     chrome.screenshot(&owner, &shots.join("01-login.png")).await?;
-    log_in(&mut chrome, &owner, "sunrise").await?;
-    chrome.wait_for(&owner, "location.pathname === '/sites'", "the fleet after login").await?;
+    chrome.log_in(&owner, "sunrise", USER, PASSWORD).await?;
 
     // The fleet: four sites, totals, one in fault, one offline.
     let text = chrome.text(&owner).await?;
@@ -353,8 +335,7 @@ async fn journey() -> anyhow::Result<()> {
     // provider's site or its export.
     let stranger = chrome.new_tab(true).await?;
     chrome.goto(&stranger, &format!("{}/login", app.base)).await?;
-    log_in(&mut chrome, &stranger, "voltwerk").await?;
-    chrome.wait_for(&stranger, "location.pathname === '/sites'", "the stranger's fleet").await?;
+    chrome.log_in(&stranger, "voltwerk", USER, PASSWORD).await?;
     let theirs = chrome.text(&stranger).await?;
     anyhow::ensure!(theirs.contains("VOLT-1") && !theirs.contains("SUN-1"), "{theirs}");
     chrome.goto(&stranger, &format!("{}{before}", app.base)).await?;
@@ -365,17 +346,6 @@ async fn journey() -> anyhow::Result<()> {
     anyhow::ensure!(status == 404, "the CSV answered {status}");
 
     chrome.close().await?;
-    Ok(())
-}
-
-/// Fills and submits the login form.
-async fn log_in(chrome: &mut cdp::Chromium, tab: &cdp::Tab, provider: &str) -> anyhow::Result<()> {
-    let script = format!(
-        "(() => {{ const f = document.querySelector('form[action=\"/login\"]'); \
-         f.provider.value = {provider:?}; f.username.value = {USER:?}; f.password.value = {PASSWORD:?}; \
-         f.querySelector('button[type=submit]').click(); return true; }})()"
-    );
-    chrome.eval(tab, &script).await?;
     Ok(())
 }
 

@@ -8,18 +8,10 @@
 mod cdp;
 mod common;
 
-use std::path::PathBuf;
 use std::time::Duration;
 
 use common::{PASSWORD, TestApp, USER};
 use serde_json::Value;
-
-/// Where screenshots go: `$CARGO_TARGET_DIR/screenshots`, else `target/screenshots`.
-fn screenshots() -> PathBuf {
-    std::env::var_os("CARGO_TARGET_DIR")
-        .map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target"), PathBuf::from)
-        .join("screenshots")
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn forms_keep_their_input_show_errors_at_their_fields_and_ask_before_destroying_at_both_widths() {
@@ -299,7 +291,7 @@ impl Page<'_> {
     }
 
     async fn shot(&mut self, name: &str) -> anyhow::Result<()> {
-        let path = screenshots().join(format!("forms-{}-{name}.png", self.width));
+        let path = cdp::screenshots().join(format!("forms-{}-{name}.png", self.width));
         self.chrome.screenshot(&self.tab, &path).await
     }
 }

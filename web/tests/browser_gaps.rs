@@ -8,20 +8,11 @@
 mod cdp;
 mod common;
 
-use std::path::PathBuf;
 use std::time::Duration;
 
 use chrono::{TimeDelta, Utc};
-use common::{PASSWORD, TestApp, USER, readings, site, write};
+use common::{PASSWORD, TestApp, USER, readings, site, underperforming, write};
 use heliograph_shared::reports::period::local_date;
-use heliograph_shared::{Alert, AlertKind};
-
-/// Where screenshots go: `$CARGO_TARGET_DIR/screenshots`, else `target/screenshots`.
-fn screenshots() -> PathBuf {
-    std::env::var_os("CARGO_TARGET_DIR")
-        .map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target"), PathBuf::from)
-        .join("screenshots")
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn missing_data_and_filtered_fleet_read_right_at_desktop_and_phone_width() {
@@ -44,33 +35,16 @@ async fn gaps() -> anyhow::Result<()> {
     all.extend(readings(&roof, silent.end..now, step, 18_000.0, &mut energy, &mut meter));
     write(app.store.as_ref(), &sunrise.slug, &roof, all, now).await?;
     site(app.store.as_ref(), &sunrise.slug, "SUN-9", "Aying town", "Town hall", 15.0).await?;
-    app.store
-        .tenant(&sunrise.slug)
-        .await?
-        .open_alert(&Alert::open(
-            AlertKind::Underperformance,
-            sunrise.gateway.clone(),
-            None,
-            None,
-            now - TimeDelta::hours(2),
-            "produced 41 % of its recent median".into(),
-        ))
-        .await?;
+    underperforming(app.store.as_ref(), &sunrise.slug, &sunrise.gateway, now - TimeDelta::hours(2)).await?;
 
     let before = local_date(tz, commissioned).pred_opt().unwrap();
     let tomorrow = local_date(tz, now).succ_opt().unwrap();
     let month = local_date(tz, now).format("%Y-%m");
-    let shots = screenshots();
+    let shots = cdp::screenshots();
     let mut chrome = cdp::Chromium::launch().await?;
     let tab = chrome.new_tab(false).await?;
     chrome.goto(&tab, &format!("{}/login", app.base)).await?;
-    let script = format!(
-        "(() => {{ const f = document.querySelector('form[action=\"/login\"]'); \
-         f.provider.value = 'sunrise'; f.username.value = {USER:?}; f.password.value = {PASSWORD:?}; \
-         f.querySelector('button[type=submit]').click(); return true; }})()"
-    );
-    chrome.eval(&tab, &script).await?;
-    chrome.wait_for(&tab, "location.pathname === '/sites'", "the fleet after login").await?;
+    chrome.log_in(&tab, "sunrise", USER, PASSWORD).await?;
 
     for (width, height, mobile) in [(1280, 900, false), (390, 844, true)] {
         chrome.viewport(&tab, width, height, mobile).await?;

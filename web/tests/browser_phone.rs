@@ -9,27 +9,19 @@
 mod cdp;
 mod common;
 
-use std::path::PathBuf;
 use std::time::Duration;
 
 use chrono::{Datelike, TimeDelta, Timelike, Utc};
 use chrono_tz::Tz;
-use common::{PASSWORD, TestApp, USER, empty_store, provider, readings, site, write};
+use common::{PASSWORD, TestApp, USER, empty_store, provider, readings, site, underperforming, write};
 use heliograph_shared::reports::period::local_date;
 use heliograph_shared::store::Store;
-use heliograph_shared::{Alert, AlertKind, GatewayId, ProviderSlug};
+use heliograph_shared::{GatewayId, ProviderSlug};
 use heliograph_web::WebSettings;
 use serde_json::json;
 
 const WIDTH: u32 = 390;
 const HEIGHT: u32 = 844;
-
-/// Where screenshots go: `$CARGO_TARGET_DIR/screenshots`, else `target/screenshots`.
-fn screenshots() -> PathBuf {
-    std::env::var_os("CARGO_TARGET_DIR")
-        .map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target"), PathBuf::from)
-        .join("screenshots")
-}
 
 /// `sunrise` with three sites and a week of history: one online, one offline for five hours,
 /// one with an open alert, so that the fleet shows each status and an alert line.
@@ -59,18 +51,7 @@ async fn seed(store: &dyn Store, now: chrono::DateTime<Utc>) -> anyhow::Result<(
             readings(&gateway, start..until, TimeDelta::minutes(5), kwp * 700.0, &mut energy, &mut meter);
         write(store, &slug, &gateway, all, until).await?;
     }
-    store
-        .tenant(&slug)
-        .await?
-        .open_alert(&Alert::open(
-            AlertKind::Underperformance,
-            GatewayId::parse("SUN-2")?,
-            None,
-            None,
-            now - TimeDelta::hours(2),
-            "produced 41 % of its recent median".into(),
-        ))
-        .await?;
+    underperforming(store, &slug, &GatewayId::parse("SUN-2")?, now - TimeDelta::hours(2)).await?;
     Ok(())
 }
 
@@ -87,7 +68,7 @@ async fn phone() -> anyhow::Result<()> {
     let (dir, store) = empty_store().await?;
     seed(store.as_ref(), now).await?;
     let app = TestApp::start(dir, store, WebSettings::default()).await?;
-    let shots = screenshots();
+    let shots = cdp::screenshots();
     let tz: Tz = "Europe/Berlin".parse().map_err(|_| anyhow::anyhow!("zone"))?;
     let today = local_date(tz, now);
 
@@ -97,8 +78,7 @@ async fn phone() -> anyhow::Result<()> {
     chrome.goto(&tab, &format!("{}/login", app.base)).await?;
 
     fits(&mut chrome, &tab, "login").await?;
-    log_in(&mut chrome, &tab).await?;
-    chrome.wait_for(&tab, "location.pathname === '/sites'", "the fleet after login").await?;
+    chrome.log_in(&tab, "sunrise", USER, PASSWORD).await?;
 
     // The keyboard's first stop on a freshly loaded page is the skip link, shown on focus.
     chrome.goto(&tab, &format!("{}/sites", app.base)).await?;
@@ -246,16 +226,5 @@ async fn menu_in_reach(chrome: &mut cdp::Chromium, tab: &cdp::Tab) -> anyhow::Re
     let entries = menu.as_array().cloned().unwrap_or_default();
     anyhow::ensure!(entries.len() == 5 && entries.iter().all(|e| e[1] == true), "menu: {menu}");
     anyhow::ensure!(entries[4][0] == "Settings", "menu: {menu}");
-    Ok(())
-}
-
-/// Fills and submits the login form.
-async fn log_in(chrome: &mut cdp::Chromium, tab: &cdp::Tab) -> anyhow::Result<()> {
-    let script = format!(
-        "(() => {{ const f = document.querySelector('form[action=\"/login\"]'); \
-         f.provider.value = 'sunrise'; f.username.value = {USER:?}; f.password.value = {PASSWORD:?}; \
-         f.querySelector('button[type=submit]').click(); return true; }})()"
-    );
-    chrome.eval(tab, &script).await?;
     Ok(())
 }

@@ -9,6 +9,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::TestApp;
+use heliograph_testkit::wait_until_async;
 use heliograph_web::WebSettings;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -176,27 +177,29 @@ async fn requests_beyond_max_requests_are_answered_503_at_once() {
         holders.push(stream);
     }
     // Poll until both hold their slot: then a third request is refused without waiting.
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let refused = loop {
+    let app = &app;
+    let refused = wait_until_async(Duration::from_secs(10), "a third request to be refused", || async move {
         let asked = Instant::now();
         let response = app.http.get(format!("{}/healthz", app.base)).send().await.unwrap();
-        if response.status() == 503 {
-            break (response, asked.elapsed());
-        }
-        assert!(Instant::now() < deadline, "a third request was never refused");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    };
+        (response.status() == 503).then(|| (response, asked.elapsed()))
+    })
+    .await;
     let (response, took) = refused;
     println!("with 2 requests in flight a third was answered 503 in {took:.2?}");
     assert_eq!(response.headers()["retry-after"], "1");
     assert_eq!(response.headers()["x-frame-options"], "DENY");
     assert!(took < Duration::from_secs(5), "refused at once, not queued: {took:?}");
     drop(holders);
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while app.http.get(format!("{}/healthz", app.base)).send().await.unwrap().status() != 200 {
-        assert!(Instant::now() < deadline, "the slots were never given back");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    wait_until_healthy(app, "the slots to be given back").await;
+}
+
+/// Waits until the app answers `/healthz` with 200 again; `what` names what that shows.
+async fn wait_until_healthy(app: &TestApp, what: &str) {
+    wait_until_async(Duration::from_secs(10), what, || async {
+        let answer = app.http.get(format!("{}/healthz", app.base)).send().await;
+        answer.is_ok_and(|r| r.status() == 200).then_some(())
+    })
+    .await;
 }
 
 #[tokio::test]
@@ -219,11 +222,5 @@ async fn connections_beyond_max_connections_are_answered_503_and_closed() {
         assert!(Instant::now() < deadline, "a sixth connection was never refused: {answer:?}");
     }
     drop(open);
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while app.http.get(format!("{}/healthz", app.base)).send().await.map(|r| r.status()).ok()
-        != Some(200.try_into().unwrap())
-    {
-        assert!(Instant::now() < deadline, "the connection slots were never given back");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    wait_until_healthy(&app, "the connection slots to be given back").await;
 }

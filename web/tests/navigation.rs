@@ -8,8 +8,8 @@
 mod common;
 
 use chrono::{TimeDelta, Utc};
-use common::{DAY, TestApp, site};
-use heliograph_shared::{Alert, AlertKind, Customer, CustomerId, EmailAddress};
+use common::{DAY, TestApp, site, underperforming};
+use heliograph_shared::{Customer, CustomerId, EmailAddress};
 
 fn title(html: &str) -> &str {
     html.split("<title>").nth(1).unwrap().split("</title>").next().unwrap()
@@ -162,16 +162,7 @@ async fn status_chips_filter_the_fleet_and_it_sorts_with_what_needs_attention_fi
     let (app, sunrise, _) = TestApp::spawn().await.unwrap();
     // A site never seen (offline) and one online with an open alert, beside the seeded one.
     site(app.store.as_ref(), &sunrise.slug, "SUN-7", "Zed Ltd", "Zed roof", 5.0).await.unwrap();
-    let tenant = app.store.tenant(&sunrise.slug).await.unwrap();
-    tenant
-        .open_alert(&Alert::open(
-            AlertKind::Underperformance,
-            sunrise.gateway.clone(),
-            None,
-            None,
-            Utc::now() - TimeDelta::hours(1),
-            "produced 41 % of its recent median".into(),
-        ))
+    underperforming(app.store.as_ref(), &sunrise.slug, &sunrise.gateway, Utc::now() - TimeDelta::hours(1))
         .await
         .unwrap();
     let session = app.session("sunrise").await.unwrap();

@@ -18,6 +18,7 @@ use heliograph_shared::{
     Customer, CustomerId, Device, DeviceId, DeviceKind, EmailAddress, Gateway, GatewayId, GatewayToken,
     Metric, Metrics, Provider, ProviderSlug, Reading, ReportSchedule, UnsubscribeKey,
 };
+use heliograph_testkit::try_wait_until;
 
 /// The Python that runs aiosmtpd: `HELIOGRAPH_PYTHON`, else the test command's venv.
 fn python() -> PathBuf {
@@ -105,23 +106,17 @@ impl SmtpServer {
                 )
             });
         let mut server = Self { child, port, dir: dir.to_path_buf() };
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            if TcpStream::connect(SocketAddr::from(([127, 0, 0, 1], port))).is_ok() {
-                return server;
-            }
+        let listening = try_wait_until(Duration::from_secs(20), || {
             if let Ok(Some(status)) = server.child.try_wait() {
                 panic!(
                     "the test SMTP server ({} -m aiosmtpd) exited with {status}; is aiosmtpd installed in it?",
                     python.display()
                 );
             }
-            assert!(
-                Instant::now() < deadline,
-                "the test SMTP server did not listen on port {port} within 20 s"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
+            TcpStream::connect(SocketAddr::from(([127, 0, 0, 1], port))).is_ok()
+        });
+        assert!(listening, "the test SMTP server did not listen on port {port} within 20 s");
+        server
     }
 
     /// Starts aiosmtpd on a free port.
@@ -142,14 +137,9 @@ impl SmtpServer {
 
     /// Waits until at least `count` messages arrived (polling with a deadline).
     pub fn wait_for(&self, count: usize, within: Duration) -> Vec<Vec<u8>> {
-        let deadline = Instant::now() + within;
-        loop {
-            let messages = self.messages();
-            if messages.len() >= count || Instant::now() > deadline {
-                return messages;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        // The caller asserts on what arrived, so a shortfall is its failure, not this wait's.
+        try_wait_until(within, || self.messages().len() >= count);
+        self.messages()
     }
 }
 

@@ -28,6 +28,26 @@ pub struct Gateway {
 }
 
 impl Gateway {
+    /// A gateway just added: active, with one token (its hash `token_hash`), never seen.
+    pub fn new(
+        id: GatewayId,
+        customer: Option<CustomerId>,
+        site_name: String,
+        capacity_kwp: f64,
+        token_hash: TokenHash,
+    ) -> Self {
+        Self {
+            id,
+            customer,
+            site_name,
+            capacity_kwp,
+            token_hash,
+            previous_token: None,
+            last_seen: None,
+            active: true,
+        }
+    }
+
     /// True when `token` is the current one, or the previous one within its grace period.
     pub fn accepts(&self, token: &GatewayToken, now: DateTime<Utc>) -> bool {
         let current = self.token_hash.verify(token);

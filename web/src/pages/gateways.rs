@@ -71,16 +71,7 @@ async fn create_gateway(
     new: NewGateway,
 ) -> Result<Result<(Gateway, String), FieldErrors>, AppError> {
     let token = GatewayToken::generate();
-    let gateway = Gateway {
-        id: new.id,
-        customer: new.customer,
-        site_name: new.site_name,
-        capacity_kwp: new.capacity_kwp,
-        token_hash: token.hash(),
-        previous_token: None,
-        last_seen: None,
-        active: true,
-    };
+    let gateway = Gateway::new(new.id, new.customer, new.site_name, new.capacity_kwp, token.hash());
     match scope.tenant.create_gateway(&gateway).await {
         Ok(()) => {}
         Err(StoreError::GatewayExists(id)) => {

@@ -39,6 +39,13 @@ pub struct Tab {
     context: Option<String>,
 }
 
+/// Where screenshots go: `$CARGO_TARGET_DIR/screenshots`, else `target/screenshots`.
+pub fn screenshots() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target"), PathBuf::from)
+        .join("screenshots")
+}
+
 /// Where Chromium is.
 pub fn executable() -> PathBuf {
     std::env::var_os("HELIOGRAPH_CHROMIUM").map_or_else(|| PathBuf::from("/usr/bin/chromium"), PathBuf::from)
@@ -185,6 +192,24 @@ impl Chromium {
             anyhow::ensure!(Instant::now() < deadline, "timed out waiting for {what} ({condition})");
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
+    }
+
+    /// Fills the panel's login form open in `tab` for `user` of `provider`, submits it and waits
+    /// until the fleet is shown.
+    pub async fn log_in(
+        &mut self,
+        tab: &Tab,
+        provider: &str,
+        user: &str,
+        password: &str,
+    ) -> anyhow::Result<()> {
+        let script = format!(
+            "(() => {{ const f = document.querySelector('form[action=\"/login\"]'); \
+             f.provider.value = {provider:?}; f.username.value = {user:?}; f.password.value = {password:?}; \
+             f.querySelector('button[type=submit]').click(); return true; }})()"
+        );
+        self.eval(tab, &script).await?;
+        self.wait_for(tab, "location.pathname === '/sites'", &format!("{provider}'s fleet after login")).await
     }
 
     /// Clicks the first element matching `selector`, then waits for `condition`.

@@ -11,10 +11,11 @@ use chrono_tz::Tz;
 use heliograph_shared::reports::Period;
 use heliograph_shared::store::{self, Store, StoreSettings, WriteBatch};
 use heliograph_shared::{
-    ApiToken, Customer, CustomerId, Device, DeviceId, DeviceKind, DeviceStatus, EmailAddress, Gateway,
-    GatewayId, GatewayToken, Metric, Metrics, PasswordDigest, Provider, ProviderSlug, Reading, User,
-    Username,
+    Alert, AlertKind, ApiToken, Customer, CustomerId, Device, DeviceId, DeviceKind, DeviceStatus,
+    EmailAddress, Gateway, GatewayId, GatewayToken, Metric, Metrics, PasswordDigest, Provider, ProviderSlug,
+    Reading, User, Username,
 };
+use heliograph_testkit::try_wait_until_async;
 use heliograph_web::{WebServer, WebSettings};
 use tokio_util::sync::CancellationToken;
 
@@ -114,16 +115,13 @@ impl TestApp {
     }
 
     async fn wait_ready(&self) -> anyhow::Result<()> {
-        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
-        loop {
-            if let Ok(r) = self.http.get(format!("{}/readyz", self.base)).send().await
-                && r.status().is_success()
-            {
-                return Ok(());
-            }
-            anyhow::ensure!(tokio::time::Instant::now() < deadline, "the app did not become ready");
-            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-        }
+        let ready = try_wait_until_async(std::time::Duration::from_secs(10), || async {
+            let answer = self.http.get(format!("{}/readyz", self.base)).send().await;
+            answer.is_ok_and(|r| r.status().is_success()).then_some(())
+        })
+        .await;
+        anyhow::ensure!(ready.is_some(), "the app did not become ready");
+        Ok(())
     }
 
     /// The login page's token and cookie.
@@ -334,19 +332,30 @@ pub async fn site(
     };
     tenant.upsert_customer(&customer).await?;
     let gateway = GatewayId::parse(gateway)?;
-    tenant
-        .create_gateway(&Gateway {
-            id: gateway.clone(),
-            customer: Some(customer.id),
-            site_name: site_name.into(),
-            capacity_kwp,
-            token_hash: GatewayToken::generate().hash(),
-            previous_token: None,
-            last_seen: None,
-            active: true,
-        })
-        .await?;
+    let token = GatewayToken::generate();
+    let record =
+        Gateway::new(gateway.clone(), Some(customer.id), site_name.into(), capacity_kwp, token.hash());
+    tenant.create_gateway(&record).await?;
     Ok((customer.id, gateway))
+}
+
+/// Opens an underperformance alert on `gateway` at `at`, as the monitor would.
+pub async fn underperforming(
+    store: &dyn Store,
+    slug: &ProviderSlug,
+    gateway: &GatewayId,
+    at: DateTime<Utc>,
+) -> anyhow::Result<()> {
+    let alert = Alert::open(
+        AlertKind::Underperformance,
+        gateway.clone(),
+        None,
+        None,
+        at,
+        "produced 41 % of its recent median".into(),
+    );
+    store.tenant(slug).await?.open_alert(&alert).await?;
+    Ok(())
 }
 
 /// A provider with a user, a customer, a gateway, a complete [`DAY`] of five-minute data, the
