@@ -103,8 +103,8 @@ async fn every_reading_acked_before_a_sigkill_is_stored_after_restart() {
         }
     });
     let (sent, acked) = stream_until_killed(port, "GW-1", &token, base, &acks).await;
+    // The killer fails the test unless ACKED_BEFORE_KILL documents were acked before the kill.
     killer.await.unwrap();
-    assert!(acked >= ACKED_BEFORE_KILL, "the stream ran for a while before the kill ({acked} acked)");
 
     let mut server = start(&config, port);
     let count: u64 = run(
