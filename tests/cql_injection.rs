@@ -100,6 +100,7 @@ async fn quotes_and_semicolons_in_values_are_stored_verbatim_on_cassandra() {
             previous_token: None,
             last_seen: None,
             active: true,
+            location: None,
         })
         .await
         .unwrap();

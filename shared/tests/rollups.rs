@@ -41,6 +41,7 @@ async fn embedded_rollups_match_a_fold_of_the_raw_readings_whatever_order_they_a
             previous_token: None,
             last_seen: None,
             active: true,
+            location: None,
         })
         .await
         .unwrap();

@@ -16,6 +16,7 @@ use chrono::{DateTime, NaiveDate, TimeDelta, TimeZone, Utc};
 use futures::FutureExt;
 use futures::future::join_all;
 use heliograph_shared::reports::daily::DaySummary;
+use heliograph_shared::reports::daylight::DaylightRule;
 use heliograph_shared::reports::{self, Period, SiteFacts, SiteReport, hourly_rollups};
 use heliograph_shared::store::cassandra::KeyspaceName;
 use heliograph_shared::store::{
@@ -25,7 +26,7 @@ use heliograph_shared::store::{
 use heliograph_shared::{
     Customer, CustomerId, Device, DeviceId, DeviceKind, DeviceStatus, EmailAddress, Gateway, GatewayId,
     GatewayToken, Metric, Metrics, Provider, ProviderSlug, QuarantinedReading, Reading, RefusalReason,
-    RefusedGateway,
+    RefusedGateway, SiteLocation,
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -232,6 +233,7 @@ fn gateway_record(id: &str) -> Gateway {
         previous_token: None,
         last_seen: None,
         active: true,
+        location: None,
     }
 }
 
@@ -670,6 +672,7 @@ async fn gateways_are_created_read_replaced_and_listed_by_id(f: &Fixture) {
         customer: Some(owner.id),
         previous_token: Some((GatewayToken::generate().hash(), at(2026, 7, 1, 0, 0, 0))),
         last_seen: Some(at(2026, 6, 1, 8, 0, 0)),
+        location: Some(SiteLocation::new(-33.8688, 151.2093).unwrap()),
         ..gateway_record("GW-A")
     };
     tenant.create_gateway(&b).await.unwrap();
@@ -685,6 +688,7 @@ async fn gateways_are_created_read_replaced_and_listed_by_id(f: &Fixture) {
     a.site_name = "Roof, east".into();
     a.capacity_kwp = 12.5;
     a.active = false;
+    a.location = None;
     tenant.update_gateway(&a).await.unwrap();
     assert_eq!(tenant.gateway(&a.id).await.unwrap(), Some(a.clone()));
     assert_eq!(tenant.gateways().await.unwrap(), vec![a, b]);
@@ -1498,8 +1502,12 @@ impl SummarisedYear {
             reports::device_rollups(tenant, &gw("GW-1"), &self.devices, Self::YEAR.bounds(Self::ZONE))
                 .await
                 .unwrap();
-        let site =
-            SiteFacts { capacity_kwp: self.gateway.capacity_kwp, timezone: Self::ZONE, commissioned: None };
+        let site = SiteFacts {
+            capacity_kwp: self.gateway.capacity_kwp,
+            timezone: Self::ZONE,
+            commissioned: None,
+            daylight: DaylightRule::Clock,
+        };
         let direct = SiteReport::compute(site, &rollups, Self::YEAR, now);
         assert!((after.total.production_wh - direct.total.production_wh).abs() < 1e-6);
         assert_eq!(after.buckets[2].flows.production_wh, direct.buckets[2].flows.production_wh);

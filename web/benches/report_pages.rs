@@ -116,6 +116,7 @@ async fn build(store: &dyn Store, days: i64, now: DateTime<Utc>) -> anyhow::Resu
                 previous_token: None,
                 last_seen: None,
                 active: true,
+                location: None,
             })
             .await?;
         write_site(tenant.as_ref(), &gateway, days, now).await?;
@@ -306,7 +307,12 @@ fn pages(c: &mut Criterion) {
     let rollups = runtime
         .block_on(reports::device_rollups(tenant.as_ref(), &gateway.id, &devices, year.bounds(tz)))
         .unwrap();
-    let facts = SiteFacts { capacity_kwp: gateway.capacity_kwp, timezone: tz, commissioned: None };
+    let facts = SiteFacts {
+        capacity_kwp: gateway.capacity_kwp,
+        timezone: tz,
+        commissioned: None,
+        daylight: heliograph_shared::reports::daylight::DaylightRule::of(gateway.location),
+    };
     let now = Utc::now();
     group.bench_function("compute", |b| b.iter(|| SiteReport::compute(facts, &rollups, year, now)));
     group.finish();

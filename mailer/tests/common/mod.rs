@@ -223,6 +223,7 @@ pub async fn site(
         previous_token: None,
         last_seen: None,
         active: true,
+        location: None,
     };
     tenant.create_gateway(&gateway).await.expect("gateway created");
     gateway

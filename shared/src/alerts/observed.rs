@@ -1,4 +1,6 @@
-//! What the monitor learns of a site from its reports: the local hours in which it produces.
+//! The daylight the offline alert watches: from sunrise to sunset where the site's location is
+//! known, else what the monitor learns of the site from its reports, the local hours in which it
+//! produces.
 
 use chrono::{DateTime, NaiveDate, NaiveTime, TimeDelta, Timelike, Utc};
 use chrono_tz::Tz;
@@ -6,21 +8,26 @@ use chrono_tz::Tz;
 use super::rules::Daylight;
 use crate::domain::Gateway;
 use crate::reports::comparable::devices_with_rollups;
+use crate::reports::daylight::DaylightRule;
 use crate::reports::site::{self, DeviceRollups};
 use crate::store::{StoreError, TenantStore};
 
 /// Days of production the learned daylight needs; with fewer the default hours are used.
 const DAYLIGHT_MIN_DAYS: usize = 3;
 
-/// The local hours in which a site produced over the last week (its producers' peaks above
-/// zero), as the daylight the offline alert watches; the default hours until it has produced on
-/// `DAYLIGHT_MIN_DAYS` days.
+/// Today's sunrise to sunset at the site when its location is known; else the local hours in
+/// which it produced over the last week (its producers' peaks above zero), or the default hours
+/// until it has produced on `DAYLIGHT_MIN_DAYS` days.
 pub async fn daylight(
     tenant: &dyn TenantStore,
     gateway: &Gateway,
     tz: Tz,
     now: DateTime<Utc>,
 ) -> Result<Daylight, StoreError> {
+    if let Some(location) = gateway.location {
+        let today = now.with_timezone(&tz).date_naive();
+        return Ok(Daylight::of_span(DaylightRule::Sun(location).span(today, tz), tz));
+    }
     let loaded = devices_with_rollups(tenant, gateway, now - TimeDelta::days(7)..now).await?;
     let devices: Vec<DeviceRollups> = loaded.into_iter().map(|(_, d)| d).collect();
     let producing: Vec<DateTime<Tz>> = site::producers(&devices)

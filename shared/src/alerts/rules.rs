@@ -19,6 +19,21 @@ impl Daylight {
         to: NaiveTime::from_hms_opt(18, 0, 0).expect("18:00 is a valid time"),
     };
 
+    /// The local times of a day's daylight `span` (from
+    /// [`DaylightRule::span`](crate::reports::daylight::DaylightRule::span)): all day for a polar
+    /// day, none of it for a polar night (`None`).
+    pub fn of_span(span: Option<std::ops::Range<DateTime<Utc>>>, tz: Tz) -> Self {
+        let midnight = NaiveTime::MIN;
+        let Some(span) = span else { return Daylight { from: midnight, to: midnight } };
+        let (from, to) = (span.start.with_timezone(&tz), span.end.with_timezone(&tz));
+        let to = if to.date_naive() > from.date_naive() {
+            NaiveTime::from_hms_opt(23, 59, 59).unwrap_or(midnight)
+        } else {
+            to.time()
+        };
+        Daylight { from: from.time(), to }
+    }
+
     /// Today's daylight start in `tz`, if `now` is inside today's daylight.
     pub fn started_at(&self, now: DateTime<Utc>, tz: Tz) -> Option<DateTime<Utc>> {
         let local = now.with_timezone(&tz);
@@ -112,6 +127,28 @@ mod tests {
         // Never reported: not watched.
         assert!(!offline(None, utc("2026-06-02T10:00:00Z"), threshold, Daylight::DEFAULT, tz));
         assert!(back_online(Some(utc("2026-06-02T09:50:00Z")), utc("2026-06-02T10:00:00Z"), threshold));
+    }
+
+    #[test]
+    fn with_a_location_the_offline_alert_waits_for_sunrise_and_stops_at_sunset() {
+        use crate::domain::SiteLocation;
+        use crate::reports::daylight::DaylightRule;
+        let tz = chrono_tz::Europe::Berlin;
+        let munich = DaylightRule::Sun(SiteLocation::new(48.137, 11.575).expect("on the earth"));
+        let day = chrono::NaiveDate::from_ymd_opt(2026, 12, 21).expect("valid");
+        let december = Daylight::of_span(munich.span(day, tz), tz);
+        let threshold = TimeDelta::minutes(60);
+        let evening = Some(utc("2026-12-20T16:00:00Z"));
+        // 08:30 local: the default hours would have watched for half an hour; the sun rose at
+        // about 08:02, so the hour without data has not run yet.
+        assert!(!offline(evening, utc("2026-12-21T07:30:00Z"), threshold, december, tz));
+        assert!(offline(evening, utc("2026-12-21T08:10:00Z"), threshold, december, tz));
+        // 16:45 local: after sunset, a silent site is not offline.
+        assert!(!offline(evening, utc("2026-12-21T15:45:00Z"), threshold, december, tz));
+        // Beyond the polar circle in December the sun does not rise: never offline.
+        let tromso = DaylightRule::Sun(SiteLocation::new(69.65, 18.96).expect("on the earth"));
+        let night = Daylight::of_span(tromso.span(day, chrono_tz::Europe::Oslo), chrono_tz::Europe::Oslo);
+        assert!(!offline(evening, utc("2026-12-21T11:00:00Z"), threshold, night, chrono_tz::Europe::Oslo));
     }
 
     #[test]

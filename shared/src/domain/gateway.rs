@@ -4,6 +4,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::ids::{CustomerId, GatewayId};
+use super::location::SiteLocation;
 use super::token::{GatewayToken, TokenHash};
 
 /// A gateway of one provider.
@@ -25,6 +26,9 @@ pub struct Gateway {
     pub last_seen: Option<DateTime<Utc>>,
     /// Deactivated gateways are refused.
     pub active: bool,
+    /// Where the site is, when known: its sunrise and sunset decide its daylight.
+    #[serde(default)]
+    pub location: Option<SiteLocation>,
 }
 
 impl Gateway {
@@ -45,6 +49,7 @@ impl Gateway {
             previous_token: None,
             last_seen: None,
             active: true,
+            location: None,
         }
     }
 
@@ -79,6 +84,7 @@ mod tests {
             previous_token: None,
             last_seen: None,
             active: true,
+            location: None,
         }
     }
 

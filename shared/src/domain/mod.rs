@@ -8,6 +8,7 @@ mod delivery;
 mod device;
 mod gateway;
 mod ids;
+mod location;
 mod metric;
 mod provider;
 mod quarantine;
@@ -28,6 +29,7 @@ pub use delivery::{
 pub use device::{Device, DeviceKind};
 pub use gateway::Gateway;
 pub use ids::{CustomerId, DeviceId, GatewayId, IdError, ProviderSlug};
+pub use location::{LocationError, SiteLocation};
 pub use metric::{MAX_ABS_VALUE, Metric, MetricError, Metrics, parse_value};
 pub use provider::{Preferences, Provider, Replication, ReplicationError, ReportSchedule};
 pub use quarantine::{QuarantinedReading, RefusalReason, RefusedGateway};

@@ -27,6 +27,7 @@ use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 
+use super::daylight::DaylightRule;
 use super::energy::{MAX_COUNTER_GAP, bucket_index};
 use super::period::{Period, local_midnight};
 use super::site::{BucketSums, Coverage, DeviceRollups, Peak, SiteFacts, SiteReport, daylight_hours};
@@ -82,7 +83,8 @@ impl DaySummary {
             })
             .collect();
         let report = SiteReport::compute(site, &day, period, now);
-        let daylight = report.availability.map_or(0, |_| daylight_hours(&bounds, site.timezone, now));
+        let daylight =
+            report.availability.map_or(0, |_| daylight_hours(&bounds, site.timezone, site.daylight, now));
         let hours = u32::try_from(daylight).unwrap_or(u32::MAX);
         Self {
             date,
@@ -124,9 +126,14 @@ impl DaySummary {
 pub struct DaySummaryDecodeError(String);
 
 /// What a summary was computed on: the gateway's history mark, its devices (a device that
-/// changes kind changes what counts as production) and its commissioning (which availability
-/// counts from).
-pub fn basis(mark: Option<i64>, devices: &[Device], commissioned: Option<DateTime<Utc>>) -> i64 {
+/// changes kind changes what counts as production), its commissioning (which availability
+/// counts from) and its daylight (a location set or moved changes which hours count).
+pub fn basis(
+    mark: Option<i64>,
+    devices: &[Device],
+    commissioned: Option<DateTime<Utc>>,
+    daylight: DaylightRule,
+) -> i64 {
     // SipHash with fixed keys: the same inputs give the same basis in every process of a build
     // (another build may differ, which only makes its summaries computed again).
     let mut hasher = DefaultHasher::new();
@@ -135,6 +142,11 @@ pub fn basis(mark: Option<i64>, devices: &[Device], commissioned: Option<DateTim
     kinds.sort_unstable();
     kinds.hash(&mut hasher);
     commissioned.map(|c| c.timestamp()).hash(&mut hasher);
+    match daylight {
+        DaylightRule::Clock => None,
+        DaylightRule::Sun(at) => Some((at.latitude().to_bits(), at.longitude().to_bits())),
+    }
+    .hash(&mut hasher);
     i64::from_ne_bytes(hasher.finish().to_ne_bytes())
 }
 
@@ -194,8 +206,9 @@ mod tests {
 
     use super::*;
     use crate::domain::{DeviceId, DeviceKind};
+    use crate::reports::HourlyRollup;
+    use crate::reports::daylight::CLOCK_DAYLIGHT;
     use crate::reports::energy::tests::rollup;
-    use crate::reports::{HourlyRollup, site::DAYLIGHT};
 
     fn utc(y: i32, m: u32, d: u32, h: u32) -> DateTime<Utc> {
         Utc.with_ymd_and_hms(y, m, d, h, 0, 0).single().expect("valid")
@@ -316,7 +329,12 @@ mod tests {
     #[test]
     fn a_month_from_day_summaries_is_the_month_from_hourly_rollups() {
         let devices = site_rollups(45);
-        let site = SiteFacts { capacity_kwp: 9.5, timezone: chrono_tz::Europe::Berlin, commissioned: None };
+        let site = SiteFacts {
+            capacity_kwp: 9.5,
+            timezone: chrono_tz::Europe::Berlin,
+            commissioned: None,
+            daylight: DaylightRule::Clock,
+        };
         let now = utc(2026, 7, 15, 0);
         for period in [Period::Month { year: 2026, month: 6 }, Period::Month { year: 2026, month: 5 }] {
             assert_same(
@@ -331,7 +349,12 @@ mod tests {
         let devices = site_rollups(45);
         let now = utc(2026, 6, 30, 9); // in the middle of the data: the last day is partial
         for tz in [chrono_tz::Europe::Berlin, chrono_tz::America::New_York, chrono_tz::Asia::Kolkata] {
-            let site = SiteFacts { capacity_kwp: 9.5, timezone: tz, commissioned: None };
+            let site = SiteFacts {
+                capacity_kwp: 9.5,
+                timezone: tz,
+                commissioned: None,
+                daylight: DaylightRule::Clock,
+            };
             for period in [
                 Period::Year { year: 2026 },
                 Period::Range { first: date(2026, 5, 18), last: date(2026, 6, 29) },
@@ -349,11 +372,11 @@ mod tests {
         assert!(!settled(tz, date(2026, 6, 1), utc(2026, 6, 2, 3)));
         assert!(settled(tz, date(2026, 6, 1), utc(2026, 6, 2, 4)));
         assert!(LATE_AFTER < SETTLED_AFTER);
-        assert_eq!(DAYLIGHT, 6..20);
+        assert_eq!(CLOCK_DAYLIGHT, 6..20);
     }
 
     #[test]
-    fn the_basis_changes_with_the_mark_and_with_a_device_kind_only() {
+    fn the_basis_changes_with_the_mark_a_device_kind_and_the_daylight_only() {
         let device = |id: &str, kind| Device {
             gateway: crate::domain::GatewayId::parse("GW").expect("valid"),
             id: DeviceId::parse(id).expect("valid"),
@@ -365,17 +388,29 @@ mod tests {
         };
         let devices = [device("inv", DeviceKind::Inverter), device("meter", DeviceKind::Meter)];
         let reversed = [device("meter", DeviceKind::Meter), device("inv", DeviceKind::Inverter)];
-        assert_eq!(basis(None, &devices, None), basis(None, &reversed, None));
-        assert_ne!(basis(None, &devices, None), basis(Some(7), &devices, None));
-        assert_ne!(basis(Some(7), &devices, None), basis(Some(8), &devices, None));
+        let clock = DaylightRule::Clock;
+        assert_eq!(basis(None, &devices, None, clock), basis(None, &reversed, None, clock));
+        assert_ne!(basis(None, &devices, None, clock), basis(Some(7), &devices, None, clock));
+        assert_ne!(basis(Some(7), &devices, None, clock), basis(Some(8), &devices, None, clock));
+        let munich = DaylightRule::Sun(crate::domain::SiteLocation::new(48.1, 11.6).expect("on the earth"));
+        assert_ne!(
+            basis(Some(7), &devices, None, clock),
+            basis(Some(7), &devices, None, munich),
+            "a location set"
+        );
         let changed = [device("inv", DeviceKind::Other), device("meter", DeviceKind::Meter)];
-        assert_ne!(basis(Some(7), &devices, None), basis(Some(7), &changed, None));
+        assert_ne!(basis(Some(7), &devices, None, clock), basis(Some(7), &changed, None, clock));
     }
 
     #[test]
     fn a_summary_reads_back_as_stored() {
         let devices = site_rollups(3);
-        let site = SiteFacts { capacity_kwp: 5.0, timezone: chrono_tz::Europe::Berlin, commissioned: None };
+        let site = SiteFacts {
+            capacity_kwp: 5.0,
+            timezone: chrono_tz::Europe::Berlin,
+            commissioned: None,
+            daylight: DaylightRule::Clock,
+        };
         let summary = DaySummary::compute(site, &devices, date(2026, 5, 21), utc(2026, 6, 1, 0));
         assert!(summary.production_wh > 0.0 && summary.grid.is_some() && summary.peak.is_some());
         assert_eq!(DaySummary::from_bytes(&summary.to_bytes()).expect("reads back"), summary);
@@ -398,7 +433,12 @@ mod tests {
             kind: DeviceKind::Inverter,
             rollups,
         }];
-        let site = SiteFacts { capacity_kwp: 5.0, timezone: tz, commissioned: Some(commissioned) };
+        let site = SiteFacts {
+            capacity_kwp: 5.0,
+            timezone: tz,
+            commissioned: Some(commissioned),
+            daylight: DaylightRule::Clock,
+        };
         let now = utc(2026, 6, 20, 10);
         let period = Period::Month { year: 2026, month: 6 };
         let days = period
@@ -414,5 +454,36 @@ mod tests {
         assert_eq!(coverage(20), Coverage::Data);
         assert_eq!(coverage(21), Coverage::Future);
         assert_eq!(report.availability, Some(1.0), "up every daylight hour it existed");
+    }
+
+    #[test]
+    fn with_a_location_a_december_day_is_daylight_from_sunrise_to_sunset_and_not_by_the_clock() {
+        // A Munich site whose inverter reports only while the sun is up, as inverters do: on 21
+        // December from 08:00 to 16:00 local (the sun: about 08:02 to 16:22).
+        let tz = chrono_tz::Europe::Berlin;
+        let munich = crate::domain::SiteLocation::new(48.137, 11.575).expect("on the earth");
+        let rollups: Vec<HourlyRollup> = (7..15)
+            .map(|h| HourlyRollup { hour: utc(2026, 12, 21, h), minutes_with_data: 60, ..rollup(0) })
+            .collect();
+        let devices = vec![DeviceRollups {
+            device: DeviceId::parse("inv").expect("valid"),
+            kind: DeviceKind::Inverter,
+            rollups,
+        }];
+        let now = utc(2026, 12, 22, 0);
+        let day = |daylight| {
+            let site = SiteFacts { capacity_kwp: 5.0, timezone: tz, commissioned: None, daylight };
+            DaySummary::compute(site, &devices, date(2026, 12, 21), now)
+        };
+        let by_the_sun = day(DaylightRule::Sun(munich));
+        assert_eq!(by_the_sun.daylight_hours, 8, "08:00 to 16:00: each hour's middle is in sunlight");
+        let by_the_clock = day(DaylightRule::Clock);
+        assert_eq!(by_the_clock.daylight_hours, 14, "06:00 to 20:00");
+        let site = |daylight| SiteFacts { capacity_kwp: 5.0, timezone: tz, commissioned: None, daylight };
+        let period = Period::Day { date: date(2026, 12, 21) };
+        let sun_report = SiteReport::compute(site(DaylightRule::Sun(munich)), &devices, period, now);
+        let clock_report = SiteReport::compute(site(DaylightRule::Clock), &devices, period, now);
+        assert_eq!(sun_report.availability, Some(1.0), "up all the time the sun was");
+        assert!(clock_report.availability.is_some_and(|a| (a - 8.0 / 14.0).abs() < 1e-9));
     }
 }

@@ -13,6 +13,7 @@ use tracing::warn;
 
 use super::curve::{CurveBuilder, DeviceCurve};
 use super::daily::{self, DaySummary};
+use super::daylight::DaylightRule;
 use super::energy::MAX_COUNTER_GAP;
 use super::period::{Period, local_date, local_midnight};
 use super::site::{DeviceRollups, SiteFacts, SiteReport};
@@ -55,7 +56,12 @@ pub async fn site_report(
     now: DateTime<Utc>,
 ) -> Result<SiteReport, StoreError> {
     let commissioned = tenant.first_rollup_hour(&gateway.id).await?;
-    let site = SiteFacts { capacity_kwp: gateway.capacity_kwp, timezone, commissioned };
+    let site = SiteFacts {
+        capacity_kwp: gateway.capacity_kwp,
+        timezone,
+        commissioned,
+        daylight: DaylightRule::of(gateway.location),
+    };
     if let Period::Day { .. } = period {
         let rollups = device_rollups(tenant, &gateway.id, devices, period.bounds(timezone)).await?;
         return Ok(SiteReport::compute(site, &rollups, period, now));
@@ -77,7 +83,7 @@ async fn day_summaries(
     let tz = site.timezone;
     // The mark before the summaries and the rollups (see `daily`).
     let mark = tenant.history_mark(&gateway.id).await?;
-    let basis = daily::basis(mark.map(|m| m.value), devices, site.commissioned);
+    let basis = daily::basis(mark.map(|m| m.value), devices, site.commissioned, site.daylight);
     // Late readings may still be arriving under a young mark: nothing stored is trusted or kept.
     let settling = mark.is_some_and(|m| m.settling(now));
     let (first, end) = (period.first_day(), period.end_day());
@@ -138,7 +144,12 @@ pub async fn site_snapshot(
         device_rollups(tenant, &gateway.id, devices, period.bounds(timezone)),
         tenant.first_rollup_hour(&gateway.id)
     )?;
-    let site = SiteFacts { capacity_kwp: gateway.capacity_kwp, timezone, commissioned };
+    let site = SiteFacts {
+        capacity_kwp: gateway.capacity_kwp,
+        timezone,
+        commissioned,
+        daylight: DaylightRule::of(gateway.location),
+    };
     Ok(SiteSnapshot {
         today: SiteReport::compute(site, &rollups, period, now),
         status: site_status(gateway, &rollups, faulty, now, offline_after),

@@ -11,6 +11,7 @@ pub mod comparable;
 pub mod csv;
 pub mod curve;
 pub mod daily;
+pub mod daylight;
 pub mod energy;
 pub mod load;
 mod packed;

@@ -8,8 +8,9 @@
 //!   import − export, self-consumption = production − export.
 //! - **Peak power** is the highest hourly sum of the producers' peaks (exact with one inverter,
 //!   an upper bound with several), at the time of the largest contributor's peak.
-//! - **Availability** is the share of daylight minutes with data, daylight being the local clock
-//!   hours [`DAYLIGHT`] of hours already over and after the site's commissioning. A device's full
+//! - **Availability** is the share of daylight minutes with data, daylight being the hours between
+//!   sunrise and sunset where the site's location is known, else the local clock hours 06 to 20
+//!   ([`DaylightRule`]), of hours already over and after the site's commissioning. A device's full
 //!   hour is its best-covered hour of the same day, so a gateway reporting every five minutes is
 //!   not 20 % available.
 //! - Every bucket says whether its figures were measured ([`Coverage`]), so that an hour without
@@ -18,17 +19,15 @@
 use std::collections::BTreeMap;
 use std::ops::Range;
 
-use chrono::{DateTime, NaiveDate, TimeDelta, Timelike, Utc};
+use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 
+use super::daylight::DaylightRule;
 use super::energy::{self, Counter};
 use super::period::{Bucket, Period, Resolution};
 use super::rollup::{HourlyRollup, truncate_hour};
 use crate::domain::{DeviceId, DeviceKind};
-
-/// Local clock hours counted as daylight for availability (06:00 to 20:00).
-pub const DAYLIGHT: Range<u32> = 6..20;
 
 /// One device's rollups for a period and the history before it, in time order.
 #[derive(Debug, Clone, PartialEq)]
@@ -201,6 +200,8 @@ pub struct SiteFacts {
     pub timezone: Tz,
     /// When the site's first data arrived (the hour of its first rollup); none when unknown.
     pub commissioned: Option<DateTime<Utc>>,
+    /// Which hours are daylight there.
+    pub daylight: DaylightRule,
 }
 
 /// A site's report for one period.
@@ -284,12 +285,17 @@ impl SiteReport {
             .iter()
             .map(|b| {
                 let span = b.start..b.end;
-                Coverage::of(span.clone(), reported(devices, &span, period, tz), site.commissioned, now)
+                Coverage::of(
+                    span.clone(),
+                    reported(devices, &span, period, tz, site.daylight),
+                    site.commissioned,
+                    now,
+                )
             })
             .collect();
         let counted =
             site.commissioned.map_or(bounds.start, |c| bounds.start.max(truncate_hour(c)))..bounds.end;
-        let availability = availability(&producers, counted, tz, now);
+        let availability = availability(&producers, counted, tz, site.daylight, now);
         Self::assemble(site, period, buckets, BucketSums { production, grid, peaks, coverage }, availability)
     }
 
@@ -351,15 +357,19 @@ pub(super) struct BucketSums {
 /// Whether `span` holds data: for an hour, any rollup of a producer (of any device where none
 /// produces); for a day or longer, one in a daylight hour, since production is what such a
 /// bucket shows and a gateway that fell silent at dawn did not produce zero that day.
-fn reported(devices: &[DeviceRollups], span: &Range<DateTime<Utc>>, period: Period, tz: Tz) -> bool {
+fn reported(
+    devices: &[DeviceRollups],
+    span: &Range<DateTime<Utc>>,
+    period: Period,
+    tz: Tz,
+    daylight: DaylightRule,
+) -> bool {
     let producers = producers(devices);
     let reporters: Vec<&DeviceRollups> =
         if producers.is_empty() { devices.iter().collect() } else { producers };
     let hourly = period.resolution() == Resolution::Hour;
     reporters.iter().any(|d| {
-        d.rollups.iter().any(|r| {
-            span.contains(&r.hour) && (hourly || DAYLIGHT.contains(&r.hour.with_timezone(&tz).hour()))
-        })
+        d.rollups.iter().any(|r| span.contains(&r.hour) && (hourly || daylight.is_daylight_hour(r.hour, tz)))
     })
 }
 
@@ -399,12 +409,13 @@ pub fn availability(
     producers: &[&DeviceRollups],
     bounds: Range<DateTime<Utc>>,
     tz: Tz,
+    rule: DaylightRule,
     now: DateTime<Utc>,
 ) -> Option<f64> {
     if producers.is_empty() {
         return None;
     }
-    let days = daylight(&bounds, tz, now);
+    let days = daylight(&bounds, tz, rule, now);
     let daylight_hours: usize = days.values().map(Vec::len).sum();
     if daylight_hours == 0 {
         return None;
@@ -440,13 +451,14 @@ pub fn availability(
 fn daylight(
     bounds: &Range<DateTime<Utc>>,
     tz: Tz,
+    rule: DaylightRule,
     now: DateTime<Utc>,
 ) -> BTreeMap<NaiveDate, Vec<DateTime<Utc>>> {
     let mut days: BTreeMap<NaiveDate, Vec<DateTime<Utc>>> = BTreeMap::new();
     let mut hour = truncate_hour(bounds.start);
     while hour < bounds.end && hour + TimeDelta::hours(1) <= now {
         let local = hour.with_timezone(&tz);
-        if hour >= bounds.start && DAYLIGHT.contains(&local.hour()) {
+        if hour >= bounds.start && rule.is_daylight_hour(hour, tz) {
             days.entry(local.date_naive()).or_default().push(hour);
         }
         hour += TimeDelta::hours(1);
@@ -455,8 +467,13 @@ fn daylight(
 }
 
 /// How many daylight hours of `bounds` are over by `now`: what [`availability`] divides by.
-pub fn daylight_hours(bounds: &Range<DateTime<Utc>>, tz: Tz, now: DateTime<Utc>) -> usize {
-    daylight(bounds, tz, now).values().map(Vec::len).sum()
+pub fn daylight_hours(
+    bounds: &Range<DateTime<Utc>>,
+    tz: Tz,
+    rule: DaylightRule,
+    now: DateTime<Utc>,
+) -> usize {
+    daylight(bounds, tz, rule, now).values().map(Vec::len).sum()
 }
 
 #[cfg(test)]
@@ -499,7 +516,12 @@ mod tests {
             // Next local day (22:00 UTC): not in the period.
             r(23, 2_000.0, 2_000.0, 0.0),
         ];
-        let site = SiteFacts { capacity_kwp: 5.0, timezone: berlin(), commissioned: None };
+        let site = SiteFacts {
+            capacity_kwp: 5.0,
+            timezone: berlin(),
+            commissioned: None,
+            daylight: DaylightRule::Clock,
+        };
         let period = Period::Day { date: NaiveDate::from_ymd_opt(2026, 3, 29).expect("valid") };
         let report =
             SiteReport::compute(site, &[device(DeviceKind::Inverter, rollups)], period, utc(2026, 4, 1, 0));
@@ -523,7 +545,12 @@ mod tests {
         let rollups: Vec<HourlyRollup> = (0..25)
             .map(|h| at_hour(start, counted(0, 100.0 * h as f64, 100.0 * h as f64 + 100.0, 100.0), h))
             .collect();
-        let site = SiteFacts { capacity_kwp: 10.0, timezone: berlin(), commissioned: None };
+        let site = SiteFacts {
+            capacity_kwp: 10.0,
+            timezone: berlin(),
+            commissioned: None,
+            daylight: DaylightRule::Clock,
+        };
         let period = Period::Day { date: NaiveDate::from_ymd_opt(2026, 10, 25).expect("valid") };
         let report =
             SiteReport::compute(site, &[device(DeviceKind::Inverter, rollups)], period, utc(2026, 11, 1, 0));
@@ -540,7 +567,12 @@ mod tests {
             at_hour(utc(2026, 6, 1, 21), counted(0, 0.0, 100.0, 100.0), 0),
             at_hour(utc(2026, 6, 1, 22), counted(0, 100.0, 250.0, 150.0), 0),
         ];
-        let site = SiteFacts { capacity_kwp: 1.0, timezone: berlin(), commissioned: None };
+        let site = SiteFacts {
+            capacity_kwp: 1.0,
+            timezone: berlin(),
+            commissioned: None,
+            daylight: DaylightRule::Clock,
+        };
         let report = SiteReport::compute(
             site,
             &[device(DeviceKind::Inverter, rollups)],
@@ -568,7 +600,12 @@ mod tests {
                 ..rollup(10)
             }],
         );
-        let site = SiteFacts { capacity_kwp: 3.0, timezone: Tz::UTC, commissioned: None };
+        let site = SiteFacts {
+            capacity_kwp: 3.0,
+            timezone: Tz::UTC,
+            commissioned: None,
+            daylight: DaylightRule::Clock,
+        };
         let period = Period::Day { date: NaiveDate::from_ymd_opt(2026, 6, 1).expect("valid") };
         let report = SiteReport::compute(site, &[inverter, meter], period, utc(2026, 6, 2, 0));
         // Production 3000; import 200, export 1200 → consumption 3000 + 200 − 1200 = 2000;
@@ -596,7 +633,12 @@ mod tests {
         );
         let inverter =
             device(DeviceKind::Inverter, vec![HourlyRollup { power_integral: 2500.0, ..rollup(12) }]);
-        let site = SiteFacts { capacity_kwp: 3.0, timezone: Tz::UTC, commissioned: None };
+        let site = SiteFacts {
+            capacity_kwp: 3.0,
+            timezone: Tz::UTC,
+            commissioned: None,
+            daylight: DaylightRule::Clock,
+        };
         let period = Period::Day { date: NaiveDate::from_ymd_opt(2026, 6, 1).expect("valid") };
         let report = SiteReport::compute(site, &[inverter, meter], period, utc(2026, 6, 2, 0));
         assert_eq!(report.total.grid_import_wh, Some(400.0));
@@ -614,7 +656,12 @@ mod tests {
         };
         let a = device(DeviceKind::Inverter, vec![peak(11, 4000.0, 10), peak(12, 5000.0, 20)]);
         let b = device(DeviceKind::Inverter, vec![peak(11, 3000.0, 40), peak(12, 1000.0, 50)]);
-        let site = SiteFacts { capacity_kwp: 10.0, timezone: Tz::UTC, commissioned: None };
+        let site = SiteFacts {
+            capacity_kwp: 10.0,
+            timezone: Tz::UTC,
+            commissioned: None,
+            daylight: DaylightRule::Clock,
+        };
         let period = Period::Day { date: NaiveDate::from_ymd_opt(2026, 6, 1).expect("valid") };
         let report = SiteReport::compute(site, &[a, b], period, utc(2026, 6, 2, 0));
         assert_eq!(
@@ -634,7 +681,12 @@ mod tests {
         rollups.push(HourlyRollup { minutes_with_data: 12, ..rollup(22) });
         let inverter = device(DeviceKind::Inverter, rollups);
         let period = Period::Day { date: NaiveDate::from_ymd_opt(2026, 6, 1).expect("valid") };
-        let site = SiteFacts { capacity_kwp: 1.0, timezone: Tz::UTC, commissioned: None };
+        let site = SiteFacts {
+            capacity_kwp: 1.0,
+            timezone: Tz::UTC,
+            commissioned: None,
+            daylight: DaylightRule::Clock,
+        };
         // (7 × 12 + 6) / (14 × 12) = 90 / 168.
         let report = SiteReport::compute(site, std::slice::from_ref(&inverter), period, utc(2026, 6, 2, 0));
         assert_eq!(report.availability, Some(90.0 / 168.0));
@@ -662,7 +714,12 @@ mod tests {
         let first = NaiveDate::from_ymd_opt(2026, 6, 1).expect("valid");
         let last = NaiveDate::from_ymd_opt(2026, 6, 3).expect("valid");
         let period = Period::range(first, last).expect("valid range");
-        let site = SiteFacts { capacity_kwp: 1.0, timezone: Tz::UTC, commissioned: None };
+        let site = SiteFacts {
+            capacity_kwp: 1.0,
+            timezone: Tz::UTC,
+            commissioned: None,
+            daylight: DaylightRule::Clock,
+        };
         let report = SiteReport::compute(site, &[inverter], period, utc(2026, 6, 10, 0));
         assert_eq!(report.availability, Some(0.5));
     }
@@ -671,7 +728,12 @@ mod tests {
     fn a_silent_site_is_zero_percent_available() {
         let inverter = device(DeviceKind::Inverter, vec![]);
         let period = Period::Day { date: NaiveDate::from_ymd_opt(2026, 6, 1).expect("valid") };
-        let site = SiteFacts { capacity_kwp: 1.0, timezone: Tz::UTC, commissioned: None };
+        let site = SiteFacts {
+            capacity_kwp: 1.0,
+            timezone: Tz::UTC,
+            commissioned: None,
+            daylight: DaylightRule::Clock,
+        };
         let report = SiteReport::compute(site, &[inverter], period, utc(2026, 6, 2, 0));
         assert_eq!(report.availability, Some(0.0));
         assert_eq!(report.total.production_wh, 0.0);
@@ -687,7 +749,12 @@ mod tests {
             .map(|h| if h == 9 { rollup(h) } else { counted(h, 0.0, 100.0, 100.0) })
             .collect();
         let inverter = device(DeviceKind::Inverter, rollups);
-        let site = SiteFacts { capacity_kwp: 1.0, timezone: Tz::UTC, commissioned: Some(utc(2026, 6, 1, 9)) };
+        let site = SiteFacts {
+            capacity_kwp: 1.0,
+            timezone: Tz::UTC,
+            commissioned: Some(utc(2026, 6, 1, 9)),
+            daylight: DaylightRule::Clock,
+        };
         let period = Period::Day { date: NaiveDate::from_ymd_opt(2026, 6, 1).expect("valid") };
         let now = utc(2026, 6, 1, 15) + TimeDelta::minutes(30);
         let report = SiteReport::compute(site, &[inverter], period, now);
@@ -706,8 +773,12 @@ mod tests {
     #[test]
     fn a_day_before_commissioning_or_to_come_has_no_figures_nor_availability() {
         let inverter = device(DeviceKind::Inverter, vec![counted(10, 0.0, 100.0, 100.0)]);
-        let site =
-            SiteFacts { capacity_kwp: 1.0, timezone: Tz::UTC, commissioned: Some(utc(2026, 6, 1, 10)) };
+        let site = SiteFacts {
+            capacity_kwp: 1.0,
+            timezone: Tz::UTC,
+            commissioned: Some(utc(2026, 6, 1, 10)),
+            daylight: DaylightRule::Clock,
+        };
         let now = utc(2026, 6, 3, 12);
         let before = Period::Day { date: NaiveDate::from_ymd_opt(2026, 5, 31).expect("valid") };
         let report = SiteReport::compute(site, std::slice::from_ref(&inverter), before, now);
@@ -732,7 +803,12 @@ mod tests {
         rollups.extend((24..29).map(rollup));
         rollups.extend((54..62).map(rollup));
         let inverter = device(DeviceKind::Inverter, rollups);
-        let site = SiteFacts { capacity_kwp: 1.0, timezone: Tz::UTC, commissioned: Some(utc(2026, 6, 1, 0)) };
+        let site = SiteFacts {
+            capacity_kwp: 1.0,
+            timezone: Tz::UTC,
+            commissioned: Some(utc(2026, 6, 1, 0)),
+            daylight: DaylightRule::Clock,
+        };
         let first = NaiveDate::from_ymd_opt(2026, 6, 1).expect("valid");
         let period = Period::range(first, first + TimeDelta::days(2)).expect("valid range");
         let report = SiteReport::compute(site, &[inverter], period, utc(2026, 6, 4, 0));

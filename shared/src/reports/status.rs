@@ -103,6 +103,7 @@ mod tests {
             previous_token: None,
             last_seen,
             active: true,
+            location: None,
         }
     }
 

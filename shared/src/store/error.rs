@@ -3,7 +3,7 @@
 use std::error::Error;
 use std::fmt;
 
-use crate::domain::{GatewayId, IdError, ProviderSlug, ReplicationError};
+use crate::domain::{GatewayId, IdError, LocationError, ProviderSlug, ReplicationError};
 
 /// The driver's, database's or decoder's own error, kept so that callers can inspect it
 /// (`Error::source`, downcasting) rather than parse a message.
@@ -102,6 +102,12 @@ impl StoreError {
 impl From<IdError> for StoreError {
     fn from(err: IdError) -> Self {
         Self::Corrupt(Failure::caused_by("a stored identifier", err))
+    }
+}
+
+impl From<LocationError> for StoreError {
+    fn from(err: LocationError) -> Self {
+        Self::Corrupt(Failure::caused_by("a stored site location", err))
     }
 }
 

@@ -11,7 +11,7 @@ use uuid::Uuid;
 use super::keys;
 use crate::domain::{
     Customer, CustomerId, Device, DeviceId, DeviceKind, DeviceStatus, EmailAddress, Gateway, GatewayId,
-    Metric, Metrics, QuarantinedReading, Reading, RefusalReason, RefusedGateway, TokenHash,
+    Metric, Metrics, QuarantinedReading, Reading, RefusalReason, RefusedGateway, SiteLocation, TokenHash,
 };
 use crate::store::StoreError;
 
@@ -180,6 +180,8 @@ pub(super) type GatewayValues<'a> = (
     Option<DateTime<Utc>>,
     Option<DateTime<Utc>>,
     bool,
+    Option<f64>,
+    Option<f64>,
 );
 
 /// The values that store `gateway`.
@@ -194,13 +196,15 @@ pub(super) fn gateway_values(gateway: &Gateway) -> GatewayValues<'_> {
         gateway.previous_token.as_ref().map(|(_, until)| *until),
         gateway.last_seen,
         gateway.active,
+        gateway.location.map(|l| l.latitude()),
+        gateway.location.map(|l| l.longitude()),
     )
 }
 
 /// The columns [`GatewayRow`] reads.
 pub(super) const GATEWAY_COLUMNS: &str =
     "id, customer, site_name, capacity_kwp, token_hash, previous_token_hash,
-    previous_token_until, last_seen, active";
+    previous_token_until, last_seen, active, latitude, longitude";
 
 /// A gateway row as stored. Every column but the key is nullable: a last-seen update of an id
 /// that has no gateway row leaves a row with `last_seen` only, which is not a gateway.
@@ -215,6 +219,8 @@ pub(super) struct GatewayRow {
     previous_token_until: Option<DateTime<Utc>>,
     last_seen: Option<DateTime<Utc>>,
     active: Option<bool>,
+    latitude: Option<f64>,
+    longitude: Option<f64>,
 }
 
 impl GatewayRow {
@@ -242,6 +248,7 @@ impl GatewayRow {
             previous_token,
             last_seen: self.last_seen,
             active: self.active.ok_or_else(|| missing("active"))?,
+            location: SiteLocation::from_coordinates(self.latitude, self.longitude)?,
         }))
     }
 }

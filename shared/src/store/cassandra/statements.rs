@@ -180,7 +180,8 @@ impl TenantStatements {
     pub(super) async fn prepare(session: &Session, ks: &KeyspaceName) -> Result<Self, StoreError> {
         let gateway_insert = format!(
             "INSERT INTO {ks}.gateways (id, customer, site_name, capacity_kwp, token_hash, previous_token_hash,
-                previous_token_until, last_seen, active) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                previous_token_until, last_seen, active, latitude, longitude)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
         );
         Ok(Self {
             upsert_customer: prepare(

@@ -9,7 +9,7 @@ use super::writer::backend;
 use crate::domain::{
     ApiToken, Customer, CustomerId, Device, DeviceId, DeviceKind, DeviceStatus, EmailAddress, Gateway,
     GatewayId, Metric, Metrics, PasswordDigest, QuarantinedReading, Reading, RefusalReason, RefusedGateway,
-    SessionGeneration, TokenHash, User, Username,
+    SessionGeneration, SiteLocation, TokenHash, User, Username,
 };
 use crate::store::StoreError;
 
@@ -132,11 +132,13 @@ pub(super) fn device_from_row(row: &Row<'_>) -> rusqlite::Result<Result<Device, 
 pub(super) fn write_gateway(c: &Connection, gateway: &Gateway, insert: bool) -> Result<usize, StoreError> {
     let sql = if insert {
         "INSERT INTO gateways (id, customer, site_name, capacity_kwp, token_hash, previous_token_hash,
-            previous_token_until, last_seen, active) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+            previous_token_until, last_seen, active, latitude, longitude)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
          ON CONFLICT (id) DO NOTHING"
     } else {
         "UPDATE gateways SET customer = ?2, site_name = ?3, capacity_kwp = ?4, token_hash = ?5,
-            previous_token_hash = ?6, previous_token_until = ?7, last_seen = ?8, active = ?9
+            previous_token_hash = ?6, previous_token_until = ?7, last_seen = ?8, active = ?9,
+            latitude = ?10, longitude = ?11
          WHERE id = ?1"
     };
     let (previous_hash, previous_until) = match &gateway.previous_token {
@@ -155,12 +157,14 @@ pub(super) fn write_gateway(c: &Connection, gateway: &Gateway, insert: bool) -> 
             previous_until,
             gateway.last_seen.map(millis),
             gateway.active,
+            gateway.location.map(|l| l.latitude()),
+            gateway.location.map(|l| l.longitude()),
         ])
         .map_err(backend)
 }
 
 pub(super) const GATEWAY_COLUMNS: &str = "id, customer, site_name, capacity_kwp, token_hash,
-    previous_token_hash, previous_token_until, last_seen, active";
+    previous_token_hash, previous_token_until, last_seen, active, latitude, longitude";
 
 pub(super) fn gateway_from_row(row: &Row<'_>) -> rusqlite::Result<Result<Gateway, StoreError>> {
     let id: String = row.get(0)?;
@@ -172,6 +176,7 @@ pub(super) fn gateway_from_row(row: &Row<'_>) -> rusqlite::Result<Result<Gateway
     let previous_until: Option<i64> = row.get(6)?;
     let last_seen: Option<i64> = row.get(7)?;
     let active: bool = row.get(8)?;
+    let (latitude, longitude): (Option<f64>, Option<f64>) = (row.get(9)?, row.get(10)?);
     Ok((|| {
         let hash = |bytes: &[u8]| {
             TokenHash::from_bytes(bytes)
@@ -190,6 +195,7 @@ pub(super) fn gateway_from_row(row: &Row<'_>) -> rusqlite::Result<Result<Gateway
             previous_token,
             last_seen: last_seen.map(from_millis).transpose()?,
             active,
+            location: SiteLocation::from_coordinates(latitude, longitude).map_err(StoreError::from)?,
         })
     })())
 }

@@ -204,6 +204,11 @@ const TENANT: &[&str] = &[
     "
     ALTER TABLE users ADD COLUMN session_generation INTEGER NOT NULL DEFAULT 0;
 ",
+    // Where a site is, when known: its sunrise and sunset decide its daylight.
+    "
+    ALTER TABLE gateways ADD COLUMN latitude REAL;
+    ALTER TABLE gateways ADD COLUMN longitude REAL;
+",
 ];
 
 /// Which schema a database holds.
