@@ -206,6 +206,21 @@ pub enum GatewayCommand {
         /// Customer id to commission it to.
         #[arg(long)]
         customer: Option<String>,
+        /// The site's location, "latitude, longitude" in decimal degrees (e.g. "48.1372, 11.5755"):
+        /// its sunrise and sunset decide the site's daylight (without it, 06:00 to 20:00 local).
+        #[arg(long, allow_hyphen_values = true)]
+        location: Option<String>,
+    },
+    /// Set or clear a site's location ("latitude, longitude"; "" clears it).
+    Locate {
+        /// Provider slug.
+        #[arg(long)]
+        provider: String,
+        /// Gateway id.
+        id: String,
+        /// "latitude, longitude" in decimal degrees, or "" for none.
+        #[arg(allow_hyphen_values = true)]
+        location: String,
     },
     /// Issue a new token; the old one keeps working for the grace period.
     RotateToken {

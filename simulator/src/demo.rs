@@ -11,7 +11,9 @@ use anyhow::Context as _;
 use chrono::{DateTime, Duration, DurationRound, Utc};
 use chrono_tz::Tz;
 use heliograph_shared::store::{Store, StoreError, TenantStore};
-use heliograph_shared::{GatewayId, GatewayToken, PasswordDigest, Provider, ProviderSlug, User, Username};
+use heliograph_shared::{
+    GatewayId, GatewayToken, PasswordDigest, Provider, ProviderSlug, SiteLocation, User, Username,
+};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
@@ -299,6 +301,8 @@ async fn set_up(
     let tenant = store.tenant(&slug).await?;
     ensure_demo_user(tenant.as_ref()).await?;
     let prefix = provision::default_prefix(&slug);
+    // The demo's sites are where its simulated sun shines: their daylight follows it.
+    let location = SiteLocation::new(demo.latitude, demo.longitude)?;
     let mut gateways = Vec::with_capacity(demo.sites.len());
     for (index, site) in demo.sites.iter().enumerate() {
         let id = GatewayId::parse(&format!("{prefix}-{:04}", index + 1))?;
@@ -306,6 +310,7 @@ async fn set_up(
         let owner = Owner { name: site.customer, email: site.email, timezone };
         let last_seen =
             provision::commission(tenant.as_ref(), &id, &token, site.site, site.capacity_kwp, &owner).await?;
+        locate(tenant.as_ref(), &id, location).await?;
         let mut gateway = SimulatedGateway::new(id, token.reveal().to_owned(), index + 1, SEED);
         gateway.plant.capacity_kwp = site.capacity_kwp;
         gateway.plant.energy_wh = site.capacity_kwp * 1.0e6 * (1.0 + (index % 5) as f64);
@@ -321,6 +326,17 @@ async fn set_up(
         gateways.push(gateway);
     }
     Ok(gateways)
+}
+
+/// Gives a demo site its location unless it has that one.
+async fn locate(tenant: &dyn TenantStore, id: &GatewayId, location: SiteLocation) -> anyhow::Result<()> {
+    let mut gateway =
+        tenant.gateway(id).await?.ok_or_else(|| anyhow::anyhow!("demo gateway {id} is gone"))?;
+    if gateway.location != Some(location) {
+        gateway.location = Some(location);
+        tenant.update_gateway(&gateway).await?;
+    }
+    Ok(())
 }
 
 /// Creates the demo user at a provider unless it exists.

@@ -9,7 +9,7 @@ use chrono_tz::Tz;
 use heliograph_shared::store::TenantStore;
 use heliograph_shared::{
     Customer, CustomerId, DeviceId, EmailAddress, Gateway, GatewayId, GatewayToken, MIN_PASSWORD_CHARS,
-    PasswordDigest, Provider, ProviderSlug, Replication, ReportSchedule, User, Username,
+    PasswordDigest, Provider, ProviderSlug, Replication, ReportSchedule, SiteLocation, User, Username,
 };
 
 use crate::cli::{
@@ -103,7 +103,7 @@ pub async fn customer(settings: Settings, command: CustomerCommand) -> anyhow::R
 pub async fn gateway(settings: Settings, command: GatewayCommand) -> anyhow::Result<()> {
     let store = open_store(&settings).await?;
     match command {
-        GatewayCommand::Add { provider, id, site, capacity_kwp, customer } => {
+        GatewayCommand::Add { provider, id, site, capacity_kwp, customer, location } => {
             anyhow::ensure!(
                 capacity_kwp.is_finite() && capacity_kwp > 0.0,
                 "capacity must be a positive number of kWp"
@@ -111,7 +111,10 @@ pub async fn gateway(settings: Settings, command: GatewayCommand) -> anyhow::Res
             let tenant = store.tenant(&slug(&provider)?).await?;
             let token = GatewayToken::generate();
             let customer = customer.map(|c| c.parse::<CustomerId>()).transpose()?;
-            let gateway = Gateway::new(GatewayId::parse(&id)?, customer, site, capacity_kwp, token.hash());
+            let location = SiteLocation::parse(location.as_deref().unwrap_or_default())?;
+            let mut gateway =
+                Gateway::new(GatewayId::parse(&id)?, customer, site, capacity_kwp, token.hash());
+            gateway.location = location;
             tenant.create_gateway(&gateway).await?;
             println!("gateway {} added; its token (shown once, store it in the gateway):", gateway.id);
             println!("{}", token.reveal());
@@ -134,10 +137,25 @@ pub async fn gateway(settings: Settings, command: GatewayCommand) -> anyhow::Res
             }
             println!("{}", token.reveal());
         }
+        GatewayCommand::Locate { provider, id, location } => {
+            let tenant = store.tenant(&slug(&provider)?).await?;
+            let id = GatewayId::parse(&id)?;
+            let mut gateway =
+                tenant.gateway(&id).await?.with_context(|| format!("gateway {id} does not exist"))?;
+            gateway.location = SiteLocation::parse(&location)?;
+            tenant.update_gateway(&gateway).await?;
+            match gateway.location {
+                Some(at) => {
+                    println!("gateway {id} is at {at}: its daylight runs from sunrise to sunset there")
+                }
+                None => println!("gateway {id} has no location: its daylight is 06:00 to 20:00 local"),
+            }
+        }
         GatewayCommand::List { provider } => {
             for g in store.tenant(&slug(&provider)?).await?.gateways().await? {
                 let seen = g.last_seen.map(|t| t.to_rfc3339()).unwrap_or_else(|| "never".into());
-                println!("{}\t{}\t{} kWp\tlast seen {}", g.id, g.site_name, g.capacity_kwp, seen);
+                let at = g.location.map(|l| l.to_string()).unwrap_or_else(|| "no location".into());
+                println!("{}\t{}\t{} kWp\t{at}\tlast seen {}", g.id, g.site_name, g.capacity_kwp, seen);
             }
         }
     }

@@ -46,6 +46,8 @@ pub struct SiteSummary {
     customer_id: Option<String>,
     capacity_kwp: f64,
     timezone: String,
+    /// Latitude and longitude, null when not set (daylight is then 06:00 to 20:00 local).
+    location: Option<heliograph_shared::SiteLocation>,
     active: bool,
     status: SiteStatus,
     current_power_w: Option<f64>,
@@ -80,6 +82,7 @@ pub async fn sites(scope: Scope) -> Result<Json<Vec<SiteSummary>>, ApiError> {
             customer_id: gateway.customer.map(|c| c.to_string()),
             capacity_kwp: gateway.capacity_kwp,
             timezone: timezone.name().to_owned(),
+            location: gateway.location,
             active: gateway.active,
             status: snapshot.status,
             current_power_w: snapshot.current_power.map(|w| format::rounded(Metric::AcPower, w)),

@@ -9,7 +9,7 @@ use axum::extract::{Path, Query};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use chrono::{TimeDelta, Utc};
 use heliograph_shared::store::StoreError;
-use heliograph_shared::{CustomerId, Gateway, GatewayId, GatewayToken};
+use heliograph_shared::{CustomerId, Gateway, GatewayId, GatewayToken, SiteLocation};
 use serde::Deserialize;
 
 use super::confirm::{self, ConfirmPage};
@@ -32,6 +32,7 @@ pub struct NewGateway {
     customer: Option<CustomerId>,
     site_name: String,
     capacity_kwp: f64,
+    location: Option<SiteLocation>,
 }
 
 impl NewGateway {
@@ -42,9 +43,11 @@ impl NewGateway {
         let customer = customer_choice(scope, &form.customer).await?;
         let site_name = errors.take("site_name", form::text(&form.site_name, 120));
         let capacity_kwp = errors.take("capacity_kwp", form::capacity(&form.capacity_kwp));
-        Ok(match (id, site_name, capacity_kwp) {
-            (Some(id), Some(site_name), Some(capacity_kwp)) => {
-                Ok(Self { id, customer, site_name, capacity_kwp })
+        let location =
+            errors.take("location", SiteLocation::parse(&form.location).map_err(|e| e.to_string()));
+        Ok(match (id, site_name, capacity_kwp, location) {
+            (Some(id), Some(site_name), Some(capacity_kwp), Some(location)) => {
+                Ok(Self { id, customer, site_name, capacity_kwp, location })
             }
             _ => Err(errors),
         })
@@ -71,7 +74,8 @@ async fn create_gateway(
     new: NewGateway,
 ) -> Result<Result<(Gateway, String), FieldErrors>, AppError> {
     let token = GatewayToken::generate();
-    let gateway = Gateway::new(new.id, new.customer, new.site_name, new.capacity_kwp, token.hash());
+    let mut gateway = Gateway::new(new.id, new.customer, new.site_name, new.capacity_kwp, token.hash());
+    gateway.location = new.location;
     match scope.tenant.create_gateway(&gateway).await {
         Ok(()) => {}
         Err(StoreError::GatewayExists(id)) => {
@@ -177,6 +181,9 @@ pub struct GatewayForm {
     /// Capacity as typed.
     #[serde(default)]
     pub capacity_kwp: String,
+    /// The site's location as typed ("latitude, longitude"), empty for none.
+    #[serde(default)]
+    pub location: String,
 }
 
 /// `POST /gateways`: creates a gateway and shows its token once.
@@ -238,6 +245,7 @@ pub async fn show(
         customer: gateway.customer.map(|c| c.to_string()).unwrap_or_default(),
         site_name: gateway.site_name.clone(),
         capacity_kwp: format!("{}", gateway.capacity_kwp),
+        location: gateway.location.map(|l| l.to_string()).unwrap_or_default(),
     };
     render(&gateway_page(&session, &scope, gateway, form, FieldErrors::new(), feedback).await?)
 }
@@ -275,7 +283,7 @@ async fn gateway_page(
     })
 }
 
-/// `POST /gateways/{id}`: saves site name, capacity and customer.
+/// `POST /gateways/{id}`: saves site name, capacity, location and customer.
 pub async fn update(
     session: Session,
     scope: Scope,
@@ -286,13 +294,15 @@ pub async fn update(
     let mut errors = FieldErrors::new();
     let site_name = errors.take("site_name", form::text(&form.site_name, 120));
     let capacity_kwp = errors.take("capacity_kwp", form::capacity(&form.capacity_kwp));
+    let location = errors.take("location", SiteLocation::parse(&form.location).map_err(|e| e.to_string()));
     let customer = customer_choice(&scope, &form.customer).await?;
-    let (Some(site_name), Some(capacity_kwp)) = (site_name, capacity_kwp) else {
+    let (Some(site_name), Some(capacity_kwp), Some(location)) = (site_name, capacity_kwp, location) else {
         return form::invalid(&gateway_page(&session, &scope, gateway, form, errors, String::new()).await?);
     };
     gateway.site_name = site_name;
     gateway.capacity_kwp = capacity_kwp;
     gateway.customer = customer;
+    gateway.location = location;
     scope.tenant.update_gateway(&gateway).await?;
     Ok(Redirect::to(&format!("/gateways/{}?done=saved", gateway.id)).into_response())
 }

@@ -7,9 +7,10 @@ use axum::http::header;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
 use chrono_tz::Tz;
+use heliograph_shared::reports::daylight::DaylightRule;
 use heliograph_shared::reports::period::local_date;
 use heliograph_shared::reports::{self, BucketReport, Coverage, Period, PeriodError, Resolution, SiteReport};
-use heliograph_shared::{Customer, Device, DeviceKind, Gateway, Metric, Reading};
+use heliograph_shared::{Customer, Device, DeviceKind, Gateway, Metric, Reading, SiteLocation};
 
 use super::fleet::{alert_text, open_alerts, status_text};
 use super::{Layout, find_gateway, gateway_customer, render};
@@ -258,7 +259,7 @@ pub async fn report_page(
         figures: matches!(report.coverage, Coverage::Data | Coverage::NoData),
         today_href: href(&Period::containing(period.view(), today).unwrap_or(period)),
         csv_href: format!("{}/csv", href(&period)),
-        cards: cards(&report),
+        cards: cards(&report, &daylight_note(site.gateway.location, period, site.timezone)),
         chart,
         columns,
         table,
@@ -310,7 +311,30 @@ fn notice(report: &SiteReport) -> String {
     }
 }
 
-fn cards(report: &SiteReport) -> Vec<Card> {
+/// What the availability card counts as daylight: the sun's hours where the site's location is
+/// known (with the day's sunrise and sunset on a day view), else the clock's, and how to change it.
+fn daylight_note(location: Option<SiteLocation>, period: Period, tz: Tz) -> String {
+    let Some(location) = location else {
+        return "daylight taken as 06–20 h: set the site's location under Gateways for sunrise and sunset"
+            .into();
+    };
+    match period {
+        Period::Day { date } => match DaylightRule::Sun(location).span(date, tz) {
+            Some(span) if span.end - span.start >= TimeDelta::hours(24) => {
+                "daylight: the sun did not set".into()
+            }
+            Some(span) => format!(
+                "daylight: sunrise {} to sunset {}",
+                format::local_time(span.start, tz),
+                format::local_time(span.end, tz)
+            ),
+            None => "daylight: the sun did not rise".into(),
+        },
+        _ => "daylight from sunrise to sunset at the site".into(),
+    }
+}
+
+fn cards(report: &SiteReport, daylight: &str) -> Vec<Card> {
     if !report.coverage.measured() {
         // The notice under the cards says why; the cards only show that nothing was measured.
         let dash = |label| Card { label, value: "—".into(), note: String::new() };
@@ -322,7 +346,7 @@ fn cards(report: &SiteReport) -> Vec<Card> {
                 label: "Availability",
                 value: report.availability.map_or_else(|| "—".into(), |a| format::percent(Some(a))),
                 note: if report.availability.is_some() {
-                    "of daylight minutes (06–20 h) with data".into()
+                    format!("of daylight minutes with data; {daylight}")
                 } else {
                     String::new()
                 },
@@ -355,7 +379,7 @@ fn cards(report: &SiteReport) -> Vec<Card> {
         Card {
             label: "Availability",
             value: format::percent(report.availability),
-            note: format!("of daylight minutes (06–20 h) with data{since_commissioning}"),
+            note: format!("of daylight minutes with data{since_commissioning}; {daylight}"),
         },
     ];
     if let (Some(consumption), Some(import), Some(export), Some(own)) =
