@@ -101,6 +101,7 @@ async fn quotes_and_semicolons_in_values_are_stored_verbatim_on_cassandra() {
             last_seen: None,
             active: true,
             location: None,
+            alerting: Default::default(),
         })
         .await
         .unwrap();

@@ -42,6 +42,7 @@ async fn embedded_rollups_match_a_fold_of_the_raw_readings_whatever_order_they_a
             last_seen: None,
             active: true,
             location: None,
+            alerting: Default::default(),
         })
         .await
         .unwrap();

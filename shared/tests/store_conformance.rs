@@ -26,7 +26,7 @@ use heliograph_shared::store::{
 use heliograph_shared::{
     Customer, CustomerId, Device, DeviceId, DeviceKind, DeviceStatus, EmailAddress, Gateway, GatewayId,
     GatewayToken, Metric, Metrics, Provider, ProviderSlug, QuarantinedReading, Reading, RefusalReason,
-    RefusedGateway, SiteLocation,
+    RefusedGateway, SiteAlerting, SiteLocation,
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -234,6 +234,7 @@ fn gateway_record(id: &str) -> Gateway {
         last_seen: None,
         active: true,
         location: None,
+        alerting: Default::default(),
     }
 }
 
@@ -673,6 +674,11 @@ async fn gateways_are_created_read_replaced_and_listed_by_id(f: &Fixture) {
         previous_token: Some((GatewayToken::generate().hash(), at(2026, 7, 1, 0, 0, 0))),
         last_seen: Some(at(2026, 6, 1, 8, 0, 0)),
         location: Some(SiteLocation::new(-33.8688, 151.2093).unwrap()),
+        alerting: SiteAlerting {
+            offline_after_minutes: Some(180),
+            underperformance_percent: Some(45),
+            maintenance_until: Some(at(2026, 6, 2, 14, 30, 0)),
+        },
         ..gateway_record("GW-A")
     };
     tenant.create_gateway(&b).await.unwrap();
@@ -689,6 +695,7 @@ async fn gateways_are_created_read_replaced_and_listed_by_id(f: &Fixture) {
     a.capacity_kwp = 12.5;
     a.active = false;
     a.location = None;
+    a.alerting = SiteAlerting { underperformance_percent: Some(70), ..SiteAlerting::default() };
     tenant.update_gateway(&a).await.unwrap();
     assert_eq!(tenant.gateway(&a.id).await.unwrap(), Some(a.clone()));
     assert_eq!(tenant.gateways().await.unwrap(), vec![a, b]);

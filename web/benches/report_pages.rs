@@ -117,6 +117,7 @@ async fn build(store: &dyn Store, days: i64, now: DateTime<Utc>) -> anyhow::Resu
                 last_seen: None,
                 active: true,
                 location: None,
+                alerting: Default::default(),
             })
             .await?;
         write_site(tenant.as_ref(), &gateway, days, now).await?;

@@ -224,6 +224,7 @@ pub async fn site(
         last_seen: None,
         active: true,
         location: None,
+        alerting: Default::default(),
     };
     tenant.create_gateway(&gateway).await.expect("gateway created");
     gateway

@@ -78,6 +78,9 @@ impl Monitor {
         report: &mut AlertReport,
     ) -> Result<(), StoreError> {
         match (open.get(&key), holds) {
+            // In its maintenance window a site opens no alert (and so sends no notice); what
+            // still holds when the window ends opens then. Clearing goes on as usual.
+            (None, Some(_)) if site.alerting.in_maintenance(now) => {}
             (None, Some(detail)) => {
                 let alert = Alert::open(key.0, key.1.clone(), key.2.clone(), site.customer, now, detail);
                 if roster.tenant.open_alert(&alert).await? {
@@ -110,7 +113,7 @@ impl Monitor {
     ) -> Result<(), StoreError> {
         let tz = roster.timezone_of(site);
         let threshold =
-            TimeDelta::minutes(i64::from(roster.provider.preferences.offline_after_minutes.max(1)));
+            TimeDelta::minutes(i64::from(roster.provider.preferences.offline_after_minutes_for(site).max(1)));
         let key = (AlertKind::SiteOffline, site.id.clone(), None);
         let holds = if open.contains_key(&key) {
             // Stays open until data comes back, whatever the hour.
@@ -149,7 +152,8 @@ impl Monitor {
         open: &mut HashMap<OpenKey, Alert>,
         report: &mut AlertReport,
     ) -> Result<(), StoreError> {
-        let window = TimeDelta::minutes(i64::from(roster.provider.preferences.offline_after_minutes.max(1)));
+        let window =
+            TimeDelta::minutes(i64::from(roster.provider.preferences.offline_after_minutes_for(site).max(1)));
         for device in roster.tenant.devices(&site.id).await? {
             let readings = roster
                 .tenant
@@ -211,7 +215,7 @@ impl Monitor {
                 peers.push(y);
             }
         }
-        let percent = roster.provider.preferences.underperformance_percent;
+        let percent = roster.provider.preferences.underperformance_percent_for(site);
         let holds = rules::underperforming(today, &own, &peers, percent)
             .map(|reason| format!("{} {reason}", day.format("On %-d %b it")));
         let key = (AlertKind::Underperformance, site.id.clone(), None);

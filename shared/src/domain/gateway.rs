@@ -29,6 +29,29 @@ pub struct Gateway {
     /// Where the site is, when known: its sunrise and sunset decide its daylight.
     #[serde(default)]
     pub location: Option<SiteLocation>,
+    /// This site's own alert thresholds and quiet time, where they differ from the provider's.
+    #[serde(default)]
+    pub alerting: SiteAlerting,
+}
+
+/// A site's overrides of its provider's alert thresholds, and a maintenance window in which no
+/// alert opens for it (work on the roof, a replaced inverter: the installer knows already).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SiteAlerting {
+    /// Minutes without data in daylight before the site is offline; the provider's when none.
+    pub offline_after_minutes: Option<u32>,
+    /// Share (percent) of the expected yield below which the site underperforms; the provider's
+    /// when none.
+    pub underperformance_percent: Option<u8>,
+    /// No alert opens for the site before this time.
+    pub maintenance_until: Option<DateTime<Utc>>,
+}
+
+impl SiteAlerting {
+    /// Whether the site is in its maintenance window at `now`.
+    pub fn in_maintenance(&self, now: DateTime<Utc>) -> bool {
+        self.maintenance_until.is_some_and(|until| now < until)
+    }
 }
 
 impl Gateway {
@@ -50,6 +73,7 @@ impl Gateway {
             last_seen: None,
             active: true,
             location: None,
+            alerting: SiteAlerting::default(),
         }
     }
 
@@ -85,6 +109,7 @@ mod tests {
             last_seen: None,
             active: true,
             location: None,
+            alerting: SiteAlerting::default(),
         }
     }
 

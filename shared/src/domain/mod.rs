@@ -27,7 +27,7 @@ pub use delivery::{
     Claim, ClaimOwner, ClaimRequest, Delivery, DeliveryKey, DeliveryKeyError, DeliveryOutcome, DeliveryState,
 };
 pub use device::{Device, DeviceKind};
-pub use gateway::Gateway;
+pub use gateway::{Gateway, SiteAlerting};
 pub use ids::{CustomerId, DeviceId, GatewayId, IdError, ProviderSlug};
 pub use location::{LocationError, SiteLocation};
 pub use metric::{MAX_ABS_VALUE, Metric, MetricError, Metrics, parse_value};

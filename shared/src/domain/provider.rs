@@ -72,6 +72,19 @@ pub struct Preferences {
     pub underperformance_percent: u8,
 }
 
+impl Preferences {
+    /// Minutes without data in daylight before `site` is offline: its own, else the provider's.
+    pub fn offline_after_minutes_for(&self, site: &super::Gateway) -> u32 {
+        site.alerting.offline_after_minutes.unwrap_or(self.offline_after_minutes)
+    }
+
+    /// The share (percent) of its expected yield below which `site` underperforms: its own, else
+    /// the provider's.
+    pub fn underperformance_percent_for(&self, site: &super::Gateway) -> u8 {
+        site.alerting.underperformance_percent.unwrap_or(self.underperformance_percent)
+    }
+}
+
 impl Default for Preferences {
     fn default() -> Self {
         Self {

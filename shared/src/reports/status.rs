@@ -104,6 +104,7 @@ mod tests {
             last_seen,
             active: true,
             location: None,
+            alerting: Default::default(),
         }
     }
 

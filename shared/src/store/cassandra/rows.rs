@@ -11,7 +11,8 @@ use uuid::Uuid;
 use super::keys;
 use crate::domain::{
     Customer, CustomerId, Device, DeviceId, DeviceKind, DeviceStatus, EmailAddress, Gateway, GatewayId,
-    Metric, Metrics, QuarantinedReading, Reading, RefusalReason, RefusedGateway, SiteLocation, TokenHash,
+    Metric, Metrics, QuarantinedReading, Reading, RefusalReason, RefusedGateway, SiteAlerting, SiteLocation,
+    TokenHash,
 };
 use crate::store::StoreError;
 
@@ -182,6 +183,9 @@ pub(super) type GatewayValues<'a> = (
     bool,
     Option<f64>,
     Option<f64>,
+    Option<i32>,
+    Option<i32>,
+    Option<DateTime<Utc>>,
 );
 
 /// The values that store `gateway`.
@@ -198,13 +202,17 @@ pub(super) fn gateway_values(gateway: &Gateway) -> GatewayValues<'_> {
         gateway.active,
         gateway.location.map(|l| l.latitude()),
         gateway.location.map(|l| l.longitude()),
+        gateway.alerting.offline_after_minutes.map(|m| i32::try_from(m).unwrap_or(i32::MAX)),
+        gateway.alerting.underperformance_percent.map(i32::from),
+        gateway.alerting.maintenance_until,
     )
 }
 
 /// The columns [`GatewayRow`] reads.
 pub(super) const GATEWAY_COLUMNS: &str =
     "id, customer, site_name, capacity_kwp, token_hash, previous_token_hash,
-    previous_token_until, last_seen, active, latitude, longitude";
+    previous_token_until, last_seen, active, latitude, longitude, offline_after_minutes,
+    underperformance_percent, maintenance_until";
 
 /// A gateway row as stored. Every column but the key is nullable: a last-seen update of an id
 /// that has no gateway row leaves a row with `last_seen` only, which is not a gateway.
@@ -221,6 +229,9 @@ pub(super) struct GatewayRow {
     active: Option<bool>,
     latitude: Option<f64>,
     longitude: Option<f64>,
+    offline_after_minutes: Option<i32>,
+    underperformance_percent: Option<i32>,
+    maintenance_until: Option<DateTime<Utc>>,
 }
 
 impl GatewayRow {
@@ -249,6 +260,11 @@ impl GatewayRow {
             last_seen: self.last_seen,
             active: self.active.ok_or_else(|| missing("active"))?,
             location: SiteLocation::from_coordinates(self.latitude, self.longitude)?,
+            alerting: SiteAlerting {
+                offline_after_minutes: self.offline_after_minutes.and_then(|m| u32::try_from(m).ok()),
+                underperformance_percent: self.underperformance_percent.and_then(|p| u8::try_from(p).ok()),
+                maintenance_until: self.maintenance_until,
+            },
         }))
     }
 }

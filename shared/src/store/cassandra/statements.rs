@@ -180,8 +180,9 @@ impl TenantStatements {
     pub(super) async fn prepare(session: &Session, ks: &KeyspaceName) -> Result<Self, StoreError> {
         let gateway_insert = format!(
             "INSERT INTO {ks}.gateways (id, customer, site_name, capacity_kwp, token_hash, previous_token_hash,
-                previous_token_until, last_seen, active, latitude, longitude)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                previous_token_until, last_seen, active, latitude, longitude, offline_after_minutes,
+                underperformance_percent, maintenance_until)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
         );
         Ok(Self {
             upsert_customer: prepare(

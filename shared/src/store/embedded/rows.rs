@@ -9,7 +9,7 @@ use super::writer::backend;
 use crate::domain::{
     ApiToken, Customer, CustomerId, Device, DeviceId, DeviceKind, DeviceStatus, EmailAddress, Gateway,
     GatewayId, Metric, Metrics, PasswordDigest, QuarantinedReading, Reading, RefusalReason, RefusedGateway,
-    SessionGeneration, SiteLocation, TokenHash, User, Username,
+    SessionGeneration, SiteAlerting, SiteLocation, TokenHash, User, Username,
 };
 use crate::store::StoreError;
 
@@ -132,13 +132,15 @@ pub(super) fn device_from_row(row: &Row<'_>) -> rusqlite::Result<Result<Device, 
 pub(super) fn write_gateway(c: &Connection, gateway: &Gateway, insert: bool) -> Result<usize, StoreError> {
     let sql = if insert {
         "INSERT INTO gateways (id, customer, site_name, capacity_kwp, token_hash, previous_token_hash,
-            previous_token_until, last_seen, active, latitude, longitude)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
+            previous_token_until, last_seen, active, latitude, longitude, offline_after_minutes,
+            underperformance_percent, maintenance_until)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)
          ON CONFLICT (id) DO NOTHING"
     } else {
         "UPDATE gateways SET customer = ?2, site_name = ?3, capacity_kwp = ?4, token_hash = ?5,
             previous_token_hash = ?6, previous_token_until = ?7, last_seen = ?8, active = ?9,
-            latitude = ?10, longitude = ?11
+            latitude = ?10, longitude = ?11, offline_after_minutes = ?12, underperformance_percent = ?13,
+            maintenance_until = ?14
          WHERE id = ?1"
     };
     let (previous_hash, previous_until) = match &gateway.previous_token {
@@ -159,12 +161,16 @@ pub(super) fn write_gateway(c: &Connection, gateway: &Gateway, insert: bool) -> 
             gateway.active,
             gateway.location.map(|l| l.latitude()),
             gateway.location.map(|l| l.longitude()),
+            gateway.alerting.offline_after_minutes,
+            gateway.alerting.underperformance_percent,
+            gateway.alerting.maintenance_until.map(millis),
         ])
         .map_err(backend)
 }
 
 pub(super) const GATEWAY_COLUMNS: &str = "id, customer, site_name, capacity_kwp, token_hash,
-    previous_token_hash, previous_token_until, last_seen, active, latitude, longitude";
+    previous_token_hash, previous_token_until, last_seen, active, latitude, longitude,
+    offline_after_minutes, underperformance_percent, maintenance_until";
 
 pub(super) fn gateway_from_row(row: &Row<'_>) -> rusqlite::Result<Result<Gateway, StoreError>> {
     let id: String = row.get(0)?;
@@ -177,6 +183,9 @@ pub(super) fn gateway_from_row(row: &Row<'_>) -> rusqlite::Result<Result<Gateway
     let last_seen: Option<i64> = row.get(7)?;
     let active: bool = row.get(8)?;
     let (latitude, longitude): (Option<f64>, Option<f64>) = (row.get(9)?, row.get(10)?);
+    let offline_after_minutes: Option<u32> = row.get(11)?;
+    let underperformance_percent: Option<u8> = row.get(12)?;
+    let maintenance_until: Option<i64> = row.get(13)?;
     Ok((|| {
         let hash = |bytes: &[u8]| {
             TokenHash::from_bytes(bytes)
@@ -196,6 +205,11 @@ pub(super) fn gateway_from_row(row: &Row<'_>) -> rusqlite::Result<Result<Gateway
             last_seen: last_seen.map(from_millis).transpose()?,
             active,
             location: SiteLocation::from_coordinates(latitude, longitude).map_err(StoreError::from)?,
+            alerting: SiteAlerting {
+                offline_after_minutes,
+                underperformance_percent,
+                maintenance_until: maintenance_until.map(from_millis).transpose()?,
+            },
         })
     })())
 }
