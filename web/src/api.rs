@@ -48,6 +48,8 @@ pub struct SiteSummary {
     timezone: String,
     /// Latitude and longitude, null when not set (daylight is then 06:00 to 20:00 local).
     location: Option<heliograph_shared::SiteLocation>,
+    /// The site's own alert thresholds and maintenance window (nulls: the provider's, none).
+    alerting: heliograph_shared::SiteAlerting,
     active: bool,
     status: SiteStatus,
     current_power_w: Option<f64>,
@@ -83,6 +85,7 @@ pub async fn sites(scope: Scope) -> Result<Json<Vec<SiteSummary>>, ApiError> {
             capacity_kwp: gateway.capacity_kwp,
             timezone: timezone.name().to_owned(),
             location: gateway.location,
+            alerting: gateway.alerting,
             active: gateway.active,
             status: snapshot.status,
             current_power_w: snapshot.current_power.map(|w| format::rounded(Metric::AcPower, w)),

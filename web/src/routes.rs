@@ -30,6 +30,7 @@ pub fn router(state: AppState) -> Router {
         .route("/gateways", get(gateways::list).post(gateways::create))
         .route("/gateways/{id}", get(gateways::show).post(gateways::update))
         .route("/gateways/{id}/active", post(gateways::set_active))
+        .route("/gateways/{id}/alerting", post(gateways::update_alerting))
         .route("/gateways/{id}/rotate-token", post(gateways::rotate_token))
         .route("/quarantine", get(quarantine::page))
         .route("/quarantine/commission", post(quarantine::commission))

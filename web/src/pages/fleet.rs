@@ -91,6 +91,8 @@ struct Row {
     status: &'static str,
     status_text: String,
     alerts: Vec<String>,
+    /// "Maintenance until …: alerts muted" while the site's window is on.
+    maintenance: String,
     sort: (f64, f64, f64, f64, u8),
     state: &'static str,
 }
@@ -358,6 +360,7 @@ fn row(
         status: snapshot.status.word(),
         status_text: status_text(&snapshot.status, today.timezone, now),
         alerts,
+        maintenance: super::site_alerting::maintenance_text(&gateway.alerting, today.timezone, now),
         sort: (
             gateway.capacity_kwp,
             snapshot.current_power.unwrap_or(-1.0),

@@ -14,6 +14,7 @@ use serde::Deserialize;
 
 use super::confirm::{self, ConfirmPage};
 use super::form::{self, FieldErrors};
+use super::site_alerting::{AlertingForm, AlertingSummary};
 use super::{
     ActiveForm, CustomerOption, Done, Layout, SecretPage, customer_choice, customer_options, find_gateway,
     render,
@@ -186,6 +187,19 @@ pub struct GatewayForm {
     pub location: String,
 }
 
+impl GatewayForm {
+    /// The form showing `gateway` as stored.
+    fn of(gateway: &Gateway) -> Self {
+        Self {
+            id: gateway.id.to_string(),
+            customer: gateway.customer.map(|c| c.to_string()).unwrap_or_default(),
+            site_name: gateway.site_name.clone(),
+            capacity_kwp: format!("{}", gateway.capacity_kwp),
+            location: gateway.location.map(|l| l.to_string()).unwrap_or_default(),
+        }
+    }
+}
+
 /// `POST /gateways`: creates a gateway and shows its token once.
 pub async fn create(
     session: Session,
@@ -221,6 +235,9 @@ struct GatewayPage {
     feedback: String,
     form: GatewayForm,
     errors: FieldErrors,
+    alerting: AlertingForm,
+    alerting_errors: FieldErrors,
+    alerting_summary: AlertingSummary,
 }
 
 /// `GET /gateways/{id}`.
@@ -238,15 +255,10 @@ pub async fn show(
             gateway.id
         ),
         "reactivated" => format!("Gateway {} reactivated: its next connection is accepted.", gateway.id),
+        "alerting" => format!("Alert settings of gateway {} saved.", gateway.id),
         _ => String::new(),
     };
-    let form = GatewayForm {
-        id: gateway.id.to_string(),
-        customer: gateway.customer.map(|c| c.to_string()).unwrap_or_default(),
-        site_name: gateway.site_name.clone(),
-        capacity_kwp: format!("{}", gateway.capacity_kwp),
-        location: gateway.location.map(|l| l.to_string()).unwrap_or_default(),
-    };
+    let form = GatewayForm::of(&gateway);
     render(&gateway_page(&session, &scope, gateway, form, FieldErrors::new(), feedback).await?)
 }
 
@@ -280,7 +292,35 @@ async fn gateway_page(
         feedback,
         form,
         errors,
+        alerting: AlertingForm::of(&gateway.alerting, tz),
+        alerting_errors: FieldErrors::new(),
+        alerting_summary: AlertingSummary::of(&gateway, &scope.provider.preferences, tz, now),
     })
+}
+
+/// `POST /gateways/{id}/alerting`: the site's own thresholds and maintenance window.
+pub async fn update_alerting(
+    session: Session,
+    scope: Scope,
+    Path(id): Path<String>,
+    Form(form): Form<AlertingForm>,
+) -> Result<Response, AppError> {
+    let mut gateway = find_gateway(&scope, &id).await?;
+    match form.read(scope.provider.timezone, Utc::now()) {
+        Ok(alerting) => {
+            gateway.alerting = alerting;
+            scope.tenant.update_gateway(&gateway).await?;
+            Ok(Redirect::to(&format!("/gateways/{}?done=alerting", gateway.id)).into_response())
+        }
+        Err(errors) => {
+            let site_form = GatewayForm::of(&gateway);
+            let mut page =
+                gateway_page(&session, &scope, gateway, site_form, FieldErrors::new(), String::new()).await?;
+            page.alerting = form;
+            page.alerting_errors = errors;
+            form::invalid(&page)
+        }
+    }
 }
 
 /// `POST /gateways/{id}`: saves site name, capacity, location and customer.

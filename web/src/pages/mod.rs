@@ -11,6 +11,7 @@ pub mod quarantine;
 pub mod readings;
 pub mod settings;
 pub mod site;
+pub mod site_alerting;
 pub mod unsubscribe;
 
 use askama::Template;
