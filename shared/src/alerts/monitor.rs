@@ -120,12 +120,20 @@ impl Monitor {
             (!rules::back_online(site.last_seen, now, threshold)).then(String::new)
         } else {
             let today = now.with_timezone(&tz).date_naive();
-            let cached = self.daylight.lock().ok().and_then(|m| m.get(&(site.id.clone(), today)).copied());
+            // The sun's hours cost no read and follow a location changed today; only the hours
+            // learned from a site's own data are remembered for the day.
+            let cached = if site.location.is_some() {
+                None
+            } else {
+                self.daylight.lock().ok().and_then(|m| m.get(&(site.id.clone(), today)).copied())
+            };
             let daylight = match cached {
                 Some(d) => d,
                 None => {
                     let d = observed::daylight(roster.tenant.as_ref(), site, tz, now).await?;
-                    if let Ok(mut m) = self.daylight.lock() {
+                    if site.location.is_none()
+                        && let Ok(mut m) = self.daylight.lock()
+                    {
                         // Pruned by UTC's date, not this site's: sites in other time zones
                         // keep their entries.
                         m.retain(|(_, date), _| *date >= oldest_kept(now));
