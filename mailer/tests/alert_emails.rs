@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
 use heliograph_shared::alerts::Monitor;
-use heliograph_shared::store::{self, Store, StoreSettings, TenantStore};
+use heliograph_shared::store::TenantStore;
 use heliograph_shared::{AlertKind, DeviceKind, DeviceStatus, Reading, ReportSchedule};
 
 use common::*;
@@ -45,9 +45,7 @@ async fn report(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_alert_mails_once_when_it_opens_and_once_when_it_clears_and_never_storms() {
     let dir = tempfile::tempdir().expect("temporary directory");
-    let store: Arc<dyn Store> = store::open(&StoreSettings::Embedded { data_dir: dir.path().join("data") })
-        .await
-        .expect("store opens");
+    let store = embedded_store(dir.path()).await;
     let tenant = provider(&store, "sunny", ReportSchedule::Never).await;
     let customer = customer(&tenant, "Huber family", "huber@example.com", chrono_tz::Europe::Berlin).await;
     let home = site(&tenant, "GW-HOME", "Huber residence", customer.id, 9.8).await;

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, TimeDelta, Utc};
 use heliograph_shared::alerts::Monitor;
-use heliograph_shared::store::{self, Store, StoreSettings, TenantStore};
+use heliograph_shared::store::TenantStore;
 use heliograph_shared::{AlertKind, DeviceKind, Gateway, GatewayId, ReportSchedule, SiteAlerting};
 
 use common::*;
@@ -40,9 +40,7 @@ async fn with_alerting(tenant: &Arc<dyn TenantStore>, site: &Gateway, alerting: 
 #[tokio::test]
 async fn a_sites_own_threshold_and_its_maintenance_window_decide_when_its_alert_opens() {
     let dir = tempfile::tempdir().expect("temporary directory");
-    let store: Arc<dyn Store> = store::open(&StoreSettings::Embedded { data_dir: dir.path().join("data") })
-        .await
-        .expect("store opens");
+    let store = embedded_store(dir.path()).await;
     let tenant = provider(&store, "sunny", ReportSchedule::Never).await;
     let customer = customer(&tenant, "Huber family", "huber@example.com", chrono_tz::Europe::Berlin).await;
     // Three sites that fell silent at 09:00 Berlin time (07:00 UTC) on 10 June, in daylight.

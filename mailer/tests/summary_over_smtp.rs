@@ -11,7 +11,6 @@ use std::time::Duration;
 use chrono::{DateTime, TimeDelta, Timelike, Utc};
 use heliograph_mailer::Delivered;
 use heliograph_mailer::summary::SummaryPeriod;
-use heliograph_shared::store::{self, Store, StoreSettings};
 use heliograph_shared::{
     Alert, AlertKind, DeviceId, DeviceKind, Metric, Metrics, Reading, ReportSchedule, UnsubscribeScope,
 };
@@ -80,9 +79,7 @@ fn mail_dir() -> PathBuf {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn monthly_and_daily_summaries_arrive_with_totals_headers_and_dst_correct_bounds() {
     let dir = tempfile::tempdir().expect("temporary directory");
-    let store: Arc<dyn Store> = store::open(&StoreSettings::Embedded { data_dir: dir.path().join("data") })
-        .await
-        .expect("store opens");
+    let store = embedded_store(dir.path()).await;
     let tenant = provider(&store, "sunny", ReportSchedule::Monthly).await;
     let customer = customer(&tenant, "Huber family", "huber@example.com", chrono_tz::Europe::Berlin).await;
     let site = site(&tenant, "GW-H1", "Huber residence", customer.id, 9.8).await;

@@ -13,7 +13,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 use chrono_tz::Tz;
 use heliograph_mailer::summary::{Cadence, SummaryPeriod};
 use heliograph_mailer::{Mailer, MailerSettings, Outbox, SmtpOutbox, SmtpSecurity, SmtpSettings};
-use heliograph_shared::store::{Store, TenantStore, WriteBatch};
+use heliograph_shared::store::{self, Store, StoreSettings, TenantStore, WriteBatch};
 use heliograph_shared::{
     Customer, CustomerId, Device, DeviceId, DeviceKind, EmailAddress, Gateway, GatewayId, GatewayToken,
     Metric, Metrics, Provider, ProviderSlug, Reading, ReportSchedule, UnsubscribeKey,
@@ -183,6 +183,11 @@ pub fn mailer(store: Arc<dyn Store>, settings: MailerSettings) -> Mailer {
 }
 
 /// A provider with a brand.
+/// An embedded store under `dir`.
+pub async fn embedded_store(dir: &Path) -> Arc<dyn Store> {
+    store::open(&StoreSettings::Embedded { data_dir: dir.join("data") }).await.expect("store opens")
+}
+
 pub async fn provider(store: &Arc<dyn Store>, slug: &str, schedule: ReportSchedule) -> Arc<dyn TenantStore> {
     let slug = ProviderSlug::parse(slug).expect("valid slug");
     let mut provider = Provider::new(slug.clone(), "Sunny Installations GmbH");
