@@ -148,6 +148,20 @@ impl TimestampPolicy {
         self.check(ts, now)
     }
 
+    /// Parses a timestamp as data loggers write them, and checks it is plausible at `now`: RFC
+    /// 3339 as [`Self::parse`] reads it, or a date and time with a space between them and no zone
+    /// (`2026-11-22 10:00:00`, fractions allowed), which loggers mean as UTC.
+    pub fn parse_logger_time(&self, text: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>, ReadingError> {
+        match self.parse(text, now) {
+            Err(ReadingError::BadTimestamp(shown)) => {
+                let naive = chrono::NaiveDateTime::parse_from_str(text.trim(), "%Y-%m-%d %H:%M:%S%.f")
+                    .map_err(|_| ReadingError::BadTimestamp(shown))?;
+                self.check(naive.and_utc(), now)
+            }
+            parsed => parsed,
+        }
+    }
+
     /// Checks a timestamp is plausible at `now`.
     pub fn check(&self, ts: DateTime<Utc>, now: DateTime<Utc>) -> Result<DateTime<Utc>, ReadingError> {
         if ts < self.earliest {
@@ -186,6 +200,31 @@ fn utc_seconds(text: &str) -> Option<DateTime<Utc>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_loggers_time_with_a_space_and_no_zone_is_utc_and_still_checked() {
+        let policy = TimestampPolicy::default();
+        let now = Utc.with_ymd_and_hms(2026, 11, 22, 12, 0, 0).single().expect("valid");
+        let utc = |h, m, s| Utc.with_ymd_and_hms(2026, 11, 22, h, m, s).single().expect("valid");
+        assert_eq!(policy.parse_logger_time("2026-11-22 10:00:00", now).ok(), Some(utc(10, 0, 0)));
+        assert_eq!(
+            policy.parse_logger_time(" 2026-11-22 10:00:01.5 ", now).map(|t| t.timestamp()).ok(),
+            Some(utc(10, 0, 1).timestamp())
+        );
+        assert_eq!(policy.parse_logger_time("2026-11-22T10:00:00+01:00", now).ok(), Some(utc(9, 0, 0)));
+        assert!(matches!(
+            policy.parse_logger_time("2026-11-22 13:00:00", now),
+            Err(ReadingError::FutureTimestamp(_))
+        ));
+        assert!(matches!(
+            policy.parse_logger_time("22.11.2026 10:00", now),
+            Err(ReadingError::BadTimestamp(_))
+        ));
+        assert!(
+            matches!(policy.parse("2026-11-22 10:00:00", now), Err(ReadingError::BadTimestamp(_))),
+            "native stays strict"
+        );
+    }
 
     #[test]
     fn the_usual_utc_form_reads_exactly_as_the_general_parser_reads_it() {

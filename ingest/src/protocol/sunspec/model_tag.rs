@@ -54,14 +54,42 @@ impl ModelTag {
             return Ok(());
         };
         self.label.extend(id.chars().take(MAX_TEXT));
-        match id.trim().parse::<u16>() {
-            Ok(number) => self.number = Some(number),
-            Err(_) => {
-                self.problem = Some(format!("model id {:?} is not a SunSpec model number", self.label));
+        match id.trim().parse::<u16>().ok().or_else(|| number_of_name(&id)) {
+            Some(number) => self.number = Some(number),
+            None => {
+                self.problem = Some(format!(
+                    "model id {:?} is neither a SunSpec model number nor a model's name",
+                    self.label
+                ));
             }
         }
         Ok(())
     }
+}
+
+/// The model a logger names by a word rather than its number (one logger family writes
+/// `<m id="inverter">`): the SunSpec information model's names of the models read here, in any
+/// case, with `-` or a space for `_`. A model whose phases the name does not say is read as the
+/// single-phase one: the points read are the same in each.
+fn number_of_name(id: &str) -> Option<u16> {
+    let name: String =
+        id.trim().chars().map(|c| if c == '-' || c == ' ' { '_' } else { c.to_ascii_lowercase() }).collect();
+    Some(match name.as_str() {
+        "common" => 1,
+        "inverter" | "inverter_single_phase" => 101,
+        "inverter_split_phase" => 102,
+        "inverter_three_phase" => 103,
+        "mppt" | "multiple_mppt" => 160,
+        "ac_meter" | "meter" | "meter_single_phase" => 201,
+        "meter_split_phase" => 202,
+        "meter_three_phase" | "meter_wye" => 203,
+        "meter_delta" => 204,
+        "irradiance" => 302,
+        "back_of_module_temperature" | "module_temperature" => 303,
+        "inclinometer" => 304,
+        "base_met" | "meteorological" | "met" => 307,
+        _ => return None,
+    })
 }
 
 #[cfg(test)]
@@ -78,8 +106,17 @@ mod tests {
         assert_eq!(slot.open(&start("m id=\"101\" x=\"1\"")).expect("well-formed"), (Some(101), None));
         assert_eq!(slot.label, "101");
         assert_eq!(slot.open(&start("m id=\"101\" x=\"1\"")).expect("well-formed"), (Some(101), None));
-        let (number, problem) = slot.open(&start("m id=\"inverter\"")).expect("well-formed");
-        assert_eq!((number, problem), (None, Some("model id \"inverter\" is not a SunSpec model number")));
+        assert_eq!(
+            slot.open(&start("m id=\"inverter\"")).expect("well-formed"),
+            (Some(101), None),
+            "by its name"
+        );
+        assert_eq!(slot.open(&start("m id=\"Meter-Three-Phase\"")).expect("well-formed"), (Some(203), None));
+        let (number, problem) = slot.open(&start("m id=\"toaster\"")).expect("well-formed");
+        assert_eq!(
+            (number, problem),
+            (None, Some("model id \"toaster\" is neither a SunSpec model number nor a model's name"))
+        );
         let (_, problem) = slot.open(&start("m")).expect("well-formed");
         assert_eq!(problem, Some("<m> needs an id attribute (its model number)"));
         assert_eq!(slot.label, "?");

@@ -28,6 +28,8 @@ const MODEL_SLOTS: usize = 4;
 const MAX_CONTENT: usize = 1024;
 /// Scale factors outside this range are refused: real models use -6..=6 or so.
 const SCALE_FACTORS: std::ops::RangeInclusive<i32> = -10..=10;
+/// The extra a reading carries when its record had no `t` and is dated when it was received.
+pub(crate) const DATED_ON_RECEIPT: &str = "t_received";
 /// The SunSpec code for a refused record.
 const REFUSED: &str = "INVALID_MESSAGE";
 
@@ -53,9 +55,13 @@ pub(super) struct Record {
     t: Option<String>,
     ts: Option<DateTime<Utc>>,
     cid: Option<String>,
-    /// Device ids offered by the `sn` and `lid` attributes, when valid.
+    /// Device ids offered by the `sn`, `lid` and `id` attributes, when valid (one logger family
+    /// names its devices with `id`).
     sn: Option<DeviceId>,
     lid: Option<DeviceId>,
+    named: Option<DeviceId>,
+    /// The record came without a `t`: its reading is dated when it was received, and says so.
+    dated_on_receipt: bool,
     /// The serial number offered by the common model, when a valid device id.
     common_sn: Option<DeviceId>,
     attributes: Description,
@@ -112,14 +118,17 @@ impl Record {
             }
         }
         if self.t.is_none() {
-            self.refuse("<d> needs a t attribute (its timestamp)");
+            // Loggers that keep no clock of their own send no `t`: the record is as old as its
+            // upload, which is what the stored reading's `t_received` extra says.
+            self.ts = Some(context.now);
+            self.dated_on_receipt = true;
         }
         Ok(())
     }
 
     /// Reads every attribute of a `<d>` tag unlike the previous record's.
     fn read_tag(&mut self, element: &BytesStart<'_>, context: &ParseContext) -> Result<(), ProtocolError> {
-        (self.sn, self.lid) = (None, None);
+        (self.sn, self.lid, self.named) = (None, None, None);
         self.attributes.clear();
         each_attribute(element, |key, value| match key {
             b"t" => self.read_t(&value, context),
@@ -129,6 +138,7 @@ impl Record {
                 fill(&mut self.attributes.serial, &value);
             }
             b"lid" => self.lid = self.known_ids.parse(&value).ok(),
+            b"id" => self.named = self.known_ids.parse(&value).ok(),
             b"man" => fill(&mut self.attributes.manufacturer, &value),
             b"mod" => fill(&mut self.attributes.model, &value),
             _ => {}
@@ -137,7 +147,7 @@ impl Record {
 
     /// Reads the `t` attribute: the record's timestamp, refused unless plausible.
     fn read_t(&mut self, value: &str, context: &ParseContext) {
-        match context.timestamps.parse(value, context.now) {
+        match context.timestamps.parse_logger_time(value, context.now) {
             Ok(ts) => self.ts = Some(ts),
             Err(e) => self.refuse(e.to_string()),
         }
@@ -158,9 +168,11 @@ impl Record {
             t,
             ts,
             cid,
+            dated_on_receipt,
             // Read from the `<d>` tag, and kept while the next record's tag is the same.
             sn: _,
             lid: _,
+            named: _,
             attributes: _,
             tag: _,
             common_sn,
@@ -183,6 +195,7 @@ impl Record {
         } = self;
         *position = index;
         (*t, *ts, *cid, *problem) = (None, None, None, None);
+        *dated_on_receipt = false;
         *common_sn = None;
         common.clear();
         (*used, *models, *model_start) = (0, 0, 0);
@@ -397,9 +410,11 @@ impl Record {
         });
     }
 
-    /// The `sn` attribute, else the common model's `SN`, else `lid`, else `d<index>`.
+    /// The `sn` attribute, else the common model's `SN`, else `lid`, else `id`, else `d<index>`.
     fn device_id(&self) -> DeviceId {
-        self.sn.as_ref().or(self.common_sn.as_ref()).or(self.lid.as_ref()).cloned().unwrap_or_else(|| {
+        let offered =
+            self.sn.as_ref().or(self.common_sn.as_ref()).or(self.lid.as_ref()).or(self.named.as_ref());
+        offered.cloned().unwrap_or_else(|| {
             DeviceId::parse(&format!("d{}", self.index))
                 .expect("\"d\" followed by a number is a valid device id")
         })
@@ -428,6 +443,9 @@ impl Record {
         self.extras.collect(&self.points, self.layout, &mut self.metrics)?;
         if self.metrics.is_empty() && self.status.is_none() {
             return Err("record has no values".to_owned());
+        }
+        if self.dated_on_receipt {
+            self.metrics.insert_extra(DATED_ON_RECEIPT, 1.0, None).map_err(|e| e.to_string())?;
         }
         Described {
             gateway,

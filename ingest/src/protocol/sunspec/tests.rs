@@ -7,6 +7,7 @@ use heliograph_shared::{
 };
 use quick_xml::events::Event;
 
+use super::record::DATED_ON_RECEIPT;
 use crate::protocol::{
     Answer, Document, DocumentParser, ErrorCode, Format, ParseContext, ProtocolError, ReadingsDocument,
     RecordOutcome, SunSpecResponse,
@@ -297,19 +298,43 @@ fn a_record_with_a_bad_timestamp_is_refused_alone_and_answered_in_a_dr_failure()
 }
 
 #[test]
-fn missing_and_implausible_timestamps_refuse_their_record() {
+fn implausible_timestamps_refuse_their_record() {
     let document = parse(
-        "<sunSpecData><d sn=\"A\"><m id=\"101\"><p id=\"W\">1</p></m></d>\
-         <d sn=\"B\" t=\"2030-01-01T00:00:00Z\"><m id=\"101\"><p id=\"W\">1</p></m></d>\
+        "<sunSpecData><d sn=\"B\" t=\"2030-01-01T00:00:00Z\"><m id=\"101\"><p id=\"W\">1</p></m></d>\
          <d sn=\"C\" t=\"1999-12-31T23:59:59Z\"><m id=\"101\"><p id=\"W\">1</p></m></d></sunSpecData>",
     );
     assert!(document.readings.is_empty());
     assert!(document.devices.is_empty(), "refused records describe nothing");
     let reasons: Vec<&str> = document.rejected.iter().map(|r| r.reason.as_str()).collect();
-    assert_eq!(reasons[0], "<d> needs a t attribute (its timestamp)");
-    assert!(reasons[1].contains("in the future"), "{}", reasons[1]);
-    assert!(reasons[2].contains("is before"), "{}", reasons[2]);
-    assert_eq!(document.records[0].t, "");
+    assert!(reasons[0].contains("in the future"), "{}", reasons[0]);
+    assert!(reasons[1].contains("is before"), "{}", reasons[1]);
+}
+
+/// What loggers in the field send: a `t` with a space and no zone (UTC), a record without `t`
+/// (dated when received, and marked so), devices named with `id`, models named by a word, and
+/// values and scale factors with whitespace around them.
+#[test]
+fn a_loggers_dialect_is_stored_not_refused() {
+    let document = parse(
+        "<sunSpecData>\
+         <d id=\"WR-1\" t=\"2013-06-01 12:00:00\"><m id=\"common\"><p id=\"Mn\">acme</p></m>\
+         <m id=\"inverter\"><p id=\"W\" sf=\" -1 \">\n  67013 \n</p><p id=\"WH\"> 1200 </p></m></d>\
+         <d id=\"Zähler 2\"><m id=\"ac_meter\"><p id=\"W\">-300</p></m></d>\
+         </sunSpecData>",
+    );
+    assert!(document.rejected.is_empty(), "{:?}", document.rejected);
+    let [inverter, meter] = &document.readings[..] else { panic!("two readings: {:?}", document.readings) };
+    assert_eq!(inverter.device.as_str(), "WR-1", "named by its id attribute");
+    assert_eq!(inverter.ts, Utc.with_ymd_and_hms(2013, 6, 1, 12, 0, 0).single().expect("valid"), "UTC");
+    assert_close(inverter.metrics.get(Metric::AcPower), 6701.3);
+    assert_close(inverter.metrics.get(Metric::Energy), 1200.0);
+    assert_eq!(inverter.metrics.extra.get(DATED_ON_RECEIPT), None);
+    assert_eq!(meter.ts, context().now, "no t: dated when received");
+    assert_eq!(meter.metrics.extra.get(DATED_ON_RECEIPT), Some(&1.0), "and marked so");
+    assert_close(meter.metrics.get(Metric::AcPower), -300.0);
+    assert_eq!(document.records[1].t, "", "its answer echoes no t");
+    let kinds: Vec<DeviceKind> = document.devices.iter().map(|d| d.kind).collect();
+    assert!(kinds.contains(&DeviceKind::Inverter) && kinds.contains(&DeviceKind::Meter), "{kinds:?}");
 }
 
 #[test]
@@ -548,7 +573,7 @@ fn a_refused_records_content_names_each_point_by_its_own_model_as_sent() {
          </sunSpecData>",
     );
     let [rejected] = &document.rejected[..] else { panic!("one refused: {:?}", document.rejected) };
-    assert_eq!(rejected.reason, "model id \" 101x\" is not a SunSpec model number");
+    assert_eq!(rejected.reason, "model id \" 101x\" is neither a SunSpec model number nor a model's name");
     assert_eq!(rejected.content, "1.Mn=gsc;  101x.W=100 sf=-1 W; ?.A.2=5");
     assert_eq!(document.readings.len(), 1, "the next record reuses the slots and is stored");
     assert_close(document.readings[0].metrics.get(Metric::AcPower), 100.0);
@@ -572,7 +597,10 @@ fn long_values_and_ids_refuse_the_record_and_the_quarantine_content_is_bounded()
 fn model_and_point_attributes_must_be_usable() {
     for (models, reason) in [
         ("<m><p id=\"W\">1</p></m>", "<m> needs an id attribute (its model number)"),
-        ("<m id=\"inverter\"><p id=\"W\">1</p></m>", "model id \"inverter\" is not a SunSpec model number"),
+        (
+            "<m id=\"toaster\"><p id=\"W\">1</p></m>",
+            "model id \"toaster\" is neither a SunSpec model number nor a model's name",
+        ),
         ("<m id=\"101\"><p>1</p></m>", "<p> needs an id attribute"),
         ("<m id=\"101\"><p id=\"W\" x=\"one\">1</p></m>", "repeat index x=\"one\" is not a whole number"),
         ("<m id=\"101\"></m>", "record has no values"),
