@@ -15,7 +15,7 @@ use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 mod common;
 
 use common::process::{OPS_ANY_PORT, free_port, heliograph as run, start_role};
-use heliograph_testkit::wait_until_async;
+use heliograph_testkit::try_wait_until_async;
 
 fn start(config: &Path, port: u16) -> Child {
     start_role(config, "ingest", port)
@@ -92,19 +92,19 @@ async fn every_reading_acked_before_a_sigkill_is_stored_after_restart() {
     let killer = tokio::spawn({
         let acks = Arc::clone(&acks);
         async move {
-            let what = format!("{ACKED_BEFORE_KILL} documents acked");
-            wait_until_async(Duration::from_secs(60), &what, || async {
+            let reached = try_wait_until_async(Duration::from_secs(60), || async {
                 (acks.load(Ordering::Relaxed) >= ACKED_BEFORE_KILL).then_some(())
             })
             .await;
-            // SIGKILL: no shutdown, no flush, no goodbye.
+            // SIGKILL: no shutdown, no flush, no goodbye; also when the wait failed, so that
+            // the streamer's connection breaks and no server outlives the test.
             server.kill().unwrap();
             server.wait().unwrap();
+            reached.is_some()
         }
     });
     let (sent, acked) = stream_until_killed(port, "GW-1", &token, base, &acks).await;
-    // The killer fails the test unless ACKED_BEFORE_KILL documents were acked before the kill.
-    killer.await.unwrap();
+    assert!(killer.await.unwrap(), "{ACKED_BEFORE_KILL} documents acked within 60 s before the kill");
 
     let mut server = start(&config, port);
     let count: u64 = run(

@@ -592,7 +592,7 @@ async fn shutdown_lets_a_connection_finish_the_document_it_is_reading() {
     let (first, rest) = document.split_at(20);
     conn.send(first).await;
     // The server shows nothing when it has read the start of a document, and a shutdown that
-    // comes before that rightly closes the connection: the one sleep left gives it the time.
+    // comes before that rightly closes the connection: this wait gives it the time to read it.
     tokio::time::sleep(Duration::from_millis(200)).await;
     server.shutdown.cancel();
     // The accept loop drops its listener when it sees the shutdown, woken by the same cancel as

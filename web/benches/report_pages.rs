@@ -308,12 +308,7 @@ fn pages(c: &mut Criterion) {
     let rollups = runtime
         .block_on(reports::device_rollups(tenant.as_ref(), &gateway.id, &devices, year.bounds(tz)))
         .unwrap();
-    let facts = SiteFacts {
-        capacity_kwp: gateway.capacity_kwp,
-        timezone: tz,
-        commissioned: None,
-        daylight: heliograph_shared::reports::daylight::DaylightRule::of(gateway.location),
-    };
+    let facts = SiteFacts::of(&gateway, tz, None);
     let now = Utc::now();
     group.bench_function("compute", |b| b.iter(|| SiteReport::compute(facts, &rollups, year, now)));
     group.finish();

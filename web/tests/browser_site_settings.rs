@@ -60,7 +60,7 @@ async fn settings() -> anyhow::Result<()> {
         )
         .await?;
     let text = chrome.text(&tab).await?;
-    let muted = format!("Maintenance until {}: alerts muted", until.format("%-d %b %H:%M"));
+    let muted = format!("Maintenance until {}: alerts muted", until.format("%-d %b %H:%M %Z"));
     anyhow::ensure!(text.contains(&muted), "{text}");
     anyhow::ensure!(text.contains("Alert settings of gateway SUN-1 saved"), "{text}");
 

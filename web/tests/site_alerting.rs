@@ -58,7 +58,7 @@ async fn a_sites_thresholds_and_maintenance_window_are_saved_checked_shown_on_th
     let stored = alerting.maintenance_until.unwrap().with_timezone(&sunrise.timezone);
     assert_eq!(stored.format("%Y-%m-%dT%H:%M").to_string(), typed);
 
-    let shown = until.format("%-d %b %H:%M").to_string();
+    let shown = until.format("%-d %b %H:%M %Z").to_string();
     let fleet = app.get(&session, "/sites").await.unwrap().text().await.unwrap();
     assert!(fleet.contains(&format!("Maintenance until {shown}: alerts muted")), "on the fleet");
     let page =

@@ -64,7 +64,15 @@ async fn a_location_is_saved_as_typed_refused_off_the_earth_and_decides_the_dayl
     let berlin = SiteLocation::new(52.520008, 13.404954).unwrap();
     assert_eq!(tenant.gateway(&sunrise.gateway).await.unwrap().unwrap().location, Some(berlin));
     let html = app.get(&session, &edit).await.unwrap().text().await.unwrap();
-    assert!(html.contains(r#"value="52.5200, 13.4050""#), "shown as it reads back");
+    assert!(html.contains(r#"value="52.520008, 13.404954""#), "shown as it reads back");
+
+    // A form without the field (one opened before it existed, a script) leaves the location.
+    let kept = app
+        .post(&session, &edit, &[("site_name", "Roof west"), ("capacity_kwp", "9"), ("customer", &customer)])
+        .await
+        .unwrap();
+    assert_eq!(kept.status(), 303);
+    assert_eq!(tenant.gateway(&sunrise.gateway).await.unwrap().unwrap().location, Some(berlin));
 
     // The day's page gives that day's sunrise and sunset there.
     let date = NaiveDate::parse_from_str(DAY, "%Y-%m-%d").unwrap();

@@ -5,7 +5,6 @@
 use chrono::{DateTime, Days, Utc};
 use chrono_tz::Tz;
 use heliograph_shared::reports::comparable;
-use heliograph_shared::reports::daylight::DaylightRule;
 use heliograph_shared::reports::site::{self, DeviceRollups, EnergyFlows, SiteFacts, SiteReport};
 use heliograph_shared::store::{StoreError, TenantStore};
 use heliograph_shared::{DeviceKind, Gateway};
@@ -71,12 +70,7 @@ pub async fn summary_data(
     let mut flows = EnergyFlows::default();
     let mut chart: Vec<(String, f64)> = Vec::new();
     for gateway in sites {
-        let facts = SiteFacts {
-            capacity_kwp: gateway.capacity_kwp,
-            timezone: tz,
-            commissioned: None,
-            daylight: DaylightRule::of(gateway.location),
-        };
+        let facts = SiteFacts::of(gateway, tz, None);
         let loaded = comparable::devices_with_rollups(tenant, gateway, bounds.clone()).await?;
         let all: Vec<DeviceRollups> = loaded.iter().map(|(_, d)| d.clone()).collect();
         let report = SiteReport::compute(facts, &all, reported, now);

@@ -78,8 +78,10 @@ impl Monitor {
         report: &mut AlertReport,
     ) -> Result<(), StoreError> {
         match (open.get(&key), holds) {
-            // In its maintenance window a site opens no alert (and so sends no notice); what
-            // still holds when the window ends opens then. Clearing goes on as usual.
+            // In its maintenance window a site opens no alert (and so sends no notice); an offline
+            // site or a fault that still holds when the window ends opens then (a day's
+            // production is muted by the window's day instead: `check_production`). Clearing goes
+            // on as usual.
             (None, Some(_)) if site.alerting.in_maintenance(now) => {}
             (None, Some(detail)) => {
                 let alert = Alert::open(key.0, key.1.clone(), key.2.clone(), site.customer, now, detail);
@@ -191,6 +193,11 @@ impl Monitor {
             return Ok(());
         };
         if now < local_midnight(tz, day + Days::new(1)) + JUDGE_AFTER || site.capacity_kwp <= 0.0 {
+            return Ok(());
+        }
+        // A day judged after the fact is muted when a maintenance window reached into it: the
+        // work is what made it low. It is not marked judged, so nothing is remembered of it.
+        if site.alerting.maintenance_until.is_some_and(|until| until > local_midnight(tz, day)) {
             return Ok(());
         }
         if self.judged.lock().is_ok_and(|j| j.contains(&(site.id.clone(), day))) {

@@ -3,12 +3,13 @@
 use chrono::{DateTime, NaiveTime, TimeDelta, Utc};
 use chrono_tz::Tz;
 
-/// The local hours in which a site produces: from its own recent days.
+/// The local hours the offline alert watches on one day: sunrise to sunset where the site's
+/// location is known, else the hours it produced in on its own recent days.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Daylight {
-    /// First local time with production.
+    /// Where the watched hours start, local time.
     pub from: NaiveTime,
-    /// End of the last local hour with production.
+    /// Where they end, local time.
     pub to: NaiveTime,
 }
 

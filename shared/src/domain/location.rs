@@ -50,7 +50,10 @@ impl SiteLocation {
         if !longitude.is_finite() || !(-180.0..=180.0).contains(&longitude) {
             return Err(LocationError::Longitude);
         }
-        Ok(Self { latitude, longitude })
+        // Kept to six decimals (about 10 cm), the precision it is written back with: a form that
+        // shows a location and saves it unchanged must not move it.
+        let six = |degrees: f64| (degrees * 1e6).round() / 1e6;
+        Ok(Self { latitude: six(latitude), longitude: six(longitude) })
     }
 
     /// Parses "latitude, longitude" as a map application copies it ("48.137154, 11.576124");
@@ -91,10 +94,15 @@ impl SiteLocation {
     }
 }
 
-/// As [`SiteLocation::parse`] reads it back: "48.1372, 11.5756" (four decimals: about 10 m).
+/// As [`SiteLocation::parse`] reads it back exactly: "48.137154, 11.576124", without trailing
+/// zeros ("-33.9, 151.2").
 impl fmt::Display for SiteLocation {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{:.4}, {:.4}", self.latitude, self.longitude)
+        let degrees = |value: f64| {
+            let text = format!("{value:.6}");
+            text.trim_end_matches('0').trim_end_matches('.').to_owned()
+        };
+        write!(f, "{}, {}", degrees(self.latitude), degrees(self.longitude))
     }
 }
 
@@ -106,7 +114,11 @@ mod tests {
     fn a_pair_copied_from_a_map_is_read_and_written_back_the_same_way() {
         let location = SiteLocation::parse(" 48.137154, 11.576124 ").expect("valid").expect("given");
         assert_eq!((location.latitude(), location.longitude()), (48.137154, 11.576124));
-        assert_eq!(location.to_string(), "48.1372, 11.5761");
+        assert_eq!(location.to_string(), "48.137154, 11.576124");
+        let precise = SiteLocation::parse("48.13715449, 11.5761241").expect("valid").expect("given");
+        let again = SiteLocation::parse(&precise.to_string()).expect("valid").expect("given");
+        assert_eq!(again, precise, "what is shown saves back unchanged");
+        assert_eq!(SiteLocation::new(-33.9, 151.2).expect("valid").to_string(), "-33.9, 151.2");
         assert_eq!(
             SiteLocation::parse(&location.to_string()).expect("valid").map(|l| l.to_string()),
             Some(location.to_string())

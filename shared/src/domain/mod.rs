@@ -31,7 +31,10 @@ pub use gateway::{Gateway, SiteAlerting};
 pub use ids::{CustomerId, DeviceId, GatewayId, IdError, ProviderSlug};
 pub use location::{LocationError, SiteLocation};
 pub use metric::{MAX_ABS_VALUE, Metric, MetricError, Metrics, parse_value};
-pub use provider::{Preferences, Provider, Replication, ReplicationError, ReportSchedule};
+pub use provider::{
+    OFFLINE_AFTER_MINUTES, Preferences, Provider, Replication, ReplicationError, ReportSchedule,
+    UNDERPERFORMANCE_PERCENT,
+};
 pub use quarantine::{QuarantinedReading, RefusalReason, RefusedGateway};
 pub use reading::{DeviceStatus, Reading, ReadingError, TimestampPolicy};
 pub use secret::{MIN_SECRET_BYTES, SECRET_ADVICE, SecretError, SigningSecret, optional_secret};

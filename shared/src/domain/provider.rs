@@ -72,6 +72,11 @@ pub struct Preferences {
     pub underperformance_percent: u8,
 }
 
+/// The offline thresholds a provider or one of its sites may set, minutes (a week at most).
+pub const OFFLINE_AFTER_MINUTES: std::ops::RangeInclusive<u32> = 5..=10_080;
+/// The underperformance thresholds a provider or one of its sites may set, percent.
+pub const UNDERPERFORMANCE_PERCENT: std::ops::RangeInclusive<u8> = 1..=100;
+
 impl Preferences {
     /// Minutes without data in daylight before `site` is offline: its own, else the provider's.
     pub fn offline_after_minutes_for(&self, site: &super::Gateway) -> u32 {

@@ -7,7 +7,6 @@ use std::ops::Range;
 use chrono::{DateTime, NaiveDate, Utc};
 use chrono_tz::Tz;
 
-use super::daylight::DaylightRule;
 use super::period::Period;
 use super::site::{self, DeviceRollups, SiteFacts, SiteReport};
 use crate::domain::{Device, Gateway};
@@ -64,12 +63,7 @@ pub async fn day_yield(
     tz: Tz,
     now: DateTime<Utc>,
 ) -> Result<Option<f64>, StoreError> {
-    let facts = SiteFacts {
-        capacity_kwp: gateway.capacity_kwp,
-        timezone: tz,
-        commissioned: None,
-        daylight: DaylightRule::of(gateway.location),
-    };
+    let facts = SiteFacts::of(gateway, tz, None);
     let kwh = production_kwh(tenant, gateway, Period::Day { date }, facts, now).await?;
     Ok(kwh.and_then(|kwh| site::specific_yield(kwh * 1000.0, gateway.capacity_kwp)))
 }

@@ -41,17 +41,23 @@ pub fn sun_day(location: SiteLocation, date: NaiveDate) -> SunDay {
     let day = SolarDay::new(coordinates, date);
     match (day.event_time(SolarEvent::Sunrise), day.event_time(SolarEvent::Sunset)) {
         (Some(sunrise), Some(sunset)) => SunDay::Rises { sunrise, sunset },
-        // Neither event happens only near a solstice beyond a polar circle: the summer one of
-        // the site's hemisphere is a polar day, the other a polar night.
+        // Neither event happens only beyond a polar circle: the sun stays up while it stands
+        // over the site's hemisphere (its declination has the latitude's sign), else down.
         _ => {
-            let northern_summer = (4..=9).contains(&date.month());
-            if northern_summer == (location.latitude() >= 0.0) {
+            if (declination_degrees(date) >= 0.0) == (location.latitude() >= 0.0) {
                 SunDay::PolarDay
             } else {
                 SunDay::PolarNight
             }
         }
     }
+}
+
+/// The sun's declination on `date`, degrees (north positive), to within a degree or so: enough to
+/// tell which hemisphere it stands over, which is all it decides here.
+fn declination_degrees(date: NaiveDate) -> f64 {
+    let day = f64::from(date.ordinal());
+    -23.44 * (std::f64::consts::TAU / 365.0 * (day + 10.0)).cos()
 }
 
 /// The local solar date of an instant at `longitude`: the date of its local mean time, which
@@ -109,7 +115,10 @@ impl DaylightRule {
             Self::Clock => Some(local(CLOCK_DAYLIGHT.start)?..local(CLOCK_DAYLIGHT.end)?),
             Self::Sun(location) => match sun_day(*location, date) {
                 SunDay::Rises { sunrise, sunset } => Some(sunrise..sunset),
-                SunDay::PolarDay => Some(local(0)?..local(0)? + TimeDelta::days(1)),
+                SunDay::PolarDay => {
+                    let next = date.succ_opt()?.and_hms_opt(0, 0, 0)?.and_local_timezone(tz).earliest()?;
+                    Some(local(0)?..next.with_timezone(&Utc))
+                }
                 SunDay::PolarNight => None,
             },
         }
@@ -212,6 +221,12 @@ mod tests {
         let mcmurdo = place(-77.85, 166.67);
         assert_eq!(sun_day(mcmurdo, date(2026, 12, 21)), SunDay::PolarDay);
         assert_eq!(sun_day(mcmurdo, date(2026, 6, 21)), SunDay::PolarNight);
+        // At the poles the sun's side of the equator decides, days after the equinoxes too.
+        let south_pole = place(-90.0, 0.0);
+        assert_eq!(sun_day(south_pole, date(2026, 9, 28)), SunDay::PolarDay, "up since about 23 September");
+        assert_eq!(sun_day(south_pole, date(2026, 3, 28)), SunDay::PolarNight, "down since about 21 March");
+        let north_pole = place(90.0, 0.0);
+        assert_eq!(sun_day(north_pole, date(2026, 3, 28)), SunDay::PolarDay);
         let sun = DaylightRule::Sun(tromso);
         let tz = chrono_tz::Europe::Oslo;
         let midnight = Utc.with_ymd_and_hms(2026, 6, 21, 22, 0, 0).single().expect("valid");

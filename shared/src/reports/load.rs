@@ -13,7 +13,6 @@ use tracing::warn;
 
 use super::curve::{CurveBuilder, DeviceCurve};
 use super::daily::{self, DaySummary};
-use super::daylight::DaylightRule;
 use super::energy::MAX_COUNTER_GAP;
 use super::period::{Period, local_date, local_midnight};
 use super::site::{DeviceRollups, SiteFacts, SiteReport};
@@ -56,12 +55,7 @@ pub async fn site_report(
     now: DateTime<Utc>,
 ) -> Result<SiteReport, StoreError> {
     let commissioned = tenant.first_rollup_hour(&gateway.id).await?;
-    let site = SiteFacts {
-        capacity_kwp: gateway.capacity_kwp,
-        timezone,
-        commissioned,
-        daylight: DaylightRule::of(gateway.location),
-    };
+    let site = SiteFacts::of(gateway, timezone, commissioned);
     if let Period::Day { .. } = period {
         let rollups = device_rollups(tenant, &gateway.id, devices, period.bounds(timezone)).await?;
         return Ok(SiteReport::compute(site, &rollups, period, now));
@@ -144,12 +138,7 @@ pub async fn site_snapshot(
         device_rollups(tenant, &gateway.id, devices, period.bounds(timezone)),
         tenant.first_rollup_hour(&gateway.id)
     )?;
-    let site = SiteFacts {
-        capacity_kwp: gateway.capacity_kwp,
-        timezone,
-        commissioned,
-        daylight: DaylightRule::of(gateway.location),
-    };
+    let site = SiteFacts::of(gateway, timezone, commissioned);
     Ok(SiteSnapshot {
         today: SiteReport::compute(site, &rollups, period, now),
         status: site_status(gateway, &rollups, faulty, now, offline_after),

@@ -204,6 +204,18 @@ pub struct SiteFacts {
     pub daylight: DaylightRule,
 }
 
+impl SiteFacts {
+    /// What the reports take from `gateway`, read in `timezone`, commissioned when known.
+    pub fn of(gateway: &crate::domain::Gateway, timezone: Tz, commissioned: Option<DateTime<Utc>>) -> Self {
+        Self {
+            capacity_kwp: gateway.capacity_kwp,
+            timezone,
+            commissioned,
+            daylight: DaylightRule::of(gateway.location),
+        }
+    }
+}
+
 /// A site's report for one period.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SiteReport {
@@ -367,10 +379,27 @@ fn reported(
     let producers = producers(devices);
     let reporters: Vec<&DeviceRollups> =
         if producers.is_empty() { devices.iter().collect() } else { producers };
-    let hourly = period.resolution() == Resolution::Hour;
-    reporters.iter().any(|d| {
-        d.rollups.iter().any(|r| span.contains(&r.hour) && (hourly || daylight.is_daylight_hour(r.hour, tz)))
-    })
+    let in_span = |d: &&DeviceRollups| d.rollups.iter().any(|r| span.contains(&r.hour));
+    if period.resolution() == Resolution::Hour {
+        return reporters.iter().any(in_span);
+    }
+    let in_daylight = reporters
+        .iter()
+        .any(|d| d.rollups.iter().any(|r| span.contains(&r.hour) && daylight.is_daylight_hour(r.hour, tz)));
+    // A span without a daylight hour (a polar night) was measured if anything reported in it.
+    in_daylight || (!has_daylight_hour(span, tz, daylight) && reporters.iter().any(in_span))
+}
+
+/// Whether any hour of `span` is daylight.
+fn has_daylight_hour(span: &Range<DateTime<Utc>>, tz: Tz, daylight: DaylightRule) -> bool {
+    let mut hour = truncate_hour(span.start);
+    while hour < span.end {
+        if daylight.is_daylight_hour(hour, tz) {
+            return true;
+        }
+        hour += TimeDelta::hours(1);
+    }
+    false
 }
 
 /// Each bucket's peak: the highest hourly sum of the producers' peaks.

@@ -216,7 +216,7 @@ pub async fn overview(
             let customer = customer_of(gateway);
             let site_alerts: Vec<String> =
                 alerts.iter().filter(|a| a.gateway == gateway.id).map(alert_text).collect();
-            row(gateway, customer, snapshot, site_alerts, now)
+            row(gateway, customer, snapshot, site_alerts, scope.provider.timezone, now)
         })
         .collect();
     let key = SortKey::parse(&query.sort);
@@ -334,6 +334,7 @@ fn row(
     customer: Option<&Customer>,
     snapshot: &SiteSnapshot,
     alerts: Vec<String>,
+    provider_zone: chrono_tz::Tz,
     now: DateTime<Utc>,
 ) -> Row {
     let today = &snapshot.today;
@@ -360,7 +361,7 @@ fn row(
         status: snapshot.status.word(),
         status_text: status_text(&snapshot.status, today.timezone, now),
         alerts,
-        maintenance: super::site_alerting::maintenance_text(&gateway.alerting, today.timezone, now),
+        maintenance: super::site_alerting::maintenance_text(&gateway.alerting, provider_zone, now),
         sort: (
             gateway.capacity_kwp,
             snapshot.current_power.unwrap_or(-1.0),

@@ -44,8 +44,8 @@ impl NewGateway {
         let customer = customer_choice(scope, &form.customer).await?;
         let site_name = errors.take("site_name", form::text(&form.site_name, 120));
         let capacity_kwp = errors.take("capacity_kwp", form::capacity(&form.capacity_kwp));
-        let location =
-            errors.take("location", SiteLocation::parse(&form.location).map_err(|e| e.to_string()));
+        let typed = form.location.as_deref().unwrap_or_default();
+        let location = errors.take("location", SiteLocation::parse(typed).map_err(|e| e.to_string()));
         Ok(match (id, site_name, capacity_kwp, location) {
             (Some(id), Some(site_name), Some(capacity_kwp), Some(location)) => {
                 Ok(Self { id, customer, site_name, capacity_kwp, location })
@@ -182,9 +182,10 @@ pub struct GatewayForm {
     /// Capacity as typed.
     #[serde(default)]
     pub capacity_kwp: String,
-    /// The site's location as typed ("latitude, longitude"), empty for none.
+    /// The site's location as typed ("latitude, longitude"), empty for none; absent (a form
+    /// from before the field, a script) leaves the stored one as it is.
     #[serde(default)]
-    pub location: String,
+    pub location: Option<String>,
 }
 
 impl GatewayForm {
@@ -195,7 +196,7 @@ impl GatewayForm {
             customer: gateway.customer.map(|c| c.to_string()).unwrap_or_default(),
             site_name: gateway.site_name.clone(),
             capacity_kwp: format!("{}", gateway.capacity_kwp),
-            location: gateway.location.map(|l| l.to_string()).unwrap_or_default(),
+            location: Some(gateway.location.map(|l| l.to_string()).unwrap_or_default()),
         }
     }
 }
@@ -292,7 +293,7 @@ async fn gateway_page(
         feedback,
         form,
         errors,
-        alerting: AlertingForm::of(&gateway.alerting, tz),
+        alerting: AlertingForm::of(&gateway.alerting, tz, now),
         alerting_errors: FieldErrors::new(),
         alerting_summary: AlertingSummary::of(&gateway, &scope.provider.preferences, tz, now),
     })
@@ -310,6 +311,13 @@ pub async fn update_alerting(
         Ok(alerting) => {
             gateway.alerting = alerting;
             scope.tenant.update_gateway(&gateway).await?;
+            tracing::info!(
+                provider = %scope.provider.slug,
+                gateway = %gateway.id,
+                user = %session.username,
+                muted_until = ?gateway.alerting.maintenance_until,
+                "site alert settings saved"
+            );
             Ok(Redirect::to(&format!("/gateways/{}?done=alerting", gateway.id)).into_response())
         }
         Err(errors) => {
@@ -334,7 +342,10 @@ pub async fn update(
     let mut errors = FieldErrors::new();
     let site_name = errors.take("site_name", form::text(&form.site_name, 120));
     let capacity_kwp = errors.take("capacity_kwp", form::capacity(&form.capacity_kwp));
-    let location = errors.take("location", SiteLocation::parse(&form.location).map_err(|e| e.to_string()));
+    let location = match &form.location {
+        Some(typed) => errors.take("location", SiteLocation::parse(typed).map_err(|e| e.to_string())),
+        None => Some(gateway.location),
+    };
     let customer = customer_choice(&scope, &form.customer).await?;
     let (Some(site_name), Some(capacity_kwp), Some(location)) = (site_name, capacity_kwp, location) else {
         return form::invalid(&gateway_page(&session, &scope, gateway, form, errors, String::new()).await?);

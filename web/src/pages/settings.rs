@@ -7,7 +7,9 @@ use axum::Form;
 use axum::extract::{Query, State};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use chrono::Utc;
-use heliograph_shared::{ApiToken, ReportSchedule, TokenHash};
+use heliograph_shared::{
+    ApiToken, OFFLINE_AFTER_MINUTES, ReportSchedule, TokenHash, UNDERPERFORMANCE_PERCENT,
+};
 use serde::Deserialize;
 
 use super::confirm::{self, ConfirmPage};
@@ -164,10 +166,14 @@ pub async fn save(
             .ok_or_else(|| "Choose a report schedule from the list.".to_owned()),
     );
     let timezone = errors.take("timezone", form::timezone(&form.timezone));
-    let offline =
-        errors.take("offline_after_minutes", form::whole_number(&form.offline_after_minutes, 5..=10_080));
-    let underperformance =
-        errors.take("underperformance_percent", form::whole_number(&form.underperformance_percent, 1..=100));
+    let offline = errors.take(
+        "offline_after_minutes",
+        form::whole_number(&form.offline_after_minutes, OFFLINE_AFTER_MINUTES),
+    );
+    let underperformance = errors.take(
+        "underperformance_percent",
+        form::whole_number(&form.underperformance_percent, UNDERPERFORMANCE_PERCENT),
+    );
     let retention = errors.take("retention_days", form::whole_number(&form.retention_days, 0..=36_500));
     let (
         Some(branding_name),

@@ -4,7 +4,9 @@
 
 use chrono::{DateTime, NaiveDateTime, TimeDelta, Utc};
 use chrono_tz::Tz;
-use heliograph_shared::{Gateway, Preferences, SiteAlerting};
+use heliograph_shared::{
+    Gateway, OFFLINE_AFTER_MINUTES, Preferences, SiteAlerting, UNDERPERFORMANCE_PERCENT,
+};
 use serde::Deserialize;
 
 use super::form::{self, FieldErrors};
@@ -34,8 +36,9 @@ pub struct AlertingForm {
 }
 
 impl AlertingForm {
-    /// The form showing `alerting` as stored, times in `tz`.
-    pub fn of(alerting: &SiteAlerting, tz: Tz) -> Self {
+    /// The form showing `alerting` as stored at `now`, times in `tz`: a window already over is
+    /// not shown (saving it again would be refused as past).
+    pub fn of(alerting: &SiteAlerting, tz: Tz, now: DateTime<Utc>) -> Self {
         Self {
             offline_after_minutes: alerting.offline_after_minutes.map(|m| m.to_string()).unwrap_or_default(),
             underperformance_percent: alerting
@@ -44,6 +47,7 @@ impl AlertingForm {
                 .unwrap_or_default(),
             maintenance_until: alerting
                 .maintenance_until
+                .filter(|_| alerting.in_maintenance(now))
                 .map(|t| t.with_timezone(&tz).format(LOCAL_INPUT).to_string())
                 .unwrap_or_default(),
             end_maintenance: None,
@@ -55,11 +59,15 @@ impl AlertingForm {
         let mut errors = FieldErrors::new();
         let offline = errors.take(
             "offline_after_minutes",
-            given(&self.offline_after_minutes).map(|v| form::whole_number(v, 5..=10_080)).transpose(),
+            given(&self.offline_after_minutes)
+                .map(|v| form::whole_number(v, OFFLINE_AFTER_MINUTES))
+                .transpose(),
         );
         let percent = errors.take(
             "underperformance_percent",
-            given(&self.underperformance_percent).map(|v| form::whole_number(v, 1..=100)).transpose(),
+            given(&self.underperformance_percent)
+                .map(|v| form::whole_number(v, UNDERPERFORMANCE_PERCENT))
+                .transpose(),
         );
         let until = if self.end_maintenance.is_some() {
             Some(None)
@@ -127,12 +135,13 @@ impl AlertingSummary {
     }
 }
 
-/// "Maintenance until 24 Dec 16:00" while a window is on; empty otherwise. The fleet and the
-/// gateway's page say it the same way.
+/// "Maintenance until 24 Dec 16:00 CET: alerts muted" while a window is on; empty otherwise.
+/// The fleet and the gateway's page say it the same way, in the provider's zone (the one the
+/// window is typed in), named.
 pub fn maintenance_text(alerting: &SiteAlerting, tz: Tz, now: DateTime<Utc>) -> String {
     match alerting.maintenance_until {
         Some(until) if alerting.in_maintenance(now) => {
-            format!("Maintenance until {}: alerts muted", until.with_timezone(&tz).format("%-d %b %H:%M"))
+            format!("Maintenance until {}: alerts muted", until.with_timezone(&tz).format("%-d %b %H:%M %Z"))
         }
         _ => String::new(),
     }
@@ -162,7 +171,9 @@ mod tests {
         assert_eq!(read.offline_after_minutes, Some(240));
         assert_eq!(read.underperformance_percent, Some(45));
         assert_eq!(read.maintenance_until, Utc.with_ymd_and_hms(2026, 12, 24, 15, 0, 0).single());
-        assert_eq!(AlertingForm::of(&read, tz).maintenance_until, "2026-12-24T16:00", "shown as typed");
+        assert_eq!(AlertingForm::of(&read, tz, now).maintenance_until, "2026-12-24T16:00", "shown as typed");
+        let later = Utc.with_ymd_and_hms(2026, 12, 25, 0, 0, 0).single().expect("valid");
+        assert_eq!(AlertingForm::of(&read, tz, later).maintenance_until, "", "a window over is not shown");
         let ended = AlertingForm { end_maintenance: Some("1".into()), ..form("", "", "2026-12-24T16:00") };
         assert_eq!(ended.read(tz, now).expect("valid").maintenance_until, None);
     }

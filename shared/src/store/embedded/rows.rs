@@ -183,8 +183,9 @@ pub(super) fn gateway_from_row(row: &Row<'_>) -> rusqlite::Result<Result<Gateway
     let last_seen: Option<i64> = row.get(7)?;
     let active: bool = row.get(8)?;
     let (latitude, longitude): (Option<f64>, Option<f64>) = (row.get(9)?, row.get(10)?);
-    let offline_after_minutes: Option<u32> = row.get(11)?;
-    let underperformance_percent: Option<u8> = row.get(12)?;
+    // Out of range (written by hand) reads as unset, on both backends: the provider's applies.
+    let offline_after_minutes = row.get::<_, Option<i64>>(11)?.and_then(|m| u32::try_from(m).ok());
+    let underperformance_percent = row.get::<_, Option<i64>>(12)?.and_then(|p| u8::try_from(p).ok());
     let maintenance_until: Option<i64> = row.get(13)?;
     Ok((|| {
         let hash = |bytes: &[u8]| {
