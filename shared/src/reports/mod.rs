@@ -14,6 +14,7 @@ pub mod daily;
 pub mod energy;
 pub mod load;
 mod packed;
+pub mod performance;
 pub mod period;
 pub mod rollup;
 pub mod site;
