@@ -86,6 +86,9 @@ pub struct SiteRow {
     pub energy: String,
     /// kWh/kWp.
     pub specific_yield: String,
+    /// "84.2 %", or a dash without enough sunlight; none for a site without an irradiance
+    /// sensor (the line is left out).
+    pub performance_ratio: Option<String>,
     /// Peak power.
     pub peak: String,
     /// Devices.
@@ -210,6 +213,9 @@ fn site_row(site: &SiteSummary, tz: Tz, with_date: bool) -> SiteRow {
         specific_yield: site
             .specific_yield
             .map_or_else(|| format::MISSING.to_owned(), format::specific_yield),
+        performance_ratio: site.has_irradiance.then(|| {
+            site.performance_ratio.map_or_else(|| format::MISSING.to_owned(), format::performance_ratio)
+        }),
         peak: peak_text(site.peak.as_ref(), tz, with_date),
         devices: site.devices.iter().map(|d| device_row(d, tz, with_date)).collect(),
     }
