@@ -309,9 +309,12 @@ pub fn alert_text(alert: &Alert) -> String {
         AlertKind::DeviceFault => "Device fault",
         AlertKind::Underperformance => "Underperformance",
     };
-    match &alert.device {
-        Some(device) => format!("{kind} ({device}): {}", alert.detail),
-        None => format!("{kind}: {}", alert.detail),
+    // An underperformance says what it was measured against: the sensor's irradiance weighs
+    // more than the peers' median, and whoever reads it should know which one spoke.
+    match (&alert.device, alert.basis) {
+        (Some(device), _) => format!("{kind} ({device}): {}", alert.detail),
+        (None, Some(basis)) => format!("{kind} ({}): {}", basis.words(), alert.detail),
+        (None, None) => format!("{kind}: {}", alert.detail),
     }
 }
 
@@ -404,4 +407,27 @@ fn sort_rows(rows: &mut [Row], key: SortKey, descending: bool) {
         let primary = if descending { primary.reverse() } else { primary };
         if primary == Ordering::Equal { by_name(a, b) } else { primary }
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use heliograph_shared::{AlertBasis, GatewayId};
+
+    use super::*;
+
+    #[test]
+    fn an_underperformance_says_whether_irradiance_or_peers_set_the_expectation() {
+        let gateway = GatewayId::parse("GW-1").expect("valid id");
+        let alert =
+            Alert::open(AlertKind::Underperformance, gateway, None, None, Utc::now(), "made little".into());
+        assert_eq!(
+            alert_text(&alert.clone().with_basis(Some(AlertBasis::Irradiance))),
+            "Underperformance (expected from the irradiance measured on site): made little"
+        );
+        assert_eq!(
+            alert_text(&alert.clone().with_basis(Some(AlertBasis::Peers))),
+            "Underperformance (compared with other sites on the same day): made little"
+        );
+        assert_eq!(alert_text(&alert), "Underperformance: made little");
+    }
 }

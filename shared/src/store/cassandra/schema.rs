@@ -43,6 +43,7 @@ pub(super) const TENANT: &[Migration] = &[
     Migration { version: 7, cql: include_str!("migrations/tenant_007.cql") },
     Migration { version: 8, cql: include_str!("migrations/tenant_008.cql") },
     Migration { version: 9, cql: include_str!("migrations/tenant_009.cql") },
+    Migration { version: 10, cql: include_str!("migrations/tenant_010.cql") },
 ];
 
 /// How long the coordinator may take to apply one schema change; the driver's wait for every

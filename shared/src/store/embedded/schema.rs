@@ -204,6 +204,10 @@ const TENANT: &[&str] = &[
     "
     ALTER TABLE users ADD COLUMN session_generation INTEGER NOT NULL DEFAULT 0;
 ",
+    // What an underperformance was measured against (irradiance, peers, own history).
+    "
+    ALTER TABLE alerts ADD COLUMN basis TEXT;
+",
 ];
 
 /// Which schema a database holds.
