@@ -120,9 +120,9 @@ const PROVIDERS: [DemoProvider; 2] = [
                 "Town hall roof",
                 24.0,
                 SENSOR,
-                // Half of a healthy plant: the simulated plants' performance ratio is about
-                // 0.89, so at 0.55 this site would sit just above 60 % of the energy its sensor's
-                // sunlight and the default reference ratio of 80 % lead to expect.
+                // Half of a healthy plant: with the simulated plants' performance ratio of about
+                // 0.89 this is about 55 % of the energy its sensor's sunlight leads to expect at
+                // the default reference ratio of 80 %, under the alert's default 60 %.
                 Trouble::Yields(0.5),
             ),
             site(
