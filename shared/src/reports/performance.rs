@@ -7,19 +7,22 @@
 //! - **PR** = Yf / Yr.
 //!
 //! Only hours in which both sides were measured count ("paired hours"): every producer reported
-//! and an irradiance sensor reported. IEC 61724-1 excludes such intervals because an hour of sun
+//! and an irradiance sensor reported. An hour whose counter step bridges a gap (energy made while
+//! the gateway was silent, credited to the hour it came back) does not count either: that
+//! energy's sunlight was never measured. IEC 61724-1 excludes such intervals because an hour of sun
 //! without production data (or production without irradiance) would push PR down (or up) for
 //! a reason that is the monitoring's, not the plant's. There is no PR for a site without an
 //! irradiance sensor, without capacity, or with less than [`MIN_INSOLATION_WH_M2`] of paired
 //! insolation (night, snow on the sensor): dividing by almost nothing is not a ratio.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, TimeDelta, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::energy::{self, Counter, bucket_index};
 use super::period::Bucket;
+use super::rollup::{self, HourlyRollup};
 use super::site::{DeviceRollups, producers};
 use crate::domain::DeviceKind;
 
@@ -101,7 +104,9 @@ pub fn paired_hours(devices: &[DeviceRollups], buckets: &[Bucket]) -> Option<Vec
     }
     // hour → (production, producers that reported)
     let mut production: BTreeMap<DateTime<Utc>, (f64, usize)> = BTreeMap::new();
+    let mut bridged: BTreeSet<DateTime<Utc>> = BTreeSet::new();
     for device in &producers {
+        bridged.extend(gap_bridging_hours(&device.rollups));
         for r in &device.rollups {
             production.entry(r.hour).or_default().1 += 1;
         }
@@ -114,7 +119,7 @@ pub fn paired_hours(devices: &[DeviceRollups], buckets: &[Bucket]) -> Option<Vec
     let mut sums = vec![PairedHours::default(); buckets.len()];
     for (hour, (wh, reported)) in production {
         let Some(&(h, sensors)) = insolation.get(&hour) else { continue };
-        if reported < producers.len() {
+        if reported < producers.len() || bridged.contains(&hour) {
             continue;
         }
         if let Some(i) = bucket_index(buckets, hour) {
@@ -124,6 +129,23 @@ pub fn paired_hours(devices: &[DeviceRollups], buckets: &[Bucket]) -> Option<Vec
     Some(sums)
 }
 
+/// The hours whose counter energy includes a step across a silence of more than an hour.
+fn gap_bridging_hours(rollups: &[HourlyRollup]) -> Vec<DateTime<Utc>> {
+    let mut out = Vec::new();
+    let mut previous: Option<(DateTime<Utc>, f64)> = None;
+    for r in rollups {
+        let (Some(first), Some(last)) = (r.energy_first, r.energy_last) else { continue };
+        if let Some((hour, value)) = previous
+            && r.hour - hour > TimeDelta::hours(1)
+            && rollup::step(value, first) > 0.0
+        {
+            out.push(r.hour);
+        }
+        previous = Some((r.hour, last));
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use chrono::{NaiveDate, TimeZone};
@@ -131,9 +153,8 @@ mod tests {
 
     use super::*;
     use crate::domain::DeviceId;
-    use crate::reports::energy::tests::rollup;
+    use crate::reports::energy::tests::{counted, rollup};
     use crate::reports::period::Period;
-    use crate::reports::rollup::HourlyRollup;
     use crate::reports::site::{SiteFacts, SiteReport};
 
     fn device(id: &str, kind: DeviceKind, rollups: Vec<HourlyRollup>) -> DeviceRollups {
@@ -199,6 +220,22 @@ mod tests {
         );
         let pr = report(&[inverter, sensor], 10.0).performance_ratio.expect("a PR");
         assert!((pr - 1.87 / 2.3).abs() < 1e-12, "{pr}");
+    }
+
+    #[test]
+    fn energy_made_while_the_gateway_was_silent_does_not_count() {
+        // The gateway (inverter and sensor) is silent at 11:00. At 12:00 the counter has risen
+        // by 6.5 kWh since 10:59 (11:00's production, unmeasured sunlight) before 7.2 kWh more:
+        // 12:00 is left out, as is 11:00; PR is 10:00's, 5 kWh / 10 kWp / 0.6 h.
+        let inverter = device(
+            "inv",
+            DeviceKind::Inverter,
+            vec![counted(10, 0.0, 5000.0, 5000.0), counted(12, 11_500.0, 18_700.0, 7200.0)],
+        );
+        let sensor =
+            device("poa", DeviceKind::IrradianceSensor, vec![sunlight(10, 600.0), sunlight(12, 900.0)]);
+        let pr = report(&[inverter, sensor], 10.0).performance_ratio.expect("a PR");
+        assert!((pr - 0.5 / 0.6).abs() < 1e-12, "{pr}");
     }
 
     #[test]
