@@ -86,6 +86,9 @@ pub struct SiteRow {
     pub energy: String,
     /// kWh/kWp.
     pub specific_yield: String,
+    /// "84.2 %", or a dash without enough sunlight; none for a site without an irradiance
+    /// sensor (the line is left out).
+    pub performance_ratio: Option<String>,
     /// Peak power.
     pub peak: String,
     /// Devices.
@@ -210,6 +213,9 @@ fn site_row(site: &SiteSummary, tz: Tz, with_date: bool) -> SiteRow {
         specific_yield: site
             .specific_yield
             .map_or_else(|| format::MISSING.to_owned(), format::specific_yield),
+        performance_ratio: site.has_irradiance.then(|| {
+            site.performance_ratio.map_or_else(|| format::MISSING.to_owned(), format::performance_ratio)
+        }),
         peak: peak_text(site.peak.as_ref(), tz, with_date),
         devices: site.devices.iter().map(|d| device_row(d, tz, with_date)).collect(),
     }
@@ -277,6 +283,11 @@ pub fn alert_row(
         AlertKind::DeviceFault => "Device fault",
         AlertKind::Underperformance => "Low production",
     };
+    // Which reference a low production was measured against (irradiance, peers, history).
+    let title = match alert.basis {
+        Some(basis) => format!("{title} ({})", basis.words()),
+        None => title.to_owned(),
+    };
     let mut subject = site_name(&alert.gateway);
     if let Some(device) = &alert.device {
         subject.push_str(&format!(", device {device}"));
@@ -291,13 +302,7 @@ pub fn alert_row(
         }
         None => format!("since {}", format::local_datetime(alert.opened_at, tz)),
     };
-    AlertRow {
-        title: title.to_owned(),
-        subject,
-        detail: alert.detail.clone(),
-        when,
-        cleared: alert.cleared_at.is_some(),
-    }
+    AlertRow { title, subject, detail: alert.detail.clone(), when, cleared: alert.cleared_at.is_some() }
 }
 
 /// The inputs of a summary email besides its data.
@@ -402,6 +407,9 @@ fn plural(n: usize) -> &'static str {
 
 #[cfg(test)]
 mod tests {
+    use chrono::{DateTime, Utc};
+    use heliograph_shared::AlertBasis;
+
     use super::*;
 
     #[test]
@@ -418,5 +426,18 @@ mod tests {
         assert_eq!(change(112.0, 100.0), Some(("+12 %".to_owned(), true)));
         assert_eq!(change(92.0, 100.0), Some(("-8 %".to_owned(), false)));
         assert_eq!(change(10.0, 0.0), None);
+    }
+
+    #[test]
+    fn a_low_production_alert_says_what_it_was_measured_against() {
+        let at = DateTime::parse_from_rfc3339("2026-06-03T20:00:00Z").expect("valid").with_timezone(&Utc);
+        let gateway = heliograph_shared::GatewayId::parse("GW-1").expect("valid id");
+        let alert = Alert::open(AlertKind::Underperformance, gateway, None, None, at, "made little".into());
+        let name = |_: &heliograph_shared::GatewayId| "Barn".to_owned();
+        let sensed = alert_row(&alert.clone().with_basis(Some(AlertBasis::Irradiance)), Tz::UTC, &name);
+        assert_eq!(sensed.title, "Low production (expected from the irradiance measured on site)");
+        let compared = alert_row(&alert.clone().with_basis(Some(AlertBasis::Peers)), Tz::UTC, &name);
+        assert_eq!(compared.title, "Low production (compared with other sites on the same day)");
+        assert_eq!(alert_row(&alert, Tz::UTC, &name).title, "Low production");
     }
 }

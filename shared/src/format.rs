@@ -118,6 +118,16 @@ pub fn percent(share: f64) -> String {
     format!("{} %", number(share * 100.0, 1))
 }
 
+/// A performance ratio as installers read it: "84.2 %" from 0.842.
+pub fn performance_ratio(pr: f64) -> String {
+    percent(pr)
+}
+
+/// A performance ratio in a CSV cell, as a share of one: "0.842".
+pub fn csv_performance_ratio(pr: f64) -> String {
+    format!("{pr:.3}")
+}
+
 /// "25.0 °C".
 pub fn temperature(celsius: f64) -> String {
     format!("{} °C", number(celsius, 1))
@@ -252,6 +262,8 @@ mod tests {
         assert_eq!(specific_yield(3.421), "3.42 kWh/kWp");
         assert_eq!(plain(specific_yield(1111.7)), "1 112 kWh/kWp");
         assert_eq!(percent(0.975), "97.5 %");
+        assert_eq!(performance_ratio(0.842), "84.2 %");
+        assert_eq!(csv_performance_ratio(0.813_043), "0.813");
     }
 
     #[test]

@@ -8,7 +8,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 use heliograph_shared::store::cassandra::KeyspaceName;
 use heliograph_shared::store::{self, CassandraSettings, ConsistencySetting, StoreSettings, TenantStore};
 use heliograph_shared::{
-    Alert, AlertKind, Claim, ClaimOwner, ClaimRequest, CustomerId, DeliveryKey, DeliveryOutcome,
+    Alert, AlertBasis, AlertKind, Claim, ClaimOwner, ClaimRequest, CustomerId, DeliveryKey, DeliveryOutcome,
     DeliveryState, DeviceId, GatewayId, MailPreferences, Provider, ProviderSlug, ReportSchedule,
 };
 
@@ -156,6 +156,36 @@ async fn one_alert_is_open_per_condition_and_its_notices_are_taken_once(backend:
     assert_eq!(history.len(), 3);
 }
 
+async fn an_underperformance_keeps_what_it_was_measured_against(backend: Backend) {
+    let (tenant, _dir) = tenant(backend).await;
+    let customer = CustomerId::new_random();
+    let t0 = at("2026-06-10T10:00:00Z");
+    let low = |gateway: &str, basis| {
+        let gateway = GatewayId::parse(gateway).expect("valid id");
+        Alert::open(AlertKind::Underperformance, gateway, None, Some(customer), t0, "low".into())
+            .with_basis(basis)
+    };
+    let sensed = low("GW-1", Some(AlertBasis::Irradiance));
+    let compared = low("GW-2", Some(AlertBasis::Peers));
+    let offline = Alert::open(
+        AlertKind::SiteOffline,
+        GatewayId::parse("GW-3").expect("valid id"),
+        None,
+        Some(customer),
+        t0,
+        "silent".into(),
+    );
+    for alert in [&sensed, &compared, &offline] {
+        assert!(tenant.open_alert(alert).await.expect("opened"));
+    }
+    let mut stored = tenant.open_alerts().await.expect("open");
+    stored.sort_by(|a, b| a.gateway.as_str().cmp(b.gateway.as_str()));
+    let bases: Vec<Option<AlertBasis>> = stored.iter().map(|a| a.basis).collect();
+    assert_eq!(bases, [Some(AlertBasis::Irradiance), Some(AlertBasis::Peers), None]);
+    let history = tenant.customer_alerts(customer, t0..t0 + TimeDelta::hours(1)).await.expect("history");
+    assert!(history.iter().any(|a| a.basis == Some(AlertBasis::Irradiance)));
+}
+
 async fn mail_preferences_default_until_set(backend: Backend) {
     let (tenant, _dir) = tenant(backend).await;
     let customer = CustomerId::new_random();
@@ -207,4 +237,14 @@ async fn mail_preferences_default_until_set_on_embedded() {
 #[tokio::test]
 async fn mail_preferences_default_until_set_on_cassandra() {
     mail_preferences_default_until_set(Backend::Cassandra).await;
+}
+
+#[tokio::test]
+async fn an_underperformance_keeps_what_it_was_measured_against_on_embedded() {
+    an_underperformance_keeps_what_it_was_measured_against(Backend::Embedded).await;
+}
+
+#[tokio::test]
+async fn an_underperformance_keeps_what_it_was_measured_against_on_cassandra() {
+    an_underperformance_keeps_what_it_was_measured_against(Backend::Cassandra).await;
 }

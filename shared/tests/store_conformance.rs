@@ -1360,6 +1360,10 @@ fn summary(date: NaiveDate, production_wh: f64) -> DaySummary {
         peak: Some(reports::Peak { watts: production_wh / 5.0, at: at(2026, 1, 1, 12, 0, 0) }),
         daylight_hours: 14,
         covered_hours: 13.5,
+        paired: Some(reports::performance::PairedHours {
+            energy_wh: production_wh * 0.9,
+            insolation_wh_m2: production_wh / 10.0,
+        }),
     }
 }
 

@@ -9,10 +9,11 @@
 use std::sync::Arc;
 use std::time::Duration as StdDuration;
 
-use chrono::{Duration, Utc};
+use chrono::{Duration, Timelike, Utc};
 use heliograph_ingest::{IngestServer, IngestSettings};
+use heliograph_shared::reports::{self, Period};
 use heliograph_shared::store::{self, Store, StoreSettings};
-use heliograph_shared::{DeviceId, DeviceStatus, GatewayId, Metric, ProviderSlug};
+use heliograph_shared::{AlertBasis, AlertKind, DeviceId, DeviceStatus, GatewayId, Metric, ProviderSlug};
 use heliograph_simulator::demo;
 use heliograph_testkit::wait::wait_until_async;
 use tokio_util::sync::CancellationToken;
@@ -122,6 +123,51 @@ async fn the_demo_has_history_believable_customers_a_fault_an_offline_site_and_s
     let meter = readings(id("SUNRISE-0001"), "meter-1").await;
     let grid: Vec<f64> = meter.iter().filter_map(|r| r.metrics.get(Metric::AcPower)).collect();
     assert!(grid.iter().any(|w| *w > 0.0) && grid.iter().any(|w| *w < 0.0), "the meter only flows one way");
+
+    // Sites with an irradiance sensor have a performance ratio, and the underperformers (both
+    // with sensors) are found short of the energy their measured sun should have given. A
+    // provider's yesterday is judged two hours after its midnight; one of the two providers is
+    // always past that.
+    let now = Utc::now();
+    let monitor = heliograph_shared::alerts::Monitor::default();
+    monitor.check_all(store.as_ref(), now).await.unwrap();
+    let mut judged = 0;
+    for (slug, healthy, poor) in [
+        (&sunrise, "Bakery roof, Unterhaching", "Town hall roof"),
+        (&voltwerk, "Harbourview apartments", "Surf club roof, Bondi"),
+    ] {
+        let tz: chrono_tz::Tz = zone(slug).parse().unwrap();
+        let local = now.with_timezone(&tz);
+        if local.hour() < 3 {
+            continue;
+        }
+        judged += 1;
+        let tenant = store.tenant(slug).await.unwrap();
+        let gateways = tenant.gateways().await.unwrap();
+        let named = |name: &str| gateways.iter().find(|g| g.site_name == name).unwrap().clone();
+        let yesterday = Period::Day { date: local.date_naive().pred_opt().unwrap() };
+        let mut ratios = Vec::new();
+        for gateway in [named(healthy), named(poor)] {
+            let devices = tenant.devices(&gateway.id).await.unwrap();
+            let report =
+                reports::site_report(tenant.as_ref(), &gateway, &devices, tz, yesterday, now).await.unwrap();
+            ratios.push(report.performance_ratio.unwrap_or_else(|| panic!("{}: a PR", gateway.site_name)));
+        }
+        assert!((0.8..0.95).contains(&ratios[0]), "{healthy}: PR {}", ratios[0]);
+        assert!((0.35..0.48).contains(&ratios[1]), "{poor}: PR {}", ratios[1]);
+        let alerts = tenant.open_alerts().await.unwrap();
+        let low = alerts
+            .iter()
+            .find(|a| a.kind == AlertKind::Underperformance && a.gateway == named(poor).id)
+            .unwrap_or_else(|| panic!("{poor} is underperforming: {alerts:?}"));
+        assert_eq!(low.basis, Some(AlertBasis::Irradiance), "{}", low.detail);
+        assert!(low.detail.contains("expected from the"), "{}", low.detail);
+        assert!(
+            !alerts.iter().any(|a| a.kind == AlertKind::Underperformance && a.gateway == named(healthy).id),
+            "{healthy} is fine: {alerts:?}"
+        );
+    }
+    assert!(judged >= 1, "one provider is always past its judging hour");
 
     shutdown.cancel();
     running.await.unwrap().unwrap();

@@ -55,6 +55,9 @@ pub struct SiteSummary {
     current_power_w: Option<f64>,
     /// Null when the site has reported nothing today (not a production of zero).
     today_production_wh: Option<f64>,
+    /// Today's performance ratio (0-1, IEC 61724-1); null without an irradiance sensor or before
+    /// enough sunlight was measured.
+    today_performance_ratio: Option<f64>,
     last_seen: Option<DateTime<Utc>>,
 }
 
@@ -94,6 +97,7 @@ pub async fn sites(scope: Scope) -> Result<Json<Vec<SiteSummary>>, ApiError> {
                 .coverage
                 .measured()
                 .then(|| format::rounded(Metric::Energy, snapshot.today.total.production_wh)),
+            today_performance_ratio: snapshot.today.performance_ratio.map(round_figure),
             last_seen: gateway.last_seen,
         });
     }
@@ -118,13 +122,17 @@ pub async fn report(
 /// floats would otherwise show as 1025926.9999999999.
 const REPORT_DECIMALS: i32 = 3;
 
+/// One figure to [`REPORT_DECIMALS`], never a negative zero.
+fn round_figure(value: f64) -> f64 {
+    let scale = 10f64.powi(REPORT_DECIMALS);
+    (value * scale).round() / scale + 0.0
+}
+
 /// Rounds every number in `value` to [`REPORT_DECIMALS`] (integers stay as they are).
 fn round_figures(value: &mut serde_json::Value) {
     match value {
         serde_json::Value::Number(number) if number.is_f64() => {
-            let scale = 10f64.powi(REPORT_DECIMALS);
-            if let Some(rounded) =
-                number.as_f64().and_then(|v| serde_json::Number::from_f64((v * scale).round() / scale + 0.0))
+            if let Some(rounded) = number.as_f64().and_then(|v| serde_json::Number::from_f64(round_figure(v)))
             {
                 *number = rounded;
             }

@@ -17,6 +17,11 @@ pub fn percent(share: Option<f64>) -> String {
     share.map(heliograph_shared::format::percent).unwrap_or_else(|| MISSING.into())
 }
 
+/// A performance ratio, "84.2 %", or a dash where there is none (no sensor, no sun).
+pub fn performance_ratio(pr: Option<f64>) -> String {
+    pr.map(heliograph_shared::format::performance_ratio).unwrap_or_else(|| MISSING.into())
+}
+
 /// "3.42 kWh/kWp", "1 112 kWh/kWp" (a year), or a dash.
 pub fn specific_yield(value: Option<f64>) -> String {
     value.map(heliograph_shared::format::specific_yield).unwrap_or_else(|| MISSING.into())

@@ -12,12 +12,12 @@ use std::time::Duration;
 
 use chrono::{DateTime, Datelike, NaiveDate, TimeDelta, TimeZone, Timelike, Utc};
 use chrono_tz::Tz;
-use common::{PASSWORD, TestApp, USER, empty_store, provider, site, underperforming, write};
+use common::{PASSWORD, TestApp, USER, empty_store, provider, site, write};
 use heliograph_shared::reports::period::local_date;
 use heliograph_shared::store::{Store, WriteBatch};
 use heliograph_shared::{
-    DeviceId, DeviceStatus, GatewayId, Metric, Metrics, ProviderSlug, QuarantinedReading, Reading,
-    RefusalReason, RefusedGateway,
+    Alert, AlertBasis, AlertKind, Device, DeviceId, DeviceKind, DeviceStatus, GatewayId, Metric, Metrics,
+    ProviderSlug, QuarantinedReading, Reading, RefusalReason, RefusedGateway,
 };
 use heliograph_web::WebSettings;
 
@@ -129,7 +129,7 @@ impl Plant {
 }
 
 /// `sunrise`: four sites, one with this year's data at 15 minutes (5 minutes for the last two
-/// days), one in fault, one offline for five hours.
+/// days), one in fault, one offline for five hours, one with an irradiance sensor.
 async fn seed_sunrise(store: &dyn Store, now: DateTime<Utc>) -> anyhow::Result<()> {
     let slug = ProviderSlug::parse("sunrise")?;
     let tz: Tz = "Europe/Berlin".parse().map_err(|_| anyhow::anyhow!("zone"))?;
@@ -166,6 +166,9 @@ async fn seed_sunrise(store: &dyn Store, now: DateTime<Utc>) -> anyhow::Result<(
         };
         all.extend(plant.readings(recent, until, five, fault));
         write(store, &slug, &gateway, all, received).await?;
+        if id == "SUN-2" {
+            sensor(store, &slug, &plant, recent, now).await?;
+        }
     }
     // Something for the quarantine page and the alerts column.
     let tenant = store.tenant(&slug).await?;
@@ -190,7 +193,64 @@ async fn seed_sunrise(store: &dyn Store, now: DateTime<Utc>) -> anyhow::Result<(
         content: "ac_power=4120 W; energy=81234.5 kWh".into(),
     });
     tenant.write_batch(batch).await?;
-    underperforming(store, &slug, &GatewayId::parse("SUN-2")?, now - TimeDelta::hours(2)).await?;
+    tenant
+        .open_alert(
+            &Alert::open(
+                AlertKind::Underperformance,
+                GatewayId::parse("SUN-2")?,
+                None,
+                None,
+                now - TimeDelta::hours(2),
+                "produced 0.92 kWh per kWp, 41 % of the 2.24 kWh/kWp expected from the 2.80 kWh/m² of \
+             sunlight measured on site (performance ratio 33 % against 80 %)"
+                    .into(),
+            )
+            .with_basis(Some(AlertBasis::Irradiance)),
+        )
+        .await?;
+    Ok(())
+}
+
+/// A plane-of-array sensor on `plant`'s roof, every five minutes: the sunlight its inverter's
+/// power stands for at a performance ratio of 0.85.
+async fn sensor(
+    store: &dyn Store,
+    slug: &ProviderSlug,
+    plant: &Plant,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> anyhow::Result<()> {
+    let poa = DeviceId::parse("poa-1")?;
+    let mut readings = Vec::new();
+    let mut ts = from;
+    while ts < to {
+        let watts = (power(ts, plant.capacity_w, plant.seed) * 10.0).round() / 10.0;
+        let mut m = Metrics::default();
+        m.set(Metric::Irradiance, watts / plant.capacity_w * 1000.0 / 0.85)?;
+        readings.push(Reading {
+            gateway: plant.gateway.clone(),
+            device: poa.clone(),
+            ts,
+            status: None,
+            metrics: m,
+        });
+        ts += TimeDelta::minutes(5);
+    }
+    let tenant = store.tenant(slug).await?;
+    for chunk in readings.chunks(576) {
+        let mut batch = WriteBatch::new(plant.gateway.clone(), to);
+        batch.devices.push(Device {
+            gateway: plant.gateway.clone(),
+            id: poa.clone(),
+            kind: DeviceKind::IrradianceSensor,
+            manufacturer: Some("Kipp & Zonen".into()),
+            model: Some("SMP10".into()),
+            serial: None,
+            last_seen: Some(to),
+        });
+        batch.readings = chunk.to_vec();
+        tenant.write_batch(batch).await?;
+    }
     Ok(())
 }
 
@@ -242,7 +302,18 @@ async fn journey() -> anyhow::Result<()> {
     anyhow::ensure!(
         chrome.eval(&owner, "document.querySelectorAll('table.data tbody tr').length").await? == 4
     );
+    anyhow::ensure!(
+        text.contains("Underperformance (expected from the irradiance measured on site)"),
+        "the alert says what it was measured against:\n{text}"
+    );
     chrome.screenshot(&owner, &shots.join("02-fleet.png")).await?;
+    // The site with an irradiance sensor: its performance ratio on the day before.
+    let sensed = format!("/sites/SUN-2/day/{}", yesterday.format("%Y-%m-%d"));
+    chrome.goto(&owner, &format!("{}{sensed}", app.base)).await?;
+    let text = chrome.text(&owner).await?;
+    anyhow::ensure!(has(&text, "Performance ratio") && text.contains("85.0 %"), "no PR on {sensed}:\n{text}");
+    chrome.screenshot(&owner, &shots.join("14-site-day-performance-ratio.png")).await?;
+    chrome.goto(&owner, &format!("{}/sites", app.base)).await?;
     chrome.goto(&owner, &format!("{}/sites?q=bakery", app.base)).await?;
     anyhow::ensure!(
         chrome.eval(&owner, "document.querySelectorAll('table.data tbody tr').length").await? == 1

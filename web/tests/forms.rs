@@ -213,14 +213,20 @@ async fn settings_with_a_wrong_field_come_back_with_every_field_kept_and_a_city_
             ("timezone", timezone),
             ("offline_after_minutes", offline),
             ("underperformance_percent", "55"),
+            ("reference_pr_percent", "85"),
             ("retention_days", "400"),
         ]
     };
     let html = came_back(post(&app, &session, "/settings", &fields("3", "Vienna")).await).await;
     assert!(marked(&html, "offline_after_minutes", "Give a whole number from 5 to 10080."));
-    for kept in
-        [r#"value="Sunrise Service""#, r#"value="Vienna""#, r#"value="3""#, r#"value="55""#, r#"value="400""#]
-    {
+    for kept in [
+        r#"value="Sunrise Service""#,
+        r#"value="Vienna""#,
+        r#"value="3""#,
+        r#"value="55""#,
+        r#"value="85""#,
+        r#"value="400""#,
+    ] {
         assert!(html.contains(kept), "{kept} kept");
     }
     assert!(html.contains(r#"<option value="weekly" selected>"#));
@@ -228,6 +234,7 @@ async fn settings_with_a_wrong_field_come_back_with_every_field_kept_and_a_city_
     assert_eq!(saved.headers()["location"], "/settings?done=saved");
     let provider = app.store.provider(&sunrise.slug).await.unwrap().unwrap();
     assert_eq!((provider.timezone.name(), provider.preferences.offline_after_minutes), ("Europe/Vienna", 30));
+    assert_eq!(provider.preferences.reference_pr_percent, 85);
     let page = app.get(&session, "/settings?done=saved").await.unwrap().text().await.unwrap();
     assert!(page.contains("Settings saved."));
 

@@ -130,6 +130,7 @@ async fn a_form_without_the_sessions_csrf_token_is_refused_and_changes_nothing()
         ("timezone", "UTC"),
         ("offline_after_minutes", "30"),
         ("underperformance_percent", "50"),
+        ("reference_pr_percent", "75"),
         ("retention_days", "10"),
     ];
     for csrf in ["", "wrong", &"0".repeat(64)] {

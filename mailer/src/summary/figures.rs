@@ -60,6 +60,10 @@ pub struct SiteSummary {
     pub totals: EnergyTotals,
     /// kWh per kWp.
     pub specific_yield: Option<f64>,
+    /// True when an irradiance sensor belongs to the site, so a performance ratio can be known.
+    pub has_irradiance: bool,
+    /// Performance ratio (0-1), IEC 61724-1, over the hours with production and irradiance data.
+    pub performance_ratio: Option<f64>,
     /// Its highest power.
     pub peak: Option<Peak>,
     /// Its devices.

@@ -128,6 +128,8 @@ pub async fn summary_data(
             capacity_kwp: gateway.capacity_kwp,
             totals: totals(&report.total),
             specific_yield: report.specific_yield,
+            has_irradiance: report.has_irradiance,
+            performance_ratio: report.performance_ratio,
             peak: site_peak,
             devices,
         });

@@ -11,7 +11,7 @@ use tracing::{info, warn};
 
 use super::observed;
 use super::rules::{self, Daylight};
-use crate::domain::{Alert, AlertKind, DeviceId, Gateway, GatewayId};
+use crate::domain::{Alert, AlertBasis, AlertKind, DeviceId, Gateway, GatewayId};
 use crate::reports::comparable;
 use crate::reports::period::local_midnight;
 use crate::roster::Roster;
@@ -72,7 +72,7 @@ impl Monitor {
         roster: &Roster,
         site: &Gateway,
         key: OpenKey,
-        holds: Option<String>,
+        holds: Option<(String, Option<AlertBasis>)>,
         now: DateTime<Utc>,
         open: &mut HashMap<OpenKey, Alert>,
         report: &mut AlertReport,
@@ -83,8 +83,9 @@ impl Monitor {
             // production is muted by the window's day instead: `check_production`). Clearing goes
             // on as usual.
             (None, Some(_)) if site.alerting.in_maintenance(now) => {}
-            (None, Some(detail)) => {
-                let alert = Alert::open(key.0, key.1.clone(), key.2.clone(), site.customer, now, detail);
+            (None, Some((detail, basis))) => {
+                let alert = Alert::open(key.0, key.1.clone(), key.2.clone(), site.customer, now, detail)
+                    .with_basis(basis);
                 if roster.tenant.open_alert(&alert).await? {
                     super::metrics::alert(roster.provider.slug.as_str(), key.0.as_str(), "opened");
                     info!(provider = %roster.provider.slug, site = %site.id, kind = key.0.as_str(), "alert opened");
@@ -151,7 +152,7 @@ impl Monitor {
                 format!("no data received since {since}")
             })
         };
-        Self::apply(roster, site, key, holds, now, open, report).await
+        Self::apply(roster, site, key, holds.map(|d| (d, None)), now, open, report).await
     }
 
     async fn check_faults(
@@ -171,7 +172,7 @@ impl Monitor {
                 .await?;
             let Some(status) = readings.iter().rev().find_map(|r| r.status.clone()) else { continue };
             let key = (AlertKind::DeviceFault, site.id.clone(), Some(device.id.clone()));
-            let holds = status.is_fault().then(|| "the device reports a fault".to_owned());
+            let holds = status.is_fault().then(|| ("the device reports a fault".to_owned(), None));
             Self::apply(roster, site, key, holds, now, open, report).await?;
         }
         Ok(())
@@ -230,9 +231,21 @@ impl Monitor {
                 peers.push(y);
             }
         }
-        let percent = roster.provider.preferences.underperformance_percent_for(site);
-        let holds = rules::underperforming(today, &own, &peers, percent)
-            .map(|reason| format!("{} {reason}", day.format("On %-d %b it")));
+        let irradiance = comparable::day_irradiance(tenant, site, day, tz).await?;
+        let figures = rules::DayFigures {
+            yield_today: today,
+            irradiance,
+            capacity_kwp: site.capacity_kwp,
+            own_recent: &own,
+            peers: &peers,
+        };
+        let preferences = &roster.provider.preferences;
+        let holds = rules::underperforming(
+            figures,
+            preferences.reference_pr_percent,
+            preferences.underperformance_percent_for(site),
+        )
+        .map(|u| (format!("{} {}", day.format("On %-d %b it"), u.detail), Some(u.basis)));
         let key = (AlertKind::Underperformance, site.id.clone(), None);
         Self::apply(roster, site, key, holds, now, open, report).await?;
         if let Ok(mut judged) = self.judged.lock() {

@@ -3,6 +3,9 @@
 use chrono::{DateTime, NaiveTime, TimeDelta, Utc};
 use chrono_tz::Tz;
 
+use crate::domain::AlertBasis;
+use crate::reports::performance::{G_REF_W_M2, PairedHours};
+
 /// The local hours the offline alert watches on one day: sunrise to sunset where the site's
 /// location is known, else the hours it produced in on its own recent days.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -81,29 +84,91 @@ pub fn median(values: &[f64]) -> Option<f64> {
 /// Fewest reference values a comparison needs.
 pub const MIN_REFERENCES: usize = 3;
 
-/// Whether a site's day (specific yield, kWh/kWp) is far below what it should be, and why.
+/// Below this expected specific yield (kWh/kWp) a day is too dark to judge.
+const MIN_EXPECTED_YIELD: f64 = 0.05;
+
+/// A site's day found far below what it should have made, and what it was measured against.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Underperformance {
+    /// The sentence for people.
+    pub detail: String,
+    /// The reference it fell short of.
+    pub basis: AlertBasis,
+}
+
+/// What a site's day is judged on.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct DayFigures<'a> {
+    /// Specific yield of the day, kWh/kWp (from a day with enough data).
+    pub yield_today: f64,
+    /// The day's hours with both production and irradiance data, where the site has a sensor.
+    pub irradiance: Option<PairedHours>,
+    /// Installed capacity, kWp.
+    pub capacity_kwp: f64,
+    /// Specific yields of the site's own recent days.
+    pub own_recent: &'a [f64],
+    /// Specific yields of the provider's other sites on the same day.
+    pub peers: &'a [f64],
+}
+
+/// Whether a site's day is far below what it should have made, and against what.
 ///
-/// Peers at the same provider on the same day saw the same weather, so when at least
-/// [`MIN_REFERENCES`] of them reported, the site is compared with their median; otherwise with
-/// the median of its own recent days. Below `percent` % of the reference is underperformance.
-pub fn underperforming(yield_today: f64, own_recent: &[f64], peers: &[f64], percent: u8) -> Option<String> {
+/// Where the site's irradiance sensor measured the day, the sensor says what the sun offered:
+/// expected = capacity × insolation / G_ref × `reference_pr_percent`, and the energy of the same
+/// hours (both sides measured, as for the performance ratio) below `percent` % of it is
+/// underperformance, whatever other sites did. Elsewhere, peers at the same provider on the same
+/// day saw the same weather, so when at least [`MIN_REFERENCES`] of them reported, the site is
+/// compared with their median; otherwise with the median of its own recent days.
+pub fn underperforming(
+    day: DayFigures<'_>,
+    reference_pr_percent: u8,
+    percent: u8,
+) -> Option<Underperformance> {
     let share = f64::from(percent) / 100.0;
-    let (reference, against) = if peers.len() >= MIN_REFERENCES {
-        (median(peers)?, "other sites of your installer on the same day")
-    } else if own_recent.len() >= MIN_REFERENCES {
-        (median(own_recent)?, "its own recent days")
+    let reference_pr = f64::from(reference_pr_percent) / 100.0;
+    let rated = day.capacity_kwp.is_finite() && day.capacity_kwp > 0.0;
+    if let Some(hours) = day.irradiance.filter(|_| rated) {
+        let reference_yield = hours.insolation_wh_m2 / G_REF_W_M2;
+        let expected = reference_yield * reference_pr;
+        if expected > MIN_EXPECTED_YIELD {
+            let measured = hours.energy_wh / 1000.0 / day.capacity_kwp;
+            if measured >= expected * share {
+                return None;
+            }
+            return Some(Underperformance {
+                detail: format!(
+                    "produced {:.2} kWh per kWp, {:.0} % of the {:.2} kWh/kWp expected from the {:.2} kWh/m² \
+                     of sunlight measured on site (performance ratio {:.0} % against {:.0} %)",
+                    measured,
+                    measured / expected * 100.0,
+                    expected,
+                    reference_yield,
+                    measured / reference_yield * 100.0,
+                    reference_pr * 100.0,
+                ),
+                basis: AlertBasis::Irradiance,
+            });
+        }
+    }
+    let (reference, against, basis) = if day.peers.len() >= MIN_REFERENCES {
+        (median(day.peers)?, "other sites of your installer on the same day", AlertBasis::Peers)
+    } else if day.own_recent.len() >= MIN_REFERENCES {
+        (median(day.own_recent)?, "its own recent days", AlertBasis::OwnHistory)
     } else {
         return None;
     };
-    if reference <= 0.05 || yield_today >= reference * share {
+    if reference <= MIN_EXPECTED_YIELD || day.yield_today >= reference * share {
         return None;
     }
-    Some(format!(
-        "produced {:.2} kWh per kWp, {:.0} % of the {:.2} kWh/kWp typical of {against}",
-        yield_today,
-        yield_today / reference * 100.0,
-        reference
-    ))
+    Some(Underperformance {
+        detail: format!(
+            "produced {:.2} kWh per kWp, {:.0} % of the {:.2} kWh/kWp typical of {against}",
+            day.yield_today,
+            day.yield_today / reference * 100.0,
+            reference
+        ),
+        basis,
+    })
 }
 
 #[cfg(test)]
@@ -128,6 +193,10 @@ mod tests {
         // Never reported: not watched.
         assert!(!offline(None, utc("2026-06-02T10:00:00Z"), threshold, Daylight::DEFAULT, tz));
         assert!(back_online(Some(utc("2026-06-02T09:50:00Z")), utc("2026-06-02T10:00:00Z"), threshold));
+    }
+
+    fn day<'a>(yield_today: f64, own_recent: &'a [f64], peers: &'a [f64]) -> DayFigures<'a> {
+        DayFigures { yield_today, irradiance: None, capacity_kwp: 10.0, own_recent, peers }
     }
 
     #[test]
@@ -156,14 +225,48 @@ mod tests {
     fn a_cloudy_day_for_everyone_is_not_underperformance_but_a_lone_low_site_is() {
         let own = [4.1, 4.3, 3.9, 4.4];
         // Everyone produced about 1.2 kWh/kWp: weather, not a fault.
-        assert_eq!(underperforming(1.1, &own, &[1.2, 1.3, 1.1], 60), None);
+        assert_eq!(underperforming(day(1.1, &own, &[1.2, 1.3, 1.1]), 80, 60), None);
         // Peers made 4.2, this site 1.1.
-        let reason = underperforming(1.1, &own, &[4.2, 4.0, 4.3], 60).expect("underperforming");
-        assert!(reason.contains("other sites"), "{reason}");
+        let verdict = underperforming(day(1.1, &own, &[4.2, 4.0, 4.3]), 80, 60).expect("underperforming");
+        assert!(verdict.detail.contains("other sites"), "{}", verdict.detail);
+        assert_eq!(verdict.basis, AlertBasis::Peers);
         // Without peers, its own history is the reference.
-        assert!(underperforming(1.1, &own, &[], 60).is_some_and(|r| r.contains("own recent days")));
+        let verdict = underperforming(day(1.1, &own, &[]), 80, 60).expect("underperforming");
+        assert!(verdict.detail.contains("own recent days"));
+        assert_eq!(verdict.basis, AlertBasis::OwnHistory);
         // Too little history: no verdict.
-        assert_eq!(underperforming(0.1, &[4.0], &[], 60), None);
+        assert_eq!(underperforming(day(0.1, &[4.0], &[]), 80, 60), None);
+    }
+
+    #[test]
+    fn with_a_sensor_the_expected_energy_comes_from_the_measured_irradiance() {
+        // 10 kWp under 5 kWh/m² in the paired hours: Yr = 5 h, expected 5 × 0.8 = 4 kWh/kWp.
+        // It made 20 kWh in those hours: 2 kWh/kWp, 50 % of expected, below 60 %.
+        let sunny = PairedHours { energy_wh: 20_000.0, insolation_wh_m2: 5_000.0 };
+        let low_peers = [2.1, 1.9, 2.0];
+        let with_sensor = DayFigures { irradiance: Some(sunny), ..day(2.0, &[], &low_peers) };
+        // Peers made as little (they would call it weather), but the sensor saw the sun.
+        assert_eq!(underperforming(DayFigures { irradiance: None, ..with_sensor }, 80, 60), None);
+        let verdict = underperforming(with_sensor, 80, 60).expect("underperforming");
+        assert_eq!(verdict.basis, AlertBasis::Irradiance);
+        assert!(verdict.detail.contains("4.00 kWh/kWp expected from the 5.00 kWh/m²"), "{}", verdict.detail);
+        assert!(verdict.detail.contains("50 %") && verdict.detail.contains("performance ratio 40 %"));
+        // At 45 % the threshold is not crossed; with a reference PR of 60 % (expected 3), neither.
+        assert_eq!(underperforming(with_sensor, 80, 45), None);
+        assert_eq!(underperforming(with_sensor, 60, 60), None);
+        // A dull day by the sensor is not underperformance, however well peers did.
+        let dull = PairedHours { energy_wh: 8_000.0, insolation_wh_m2: 1_200.0 };
+        let high_peers = [4.2, 4.0, 4.3];
+        assert_eq!(
+            underperforming(DayFigures { irradiance: Some(dull), ..day(0.8, &[], &high_peers) }, 80, 60),
+            None
+        );
+        // A sensor that measured next to nothing leaves the verdict to the peers.
+        let dark = PairedHours { energy_wh: 8_000.0, insolation_wh_m2: 10.0 };
+        let verdict =
+            underperforming(DayFigures { irradiance: Some(dark), ..day(0.8, &[], &high_peers) }, 80, 60)
+                .expect("underperforming against peers");
+        assert_eq!(verdict.basis, AlertBasis::Peers);
     }
 
     #[test]

@@ -39,6 +39,45 @@ impl AlertKind {
     }
 }
 
+/// What a site's production was held against when it was found underperforming, so that the
+/// people reading the alert know how much to trust it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AlertBasis {
+    /// The energy expected from the irradiance measured on site (capacity × insolation × a
+    /// reference performance ratio).
+    Irradiance,
+    /// The median of other sites of the same provider on the same day.
+    Peers,
+    /// The median of the site's own recent days.
+    OwnHistory,
+}
+
+impl AlertBasis {
+    /// The stored word.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Irradiance => "irradiance",
+            Self::Peers => "peers",
+            Self::OwnHistory => "own_history",
+        }
+    }
+
+    /// Reads a stored word.
+    pub fn from_word(word: &str) -> Option<Self> {
+        [Self::Irradiance, Self::Peers, Self::OwnHistory].into_iter().find(|b| b.as_str() == word)
+    }
+
+    /// How people read it: "expected from the irradiance measured on site".
+    pub fn words(self) -> &'static str {
+        match self {
+            Self::Irradiance => "expected from the irradiance measured on site",
+            Self::Peers => "compared with other sites on the same day",
+            Self::OwnHistory => "compared with the site's own recent days",
+        }
+    }
+}
+
 /// One alert, open or cleared. At most one alert per (kind, gateway, device) is open at a time.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Alert {
@@ -58,6 +97,9 @@ pub struct Alert {
     pub cleared_at: Option<DateTime<Utc>>,
     /// A sentence for people ("no data since 09:40", "produced 31 % of its recent median").
     pub detail: String,
+    /// What an underperformance was measured against; none for other kinds (and for alerts
+    /// stored before the basis was recorded).
+    pub basis: Option<AlertBasis>,
     /// The delivery topic that notified the opening, once one has taken it.
     pub open_notice: Option<String>,
     /// The delivery topic that notified the clearing, once one has taken it.
@@ -83,9 +125,15 @@ impl Alert {
             opened_at,
             cleared_at: None,
             detail,
+            basis: None,
             open_notice: None,
             clear_notice: None,
         }
+    }
+
+    /// The same alert, saying what its production was measured against.
+    pub fn with_basis(self, basis: Option<AlertBasis>) -> Self {
+        Self { basis, ..self }
     }
 
     /// True while not cleared.

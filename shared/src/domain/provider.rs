@@ -70,6 +70,9 @@ pub struct Preferences {
     pub offline_after_minutes: u32,
     /// A site underperforms below this share (percent) of its expected yield.
     pub underperformance_percent: u8,
+    /// The performance ratio (percent) a healthy plant of this provider reaches: where a site
+    /// has an irradiance sensor, its expected energy is capacity × insolation × this ratio.
+    pub reference_pr_percent: u8,
 }
 
 /// The offline thresholds a provider or one of its sites may set, minutes (a week at most).
@@ -97,6 +100,7 @@ impl Default for Preferences {
             report_schedule: ReportSchedule::Monthly,
             offline_after_minutes: 60,
             underperformance_percent: 60,
+            reference_pr_percent: 80,
         }
     }
 }

@@ -7,6 +7,7 @@ use std::ops::Range;
 use chrono::{DateTime, NaiveDate, Utc};
 use chrono_tz::Tz;
 
+use super::performance::{self, PairedHours};
 use super::period::Period;
 use super::site::{self, DeviceRollups, SiteFacts, SiteReport};
 use crate::domain::{Device, Gateway};
@@ -66,4 +67,18 @@ pub async fn day_yield(
     let facts = SiteFacts::of(gateway, tz, None);
     let kwh = production_kwh(tenant, gateway, Period::Day { date }, facts, now).await?;
     Ok(kwh.and_then(|kwh| site::specific_yield(kwh * 1000.0, gateway.capacity_kwp)))
+}
+
+/// A site's hours with both production and irradiance data on one local day, summed; none
+/// without an irradiance sensor.
+pub async fn day_irradiance(
+    tenant: &dyn TenantStore,
+    gateway: &Gateway,
+    date: NaiveDate,
+    tz: Tz,
+) -> Result<Option<PairedHours>, StoreError> {
+    let period = Period::Day { date };
+    let devices: Vec<DeviceRollups> =
+        devices_with_rollups(tenant, gateway, period.bounds(tz)).await?.into_iter().map(|(_, d)| d).collect();
+    Ok(performance::paired_hours(&devices, &period.buckets(tz)).map(|hours| hours.into_iter().sum()))
 }

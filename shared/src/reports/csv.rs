@@ -21,6 +21,9 @@ pub fn report_csv(report: &SiteReport) -> String {
     if report.has_meter {
         out.push_str(",grid_import_kwh,grid_export_kwh,consumption_kwh,self_consumption_kwh");
     }
+    if report.has_irradiance {
+        out.push_str(",performance_ratio");
+    }
     out.push_str(",data\r\n");
     let kwh = |wh: Option<f64>| wh.map(crate::format::csv_kwh).unwrap_or_default();
     for bucket in &report.buckets {
@@ -45,6 +48,10 @@ pub fn report_csv(report: &SiteReport) -> String {
                 kwh(flows.consumption_wh),
                 kwh(flows.self_consumption_wh)
             );
+        }
+        if report.has_irradiance {
+            let pr = bucket.performance_ratio.filter(|_| measured);
+            let _ = write!(out, ",{}", pr.map(crate::format::csv_performance_ratio).unwrap_or_default());
         }
         let _ = write!(out, ",{}\r\n", coverage_key(bucket.coverage));
     }
@@ -134,6 +141,7 @@ mod tests {
                     flows: EnergyFlows::new(2500.0, Some((100.0, 1200.0))),
                     peak: Some(Peak { watts: 3100.0, at: start }),
                     coverage: Coverage::Data,
+                    performance_ratio: Some(0.813_043),
                 },
                 BucketReport {
                     start: start + chrono::TimeDelta::hours(1),
@@ -142,6 +150,7 @@ mod tests {
                     flows: EnergyFlows::new(0.0, Some((0.0, 0.0))),
                     peak: None,
                     coverage: Coverage::NoData,
+                    performance_ratio: None,
                 },
             ],
             total: EnergyFlows::default(),
@@ -149,19 +158,21 @@ mod tests {
             specific_yield: None,
             availability: None,
             coverage: Coverage::Data,
+            has_irradiance: true,
+            performance_ratio: Some(0.8125),
             commissioned: None,
         };
         let csv = report_csv(&report);
         let lines: Vec<&str> = csv.lines().collect();
         assert_eq!(
             lines[0],
-            "start,end,production_kwh,peak_power_w,peak_at,grid_import_kwh,grid_export_kwh,consumption_kwh,self_consumption_kwh,data"
+            "start,end,production_kwh,peak_power_w,peak_at,grid_import_kwh,grid_export_kwh,consumption_kwh,self_consumption_kwh,performance_ratio,data"
         );
         assert_eq!(
             lines[1],
-            "2026-06-01T12:00:00+02:00,2026-06-01T13:00:00+02:00,2.5,3100,2026-06-01T12:00:00+02:00,0.1,1.2,1.4,1.3,measured"
+            "2026-06-01T12:00:00+02:00,2026-06-01T13:00:00+02:00,2.5,3100,2026-06-01T12:00:00+02:00,0.1,1.2,1.4,1.3,0.813,measured"
         );
-        assert_eq!(lines[2], "2026-06-01T13:00:00+02:00,2026-06-01T14:00:00+02:00,,,,,,,,no_data");
+        assert_eq!(lines[2], "2026-06-01T13:00:00+02:00,2026-06-01T14:00:00+02:00,,,,,,,,,no_data");
     }
 
     #[test]

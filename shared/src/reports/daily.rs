@@ -2,7 +2,8 @@
 //! range reports add up a few hundred days instead of folding thousands of hourly rollups.
 //!
 //! A summary holds what the period report needs from a day and can add up exactly: production,
-//! grid import and export, the peak, and the daylight hours with their covered share. It is the
+//! grid import and export, the peak, the daylight hours with their covered share, and the
+//! paired hours' energy and insolation the performance ratio is the quotient of. It is the
 //! day report of [`SiteReport::compute`], so a period built from summaries gives the figures the
 //! period computed from hourly rollups gives (each day picks its own energy source, counter or
 //! integrated power, where the two could differ for a device that reports a counter on some
@@ -29,6 +30,7 @@ use serde::{Deserialize, Serialize};
 
 use super::daylight::DaylightRule;
 use super::energy::{MAX_COUNTER_GAP, bucket_index};
+use super::performance::{self, PairedHours};
 use super::period::{Period, local_midnight};
 use super::site::{BucketSums, Coverage, DeviceRollups, Peak, SiteFacts, SiteReport, daylight_hours};
 use crate::domain::Device;
@@ -61,7 +63,26 @@ pub struct DaySummary {
     pub daylight_hours: u32,
     /// Of those, the hours' worth with data (averaged over producers).
     pub covered_hours: f64,
+    /// Energy and insolation of the hours in which production and irradiance were both
+    /// measured, where the site has an irradiance sensor.
+    pub paired: Option<PairedHours>,
 }
+
+/// The stored form of a summary written before it held the paired hours: still read, so that an
+/// upgraded store answers at once; its basis is no longer current, so it is computed again.
+#[derive(Deserialize)]
+struct SummaryWithoutPaired {
+    date: NaiveDate,
+    production_wh: f64,
+    grid: Option<(f64, f64)>,
+    peak: Option<Peak>,
+    daylight_hours: u32,
+    covered_hours: f64,
+}
+
+/// Part of every basis: changes whenever [`DaySummary`] holds more, so that summaries stored by
+/// an older build are computed again rather than read without the new figures.
+const SUMMARY_FORM: u32 = 2;
 
 impl DaySummary {
     /// The summary of `date` from the devices' rollups (which must cover the day and the
@@ -83,6 +104,8 @@ impl DaySummary {
             })
             .collect();
         let report = SiteReport::compute(site, &day, period, now);
+        let paired = performance::paired_hours(&day, &period.buckets(site.timezone))
+            .map(|hours| hours.into_iter().sum());
         let daylight =
             report.availability.map_or(0, |_| daylight_hours(&bounds, site.timezone, site.daylight, now));
         let hours = u32::try_from(daylight).unwrap_or(u32::MAX);
@@ -95,6 +118,7 @@ impl DaySummary {
             peak: report.peak,
             daylight_hours: hours,
             covered_hours: report.availability.unwrap_or(0.0) * f64::from(hours),
+            paired,
         }
     }
 
@@ -116,7 +140,20 @@ impl DaySummary {
 
     /// Reads the stored form back.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, DaySummaryDecodeError> {
-        postcard::from_bytes(bytes).map_err(|e| DaySummaryDecodeError(e.to_string()))
+        postcard::from_bytes(bytes)
+            .or_else(|e| {
+                let old: SummaryWithoutPaired = postcard::from_bytes(bytes).map_err(|_| e)?;
+                Ok(Self {
+                    date: old.date,
+                    production_wh: old.production_wh,
+                    grid: old.grid,
+                    peak: old.peak,
+                    daylight_hours: old.daylight_hours,
+                    covered_hours: old.covered_hours,
+                    paired: None,
+                })
+            })
+            .map_err(|e: postcard::Error| DaySummaryDecodeError(e.to_string()))
     }
 }
 
@@ -137,6 +174,7 @@ pub fn basis(
     // SipHash with fixed keys: the same inputs give the same basis in every process of a build
     // (another build may differ, which only makes its summaries computed again).
     let mut hasher = DefaultHasher::new();
+    SUMMARY_FORM.hash(&mut hasher);
     mark.hash(&mut hasher);
     let mut kinds: Vec<(&str, &str)> = devices.iter().map(|d| (d.id.as_str(), d.kind.as_str())).collect();
     kinds.sort_unstable();
@@ -173,6 +211,7 @@ pub fn report_from_days(
     let (mut daylight, mut covered) = (0u64, 0.0);
     let mut has_meter = false;
     let mut reported = vec![false; buckets.len()];
+    let mut paired: Option<Vec<PairedHours>> = None;
     for summary in days.range(period.first_day()..period.end_day()).map(|(_, s)| s) {
         let Some(i) = bucket_index(&buckets, local_midnight(tz, summary.date)) else { continue };
         production[i] += summary.production_wh;
@@ -187,6 +226,10 @@ pub fn report_from_days(
         {
             peaks[i] = Some(peak);
         }
+        if let Some(hours) = summary.paired {
+            let sums = paired.get_or_insert_with(|| vec![PairedHours::default(); buckets.len()]);
+            sums[i] = sums[i] + hours;
+        }
         daylight += u64::from(summary.daylight_hours);
         covered += summary.covered_hours;
     }
@@ -195,7 +238,8 @@ pub fn report_from_days(
         .zip(reported)
         .map(|(b, reported)| Coverage::of(b.start..b.end, reported, site.commissioned, now))
         .collect();
-    let sums = BucketSums { production, grid: has_meter.then_some((import, export)), peaks, coverage };
+    let sums =
+        BucketSums { production, grid: has_meter.then_some((import, export)), peaks, coverage, paired };
     let availability = (daylight > 0).then(|| covered / daylight as f64);
     SiteReport::assemble(site, period, buckets, sums, availability)
 }
@@ -218,13 +262,13 @@ mod tests {
         NaiveDate::from_ymd_opt(y, m, d).expect("valid date")
     }
 
-    /// An inverter and a meter over `days` days from 2026-05-20: a counter with a reset on
-    /// day 12 and a silent gap of 30 hours, sunshine by the hour, partial hours, a meter that
-    /// imports at night and exports at noon.
+    /// An inverter, a meter and an irradiance sensor over `days` days from 2026-05-20: a
+    /// counter with a reset on day 12 and a silent gap of 30 hours, sunshine by the hour, partial
+    /// hours, a meter that imports at night and exports at noon, a sensor that misses some hours.
     fn site_rollups(days: i64) -> Vec<DeviceRollups> {
         let start = utc(2026, 5, 20, 0);
         let (mut energy, mut import, mut export) = (10_000.0, 500.0, 100.0);
-        let (mut inverter, mut meter) = (Vec::new(), Vec::new());
+        let (mut inverter, mut meter, mut sensor) = (Vec::new(), Vec::new(), Vec::new());
         for h in 0..days * 24 {
             let hour = start + TimeDelta::hours(h);
             if (300..330).contains(&h) {
@@ -237,6 +281,14 @@ mod tests {
             let sun =
                 if (5..20).contains(&local) { 1.0 - (f64::from(local) - 12.5).abs() / 8.0 } else { 0.0 };
             let made = 4_000.0 * sun * (1.0 + (h % 7) as f64 / 10.0);
+            if h % 11 != 3 {
+                sensor.push(HourlyRollup {
+                    hour,
+                    device: DeviceId::parse("poa").expect("valid"),
+                    insolation: 500.0 * sun,
+                    ..rollup(0)
+                });
+            }
             let first = energy + 3.0;
             energy = first + made;
             inverter.push(HourlyRollup {
@@ -274,6 +326,11 @@ mod tests {
                 device: DeviceId::parse("meter").expect("valid"),
                 kind: DeviceKind::Meter,
                 rollups: meter,
+            },
+            DeviceRollups {
+                device: DeviceId::parse("poa").expect("valid"),
+                kind: DeviceKind::IrradianceSensor,
+                rollups: sensor,
             },
         ]
     }
@@ -317,7 +374,18 @@ mod tests {
                 );
             }
             assert_eq!(a.peak, b.peak, "bucket {}", a.label);
+            assert!(
+                a.performance_ratio.zip(b.performance_ratio).is_some_and(|(x, y)| close(x, y))
+                    || a.performance_ratio == b.performance_ratio,
+                "bucket {}: PR {:?} vs {:?}",
+                a.label,
+                a.performance_ratio,
+                b.performance_ratio
+            );
         }
+        assert_eq!(direct.has_irradiance, summed.has_irradiance);
+        let (a, b) = (direct.performance_ratio.expect("a PR"), summed.performance_ratio.expect("a PR"));
+        assert!(close(a, b), "PR {a} vs {b}");
         assert!(close(direct.total.production_wh, summed.total.production_wh));
         assert_eq!(direct.peak, summed.peak);
         assert!(direct.specific_yield.zip(summed.specific_yield).is_some_and(|(a, b)| close(a, b)));
@@ -413,8 +481,42 @@ mod tests {
         };
         let summary = DaySummary::compute(site, &devices, date(2026, 5, 21), utc(2026, 6, 1, 0));
         assert!(summary.production_wh > 0.0 && summary.grid.is_some() && summary.peak.is_some());
+        assert!(summary.paired.is_some_and(|p| p.energy_wh > 0.0 && p.insolation_wh_m2 > 0.0));
         assert_eq!(DaySummary::from_bytes(&summary.to_bytes()).expect("reads back"), summary);
         assert!(DaySummary::from_bytes(b"\xff\xff").is_err());
+    }
+
+    #[test]
+    fn a_summary_stored_before_the_performance_ratio_still_reads_and_is_computed_again() {
+        #[derive(Serialize)]
+        struct Older {
+            date: NaiveDate,
+            production_wh: f64,
+            grid: Option<(f64, f64)>,
+            peak: Option<Peak>,
+            daylight_hours: u32,
+            covered_hours: f64,
+        }
+        let older = Older {
+            date: date(2026, 5, 21),
+            production_wh: 1234.0,
+            grid: None,
+            peak: None,
+            daylight_hours: 14,
+            covered_hours: 13.0,
+        };
+        let bytes = postcard::to_allocvec(&older).expect("plain data serialises");
+        let read = DaySummary::from_bytes(&bytes).expect("an older summary reads");
+        assert_eq!((read.production_wh, read.covered_hours, read.paired), (1234.0, 13.0, None));
+        // Its basis (computed without SUMMARY_FORM) is not the current one, so it is replaced.
+        let mut hasher = DefaultHasher::new();
+        None::<i64>.hash(&mut hasher);
+        Vec::<(&str, &str)>::new().hash(&mut hasher);
+        None::<i64>.hash(&mut hasher);
+        assert_ne!(
+            i64::from_ne_bytes(hasher.finish().to_ne_bytes()),
+            basis(None, &[], None, DaylightRule::Clock)
+        );
     }
 
     #[test]

@@ -15,6 +15,7 @@ pub mod daylight;
 pub mod energy;
 pub mod load;
 mod packed;
+pub mod performance;
 pub mod period;
 pub mod rollup;
 pub mod site;

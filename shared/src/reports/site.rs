@@ -13,6 +13,8 @@
 //!   ([`DaylightRule`]), of hours already over and after the site's commissioning. A device's full
 //!   hour is its best-covered hour of the same day, so a gateway reporting every five minutes is
 //!   not 20 % available.
+//! - **Performance ratio** where an irradiance sensor reports: final yield over reference yield
+//!   over the hours in which both were measured ([`performance`]).
 //! - Every bucket says whether its figures were measured ([`Coverage`]), so that an hour without
 //!   readings, a day before the site existed or a month to come is never shown as a real zero.
 
@@ -25,6 +27,7 @@ use serde::{Deserialize, Serialize};
 
 use super::daylight::DaylightRule;
 use super::energy::{self, Counter};
+use super::performance::{self, PairedHours};
 use super::period::{Bucket, Period, Resolution};
 use super::rollup::{HourlyRollup, truncate_hour};
 use crate::domain::{DeviceId, DeviceKind};
@@ -189,6 +192,9 @@ pub struct BucketReport {
     pub peak: Option<Peak>,
     /// Whether the figures were measured; zeros stand in for those that were not.
     pub coverage: Coverage,
+    /// Performance ratio (0-1), IEC 61724-1; none without an irradiance sensor, capacity or
+    /// enough paired insolation (see [`performance`]).
+    pub performance_ratio: Option<f64>,
 }
 
 /// What a site is, as far as its report cares.
@@ -240,6 +246,10 @@ pub struct SiteReport {
     pub availability: Option<f64>,
     /// Whether the period's figures were measured, or why there are none.
     pub coverage: Coverage,
+    /// True when an irradiance sensor belongs to the site, so a performance ratio can be known.
+    pub has_irradiance: bool,
+    /// Performance ratio (0-1) over the period's paired hours, IEC 61724-1 (see [`performance`]).
+    pub performance_ratio: Option<f64>,
     /// When the site's first data arrived, when known.
     pub commissioned: Option<DateTime<Utc>>,
 }
@@ -308,7 +318,9 @@ impl SiteReport {
         let counted =
             site.commissioned.map_or(bounds.start, |c| bounds.start.max(truncate_hour(c)))..bounds.end;
         let availability = availability(&producers, counted, tz, site.daylight, now);
-        Self::assemble(site, period, buckets, BucketSums { production, grid, peaks, coverage }, availability)
+        let paired = performance::paired_hours(devices, &buckets);
+        let sums = BucketSums { production, grid, peaks, coverage, paired };
+        Self::assemble(site, period, buckets, sums, availability)
     }
 
     /// The report from each bucket's sums: totals, the period's peak and specific yield follow.
@@ -319,7 +331,8 @@ impl SiteReport {
         sums: BucketSums,
         availability: Option<f64>,
     ) -> Self {
-        let BucketSums { production, grid, peaks, coverage } = sums;
+        let BucketSums { production, grid, peaks, coverage, paired } = sums;
+        let ratio = |i: usize| paired.as_ref().and_then(|p| p[i].ratio(site.capacity_kwp));
         let reports: Vec<BucketReport> = buckets
             .into_iter()
             .enumerate()
@@ -327,6 +340,7 @@ impl SiteReport {
                 flows: EnergyFlows::new(production[i], grid.as_ref().map(|(im, ex)| (im[i], ex[i]))),
                 peak: peaks[i],
                 coverage: coverage[i],
+                performance_ratio: ratio(i),
                 start: bucket.start,
                 end: bucket.end,
                 label: bucket.label,
@@ -346,6 +360,10 @@ impl SiteReport {
             specific_yield: specific_yield(total.production_wh, site.capacity_kwp),
             availability,
             coverage: Coverage::of_period(coverage),
+            has_irradiance: paired.is_some(),
+            performance_ratio: paired
+                .as_ref()
+                .and_then(|p| p.iter().copied().sum::<PairedHours>().ratio(site.capacity_kwp)),
             commissioned: site.commissioned,
             buckets: reports,
             total,
@@ -364,6 +382,8 @@ pub(super) struct BucketSums {
     pub(super) peaks: Vec<Option<Peak>>,
     /// Whether each bucket was measured.
     pub(super) coverage: Vec<Coverage>,
+    /// The paired hours of each bucket, where an irradiance sensor reports (performance ratio).
+    pub(super) paired: Option<Vec<PairedHours>>,
 }
 
 /// Whether `span` holds data: for an hour, any rollup of a producer (of any device where none

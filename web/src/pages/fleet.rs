@@ -43,19 +43,22 @@ enum SortKey {
     Power,
     Today,
     Yield,
+    /// Today's performance ratio (sites with an irradiance sensor).
+    Pr,
     Status,
     /// Faults, then offline sites, then sites with open alerts, most alerts first.
     Attention,
 }
 
 impl SortKey {
-    const ALL: [(SortKey, &'static str, &'static str); 7] = [
+    const ALL: [(SortKey, &'static str, &'static str); 8] = [
         (SortKey::Site, "site", "Site"),
         (SortKey::Customer, "customer", "Customer"),
         (SortKey::Capacity, "capacity", "Capacity"),
         (SortKey::Power, "power", "Power now"),
         (SortKey::Today, "today", "Today"),
         (SortKey::Yield, "yield", "Specific yield"),
+        (SortKey::Pr, "pr", "PR"),
         (SortKey::Status, "status", "Status"),
     ];
 
@@ -75,7 +78,7 @@ impl SortKey {
 
     /// Figures sort largest first by default, names alphabetically.
     fn descending_by_default(self) -> bool {
-        matches!(self, Self::Capacity | Self::Power | Self::Today | Self::Yield)
+        matches!(self, Self::Capacity | Self::Power | Self::Today | Self::Yield | Self::Pr)
     }
 }
 
@@ -88,12 +91,13 @@ struct Row {
     power: String,
     today: String,
     specific_yield: String,
+    performance_ratio: String,
     status: &'static str,
     status_text: String,
     alerts: Vec<String>,
     /// "Maintenance until …: alerts muted" while the site's window is on.
     maintenance: String,
-    sort: (f64, f64, f64, f64, u8),
+    sort: (f64, f64, f64, f64, u8, f64),
     state: &'static str,
 }
 
@@ -268,7 +272,7 @@ pub async fn overview(
                     (true, false) => " ↑",
                 },
                 numeric: k.descending_by_default(),
-                optional: matches!(k, SortKey::Customer | SortKey::Capacity),
+                optional: matches!(k, SortKey::Customer | SortKey::Capacity | SortKey::Pr),
             }
         })
         .collect();
@@ -307,9 +311,12 @@ pub fn alert_text(alert: &Alert) -> String {
         AlertKind::DeviceFault => "Device fault",
         AlertKind::Underperformance => "Underperformance",
     };
-    match &alert.device {
-        Some(device) => format!("{kind} ({device}): {}", alert.detail),
-        None => format!("{kind}: {}", alert.detail),
+    // An underperformance says what it was measured against: the sensor's irradiance weighs
+    // more than the peers' median, and whoever reads it should know which one spoke.
+    match (&alert.device, alert.basis) {
+        (Some(device), _) => format!("{kind} ({device}): {}", alert.detail),
+        (None, Some(basis)) => format!("{kind} ({}): {}", basis.words(), alert.detail),
+        (None, None) => format!("{kind}: {}", alert.detail),
     }
 }
 
@@ -358,6 +365,7 @@ fn row(
             "–".into()
         },
         specific_yield: format::specific_yield(today.specific_yield.filter(|_| today.coverage.measured())),
+        performance_ratio: format::performance_ratio(today.performance_ratio),
         status: snapshot.status.word(),
         status_text: status_text(&snapshot.status, today.timezone, now),
         alerts,
@@ -368,6 +376,7 @@ fn row(
             today.total.production_wh,
             today.specific_yield.unwrap_or(-1.0),
             rank,
+            today.performance_ratio.unwrap_or(-1.0),
         ),
         state: snapshot.status.word(),
     }
@@ -395,10 +404,34 @@ fn sort_rows(rows: &mut [Row], key: SortKey, descending: bool) {
             SortKey::Power => a.sort.1.total_cmp(&b.sort.1),
             SortKey::Today => a.sort.2.total_cmp(&b.sort.2),
             SortKey::Yield => a.sort.3.total_cmp(&b.sort.3),
+            SortKey::Pr => a.sort.5.total_cmp(&b.sort.5),
             SortKey::Status => a.sort.4.cmp(&b.sort.4),
             SortKey::Attention => attention(a).cmp(&attention(b)),
         };
         let primary = if descending { primary.reverse() } else { primary };
         if primary == Ordering::Equal { by_name(a, b) } else { primary }
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use heliograph_shared::{AlertBasis, GatewayId};
+
+    use super::*;
+
+    #[test]
+    fn an_underperformance_says_whether_irradiance_or_peers_set_the_expectation() {
+        let gateway = GatewayId::parse("GW-1").expect("valid id");
+        let alert =
+            Alert::open(AlertKind::Underperformance, gateway, None, None, Utc::now(), "made little".into());
+        assert_eq!(
+            alert_text(&alert.clone().with_basis(Some(AlertBasis::Irradiance))),
+            "Underperformance (expected from the irradiance measured on site): made little"
+        );
+        assert_eq!(
+            alert_text(&alert.clone().with_basis(Some(AlertBasis::Peers))),
+            "Underperformance (compared with other sites on the same day): made little"
+        );
+        assert_eq!(alert_text(&alert), "Underperformance: made little");
+    }
 }

@@ -86,6 +86,7 @@ fn current_settings(scope: &Scope) -> SettingsForm {
         timezone: provider.timezone.name().to_owned(),
         offline_after_minutes: preferences.offline_after_minutes.to_string(),
         underperformance_percent: preferences.underperformance_percent.to_string(),
+        reference_pr_percent: preferences.reference_pr_percent.to_string(),
         retention_days: provider.retention_days.to_string(),
     }
 }
@@ -141,6 +142,8 @@ pub struct SettingsForm {
     #[serde(default)]
     underperformance_percent: String,
     #[serde(default)]
+    reference_pr_percent: String,
+    #[serde(default)]
     retention_days: String,
 }
 
@@ -174,6 +177,8 @@ pub async fn save(
         "underperformance_percent",
         form::whole_number(&form.underperformance_percent, UNDERPERFORMANCE_PERCENT),
     );
+    let reference_pr =
+        errors.take("reference_pr_percent", form::whole_number(&form.reference_pr_percent, 50..=100));
     let retention = errors.take("retention_days", form::whole_number(&form.retention_days, 0..=36_500));
     let (
         Some(branding_name),
@@ -181,8 +186,9 @@ pub async fn save(
         Some(timezone),
         Some(offline),
         Some(underperformance),
+        Some(reference_pr),
         Some(retention),
-    ) = (branding_name, schedule, timezone, offline, underperformance, retention)
+    ) = (branding_name, schedule, timezone, offline, underperformance, reference_pr, retention)
     else {
         return form::invalid(&settings_page(&session, &scope, form, errors).await?);
     };
@@ -192,6 +198,7 @@ pub async fn save(
     provider.timezone = timezone;
     provider.preferences.offline_after_minutes = offline;
     provider.preferences.underperformance_percent = underperformance;
+    provider.preferences.reference_pr_percent = reference_pr;
     provider.retention_days = retention;
     state.store.update_provider(&provider).await?;
     tracing::info!(provider = %provider.slug, "settings saved");

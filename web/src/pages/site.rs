@@ -338,7 +338,7 @@ fn cards(report: &SiteReport, daylight: &str) -> Vec<Card> {
     if !report.coverage.measured() {
         // The notice under the cards says why; the cards only show that nothing was measured.
         let dash = |label| Card { label, value: "—".into(), note: String::new() };
-        return vec![
+        let mut cards = vec![
             dash("Production"),
             dash("Specific yield"),
             dash("Peak power"),
@@ -352,6 +352,10 @@ fn cards(report: &SiteReport, daylight: &str) -> Vec<Card> {
                 },
             },
         ];
+        if report.has_irradiance {
+            cards.push(dash("Performance ratio"));
+        }
+        return cards;
     }
     let tz = report.timezone;
     let total = &report.total;
@@ -382,6 +386,17 @@ fn cards(report: &SiteReport, daylight: &str) -> Vec<Card> {
             note: format!("of daylight minutes with data{since_commissioning}; {daylight}"),
         },
     ];
+    if report.has_irradiance {
+        cards.push(Card {
+            label: "Performance ratio",
+            value: format::performance_ratio(report.performance_ratio),
+            note: if report.performance_ratio.is_some() {
+                "final over reference yield, hours with production and irradiance data".into()
+            } else {
+                "too little measured sunlight for a ratio".into()
+            },
+        });
+    }
     if let (Some(consumption), Some(import), Some(export), Some(own)) =
         (total.consumption_wh, total.grid_import_wh, total.grid_export_wh, total.self_consumption_wh)
     {
@@ -449,8 +464,11 @@ fn table(report: &SiteReport, base: &str) -> (Vec<&'static str>, Vec<TableRow>, 
     if report.has_meter {
         columns.extend(["Consumption", "Self-consumption", "Import", "Export"]);
     }
+    if report.has_irradiance {
+        columns.push("PR");
+    }
     let kwh = |wh: Option<f64>| wh.map(format::energy).unwrap_or_else(|| "–".into());
-    let cells = |flows: &reports::EnergyFlows, peak: Option<reports::Peak>| {
+    let cells = |flows: &reports::EnergyFlows, peak: Option<reports::Peak>, pr: Option<f64>| {
         let mut cells =
             vec![format::energy(flows.production_wh), format::power_or_dash(peak.map(|p| p.watts))];
         if report.has_meter {
@@ -460,6 +478,9 @@ fn table(report: &SiteReport, base: &str) -> (Vec<&'static str>, Vec<TableRow>, 
                 kwh(flows.grid_import_wh),
                 kwh(flows.grid_export_wh),
             ]);
+        }
+        if report.has_irradiance {
+            cells.push(format::performance_ratio(pr));
         }
         cells
     };
@@ -482,7 +503,11 @@ fn table(report: &SiteReport, base: &str) -> (Vec<&'static str>, Vec<TableRow>, 
                 Resolution::Day => b.start.with_timezone(&tz).format("%a %-d %b").to_string(),
                 Resolution::Month => b.start.with_timezone(&tz).format("%B").to_string(),
             },
-            cells: if b.coverage.measured() { cells(&b.flows, b.peak) } else { missing(b.coverage) },
+            cells: if b.coverage.measured() {
+                cells(&b.flows, b.peak, b.performance_ratio)
+            } else {
+                missing(b.coverage)
+            },
         })
         .collect();
     let total = TableRow {
@@ -490,7 +515,7 @@ fn table(report: &SiteReport, base: &str) -> (Vec<&'static str>, Vec<TableRow>, 
         href: String::new(),
         missing: !report.coverage.measured(),
         cells: if report.coverage.measured() {
-            cells(&report.total, report.peak)
+            cells(&report.total, report.peak, report.performance_ratio)
         } else {
             missing(report.coverage)
         },

@@ -19,8 +19,8 @@ use uuid::Uuid;
 use super::error::ResultExt;
 use super::query::{self, Conditional, prepare, prepare_conditional};
 use crate::domain::{
-    Alert, AlertKind, Claim, ClaimOwner, ClaimRequest, CustomerId, Delivery, DeliveryKey, DeliveryOutcome,
-    DeliveryState, DeviceId, GatewayId, MailPreferences, ReportSchedule,
+    Alert, AlertBasis, AlertKind, Claim, ClaimOwner, ClaimRequest, CustomerId, Delivery, DeliveryKey,
+    DeliveryOutcome, DeliveryState, DeviceId, GatewayId, MailPreferences, ReportSchedule,
 };
 use crate::store::StoreError;
 
@@ -32,7 +32,7 @@ const CONCURRENT_READS: usize = 16;
 const DELIVERY_COLUMNS: &str =
     "customer, topic, state, owner, lease_until, attempts, next_attempt_at, last_error, sent_at, updated_at";
 const ALERT_COLUMNS: &str =
-    "customer, id, kind, gateway, device, opened_at, cleared_at, detail, open_notice, clear_notice";
+    "customer, id, kind, gateway, device, opened_at, cleared_at, detail, open_notice, clear_notice, basis";
 
 type DeliveryRow = (
     Uuid,
@@ -56,6 +56,7 @@ type AlertRow = (
     DateTime<Utc>,
     Option<DateTime<Utc>>,
     String,
+    Option<String>,
     Option<String>,
     Option<String>,
 );
@@ -138,7 +139,7 @@ impl MailStatements {
             .await?,
             insert_alert: prepare_conditional(
                 session,
-                format!("INSERT INTO {ks}.alerts ({ALERT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) IF NOT EXISTS"),
+                format!("INSERT INTO {ks}.alerts ({ALERT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) IF NOT EXISTS"),
             )
             .await?,
             claim_open_alert: prepare_conditional(
@@ -368,7 +369,19 @@ pub(super) async fn due(
 }
 
 fn alert_from_row(row: AlertRow) -> Result<Alert, StoreError> {
-    let (customer, id, kind, gateway, device, opened_at, cleared_at, detail, open_notice, clear_notice) = row;
+    let (
+        customer,
+        id,
+        kind,
+        gateway,
+        device,
+        opened_at,
+        cleared_at,
+        detail,
+        open_notice,
+        clear_notice,
+        basis,
+    ) = row;
     Ok(Alert {
         id,
         kind: AlertKind::from_word(&kind).ok_or_else(|| corrupt(format!("unknown alert kind {kind:?}")))?,
@@ -378,6 +391,9 @@ fn alert_from_row(row: AlertRow) -> Result<Alert, StoreError> {
         opened_at,
         cleared_at,
         detail,
+        basis: basis
+            .map(|b| AlertBasis::from_word(&b).ok_or_else(|| corrupt(format!("unknown alert basis {b:?}"))))
+            .transpose()?,
         open_notice,
         clear_notice,
     })
@@ -414,6 +430,7 @@ pub(super) async fn open_alert(
         alert.detail.as_str(),
         alert.open_notice.as_deref(),
         alert.clear_notice.as_deref(),
+        alert.basis.map(AlertBasis::as_str),
     );
     Conditional::execute(session, &st.insert_alert, values).await?;
     if alert.customer.is_some() {

@@ -11,8 +11,8 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 use super::rows::{from_millis, millis};
 use super::writer::backend;
 use crate::domain::{
-    Alert, AlertKind, Claim, ClaimOwner, ClaimRequest, CustomerId, Delivery, DeliveryKey, DeliveryOutcome,
-    DeliveryState, DeviceId, GatewayId, MailPreferences, ReportSchedule,
+    Alert, AlertBasis, AlertKind, Claim, ClaimOwner, ClaimRequest, CustomerId, Delivery, DeliveryKey,
+    DeliveryOutcome, DeliveryState, DeviceId, GatewayId, MailPreferences, ReportSchedule,
 };
 use crate::store::StoreError;
 
@@ -154,12 +154,12 @@ fn delivery_from_row(row: &Row<'_>) -> rusqlite::Result<Result<Delivery, StoreEr
 }
 
 const ALERT_COLUMNS: &str =
-    "id, kind, gateway, device, customer, opened_at, cleared_at, detail, open_notice, clear_notice";
+    "id, kind, gateway, device, customer, opened_at, cleared_at, detail, open_notice, clear_notice, basis";
 
 pub(super) fn open_alert(c: &Connection, alert: &Alert) -> Result<bool, StoreError> {
     let inserted = c
         .prepare_cached(&format!(
-            "INSERT INTO alerts ({ALERT_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+            "INSERT INTO alerts ({ALERT_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
              ON CONFLICT DO NOTHING"
         ))
         .map_err(backend)?
@@ -174,6 +174,7 @@ pub(super) fn open_alert(c: &Connection, alert: &Alert) -> Result<bool, StoreErr
             alert.detail,
             alert.open_notice,
             alert.clear_notice,
+            alert.basis.map(AlertBasis::as_str),
         ])
         .map_err(backend)?;
     Ok(inserted == 1)
@@ -261,6 +262,7 @@ fn alert_from_row(row: &Row<'_>) -> rusqlite::Result<Result<Alert, StoreError>> 
     let detail: String = row.get(7)?;
     let open_notice: Option<String> = row.get(8)?;
     let clear_notice: Option<String> = row.get(9)?;
+    let basis: Option<String> = row.get(10)?;
     Ok((|| {
         Ok(Alert {
             id: uuid::Uuid::parse_str(&id).map_err(|e| {
@@ -274,6 +276,12 @@ fn alert_from_row(row: &Row<'_>) -> rusqlite::Result<Result<Alert, StoreError>> 
             opened_at: from_millis(opened_at)?,
             cleared_at: cleared_at.map(from_millis).transpose()?,
             detail,
+            basis: basis
+                .map(|b| {
+                    AlertBasis::from_word(&b)
+                        .ok_or_else(|| StoreError::Corrupt(format!("unknown alert basis {b:?}").into()))
+                })
+                .transpose()?,
             open_notice,
             clear_notice,
         })

@@ -204,14 +204,16 @@ const TENANT: &[&str] = &[
     "
     ALTER TABLE users ADD COLUMN session_generation INTEGER NOT NULL DEFAULT 0;
 ",
-    // Where a site is, when known (its sunrise and sunset decide its daylight), and its own
-    // alert thresholds and maintenance window.
+    // Where a site is, when known (its sunrise and sunset decide its daylight), its own alert
+    // thresholds and maintenance window, and what an underperformance was measured against
+    // (irradiance, peers, own history).
     "
     ALTER TABLE gateways ADD COLUMN latitude REAL;
     ALTER TABLE gateways ADD COLUMN longitude REAL;
     ALTER TABLE gateways ADD COLUMN offline_after_minutes INTEGER;
     ALTER TABLE gateways ADD COLUMN underperformance_percent INTEGER;
     ALTER TABLE gateways ADD COLUMN maintenance_until INTEGER;
+    ALTER TABLE alerts ADD COLUMN basis TEXT;
 ",
 ];
 
