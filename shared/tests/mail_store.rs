@@ -8,8 +8,9 @@ use chrono::{DateTime, TimeDelta, Utc};
 use heliograph_shared::store::cassandra::KeyspaceName;
 use heliograph_shared::store::{self, CassandraSettings, ConsistencySetting, StoreSettings, TenantStore};
 use heliograph_shared::{
-    Alert, AlertBasis, AlertKind, Claim, ClaimOwner, ClaimRequest, CustomerId, DeliveryKey, DeliveryOutcome,
-    DeliveryState, DeviceId, GatewayId, MailPreferences, Provider, ProviderSlug, ReportSchedule,
+    Acknowledgement, Alert, AlertBasis, AlertKind, Claim, ClaimOwner, ClaimRequest, CustomerId, DeliveryKey,
+    DeliveryOutcome, DeliveryState, DeviceId, GatewayId, MailPreferences, Provider, ProviderSlug,
+    ReportSchedule,
 };
 
 #[derive(Clone, Copy)]
@@ -186,6 +187,41 @@ async fn an_underperformance_keeps_what_it_was_measured_against(backend: Backend
     assert!(history.iter().any(|a| a.basis == Some(AlertBasis::Irradiance)));
 }
 
+async fn an_open_alert_is_acknowledged_by_whom_when_and_with_a_note(backend: Backend) {
+    let (tenant, _dir) = tenant(backend).await;
+    let t0 = at("2026-06-10T10:00:00Z");
+    let gateway = GatewayId::parse("GW-1").expect("valid id");
+    // A site without a customer: its alert is kept all the same.
+    let alert = Alert::open(AlertKind::SiteOffline, gateway, None, None, t0, "silent".into());
+    assert!(tenant.open_alert(&alert).await.expect("opened"));
+    let taken = Acknowledgement {
+        by: "anna".into(),
+        at: t0 + TimeDelta::minutes(5),
+        note: "technician booked".into(),
+    };
+    assert!(tenant.acknowledge_alert(&alert, &taken).await.expect("acknowledged"));
+    let open = tenant.open_alerts().await.expect("open");
+    assert_eq!(open.len(), 1);
+    assert_eq!(open[0].acknowledged.as_ref(), Some(&taken));
+    // Taken on again by someone else: the later one stands.
+    let again = Acknowledgement { by: "ben".into(), at: t0 + TimeDelta::minutes(9), note: String::new() };
+    assert!(tenant.acknowledge_alert(&alert, &again).await.expect("acknowledged"));
+    assert_eq!(tenant.open_alerts().await.expect("open")[0].acknowledged.as_ref(), Some(&again));
+    // A cleared alert is not acknowledged, and an alert that was never opened makes no row.
+    assert!(tenant.clear_alert(&alert, t0 + TimeDelta::hours(1)).await.expect("cleared"));
+    assert!(!tenant.acknowledge_alert(&alert, &taken).await.expect("refused"));
+    let ghost = Alert::open(
+        AlertKind::SiteOffline,
+        GatewayId::parse("GW-9").expect("valid"),
+        None,
+        None,
+        t0,
+        "x".into(),
+    );
+    assert!(!tenant.acknowledge_alert(&ghost, &taken).await.expect("refused"));
+    assert!(tenant.open_alerts().await.expect("open").is_empty());
+}
+
 async fn mail_preferences_default_until_set(backend: Backend) {
     let (tenant, _dir) = tenant(backend).await;
     let customer = CustomerId::new_random();
@@ -237,6 +273,16 @@ async fn mail_preferences_default_until_set_on_embedded() {
 #[tokio::test]
 async fn mail_preferences_default_until_set_on_cassandra() {
     mail_preferences_default_until_set(Backend::Cassandra).await;
+}
+
+#[tokio::test]
+async fn an_open_alert_is_acknowledged_by_whom_when_and_with_a_note_on_embedded() {
+    an_open_alert_is_acknowledged_by_whom_when_and_with_a_note(Backend::Embedded).await;
+}
+
+#[tokio::test]
+async fn an_open_alert_is_acknowledged_by_whom_when_and_with_a_note_on_cassandra() {
+    an_open_alert_is_acknowledged_by_whom_when_and_with_a_note(Backend::Cassandra).await;
 }
 
 #[tokio::test]

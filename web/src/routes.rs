@@ -10,7 +10,9 @@ use axum::routing::{get, post};
 
 use crate::auth::{self, login};
 use crate::error::AppError;
-use crate::pages::{customers, fleet, gateways, operator, quarantine, readings, settings, site, unsubscribe};
+use crate::pages::{
+    alerts, customers, fleet, gateways, operator, quarantine, readings, settings, site, unsubscribe,
+};
 use crate::state::AppState;
 use crate::{api, assets, metrics};
 
@@ -31,6 +33,7 @@ pub fn router(state: AppState) -> Router {
         .route("/gateways/{id}", get(gateways::show).post(gateways::update))
         .route("/gateways/{id}/active", post(gateways::set_active))
         .route("/gateways/{id}/alerting", post(gateways::update_alerting))
+        .route("/alerts/{id}/acknowledge", post(alerts::acknowledge))
         .route("/gateways/{id}/rotate-token", post(gateways::rotate_token))
         .route("/quarantine", get(quarantine::page))
         .route("/quarantine/commission", post(quarantine::commission))

@@ -12,7 +12,7 @@ mod common;
 use std::time::Duration;
 
 use chrono::{TimeDelta, Utc};
-use common::{PASSWORD, TestApp, USER};
+use common::{PASSWORD, TestApp, USER, underperforming};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn location_and_quiet_time_are_set_in_the_browser_and_read_on_the_site_and_fleet() {
@@ -21,6 +21,8 @@ async fn location_and_quiet_time_are_set_in_the_browser_and_read_on_the_site_and
 
 async fn settings() -> anyhow::Result<()> {
     let (app, sunrise, _) = TestApp::spawn().await?;
+    underperforming(app.store.as_ref(), &sunrise.slug, &sunrise.gateway, Utc::now() - TimeDelta::hours(1))
+        .await?;
     let until = (Utc::now() + TimeDelta::days(2)).with_timezone(&sunrise.timezone);
     let shots = cdp::screenshots();
     let mut chrome = cdp::Chromium::launch().await?;
@@ -64,11 +66,27 @@ async fn settings() -> anyhow::Result<()> {
     anyhow::ensure!(text.contains(&muted), "{text}");
     anyhow::ensure!(text.contains("Alert settings of gateway SUN-1 saved"), "{text}");
 
+    // The site's open alert, taken on from its page with a note.
+    let today = format!("{}/sites/{}", app.base, sunrise.gateway);
+    chrome.goto(&tab, &today).await?;
+    chrome.screenshot(&tab, &shots.join("site-settings-1280-alert-open.png")).await?;
+    chrome
+        .eval(&tab, r#"document.querySelector('form.acknowledge input[name="note"]').value = 'technician booked for Monday'"#)
+        .await?;
+    chrome
+        .click(&tab, "form.acknowledge button", "document.querySelector('.alert-banner .taken') !== null")
+        .await?;
+    let text = chrome.text(&tab).await?;
+    anyhow::ensure!(text.contains(&format!("Taken on by {USER} on ")), "{text}");
+    anyhow::ensure!(text.contains("technician booked for Monday"), "{text}");
+
     for (width, height, mobile) in [(1280, 900, false), (390, 844, true)] {
         chrome.viewport(&tab, width, height, mobile).await?;
         let shot = |name: &str| shots.join(format!("site-settings-{width}-{name}.png"));
         chrome.goto(&tab, &format!("{gateway}#alerting")).await?;
         chrome.screenshot(&tab, &shot("gateway")).await?;
+        chrome.goto(&tab, &today).await?;
+        chrome.screenshot(&tab, &shot("alert-taken")).await?;
         chrome.goto(&tab, &format!("{}/sites/{}/day/{}", app.base, sunrise.gateway, common::DAY)).await?;
         let text = chrome.text(&tab).await?;
         anyhow::ensure!(

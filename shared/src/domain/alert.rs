@@ -100,10 +100,29 @@ pub struct Alert {
     /// What an underperformance was measured against; none for other kinds (and for alerts
     /// stored before the basis was recorded).
     pub basis: Option<AlertBasis>,
+    /// Who took the alert on, when and with what note, once someone has.
+    #[serde(default)]
+    pub acknowledged: Option<Acknowledgement>,
     /// The delivery topic that notified the opening, once one has taken it.
     pub open_notice: Option<String>,
     /// The delivery topic that notified the clearing, once one has taken it.
     pub clear_notice: Option<String>,
+}
+
+/// A panel user taking an open alert on: the installer's "I am on it".
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Acknowledgement {
+    /// The user's login name.
+    pub by: String,
+    /// When.
+    pub at: DateTime<Utc>,
+    /// What they said (a technician booked, a part ordered), possibly empty.
+    pub note: String,
+}
+
+impl Acknowledgement {
+    /// Longest note kept, characters.
+    pub const MAX_NOTE_CHARS: usize = 500;
 }
 
 impl Alert {
@@ -126,6 +145,7 @@ impl Alert {
             cleared_at: None,
             detail,
             basis: None,
+            acknowledged: None,
             open_notice: None,
             clear_notice: None,
         }

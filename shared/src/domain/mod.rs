@@ -21,7 +21,7 @@ mod unsubscribe;
 pub use account::{
     ApiToken, MIN_PASSWORD_CHARS, PasswordDigest, PasswordMemory, SessionGeneration, User, Username,
 };
-pub use alert::{Alert, AlertBasis, AlertKind, MailPreferences};
+pub use alert::{Acknowledgement, Alert, AlertBasis, AlertKind, MailPreferences};
 pub use customer::{Customer, EmailAddress};
 pub use delivery::{
     Claim, ClaimOwner, ClaimRequest, Delivery, DeliveryKey, DeliveryKeyError, DeliveryOutcome, DeliveryState,

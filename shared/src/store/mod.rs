@@ -24,9 +24,9 @@ use chrono::{DateTime, NaiveDate, Utc};
 use chrono_tz::Tz;
 
 use crate::domain::{
-    Alert, ApiToken, Claim, ClaimOwner, ClaimRequest, Customer, CustomerId, Delivery, DeliveryKey,
-    DeliveryOutcome, Device, DeviceId, Gateway, GatewayId, MailPreferences, Provider, ProviderSlug,
-    QuarantinedReading, Reading, RefusedGateway, SessionGeneration, TokenHash, User, Username,
+    Acknowledgement, Alert, ApiToken, Claim, ClaimOwner, ClaimRequest, Customer, CustomerId, Delivery,
+    DeliveryKey, DeliveryOutcome, Device, DeviceId, Gateway, GatewayId, MailPreferences, Provider,
+    ProviderSlug, QuarantinedReading, Reading, RefusedGateway, SessionGeneration, TokenHash, User, Username,
 };
 use crate::reports::HourlyRollup;
 use crate::reports::daily::DaySummary;
@@ -287,6 +287,14 @@ pub trait AlertLog: Send + Sync + 'static {
 
     /// Clears an open alert; true when this call cleared it.
     async fn clear_alert(&self, alert: &Alert, at: DateTime<Utc>) -> Result<bool, StoreError>;
+
+    /// Records who took an open alert on (replacing an earlier acknowledgement); true when the
+    /// alert was still open.
+    async fn acknowledge_alert(
+        &self,
+        alert: &Alert,
+        acknowledgement: &Acknowledgement,
+    ) -> Result<bool, StoreError>;
 
     /// Every open alert, oldest first.
     async fn open_alerts(&self) -> Result<Vec<Alert>, StoreError>;

@@ -218,8 +218,11 @@ pub async fn overview(
         .iter()
         .map(|(gateway, snapshot)| {
             let customer = customer_of(gateway);
-            let site_alerts: Vec<String> =
-                alerts.iter().filter(|a| a.gateway == gateway.id).map(alert_text).collect();
+            let site_alerts: Vec<String> = alerts
+                .iter()
+                .filter(|a| a.gateway == gateway.id)
+                .map(|a| fleet_alert_text(a, scope.provider.timezone))
+                .collect();
             row(gateway, customer, snapshot, site_alerts, scope.provider.timezone, now)
         })
         .collect();
@@ -317,6 +320,14 @@ pub fn alert_text(alert: &Alert) -> String {
         (Some(device), _) => format!("{kind} ({device}): {}", alert.detail),
         (None, Some(basis)) => format!("{kind} ({}): {}", basis.words(), alert.detail),
         (None, None) => format!("{kind}: {}", alert.detail),
+    }
+}
+
+/// An alert as the fleet lists it: what it says, and who took it on.
+fn fleet_alert_text(alert: &Alert, tz: chrono_tz::Tz) -> String {
+    match super::alerts::acknowledgement_text(alert, tz) {
+        taken if taken.is_empty() => alert_text(alert),
+        taken => format!("{} ({taken})", alert_text(alert)),
     }
 }
 

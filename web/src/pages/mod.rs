@@ -1,6 +1,7 @@
 //! The panel's pages, one module per area. Every page is an askama template extending
 //! `base.html`, which takes its header from a [`Layout`].
 
+pub mod alerts;
 pub mod confirm;
 pub mod customers;
 pub mod fleet;

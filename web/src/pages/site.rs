@@ -12,7 +12,8 @@ use heliograph_shared::reports::period::local_date;
 use heliograph_shared::reports::{self, BucketReport, Coverage, Period, PeriodError, Resolution, SiteReport};
 use heliograph_shared::{Customer, Device, DeviceKind, Gateway, Metric, Reading, SiteLocation};
 
-use super::fleet::{alert_text, open_alerts, status_text};
+use super::alerts::AlertView;
+use super::fleet::{open_alerts, status_text};
 use super::{Layout, find_gateway, gateway_customer, render};
 use crate::auth::Scope;
 use crate::auth::session::Session;
@@ -125,7 +126,7 @@ struct SitePage {
     status: &'static str,
     status_text: String,
     power_now: String,
-    alerts: Vec<String>,
+    alerts: Vec<AlertView>,
     tabs: Vec<Tab>,
     view: &'static str,
     title: String,
@@ -245,7 +246,7 @@ pub async fn report_page(
         status: snapshot.status.word(),
         status_text: status_text(&snapshot.status, site.timezone, now),
         power_now: format::power_or_dash(snapshot.current_power),
-        alerts: alerts.iter().map(alert_text).collect(),
+        alerts: alerts.iter().map(|a| AlertView::of(a, site.timezone)).collect(),
         tabs,
         view: match period.view() {
             "day" => "Day",

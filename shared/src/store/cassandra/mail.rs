@@ -19,8 +19,8 @@ use uuid::Uuid;
 use super::error::ResultExt;
 use super::query::{self, Conditional, prepare, prepare_conditional};
 use crate::domain::{
-    Alert, AlertBasis, AlertKind, Claim, ClaimOwner, ClaimRequest, CustomerId, Delivery, DeliveryKey,
-    DeliveryOutcome, DeliveryState, DeviceId, GatewayId, MailPreferences, ReportSchedule,
+    Acknowledgement, Alert, AlertBasis, AlertKind, Claim, ClaimOwner, ClaimRequest, CustomerId, Delivery,
+    DeliveryKey, DeliveryOutcome, DeliveryState, DeviceId, GatewayId, MailPreferences, ReportSchedule,
 };
 use crate::store::StoreError;
 
@@ -31,8 +31,13 @@ const CONCURRENT_READS: usize = 16;
 
 const DELIVERY_COLUMNS: &str =
     "customer, topic, state, owner, lease_until, attempts, next_attempt_at, last_error, sent_at, updated_at";
+/// The columns an alert is opened with.
 const ALERT_COLUMNS: &str =
     "customer, id, kind, gateway, device, opened_at, cleared_at, detail, open_notice, clear_notice, basis";
+/// The columns an alert is read with: those it opened with, and its acknowledgement.
+const ALERT_READ_COLUMNS: &str =
+    "customer, id, kind, gateway, device, opened_at, cleared_at, detail, open_notice,
+    clear_notice, basis, ack_by, ack_at, ack_note";
 
 type DeliveryRow = (
     Uuid,
@@ -59,6 +64,9 @@ type AlertRow = (
     Option<String>,
     Option<String>,
     Option<String>,
+    Option<String>,
+    Option<DateTime<Utc>>,
+    Option<String>,
 );
 
 /// The mailer's prepared statements.
@@ -75,6 +83,7 @@ pub(super) struct MailStatements {
     release_open_alert: PreparedStatement,
     open_alert_ids: PreparedStatement,
     clear_alert: PreparedStatement,
+    acknowledge_alert: PreparedStatement,
     alert: PreparedStatement,
     customer_alerts: PreparedStatement,
     add_pending_notice: PreparedStatement,
@@ -162,9 +171,19 @@ impl MailStatements {
                 format!("UPDATE {ks}.alerts SET cleared_at = ? WHERE customer = ? AND id = ? IF cleared_at = null"),
             )
             .await?,
-            alert: prepare(session, format!("SELECT {ALERT_COLUMNS} FROM {ks}.alerts WHERE customer = ? AND id = ?"))
+            // The opening time names the row: a condition on it alone would create a row that
+            // is not there.
+            acknowledge_alert: prepare_conditional(
+                session,
+                format!(
+                    "UPDATE {ks}.alerts SET ack_by = ?, ack_at = ?, ack_note = ? WHERE customer = ? AND id = ?
+                     IF opened_at = ? AND cleared_at = null"
+                ),
+            )
+            .await?,
+            alert: prepare(session, format!("SELECT {ALERT_READ_COLUMNS} FROM {ks}.alerts WHERE customer = ? AND id = ?"))
                 .await?,
-            customer_alerts: prepare(session, format!("SELECT {ALERT_COLUMNS} FROM {ks}.alerts WHERE customer = ?"))
+            customer_alerts: prepare(session, format!("SELECT {ALERT_READ_COLUMNS} FROM {ks}.alerts WHERE customer = ?"))
                 .await?,
             add_pending_notice: prepare(
                 session,
@@ -381,6 +400,9 @@ fn alert_from_row(row: AlertRow) -> Result<Alert, StoreError> {
         open_notice,
         clear_notice,
         basis,
+        ack_by,
+        ack_at,
+        ack_note,
     ) = row;
     Ok(Alert {
         id,
@@ -394,6 +416,10 @@ fn alert_from_row(row: AlertRow) -> Result<Alert, StoreError> {
         basis: basis
             .map(|b| AlertBasis::from_word(&b).ok_or_else(|| corrupt(format!("unknown alert basis {b:?}"))))
             .transpose()?,
+        acknowledged: match (ack_by, ack_at) {
+            (Some(by), Some(at)) => Some(Acknowledgement { by, at, note: ack_note.unwrap_or_default() }),
+            _ => None,
+        },
         open_notice,
         clear_notice,
     })
@@ -462,6 +488,24 @@ pub(super) async fn clear_alert(
             .store()?;
     }
     Ok(true)
+}
+
+/// Records who took an open alert on.
+pub(super) async fn acknowledge_alert(
+    session: &Session,
+    st: &MailStatements,
+    alert: &Alert,
+    acknowledgement: &Acknowledgement,
+) -> Result<bool, StoreError> {
+    let values = (
+        acknowledgement.by.as_str(),
+        acknowledgement.at,
+        acknowledgement.note.as_str(),
+        partition(alert.customer),
+        alert.id,
+        alert.opened_at,
+    );
+    Ok(Conditional::execute(session, &st.acknowledge_alert, values).await?.applied())
 }
 
 /// Every open alert.

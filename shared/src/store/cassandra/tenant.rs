@@ -16,9 +16,9 @@ use super::rows::{self, CustomerRow, DeviceRow, GatewayRow, QuarantineRow, Readi
 use super::statements::TenantStatements;
 use super::{Registry, accounts, keys, mail, refusals, rollups, summaries, write};
 use crate::domain::{
-    Alert, ApiToken, Claim, ClaimOwner, ClaimRequest, Customer, CustomerId, Delivery, DeliveryKey,
-    DeliveryOutcome, Device, DeviceId, Gateway, GatewayId, MailPreferences, ProviderSlug, QuarantinedReading,
-    Reading, RefusedGateway, TokenHash, User, Username,
+    Acknowledgement, Alert, ApiToken, Claim, ClaimOwner, ClaimRequest, Customer, CustomerId, Delivery,
+    DeliveryKey, DeliveryOutcome, Device, DeviceId, Gateway, GatewayId, MailPreferences, ProviderSlug,
+    QuarantinedReading, Reading, RefusedGateway, TokenHash, User, Username,
 };
 use crate::reports::HourlyRollup;
 use crate::reports::daily::{DaySummary, MARK_LEASE};
@@ -364,6 +364,14 @@ impl AlertLog for CassandraTenant {
 
     async fn clear_alert(&self, alert: &Alert, at: DateTime<Utc>) -> Result<bool, StoreError> {
         mail::clear_alert(self.session(), &self.statements.mail, alert, at).await
+    }
+
+    async fn acknowledge_alert(
+        &self,
+        alert: &Alert,
+        acknowledgement: &Acknowledgement,
+    ) -> Result<bool, StoreError> {
+        mail::acknowledge_alert(self.session(), &self.statements.mail, alert, acknowledgement).await
     }
 
     async fn open_alerts(&self) -> Result<Vec<Alert>, StoreError> {

@@ -11,8 +11,8 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 use super::rows::{from_millis, millis};
 use super::writer::backend;
 use crate::domain::{
-    Alert, AlertBasis, AlertKind, Claim, ClaimOwner, ClaimRequest, CustomerId, Delivery, DeliveryKey,
-    DeliveryOutcome, DeliveryState, DeviceId, GatewayId, MailPreferences, ReportSchedule,
+    Acknowledgement, Alert, AlertBasis, AlertKind, Claim, ClaimOwner, ClaimRequest, CustomerId, Delivery,
+    DeliveryKey, DeliveryOutcome, DeliveryState, DeviceId, GatewayId, MailPreferences, ReportSchedule,
 };
 use crate::store::StoreError;
 
@@ -153,13 +153,14 @@ fn delivery_from_row(row: &Row<'_>) -> rusqlite::Result<Result<Delivery, StoreEr
     })())
 }
 
-const ALERT_COLUMNS: &str =
-    "id, kind, gateway, device, customer, opened_at, cleared_at, detail, open_notice, clear_notice, basis";
+const ALERT_COLUMNS: &str = "id, kind, gateway, device, customer, opened_at, cleared_at, detail, open_notice,
+    clear_notice, basis, ack_by, ack_at, ack_note";
 
 pub(super) fn open_alert(c: &Connection, alert: &Alert) -> Result<bool, StoreError> {
     let inserted = c
         .prepare_cached(&format!(
-            "INSERT INTO alerts ({ALERT_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
+            "INSERT INTO alerts ({ALERT_COLUMNS})
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)
              ON CONFLICT DO NOTHING"
         ))
         .map_err(backend)?
@@ -175,9 +176,32 @@ pub(super) fn open_alert(c: &Connection, alert: &Alert) -> Result<bool, StoreErr
             alert.open_notice,
             alert.clear_notice,
             alert.basis.map(AlertBasis::as_str),
+            alert.acknowledged.as_ref().map(|a| a.by.as_str()),
+            alert.acknowledged.as_ref().map(|a| millis(a.at)),
+            alert.acknowledged.as_ref().map(|a| a.note.as_str()),
         ])
         .map_err(backend)?;
     Ok(inserted == 1)
+}
+
+pub(super) fn acknowledge_alert(
+    c: &Connection,
+    id: uuid::Uuid,
+    acknowledgement: &Acknowledgement,
+) -> Result<bool, StoreError> {
+    let changed = c
+        .prepare_cached(
+            "UPDATE alerts SET ack_by = ?2, ack_at = ?3, ack_note = ?4 WHERE id = ?1 AND cleared_at IS NULL",
+        )
+        .map_err(backend)?
+        .execute(params![
+            id.to_string(),
+            acknowledgement.by,
+            millis(acknowledgement.at),
+            acknowledgement.note
+        ])
+        .map_err(backend)?;
+    Ok(changed == 1)
 }
 
 pub(super) fn clear_alert(c: &Connection, id: uuid::Uuid, at: DateTime<Utc>) -> Result<bool, StoreError> {
@@ -263,6 +287,8 @@ fn alert_from_row(row: &Row<'_>) -> rusqlite::Result<Result<Alert, StoreError>> 
     let open_notice: Option<String> = row.get(8)?;
     let clear_notice: Option<String> = row.get(9)?;
     let basis: Option<String> = row.get(10)?;
+    let (ack_by, ack_at, ack_note): (Option<String>, Option<i64>, Option<String>) =
+        (row.get(11)?, row.get(12)?, row.get(13)?);
     Ok((|| {
         Ok(Alert {
             id: uuid::Uuid::parse_str(&id).map_err(|e| {
@@ -282,6 +308,12 @@ fn alert_from_row(row: &Row<'_>) -> rusqlite::Result<Result<Alert, StoreError>> 
                         .ok_or_else(|| StoreError::Corrupt(format!("unknown alert basis {b:?}").into()))
                 })
                 .transpose()?,
+            acknowledged: match (ack_by, ack_at) {
+                (Some(by), Some(at)) => {
+                    Some(Acknowledgement { by, at: from_millis(at)?, note: ack_note.unwrap_or_default() })
+                }
+                _ => None,
+            },
             open_notice,
             clear_notice,
         })

@@ -214,6 +214,9 @@ const TENANT: &[&str] = &[
     ALTER TABLE gateways ADD COLUMN underperformance_percent INTEGER;
     ALTER TABLE gateways ADD COLUMN maintenance_until INTEGER;
     ALTER TABLE alerts ADD COLUMN basis TEXT;
+    ALTER TABLE alerts ADD COLUMN ack_by TEXT;
+    ALTER TABLE alerts ADD COLUMN ack_at INTEGER;
+    ALTER TABLE alerts ADD COLUMN ack_note TEXT;
 ",
 ];
 

@@ -14,9 +14,9 @@ use super::writer::{Writer, backend};
 use super::{Registry, blocking, poisoned};
 use super::{mail, summaries, write};
 use crate::domain::{
-    Alert, ApiToken, Claim, ClaimOwner, ClaimRequest, Customer, CustomerId, Delivery, DeliveryKey,
-    DeliveryOutcome, Device, DeviceId, Gateway, GatewayId, MailPreferences, ProviderSlug, QuarantinedReading,
-    Reading, RefusedGateway, SessionGeneration, TokenHash, User, Username,
+    Acknowledgement, Alert, ApiToken, Claim, ClaimOwner, ClaimRequest, Customer, CustomerId, Delivery,
+    DeliveryKey, DeliveryOutcome, Device, DeviceId, Gateway, GatewayId, MailPreferences, ProviderSlug,
+    QuarantinedReading, Reading, RefusedGateway, SessionGeneration, TokenHash, User, Username,
 };
 use crate::reports::HourlyRollup;
 use crate::reports::daily::DaySummary;
@@ -462,6 +462,15 @@ impl AlertLog for EmbeddedTenant {
     async fn clear_alert(&self, alert: &Alert, at: DateTime<Utc>) -> Result<bool, StoreError> {
         let id = alert.id;
         self.writer.run(move |c| mail::clear_alert(c, id, at)).await
+    }
+
+    async fn acknowledge_alert(
+        &self,
+        alert: &Alert,
+        acknowledgement: &Acknowledgement,
+    ) -> Result<bool, StoreError> {
+        let (id, acknowledgement) = (alert.id, acknowledgement.clone());
+        self.writer.run(move |c| mail::acknowledge_alert(c, id, &acknowledgement)).await
     }
 
     async fn open_alerts(&self) -> Result<Vec<Alert>, StoreError> {
