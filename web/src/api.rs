@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::auth::Scope;
 use crate::error::AppError;
+use crate::pages::fleet::{faulty_devices, offline_after, open_alerts};
 use crate::pages::site::{SiteContext, parse_period};
 
 /// Most readings one API request returns.
@@ -64,7 +65,8 @@ pub struct SiteSummary {
 /// `GET /api/v1/sites`.
 pub async fn sites(scope: Scope) -> Result<Json<Vec<SiteSummary>>, ApiError> {
     let now = Utc::now();
-    let offline_after = TimeDelta::minutes(i64::from(scope.provider.preferences.offline_after_minutes));
+    // The same status as the panel's: a site with an open fault alert is at fault.
+    let alerts = open_alerts(&scope).await;
     let customers = scope.tenant.customers().await?;
     let mut out = Vec::new();
     for gateway in scope.tenant.gateways().await? {
@@ -76,9 +78,9 @@ pub async fn sites(scope: Scope) -> Result<Json<Vec<SiteSummary>>, ApiError> {
             &gateway,
             &devices,
             timezone,
-            &[],
+            &faulty_devices(&alerts, &gateway.id),
             now,
-            offline_after,
+            offline_after(&scope, &gateway),
         )
         .await?;
         out.push(SiteSummary {

@@ -11,7 +11,7 @@ use axum::response::{Html, Redirect};
 use chrono::{DateTime, TimeDelta, Utc};
 use futures::{StreamExt as _, TryStreamExt as _, stream};
 use heliograph_shared::reports::{self, SiteSnapshot, SiteStatus};
-use heliograph_shared::{Alert, AlertKind, Customer, CustomerId, DeviceId, Gateway};
+use heliograph_shared::{Alert, AlertKind, Customer, CustomerId, DeviceId, Gateway, GatewayId};
 use serde::Deserialize;
 
 use super::{Layout, render};
@@ -184,7 +184,6 @@ pub async fn overview(
                 || customer_of(g).is_some_and(|c| c.name.to_lowercase().contains(&needle))
         })
         .collect();
-    let offline_after = TimeDelta::minutes(i64::from(scope.provider.preferences.offline_after_minutes));
     let snapshots: Vec<(Gateway, SiteSnapshot)> = stream::iter(matching)
         .map(|gateway| {
             let scope = &scope;
@@ -192,11 +191,7 @@ pub async fn overview(
             let timezone = reports::site_timezone(customer_of(&gateway), &scope.provider);
             async move {
                 let devices = scope.tenant.devices(&gateway.id).await?;
-                let faulty: Vec<DeviceId> = alerts
-                    .iter()
-                    .filter(|a| a.kind == AlertKind::DeviceFault && a.gateway == gateway.id)
-                    .filter_map(|a| a.device.clone())
-                    .collect();
+                let faulty = faulty_devices(alerts, &gateway.id);
                 let snapshot = reports::site_snapshot(
                     scope.tenant.as_ref(),
                     &gateway,
@@ -204,7 +199,7 @@ pub async fn overview(
                     timezone,
                     &faulty,
                     now,
-                    offline_after,
+                    offline_after(scope, &gateway),
                 )
                 .await?;
                 Ok::<_, AppError>((gateway, snapshot))
@@ -300,6 +295,22 @@ pub async fn overview(
 const STATES: [&str; 4] = ["fault", "offline", "online", "inactive"];
 
 /// Open alerts, or none where the backend does not keep alerts yet (the column stays empty).
+/// How long `site` may be silent in daylight before it counts as offline: its own threshold,
+/// else its provider's. The fleet, the site page and the API judge it alike.
+pub fn offline_after(scope: &Scope, site: &Gateway) -> TimeDelta {
+    TimeDelta::minutes(i64::from(scope.provider.preferences.offline_after_minutes_for(site)))
+}
+
+/// The devices of `site` with an open fault alert: what makes its status a fault, on every page
+/// and in the API.
+pub fn faulty_devices(alerts: &[Alert], site: &GatewayId) -> Vec<DeviceId> {
+    alerts
+        .iter()
+        .filter(|a| a.kind == AlertKind::DeviceFault && a.gateway == *site)
+        .filter_map(|a| a.device.clone())
+        .collect()
+}
+
 pub async fn open_alerts(scope: &Scope) -> Vec<Alert> {
     scope.tenant.open_alerts().await.unwrap_or_else(|e| {
         tracing::debug!(error = %e, "open alerts unavailable");

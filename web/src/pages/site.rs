@@ -13,7 +13,7 @@ use heliograph_shared::reports::{self, BucketReport, Coverage, Period, PeriodErr
 use heliograph_shared::{Customer, Device, DeviceKind, Gateway, Metric, Reading, SiteLocation};
 
 use super::alerts::AlertView;
-use super::fleet::{open_alerts, status_text};
+use super::fleet::{faulty_devices, offline_after, open_alerts, status_text};
 use super::{Layout, find_gateway, gateway_customer, render};
 use crate::auth::Scope;
 use crate::auth::session::Session;
@@ -168,10 +168,10 @@ pub async fn report_page(
     let now = Utc::now();
     let site = SiteContext::load(&scope, &id).await?;
     let period = parse_period(&view, &key)?;
-    let offline_after = TimeDelta::minutes(i64::from(scope.provider.preferences.offline_after_minutes));
+    let offline_after = offline_after(&scope, &site.gateway);
     let alerts: Vec<heliograph_shared::Alert> =
         open_alerts(&scope).await.into_iter().filter(|a| a.gateway == site.gateway.id).collect();
-    let faulty: Vec<_> = alerts.iter().filter_map(|a| a.device.clone()).collect();
+    let faulty = faulty_devices(&alerts, &site.gateway.id);
     let tenant = scope.tenant.as_ref();
     let (report, snapshot, curves, devices) = futures::try_join!(
         site.report(&scope, period, now),
