@@ -186,6 +186,7 @@ conformance!(
     a_document_in_stretches_hours_apart_keeps_every_hours_rollup_equal_to_a_fold,
     customers_are_replaced_whole_and_listed_by_name,
     gateways_are_created_read_replaced_and_listed_by_id,
+    a_sites_location_and_alerting_are_set_alone_and_undo_no_other_change,
     a_gateway_id_belongs_to_one_provider_across_the_installation,
     a_batch_marks_its_gateway_seen_and_creates_no_gateway_of_its_own,
     devices_are_upserted_keeping_details_a_later_document_leaves_out,
@@ -705,6 +706,34 @@ async fn gateways_are_created_read_replaced_and_listed_by_id(f: &Fixture) {
         matches!(tenant.update_gateway(&ghost).await, Err(StoreError::UnknownGateway(id)) if id == ghost.id)
     );
     assert_eq!(tenant.gateway(&ghost.id).await.unwrap(), None);
+}
+
+async fn a_sites_location_and_alerting_are_set_alone_and_undo_no_other_change(f: &Fixture) {
+    let tenant = f.provider("acme").await;
+    let record = gateway_record("GW-A");
+    tenant.create_gateway(&record).await.unwrap();
+    // A token rotation lands between a panel's read and its save of the site's settings.
+    let mut rotated = record.clone();
+    rotated.rotate_token(&GatewayToken::generate(), None, at(2026, 6, 1, 8, 0, 0));
+    tenant.update_gateway(&rotated).await.unwrap();
+    let location = SiteLocation::new(48.137154, 11.576124).unwrap();
+    tenant.set_location(&record.id, Some(location)).await.unwrap();
+    let alerting = SiteAlerting {
+        offline_after_minutes: Some(240),
+        underperformance_percent: None,
+        maintenance_until: Some(at(2026, 6, 2, 9, 0, 0)),
+    };
+    tenant.set_alerting(&record.id, &alerting).await.unwrap();
+    let stored = tenant.gateway(&record.id).await.unwrap().unwrap();
+    assert_eq!(stored.token_hash, rotated.token_hash, "the rotation stands");
+    assert_eq!((stored.location, stored.alerting), (Some(location), alerting));
+    tenant.set_location(&record.id, None).await.unwrap();
+    assert_eq!(tenant.gateway(&record.id).await.unwrap().unwrap().location, None);
+    assert_eq!(tenant.gateway(&record.id).await.unwrap().unwrap().alerting, alerting, "left alone");
+    let ghost = gw("GW-GHOST");
+    assert!(matches!(tenant.set_location(&ghost, Some(location)).await, Err(StoreError::UnknownGateway(_))));
+    assert!(matches!(tenant.set_alerting(&ghost, &alerting).await, Err(StoreError::UnknownGateway(_))));
+    assert_eq!(tenant.gateway(&ghost).await.unwrap(), None, "no row made for an unknown id");
 }
 
 async fn a_gateway_id_belongs_to_one_provider_across_the_installation(f: &Fixture) {

@@ -333,11 +333,9 @@ async fn set_up(
 
 /// Gives a demo site its location unless it has that one.
 async fn locate(tenant: &dyn TenantStore, id: &GatewayId, location: SiteLocation) -> anyhow::Result<()> {
-    let mut gateway =
-        tenant.gateway(id).await?.ok_or_else(|| anyhow::anyhow!("demo gateway {id} is gone"))?;
+    let gateway = tenant.gateway(id).await?.ok_or_else(|| anyhow::anyhow!("demo gateway {id} is gone"))?;
     if gateway.location != Some(location) {
-        gateway.location = Some(location);
-        tenant.update_gateway(&gateway).await?;
+        tenant.set_location(id, Some(location)).await?;
     }
     Ok(())
 }

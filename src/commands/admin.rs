@@ -140,11 +140,9 @@ pub async fn gateway(settings: Settings, command: GatewayCommand) -> anyhow::Res
         GatewayCommand::Locate { provider, id, location } => {
             let tenant = store.tenant(&slug(&provider)?).await?;
             let id = GatewayId::parse(&id)?;
-            let mut gateway =
-                tenant.gateway(&id).await?.with_context(|| format!("gateway {id} does not exist"))?;
-            gateway.location = SiteLocation::parse(&location)?;
-            tenant.update_gateway(&gateway).await?;
-            match gateway.location {
+            let location = SiteLocation::parse(&location)?;
+            tenant.set_location(&id, location).await?;
+            match location {
                 Some(at) => {
                     println!("gateway {id} is at {at}: its daylight runs from sunrise to sunset there")
                 }

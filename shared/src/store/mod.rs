@@ -26,7 +26,8 @@ use chrono_tz::Tz;
 use crate::domain::{
     Acknowledgement, Alert, ApiToken, Claim, ClaimOwner, ClaimRequest, Customer, CustomerId, Delivery,
     DeliveryKey, DeliveryOutcome, Device, DeviceId, Gateway, GatewayId, MailPreferences, Provider,
-    ProviderSlug, QuarantinedReading, Reading, RefusedGateway, SessionGeneration, TokenHash, User, Username,
+    ProviderSlug, QuarantinedReading, Reading, RefusedGateway, SessionGeneration, SiteAlerting, SiteLocation,
+    TokenHash, User, Username,
 };
 use crate::reports::HourlyRollup;
 use crate::reports::daily::DaySummary;
@@ -114,6 +115,18 @@ pub trait FleetDirectory: Send + Sync + 'static {
 
     /// Replaces an existing gateway's record (site, customer, token, active flag).
     async fn update_gateway(&self, gateway: &Gateway) -> Result<(), StoreError>;
+
+    /// Sets an existing gateway's location alone, so that it cannot undo a token rotation or
+    /// another change written meanwhile.
+    async fn set_location(
+        &self,
+        gateway: &GatewayId,
+        location: Option<SiteLocation>,
+    ) -> Result<(), StoreError>;
+
+    /// Sets an existing gateway's alert thresholds and maintenance window alone (see
+    /// [`Self::set_location`]).
+    async fn set_alerting(&self, gateway: &GatewayId, alerting: &SiteAlerting) -> Result<(), StoreError>;
 
     /// One gateway.
     async fn gateway(&self, id: &GatewayId) -> Result<Option<Gateway>, StoreError>;

@@ -310,7 +310,7 @@ pub async fn update_alerting(
     match form.read(scope.provider.timezone, Utc::now()) {
         Ok(alerting) => {
             gateway.alerting = alerting;
-            scope.tenant.update_gateway(&gateway).await?;
+            scope.tenant.set_alerting(&gateway.id, &gateway.alerting).await?;
             tracing::info!(
                 provider = %scope.provider.slug,
                 gateway = %gateway.id,

@@ -149,6 +149,8 @@ pub(super) struct TenantStatements {
     pub(super) gateway: PreparedStatement,
     /// Every gateway row.
     pub(super) gateways: PreparedStatement,
+    pub(super) set_location: PreparedStatement,
+    pub(super) set_alerting: PreparedStatement,
     /// Sets a gateway's last-seen time.
     pub(super) touch_gateway: PreparedStatement,
     /// Inserts or updates a device, leaving unset details as they were.
@@ -207,6 +209,19 @@ impl TenantStatements {
             gateway: prepare(session, format!("SELECT {GATEWAY_COLUMNS} FROM {ks}.gateways WHERE id = ?"))
                 .await?,
             gateways: prepare(session, format!("SELECT {GATEWAY_COLUMNS} FROM {ks}.gateways")).await?,
+            set_location: prepare(
+                session,
+                format!("UPDATE {ks}.gateways SET latitude = ?, longitude = ? WHERE id = ?"),
+            )
+            .await?,
+            set_alerting: prepare(
+                session,
+                format!(
+                    "UPDATE {ks}.gateways SET offline_after_minutes = ?, underperformance_percent = ?,
+                     maintenance_until = ? WHERE id = ?"
+                ),
+            )
+            .await?,
             touch_gateway: prepare(session, format!("UPDATE {ks}.gateways SET last_seen = ? WHERE id = ?"))
                 .await?,
             upsert_device: prepare(

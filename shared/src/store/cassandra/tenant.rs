@@ -18,7 +18,7 @@ use super::{Registry, accounts, keys, mail, refusals, rollups, summaries, write}
 use crate::domain::{
     Acknowledgement, Alert, ApiToken, Claim, ClaimOwner, ClaimRequest, Customer, CustomerId, Delivery,
     DeliveryKey, DeliveryOutcome, Device, DeviceId, Gateway, GatewayId, MailPreferences, ProviderSlug,
-    QuarantinedReading, Reading, RefusedGateway, TokenHash, User, Username,
+    QuarantinedReading, Reading, RefusedGateway, SiteAlerting, SiteLocation, TokenHash, User, Username,
 };
 use crate::reports::HourlyRollup;
 use crate::reports::daily::{DaySummary, MARK_LEASE};
@@ -140,6 +140,33 @@ impl FleetDirectory for CassandraTenant {
         }
         let values = rows::gateway_values(gateway);
         self.session().execute_unpaged(&self.statements.replace_gateway, values).await.store()?;
+        Ok(())
+    }
+
+    async fn set_location(
+        &self,
+        gateway: &GatewayId,
+        location: Option<SiteLocation>,
+    ) -> Result<(), StoreError> {
+        if self.gateway_row(gateway).await?.is_none() {
+            return Err(StoreError::UnknownGateway(gateway.clone()));
+        }
+        let values = (location.map(|l| l.latitude()), location.map(|l| l.longitude()), gateway.as_str());
+        self.session().execute_unpaged(&self.statements.set_location, values).await.store()?;
+        Ok(())
+    }
+
+    async fn set_alerting(&self, gateway: &GatewayId, alerting: &SiteAlerting) -> Result<(), StoreError> {
+        if self.gateway_row(gateway).await?.is_none() {
+            return Err(StoreError::UnknownGateway(gateway.clone()));
+        }
+        let values = (
+            alerting.offline_after_minutes.map(|m| i32::try_from(m).unwrap_or(i32::MAX)),
+            alerting.underperformance_percent.map(i32::from),
+            alerting.maintenance_until,
+            gateway.as_str(),
+        );
+        self.session().execute_unpaged(&self.statements.set_alerting, values).await.store()?;
         Ok(())
     }
 

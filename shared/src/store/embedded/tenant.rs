@@ -16,7 +16,8 @@ use super::{mail, summaries, write};
 use crate::domain::{
     Acknowledgement, Alert, ApiToken, Claim, ClaimOwner, ClaimRequest, Customer, CustomerId, Delivery,
     DeliveryKey, DeliveryOutcome, Device, DeviceId, Gateway, GatewayId, MailPreferences, ProviderSlug,
-    QuarantinedReading, Reading, RefusedGateway, SessionGeneration, TokenHash, User, Username,
+    QuarantinedReading, Reading, RefusedGateway, SessionGeneration, SiteAlerting, SiteLocation, TokenHash,
+    User, Username,
 };
 use crate::reports::HourlyRollup;
 use crate::reports::daily::DaySummary;
@@ -135,6 +136,52 @@ impl FleetDirectory for EmbeddedTenant {
         let updated = self.writer.run(move |c| rows::write_gateway(c, &record, false)).await?;
         if updated == 0 {
             return Err(StoreError::UnknownGateway(gateway.id.clone()));
+        }
+        Ok(())
+    }
+
+    async fn set_location(
+        &self,
+        gateway: &GatewayId,
+        location: Option<SiteLocation>,
+    ) -> Result<(), StoreError> {
+        let id = gateway.as_str().to_owned();
+        let updated = self
+            .writer
+            .run(move |c| {
+                c.prepare_cached("UPDATE gateways SET latitude = ?2, longitude = ?3 WHERE id = ?1")
+                    .map_err(backend)?
+                    .execute(params![id, location.map(|l| l.latitude()), location.map(|l| l.longitude())])
+                    .map_err(backend)
+            })
+            .await?;
+        if updated == 0 {
+            return Err(StoreError::UnknownGateway(gateway.clone()));
+        }
+        Ok(())
+    }
+
+    async fn set_alerting(&self, gateway: &GatewayId, alerting: &SiteAlerting) -> Result<(), StoreError> {
+        let (id, alerting) = (gateway.as_str().to_owned(), *alerting);
+        let updated = self
+            .writer
+            .run(move |c| {
+                c.prepare_cached(
+                    "UPDATE gateways SET offline_after_minutes = ?2, underperformance_percent = ?3,
+                     maintenance_until = ?4 WHERE id = ?1",
+                )
+                .map_err(backend)?
+                .execute(params![
+                    id,
+                    alerting.offline_after_minutes,
+                    alerting.underperformance_percent,
+                    alerting.maintenance_until.map(millis)
+                ])
+                .map_err(backend)
+            })
+            .await?;
+        if updated == 0 {
+            return Err(StoreError::UnknownGateway(gateway.clone()));
         }
         Ok(())
     }
