@@ -20,7 +20,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, SecondsFormat, TimeDelta, Utc};
-use common::process::{BIN, OPS_ANY_PORT, free_port, wait_for_port};
+use common::process::{BIN, free_port, wait_for_port};
 use common::{GatewayConn, reading, unique};
 use heliograph_shared::store::cassandra::KeyspaceName;
 use heliograph_shared::store::{self, CassandraSettings, ConsistencySetting, StoreSettings, TenantStore};
@@ -30,6 +30,7 @@ const GATEWAYS: usize = 16;
 const READINGS_PER_DOCUMENT: i64 = 10;
 
 /// The fault node and how to kill and restart it (`scripts/cassandra.sh` with its own ports).
+#[derive(Clone)]
 struct FaultNode {
     address: String,
     control_env: Vec<(&'static str, String)>,
@@ -194,6 +195,17 @@ async fn stored_when_back(tenant: &Arc<dyn TenantStore>, gateway: &str, from: Da
     }
 }
 
+/// Spooled records ingest has replayed since it started (its metrics on `ops`).
+async fn replayed(ops: SocketAddr) -> u64 {
+    let (status, metrics) = common::http_get(ops, "/metrics").await;
+    assert_eq!(status, 200, "ingest's metrics");
+    metrics
+        .lines()
+        .find_map(|line| line.strip_prefix("heliograph_ingest_spool_replayed_total "))
+        .and_then(|value| value.trim().parse::<f64>().ok())
+        .map_or(0, |value| value as u64)
+}
+
 async fn try_stored(
     tenant: &Arc<dyn TenantStore>,
     gateway: &str,
@@ -326,7 +338,7 @@ async fn cassandra_killed_mid_stream_and_ingest_killed_mid_replay_lose_and_dupli
         gateways.push((id, token));
     }
     let ids: Vec<String> = gateways.iter().map(|(id, _)| id.clone()).collect();
-    let (port, http) = (free_port(), free_port());
+    let (port, http, ops) = (free_port(), free_port(), free_port());
     let spool = dir.path().join("spool");
     let config = dir.path().join("heliograph.toml");
     std::fs::write(
@@ -335,10 +347,10 @@ async fn cassandra_killed_mid_stream_and_ingest_killed_mid_replay_lose_and_dupli
             "[store]\nbackend = \"cassandra\"\nnodes = [\"{}\"]\nregistry_keyspace = \"{registry}\"\n\
              consistency = \"one\"\nrequest_timeout_ms = 2000\n\
              [ingest]\nlisten = \"127.0.0.1:{port}\"\nhttp_listen = \"127.0.0.1:{http}\"\nspool_dir = \"{}\"\n\
-             [log]\nfilter = \"warn,heliograph_ingest=info\"\n{}",
+             [log]\nfilter = \"warn,heliograph_ingest=info\"\n\
+             [ops]\ningest = \"127.0.0.1:{ops}\"\nweb = \"127.0.0.1:0\"\nmailer = \"127.0.0.1:0\"\n",
             node.address,
             spool.display(),
-            OPS_ANY_PORT
         ),
     )
     .unwrap();
@@ -409,24 +421,29 @@ async fn cassandra_killed_mid_stream_and_ingest_killed_mid_replay_lose_and_dupli
     node.control(&["kill", "1"]);
     let flow = Arc::new(Flow::default());
     let streams = spawn_streams(conns, second, Duration::from_millis(200), &flow);
-    tokio::time::sleep(Duration::from_secs(4)).await;
+    tokio::time::sleep(Duration::from_secs(6)).await;
     let tallies = finish(streams, &flow).await;
     let spooled = spool_bytes(&spool);
     let refused: Vec<&String> = tallies.iter().flat_map(|t| &t.refused).collect();
     assert!(refused.is_empty(), "every document is acknowledged from the spool: {refused:?}");
     let first_gateway_acked = tallies[0].acked.len();
-    node.control(&["restart", "1"]);
-    // The replay interleaves the gateways in arrival order: the first gateway's readings
-    // appearing means it is under way. Kill ingest then.
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        if !stored_when_back(&tenant, &ids[0], second).await.is_empty() {
-            break;
-        }
+    // Ingest's own count of replayed records says when the replay is under way, at once: the
+    // node is restarted in the background (its script notices the node only at its next poll),
+    // and this test's driver session reconnects later than ingest's, by when a fast replay of
+    // the whole spool is over. Kill ingest as soon as the count moves.
+    let ops = SocketAddr::from(([127, 0, 0, 1], ops));
+    let before = replayed(ops).await;
+    let restart = {
+        let node = node.clone();
+        std::thread::spawn(move || node.control(&["restart", "1"]))
+    };
+    let deadline = Instant::now() + Duration::from_secs(90);
+    while replayed(ops).await <= before {
         assert!(Instant::now() < deadline, "the replay did not start; ingest's log:\n{}", ingest.log_tail());
-        tokio::time::sleep(Duration::from_millis(20)).await;
+        tokio::time::sleep(Duration::from_millis(5)).await;
     }
     ingest.kill();
+    restart.join().unwrap();
     let left = spool_bytes(&spool);
     let at_kill = stored_when_back(&tenant, &ids[0], second).await;
     println!(
